@@ -1,0 +1,227 @@
+//! Command-line definitions (clap). Every command has `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// astrolab: DESI catalogs and spectra, cosmic voids, quasars and 21 cm
+/// hydrogen-line astronomy, from raw files to published results.
+///
+/// Configuration comes from astrolab.toml, then ASTROLAB_* environment
+/// variables, then flags (later wins). Exit codes: 0 ok, 1 failure,
+/// 2 usage error.
+#[derive(Debug, Parser)]
+#[command(name = "astrolab", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (default: ./astrolab.toml when it exists).
+    #[arg(long, global = true, env = "ASTROLAB_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data home: the embedded database and outputs live here
+    /// (default ./astrolab-data).
+    #[arg(long, global = true, env = "ASTROLAB_HOME")]
+    pub home: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user@host/db); absent: the embedded
+    /// SQLite file. Put passwords in ~/.pgpass or PGPASSWORD, not here.
+    #[arg(long, global = true, env = "ASTROLAB_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "ASTROLAB_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line (for Loki).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything on demo data: generate a synthetic DESI sky, ingest
+    /// it into the embedded store, run example queries and every analysis,
+    /// and print where the results are.
+    Quickstart(QuickstartArgs),
+    /// Write a synthetic sky in genuine DESI formats (zpix, FastSpecFit v3,
+    /// DESIVAST VoidFinder and V2) with planted voids and a truth table.
+    DemoData(DemoDataArgs),
+    /// Ingest catalog files or directories (format detected from the HDUs).
+    Ingest(IngestArgs),
+    /// Database schema: migrate, status.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// The raw-file registry.
+    #[command(subcommand)]
+    Files(FilesCommand),
+    /// Sky queries: cone search, crossmatch, read-only SQL.
+    #[command(subcommand)]
+    Query(QueryCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct QuickstartArgs {
+    /// Number of demo galaxies.
+    #[arg(long, default_value_t = 20_000)]
+    pub galaxies: usize,
+    /// Random seed of the demo sky.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoDataArgs {
+    /// Output directory (created if missing).
+    pub dir: PathBuf,
+    /// Random seed (same seed, same bytes).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Number of galaxies.
+    #[arg(long, default_value_t = 20_000)]
+    pub galaxies: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or directories (searched recursively for .fits and .csv).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Register a different file under an already registered name as a new
+    /// version (its rows replace the old version's).
+    #[arg(long)]
+    pub new_version: bool,
+    /// Print the outcome as JSON lines on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply pending migrations (also done automatically on first use).
+    Migrate,
+    /// Show the backend, each migration's state and table row counts.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilesCommand {
+    /// List registered raw files.
+    List {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+/// Result output options.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write to this file instead of stdout (required for fits).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// Output formats of query results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text table.
+    Table,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// JSON array of objects.
+    Json,
+    /// FITS binary table (needs --output).
+    Fits,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueryCommand {
+    /// Rows within a radius of a position, nearest first.
+    Cone(ConeArgs),
+    /// Nearest match within a radius between two tables or files.
+    Xmatch(XmatchArgs),
+    /// One read-only SQL statement.
+    Sql(SqlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConeArgs {
+    /// Centre right ascension, degrees [0, 360].
+    #[arg(long, allow_negative_numbers = true)]
+    pub ra: f64,
+    /// Centre declination, degrees [-90, 90].
+    #[arg(long, allow_negative_numbers = true)]
+    pub dec: f64,
+    /// Radius with unit: 1deg, 30arcmin, 5arcsec (a bare number is degrees).
+    #[arg(long)]
+    pub radius: String,
+    /// Table to search.
+    #[arg(long, default_value = "zcatalog")]
+    pub table: String,
+    /// Filter on the table's columns, e.g. "zwarn = 0 AND spectype = 'QSO'"
+    /// or "bgs_target & 2" (values are bound as parameters).
+    #[arg(long = "where")]
+    pub filter: Option<String>,
+    /// At most this many rows (nearest first).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Direction of a nearest-match crossmatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DirectionArg {
+    /// Each row of A gets its nearest B.
+    AToB,
+    /// Each row of B gets its nearest A.
+    BToA,
+}
+
+#[derive(Debug, Args)]
+pub struct XmatchArgs {
+    /// First side: a table name or a FITS/CSV file with ra/dec columns.
+    pub a: String,
+    /// Second side: a table name or a FITS/CSV file.
+    pub b: String,
+    /// Match radius with unit (1arcsec, 0.5arcmin, 0.001deg).
+    #[arg(long, default_value = "1arcsec")]
+    pub radius: String,
+    /// Which side looks for its nearest partner.
+    #[arg(long, value_enum, default_value_t = DirectionArg::AToB)]
+    pub direction: DirectionArg,
+    /// Return every pair within the radius instead of the nearest only
+    /// (what q3c_join returns).
+    #[arg(long)]
+    pub all_pairs: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The statement (SELECT or WITH ... SELECT).
+    pub sql: String,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}

@@ -1,0 +1,140 @@
+//! `astrolab quickstart`: the whole chain on demo data, on a fresh machine,
+//! with no arguments. It grows as capabilities land.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use astrolab_demo::{generate_sky, DemoConfig};
+use astrolab_store::query::{Direction, XmatchMode, XmatchQuery, XmatchSide};
+use astrolab_store::{ConeQuery, ResultTable};
+
+use crate::cli::{IngestArgs, OutputArgs, OutputFormat, QuickstartArgs};
+use crate::config::Config;
+
+fn csv_out(dir: &std::path::Path, name: &str) -> OutputArgs {
+    OutputArgs {
+        format: OutputFormat::Csv,
+        output: Some(dir.join(name)),
+    }
+}
+
+fn first_f64(t: &ResultTable, col: &str) -> Option<f64> {
+    t.column(col)?.first().and_then(|v| v.as_f64())
+}
+
+pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let demo_dir = cfg.home.join("demo");
+    let out_dir = cfg.home.join("quickstart");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let mut done: Vec<String> = Vec::new();
+
+    // 1. Demo data in the genuine DESI formats.
+    println!("[1/4] writing a synthetic DESI sky ({} galaxies, seed {}) to {}", args.galaxies, args.seed, demo_dir.display());
+    let demo = generate_sky(
+        &demo_dir,
+        &DemoConfig {
+            seed: args.seed,
+            n_galaxies: args.galaxies,
+            ..DemoConfig::default()
+        },
+    )
+    .with_context(|| format!("writing demo data to {}", demo_dir.display()))?;
+    done.push(format!(
+        "demo sky: {} galaxies, {} planted voids, {} files in {}",
+        demo.n_galaxies,
+        demo.n_planted_voids,
+        demo.files.len(),
+        demo_dir.display()
+    ));
+
+    // 2. Ingest into the store.
+    let sc = cfg.store();
+    println!("[2/4] ingesting into {} ({})", sc.describe(), if sc.database_url.is_some() { "PostgreSQL" } else { "embedded SQLite" });
+    let mut store = super::open_store(cfg)?;
+    let paths: Vec<PathBuf> = demo.files.iter().map(|f| f.path.clone()).filter(|p| p.extension().is_some_and(|e| e == "fits")).collect();
+    let (outcomes, failed) = super::ingest::ingest_all(
+        &mut store,
+        &IngestArgs {
+            paths,
+            new_version: true,
+            json: false,
+        },
+    )?;
+    if failed > 0 {
+        anyhow::bail!("{failed} demo file(s) failed to ingest");
+    }
+    done.push(format!("ingested {} files into the store", outcomes.len()));
+
+    // 3. Example queries.
+    println!("[3/4] example queries");
+    let biggest = store.sql_readonly("SELECT ra, dec, radius_mpc_h FROM v2_voids WHERE algorithm = 'REVOLVER' ORDER BY radius_mpc_h DESC LIMIT 1")?;
+    let (ra, dec) = (first_f64(&biggest, "ra").unwrap_or(180.0), first_f64(&biggest, "dec").unwrap_or(25.0));
+    let cone = store.cone(&ConeQuery {
+        table: "fastspec".into(),
+        ra_deg: ra,
+        dec_deg: dec,
+        radius_deg: 2.0,
+        filter: Some("zwarn = 0 AND logmstar > 9".into()),
+        limit: None,
+    })?;
+    crate::output::emit(&cone, &csv_out(&out_dir, "cone_search.csv"), "CONE")?;
+    done.push(format!(
+        "cone search: {} galaxies with log M* > 9 within 2 deg of the largest REVOLVER void (RA {ra:.3}, Dec {dec:.3}) -> quickstart/cone_search.csv",
+        cone.rows.len()
+    ));
+    let xm = store.xmatch(&XmatchQuery {
+        a: XmatchSide::Table("fastspec".into()),
+        b: XmatchSide::Table("zcatalog".into()),
+        radius_deg: 1.0 / 3600.0,
+        direction: Direction::AToB,
+        mode: XmatchMode::Nearest,
+    })?;
+    crate::output::emit(&xm, &csv_out(&out_dir, "xmatch_fastspec_zcatalog.csv"), "XMATCH")?;
+    done.push(format!("crossmatch: {} FastSpecFit galaxies matched to the redshift catalog within 1 arcsec -> quickstart/xmatch_fastspec_zcatalog.csv", xm.rows.len()));
+    let types = store.sql_readonly("SELECT spectype, COUNT(*) AS n, AVG(z) AS mean_z FROM zcatalog GROUP BY spectype ORDER BY n DESC")?;
+    crate::output::emit(&types, &csv_out(&out_dir, "spectypes.csv"), "SPECTYPES")?;
+    done.push("SQL: objects per spectral type -> quickstart/spectypes.csv".to_string());
+
+    // 4. Analyses that exist so far: void membership from the V2 catalogs.
+    println!("[4/4] analyses");
+    let membership = store.sql_readonly(
+        "SELECT g.algorithm, COUNT(*) AS galaxies, SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) AS in_voids, \
+         ROUND(100.0 * SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) / COUNT(*), 1) AS void_percent \
+         FROM v2_galzone g JOIN v2_zonevoid zv ON zv.file_id = g.file_id AND zv.zone = g.zone GROUP BY g.algorithm ORDER BY g.algorithm",
+    )?;
+    crate::output::emit(&membership, &csv_out(&out_dir, "v2_void_membership.csv"), "MEMBERSHIP")?;
+    for r in &membership.rows {
+        done.push(format!("V2 void membership ({}): {} of {} galaxies in voids ({}%)", r[0], r[2], r[1], r[3]));
+    }
+
+    let summary = serde_json::json!({
+        "astrolab_version": env!("CARGO_PKG_VERSION"),
+        "store": sc.describe(),
+        "demo": demo,
+        "steps": done,
+        "seconds": t0.elapsed().as_secs_f64(),
+    });
+    let summary_path = out_dir.join("summary.json");
+    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)?).with_context(|| format!("writing {}", summary_path.display()))?;
+
+    println!();
+    println!("astrolab quickstart finished in {:.1} s", t0.elapsed().as_secs_f64());
+    for d in &done {
+        println!("  - {d}");
+    }
+    println!();
+    println!("Results:  {}", out_dir.display());
+    println!("Database: {}", sc.describe());
+    println!();
+    println!("Try next:");
+    println!("  astrolab query cone --ra {ra:.3} --dec {dec:.3} --radius 1deg --table fastspec --where \"logmstar > 10.5\"");
+    println!("  astrolab query sql \"SELECT algorithm, COUNT(*) FROM voidfinder_holes GROUP BY algorithm\"");
+    println!("  astrolab db status");
+    println!("Real DESI DR1 data (zpix-main-bright.fits, fastspec-iron-main-bright-nside1-hp*.fits, DESIVAST_*.fits):");
+    println!("  astrolab ingest /path/to/desi/dr1/");
+    println!("PostgreSQL (with q3c for the fastest cone searches):");
+    println!("  ASTROLAB_DATABASE_URL=postgres://user@host/astrolab astrolab ingest ...");
+    Ok(())
+}

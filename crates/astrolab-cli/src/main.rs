@@ -1,0 +1,78 @@
+//! The `astrolab` command: wires the library crates into commands.
+
+mod cli;
+mod commands;
+mod config;
+mod output;
+mod progress;
+mod units;
+
+use clap::Parser;
+
+use cli::{Cli, Command, LogFormat};
+
+/// An error in what the user asked for (exit code 2), as opposed to a
+/// failure while doing it (exit code 1).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn init_logging(format: LogFormat, verbose: u8) {
+    let default = match verbose {
+        0 => "warn,astrolab=info",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ASTROLAB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.with_target(false).init(),
+    }
+}
+
+fn exit_code(err: &anyhow::Error) -> i32 {
+    for cause in err.chain() {
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return 2;
+        }
+        if let Some(astrolab_store::StoreError::BadRequest { .. }) = cause.downcast_ref::<astrolab_store::StoreError>() {
+            return 2;
+        }
+    }
+    1
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let cfg = match config::resolve(&cli.global) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(cfg.log_format, cli.global.verbose);
+    let result = match cli.command {
+        Command::Quickstart(a) => commands::quickstart::run(&cfg, &a),
+        Command::DemoData(a) => commands::demo::run(&a),
+        Command::Ingest(a) => commands::ingest::run(&cfg, &a),
+        Command::Db(c) => commands::db::run(&cfg, &c),
+        Command::Files(c) => commands::files::run(&cfg, &c),
+        Command::Query(c) => commands::query::run(&cfg, &c),
+    };
+    if let Err(e) = result {
+        let code = exit_code(&e);
+        tracing::debug!(error = ?e, "command failed");
+        eprintln!("error: {e:#}");
+        std::process::exit(code);
+    }
+}

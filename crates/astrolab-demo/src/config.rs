@@ -1,0 +1,251 @@
+//! Configuration of the synthetic sky: footprint, planted voids, galaxy
+//! populations and the void-vs-wall effects injected on purpose.
+//!
+//! Every field has a default chosen to look like the DESI DR1 BGS NGC sample
+//! the lab studies (see the field docs for the source of each number).
+
+use serde::{Deserialize, Serialize};
+
+use crate::DemoError;
+
+/// Sky and redshift limits of the synthetic survey.
+///
+/// The default is an NGC-like patch inside the DESI DR1 bright-time footprint
+/// (RA 140-220 deg, Dec 0-50 deg) over the redshift range of the DESIVAST
+/// BGS volume-limited samples (0.02 < z < 0.20; Douglass et al. 2025).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Footprint {
+    pub ra_min_deg: f64,
+    pub ra_max_deg: f64,
+    pub dec_min_deg: f64,
+    pub dec_max_deg: f64,
+    pub z_min: f64,
+    pub z_max: f64,
+}
+
+impl Default for Footprint {
+    fn default() -> Self {
+        Footprint {
+            ra_min_deg: 140.0,
+            ra_max_deg: 220.0,
+            dec_min_deg: 0.0,
+            dec_max_deg: 50.0,
+            z_min: 0.02,
+            z_max: 0.20,
+        }
+    }
+}
+
+/// The physical differences planted between galaxies inside voids and the
+/// rest, so that a statistics pipeline has a known signal to recover.
+///
+/// They act on the *intrinsic* populations, before the flux limit selects
+/// what is observed, so the measured differences are a little smaller than
+/// the parameters (the measured ones are written to `truth.json` too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoidEffects {
+    /// Shift of the Schechter knee `log10 M*` for void galaxies (dex);
+    /// negative means void galaxies are less massive.
+    pub logmstar_knee_shift_dex: f64,
+    /// Quenched fraction of void galaxies divided by that of wall galaxies
+    /// of the same stellar mass (below 1: voids are bluer).
+    pub quenched_fraction_ratio: f64,
+    /// Offset of the star-forming main sequence for void galaxies (dex in
+    /// sSFR at fixed mass; positive means more star formation).
+    pub sf_ssfr_offset_dex: f64,
+}
+
+impl Default for VoidEffects {
+    fn default() -> Self {
+        // Of the order of the differences reported between void and wall
+        // galaxies in SDSS (Rojas et al. 2004, 2005; Hoyle et al. 2012) and
+        // DESI (e.g. Rodriguez Medrano et al. 2024): void galaxies are
+        // slightly less massive, bluer and more star forming.
+        VoidEffects {
+            logmstar_knee_shift_dex: -0.15,
+            quenched_fraction_ratio: 0.6,
+            sf_ssfr_offset_dex: 0.05,
+        }
+    }
+}
+
+/// Everything that decides the synthetic sky. Same config, same bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Seed of the ChaCha8 generators (one independent stream per stage).
+    pub seed: u64,
+    /// Number of galaxies (SPECTYPE GALAXY) to generate.
+    pub n_galaxies: usize,
+    /// Matter density of the flat LCDM cosmology (h = 1, distances in
+    /// Mpc/h). Default: Planck 2018 (0.315), which DESIVAST also uses.
+    pub omega_m: f64,
+    pub footprint: Footprint,
+    /// Fraction of the footprint volume filled by the planted void spheres
+    /// (the target; the placement may fall short when spheres no longer
+    /// fit, the achieved value is in `truth.json`). Default 0.20: a sizeable
+    /// void fraction that random sequential placement of non-overlapping
+    /// spheres still reaches quickly (it jams near 0.3-0.35 here).
+    pub void_volume_fraction: f64,
+    /// Smallest planted void radius (Mpc/h).
+    pub void_radius_min_mpc_h: f64,
+    /// Largest planted void radius (Mpc/h).
+    pub void_radius_max_mpc_h: f64,
+    /// Galaxy number density inside a void over the mean field density.
+    /// Default 0.12: VoidFinder voids have `delta < -0.85` (Hoyle & Vogeley
+    /// 2002); DESIVAST interiors are at about 10-20 % of the mean.
+    pub void_density_contrast: f64,
+    /// Density of the wall shell around each void over the field density.
+    pub wall_density_contrast: f64,
+    /// Thickness of that wall shell as a fraction of the void radius.
+    pub wall_thickness_frac: f64,
+    /// Fraction of galaxies placed in small groups (Gaussian blobs of
+    /// about 1.5 Mpc/h) outside voids, a cheap stand-in for clustering.
+    pub group_fraction: f64,
+    /// QSO spectra in the redshift catalog per galaxy (zcatalog only).
+    pub qso_fraction: f64,
+    /// STAR spectra in the redshift catalog per galaxy (zcatalog only).
+    pub star_fraction: f64,
+    /// Fraction of galaxies with a flagged redshift (ZWARN != 0).
+    pub zwarn_fraction: f64,
+    pub effects: VoidEffects,
+    /// Write one FastSpecFit file per NSIDE = 1 HEALPix pixel, as DESI does
+    /// (`...-nside1-hpNN.fits` for every pixel the footprint touches). Off by
+    /// default: a single file named `...-nside1-hp00.fits` holding every
+    /// galaxy, the name the lab's loader expects for the demo.
+    pub fastspec_split_nside1: bool,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            seed: 42,
+            n_galaxies: 20_000,
+            omega_m: 0.315,
+            footprint: Footprint::default(),
+            void_volume_fraction: 0.20,
+            void_radius_min_mpc_h: 12.0,
+            void_radius_max_mpc_h: 30.0,
+            void_density_contrast: 0.12,
+            wall_density_contrast: 1.6,
+            wall_thickness_frac: 0.25,
+            group_fraction: 0.2,
+            qso_fraction: 0.01,
+            star_fraction: 0.03,
+            zwarn_fraction: 0.03,
+            effects: VoidEffects::default(),
+            fastspec_split_nside1: false,
+        }
+    }
+}
+
+fn invalid(field: &'static str, reason: String) -> DemoError {
+    DemoError::InvalidConfig { field, reason }
+}
+
+fn check_fraction(field: &'static str, v: f64, max: f64) -> Result<(), DemoError> {
+    if !(v.is_finite() && (0.0..=max).contains(&v)) {
+        return Err(invalid(field, format!("{v} is not in [0, {max}]")));
+    }
+    Ok(())
+}
+
+impl DemoConfig {
+    /// Check every field; the error names the field and the allowed range.
+    pub fn validate(&self) -> Result<(), DemoError> {
+        let f = &self.footprint;
+        if self.n_galaxies == 0 || self.n_galaxies > 50_000_000 {
+            return Err(invalid(
+                "n_galaxies",
+                format!("{} is not in [1, 50000000]", self.n_galaxies),
+            ));
+        }
+        if !(self.omega_m.is_finite() && self.omega_m > 0.0 && self.omega_m <= 1.0) {
+            return Err(invalid("omega_m", format!("{} is not in (0, 1]", self.omega_m)));
+        }
+        if !(f.ra_min_deg.is_finite()
+            && f.ra_max_deg.is_finite()
+            && 0.0 <= f.ra_min_deg
+            && f.ra_min_deg < f.ra_max_deg
+            && f.ra_max_deg <= 360.0
+            && f.ra_max_deg - f.ra_min_deg <= 180.0)
+        {
+            return Err(invalid(
+                "footprint.ra_min_deg/ra_max_deg",
+                format!(
+                    "[{}, {}] must satisfy 0 <= min < max <= 360 and span at most 180 deg \
+                     (a footprint across RA = 0 is not supported)",
+                    f.ra_min_deg, f.ra_max_deg
+                ),
+            ));
+        }
+        if !(f.dec_min_deg.is_finite()
+            && f.dec_max_deg.is_finite()
+            && -90.0 <= f.dec_min_deg
+            && f.dec_min_deg < f.dec_max_deg
+            && f.dec_max_deg <= 90.0)
+        {
+            return Err(invalid(
+                "footprint.dec_min_deg/dec_max_deg",
+                format!(
+                    "[{}, {}] must satisfy -90 <= min < max <= 90",
+                    f.dec_min_deg, f.dec_max_deg
+                ),
+            ));
+        }
+        if !(f.z_min.is_finite() && f.z_max.is_finite() && 0.001 <= f.z_min && f.z_min < f.z_max)
+            || f.z_max > 1.0
+        {
+            return Err(invalid(
+                "footprint.z_min/z_max",
+                format!("[{}, {}] must satisfy 0.001 <= min < max <= 1", f.z_min, f.z_max),
+            ));
+        }
+        check_fraction("void_volume_fraction", self.void_volume_fraction, 0.35)?;
+        let (rmin, rmax) = (self.void_radius_min_mpc_h, self.void_radius_max_mpc_h);
+        if !(rmin.is_finite() && rmax.is_finite() && 1.0 <= rmin && rmin <= rmax && rmax <= 200.0)
+        {
+            return Err(invalid(
+                "void_radius_min_mpc_h/void_radius_max_mpc_h",
+                format!("[{rmin}, {rmax}] must satisfy 1 <= min <= max <= 200"),
+            ));
+        }
+        check_fraction("void_density_contrast", self.void_density_contrast, 1.0)?;
+        if !(self.wall_density_contrast.is_finite()
+            && (1.0..=10.0).contains(&self.wall_density_contrast))
+        {
+            return Err(invalid(
+                "wall_density_contrast",
+                format!("{} is not in [1, 10]", self.wall_density_contrast),
+            ));
+        }
+        check_fraction("wall_thickness_frac", self.wall_thickness_frac, 2.0)?;
+        check_fraction("group_fraction", self.group_fraction, 0.9)?;
+        check_fraction("qso_fraction", self.qso_fraction, 1.0)?;
+        check_fraction("star_fraction", self.star_fraction, 1.0)?;
+        check_fraction("zwarn_fraction", self.zwarn_fraction, 1.0)?;
+        let e = &self.effects;
+        if !(e.logmstar_knee_shift_dex.is_finite() && e.logmstar_knee_shift_dex.abs() <= 1.0) {
+            return Err(invalid(
+                "effects.logmstar_knee_shift_dex",
+                format!("{} is not in [-1, 1]", e.logmstar_knee_shift_dex),
+            ));
+        }
+        if !(e.quenched_fraction_ratio.is_finite() && (0.0..=1.5).contains(&e.quenched_fraction_ratio))
+        {
+            return Err(invalid(
+                "effects.quenched_fraction_ratio",
+                format!("{} is not in [0, 1.5]", e.quenched_fraction_ratio),
+            ));
+        }
+        if !(e.sf_ssfr_offset_dex.is_finite() && e.sf_ssfr_offset_dex.abs() <= 1.0) {
+            return Err(invalid(
+                "effects.sf_ssfr_offset_dex",
+                format!("{} is not in [-1, 1]", e.sf_ssfr_offset_dex),
+            ));
+        }
+        Ok(())
+    }
+}

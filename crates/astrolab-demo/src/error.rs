@@ -1,0 +1,42 @@
+use std::path::PathBuf;
+
+/// What can go wrong while generating or writing the synthetic sky.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A configuration value is out of range; `field` is its name in
+    /// [`crate::DemoConfig`].
+    #[error("invalid demo configuration: {field}: {reason}")]
+    InvalidConfig { field: &'static str, reason: String },
+
+    /// The cosmology or a coordinate conversion refused a value.
+    #[error("sky computation failed ({context}): {source}")]
+    Sky {
+        context: String,
+        #[source]
+        source: astrolab_sky::SkyError,
+    },
+
+    /// Writing a FITS file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Fits {
+        path: PathBuf,
+        #[source]
+        source: astrolab_formats::FitsError,
+    },
+
+    /// Creating the output directory or writing a text file failed.
+    #[error("cannot write {}: {source} (check that the directory is writable and has space)", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Serialising the truth metadata failed.
+    #[error("cannot serialise {}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}

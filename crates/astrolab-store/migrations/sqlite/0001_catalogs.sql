@@ -1,0 +1,127 @@
+-- astrolab schema v1 (SQLite). Keep in step with postgres/0001_catalogs.sql and src/schema.rs.
+-- Every sky table carries hpx: the nested HEALPix index at depth 29 (see astrolab_sky::INDEX_DEPTH).
+CREATE TABLE raw_files (
+    file_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    source TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    format TEXT NOT NULL,
+    hdus TEXT NOT NULL,
+    rows_loaded INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL,
+    software_version TEXT NOT NULL,
+    superseded INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (name, version)
+);
+CREATE INDEX raw_files_sha256 ON raw_files (sha256);
+
+CREATE TABLE zcatalog (
+    file_id INTEGER NOT NULL REFERENCES raw_files (file_id),
+    targetid INTEGER NOT NULL,
+    survey TEXT, program TEXT, healpix INTEGER,
+    ra REAL NOT NULL, dec REAL NOT NULL,
+    z REAL, zerr REAL, zwarn INTEGER, chi2 REAL,
+    spectype TEXT, subtype TEXT, deltachi2 REAL,
+    coadd_fiberstatus INTEGER,
+    desi_target INTEGER, bgs_target INTEGER, mws_target INTEGER, scnd_target INTEGER,
+    zcat_primary INTEGER, zcat_nspec INTEGER, tsnr2_bgs REAL,
+    hpx INTEGER NOT NULL
+);
+CREATE INDEX zcatalog_hpx ON zcatalog (hpx);
+CREATE INDEX zcatalog_targetid ON zcatalog (targetid);
+CREATE INDEX zcatalog_file ON zcatalog (file_id);
+
+CREATE TABLE redshifts (
+    file_id INTEGER NOT NULL REFERENCES raw_files (file_id),
+    targetid INTEGER NOT NULL,
+    ra REAL NOT NULL, dec REAL NOT NULL,
+    z REAL, zerr REAL, zwarn INTEGER, chi2 REAL,
+    spectype TEXT, subtype TEXT, deltachi2 REAL,
+    coadd_fiberstatus INTEGER,
+    hpx INTEGER NOT NULL
+);
+CREATE INDEX redshifts_hpx ON redshifts (hpx);
+CREATE INDEX redshifts_targetid ON redshifts (targetid);
+CREATE INDEX redshifts_file ON redshifts (file_id);
+
+CREATE TABLE fastspec (
+    file_id INTEGER NOT NULL REFERENCES raw_files (file_id),
+    targetid INTEGER NOT NULL,
+    survey TEXT, program TEXT, healpix INTEGER,
+    ra REAL NOT NULL, dec REAL NOT NULL,
+    z REAL, zwarn INTEGER, deltachi2 REAL, spectype TEXT,
+    logmstar REAL, logmstar_ivar REAL, sfr REAL, sfr_ivar REAL,
+    age REAL, zzsun REAL, dn4000 REAL, dn4000_ivar REAL,
+    oiii_5007_flux REAL, oiii_5007_flux_ivar REAL,
+    halpha_flux REAL, hbeta_flux REAL, nii_6584_flux REAL,
+    hpx INTEGER NOT NULL
+);
+CREATE INDEX fastspec_hpx ON fastspec (hpx);
+CREATE INDEX fastspec_targetid ON fastspec (targetid);
+CREATE INDEX fastspec_file ON fastspec (file_id);
+CREATE INDEX fastspec_logmstar ON fastspec (logmstar);
+
+CREATE TABLE galaxies (
+    file_id INTEGER NOT NULL REFERENCES raw_files (file_id),
+    row_index INTEGER NOT NULL,
+    targetid INTEGER,
+    ra REAL NOT NULL, dec REAL NOT NULL,
+    z REAL, weight REAL,
+    hpx INTEGER NOT NULL
+);
+CREATE INDEX galaxies_hpx ON galaxies (hpx);
+CREATE INDEX galaxies_file ON galaxies (file_id);
+
+CREATE TABLE voidfinder_maximals (
+    file_id INTEGER NOT NULL REFERENCES raw_files (file_id),
+    algorithm TEXT NOT NULL, cap TEXT NOT NULL,
+    void_id INTEGER NOT NULL,
+    x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
+    radius_mpc_h REAL NOT NULL, r_mpc_h REAL,
+    ra REAL NOT NULL, dec REAL NOT NULL, edge INTEGER,
+    hpx INTEGER NOT NULL
+);
+CREATE INDEX voidfinder_maximals_file ON voidfinder_maximals (file_id);
+CREATE INDEX voidfinder_maximals_hpx ON voidfinder_maximals (hpx);
+
+CREATE TABLE voidfinder_holes (
+    file_id INTEGER NOT NULL REFERENCES raw_files (file_id),
+    algorithm TEXT NOT NULL, cap TEXT NOT NULL,
+    void_id INTEGER NOT NULL,
+    x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
+    radius_mpc_h REAL NOT NULL,
+    ra REAL NOT NULL, dec REAL NOT NULL,
+    hpx INTEGER NOT NULL
+);
+CREATE INDEX voidfinder_holes_file ON voidfinder_holes (file_id);
+CREATE INDEX voidfinder_holes_hpx ON voidfinder_holes (hpx);
+
+CREATE TABLE v2_voids (
+    file_id INTEGER NOT NULL REFERENCES raw_files (file_id),
+    algorithm TEXT NOT NULL, cap TEXT NOT NULL,
+    void_id INTEGER NOT NULL,
+    x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
+    redshift REAL, ra REAL NOT NULL, dec REAL NOT NULL,
+    radius_mpc_h REAL NOT NULL,
+    hpx INTEGER NOT NULL
+);
+CREATE INDEX v2_voids_file ON v2_voids (file_id);
+CREATE INDEX v2_voids_hpx ON v2_voids (hpx);
+
+CREATE TABLE v2_zonevoid (
+    file_id INTEGER NOT NULL REFERENCES raw_files (file_id),
+    algorithm TEXT NOT NULL, cap TEXT NOT NULL,
+    zone INTEGER NOT NULL, void0 INTEGER NOT NULL, void1 INTEGER NOT NULL
+);
+CREATE INDEX v2_zonevoid_file ON v2_zonevoid (file_id, zone);
+
+CREATE TABLE v2_galzone (
+    file_id INTEGER NOT NULL REFERENCES raw_files (file_id),
+    algorithm TEXT NOT NULL, cap TEXT NOT NULL,
+    gal INTEGER NOT NULL, targetid INTEGER,
+    zone INTEGER NOT NULL, depth INTEGER, edge INTEGER, out_flag INTEGER
+);
+CREATE INDEX v2_galzone_file ON v2_galzone (file_id, gal);
+CREATE INDEX v2_galzone_targetid ON v2_galzone (targetid);

@@ -1,0 +1,95 @@
+//! Column-oriented rows on their way into a table.
+
+use crate::schema::{ColType, TableSpec};
+
+/// The values of one column of a [`Batch`]. `None` and NaN load as SQL NULL
+/// on both backends (SQLite cannot store NaN, so we make PostgreSQL agree).
+#[derive(Debug, Clone)]
+pub enum Values {
+    /// 64-bit integers.
+    I64(Vec<Option<i64>>),
+    /// Floats; NaN is NULL.
+    F64(Vec<f64>),
+    /// Text.
+    Text(Vec<Option<String>>),
+    /// Booleans.
+    Bool(Vec<Option<bool>>),
+    /// The same integer on every row (file id, void id offsets, ...).
+    ConstI64(i64),
+    /// The same text on every row (algorithm, galactic cap).
+    ConstText(String),
+    /// NULL on every row (optional column absent from the file).
+    Null,
+}
+
+impl Values {
+    /// Number of rows, or None for constant columns.
+    pub fn len(&self) -> Option<usize> {
+        match self {
+            Values::I64(v) => Some(v.len()),
+            Values::F64(v) => Some(v.len()),
+            Values::Text(v) => Some(v.len()),
+            Values::Bool(v) => Some(v.len()),
+            Values::ConstI64(_) | Values::ConstText(_) | Values::Null => None,
+        }
+    }
+
+    /// Whether the values fit the column type.
+    pub fn fits(&self, ty: ColType) -> bool {
+        matches!(
+            (self, ty),
+            (Values::Null, _)
+                | (Values::I64(_) | Values::ConstI64(_), ColType::I64)
+                | (Values::F64(_), ColType::F64)
+                | (Values::Text(_) | Values::ConstText(_), ColType::Text)
+                | (Values::Bool(_), ColType::Bool)
+        )
+    }
+}
+
+/// A set of rows for one table, one [`Values`] per column of the spec.
+#[derive(Debug)]
+pub struct Batch {
+    /// Target table.
+    pub table: &'static TableSpec,
+    /// One entry per column of `table`, in the spec's order.
+    pub columns: Vec<Values>,
+    /// Number of rows.
+    pub nrows: usize,
+}
+
+impl Batch {
+    /// Starts an empty batch for `table` with every column NULL.
+    pub fn new(table: &'static TableSpec, nrows: usize) -> Batch {
+        Batch {
+            table,
+            columns: table.columns.iter().map(|_| Values::Null).collect(),
+            nrows,
+        }
+    }
+
+    /// Sets a column's values by name.
+    ///
+    /// # Panics
+    /// On an unknown column name, a wrong type or a wrong length: these are
+    /// programming errors in the ingest code, never caused by input files.
+    pub fn set(&mut self, name: &str, values: Values) {
+        let idx = self
+            .table
+            .columns
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or_else(|| panic!("table {} has no column {name}", self.table.name));
+        let spec = &self.table.columns[idx];
+        assert!(
+            values.fits(spec.ty),
+            "column {}.{name}: values do not fit {:?}",
+            self.table.name,
+            spec.ty
+        );
+        if let Some(n) = values.len() {
+            assert_eq!(n, self.nrows, "column {}.{name}: length", self.table.name);
+        }
+        self.columns[idx] = values;
+    }
+}

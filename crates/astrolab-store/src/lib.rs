@@ -1,0 +1,38 @@
+//! The astrolab store: catalog tables, the raw-file registry and spatial
+//! queries over two backends with one schema.
+//!
+//! * SQLite (embedded, default): a file `astrolab.db` in the data home.
+//! * PostgreSQL (`ASTROLAB_DATABASE_URL=postgres://...`), with q3c indexes
+//!   when the extension is installed.
+//!
+//! Every sky table carries `hpx`, the nested HEALPix index at depth 29, so
+//! cone searches work on both backends through index ranges
+//! (astrolab_sky::cone_ranges); the exact angular distance decides.
+//!
+//! ```no_run
+//! use astrolab_store::{Store, StoreConfig, IngestOptions, Progress, ConeQuery};
+//! let mut store = Store::open(&StoreConfig::sqlite("astrolab-data"))?;
+//! store.ingest_file("zpix-main-bright.fits".as_ref(), &IngestOptions::default(), &mut Progress::none())?;
+//! let hits = store.cone(&ConeQuery { table: "zcatalog".into(), ra_deg: 180.0, dec_deg: 30.0,
+//!     radius_deg: 1.0, filter: Some("zwarn = 0".into()), limit: None })?;
+//! # Ok::<(), astrolab_store::StoreError>(())
+//! ```
+
+mod batch;
+mod error;
+mod ingest;
+pub mod migrate;
+mod postgres;
+pub mod query;
+mod registry;
+pub mod schema;
+mod sqlite;
+mod store;
+mod value;
+
+pub use error::{Result, StoreError};
+pub use ingest::{detect_format, expand_paths, Format, IngestOptions, IngestOutcome, Progress};
+pub use query::{ConeQuery, ResultTable};
+pub use registry::{file_digest, RawFile};
+pub use store::{redact_url, Backend, Store, StoreConfig};
+pub use value::Value;

@@ -1,0 +1,157 @@
+//! Sky queries: cone search, crossmatch and read-only SQL.
+
+pub mod filter;
+mod sql;
+mod xmatch;
+
+pub use xmatch::{load_positions, Direction, Positions, XmatchMode, XmatchQuery, XmatchSide};
+
+use crate::error::{Result, StoreError};
+use crate::schema::{self, TableSpec};
+use crate::store::Store;
+use crate::value::Value;
+
+/// A query result: named columns and rows of values.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ResultTable {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows, each with one value per column.
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl ResultTable {
+    /// Index of a column by name.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.eq_ignore_ascii_case(name))
+    }
+
+    /// All values of a column.
+    pub fn column(&self, name: &str) -> Option<Vec<&Value>> {
+        let i = self.column_index(name)?;
+        Some(self.rows.iter().map(|r| &r[i]).collect())
+    }
+}
+
+/// A cone search request.
+#[derive(Debug, Clone)]
+pub struct ConeQuery {
+    /// Table to search (a sky table of the store).
+    pub table: String,
+    /// Centre RA, degrees.
+    pub ra_deg: f64,
+    /// Centre Dec, degrees.
+    pub dec_deg: f64,
+    /// Radius, degrees (0 < r <= 180).
+    pub radius_deg: f64,
+    /// Optional `--where` filter (see [`filter`]).
+    pub filter: Option<String>,
+    /// Keep at most this many rows (nearest first).
+    pub limit: Option<usize>,
+}
+
+/// Resolves a sky table by name, with an error that lists the choices.
+pub fn sky_table(name: &str, field: &str) -> Result<&'static TableSpec> {
+    match schema::table(name) {
+        Some(t) if t.sky => Ok(t),
+        _ => Err(StoreError::bad_request(
+            field,
+            format!(
+                "{name:?} is not a sky table; choose one of {}",
+                schema::TABLES
+                    .iter()
+                    .filter(|t| t.sky)
+                    .map(|t| t.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+fn check_cone(q: &ConeQuery) -> Result<()> {
+    if !(q.ra_deg.is_finite() && (0.0..=360.0).contains(&q.ra_deg)) {
+        return Err(StoreError::bad_request("--ra", format!("{} is not in [0, 360] degrees", q.ra_deg)));
+    }
+    if !(q.dec_deg.is_finite() && (-90.0..=90.0).contains(&q.dec_deg)) {
+        return Err(StoreError::bad_request("--dec", format!("{} is not in [-90, 90] degrees", q.dec_deg)));
+    }
+    if !(q.radius_deg.is_finite() && q.radius_deg > 0.0 && q.radius_deg <= 180.0) {
+        return Err(StoreError::bad_request(
+            "--radius",
+            format!("{} degrees is not in (0, 180]", q.radius_deg),
+        ));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Every row of `q.table` within the cone, nearest first, with a
+    /// `sep_arcsec` column. Uses q3c on PostgreSQL when installed, the
+    /// HEALPix ranges of the cone otherwise; the exact angular distance
+    /// (Vincenty formula) decides membership in both cases.
+    pub fn cone(&mut self, q: &ConeQuery) -> Result<ResultTable> {
+        check_cone(q)?;
+        let table = sky_table(&q.table, "--table")?;
+        let cols = table.column_names();
+        let (ph, pg) = match self.backend() {
+            crate::Backend::Sqlite => ('?', false),
+            crate::Backend::Postgres => ('$', true),
+        };
+        let mut params: Vec<Value> = Vec::new();
+        let spatial = if pg && self.q3c {
+            params.extend([Value::Float(q.ra_deg), Value::Float(q.dec_deg), Value::Float(q.radius_deg)]);
+            "q3c_radial_query(ra, dec, $1, $2, $3)".to_string()
+        } else {
+            let ranges = astrolab_sky::cone_ranges(q.ra_deg, q.dec_deg, q.radius_deg);
+            let mut parts = Vec::with_capacity(ranges.len());
+            for (lo, hi) in ranges {
+                params.push(Value::Int(lo));
+                params.push(Value::Int(hi));
+                let n = params.len();
+                parts.push(format!("hpx BETWEEN {ph}{} AND {ph}{}", n - 1, n));
+            }
+            format!("({})", parts.join(" OR "))
+        };
+        let mut sql = format!("SELECT {} FROM {} WHERE {spatial}", cols.join(", "), table.name);
+        if let Some(f) = &q.filter {
+            let c = filter::compile(f, table, ph, params.len() + 1)?;
+            sql.push_str(&format!(" AND {}", c.sql));
+            params.extend(c.params);
+        }
+        let rows = self.query_rows(&sql, &sql, &params)?;
+        let ra_i = cols.iter().position(|c| *c == "ra").unwrap_or(0);
+        let dec_i = cols.iter().position(|c| *c == "dec").unwrap_or(0);
+        let mut hits: Vec<(f64, Vec<Value>)> = rows
+            .into_iter()
+            .filter_map(|mut r| {
+                let (ra, dec) = (r[ra_i].as_f64()?, r[dec_i].as_f64()?);
+                let sep = astrolab_sky::angular_separation_deg(q.ra_deg, q.dec_deg, ra, dec);
+                (sep <= q.radius_deg).then(|| {
+                    r.push(Value::Float(sep * 3600.0));
+                    (sep, r)
+                })
+            })
+            .collect();
+        // Nearest first; ties in a deterministic order (by the row values).
+        let key = |r: &[Value]| (r[0].as_i64().unwrap_or(0), r[1].as_i64().unwrap_or(0));
+        hits.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| key(&a.1).cmp(&key(&b.1))));
+        if let Some(limit) = q.limit {
+            hits.truncate(limit);
+        }
+        let mut columns: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+        columns.push("sep_arcsec".to_string());
+        Ok(ResultTable {
+            columns,
+            rows: hits.into_iter().map(|(_, r)| r).collect(),
+        })
+    }
+
+    /// Number of rows of a catalog table.
+    pub fn count_rows(&mut self, table: &str) -> Result<i64> {
+        let t = schema::table(table).ok_or_else(|| StoreError::bad_request("table", format!("no table {table}")))?;
+        let sql = format!("SELECT COUNT(*) FROM {}", t.name);
+        let rows = self.query_rows(&sql, &sql, &[])?;
+        Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0))
+    }
+}

@@ -1,0 +1,245 @@
+//! The [`Store`]: one interface over the embedded SQLite file and PostgreSQL.
+
+use std::path::PathBuf;
+
+use crate::error::{Result, StoreError};
+use crate::migrate;
+use crate::value::Value;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The embedded SQLite file (default).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Data home (`$ASTROLAB_HOME`, default `./astrolab-data`); the SQLite
+    /// file is `astrolab.db` inside it.
+    pub home: PathBuf,
+    /// `postgres://...` to use PostgreSQL instead of SQLite.
+    pub database_url: Option<String>,
+    /// PostgreSQL schema to work in (created when missing); tests use one
+    /// schema each. Default: `public`.
+    pub pg_schema: Option<String>,
+}
+
+impl StoreConfig {
+    /// A store in `home` with the embedded database.
+    pub fn sqlite(home: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            home: home.into(),
+            database_url: None,
+            pg_schema: None,
+        }
+    }
+
+    /// Path of the embedded SQLite file.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.home.join("astrolab.db")
+    }
+
+    /// A description safe to print or log: the URL without its password.
+    pub fn describe(&self) -> String {
+        match &self.database_url {
+            Some(url) => redact_url(url),
+            None => self.sqlite_path().display().to_string(),
+        }
+    }
+}
+
+/// Removes the password from a `postgres://user:pass@host/db` URL so it can
+/// be logged.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((auth, host)) = rest.split_once('@') {
+            if let Some((user, _)) = auth.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+pub(crate) enum Conn {
+    Sqlite {
+        conn: rusqlite::Connection,
+        path: PathBuf,
+    },
+    Postgres(Box<postgres::Client>),
+}
+
+/// The catalog store.
+pub struct Store {
+    pub(crate) conn: Conn,
+    pub(crate) config: StoreConfig,
+    pub(crate) q3c: bool,
+}
+
+impl Store {
+    /// Opens the store and applies pending migrations (first use creates
+    /// the schema).
+    pub fn open(config: &StoreConfig) -> Result<Store> {
+        let mut store = Store::open_unmigrated(config)?;
+        migrate::apply_pending(&mut store)?;
+        store.q3c = store.detect_q3c()?;
+        Ok(store)
+    }
+
+    /// Opens the store without touching its schema (for `db status`).
+    pub fn open_unmigrated(config: &StoreConfig) -> Result<Store> {
+        let conn = match &config.database_url {
+            None => {
+                let path = config.sqlite_path();
+                std::fs::create_dir_all(&config.home).map_err(|source| StoreError::Io {
+                    path: config.home.clone(),
+                    source,
+                })?;
+                let conn = rusqlite::Connection::open(&path).map_err(StoreError::sqlite(&path))?;
+                // WAL: readers do not block the writer, and a killed process
+                // loses nothing committed. synchronous=NORMAL is durable in
+                // WAL mode except for the last transactions on power loss.
+                conn.execute_batch(
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-200000;",
+                )
+                .map_err(StoreError::sqlite(&path))?;
+                Conn::Sqlite { conn, path }
+            }
+            Some(url) => {
+                let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+                if let Some(schema) = &config.pg_schema {
+                    let ident = quote_ident(schema)?;
+                    client.batch_execute(&format!(
+                        "CREATE SCHEMA IF NOT EXISTS {ident}; SET search_path TO {ident}, public;"
+                    ))?;
+                }
+                Conn::Postgres(Box::new(client))
+            }
+        };
+        Ok(Store {
+            conn,
+            config: config.clone(),
+            q3c: false,
+        })
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        match self.conn {
+            Conn::Sqlite { .. } => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Whether q3c indexes are present and used for cone searches.
+    pub fn has_q3c(&self) -> bool {
+        self.q3c
+    }
+
+    /// The configuration the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Server process id of the PostgreSQL connection (tests use it to
+    /// cut the connection mid-ingest).
+    pub fn postgres_backend_pid(&mut self) -> Result<Option<i32>> {
+        match &mut self.conn {
+            Conn::Sqlite { .. } => Ok(None),
+            Conn::Postgres(c) => Ok(Some(c.query_one("SELECT pg_backend_pid()", &[])?.get(0))),
+        }
+    }
+
+    fn detect_q3c(&mut self) -> Result<bool> {
+        match &mut self.conn {
+            Conn::Sqlite { .. } => Ok(false),
+            Conn::Postgres(c) => {
+                let row = c.query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'q3c') AND EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'zcatalog_q3c' AND schemaname = current_schema())",
+                    &[],
+                )?;
+                Ok(row.get(0))
+            }
+        }
+    }
+
+    /// Runs a statement with parameters; `sqlite` and `postgres` are the
+    /// two spellings (placeholders `?1` and `$1`).
+    pub(crate) fn execute(&mut self, sqlite: &str, postgres: &str, params: &[Value]) -> Result<u64> {
+        match &mut self.conn {
+            Conn::Sqlite { conn, path } => {
+                let n = conn
+                    .execute(sqlite, rusqlite::params_from_iter(params.iter()))
+                    .map_err(StoreError::sqlite(path))?;
+                Ok(n as u64)
+            }
+            Conn::Postgres(c) => {
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    params.iter().map(|v| v as _).collect();
+                Ok(c.execute(postgres, &refs)?)
+            }
+        }
+    }
+
+    /// Runs a query and returns rows of values; column types are taken from
+    /// the result (SQLite) or from `types` (PostgreSQL, in column order).
+    pub(crate) fn query_rows(
+        &mut self,
+        sqlite: &str,
+        postgres: &str,
+        params: &[Value],
+    ) -> Result<Vec<Vec<Value>>> {
+        match &mut self.conn {
+            Conn::Sqlite { conn, path } => {
+                let mut stmt = conn.prepare_cached(sqlite).map_err(StoreError::sqlite(path))?;
+                let ncol = stmt.column_count();
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(params.iter()), |row| {
+                        (0..ncol)
+                            .map(|i| row.get_ref(i).map(Value::from))
+                            .collect::<rusqlite::Result<Vec<Value>>>()
+                    })
+                    .map_err(StoreError::sqlite(path))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(StoreError::sqlite(path))?;
+                Ok(rows)
+            }
+            Conn::Postgres(c) => {
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    params.iter().map(|v| v as _).collect();
+                let rows = c.query(postgres, &refs)?;
+                rows.iter().map(crate::postgres::row_values).collect()
+            }
+        }
+    }
+}
+
+/// Quotes a PostgreSQL identifier, refusing anything but plain names.
+pub(crate) fn quote_ident(name: &str) -> Result<String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || name.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Err(StoreError::bad_request(
+            "schema",
+            format!("{name:?} is not a plain identifier (letters, digits, underscore)"),
+        ));
+    }
+    Ok(format!("\"{name}\""))
+}
