@@ -16,6 +16,10 @@ pub enum DemoError {
         source: astrolab_sky::SkyError,
     },
 
+    /// A distance or redshift could not be computed (outside the model).
+    #[error("cosmology: {context}")]
+    Cosmology { context: String },
+
     /// Writing a FITS file failed.
     #[error("cannot write {}: {source}", path.display())]
     Fits {

@@ -13,19 +13,10 @@ use crate::{DemoError, Footprint};
 
 /// Right ascension (deg, in [0, 360)), declination (deg) and distance of a
 /// comoving position.
-pub(crate) fn xyz_to_radec_r(p: [f64; 3]) -> (f64, f64, f64) {
-    let r = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
-    if r == 0.0 {
-        return (0.0, 0.0, 0.0);
-    }
-    let ra = p[1].atan2(p[0]).to_degrees().rem_euclid(360.0);
-    let dec = (p[2] / r).clamp(-1.0, 1.0).asin().to_degrees();
-    (ra, dec, r)
-}
+pub(crate) use astrolab_sky::xyz_to_radec_r;
 
-pub(crate) fn radec_r_to_xyz(ra_deg: f64, dec_deg: f64, r: f64) -> [f64; 3] {
-    let u = astrolab_sky::unit_vector(ra_deg, dec_deg);
-    [u[0] * r, u[1] * r, u[2] * r]
+pub(crate) fn radec_r_to_xyz(ra_deg: f64, dec_deg: f64, r_mpc_h: f64) -> [f64; 3] {
+    astrolab_sky::radec_z_to_xyz(ra_deg, dec_deg, r_mpc_h)
 }
 
 pub(crate) fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {

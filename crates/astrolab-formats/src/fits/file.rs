@@ -362,7 +362,10 @@ fn scan(path: &Path, bytes: &[u8]) -> Result<Vec<Hdu>> {
             Err(partial) => {
                 return Err(FitsError::Truncated {
                     path: path.to_path_buf(),
-                    hdu: hdu_label(index, extname_of(&partial).as_deref()),
+                    hdu: match extname_of(&partial) {
+                        Some(name) => hdu_label(index, Some(&name)),
+                        None => format!("HDU {index} (header cut before its EXTNAME)"),
+                    },
                     // At least one more block, holding the END card.
                     expected_bytes: ((len / BLOCK + 1) * BLOCK) as u64,
                     actual_bytes: len as u64,

@@ -461,7 +461,7 @@ mod tests {
         let long: String = (0..200).map(|i| if i % 37 == 0 { '\'' } else { 'a' }).collect();
         let recs = format_card(&Card::str("LONGSTR", &long).with_comment("c")).unwrap();
         assert!(recs.len() > 2);
-        let mut cards: Vec<String> = recs
+        let cards: Vec<String> = recs
             .iter()
             .map(|r| String::from_utf8(r.to_vec()).unwrap())
             .collect();

@@ -1,0 +1,142 @@
+//! Test helpers: a store on each backend, synthetic catalogs, snapshots.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use astrolab_formats::fits::{write_fits, Card, ColumnData, ColumnOut, HduOut};
+use astrolab_store::{schema, Store, StoreConfig};
+
+pub use astrolab_formats::testdata::require_shared_data;
+
+/// The PostgreSQL URL for tests, or None (skip) — but with CI set a missing
+/// database fails the test.
+pub fn pg_url(test: &str) -> Option<String> {
+    match std::env::var("ASTROLAB_TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("{test}: ASTROLAB_TEST_DATABASE_URL is not set (scripts/test sets it up)");
+            }
+            eprintln!("skipping the PostgreSQL part of {test}: ASTROLAB_TEST_DATABASE_URL not set (run ./scripts/test)");
+            None
+        }
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh PostgreSQL store in its own schema.
+pub fn pg_config(test: &str) -> Option<StoreConfig> {
+    let url = pg_url(test)?;
+    let schema = format!(
+        "t_{}_{}_{}",
+        test.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to test PostgreSQL");
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .expect("drop schema");
+    Some(StoreConfig {
+        home: std::env::temp_dir(),
+        database_url: Some(url),
+        pg_schema: Some(schema),
+    })
+}
+
+/// Store configurations for every backend available: SQLite always,
+/// PostgreSQL when configured. The TempDir keeps the SQLite file alive.
+pub fn backends(test: &str) -> (tempfile::TempDir, Vec<StoreConfig>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v = vec![StoreConfig::sqlite(dir.path().join("home"))];
+    if let Some(pg) = pg_config(test) {
+        v.push(pg);
+    }
+    (dir, v)
+}
+
+/// Row counts of every table and of the registry: the store's state for
+/// "left exactly as before" checks.
+pub fn snapshot(store: &mut Store) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = schema::TABLES
+        .iter()
+        .map(|t| (t.name.to_string(), store.count_rows(t.name).unwrap()))
+        .collect();
+    let files = store.raw_files().unwrap();
+    v.push(("raw_files".into(), files.len() as i64));
+    v
+}
+
+/// Small deterministic generator (xorshift64*), enough for test data.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545F4914F6CDD1D)
+    }
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Positions uniform on the sphere.
+pub fn sky_points(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let mut ra = Vec::with_capacity(n);
+    let mut dec = Vec::with_capacity(n);
+    for _ in 0..n {
+        ra.push(rng.uniform() * 360.0);
+        dec.push((2.0 * rng.uniform() - 1.0).asin().to_degrees());
+    }
+    (ra, dec)
+}
+
+/// Writes a zcatalog-format file (HDU ZCATALOG) with the given positions.
+pub fn write_zcatalog(path: &Path, ra: &[f64], dec: &[f64], seed: u64) {
+    let n = ra.len();
+    let mut rng = Rng::new(seed ^ 0xabc);
+    let z: Vec<f64> = (0..n).map(|_| rng.uniform() * 3.0).collect();
+    let spectype: Vec<String> = (0..n)
+        .map(|i| ["GALAXY", "QSO", "STAR"][i % 3].to_string())
+        .collect();
+    let cols = vec![
+        ColumnOut::new("TARGETID", ColumnData::I64((0..n as i64).map(|i| 39627000000000000 + i).collect())),
+        ColumnOut::new("SURVEY", ColumnData::Str { width: 7, values: vec!["main".into(); n] }),
+        ColumnOut::new("PROGRAM", ColumnData::Str { width: 6, values: vec!["dark".into(); n] }),
+        ColumnOut::new("TARGET_RA", ColumnData::F64(ra.to_vec())),
+        ColumnOut::new("TARGET_DEC", ColumnData::F64(dec.to_vec())),
+        ColumnOut::new("Z", ColumnData::F64(z)),
+        ColumnOut::new("ZERR", ColumnData::F64(vec![1e-4; n])),
+        ColumnOut::new("ZWARN", ColumnData::I64((0..n as i64).map(|i| if i % 10 == 0 { 4 } else { 0 }).collect())),
+        ColumnOut::new("SPECTYPE", ColumnData::Str { width: 6, values: spectype }),
+        ColumnOut::new("DELTACHI2", ColumnData::F64((0..n).map(|i| i as f64).collect())),
+        ColumnOut::new("BGS_TARGET", ColumnData::I64((0..n as i64).map(|i| i % 4).collect())),
+        ColumnOut::new("ZCAT_PRIMARY", ColumnData::Bool((0..n).map(|i| i % 2 == 0).collect())),
+        ColumnOut::new("EXTRA_COLUMN", ColumnData::F32(vec![1.5; n])),
+    ];
+    write_fits(
+        path,
+        &[
+            HduOut::Primary { header: vec![] },
+            HduOut::Table {
+                extname: Some("ZCATALOG".into()),
+                header: vec![Card::str("SPECPROD", "test")],
+                columns: cols,
+            },
+        ],
+    )
+    .expect("write zcatalog");
+}
+
+/// Path of a real data file, or None when skipping.
+pub fn real(test: &str, rel: &str) -> Option<PathBuf> {
+    require_shared_data(test).map(|d| d.join(rel))
+}

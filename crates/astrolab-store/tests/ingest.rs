@@ -1,0 +1,232 @@
+//! Ingestion on both backends: real DESI and VAST files, the registry's
+//! rules, and bad input that must leave the store exactly as before.
+
+mod common;
+
+use astrolab_store::{IngestOptions, IngestOutcome, Progress, Store, StoreError, Value};
+use common::*;
+
+fn ingest(store: &mut Store, path: &std::path::Path) -> Result<IngestOutcome, StoreError> {
+    store.ingest_file(path, &IngestOptions::default(), &mut Progress::none())
+}
+
+#[test]
+fn migrations_create_exactly_the_declared_columns() {
+    let (_d, cfgs) = backends("migrations_columns");
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        for t in astrolab_store::schema::TABLES {
+            let r = store.sql_readonly(&format!("SELECT * FROM {} LIMIT 0", t.name)).unwrap();
+            assert_eq!(r.columns, t.column_names(), "{} on {}", t.name, store.backend());
+        }
+        let status = astrolab_store::migrate::status(&mut store).unwrap();
+        assert_eq!(status[0].state, "applied");
+        // Opening again applies nothing new.
+        drop(store);
+        let mut again = Store::open(&cfg).unwrap();
+        assert!(astrolab_store::migrate::apply_pending(&mut again).unwrap().is_empty());
+    }
+}
+
+#[test]
+fn real_redrock_files_join_redshifts_and_fibermap() {
+    let Some(dir) = require_shared_data("real_redrock") else { return };
+    let (_d, cfgs) = backends("real_redrock");
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        for f in ["redrock-test.fits", "redrock-special-dark-27247.fits", "redrock-4-80613-thru20210324.fits"] {
+            let out = ingest(&mut store, &dir.join("desi").join(f)).unwrap();
+            assert!(matches!(out, IngestOutcome::Loaded { .. }), "{f}");
+        }
+        assert_eq!(store.count_rows("redshifts").unwrap(), 5);
+        // Expected values read with astropy: fits.getdata(f, 'REDSHIFTS') / 'FIBERMAP'.
+        let r = store
+            .sql_readonly("SELECT targetid, z, spectype, zwarn, ra, dec FROM redshifts ORDER BY targetid")
+            .unwrap();
+        let expect: [(i64, f64, &str, i64, f64, f64); 5] = [
+            (39089837499744649, 0.007269671851219614, "GALAXY", 0, 149.465404248889, 1.7936467486355945),
+            (39633345008634465, 0.36874355163716493, "GALAXY", 0, 105.48977452498902, 56.669300058331935),
+            (39633393167631849, 0.1571380861486737, "GALAXY", 0, 189.3192436303275, 60.59263617228962),
+            (39633393167633604, -0.0001116825862439458, "GALAXY", 0, 189.5705252532345, 60.60111193031285),
+            (616094145466860255, 1.3282815521302358, "GALAXY", 1, 189.09940400098614, 60.52672849901842),
+        ];
+        for (row, e) in r.rows.iter().zip(expect) {
+            assert_eq!(row[0], Value::Int(e.0));
+            assert_eq!(row[1], Value::Float(e.1), "z of {}", e.0);
+            assert_eq!(row[2], Value::Text(e.2.into()));
+            assert_eq!(row[3], Value::Int(e.3));
+            assert_eq!(row[4], Value::Float(e.4));
+            assert_eq!(row[5], Value::Float(e.5));
+        }
+    }
+}
+
+#[test]
+fn vollim_dr7_ingests_as_a_galaxy_catalog() {
+    let Some(path) = real("vollim", "voids/vollim_dr7_cbp_102709.fits") else { return };
+    let (_d, cfgs) = backends("vollim");
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        match ingest(&mut store, &path).unwrap() {
+            IngestOutcome::Loaded { file, tables } => {
+                assert_eq!(file.format, "galaxy-table");
+                assert_eq!(tables, vec![("galaxies".to_string(), 120_606)]);
+                assert_eq!(file.rows_loaded, 120_606);
+                assert_eq!(file.sha256.len(), 64);
+                assert!(file.hdus.contains("120606"), "{}", file.hdus);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.count_rows("galaxies").unwrap(), 120_606);
+        // First and last rows as astropy reads them (float32 in the file).
+        let r = store
+            .sql_readonly("SELECT row_index, ra, dec, z, weight FROM galaxies WHERE row_index IN (0, 120605) ORDER BY row_index")
+            .unwrap();
+        let f = |v: &Value| v.as_f64().unwrap();
+        assert!((f(&r.rows[0][1]) - 171.59215).abs() < 1e-4 && (f(&r.rows[0][2]) + 1.054439).abs() < 1e-5);
+        assert!((f(&r.rows[0][3]) - 0.077352).abs() < 1e-6 && f(&r.rows[0][4]) == 1.0);
+        assert!((f(&r.rows[1][1]) - 241.19502).abs() < 1e-4 && (f(&r.rows[1][2]) - 24.278889).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn registry_same_bytes_is_a_noop_and_names_are_versioned() {
+    let (dir, cfgs) = backends("registry");
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let (ra, dec) = sky_points(500, 1);
+    write_zcatalog(&a.join("zpix-main-dark.fits"), &ra, &dec, 1);
+    let (ra2, dec2) = sky_points(300, 2);
+    write_zcatalog(&b.join("zpix-main-dark.fits"), &ra2, &dec2, 2);
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        let first = ingest(&mut store, &a.join("zpix-main-dark.fits")).unwrap();
+        let IngestOutcome::Loaded { file: f1, .. } = first else { panic!() };
+        // Same bytes again: nothing happens.
+        let again = ingest(&mut store, &a.join("zpix-main-dark.fits")).unwrap();
+        assert!(matches!(again, IngestOutcome::AlreadyIngested { ref file } if file.file_id == f1.file_id));
+        assert_eq!(store.count_rows("zcatalog").unwrap(), 500);
+        // Different bytes under the same name: refused, store unchanged.
+        let before = snapshot(&mut store);
+        let err = ingest(&mut store, &b.join("zpix-main-dark.fits")).unwrap_err();
+        assert!(matches!(err, StoreError::NameConflict { next_version: 2, .. }), "{err}");
+        assert!(err.to_string().contains("--new-version"));
+        assert_eq!(snapshot(&mut store), before);
+        // With --new-version: version 2 replaces the rows of version 1.
+        let out = store
+            .ingest_file(&b.join("zpix-main-dark.fits"), &IngestOptions { new_version: true }, &mut Progress::none())
+            .unwrap();
+        let IngestOutcome::Loaded { file: f2, .. } = out else { panic!() };
+        assert_eq!(f2.version, 2);
+        assert_eq!(store.count_rows("zcatalog").unwrap(), 300);
+        let files = store.raw_files().unwrap();
+        assert_eq!(files.len(), 2);
+        assert!(files[0].superseded && !files[1].superseded);
+    }
+}
+
+fn assert_refused_and_unchanged(store: &mut Store, path: &std::path::Path, needles: &[&str]) {
+    let before = snapshot(store);
+    let err = ingest(store, path).expect_err("bad input must fail").to_string();
+    for n in needles {
+        assert!(err.contains(n), "error {err:?} should mention {n:?}");
+    }
+    assert_eq!(snapshot(store), before, "store changed after failed ingest of {}", path.display());
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error_and_leaves_nothing() {
+    let (dir, cfgs) = backends("bad_input");
+    let d = dir.path();
+    let (ra, dec) = sky_points(200, 7);
+    write_zcatalog(&d.join("good.fits"), &ra, &dec, 7);
+    // Truncated: the last block cut off.
+    let bytes = std::fs::read(d.join("good.fits")).unwrap();
+    std::fs::write(d.join("zpix-truncated.fits"), &bytes[..bytes.len() - 2880]).unwrap();
+    // Not FITS at all.
+    std::fs::write(d.join("notes.fits"), "this is a text file\n").unwrap();
+    // NaN and out-of-range coordinates.
+    let mut bad_ra = ra.clone();
+    bad_ra[17] = f64::NAN;
+    write_zcatalog(&d.join("zpix-nan.fits"), &bad_ra, &dec, 7);
+    let mut bad_dec = dec.clone();
+    bad_dec[42] = 91.5;
+    write_zcatalog(&d.join("zpix-dec.fits"), &ra, &bad_dec, 7);
+    // Missing required column (Z) in a ZCATALOG HDU.
+    use astrolab_formats::fits::*;
+    write_fits(
+        &d.join("zpix-noz.fits"),
+        &[
+            HduOut::Primary { header: vec![] },
+            HduOut::Table {
+                extname: Some("ZCATALOG".into()),
+                header: vec![],
+                columns: vec![
+                    ColumnOut::new("TARGETID", ColumnData::I64(vec![1, 2])),
+                    ColumnOut::new("TARGET_RA", ColumnData::F64(vec![1.0, 2.0])),
+                    ColumnOut::new("TARGET_DEC", ColumnData::F64(vec![1.0, 2.0])),
+                ],
+            },
+        ],
+    )
+    .unwrap();
+    // A FITS file whose HDUs are none of ours.
+    write_fits(
+        &d.join("mystery.fits"),
+        &[
+            HduOut::Primary { header: vec![] },
+            HduOut::Table {
+                extname: Some("STUFF".into()),
+                header: vec![],
+                columns: vec![ColumnOut::new("A", ColumnData::F64(vec![1.0]))],
+            },
+        ],
+    )
+    .unwrap();
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        // A committed file first: it must survive every failure below.
+        ingest(&mut store, &d.join("good.fits")).unwrap();
+        assert_refused_and_unchanged(&mut store, &d.join("zpix-truncated.fits"), &["zpix-truncated.fits", "ZCATALOG"]);
+        assert_refused_and_unchanged(&mut store, &d.join("notes.fits"), &["notes.fits"]);
+        assert_refused_and_unchanged(&mut store, &d.join("zpix-nan.fits"), &["zpix-nan.fits", "ZCATALOG", "TARGET_RA", "row 17"]);
+        assert_refused_and_unchanged(&mut store, &d.join("zpix-dec.fits"), &["zpix-dec.fits", "row 42", "91.5"]);
+        assert_refused_and_unchanged(&mut store, &d.join("zpix-noz.fits"), &["zpix-noz.fits", "ZCATALOG", "Z"]);
+        assert_refused_and_unchanged(&mut store, &d.join("mystery.fits"), &["mystery.fits", "STUFF"]);
+        assert_eq!(store.count_rows("zcatalog").unwrap(), 200);
+    }
+}
+
+#[test]
+fn postgres_connection_lost_mid_ingest_leaves_nothing() {
+    let Some(cfg) = pg_config("conn_lost") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (ra, dec) = sky_points(200_000, 3);
+    let path = dir.path().join("zpix-big.fits");
+    write_zcatalog(&path, &ra, &dec, 3);
+    let mut store = Store::open(&cfg).unwrap();
+    let pid = store.postgres_backend_pid().unwrap().unwrap();
+    let url = cfg.database_url.clone().unwrap();
+    let mut killed = false;
+    let mut cb = |_n: u64| -> Result<(), String> {
+        if !killed {
+            killed = true;
+            let mut admin = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
+            admin
+                .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    let err = store
+        .ingest_file(&path, &IngestOptions::default(), &mut Progress::new(&mut cb))
+        .expect_err("ingest must fail when the server goes away");
+    assert!(killed);
+    assert!(err.to_string().contains("PostgreSQL"), "{err}");
+    // A new connection sees nothing of the file.
+    let mut fresh = Store::open(&cfg).unwrap();
+    assert_eq!(fresh.count_rows("zcatalog").unwrap(), 0);
+    assert!(fresh.raw_files().unwrap().is_empty());
+}
