@@ -67,7 +67,12 @@ pub fn read_csv_columns(path: &Path) -> Result<CsvColumns, CsvError> {
         .trim(csv::Trim::All)
         .from_path(path)
         .map_err(err)?;
-    let names: Vec<String> = reader.headers().map_err(err)?.iter().map(str::to_string).collect();
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(err)?
+        .iter()
+        .map(str::to_string)
+        .collect();
     let mut columns = vec![Vec::new(); names.len()];
     let mut lines = Vec::new();
     for record in reader.records() {
@@ -142,7 +147,8 @@ mod tests {
 
     #[test]
     fn reads_columns_skipping_comments() {
-        let (_d, p) = write("# written by hand\nra, dec,name\n10.5,-3,a\n# mid comment\n11,4e2,b\n12,,c\n");
+        let (_d, p) =
+            write("# written by hand\nra, dec,name\n10.5,-3,a\n# mid comment\n11,4e2,b\n12,,c\n");
         let t = read_csv_columns(&p).unwrap();
         assert_eq!(t.names, ["ra", "dec", "name"]);
         assert_eq!(t.nrows(), 3);
@@ -159,9 +165,15 @@ mod tests {
         let (_d, p) = write("# c\nz\n0.1\nabc\n");
         let t = read_csv_columns(&p).unwrap();
         let e = t.column_f64("z").unwrap_err();
-        assert!(matches!(&e, CsvError::BadNumber { line: 4, value, .. } if value == "abc"), "{e}");
+        assert!(
+            matches!(&e, CsvError::BadNumber { line: 4, value, .. } if value == "abc"),
+            "{e}"
+        );
         let msg = e.to_string();
-        assert!(msg.contains("t.csv") && msg.contains("line 4") && msg.contains("'z'"), "{msg}");
+        assert!(
+            msg.contains("t.csv") && msg.contains("line 4") && msg.contains("'z'"),
+            "{msg}"
+        );
         let e = t.column_f64("w").unwrap_err();
         assert!(matches!(&e, CsvError::MissingColumn { available, .. } if available == &["z"]));
     }

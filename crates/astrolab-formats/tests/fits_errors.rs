@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use astrolab_formats::testdata::require_shared_data;
-use astrolab_formats::{write_fits, Card, ColumnData, ColumnOut, FitsError, FitsFile, HduOut, ImageData};
+use astrolab_formats::{
+    write_fits, Card, ColumnData, ColumnOut, FitsError, FitsFile, HduOut, ImageData,
+};
 
 /// A copy of `desi/redrock-test.fits` cut to `len` bytes. Its layout
 /// (astropy `fileinfo`): TSNR2 header at 43200, data 51840..52248
@@ -21,7 +23,9 @@ fn cut_redrock(dir: &Path, len: usize) -> Option<PathBuf> {
 #[test]
 fn truncated_files_name_the_hdu() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(path) = cut_redrock(dir.path(), 52000) else { return };
+    let Some(path) = cut_redrock(dir.path(), 52000) else {
+        return;
+    };
     match FitsFile::open(&path) {
         Err(FitsError::Truncated {
             hdu,
@@ -35,20 +39,32 @@ fn truncated_files_name_the_hdu() {
         other => panic!("expected Truncated, got {other:?}"),
     }
     let e = FitsFile::open(&path).unwrap_err().to_string();
-    assert!(e.contains("cut-52000.fits") && e.contains("TSNR2") && e.contains("fetch the file again"), "{e}");
+    assert!(
+        e.contains("cut-52000.fits") && e.contains("TSNR2") && e.contains("fetch the file again"),
+        "{e}"
+    );
 
     // Cut inside a header, before its EXTNAME card.
-    let Some(path) = cut_redrock(dir.path(), 20000) else { return };
+    let Some(path) = cut_redrock(dir.path(), 20000) else {
+        return;
+    };
     match FitsFile::open(&path) {
         Err(FitsError::Truncated { hdu, .. }) => assert!(hdu.starts_with("HDU 2 "), "{hdu}"),
         other => panic!("expected Truncated, got {other:?}"),
     }
     // Losing only the final block's padding is tolerated (astropy does too)...
-    let Some(path) = cut_redrock(dir.path(), 52248) else { return };
+    let Some(path) = cut_redrock(dir.path(), 52248) else {
+        return;
+    };
     assert_eq!(FitsFile::open(&path).unwrap().hdus().len(), 5);
     // ...one byte of data is not.
-    let Some(path) = cut_redrock(dir.path(), 52247) else { return };
-    assert!(matches!(FitsFile::open(&path), Err(FitsError::Truncated { .. })));
+    let Some(path) = cut_redrock(dir.path(), 52247) else {
+        return;
+    };
+    assert!(matches!(
+        FitsFile::open(&path),
+        Err(FitsError::Truncated { .. })
+    ));
 }
 
 #[test]
@@ -56,7 +72,10 @@ fn non_fits_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.fits");
     std::fs::write(&text, "ra,dec\n10,20\n".repeat(100)).unwrap();
-    assert!(matches!(FitsFile::open(&text), Err(FitsError::NotFits { .. })));
+    assert!(matches!(
+        FitsFile::open(&text),
+        Err(FitsError::NotFits { .. })
+    ));
     let empty = dir.path().join("empty.fits");
     std::fs::write(&empty, "").unwrap();
     let e = FitsFile::open(&empty).unwrap_err();
@@ -79,7 +98,10 @@ fn missing_hdus_and_columns_list_what_exists() {
             extname, available, ..
         }) => {
             assert_eq!(extname, "SPECTRA");
-            assert_eq!(available, ["PRIMARY", "REDSHIFTS", "FIBERMAP", "EXP_FIBERMAP", "TSNR2"]);
+            assert_eq!(
+                available,
+                ["PRIMARY", "REDSHIFTS", "FIBERMAP", "EXP_FIBERMAP", "TSNR2"]
+            );
         }
         other => panic!("expected MissingHdu, got {other:?}"),
     }
@@ -88,16 +110,25 @@ fn missing_hdus_and_columns_list_what_exists() {
     let e = t.read_f64("REDSHIFT").unwrap_err();
     match &e {
         FitsError::MissingColumn {
-            hdu, column, available, ..
+            hdu,
+            column,
+            available,
+            ..
         } => {
-            assert_eq!((hdu.as_str(), column.as_str()), ("HDU 1 'REDSHIFTS'", "REDSHIFT"));
+            assert_eq!(
+                (hdu.as_str(), column.as_str()),
+                ("HDU 1 'REDSHIFTS'", "REDSHIFT")
+            );
             assert_eq!(available.len(), 11);
             assert_eq!(available[1], "Z");
         }
         other => panic!("expected MissingColumn, got {other:?}"),
     }
     let msg = e.to_string();
-    assert!(msg.contains("redrock-test.fits") && msg.contains("ZERR"), "{msg}");
+    assert!(
+        msg.contains("redrock-test.fits") && msg.contains("ZERR"),
+        "{msg}"
+    );
 
     // Wrong types say which column and TFORM.
     match t.read_f64("SPECTYPE") {
@@ -108,9 +139,18 @@ fn missing_hdus_and_columns_list_what_exists() {
     }
     assert!(matches!(t.read_i64("Z"), Err(FitsError::WrongType { .. })));
     assert!(matches!(t.read_str("Z"), Err(FitsError::WrongType { .. })));
-    assert!(matches!(t.read_bool("ZWARN"), Err(FitsError::WrongType { .. })));
-    assert!(matches!(f.read_image_f64("REDSHIFTS"), Err(FitsError::Unsupported { .. })));
-    assert!(matches!(f.read_image_f64("PRIMARY"), Err(FitsError::Unsupported { .. })));
+    assert!(matches!(
+        t.read_bool("ZWARN"),
+        Err(FitsError::WrongType { .. })
+    ));
+    assert!(matches!(
+        f.read_image_f64("REDSHIFTS"),
+        Err(FitsError::Unsupported { .. })
+    ));
+    assert!(matches!(
+        f.read_image_f64("PRIMARY"),
+        Err(FitsError::Unsupported { .. })
+    ));
     assert!(matches!(f.table_at(9), Err(FitsError::MissingHdu { .. })));
 }
 
@@ -130,12 +170,17 @@ fn tnull_on_a_written_integer_column() {
     let f = FitsFile::open(&path).unwrap();
     let t = f.table("OBJ").unwrap();
     assert_eq!(t.column("NOBS").unwrap().tnull, Some(-999));
-    assert_eq!(t.read_i64_opt("NOBS").unwrap(), [Some(3), None, Some(0), None]);
+    assert_eq!(
+        t.read_i64_opt("NOBS").unwrap(),
+        [Some(3), None, Some(0), None]
+    );
     let f64s = t.read_f64("NOBS").unwrap();
     assert_eq!((f64s[0], f64s[2]), (3.0, 0.0));
     assert!(f64s[1].is_nan() && f64s[3].is_nan());
     match t.read_i64("NOBS") {
-        Err(FitsError::BadValue { column, row, .. }) => assert_eq!((column.as_str(), row), ("NOBS", 1)),
+        Err(FitsError::BadValue { column, row, .. }) => {
+            assert_eq!((column.as_str(), row), ("NOBS", 1))
+        }
         other => panic!("expected BadValue, got {other:?}"),
     }
     // A column without TNULL keeps -999 as an ordinary value.
@@ -147,7 +192,10 @@ fn tnull_on_a_written_integer_column() {
         header: vec![Card::int("TNULL1", 0)],
         columns: vec![ColumnOut::new("X", ColumnData::F64(vec![1.0]))],
     }];
-    assert!(matches!(write_fits(&dir.path().join("b.fits"), &bad), Err(FitsError::InvalidOutput { .. })));
+    assert!(matches!(
+        write_fits(&dir.path().join("b.fits"), &bad),
+        Err(FitsError::InvalidOutput { .. })
+    ));
 }
 
 #[test]
@@ -177,7 +225,10 @@ fn invalid_output_never_reaches_the_target() {
             table(
                 vec![ColumnOut::new(
                     "NAME",
-                    ColumnData::Str { width: 3, values: vec!["toolong".into()] },
+                    ColumnData::Str {
+                        width: 3,
+                        values: vec!["toolong".into()],
+                    },
                 )],
                 vec![],
             ),
@@ -187,14 +238,20 @@ fn invalid_output_never_reaches_the_target() {
             table(
                 vec![ColumnOut::new(
                     "V",
-                    ColumnData::F32Vector { repeat: 2, values: vec![1.0, 2.0, 3.0] },
+                    ColumnData::F32Vector {
+                        repeat: 2,
+                        values: vec![1.0, 2.0, 3.0],
+                    },
                 )],
                 vec![],
             ),
             "column 'V' has 3 values, not a multiple of its repeat 2",
         ),
         (
-            table(vec![ColumnOut::new("A", ColumnData::U8(vec![1]))], vec![Card::int("NAXIS2", 5)]),
+            table(
+                vec![ColumnOut::new("A", ColumnData::U8(vec![1]))],
+                vec![Card::int("NAXIS2", 5)],
+            ),
             "keyword NAXIS2 is written from the data",
         ),
         (
@@ -236,12 +293,19 @@ fn invalid_output_never_reaches_the_target() {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
     // A valid write replaces it.
-    write_fits(&path, &table(vec![ColumnOut::new("A", ColumnData::U8(vec![7]))], vec![])).unwrap();
+    write_fits(
+        &path,
+        &table(vec![ColumnOut::new("A", ColumnData::U8(vec![7]))], vec![]),
+    )
+    .unwrap();
     let f = FitsFile::open(&path).unwrap();
     assert_eq!(f.table("T").unwrap().read_i64("A").unwrap(), [7]);
     // Writing into a directory that does not exist is an Io error naming the path.
     let e = write_fits(&dir.path().join("no/such/dir.fits"), &[]).unwrap_err();
-    assert!(matches!(e, FitsError::Io { .. }) && e.to_string().contains("dir.fits"), "{e}");
+    assert!(
+        matches!(e, FitsError::Io { .. }) && e.to_string().contains("dir.fits"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -267,7 +331,9 @@ fn inconsistent_headers_are_bad_header_errors() {
     let p = corrupt("TFORM1  = 'D       '", "TFORM1  = 'Z       '");
     let f = FitsFile::open(&p).unwrap();
     match f.table("T") {
-        Err(FitsError::BadHeader { key, hdu, .. }) => assert_eq!((key.as_str(), hdu.as_str()), ("TFORM1", "HDU 1 'T'")),
+        Err(FitsError::BadHeader { key, hdu, .. }) => {
+            assert_eq!((key.as_str(), hdu.as_str()), ("TFORM1", "HDU 1 'T'"))
+        }
         other => panic!("expected BadHeader, got {other:?}"),
     }
     // TFORMs that do not add up to NAXIS1.
@@ -275,6 +341,9 @@ fn inconsistent_headers_are_bad_header_errors() {
     let f = FitsFile::open(&p).unwrap();
     assert!(matches!(f.table("T"), Err(FitsError::BadHeader { key, .. }) if key == "NAXIS1"));
     // A missing mandatory keyword fails at open.
-    let p = corrupt("BITPIX  =                    8", "BITPIX  =                  'x'");
+    let p = corrupt(
+        "BITPIX  =                    8",
+        "BITPIX  =                  'x'",
+    );
     assert!(matches!(FitsFile::open(&p), Err(FitsError::BadHeader { key, .. }) if key == "BITPIX"));
 }

@@ -77,10 +77,34 @@ fn hdus(x: &Fixture) -> Vec<HduOut> {
                 ColumnOut::new("U64", C::U64(x.u64s.clone())),
                 ColumnOut::new("F32", C::F32(x.f32s.clone())).with_unit("mag"),
                 ColumnOut::new("RA", C::F64(x.f64s.clone())).with_unit("deg"),
-                ColumnOut::new("NAME", C::Str { width: 8, values: x.strs.clone() }),
-                ColumnOut::new("F32V", C::F32Vector { repeat: 2, values: x.f32v.clone() }),
-                ColumnOut::new("F64V", C::F64Vector { repeat: 3, values: x.f64v.clone() }),
-                ColumnOut::new("I64V", C::I64Vector { repeat: 2, values: x.i64v.clone() }),
+                ColumnOut::new(
+                    "NAME",
+                    C::Str {
+                        width: 8,
+                        values: x.strs.clone(),
+                    },
+                ),
+                ColumnOut::new(
+                    "F32V",
+                    C::F32Vector {
+                        repeat: 2,
+                        values: x.f32v.clone(),
+                    },
+                ),
+                ColumnOut::new(
+                    "F64V",
+                    C::F64Vector {
+                        repeat: 3,
+                        values: x.f64v.clone(),
+                    },
+                ),
+                ColumnOut::new(
+                    "I64V",
+                    C::I64Vector {
+                        repeat: 2,
+                        values: x.i64v.clone(),
+                    },
+                ),
             ],
         },
         HduOut::Image {
@@ -157,12 +181,27 @@ fn every_type_round_trips_exactly() {
     assert_eq!(t.hdu().header.get("NSIDE"), Some(&HeaderValue::Int(64)));
     let bools: Vec<Option<bool>> = x.bools.iter().map(|&b| Some(b)).collect();
     assert_eq!(t.read_bool("FLAG").unwrap(), bools);
-    assert_eq!(t.read_i64("U8").unwrap(), x.u8s.iter().map(|&v| v as i64).collect::<Vec<_>>());
-    assert_eq!(t.read_i64("I16").unwrap(), x.i16s.iter().map(|&v| v as i64).collect::<Vec<_>>());
-    assert_eq!(t.read_i64("I32").unwrap(), x.i32s.iter().map(|&v| v as i64).collect::<Vec<_>>());
+    assert_eq!(
+        t.read_i64("U8").unwrap(),
+        x.u8s.iter().map(|&v| v as i64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        t.read_i64("I16").unwrap(),
+        x.i16s.iter().map(|&v| v as i64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        t.read_i64("I32").unwrap(),
+        x.i32s.iter().map(|&v| v as i64).collect::<Vec<_>>()
+    );
     assert_eq!(t.read_i64("TARGETID").unwrap(), x.i64s);
-    assert_eq!(t.read_u64("U32").unwrap(), x.u32s.iter().map(|&v| v as u64).collect::<Vec<_>>());
-    assert_eq!(t.read_i64("U32").unwrap(), x.u32s.iter().map(|&v| v as i64).collect::<Vec<_>>());
+    assert_eq!(
+        t.read_u64("U32").unwrap(),
+        x.u32s.iter().map(|&v| v as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        t.read_i64("U32").unwrap(),
+        x.u32s.iter().map(|&v| v as i64).collect::<Vec<_>>()
+    );
     assert_eq!(t.read_u64("U64").unwrap(), x.u64s);
     assert_eq!(t.column("U64").unwrap().tzero, 9223372036854775808.0);
     assert_eq!(t.read_f32("F32").unwrap(), x.f32s);
@@ -183,14 +222,26 @@ fn every_type_round_trips_exactly() {
     let (flux, shape) = f.read_image_f32("FLUX").unwrap();
     assert_eq!((flux, shape), (x.image_f32.clone(), vec![2, 2, 2]));
     assert_eq!(f.hdu("FLUX").unwrap().header.get_i64("NAXIS1"), Some(2));
-    assert_eq!(f.read_image_f64("WAVE").unwrap().0, [3600.0, 3600.8, 5800.0000000005]);
+    assert_eq!(
+        f.read_image_f64("WAVE").unwrap().0,
+        [3600.0, 3600.8, 5800.0000000005]
+    );
     let (i16s, _) = f.read_image_f64("I16").unwrap();
-    assert_eq!(i16s, x.image_i16.iter().map(|&v| v as f64).collect::<Vec<_>>());
+    assert_eq!(
+        i16s,
+        x.image_i16.iter().map(|&v| v as f64).collect::<Vec<_>>()
+    );
     assert_eq!(f.read_image_u32("U8").unwrap().0, [0, 128, 255]);
     let (i32s, shape) = f.read_image_f64("I32").unwrap();
-    assert_eq!((i32s, shape), (vec![i32::MIN as f64, 0.0, i32::MAX as f64], vec![1, 3]));
+    assert_eq!(
+        (i32s, shape),
+        (vec![i32::MIN as f64, 0.0, i32::MAX as f64], vec![1, 3])
+    );
     let (i64s, _) = f.read_image_f64("I64").unwrap();
-    assert_eq!(i64s, x.image_i64.iter().map(|&v| v as f64).collect::<Vec<_>>());
+    assert_eq!(
+        i64s,
+        x.image_i64.iter().map(|&v| v as f64).collect::<Vec<_>>()
+    );
 
     astropy_agrees(&path, &x);
 }
@@ -308,5 +359,9 @@ print('astropy agrees')
         .arg(path)
         .output()
         .expect("python3 runs");
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
 }

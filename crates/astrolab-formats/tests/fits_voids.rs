@@ -13,7 +13,10 @@ fn vollim_dr7_matches_astropy() {
     let f = FitsFile::open(&dir.join("voids/vollim_dr7_cbp_102709.fits")).unwrap();
     assert_eq!(f.hdus().len(), 2);
     let h = &f.hdus()[1];
-    assert_eq!((h.kind, h.extname.as_deref(), h.name()), (HduKind::BinTable, None, "HDU 1".into()));
+    assert_eq!(
+        (h.kind, h.extname.as_deref(), h.name()),
+        (HduKind::BinTable, None, "HDU 1".into())
+    );
     assert_eq!(h.shape(), [120606, 16]);
 
     // No EXTNAME: reachable by index or as the first table, not by name.
@@ -31,12 +34,31 @@ fn vollim_dr7_matches_astropy() {
     let w = t.read_f64("weight").unwrap();
     let last = 120_605;
     // float32 values widened exactly to f64, as astropy's float(...) prints them.
-    assert_eq!((z[0], ra[0], dec[0] as f64, w[0]), (0.07735200226306915, 171.59214782714844, -1.0544389486312866, 1.0));
-    assert_eq!((z[1], ra[1], dec[1] as f64), (0.07771000266075134, 174.53622436523438, -1.0511740446090698));
-    assert_eq!((z[60000], ra[60000], dec[60000] as f64), (0.10193999856710434, 194.5335235595703, 41.40728759765625));
+    assert_eq!(
+        (z[0], ra[0], dec[0] as f64, w[0]),
+        (
+            0.07735200226306915,
+            171.59214782714844,
+            -1.0544389486312866,
+            1.0
+        )
+    );
+    assert_eq!(
+        (z[1], ra[1], dec[1] as f64),
+        (0.07771000266075134, 174.53622436523438, -1.0511740446090698)
+    );
+    assert_eq!(
+        (z[60000], ra[60000], dec[60000] as f64),
+        (0.10193999856710434, 194.5335235595703, 41.40728759765625)
+    );
     assert_eq!(
         (z[last], ra[last], dec[last] as f64, w[last]),
-        (0.031821999698877335, 241.1950225830078, 24.278888702392578, 1.0)
+        (
+            0.031821999698877335,
+            241.1950225830078,
+            24.278888702392578,
+            1.0
+        )
     );
     // Column sums (numpy float64) check every row, not just the spot checks.
     let sum = |v: &[f64]| v.iter().sum::<f64>();

@@ -190,3 +190,180 @@ pub fn try_crossmatch_nearest(
     }
     Ok(crossmatch_nearest(a_ra_deg, a_dec_deg, tree, radius_deg))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::angles::angular_separation_deg;
+    use crate::test_util::{offset_by, XorShift};
+
+    fn d2(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+        let dx = a[0] - b[0];
+        let dy = a[1] - b[1];
+        let dz = a[2] - b[2];
+        dx * dx + dy * dy + dz * dz
+    }
+
+    /// Brute force with the tree's own arithmetic: all within, sorted by
+    /// (squared chord, index), reported with the vector angle.
+    fn brute_within(vecs: &[[f64; 3]], qra: f64, qdec: f64, radius_deg: f64) -> Vec<(usize, f64)> {
+        let q = unit_vector(qra, qdec);
+        let c = chord_for_angle_deg(radius_deg);
+        let mut v: Vec<(f64, usize)> = vecs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.iter().all(|x| x.is_finite()))
+            .map(|(i, p)| (d2(&q, p), i))
+            .filter(|&(dd, _)| dd <= c * c)
+            .collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        v.into_iter()
+            .map(|(_, i)| (i, angle_between_vectors_deg(q, vecs[i])))
+            .collect()
+    }
+
+    /// A catalogue with clusters, duplicates, both poles and RA = 0/360.
+    fn catalogue(rng: &mut XorShift, n: usize) -> (Vec<f64>, Vec<f64>) {
+        let mut ra = Vec::with_capacity(n);
+        let mut dec = Vec::with_capacity(n);
+        for i in 0..n {
+            let (r, d) = match i % 10 {
+                0 => (rng.uniform() * 360.0, 90.0 - rng.uniform() * 0.01),
+                1 => (rng.uniform() * 360.0, -90.0 + rng.uniform() * 0.01),
+                2 => (if i % 20 == 2 { 0.0 } else { 359.9999 }, rng.uniform() * 2.0 - 1.0),
+                3 if i > 10 => (ra[i - 10], dec[i - 10]),
+                4 => offset_by(10.0, 10.0, rng.uniform() * 0.01, rng.uniform() * 360.0),
+                _ => rng.sky(),
+            };
+            ra.push(r);
+            dec.push(d);
+        }
+        (ra, dec)
+    }
+
+    #[test]
+    fn sky_queries_match_brute_force() {
+        let mut rng = XorShift::new(31);
+        let (ra, dec) = catalogue(&mut rng, 20_000);
+        let tree = SkyTree::build(&ra, &dec);
+        assert_eq!(tree.len(), 20_000);
+        let vecs: Vec<[f64; 3]> = ra.iter().zip(&dec).map(|(&r, &d)| unit_vector(r, d)).collect();
+        for k in 0..400 {
+            let (qra, qdec) = match k % 5 {
+                // exactly on catalogue positions (duplicates: tie-breaking)
+                0 => (ra[k * 7 % ra.len()], dec[k * 7 % ra.len()]),
+                1 => (rng.uniform() * 360.0, 90.0),
+                2 => (0.0, rng.uniform() * 2.0 - 1.0),
+                3 => offset_by(10.0, 10.0, rng.uniform() * 0.02, rng.uniform() * 360.0),
+                _ => rng.sky(),
+            };
+            for radius in [1.0 / 3600.0, 30.0 / 3600.0, 0.3, 2.0] {
+                let want = brute_within(&vecs, qra, qdec, radius);
+                let got = tree.within(qra, qdec, radius);
+                assert_eq!(got, want, "within ({qra}, {qdec}, {radius})");
+                assert_eq!(
+                    tree.nearest_within(qra, qdec, radius),
+                    want.first().copied(),
+                    "nearest_within ({qra}, {qdec}, {radius})"
+                );
+            }
+            let all = brute_within(&vecs, qra, qdec, 180.0);
+            assert_eq!(tree.nearest(qra, qdec), all.first().copied());
+            assert_eq!(tree.k_nearest(qra, qdec, 5), all[..5].to_vec());
+        }
+    }
+
+    #[test]
+    fn separations_agree_with_vincenty() {
+        let mut rng = XorShift::new(8);
+        let (ra, dec) = catalogue(&mut rng, 5000);
+        let tree = SkyTree::build(&ra, &dec);
+        for _ in 0..200 {
+            let (qra, qdec) = rng.sky();
+            for (i, sep) in tree.within(qra, qdec, 5.0) {
+                let v = angular_separation_deg(qra, qdec, ra[i], dec[i]);
+                assert!((sep - v).abs() < 1e-12, "{sep} vs {v}");
+                assert!(v <= 5.0 + 1e-12);
+            }
+        }
+        // 1 arcsec pair across RA = 0/360 at the equator.
+        let tree = SkyTree::build(&[359.99986111111111], &[0.0]);
+        let (i, sep) = tree.nearest_within(0.0001388888888889, 0.0, 2.0 / 3600.0).unwrap();
+        assert_eq!(i, 0);
+        assert!((sep * 3600.0 - 1.0).abs() < 1e-9, "{}", sep * 3600.0);
+    }
+
+    #[test]
+    fn crossmatch_is_deterministic_and_matches_single_queries() {
+        let mut rng = XorShift::new(99);
+        let (ra, dec) = catalogue(&mut rng, 50_000);
+        let tree = SkyTree::build(&ra, &dec);
+        let mut a_ra = Vec::new();
+        let mut a_dec = Vec::new();
+        for i in 0..20_000 {
+            // Half near catalogue positions (within ~2 arcsec), half random.
+            let (r, d) = if i % 2 == 0 {
+                let j = (rng.uniform() * ra.len() as f64) as usize;
+                offset_by(ra[j], dec[j], rng.uniform() * 2.0 / 3600.0, rng.uniform() * 360.0)
+            } else {
+                rng.sky()
+            };
+            a_ra.push(r);
+            a_dec.push(d);
+        }
+        let radius = 1.0 / 3600.0;
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map(|p| p.install(|| crossmatch_nearest(&a_ra, &a_dec, &tree, radius)))
+        };
+        let (Ok(one), Ok(three)) = (run(1), run(3)) else {
+            panic!("thread pool");
+        };
+        assert_eq!(one, three);
+        assert_eq!(one.len(), a_ra.len());
+        let n_matched = one.iter().filter(|m| m.is_some()).count();
+        assert!(n_matched > 5000, "{n_matched} matches");
+        for (i, m) in one.iter().enumerate().step_by(7) {
+            assert_eq!(*m, tree.nearest_within(a_ra[i], a_dec[i], radius));
+        }
+        // A tree built on one thread answers the same.
+        let tree1 = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .map(|p| p.install(|| SkyTree::build(&ra, &dec)));
+        let Ok(tree1) = tree1 else { panic!("thread pool") };
+        assert_eq!(crossmatch_nearest(&a_ra, &a_dec, &tree1, radius), one);
+    }
+
+    #[test]
+    fn bad_input_never_panics() {
+        let ra = [10.0, f64::NAN, 20.0, 30.0];
+        let dec = [0.0, 0.0, f64::INFINITY, 95.0];
+        let tree = SkyTree::build(&ra, &dec);
+        assert_eq!(tree.len(), 4);
+        assert_eq!(tree.n_indexed(), 2);
+        assert_eq!(tree.nearest_within(10.0, 0.0, 0.0), Some((0, 0.0)));
+        assert_eq!(tree.nearest_within(10.0, 0.0, -1.0), None);
+        assert_eq!(tree.nearest_within(10.0, 0.0, f64::NAN), None);
+        assert_eq!(tree.nearest_within(f64::NAN, 0.0, 1.0), None);
+        assert!(tree.within(10.0, 0.0, f64::NAN).is_empty());
+        assert_eq!(tree.within(10.0, 0.0, 1000.0).len(), 2);
+        // Mismatched columns.
+        let short = SkyTree::build(&[1.0, 2.0, 3.0], &[0.0]);
+        assert_eq!(short.len(), 1);
+        let e = SkyTree::try_build(&[1.0, 2.0], &[0.0]).unwrap_err();
+        assert!(e.to_string().contains("ra_deg has 2 values but dec_deg has 1"), "{e}");
+        let m = crossmatch_nearest(&[10.0, 10.0], &[0.0], &tree, 1.0);
+        assert_eq!(m, vec![Some((0, 0.0)), None]);
+        assert!(try_crossmatch_nearest(&[10.0, 10.0], &[0.0], &tree, 1.0).is_err());
+        assert_eq!(
+            try_crossmatch_nearest(&[10.0], &[0.0], &tree, 1.0),
+            Ok(vec![Some((0, 0.0))])
+        );
+        let empty = SkyTree::build(&[], &[]);
+        assert!(empty.is_empty());
+        assert_eq!(crossmatch_nearest(&[1.0], &[1.0], &empty, 1.0), vec![None]);
+    }
+}

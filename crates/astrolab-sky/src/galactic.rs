@@ -198,7 +198,7 @@ mod tests {
         let m = icrs_to_galactic_matrix();
         for i in 0..3 {
             for j in 0..3 {
-                // Agree to rounding (astropy multiplies the five rotations in
+                // Agree to rounding (astropy multiplies the six rotations in
                 // radians, we in degrees through sin_cos_deg).
                 assert!((m[i][j] - astropy[i][j]).abs() < 5e-15, "m[{i}][{j}]");
                 let dot: f64 = (0..3).map(|k| m[i][k] * m[j][k]).sum();

@@ -150,6 +150,13 @@ impl Store {
         self.q3c
     }
 
+    /// Turns the use of q3c for cone searches off (or back on where it is
+    /// installed): benchmarks and tests compare both paths on one database.
+    pub fn set_q3c(&mut self, on: bool) -> Result<()> {
+        self.q3c = on && self.detect_q3c()?;
+        Ok(())
+    }
+
     /// The configuration the store was opened with.
     pub fn config(&self) -> &StoreConfig {
         &self.config

@@ -271,9 +271,7 @@ impl FitsFile {
             32 => be_map(im.data, |b| int(i32::from_be_bytes(b) as i64)),
             64 => be_map(im.data, |b| int(i64::from_be_bytes(b))),
             -32 if !scaled => be_map(im.data, |b| T::of_f32(f32::from_be_bytes(b))),
-            -32 => be_map(im.data, |b| {
-                T::of_f64(z + s * f32::from_be_bytes(b) as f64)
-            }),
+            -32 => be_map(im.data, |b| T::of_f64(z + s * f32::from_be_bytes(b) as f64)),
             -64 => be_map(im.data, |b| T::of_f64(z + s * f64::from_be_bytes(b))),
             _ => return Err(self.bad_bitpix(hdu, im.bitpix)),
         };
@@ -286,7 +284,10 @@ impl FitsFile {
             path: self.path.clone(),
             hdu: hdu.label(),
             column: "(image)".to_string(),
-            tform: format!("BITPIX = {}, BSCALE = {}, BZERO = {}", im.bitpix, im.bscale, im.bzero),
+            tform: format!(
+                "BITPIX = {}, BSCALE = {}, BZERO = {}",
+                im.bitpix, im.bscale, im.bzero
+            ),
             wanted: format!("u32 ({why}; use read_image_f64)"),
         };
         if im.bscale != 1.0 {
@@ -311,12 +312,14 @@ impl FitsFile {
         let mut out = Vec::with_capacity(raw.len());
         for (i, r) in raw.into_iter().enumerate() {
             if Some(r) == im.blank {
-                return Err(bad(i, "pixel is BLANK (undefined); use read_image_f64 for NaN".into()));
+                return Err(bad(
+                    i,
+                    "pixel is BLANK (undefined); use read_image_f64 for NaN".into(),
+                ));
             }
             let v = r as i128 + zero;
             out.push(
-                u32::try_from(v)
-                    .map_err(|_| bad(i, format!("value {v} does not fit in u32")))?,
+                u32::try_from(v).map_err(|_| bad(i, format!("value {v} does not fit in u32")))?,
             );
         }
         Ok((out, im.shape))
@@ -369,7 +372,7 @@ fn scan(path: &Path, bytes: &[u8]) -> Result<Vec<Hdu>> {
                     // At least one more block, holding the END card.
                     expected_bytes: ((len / BLOCK + 1) * BLOCK) as u64,
                     actual_bytes: len as u64,
-                })
+                });
             }
         };
         if index == 0 && header.get_bool("SIMPLE") != Some(true) {
@@ -446,7 +449,10 @@ fn layout(
     let (pcount, gcount) = if index == 0 {
         (0, 1)
     } else {
-        (h.get_i64("PCOUNT").unwrap_or(0), h.get_i64("GCOUNT").unwrap_or(1))
+        (
+            h.get_i64("PCOUNT").unwrap_or(0),
+            h.get_i64("GCOUNT").unwrap_or(1),
+        )
     };
     let kind = if index == 0 {
         HduKind::Primary
@@ -459,7 +465,8 @@ fn layout(
         }
     };
     // Random groups (Sect. 6): NAXIS1 = 0 is not a real axis.
-    let random_groups = index == 0 && h.get_bool("GROUPS") == Some(true) && axes.first() == Some(&0);
+    let random_groups =
+        index == 0 && h.get_bool("GROUPS") == Some(true) && axes.first() == Some(&0);
     let counted = if random_groups { &axes[1..] } else { &axes[..] };
     let too_big = || ("NAXIS".to_string(), "data size overflows".to_string());
     if axes.is_empty() {
@@ -469,8 +476,10 @@ fn layout(
         .iter()
         .try_fold(1usize, |a, &n| a.checked_mul(n))
         .ok_or_else(too_big)?;
-    let pcount = usize::try_from(pcount).map_err(|_| ("PCOUNT".to_string(), "is negative".to_string()))?;
-    let gcount = usize::try_from(gcount).map_err(|_| ("GCOUNT".to_string(), "is negative".to_string()))?;
+    let pcount =
+        usize::try_from(pcount).map_err(|_| ("PCOUNT".to_string(), "is negative".to_string()))?;
+    let gcount =
+        usize::try_from(gcount).map_err(|_| ("GCOUNT".to_string(), "is negative".to_string()))?;
     let bytes = elements
         .checked_add(pcount)
         .and_then(|e| e.checked_mul(gcount))

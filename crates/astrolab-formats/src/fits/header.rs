@@ -325,10 +325,7 @@ pub(crate) fn format_card(card: &Card) -> std::result::Result<Vec<[u8; CARD]>, S
             } else {
                 chars.chunks(72).map(|c| c.iter().collect()).collect()
             };
-            return Ok(pieces
-                .iter()
-                .map(|p| record(&key, None, Some(p)))
-                .collect());
+            return Ok(pieces.iter().map(|p| record(&key, None, Some(p))).collect());
         }
         HeaderValue::None => String::new(),
         HeaderValue::Int(i) => format!("{i:>20}"),
@@ -458,7 +455,9 @@ mod tests {
 
     #[test]
     fn long_strings_round_trip() {
-        let long: String = (0..200).map(|i| if i % 37 == 0 { '\'' } else { 'a' }).collect();
+        let long: String = (0..200)
+            .map(|i| if i % 37 == 0 { '\'' } else { 'a' })
+            .collect();
         let recs = format_card(&Card::str("LONGSTR", &long).with_comment("c")).unwrap();
         assert!(recs.len() > 2);
         let cards: Vec<String> = recs
@@ -472,7 +471,14 @@ mod tests {
 
     #[test]
     fn floats_round_trip_and_reject_nan() {
-        for x in [0.1, -1e-7, 1e300, 2.5, 9223372036854775808.0, f64::MIN_POSITIVE] {
+        for x in [
+            0.1,
+            -1e-7,
+            1e300,
+            2.5,
+            9223372036854775808.0,
+            f64::MIN_POSITIVE,
+        ] {
             let s = format_float(x).unwrap();
             assert!(s.contains('.'), "{s}");
             assert_eq!(s.parse::<f64>().unwrap(), x);

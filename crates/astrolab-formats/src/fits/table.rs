@@ -231,7 +231,10 @@ impl<'a> BinTable<'a> {
         let col = self.scalar(name, "i64", "read_i64_vector")?;
         self.exact_ints(col, "i64", |v, _| match v {
             None => Ok(None),
-            Some(v) => v.try_into().map(Some).map_err(|_| "does not fit in i64; use read_u64"),
+            Some(v) => v
+                .try_into()
+                .map(Some)
+                .map_err(|_| "does not fit in i64; use read_u64"),
         })
     }
     /// A scalar integer column as exact `u64`: K with TZERO 2^63 (uint64) or
@@ -270,7 +273,11 @@ impl<'a> BinTable<'a> {
                 b'F' => Some(false),
                 0 => None,
                 b => {
-                    return Err(self.bad_value(col, row, format!("byte 0x{b:02x} is not T, F or 0")))
+                    return Err(self.bad_value(
+                        col,
+                        row,
+                        format!("byte 0x{b:02x} is not T, F or 0"),
+                    ))
                 }
             });
         }
@@ -366,16 +373,28 @@ impl<'a> BinTable<'a> {
         conv: impl Fn(Option<i128>, usize) -> std::result::Result<T, &'static str>,
     ) -> Result<Vec<T>> {
         if !col.is_integer() {
-            return Err(self.wrong(col, &format!("{wanted} (not an integer column; use read_f64)")));
+            return Err(self.wrong(
+                col,
+                &format!("{wanted} (not an integer column; use read_f64)"),
+            ));
         }
         if col.tscal != 1.0 {
             return Err(self.wrong(
                 col,
-                &format!("{wanted} (TSCAL = {} makes its values non-integer; use read_f64)", col.tscal),
+                &format!(
+                    "{wanted} (TSCAL = {} makes its values non-integer; use read_f64)",
+                    col.tscal
+                ),
             ));
         }
         let zero = exact_int(col.tzero).ok_or_else(|| {
-            self.wrong(col, &format!("{wanted} (TZERO = {} is not an integer; use read_f64)", col.tzero))
+            self.wrong(
+                col,
+                &format!(
+                    "{wanted} (TZERO = {} is not an integer; use read_f64)",
+                    col.tzero
+                ),
+            )
         })?;
         let repeat = col.repeat.max(1);
         let raw = self.raw_ints(col);

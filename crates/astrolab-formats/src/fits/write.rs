@@ -87,7 +87,10 @@ impl ColumnData {
 
     fn is_integer(&self) -> bool {
         use ColumnData::*;
-        matches!(self, U8(_) | I16(_) | I32(_) | I64(_) | U32(_) | U64(_) | I64Vector { .. })
+        matches!(
+            self,
+            U8(_) | I16(_) | I32(_) | I64(_) | U32(_) | U64(_) | I64Vector { .. }
+        )
     }
 
     /// Writes rows `rows` of this column into `buf` (rows of `row_len` bytes)
@@ -96,14 +99,20 @@ impl ColumnData {
         use ColumnData::*;
         let (a, b) = (rows.start, rows.end);
         match self {
-            Bool(v) => put(buf, row_len, off, 1, &v[a..b], |x| [if x { b'T' } else { b'F' }]),
+            Bool(v) => put(buf, row_len, off, 1, &v[a..b], |x| {
+                [if x { b'T' } else { b'F' }]
+            }),
             U8(v) => put(buf, row_len, off, 1, &v[a..b], |x| [x]),
             I16(v) => put(buf, row_len, off, 1, &v[a..b], i16::to_be_bytes),
             I32(v) => put(buf, row_len, off, 1, &v[a..b], i32::to_be_bytes),
             I64(v) => put(buf, row_len, off, 1, &v[a..b], i64::to_be_bytes),
             // stored = value - TZERO, i.e. the top bit flipped.
-            U32(v) => put(buf, row_len, off, 1, &v[a..b], |x| (x ^ (1 << 31)).to_be_bytes()),
-            U64(v) => put(buf, row_len, off, 1, &v[a..b], |x| (x ^ (1 << 63)).to_be_bytes()),
+            U32(v) => put(buf, row_len, off, 1, &v[a..b], |x| {
+                (x ^ (1 << 31)).to_be_bytes()
+            }),
+            U64(v) => put(buf, row_len, off, 1, &v[a..b], |x| {
+                (x ^ (1 << 63)).to_be_bytes()
+            }),
             F32(v) => put(buf, row_len, off, 1, &v[a..b], f32::to_be_bytes),
             F64(v) => put(buf, row_len, off, 1, &v[a..b], f64::to_be_bytes),
             Str { width, values } => {
@@ -113,15 +122,30 @@ impl ColumnData {
                     cell[..s.len()].copy_from_slice(s.as_bytes());
                 }
             }
-            F32Vector { repeat: r, values } => {
-                put(buf, row_len, off, *r, &values[a * r..b * r], f32::to_be_bytes)
-            }
-            F64Vector { repeat: r, values } => {
-                put(buf, row_len, off, *r, &values[a * r..b * r], f64::to_be_bytes)
-            }
-            I64Vector { repeat: r, values } => {
-                put(buf, row_len, off, *r, &values[a * r..b * r], i64::to_be_bytes)
-            }
+            F32Vector { repeat: r, values } => put(
+                buf,
+                row_len,
+                off,
+                *r,
+                &values[a * r..b * r],
+                f32::to_be_bytes,
+            ),
+            F64Vector { repeat: r, values } => put(
+                buf,
+                row_len,
+                off,
+                *r,
+                &values[a * r..b * r],
+                f64::to_be_bytes,
+            ),
+            I64Vector { repeat: r, values } => put(
+                buf,
+                row_len,
+                off,
+                *r,
+                &values[a * r..b * r],
+                i64::to_be_bytes,
+            ),
         }
     }
 }
@@ -138,7 +162,10 @@ fn put<T: Copy, const N: usize>(
     if repeat == 0 || row_len == 0 {
         return;
     }
-    for (row, vals) in buf.chunks_exact_mut(row_len).zip(values.chunks_exact(repeat)) {
+    for (row, vals) in buf
+        .chunks_exact_mut(row_len)
+        .zip(values.chunks_exact(repeat))
+    {
         let cell = &mut row[off..off + N * repeat];
         for (dst, &v) in cell.chunks_exact_mut(N).zip(vals) {
             dst.copy_from_slice(&enc(v));
@@ -275,20 +302,29 @@ pub fn write_fits(path: &Path, hdus: &[HduOut]) -> Result<()> {
         plan.push(match hdu {
             HduOut::Primary { header } if index == 0 => (primary_header(path, header)?, Body::None),
             HduOut::Primary { .. } => {
-                return Err(invalid(path, index, None, "a Primary HDU must come first".into()))
+                return Err(invalid(
+                    path,
+                    index,
+                    None,
+                    "a Primary HDU must come first".into(),
+                ))
             }
             HduOut::Image {
                 extname,
                 header,
                 shape,
                 data,
-            } => (image_header(path, index, extname, header, shape, data)?, Body::Image(data)),
+            } => (
+                image_header(path, index, extname, header, shape, data)?,
+                Body::Image(data),
+            ),
             HduOut::Table {
                 extname,
                 header,
                 columns,
             } => {
-                let (cards, layout) = table_header(path, index, extname.as_deref(), header, columns)?;
+                let (cards, layout) =
+                    table_header(path, index, extname.as_deref(), header, columns)?;
                 (cards, Body::Table(columns, layout))
             }
         });
@@ -334,7 +370,9 @@ fn is_structural(key: &str) -> bool {
         "SIMPLE", "BITPIX", "NAXIS", "EXTEND", "XTENSION", "PCOUNT", "GCOUNT", "TFIELDS",
         "EXTNAME", "BZERO", "BSCALE", "END", "CONTINUE", "THEAP", "GROUPS",
     ];
-    const INDEXED: &[&str] = &["NAXIS", "TTYPE", "TFORM", "TUNIT", "TZERO", "TSCAL", "TDIM", "TBCOL"];
+    const INDEXED: &[&str] = &[
+        "NAXIS", "TTYPE", "TFORM", "TUNIT", "TZERO", "TSCAL", "TDIM", "TBCOL",
+    ];
     let key = key.to_ascii_uppercase();
     EXACT.contains(&key.as_str())
         || INDEXED.iter().any(|p| {
@@ -358,7 +396,10 @@ fn finish_header(
                 path,
                 index,
                 extname,
-                format!("keyword {} is written from the data; remove it from the extra cards", card.key),
+                format!(
+                    "keyword {} is written from the data; remove it from the extra cards",
+                    card.key
+                ),
             ));
         }
     }
@@ -392,7 +433,10 @@ fn image_header(
             path,
             index,
             Some(extname),
-            format!("shape {shape:?} holds {n} pixels but {} values were given", data.len()),
+            format!(
+                "shape {shape:?} holds {n} pixels but {} values were given",
+                data.len()
+            ),
         ));
     }
     let mut cards = vec![
@@ -409,7 +453,11 @@ fn image_header(
     let mut unsigned = Vec::new();
     if matches!(data, ImageData::U32(_)) {
         cards.push(Card::int("BSCALE", 1));
-        unsigned.push(record("BZERO", Some(&format!("{:>20}", "2147483648")), Some("uint32 data")));
+        unsigned.push(record(
+            "BZERO",
+            Some(&format!("{:>20}", "2147483648")),
+            Some("uint32 data"),
+        ));
     }
     let tail = vec![Card::str("EXTNAME", extname)];
     let mut recs = finish_header(path, index, Some(extname), Vec::new(), cards, &[])?;
@@ -431,9 +479,15 @@ fn table_header(
     for (i, col) in columns.iter().enumerate() {
         let name = col.name.as_str();
         if name.trim().is_empty() || !name.bytes().all(|b| (32..=126).contains(&b)) {
-            return Err(bad(format!("column {} name '{name}' must be non-empty printable ASCII", i + 1)));
+            return Err(bad(format!(
+                "column {} name '{name}' must be non-empty printable ASCII",
+                i + 1
+            )));
         }
-        if columns[..i].iter().any(|c| c.name.eq_ignore_ascii_case(name)) {
+        if columns[..i]
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(name))
+        {
             return Err(bad(format!("column name '{name}' is used twice")));
         }
         let (len, repeat) = col.data.counts();
@@ -458,7 +512,9 @@ fn table_header(
         }
         if let ColumnData::Str { width, values } = &col.data {
             if *width == 0 {
-                return Err(bad(format!("column '{name}': string width must be at least 1")));
+                return Err(bad(format!(
+                    "column '{name}': string width must be at least 1"
+                )));
             }
             for (row, s) in values.iter().enumerate() {
                 if s.len() > *width || !s.is_ascii() {
@@ -475,7 +531,10 @@ fn table_header(
     // Extra TNULLn cards must point at an integer column.
     for card in extra {
         if let Some(n) = card.key.to_ascii_uppercase().strip_prefix("TNULL") {
-            let col = n.parse::<usize>().ok().and_then(|n| columns.get(n.wrapping_sub(1)));
+            let col = n
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| columns.get(n.wrapping_sub(1)));
             if !col.is_some_and(|c| c.data.is_integer()) {
                 return Err(bad(format!("{} does not name an integer column", card.key)));
             }
@@ -503,14 +562,25 @@ fn table_header(
         if let Some(z) = tzero {
             // 2^63 does not fit HeaderValue::Int: write the exact integer text.
             recs = finish_header(path, index, extname, recs, std::mem::take(&mut cards), &[])?;
-            recs.push(record(&format!("TZERO{n}"), Some(&format!("{z:>20}")), Some("unsigned")));
+            recs.push(record(
+                &format!("TZERO{n}"),
+                Some(&format!("{z:>20}")),
+                Some("unsigned"),
+            ));
         }
     }
     if let Some(name) = extname {
         cards.push(Card::str("EXTNAME", name));
     }
     let recs = finish_header(path, index, extname, recs, cards, extra)?;
-    Ok((recs, TableLayout { row_len, nrows, offsets }))
+    Ok((
+        recs,
+        TableLayout {
+            row_len,
+            nrows,
+            offsets,
+        },
+    ))
 }
 
 fn write_header(out: &mut impl Write, recs: &[[u8; CARD]]) -> std::io::Result<()> {
@@ -544,7 +614,11 @@ fn write_image(out: &mut impl Write, data: &ImageData) -> std::io::Result<()> {
     pad(out, written, 0)
 }
 
-fn write_table(out: &mut impl Write, columns: &[ColumnOut], t: &TableLayout) -> std::io::Result<()> {
+fn write_table(
+    out: &mut impl Write,
+    columns: &[ColumnOut],
+    t: &TableLayout,
+) -> std::io::Result<()> {
     if t.row_len == 0 {
         return Ok(());
     }
@@ -575,7 +649,10 @@ fn write_atomically(
         source,
     };
     let name = path.file_name().ok_or_else(|| {
-        io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file path",
+        ))
     })?;
     let tmp: PathBuf = path.with_file_name(format!(
         ".{}.{}-{}.tmp",

@@ -18,6 +18,9 @@ impl Store {
         if sql.is_empty() {
             return Err(StoreError::bad_request("SQL", "empty statement"));
         }
+        if has_statement_separator(sql) {
+            return Err(StoreError::bad_request("SQL", "one statement at a time: remove the ';' between statements"));
+        }
         match &mut self.conn {
             Conn::Sqlite { path, .. } => {
                 let path = path.clone();
@@ -73,5 +76,51 @@ impl Store {
                 Ok(ResultTable { columns, rows: out })
             }
         }
+    }
+}
+
+/// True when `sql` has a `;` outside string literals, quoted identifiers and
+/// comments, i.e. more than one statement.
+fn has_statement_separator(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b';' => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_statement_separator;
+
+    #[test]
+    fn finds_separators_outside_literals_and_comments() {
+        assert!(has_statement_separator("SELECT 1; DELETE FROM t"));
+        assert!(!has_statement_separator("SELECT ';' AS x"));
+        assert!(!has_statement_separator("SELECT 1 -- ; not here"));
+        assert!(!has_statement_separator("SELECT /* ; */ \"a;b\" FROM t"));
     }
 }
