@@ -25,7 +25,7 @@ pub enum DemoError {
     Fits {
         path: PathBuf,
         #[source]
-        source: astrolab_formats::FitsError,
+        source: Box<astrolab_formats::FitsError>,
     },
 
     /// Creating the output directory or writing a text file failed.

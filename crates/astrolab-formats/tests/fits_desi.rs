@@ -212,7 +212,7 @@ fn redrock_fibermap_matches_astropy() {
     assert_eq!(t.column("TARGET_RA").unwrap().unit.as_deref(), Some("deg"));
     assert_eq!(t.read_i64("PETAL_LOC").unwrap(), [0, 0, 0]); // I
     assert_eq!(t.read_i64("FA_TYPE").unwrap(), [4, 1, 1]); // B
-    // A float32 (E) column read as f64: astropy's .tolist() widens it the same way.
+                                                           // A float32 (E) column read as f64: astropy's .tolist() widens it the same way.
     assert_eq!(
         t.read_f64("FLUX_G").unwrap(),
         [0.0, 9.003429412841797, 18.46780776977539]

@@ -243,9 +243,15 @@ impl FitsFile {
             return Err(unsupported("has no data array (NAXIS = 0)".to_string()));
         }
         let h = &hdu.header;
+        let bitpix = h.get_i64("BITPIX").unwrap_or(0);
+        // Sizes were checked for overflow when the file was opened.
+        let nbytes = hdu.axes.iter().product::<usize>() * (bitpix.unsigned_abs() as usize / 8);
+        let data = hdu.data(&self.map).get(..nbytes).ok_or_else(|| {
+            unsupported("holds random groups or GCOUNT != 1, not a plain image".to_string())
+        })?;
         Ok(Image {
-            data: hdu.data(&self.map),
-            bitpix: h.get_i64("BITPIX").unwrap_or(0),
+            data,
+            bitpix,
             bscale: h.get_f64("BSCALE").unwrap_or(1.0),
             bzero: h.get_f64("BZERO").unwrap_or(0.0),
             blank: h.get_i64("BLANK"),

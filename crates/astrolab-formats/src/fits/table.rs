@@ -16,7 +16,7 @@ pub struct ColumnInfo {
     pub tform: String,
     /// Elements per row (the `r` of `rT`; characters for `A`, bits for `X`).
     pub repeat: usize,
-    /// Data type code: `L X B I J K A E D C M P Q` (Sect. 7.3.1, Table 18).
+    /// Data type code: `L X B I J K A E D C M P Q` (Sect. 7.3.1).
     pub code: char,
     /// `TUNITn`, trimmed; `None` when absent or blank.
     pub unit: Option<String>,
@@ -154,7 +154,11 @@ impl<'a> BinTable<'a> {
                 format!("is {row_len} but the TFORMs add up to {offset} bytes per row"),
             ));
         }
-        let data = &hdu.data(file)[..nrows * row_len];
+        // The data unit also holds the heap (PCOUNT); the rows come first.
+        let data = hdu
+            .data(file)
+            .get(..nrows * row_len)
+            .ok_or_else(|| bad("GCOUNT".into(), "must be 1 for a BINTABLE".into()))?;
         Ok(BinTable {
             path,
             hdu,

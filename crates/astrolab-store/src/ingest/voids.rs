@@ -63,9 +63,14 @@ fn spheres(path: &Path, fits: &FitsFile, hdu: &str, spec: &'static TableSpec, al
     fill_from(&mut b, spec, &t, None)?;
     b.set("algorithm", Values::ConstText(alg.to_string()));
     b.set("cap", Values::ConstText(cap.to_string()));
-    if spec.column("void_id").is_some() && !t.has_column("VOID") {
+    if spec.name == "v2_voids" {
         // V2 VOIDS tables may number voids implicitly by row.
-        b.set("void_id", Values::I64((0..t.nrows() as i64).map(Some).collect()));
+        let ids = if t.has_column("VOID") {
+            t.read_i64_opt("VOID")?
+        } else {
+            (0..t.nrows() as i64).map(Some).collect()
+        };
+        b.set("void_id", Values::I64(ids));
     }
     let (x, y, z) = (f64_of(&b, "x"), f64_of(&b, "y"), f64_of(&b, "z"));
     let mut ra = Vec::with_capacity(x.len());
