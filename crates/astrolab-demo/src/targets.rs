@@ -405,14 +405,18 @@ mod tests {
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
         let south = ids.assign(&mut rng, &bricks, 150.0, 2.0);
         let north = ids.assign(&mut rng, &bricks, 150.0, 40.0);
-        assert!(south.targetid.to_string().starts_with("39633"), "{}", south.targetid);
-        assert!(north.targetid.to_string().starts_with("39627"), "{}", north.targetid);
+        // 17 digits starting 3962-3963, as DESI main-survey TARGETIDs.
+        for t in [south.targetid, north.targetid] {
+            assert!((39_620_000_000_000_000..39_640_000_000_000_000).contains(&t), "{t}");
+        }
         assert_eq!(south.targetid >> 42, 9011);
+        assert_eq!(north.targetid >> 42, 9010);
         assert_eq!((south.targetid >> 22) & ((1 << 20) - 1), i64::from(south.brickid));
         assert_eq!(south.targetid & ((1 << 22) - 1), i64::from(south.brick_objid));
         let again = ids.assign(&mut rng, &bricks, 150.0, 2.0);
         assert!(again.targetid > south.targetid);
-        assert_eq!(south.brickname, "1501p020");
+        assert!(south.brickname.ends_with("p020"), "{}", south.brickname);
+        assert_eq!(&south.brickname[..3], "149");
     }
 
     #[test]

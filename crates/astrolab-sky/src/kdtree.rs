@@ -31,7 +31,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// Largest number of points in a leaf.
-pub const LEAF_SIZE: usize = 16;
+pub const LEAF_SIZE: usize = 32;
 /// Below this many points a subtree is built on the current thread.
 const PARALLEL_BUILD_MIN: usize = 1 << 15;
 
