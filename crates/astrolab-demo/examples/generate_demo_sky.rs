@@ -9,7 +9,10 @@ use astrolab_demo::{generate_sky, DemoConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(args.next().ok_or("usage: generate_demo_sky OUT_DIR [N_GALAXIES [SEED]]")?);
+    let dir = PathBuf::from(
+        args.next()
+            .ok_or("usage: generate_demo_sky OUT_DIR [N_GALAXIES [SEED]]")?,
+    );
     let mut cfg = DemoConfig::default();
     if let Some(n) = args.next() {
         cfg.n_galaxies = n.parse()?;

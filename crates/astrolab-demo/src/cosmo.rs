@@ -46,14 +46,20 @@ impl Cosmo {
         if z.is_finite() {
             Ok(z)
         } else {
-            Err(bad(format!("no redshift for a distance of {d_mpc_h} Mpc/h")))
+            Err(bad(format!(
+                "no redshift for a distance of {d_mpc_h} Mpc/h"
+            )))
         }
     }
 
     /// Comoving position of (RA, Dec, z) exactly as the lab computes it
     /// when it reads the catalogs back.
     pub fn xyz(&self, ra_deg: f64, dec_deg: f64, z: f64) -> Result<[f64; 3], DemoError> {
-        Ok(astrolab_sky::radec_z_to_xyz(ra_deg, dec_deg, self.distance_mpc_h(z)?))
+        Ok(astrolab_sky::radec_z_to_xyz(
+            ra_deg,
+            dec_deg,
+            self.distance_mpc_h(z)?,
+        ))
     }
 }
 

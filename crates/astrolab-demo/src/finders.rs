@@ -78,7 +78,8 @@ pub enum V2Algorithm {
 }
 
 impl V2Algorithm {
-    pub const ALL: [V2Algorithm; 3] = [V2Algorithm::Revolver, V2Algorithm::Vide, V2Algorithm::Zobov];
+    pub const ALL: [V2Algorithm; 3] =
+        [V2Algorithm::Revolver, V2Algorithm::Vide, V2Algorithm::Zobov];
 
     /// Name as in the DESIVAST file names.
     pub fn name(self) -> &'static str {
@@ -181,7 +182,11 @@ fn add_scaled(c: [f64; 3], u: [f64; 3], s: f64) -> [f64; 3] {
 }
 
 /// VoidFinder MAXIMALS and HOLES for the planted voids.
-pub(crate) fn voidfinder<R: Rng>(rng: &mut R, voids: &[PlantedVoid], geom: &Geometry) -> VoidFinderCatalog {
+pub(crate) fn voidfinder<R: Rng>(
+    rng: &mut R,
+    voids: &[PlantedVoid],
+    geom: &Geometry,
+) -> VoidFinderCatalog {
     let mut maximals = Vec::with_capacity(voids.len());
     let mut holes = Vec::new();
     for v in voids {
@@ -189,7 +194,11 @@ pub(crate) fn voidfinder<R: Rng>(rng: &mut R, voids: &[PlantedVoid], geom: &Geom
         let jitter = [0, 1, 2].map(|_| gauss(rng, 0.03 * r));
         let c = add_scaled(v.center_mpc_h, jitter, 1.0);
         let r_max = r * rng.gen_range(0.85..0.95);
-        let mut mine = vec![Hole { void: v.id, center_mpc_h: c, radius_mpc_h: r_max }];
+        let mut mine = vec![Hole {
+            void: v.id,
+            center_mpc_h: c,
+            radius_mpc_h: r_max,
+        }];
         let n_holes = 10 + (r / 5.0).floor() as usize;
         for _ in 0..n_holes {
             let u = random_unit(rng);
@@ -223,7 +232,10 @@ pub(crate) fn voidfinder<R: Rng>(rng: &mut R, voids: &[PlantedVoid], geom: &Geom
                     break add_scaled(c, q, big);
                 }
             };
-            if mine.iter().any(|h| dist(p, h.center_mpc_h) < h.radius_mpc_h) {
+            if mine
+                .iter()
+                .any(|h| dist(p, h.center_mpc_h) < h.radius_mpc_h)
+            {
                 inside += 1;
             }
         }
@@ -231,7 +243,11 @@ pub(crate) fn voidfinder<R: Rng>(rng: &mut R, voids: &[PlantedVoid], geom: &Geom
         let vol = frac * 4.0 / 3.0 * std::f64::consts::PI * big.powi(3);
         let r_eff = (3.0 * vol / (4.0 * std::f64::consts::PI)).cbrt();
         let frac_err = (frac * (1.0 - frac) / n_mc as f64).sqrt();
-        let r_eff_uncert = if frac > 0.0 { r_eff / 3.0 * frac_err / frac } else { 0.0 };
+        let r_eff_uncert = if frac > 0.0 {
+            r_eff / 3.0 * frac_err / frac
+        } else {
+            0.0
+        };
         let (ra, dec, d) = xyz_to_radec_r(c);
         maximals.push(Maximal {
             void: v.id,
@@ -258,10 +274,18 @@ fn ellipsoid_axes<R: Rng>(rng: &mut R, r: f64) -> [[f64; 3]; 3] {
     let mut b = [t[0] - dot * a[0], t[1] - dot * a[1], t[2] - dot * a[2]];
     let nb = (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt().max(1e-9);
     b = b.map(|x| x / nb);
-    let c = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+    let c = [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ];
     let mut lens = [0, 1, 2].map(|_| r * (1.0 + gauss(rng, 0.1)).clamp(0.6, 1.5));
     lens.sort_by(|x, y| y.total_cmp(x));
-    [a.map(|x| x * lens[0]), b.map(|x| x * lens[1]), c.map(|x| x * lens[2])]
+    [
+        a.map(|x| x * lens[0]),
+        b.map(|x| x * lens[1]),
+        c.map(|x| x * lens[2]),
+    ]
 }
 
 /// Fraction of a sphere's surface outside the footprint (256 directions).
@@ -280,9 +304,15 @@ struct V2Builder<'a> {
 }
 
 impl V2Builder<'_> {
-    fn push_void<R: Rng>(&mut self, rng: &mut R, c: [f64; 3], radius: f64) -> Result<i64, DemoError> {
+    fn push_void<R: Rng>(
+        &mut self,
+        rng: &mut R,
+        c: [f64; 3],
+        radius: f64,
+    ) -> Result<i64, DemoError> {
         let (ra, dec, d) = xyz_to_radec_r(c);
-        let tot_area = 4.0 * std::f64::consts::PI * radius * radius * 1.35 * rng.gen_range(0.9..1.1);
+        let tot_area =
+            4.0 * std::f64::consts::PI * radius * radius * 1.35 * rng.gen_range(0.9..1.1);
         let edge_frac = surface_fraction_outside(rng, self.geom, c, radius);
         let id = self.voids.len() as i64;
         self.voids.push(V2Void {
@@ -342,8 +372,10 @@ pub(crate) fn v2_catalog<R: Rng>(
     let lookup = VoidLookup::new(&seen, geom, 1.0);
 
     // Members of each (void, sub-zone), and wall galaxies by cell.
-    let mut void_members: Vec<Vec<Vec<usize>>> =
-        zone_dirs.iter().map(|d| vec![Vec::new(); d.len()]).collect();
+    let mut void_members: Vec<Vec<Vec<usize>>> = zone_dirs
+        .iter()
+        .map(|d| vec![Vec::new(); d.len()])
+        .collect();
     let mut wall_cells: BTreeMap<(i64, i64, i64), Vec<usize>> = BTreeMap::new();
     let mut depth = vec![0i64; xyz.len()];
     for (i, &p) in xyz.iter().enumerate() {
@@ -352,25 +384,36 @@ pub(crate) fn v2_catalog<R: Rng>(
                 let c = seen[j].center_mpc_h;
                 let d = dist(p, c).max(1e-9);
                 let u = [(p[0] - c[0]) / d, (p[1] - c[1]) / d, (p[2] - c[2]) / d];
-                let (best, _) = zone_dirs[j].iter().enumerate().fold((0, f64::NEG_INFINITY), |acc, (k, s)| {
-                    let dot = u[0] * s[0] + u[1] * s[1] + u[2] * s[2];
-                    if dot > acc.1 {
-                        (k, dot)
-                    } else {
-                        acc
-                    }
-                });
+                let (best, _) =
+                    zone_dirs[j]
+                        .iter()
+                        .enumerate()
+                        .fold((0, f64::NEG_INFINITY), |acc, (k, s)| {
+                            let dot = u[0] * s[0] + u[1] * s[1] + u[2] * s[2];
+                            if dot > acc.1 {
+                                (k, dot)
+                            } else {
+                                acc
+                            }
+                        });
                 void_members[j][best].push(i);
                 depth[i] = 1 + (3.0 * (1.0 - x)).floor().min(2.0) as i64;
             }
             _ => {
                 let key = p.map(|v| (v / WALL_CELL).floor() as i64);
-                wall_cells.entry((key[0], key[1], key[2])).or_default().push(i);
+                wall_cells
+                    .entry((key[0], key[1], key[2]))
+                    .or_default()
+                    .push(i);
             }
         }
     }
 
-    let mut builder = V2Builder { geom, cosmo, voids: Vec::new() };
+    let mut builder = V2Builder {
+        geom,
+        cosmo,
+        voids: Vec::new(),
+    };
     let mut zone_of = vec![-1i64; xyz.len()];
     let mut zonevoid = Vec::new();
     let mut planted_to_void = vec![None; planted.len()];
@@ -381,7 +424,8 @@ pub(crate) fn v2_catalog<R: Rng>(
         }
         let id = builder.push_void(rng, seen[j].center_mpc_h, seen[j].radius_mpc_h)?;
         planted_to_void[j] = Some(id);
-        let split = algo == V2Algorithm::Zobov && planted[j].radius_mpc_h >= 22.0 && zones.len() >= 3;
+        let split =
+            algo == V2Algorithm::Zobov && planted[j].radius_mpc_h >= 22.0 && zones.len() >= 3;
         for (k, members) in zones.iter().enumerate() {
             if members.is_empty() {
                 continue;
@@ -390,7 +434,11 @@ pub(crate) fn v2_catalog<R: Rng>(
             for &i in members {
                 zone_of[i] = zone;
             }
-            zonevoid.push(ZoneVoid { zone, void0: id, void1: id });
+            zonevoid.push(ZoneVoid {
+                zone,
+                void0: id,
+                void1: id,
+            });
             if split && k == 0 {
                 pending_children.push((zonevoid.len() - 1, j, members.clone(), zones.len()));
             }
@@ -438,12 +486,17 @@ pub(crate) fn v2_catalog<R: Rng>(
                     c[k] += xyz[i][k] / n;
                 }
             }
-            let r = (3.0 * WALL_CELL.powi(3) / (4.0 * std::f64::consts::PI)).cbrt() * rng.gen_range(0.8..1.0);
+            let r = (3.0 * WALL_CELL.powi(3) / (4.0 * std::f64::consts::PI)).cbrt()
+                * rng.gen_range(0.8..1.0);
             builder.push_void(rng, c, r)?
         } else {
             -1
         };
-        zonevoid.push(ZoneVoid { zone, void0: void, void1: void });
+        zonevoid.push(ZoneVoid {
+            zone,
+            void0: void,
+            void1: void,
+        });
     }
 
     let galzone = GalZone {

@@ -15,10 +15,20 @@
 //! The sky: galaxies uniform in comoving volume (flat LCDM, h = 1) over an
 //! RA/Dec box and a redshift shell, thinned inside planted voids (12 % of
 //! the mean density by default) and thickened in a wall just outside them,
-//! with a group component for mild clustering; properties from published
-//! scaling relations (see [`population`](crate) module docs); void galaxies
-//! made slightly less massive and bluer on purpose ([`VoidEffects`]), with
-//! the injected and the realised effect sizes written to `truth.json`.
+//! with a group component for mild clustering. Galaxy properties follow
+//! published scaling relations (double Schechter mass function through the
+//! BGS flux limit, star-forming main sequence plus a quenched population,
+//! Dn4000, ages, metallicities, Kennicutt H-alpha line fluxes; each source
+//! is cited in the module that implements it). Void galaxies are made
+//! slightly less massive and bluer on purpose ([`VoidEffects`]); the
+//! injected and the realised effect sizes are written to `truth.json`.
+//!
+//! The void catalogs are the planted truth seen through each DESIVAST
+//! algorithm (no void finder runs here): VoidFinder holes that fill each
+//! planted sphere, V2 zones of galaxies with per-algorithm differences
+//! (VIDE voids larger and fewer, REVOLVER with spurious small voids, ZOBOV
+//! with a sub-void hierarchy). Membership rules are those of DESIVAST:
+//! inside any hole (VoidFinder); zone with `VOID0 != -1` (V2).
 //!
 //! Deterministic: ChaCha8 streams seeded from [`DemoConfig::seed`], no
 //! hash-map iteration, no time stamps; the same config gives the same bytes.

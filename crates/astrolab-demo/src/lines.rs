@@ -19,8 +19,16 @@ use crate::population::{gauss, Physical};
 
 /// Lines written to FASTSPEC, in wavelength order (FastSpecFit names).
 pub const LINE_NAMES: [&str; 10] = [
-    "OII_3726", "OII_3729", "HBETA", "OIII_4959", "OIII_5007", "NII_6548", "HALPHA", "NII_6584",
-    "SII_6716", "SII_6731",
+    "OII_3726",
+    "OII_3729",
+    "HBETA",
+    "OIII_4959",
+    "OIII_5007",
+    "NII_6548",
+    "HALPHA",
+    "NII_6584",
+    "SII_6716",
+    "SII_6731",
 ];
 pub const N_LINES: usize = LINE_NAMES.len();
 

@@ -6,12 +6,12 @@
 //!   (MNRAS 421, 621, Table 1: log M* = 10.66, phi1 = 3.96e-3, alpha1 = -0.35,
 //!   phi2 = 0.79e-3, alpha2 = -1.47), truncated to 8.5 < log M < 11.8.
 //! - Flux limit: r < 20.175 (the BGS faint limit, Hahn et al. 2023, AJ 165,
-//!   253) with a mass-to-light relation `M_r - 5 log h = -21.0 - 2.3 (log M -
-//!   10.5)` for star-forming galaxies, 0.45 mag fainter when quenched, 0.15
+//!   253) with a mass-to-light relation `M_r - 5 log h = -20.8 - 2.3 (log M -
+//!   10.5)` (M/L_r of about 2) for star-forming galaxies, 0.45 mag fainter when quenched, 0.15
 //!   mag scatter, and K-corrections of 0.4 z (blue) / 0.9 z (red) mag. The
 //!   flux limit is what makes the mass limit rise with redshift.
 //! - Quenched fraction: a logistic in mass, 5 % at low mass rising to 90 %,
-//!   50 % near log M = 10.6 (cf. Peng et al. 2010, ApJ 721, 193, Fig. 6).
+//!   50 % near log M = 10.5 (cf. Peng et al. 2010, ApJ 721, 193, Fig. 6).
 //! - Star-forming main sequence: `log SFR = 0.76 (log M - 10) - 0.05 +
 //!   2.8 log10(1 + z)`, 0.3 dex scatter (slope of Renzini & Peng 2015, ApJL
 //!   801, L29; evolution (1 + z)^2.8 from Speagle et al. 2014), kept above
@@ -83,12 +83,12 @@ fn sample_logm<R: Rng>(rng: &mut R, knee: f64, lo: f64, hi: f64) -> f64 {
 
 /// Fraction of quenched galaxies at a stellar mass (wall galaxies).
 pub(crate) fn quenched_fraction(logm: f64) -> f64 {
-    0.05 + 0.85 / (1.0 + (-(logm - 10.6) / 0.25).exp())
+    0.05 + 0.85 / (1.0 + (-(logm - 10.5) / 0.25).exp())
 }
 
 /// Absolute r magnitude (h = 1) from mass, before scatter.
 fn absmag_r_mean(logm: f64, quenched: bool) -> f64 {
-    -21.0 - 2.3 * (logm - 10.5) + if quenched { 0.45 } else { 0.0 }
+    -20.8 - 2.3 * (logm - 10.5) + if quenched { 0.45 } else { 0.0 }
 }
 
 fn k_correction(z: f64, quenched: bool) -> f64 {
@@ -130,13 +130,22 @@ pub(crate) fn draw_physical<R: Rng>(
     in_void: bool,
     effects: &VoidEffects,
 ) -> Physical {
-    let knee = LOGM_KNEE + if in_void { effects.logmstar_knee_shift_dex } else { 0.0 };
-    let q_ratio = if in_void { effects.quenched_fraction_ratio } else { 1.0 };
+    let knee = LOGM_KNEE
+        + if in_void {
+            effects.logmstar_knee_shift_dex
+        } else {
+            0.0
+        };
+    let q_ratio = if in_void {
+        effects.quenched_fraction_ratio
+    } else {
+        1.0
+    };
     let dm = distance_modulus(d_l_mpc_h);
     // The faintest absolute magnitude that can pass, and the smallest mass
     // that can reach it (star-forming, 2.5 sigma bright scatter).
     let abs_lim = R_MAG_LIMIT - dm - k_correction(z, false);
-    let lo = (10.5 + (-21.0 - 2.5 * 0.15 - abs_lim) / 2.3).clamp(LOGM_MIN, LOGM_MAX - 0.3);
+    let lo = (10.5 + (-20.8 - 2.5 * 0.15 - abs_lim) / 2.3).clamp(LOGM_MIN, LOGM_MAX - 0.3);
 
     let mut last = None;
     for _ in 0..200 {
@@ -156,7 +165,11 @@ pub(crate) fn draw_physical<R: Rng>(
         truncated_normal(rng, -12.0, 0.4, -13.5, -11.05)
     } else {
         let ms = 0.76 * (logmstar - 10.0) - 0.05 + 2.8 * (1.0 + z).log10() - logmstar;
-        let offset = if in_void { effects.sf_ssfr_offset_dex } else { 0.0 };
+        let offset = if in_void {
+            effects.sf_ssfr_offset_dex
+        } else {
+            0.0
+        };
         truncated_normal(rng, ms + offset, 0.3, -10.95, -8.0)
     };
     let sfr_msun_yr = 10f64.powf(logmstar + log_ssfr);
@@ -166,7 +179,8 @@ pub(crate) fn draw_physical<R: Rng>(
     let vdisp_km_s = 10f64.powf(
         2.05 + 0.28 * (logmstar - 10.5) + if quenched { 0.05 } else { 0.0 } + gauss(rng, 0.05),
     );
-    let g_minus_r = if quenched { 0.78 } else { 0.45 } + 0.05 * (logmstar - 10.5) + gauss(rng, 0.06);
+    let g_minus_r =
+        if quenched { 0.78 } else { 0.45 } + 0.05 * (logmstar - 10.5) + gauss(rng, 0.06);
     let r_minus_z = if quenched { 0.45 } else { 0.30 } + gauss(rng, 0.05);
     Physical {
         logmstar,

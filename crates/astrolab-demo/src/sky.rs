@@ -1,6 +1,8 @@
 //! The in-memory synthetic sky: planted voids, galaxies (struct of
 //! arrays), every redshift-catalog spectrum and the void catalogs.
 
+use std::collections::BTreeMap;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -87,6 +89,13 @@ pub struct MeasuredEffects {
     pub n_wall_galaxies: usize,
     pub median_logmstar_void: f64,
     pub median_logmstar_wall: f64,
+    /// Mean over void galaxies of log M minus the median log M of wall
+    /// galaxies at the same redshift (bins of 0.01): the mass difference at
+    /// fixed redshift, free of the flux-limit trend.
+    pub logmstar_offset_at_fixed_z_dex: f64,
+    /// Quenched fraction of void galaxies over the one expected from wall
+    /// galaxies of the same stellar mass (bins of 0.1 dex).
+    pub quenched_fraction_ratio_at_fixed_mass: f64,
     /// Fraction with log sSFR < -11.
     pub quenched_fraction_void: f64,
     pub quenched_fraction_wall: f64,
@@ -241,9 +250,46 @@ fn measure(g: &Galaxies, voids: &[PlantedVoid], volume: f64) -> MeasuredEffects 
     let void_volume: f64 = voids
         .iter()
         .map(|v| 4.0 / 3.0 * std::f64::consts::PI * v.radius_mpc_h.powi(3))
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let mean_density = g.len() as f64 / volume;
+    // Wall medians of log M per redshift bin, wall quenched fractions per
+    // mass bin; bins are keyed by integers in sorted maps (deterministic).
+    let zbin = |z: f64| (z / 0.01).floor() as i64;
+    let mbin = |m: f64| (m / 0.1).floor() as i64;
+    let mut wall_m_by_z: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    let mut wall_q_by_m: BTreeMap<i64, (usize, usize)> = BTreeMap::new();
+    for i in (0..g.len()).filter(|&i| g.void_id[i] < 0) {
+        wall_m_by_z
+            .entry(zbin(g.z[i]))
+            .or_default()
+            .push(g.logmstar[i]);
+        let e = wall_q_by_m.entry(mbin(g.logmstar[i])).or_default();
+        e.0 += usize::from(g.log_ssfr_yr[i] < -11.0);
+        e.1 += 1;
+    }
+    let wall_median_by_z: BTreeMap<i64, f64> = wall_m_by_z
+        .into_iter()
+        .map(|(k, v)| (k, median(v)))
+        .collect();
+    let (mut offset_sum, mut offset_n) = (0.0, 0usize);
+    let (mut q_obs, mut q_exp) = (0.0, 0.0);
+    for i in (0..g.len()).filter(|&i| g.void_id[i] >= 0) {
+        if let Some(m) = wall_median_by_z.get(&zbin(g.z[i])) {
+            offset_sum += g.logmstar[i] - m;
+            offset_n += 1;
+        }
+        if let Some(&(q, n)) = wall_q_by_m.get(&mbin(g.logmstar[i])) {
+            q_obs += f64::from(u8::from(g.log_ssfr_yr[i] < -11.0));
+            q_exp += q as f64 / n as f64;
+        }
+    }
     MeasuredEffects {
+        logmstar_offset_at_fixed_z_dex: if offset_n > 0 {
+            offset_sum / offset_n as f64
+        } else {
+            f64::NAN
+        },
+        quenched_fraction_ratio_at_fixed_mass: if q_exp > 0.0 { q_obs / q_exp } else { f64::NAN },
         n_void_galaxies: n_void,
         n_wall_galaxies: g.len() - n_void,
         median_logmstar_void: median(pick(true, &g.logmstar)),
@@ -274,7 +320,12 @@ pub fn generate_catalog(cfg: &DemoConfig) -> Result<SyntheticSky, DemoError> {
 
     // Positions, then redshifts and the positions the lab will recompute
     // from (RA, Dec, Z); the truth is taken from the latter.
-    let placed = place_galaxies(&mut rng_for(cfg.seed, stream::POSITIONS), cfg, &geom, &lookup);
+    let placed = place_galaxies(
+        &mut rng_for(cfg.seed, stream::POSITIONS),
+        cfg,
+        &geom,
+        &lookup,
+    );
     let bricks = Bricks::new();
     let mut ids = TargetIds::default();
     let mut id_rng = rng_for(cfg.seed, stream::IDENTITY);
@@ -307,7 +358,11 @@ pub fn generate_catalog(cfg: &DemoConfig) -> Result<SyntheticSky, DemoError> {
     let n_star = (cfg.star_fraction * cfg.n_galaxies as f64).round() as usize;
     let mut others = Vec::with_capacity(n_qso + n_star);
     for k in 0..n_qso + n_star {
-        let kind = if k < n_qso { ObjectKind::Qso } else { ObjectKind::Star };
+        let kind = if k < n_qso {
+            ObjectKind::Qso
+        } else {
+            ObjectKind::Star
+        };
         let (ra, dec) = geom.sample_radec(&mut other_rng);
         let (z, mag_r, g_minus_r, r_minus_z) = match kind {
             ObjectKind::Qso => (
@@ -472,7 +527,7 @@ pub fn generate_catalog(cfg: &DemoConfig) -> Result<SyntheticSky, DemoError> {
     let void_volume: f64 = voids
         .iter()
         .map(|v| 4.0 / 3.0 * std::f64::consts::PI * v.radius_mpc_h.powi(3))
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let measured = measure(&g, &voids, volume);
     Ok(SyntheticSky {
         config: cfg.clone(),
@@ -520,6 +575,30 @@ mod tests {
             assert_eq!(sky.zcatalog[row].targetid, sky.galaxies.targetid[i]);
             assert_eq!(sky.zcatalog[row].galaxy_row, Some(i));
         }
+    }
+
+    #[test]
+    fn a_sky_without_voids_is_all_wall() {
+        let cfg = DemoConfig {
+            n_galaxies: 800,
+            void_volume_fraction: 0.0,
+            ..DemoConfig::default()
+        };
+        let sky = generate_catalog(&cfg).expect("generate");
+        assert!(sky.voids.is_empty());
+        assert_eq!(
+            sky.void_volume_fraction_achieved.to_bits(),
+            0.0f64.to_bits()
+        );
+        assert!(sky.galaxies.void_id.iter().all(|&v| v == -1));
+        assert!(sky.galaxies.nearest_void_id.iter().all(|&v| v == -1));
+        for c in &sky.void_catalogs.v2 {
+            assert!(
+                c.voids.iter().all(|v| v.radius_mpc_h < 20.0),
+                "only spurious voids"
+            );
+        }
+        assert!(sky.void_catalogs.voidfinder.maximals.is_empty());
     }
 
     #[test]

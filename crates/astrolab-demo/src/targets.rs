@@ -106,7 +106,8 @@ impl TargetIds {
         *next += rng.gen_range(1..6);
         let north = dec_deg >= DEC_NORTH;
         let release: i16 = if north { 9010 } else { 9011 };
-        let targetid = (i64::from(release) << 42) | (i64::from(brickid) << 22) | i64::from(brick_objid);
+        let targetid =
+            (i64::from(release) << 42) | (i64::from(brickid) << 22) | i64::from(brick_objid);
         Identity {
             targetid,
             release,
@@ -203,7 +204,8 @@ const MJD_LAST: f64 = 59_743.0;
 
 /// Galactic reddening: a smooth made-up map, 0.01-0.05 mag over the NGC.
 pub(crate) fn ebv(ra_deg: f64, dec_deg: f64) -> f64 {
-    0.025 + 0.012 * (ra_deg.to_radians() * 3.0).sin() * (dec_deg.to_radians() * 2.0).cos()
+    0.025
+        + 0.012 * (ra_deg.to_radians() * 3.0).sin() * (dec_deg.to_radians() * 2.0).cos()
         + 0.008 * (dec_deg / 50.0)
 }
 
@@ -268,7 +270,12 @@ pub(crate) fn observe<R: Rng>(rng: &mut R, o: &ObsInput<'_>) -> Spectrum {
         };
         (bits, rng.gen_range(0.2..9.0))
     } else {
-        (0, 10f64.powf(crate::population::truncated_normal(rng, 3.0, 0.6, 0.96, 5.5)))
+        (
+            0,
+            10f64.powf(crate::population::truncated_normal(
+                rng, 3.0, 0.6, 0.96, 5.5,
+            )),
+        )
     };
     let (spectype, subtype, ncoeff, zerr_scale) = match o.kind {
         ObjectKind::Galaxy => ("GALAXY", "", 10, 1.5e-5),
@@ -330,9 +337,19 @@ pub(crate) fn observe<R: Rng>(rng: &mut R, o: &ObsInput<'_>) -> Spectrum {
     } else {
         (0.0, 0.0, 0.0)
     };
-    let numexp: i16 = if rng.gen::<f64>() < 0.75 { 1 } else { rng.gen_range(2..4) };
-    let numnight: i16 = if numexp == 1 { 1 } else { rng.gen_range(1..=numexp) };
-    let exptime = (0..numexp).map(|_| rng.gen_range(180.0..420.0)).sum::<f64>();
+    let numexp: i16 = if rng.gen::<f64>() < 0.75 {
+        1
+    } else {
+        rng.gen_range(2..4)
+    };
+    let numnight: i16 = if numexp == 1 {
+        1
+    } else {
+        rng.gen_range(1..=numexp)
+    };
+    let exptime = (0..numexp)
+        .map(|_| rng.gen_range(180.0..420.0))
+        .sum::<f64>();
     let min_mjd = rng.gen_range(MJD_FIRST..MJD_LAST - 30.0);
     let max_mjd = if numnight == 1 {
         min_mjd + rng.gen_range(0.0..0.05)
@@ -407,12 +424,21 @@ mod tests {
         let north = ids.assign(&mut rng, &bricks, 150.0, 40.0);
         // 17 digits starting 3962-3963, as DESI main-survey TARGETIDs.
         for t in [south.targetid, north.targetid] {
-            assert!((39_620_000_000_000_000..39_640_000_000_000_000).contains(&t), "{t}");
+            assert!(
+                (39_620_000_000_000_000..39_640_000_000_000_000).contains(&t),
+                "{t}"
+            );
         }
         assert_eq!(south.targetid >> 42, 9011);
         assert_eq!(north.targetid >> 42, 9010);
-        assert_eq!((south.targetid >> 22) & ((1 << 20) - 1), i64::from(south.brickid));
-        assert_eq!(south.targetid & ((1 << 22) - 1), i64::from(south.brick_objid));
+        assert_eq!(
+            (south.targetid >> 22) & ((1 << 20) - 1),
+            i64::from(south.brickid)
+        );
+        assert_eq!(
+            south.targetid & ((1 << 22) - 1),
+            i64::from(south.brick_objid)
+        );
         let again = ids.assign(&mut rng, &bricks, 150.0, 2.0);
         assert!(again.targetid > south.targetid);
         assert!(south.brickname.ends_with("p020"), "{}", south.brickname);

@@ -374,7 +374,10 @@ mod tests {
             let c = FlatLcdm::new(om).unwrap();
             let got = c.comoving_distance_mpc_h(z);
             let rel = (got - want).abs() / want;
-            assert!(rel < 1e-12, "Om={om} z={z}: {got} vs astropy {want} (rel {rel:e})");
+            assert!(
+                rel < 1e-12,
+                "Om={om} z={z}: {got} vs astropy {want} (rel {rel:e})"
+            );
         }
     }
 
@@ -420,7 +423,10 @@ mod tests {
             for z in [1e-5, 0.01, 0.1, 0.3, 1.0, 3.0, 50.0, 1100.0] {
                 let d = c.comoving_distance_mpc_h(z);
                 let back = c.redshift_at_distance(d);
-                assert!((back - z).abs() <= 1e-12 * (1.0 + z), "Om={om} z={z} back={back}");
+                assert!(
+                    (back - z).abs() <= 1e-12 * (1.0 + z),
+                    "Om={om} z={z} back={back}"
+                );
             }
         }
         let c = FlatLcdm::new(0.315).unwrap();
@@ -459,7 +465,10 @@ mod tests {
                 }
             }
             // Outside the table: direct quadrature, still exact.
-            assert_eq!(t.comoving_distance_mpc_h(5.0), c.comoving_distance_mpc_h(5.0));
+            assert_eq!(
+                t.comoving_distance_mpc_h(5.0),
+                c.comoving_distance_mpc_h(5.0)
+            );
             assert!(t.comoving_distance_mpc_h(f64::NAN).is_nan());
             let d5 = c.comoving_distance_mpc_h(5.0);
             assert!((t.redshift_at_distance(d5) - 5.0).abs() < 1e-11);
@@ -468,7 +477,10 @@ mod tests {
         let c = FlatLcdm::new(0.3).unwrap();
         for z_max in [f64::NAN, -1.0, 0.0] {
             let t = c.distance_table(z_max);
-            assert_eq!(t.comoving_distance_mpc_h(0.5), c.comoving_distance_mpc_h(0.5));
+            assert_eq!(
+                t.comoving_distance_mpc_h(0.5),
+                c.comoving_distance_mpc_h(0.5)
+            );
             let back = t.redshift_at_distance(c.comoving_distance_mpc_h(0.5));
             assert!((back - 0.5).abs() < 1e-12);
         }

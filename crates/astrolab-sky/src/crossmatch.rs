@@ -49,14 +49,8 @@ impl SkyTree {
     /// [`try_build`](Self::try_build) reports the mismatch instead.
     pub fn build(ra_deg: &[f64], dec_deg: &[f64]) -> SkyTree {
         let n = ra_deg.len().min(dec_deg.len());
-        let points: Vec<([f64; 3], usize)> = ra_deg[..n]
-            .par_iter()
-            .zip(dec_deg[..n].par_iter())
-            .enumerate()
-            .map(|(i, (&ra, &dec))| (unit_vector(ra, dec), i))
-            .collect();
         SkyTree {
-            tree: KdTree3::from_indexed_points(points, n),
+            tree: KdTree3::build_with(n, |i| unit_vector(ra_deg[i], dec_deg[i])),
         }
     }
 
@@ -99,7 +93,12 @@ impl SkyTree {
     /// `(index, separation_deg)`. Exact ties go to the lower index. `None`
     /// when there is none, for a negative or NaN radius, or a non-finite
     /// query.
-    pub fn nearest_within(&self, ra_deg: f64, dec_deg: f64, radius_deg: f64) -> Option<(usize, f64)> {
+    pub fn nearest_within(
+        &self,
+        ra_deg: f64,
+        dec_deg: f64,
+        radius_deg: f64,
+    ) -> Option<(usize, f64)> {
         let max2 = max_chord2(radius_deg)?;
         let q = unit_vector(ra_deg, dec_deg);
         self.tree
@@ -230,7 +229,10 @@ mod tests {
             let (r, d) = match i % 10 {
                 0 => (rng.uniform() * 360.0, 90.0 - rng.uniform() * 0.01),
                 1 => (rng.uniform() * 360.0, -90.0 + rng.uniform() * 0.01),
-                2 => (if i % 20 == 2 { 0.0 } else { 359.9999 }, rng.uniform() * 2.0 - 1.0),
+                2 => (
+                    if i % 20 == 2 { 0.0 } else { 359.9999 },
+                    rng.uniform() * 2.0 - 1.0,
+                ),
                 3 if i > 10 => (ra[i - 10], dec[i - 10]),
                 4 => offset_by(10.0, 10.0, rng.uniform() * 0.01, rng.uniform() * 360.0),
                 _ => rng.sky(),
@@ -247,7 +249,11 @@ mod tests {
         let (ra, dec) = catalogue(&mut rng, 20_000);
         let tree = SkyTree::build(&ra, &dec);
         assert_eq!(tree.len(), 20_000);
-        let vecs: Vec<[f64; 3]> = ra.iter().zip(&dec).map(|(&r, &d)| unit_vector(r, d)).collect();
+        let vecs: Vec<[f64; 3]> = ra
+            .iter()
+            .zip(&dec)
+            .map(|(&r, &d)| unit_vector(r, d))
+            .collect();
         for k in 0..400 {
             let (qra, qdec) = match k % 5 {
                 // exactly on catalogue positions (duplicates: tie-breaking)
@@ -287,8 +293,10 @@ mod tests {
             }
         }
         // 1 arcsec pair across RA = 0/360 at the equator.
-        let tree = SkyTree::build(&[359.99986111111111], &[0.0]);
-        let (i, sep) = tree.nearest_within(0.0001388888888889, 0.0, 2.0 / 3600.0).unwrap();
+        let tree = SkyTree::build(&[360.0 - 0.5 / 3600.0], &[0.0]);
+        let (i, sep) = tree
+            .nearest_within(0.5 / 3600.0, 0.0, 2.0 / 3600.0)
+            .unwrap();
         assert_eq!(i, 0);
         assert!((sep * 3600.0 - 1.0).abs() < 1e-9, "{}", sep * 3600.0);
     }
@@ -304,7 +312,12 @@ mod tests {
             // Half near catalogue positions (within ~2 arcsec), half random.
             let (r, d) = if i % 2 == 0 {
                 let j = (rng.uniform() * ra.len() as f64) as usize;
-                offset_by(ra[j], dec[j], rng.uniform() * 2.0 / 3600.0, rng.uniform() * 360.0)
+                offset_by(
+                    ra[j],
+                    dec[j],
+                    rng.uniform() * 2.0 / 3600.0,
+                    rng.uniform() * 360.0,
+                )
             } else {
                 rng.sky()
             };
@@ -333,7 +346,9 @@ mod tests {
             .num_threads(1)
             .build()
             .map(|p| p.install(|| SkyTree::build(&ra, &dec)));
-        let Ok(tree1) = tree1 else { panic!("thread pool") };
+        let Ok(tree1) = tree1 else {
+            panic!("thread pool")
+        };
         assert_eq!(crossmatch_nearest(&a_ra, &a_dec, &tree1, radius), one);
     }
 
@@ -354,7 +369,11 @@ mod tests {
         let short = SkyTree::build(&[1.0, 2.0, 3.0], &[0.0]);
         assert_eq!(short.len(), 1);
         let e = SkyTree::try_build(&[1.0, 2.0], &[0.0]).unwrap_err();
-        assert!(e.to_string().contains("ra_deg has 2 values but dec_deg has 1"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("ra_deg has 2 values but dec_deg has 1"),
+            "{e}"
+        );
         let m = crossmatch_nearest(&[10.0, 10.0], &[0.0], &tree, 1.0);
         assert_eq!(m, vec![Some((0, 0.0)), None]);
         assert!(try_crossmatch_nearest(&[10.0, 10.0], &[0.0], &tree, 1.0).is_err());

@@ -122,7 +122,10 @@ pub fn icrs_to_galactic(ra_deg: f64, dec_deg: f64) -> (f64, f64) {
 /// Galactic (l, b) to ICRS (RA, Dec), all in degrees; RA in `[0, 360)`.
 /// Non-finite input gives NaN.
 pub fn galactic_to_icrs(l_deg: f64, b_deg: f64) -> (f64, f64) {
-    lon_lat_deg(apply_transposed(&ICRS_TO_GALACTIC, unit_vector(l_deg, b_deg)))
+    lon_lat_deg(apply_transposed(
+        &ICRS_TO_GALACTIC,
+        unit_vector(l_deg, b_deg),
+    ))
 }
 
 #[cfg(test)]
@@ -140,12 +143,22 @@ mod tests {
     const ICRS_TO_GAL: [(f64, f64, f64, f64); 8] = [
         (0.0, 0.0, 96.33728336969006, -60.188551946914465),
         // Galactic centre (astropy's galactic_to_icrs(0, 0))
-        (266.4049882865447, -28.936177761791473, 359.99999999999994, 3.657637883683045e-14),
+        (
+            266.4049882865447,
+            -28.936177761791473,
+            359.99999999999994,
+            3.657637883683045e-14,
+        ),
         // next to the north Galactic pole
         (192.85948, 27.12825, 340.73759881165375, 89.99999694344345),
         // Crab nebula, M31
         (83.633, 22.0145, 184.55741630955765, -5.784421958594905),
-        (10.68470833, 41.26875, 121.17432906153702, -21.573308798437054),
+        (
+            10.68470833,
+            41.26875,
+            121.17432906153702,
+            -21.573308798437054,
+        ),
         // next to the south celestial pole, across RA = 0/360
         (359.99, -89.9, 302.9569733851878, -27.225738190885398),
         (180.0, 0.0, 276.33728336969006, 60.188551946914465),
@@ -168,7 +181,10 @@ mod tests {
         for (ra, dec, l, b) in ICRS_TO_GAL {
             let (gl, gb) = icrs_to_galactic(ra, dec);
             let sep = angular_separation_deg(gl, gb, l, b);
-            assert!(sep < TOL_DEG, "({ra}, {dec}) -> ({gl}, {gb}), astropy ({l}, {b})");
+            assert!(
+                sep < TOL_DEG,
+                "({ra}, {dec}) -> ({gl}, {gb}), astropy ({l}, {b})"
+            );
             assert!((0.0..360.0).contains(&gl));
         }
         // Away from the poles l and b agree on their own too.
@@ -182,7 +198,10 @@ mod tests {
         for (l, b, ra, dec) in GAL_TO_ICRS {
             let (gra, gdec) = galactic_to_icrs(l, b);
             let sep = angular_separation_deg(gra, gdec, ra, dec);
-            assert!(sep < TOL_DEG, "({l}, {b}) -> ({gra}, {gdec}), astropy ({ra}, {dec})");
+            assert!(
+                sep < TOL_DEG,
+                "({l}, {b}) -> ({gra}, {gdec}), astropy ({ra}, {dec})"
+            );
         }
     }
 
@@ -191,9 +210,17 @@ mod tests {
         // astropy: columns are the Galactic images of the ICRS basis vectors,
         //   SkyCoord(CartesianRepresentation(*e), frame="icrs").galactic.cartesian
         let astropy = [
-            [-0.05487565771259163, -0.8734370519556159, -0.48383507361671546],
+            [
+                -0.05487565771259163,
+                -0.8734370519556159,
+                -0.48383507361671546,
+            ],
             [0.4941094371927268, -0.44482972122329517, 0.7469821839866676],
-            [-0.8676661375596576, -0.19807633727300059, 0.45598381368730156],
+            [
+                -0.8676661375596576,
+                -0.19807633727300059,
+                0.45598381368730156,
+            ],
         ];
         let m = icrs_to_galactic_matrix();
         for i in 0..3 {

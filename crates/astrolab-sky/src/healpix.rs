@@ -28,7 +28,8 @@ pub const INDEX_DEPTH: u8 = 29;
 /// returned by [`cone_ranges`].
 pub const INVALID_HPX_INDEX: i64 = -1;
 
-/// Number of cells over the whole sky at `depth`: `12 * 4^depth`.
+/// Number of cells over the whole sky at `depth`: `12 * 4^depth` (depth
+/// capped at 29).
 pub fn healpix_n_cells(depth: u8) -> u64 {
     12u64 << (2 * u32::from(depth.min(INDEX_DEPTH)))
 }
@@ -195,7 +196,8 @@ pub fn cone_ranges(ra_deg: f64, dec_deg: f64, radius_deg: f64) -> Vec<(i64, i64)
     let radius_deg = radius_deg.max(MIN_CONE_RADIUS_DEG);
     let depth = cone_coverage_depth(radius_deg);
     let delta_depth = COVERAGE_DELTA_DEPTH.min(INDEX_DEPTH - depth);
-    let bmoc = nested::cone_coverage_approx_custom(depth, delta_depth, lon, lat, radius_deg.to_radians());
+    let bmoc =
+        nested::cone_coverage_approx_custom(depth, delta_depth, lon, lat, radius_deg.to_radians());
     let shift = 2 * u32::from(INDEX_DEPTH - depth);
     let mut ranges: Vec<(i64, i64)> = Vec::new();
     // `to_ranges` gives half-open ranges at `depth`, sorted, with adjacent
@@ -372,7 +374,10 @@ mod tests {
             let ranges = cone_ranges(ra, dec, radius);
             check_well_formed(&ranges);
             assert!(ranges.len() <= 30, "{} ranges", ranges.len());
-            assert_eq!(cone_ranges_checked(ra, dec, radius).as_deref(), Ok(&ranges[..]));
+            assert_eq!(
+                cone_ranges_checked(ra, dec, radius).as_deref(),
+                Ok(&ranges[..])
+            );
             for k in 0..300 {
                 // Uniform in area inside the cap, plus points on the edge.
                 let sep = if k < 30 {
@@ -399,7 +404,15 @@ mod tests {
     #[test]
     fn cone_ranges_counts_and_area_are_bounded() {
         let mut rng = XorShift::new(11);
-        for radius in [1.0_f64 / 3600.0, 10.0 / 3600.0, 1.0 / 60.0, 0.1, 1.0, 3.0, 10.0] {
+        for radius in [
+            1.0_f64 / 3600.0,
+            10.0 / 3600.0,
+            1.0 / 60.0,
+            0.1,
+            1.0,
+            3.0,
+            10.0,
+        ] {
             let cone_deg2 = 2.0
                 * std::f64::consts::PI
                 * (1.0 - radius.to_radians().cos())

@@ -49,7 +49,9 @@ pub use angles::{
     angle_between_vectors_deg, angle_for_chord_deg, angular_separation_deg, chord_for_angle_deg,
     normalize_ra_deg, unit_vector, validate_radec,
 };
-pub use cosmology::{radec_z_to_xyz, xyz_to_radec_r, DistanceTable, FlatLcdm, HUBBLE_DISTANCE_MPC_H};
+pub use cosmology::{
+    radec_z_to_xyz, xyz_to_radec_r, DistanceTable, FlatLcdm, HUBBLE_DISTANCE_MPC_H,
+};
 pub use crossmatch::{crossmatch_nearest, try_crossmatch_nearest, SkyTree};
 pub use error::SkyError;
 pub use galactic::{galactic_to_icrs, icrs_to_galactic};

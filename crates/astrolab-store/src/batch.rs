@@ -12,6 +12,13 @@ pub enum Values {
     F64(Vec<f64>),
     /// Text.
     Text(Vec<Option<String>>),
+    /// Text as a dictionary and one code per row (few distinct values).
+    TextDict {
+        /// Distinct values.
+        dict: Vec<String>,
+        /// Index into `dict` for each row.
+        codes: Vec<u32>,
+    },
     /// Booleans.
     Bool(Vec<Option<bool>>),
     /// The same integer on every row (file id, void id offsets, ...).
@@ -29,6 +36,7 @@ impl Values {
             Values::I64(v) => Some(v.len()),
             Values::F64(v) => Some(v.len()),
             Values::Text(v) => Some(v.len()),
+            Values::TextDict { codes, .. } => Some(codes.len()),
             Values::Bool(v) => Some(v.len()),
             Values::ConstI64(_) | Values::ConstText(_) | Values::Null => None,
         }
@@ -41,7 +49,7 @@ impl Values {
             (Values::Null, _)
                 | (Values::I64(_) | Values::ConstI64(_), ColType::I64)
                 | (Values::F64(_), ColType::F64)
-                | (Values::Text(_) | Values::ConstText(_), ColType::Text)
+                | (Values::Text(_) | Values::TextDict { .. } | Values::ConstText(_), ColType::Text)
                 | (Values::Bool(_), ColType::Bool)
         )
     }
@@ -65,6 +73,37 @@ impl Batch {
             table,
             columns: table.columns.iter().map(|_| Values::Null).collect(),
             nrows,
+        }
+    }
+
+    /// Reorders the rows by the values of an integer column (stable; NULLs
+    /// first). Sky tables are loaded in HEALPix order so that the rows of a
+    /// cone sit together on disk and index builds append in order.
+    pub fn sort_by(&mut self, name: &str) {
+        let Some(idx) = self.table.columns.iter().position(|c| c.name == name) else {
+            return;
+        };
+        let Values::I64(keys) = &self.columns[idx] else {
+            return;
+        };
+        let mut order: Vec<u32> = (0..self.nrows as u32).collect();
+        order.sort_by_key(|&i| keys[i as usize]);
+        if order.windows(2).all(|w| w[0] < w[1]) {
+            return;
+        }
+        for col in self.columns.iter_mut() {
+            let taken = std::mem::replace(col, Values::Null);
+            *col = match taken {
+                Values::I64(v) => Values::I64(order.iter().map(|&i| v[i as usize]).collect()),
+                Values::F64(v) => Values::F64(order.iter().map(|&i| v[i as usize]).collect()),
+                Values::Text(mut v) => Values::Text(order.iter().map(|&i| v[i as usize].take()).collect()),
+                Values::TextDict { dict, codes } => Values::TextDict {
+                    dict,
+                    codes: order.iter().map(|&i| codes[i as usize]).collect(),
+                },
+                Values::Bool(v) => Values::Bool(order.iter().map(|&i| v[i as usize]).collect()),
+                other => other,
+            };
         }
     }
 

@@ -55,6 +55,7 @@ fn cell(values: &Values, row: usize) -> Cell<'_> {
         Values::I64(v) => Cell::I(v[row]),
         Values::F64(v) => Cell::F(if v[row].is_nan() { None } else { Some(v[row]) }),
         Values::Text(v) => Cell::T(v[row].as_deref()),
+        Values::TextDict { dict, codes } => Cell::T(Some(dict[codes[row] as usize].as_str())),
         Values::Bool(v) => Cell::B(v[row]),
         Values::ConstI64(x) => Cell::I(Some(*x)),
         Values::ConstText(s) => Cell::T(Some(s.as_str())),

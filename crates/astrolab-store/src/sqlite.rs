@@ -36,6 +36,7 @@ pub(crate) fn load_batch(
                     stmt.raw_bind_parameter(idx, if x.is_nan() { None } else { Some(x) })
                 }
                 Values::Text(v) => stmt.raw_bind_parameter(idx, v[row].as_deref()),
+                Values::TextDict { dict, codes } => stmt.raw_bind_parameter(idx, dict[codes[row] as usize].as_str()),
                 Values::Bool(v) => stmt.raw_bind_parameter(idx, v[row].map(i64::from)),
                 Values::ConstI64(x) => stmt.raw_bind_parameter(idx, *x),
                 Values::ConstText(s) => stmt.raw_bind_parameter(idx, s.as_str()),

@@ -114,7 +114,7 @@ impl Store {
                 // loses nothing committed. synchronous=NORMAL is durable in
                 // WAL mode except for the last transactions on power loss.
                 conn.execute_batch(
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-200000;",
+                    "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-400000; PRAGMA threads=2;",
                 )
                 .map_err(StoreError::sqlite(&path))?;
                 Conn::Sqlite { conn, path }

@@ -308,6 +308,33 @@ impl<'a> BinTable<'a> {
             .collect())
     }
 
+    /// A character column (A) dictionary-encoded: the distinct strings in
+    /// order of first appearance and one code per row. Catalog string
+    /// columns (SPECTYPE, SURVEY, PROGRAM) hold a handful of values over
+    /// millions of rows; this reads them without a String per cell.
+    pub fn read_str_dict(&self, name: &str) -> Result<(Vec<String>, Vec<u32>)> {
+        let col = self.column(name)?;
+        if col.code != 'A' {
+            return Err(self.wrong(col, "a string (only TFORM A is text)"));
+        }
+        let (off, n) = (col.offset, col.repeat);
+        let mut index: std::collections::HashMap<&'a [u8], u32> = std::collections::HashMap::new();
+        let mut dict = Vec::new();
+        let mut codes = Vec::with_capacity(self.nrows);
+        for row in self.rows() {
+            let cell = &row[off..off + n];
+            let cell = cell.split(|&b| b == 0).next().unwrap_or(cell);
+            let end = cell.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+            let key = &cell[..end];
+            let code = *index.entry(key).or_insert_with(|| {
+                dict.push(String::from_utf8_lossy(key).into_owned());
+                (dict.len() - 1) as u32
+            });
+            codes.push(code);
+        }
+        Ok((dict, codes))
+    }
+
     // ------------------------------------------------------------ internals
 
     /// Each row's bytes (none for zero-width rows).

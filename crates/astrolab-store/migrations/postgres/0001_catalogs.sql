@@ -1,4 +1,6 @@
 -- astrolab schema v1 (PostgreSQL). Keep in step with sqlite/0001_catalogs.sql and src/schema.rs.
+-- file_id names the raw_files row a row came from; only the ingest code
+-- writes these tables (no foreign key: a per-row check would slow COPY).
 -- Every sky table carries hpx: the nested HEALPix index at depth 29 (see astrolab_sky::INDEX_DEPTH).
 CREATE TABLE raw_files (
     file_id BIGSERIAL PRIMARY KEY,
@@ -18,7 +20,7 @@ CREATE TABLE raw_files (
 CREATE INDEX raw_files_sha256 ON raw_files (sha256);
 
 CREATE TABLE zcatalog (
-    file_id BIGINT NOT NULL REFERENCES raw_files (file_id),
+    file_id BIGINT NOT NULL,
     targetid BIGINT NOT NULL,
     survey TEXT, program TEXT, healpix BIGINT,
     ra DOUBLE PRECISION NOT NULL, dec DOUBLE PRECISION NOT NULL,
@@ -34,7 +36,7 @@ CREATE INDEX zcatalog_targetid ON zcatalog (targetid);
 CREATE INDEX zcatalog_file ON zcatalog (file_id);
 
 CREATE TABLE redshifts (
-    file_id BIGINT NOT NULL REFERENCES raw_files (file_id),
+    file_id BIGINT NOT NULL,
     targetid BIGINT NOT NULL,
     ra DOUBLE PRECISION NOT NULL, dec DOUBLE PRECISION NOT NULL,
     z DOUBLE PRECISION, zerr DOUBLE PRECISION, zwarn BIGINT, chi2 DOUBLE PRECISION,
@@ -47,7 +49,7 @@ CREATE INDEX redshifts_targetid ON redshifts (targetid);
 CREATE INDEX redshifts_file ON redshifts (file_id);
 
 CREATE TABLE fastspec (
-    file_id BIGINT NOT NULL REFERENCES raw_files (file_id),
+    file_id BIGINT NOT NULL,
     targetid BIGINT NOT NULL,
     survey TEXT, program TEXT, healpix BIGINT,
     ra DOUBLE PRECISION NOT NULL, dec DOUBLE PRECISION NOT NULL,
@@ -64,7 +66,7 @@ CREATE INDEX fastspec_file ON fastspec (file_id);
 CREATE INDEX fastspec_logmstar ON fastspec (logmstar);
 
 CREATE TABLE galaxies (
-    file_id BIGINT NOT NULL REFERENCES raw_files (file_id),
+    file_id BIGINT NOT NULL,
     row_index BIGINT NOT NULL,
     targetid BIGINT,
     ra DOUBLE PRECISION NOT NULL, dec DOUBLE PRECISION NOT NULL,
@@ -75,7 +77,7 @@ CREATE INDEX galaxies_hpx ON galaxies (hpx);
 CREATE INDEX galaxies_file ON galaxies (file_id);
 
 CREATE TABLE voidfinder_maximals (
-    file_id BIGINT NOT NULL REFERENCES raw_files (file_id),
+    file_id BIGINT NOT NULL,
     algorithm TEXT NOT NULL, cap TEXT NOT NULL,
     void_id BIGINT NOT NULL,
     x DOUBLE PRECISION NOT NULL, y DOUBLE PRECISION NOT NULL, z DOUBLE PRECISION NOT NULL,
@@ -87,7 +89,7 @@ CREATE INDEX voidfinder_maximals_file ON voidfinder_maximals (file_id);
 CREATE INDEX voidfinder_maximals_hpx ON voidfinder_maximals (hpx);
 
 CREATE TABLE voidfinder_holes (
-    file_id BIGINT NOT NULL REFERENCES raw_files (file_id),
+    file_id BIGINT NOT NULL,
     algorithm TEXT NOT NULL, cap TEXT NOT NULL,
     void_id BIGINT NOT NULL,
     x DOUBLE PRECISION NOT NULL, y DOUBLE PRECISION NOT NULL, z DOUBLE PRECISION NOT NULL,
@@ -99,7 +101,7 @@ CREATE INDEX voidfinder_holes_file ON voidfinder_holes (file_id);
 CREATE INDEX voidfinder_holes_hpx ON voidfinder_holes (hpx);
 
 CREATE TABLE v2_voids (
-    file_id BIGINT NOT NULL REFERENCES raw_files (file_id),
+    file_id BIGINT NOT NULL,
     algorithm TEXT NOT NULL, cap TEXT NOT NULL,
     void_id BIGINT NOT NULL,
     x DOUBLE PRECISION NOT NULL, y DOUBLE PRECISION NOT NULL, z DOUBLE PRECISION NOT NULL,
@@ -111,14 +113,14 @@ CREATE INDEX v2_voids_file ON v2_voids (file_id);
 CREATE INDEX v2_voids_hpx ON v2_voids (hpx);
 
 CREATE TABLE v2_zonevoid (
-    file_id BIGINT NOT NULL REFERENCES raw_files (file_id),
+    file_id BIGINT NOT NULL,
     algorithm TEXT NOT NULL, cap TEXT NOT NULL,
     zone BIGINT NOT NULL, void0 BIGINT NOT NULL, void1 BIGINT NOT NULL
 );
 CREATE INDEX v2_zonevoid_file ON v2_zonevoid (file_id, zone);
 
 CREATE TABLE v2_galzone (
-    file_id BIGINT NOT NULL REFERENCES raw_files (file_id),
+    file_id BIGINT NOT NULL,
     algorithm TEXT NOT NULL, cap TEXT NOT NULL,
     gal BIGINT NOT NULL, targetid BIGINT,
     zone BIGINT NOT NULL, depth BIGINT, edge BIGINT, out_flag BIGINT

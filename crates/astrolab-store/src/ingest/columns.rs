@@ -14,7 +14,10 @@ pub(crate) fn read_as(table: &BinTable<'_>, column: &str, ty: ColType) -> Result
     Ok(match ty {
         ColType::I64 => Values::I64(table.read_i64_opt(column)?),
         ColType::F64 => Values::F64(table.read_f64(column)?),
-        ColType::Text => Values::Text(table.read_str(column)?.into_iter().map(Some).collect()),
+        ColType::Text => {
+            let (dict, codes) = table.read_str_dict(column)?;
+            Values::TextDict { dict, codes }
+        }
         ColType::Bool => match table.read_bool(column) {
             Ok(v) => Values::Bool(v),
             // Some writers store flags as integers.

@@ -53,6 +53,10 @@ fn permute(v: Values, perm: &Option<Vec<usize>>) -> Values {
         Values::I64(x) => Values::I64(p.iter().map(|&i| x[i]).collect()),
         Values::F64(x) => Values::F64(p.iter().map(|&i| x[i]).collect()),
         Values::Text(x) => Values::Text(p.iter().map(|&i| x[i].clone()).collect()),
+        Values::TextDict { dict, codes } => Values::TextDict {
+            dict,
+            codes: p.iter().map(|&i| codes[i]).collect(),
+        },
         Values::Bool(x) => Values::Bool(p.iter().map(|&i| x[i]).collect()),
         other => other,
     }

@@ -2,6 +2,7 @@
 //! and load them with its registry entry in one transaction, so a failure
 //! at any point leaves nothing of that file behind.
 
+mod bulk;
 mod columns;
 mod desi;
 mod galaxies;
@@ -9,7 +10,7 @@ mod voids;
 
 use std::path::{Path, PathBuf};
 
-use astrolab_formats::fits::{FitsFile, HduKind};
+use astrolab_formats::fits::FitsFile;
 
 use crate::batch::{Batch, Values};
 use crate::error::{Result, StoreError};
@@ -227,12 +228,16 @@ fn detect_fits(path: &Path, fits: &FitsFile) -> Result<Format> {
 
 fn prepare(path: &Path) -> Result<Prepared> {
     if is_csv(path) {
-        return galaxies::read_csv(path);
+        let mut p = galaxies::read_csv(path)?;
+        for b in p.batches.iter_mut() {
+            b.sort_by("hpx");
+        }
+        return Ok(p);
     }
     let fits = FitsFile::open(path)?;
     let format = detect_fits(path, &fits)?;
     let hdus_json = hdus_json(&fits);
-    let batches = match format {
+    let mut batches = match format {
         Format::Zcatalog => vec![desi::read_zcatalog(path, &fits)?],
         Format::Redrock => vec![desi::read_redrock(path, &fits)?],
         Format::Fastspecfit => vec![desi::read_fastspec(path, &fits)?],
@@ -240,8 +245,9 @@ fn prepare(path: &Path) -> Result<Prepared> {
         Format::V2 => voids::read_v2(path, &fits)?,
         Format::Galaxies => vec![galaxies::read_fits(path, &fits)?],
     };
-    // Keep the HDU kinds honest in the registry even for odd files.
-    debug_assert!(fits.hdus().iter().any(|h| h.kind == HduKind::Primary));
+    for b in batches.iter_mut().filter(|b| b.table.sky) {
+        b.sort_by("hpx");
+    }
     Ok(Prepared {
         format,
         hdus_json,
@@ -257,7 +263,9 @@ impl Store {
         options: &IngestOptions,
         progress: &mut Progress<'_>,
     ) -> Result<IngestOutcome> {
+        let t0 = std::time::Instant::now();
         let (size, sha256) = file_digest(path)?;
+        tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "sha256");
         if let Some(file) = self.raw_file_by_sha256(&sha256)? {
             return Ok(IngestOutcome::AlreadyIngested { file });
         }
@@ -278,7 +286,9 @@ impl Store {
                 });
             }
         }
+        let t1 = std::time::Instant::now();
         let mut prepared = prepare(path)?;
+        tracing::debug!(seconds = t1.elapsed().as_secs_f64(), rows = prepared.rows(), "read and checked");
         let source = std::fs::canonicalize(path)
             .unwrap_or_else(|_| path.to_path_buf())
             .display()
@@ -298,7 +308,9 @@ impl Store {
             superseded: false,
         };
         let replaced = previous.map(|p| p.file_id);
+        let t2 = std::time::Instant::now();
         file.file_id = self.load_prepared(&file, replaced, &mut prepared, progress)?;
+        tracing::debug!(seconds = t2.elapsed().as_secs_f64(), "loaded and committed");
         let tables = prepared
             .batches
             .iter()
@@ -335,7 +347,15 @@ impl Store {
                 let file_id = tx.last_insert_rowid();
                 for b in prepared.batches.iter_mut() {
                     b.set("file_id", Values::ConstI64(file_id));
+                    let saved = if bulk::worth_it_sqlite(&tx, b).map_err(e(&path))? {
+                        bulk::drop_indexes_sqlite(&tx, b.table.name).map_err(e(&path))?
+                    } else {
+                        Vec::new()
+                    };
                     crate::sqlite::load_batch(&tx, &path, b, progress)?;
+                    for sql in saved {
+                        tx.execute_batch(&sql).map_err(e(&path))?;
+                    }
                 }
                 tx.commit().map_err(e(&path))?;
                 Ok(file_id)
@@ -355,7 +375,15 @@ impl Store {
                 let file_id: i64 = row.get(0);
                 for b in prepared.batches.iter_mut() {
                     b.set("file_id", Values::ConstI64(file_id));
+                    let saved = if bulk::worth_it_postgres(&mut tx, b)? {
+                        bulk::drop_indexes_postgres(&mut tx, b.table.name)?
+                    } else {
+                        Vec::new()
+                    };
                     crate::postgres::load_batch(&mut tx, b, progress)?;
+                    for sql in saved {
+                        tx.batch_execute(&sql)?;
+                    }
                 }
                 tx.commit()?;
                 Ok(file_id)

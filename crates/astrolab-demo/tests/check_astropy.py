@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Open every file astrolab-demo wrote with astropy, the way the lab's
+Python code reads the real DESI files, and check HDU names, columns, dtypes
+and cross-file consistency.
+
+Usage: check_astropy.py DIR      (exit status 0 when every check passes)
+"""
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+from astropy.units import UnitsWarning
+
+# DESI's own units (nanomaggy, 1e-17 erg / (cm2 s), Msun) are not FITS
+# standard; astropy warns on the real files too.
+warnings.simplefilter("ignore", UnitsWarning)
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+
+
+def kind_size(table, col):
+    dt = table[col].dtype
+    return dt.kind, dt.itemsize
+
+
+def expect_dtype(table, name, cols, kind, size=None):
+    for col in cols:
+        if col not in table.colnames:
+            failures.append(f"{name}: column {col} missing")
+            continue
+        k, s = kind_size(table, col)
+        ok = k == kind and (size is None or s == size)
+        check(ok, f"{name}: {col} has dtype {table[col].dtype}, expected kind {kind!r} size {size}")
+
+
+def hdu_names(path):
+    with fits.open(path) as hdul:
+        return [h.name for h in hdul]
+
+
+def main(d):
+    d = Path(d)
+    truth = json.loads((d / "truth.json").read_text())
+    rows = {f["file"]: f["rows"] for f in truth["files"]}
+
+    # zpix: PRIMARY + ZCATALOG, zcatalog v1 dtypes.
+    zpath = d / "zpix-main-bright.fits"
+    check(hdu_names(zpath) == ["PRIMARY", "ZCATALOG"], f"zpix HDUs {hdu_names(zpath)}")
+    z = Table.read(zpath, hdu="ZCATALOG")
+    check(len(z) == rows["zpix-main-bright.fits"], "zpix row count")
+    expect_dtype(z, "ZCATALOG", ["TARGETID", "ZWARN", "NPIXELS", "NCOEFF", "DESI_TARGET",
+                                 "BGS_TARGET", "MWS_TARGET", "SCND_TARGET"], "i", 8)
+    expect_dtype(z, "ZCATALOG", ["Z", "ZERR", "CHI2", "DELTACHI2", "TARGET_RA", "TARGET_DEC",
+                                 "SUBPRIORITY", "MIN_MJD", "MEAN_MJD", "MAX_MJD"], "f", 8)
+    expect_dtype(z, "ZCATALOG", ["HEALPIX", "SPGRPVAL", "COADD_FIBERSTATUS", "BRICKID",
+                                 "BRICK_OBJID"], "i", 4)
+    expect_dtype(z, "ZCATALOG", ["RELEASE", "COADD_NUMEXP", "ZCAT_NSPEC", "MAIN_NSPEC"], "i", 2)
+    expect_dtype(z, "ZCATALOG", ["TSNR2_BGS", "EBV", "FLUX_R", "FLUX_IVAR_R"], "f", 4)
+    expect_dtype(z, "ZCATALOG", ["ZCAT_PRIMARY", "MAIN_PRIMARY"], "b")
+    expect_dtype(z, "ZCATALOG", ["SPECTYPE"], "S", 6)
+    expect_dtype(z, "ZCATALOG", ["SURVEY"], "S", 7)
+    expect_dtype(z, "ZCATALOG", ["PROGRAM"], "S", 6)
+    expect_dtype(z, "ZCATALOG", ["SUBTYPE"], "S", 20)
+    expect_dtype(z, "ZCATALOG", ["DESINAME"], "S", 22)
+    spectype = np.char.strip(np.asarray(z["SPECTYPE"]).astype(str))
+    check(set(spectype) == {"GALAXY", "QSO", "STAR"}, f"SPECTYPE values {set(spectype)}")
+    check(len(np.unique(z["TARGETID"])) == len(z), "zpix TARGETID not unique")
+    check(bool(np.all(z["ZCAT_PRIMARY"])), "ZCAT_PRIMARY should be True in a zpix file")
+    survey = set(np.char.strip(np.asarray(z["SURVEY"]).astype(str)))
+    check(survey == {"main"}, f"SURVEY values {survey}")
+    with fits.open(zpath) as hdul:
+        h = hdul["ZCATALOG"].header
+        check(h.get("HPXNSIDE") == 64 and h.get("HPXNEST") is True, "ZCATALOG HEALPix keywords")
+        check(h.get("SPGRP") == "healpix", "ZCATALOG SPGRP")
+        check(hdul[0].header.get("ZCATVER") == "v1", "ZCATVER")
+
+    # FastSpecFit v3.0: METADATA, SPECPHOT, FASTSPEC with the same rows.
+    fnames = sorted(f for f in rows if f.startswith("fastspec-iron-main-bright-nside1-hp"))
+    check(len(fnames) >= 1, "no FastSpecFit file")
+    gal_ids = []
+    for name in fnames:
+        path = d / name
+        check(hdu_names(path) == ["PRIMARY", "METADATA", "SPECPHOT", "FASTSPEC"],
+              f"{name} HDUs {hdu_names(path)}")
+        meta = Table.read(path, hdu="METADATA")
+        phot = Table.read(path, hdu="SPECPHOT")
+        spec = Table.read(path, hdu="FASTSPEC")
+        check(len(meta) == len(phot) == len(spec) == rows[name], f"{name} row counts")
+        for t in (phot, spec):
+            check(np.array_equal(meta["TARGETID"], t["TARGETID"]), f"{name}: row order differs")
+        expect_dtype(meta, "METADATA", ["TARGETID", "DESI_TARGET", "BGS_TARGET", "LS_ID",
+                                        "COADD_FIBERSTATUS"], "i", 8)
+        expect_dtype(meta, "METADATA", ["RA", "DEC", "Z", "DELTACHI2"], "f", 8)
+        expect_dtype(meta, "METADATA", ["HEALPIX"], "i", 4)
+        expect_dtype(meta, "METADATA", ["SPECTYPE"], "S", 6)
+        expect_dtype(phot, "SPECPHOT", ["LOGMSTAR", "LOGMSTAR_IVAR", "SFR", "SFR_IVAR", "AGE",
+                                        "ZZSUN", "DN4000", "DN4000_IVAR", "VDISP"], "f", 4)
+        expect_dtype(spec, "FASTSPEC", ["OIII_5007_FLUX", "OIII_5007_FLUX_IVAR", "HALPHA_FLUX",
+                                        "HBETA_FLUX", "NII_6584_FLUX"], "f", 4)
+        mtype = set(np.char.strip(np.asarray(meta["SPECTYPE"]).astype(str)))
+        check(mtype == {"GALAXY"}, f"{name}: SPECTYPE {mtype}")
+        lm = np.asarray(phot["LOGMSTAR"])
+        check(bool(np.all((lm >= 6) & (lm <= 13))), f"{name}: LOGMSTAR outside [6, 13]")
+        d4 = np.asarray(phot["DN4000"])
+        check(bool(np.all((d4 >= 0.5) & (d4 <= 5))), f"{name}: DN4000 outside [0.5, 5]")
+        check(bool(np.all((np.asarray(meta["BGS_TARGET"]) & 3) > 0)), f"{name}: BGS bits")
+        gal_ids.append(np.asarray(meta["TARGETID"]))
+    gal_ids = np.concatenate(gal_ids)
+    zgal = np.asarray(z["TARGETID"])[spectype == "GALAXY"]
+    check(np.array_equal(np.sort(gal_ids), np.sort(zgal)),
+          "FastSpecFit TARGETIDs are not the zpix galaxies")
+
+    # DESIVAST VoidFinder.
+    cap = truth["footprint"]["galactic_cap"]
+    vf = d / f"DESIVAST_BGS_VOLLIM_VoidFinder_{cap}.fits"
+    check(hdu_names(vf) == ["PRIMARY", "MAXIMALS", "HOLES"], f"VoidFinder HDUs {hdu_names(vf)}")
+    mx = Table.read(vf, hdu="MAXIMALS")
+    ho = Table.read(vf, hdu="HOLES")
+    check(mx.colnames == ["X", "Y", "Z", "RADIUS", "VOID", "EDGE", "R", "RA", "DEC", "R_EFF",
+                          "R_EFF_UNCERT"], f"MAXIMALS columns {mx.colnames}")
+    check(ho.colnames == ["X", "Y", "Z", "RADIUS", "VOID"], f"HOLES columns {ho.colnames}")
+    expect_dtype(mx, "MAXIMALS", ["VOID", "EDGE"], "i", 8)
+    expect_dtype(mx, "MAXIMALS", ["X", "Y", "Z", "RADIUS", "R", "RA", "DEC"], "f", 8)
+    check(set(np.asarray(ho["VOID"])) <= set(np.asarray(mx["VOID"])), "HOLES.VOID not in MAXIMALS")
+    with fits.open(vf) as hdul:
+        check(abs(hdul[0].header["OMEGAM"] - truth["config"]["omega_m"]) < 1e-12, "OMEGAM")
+
+    # DESIVAST V2.
+    for alg in ("REVOLVER", "VIDE", "ZOBOV"):
+        path = d / f"DESIVAST_BGS_VOLLIM_V2_{alg}_{cap}.fits"
+        check(hdu_names(path) == ["PRIMARY", "VOIDS", "ZONEVOID", "GALZONE"],
+              f"{alg} HDUs {hdu_names(path)}")
+        voids = Table.read(path, hdu="VOIDS")
+        zv = Table.read(path, hdu="ZONEVOID")
+        gz = Table.read(path, hdu="GALZONE")
+        check(len(voids.colnames) == 19, f"{alg}: VOIDS has {len(voids.colnames)} columns")
+        check(zv.colnames == ["ZONE", "VOID0", "VOID1"], f"{alg}: ZONEVOID {zv.colnames}")
+        check(gz.colnames == ["GAL", "TARGET", "X", "Y", "Z", "ZONE", "DEPTH", "EDGE", "OUT"],
+              f"{alg}: GALZONE {gz.colnames}")
+        expect_dtype(gz, "GALZONE", ["GAL", "TARGET", "ZONE"], "i", 8)
+        expect_dtype(voids, "VOIDS", ["RADIUS", "REDSHIFT", "RA", "DEC"], "f", 8)
+        check(np.array_equal(np.asarray(zv["ZONE"]), np.arange(len(zv))), f"{alg}: ZONE ids")
+        check(np.array_equal(np.sort(gz["TARGET"]), np.sort(gal_ids)), f"{alg}: GALZONE targets")
+        v0 = np.asarray(zv["VOID0"])
+        check(bool(np.all((v0 == -1) | ((v0 >= 0) & (v0 < len(voids))))), f"{alg}: VOID0 range")
+
+    if failures:
+        for f in failures:
+            print("FAIL:", f)
+        return 1
+    print(f"astropy check passed: {len(z)} zcatalog rows, {len(gal_ids)} galaxies")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print(__doc__)
+        sys.exit(2)
+    sys.exit(main(sys.argv[1]))
