@@ -10,8 +10,6 @@ pub enum Values {
     I64(Vec<Option<i64>>),
     /// Floats; NaN is NULL.
     F64(Vec<f64>),
-    /// Text.
-    Text(Vec<Option<String>>),
     /// Text as a dictionary and one code per row (few distinct values).
     TextDict {
         /// Distinct values.
@@ -35,7 +33,6 @@ impl Values {
         match self {
             Values::I64(v) => Some(v.len()),
             Values::F64(v) => Some(v.len()),
-            Values::Text(v) => Some(v.len()),
             Values::TextDict { codes, .. } => Some(codes.len()),
             Values::Bool(v) => Some(v.len()),
             Values::ConstI64(_) | Values::ConstText(_) | Values::Null => None,
@@ -49,7 +46,7 @@ impl Values {
             (Values::Null, _)
                 | (Values::I64(_) | Values::ConstI64(_), ColType::I64)
                 | (Values::F64(_), ColType::F64)
-                | (Values::Text(_) | Values::TextDict { .. } | Values::ConstText(_), ColType::Text)
+                | (Values::TextDict { .. } | Values::ConstText(_), ColType::Text)
                 | (Values::Bool(_), ColType::Bool)
         )
     }
@@ -86,17 +83,21 @@ impl Batch {
         let Values::I64(keys) = &self.columns[idx] else {
             return;
         };
-        let mut order: Vec<u32> = (0..self.nrows as u32).collect();
-        order.sort_by_key(|&i| keys[i as usize]);
+        use rayon::slice::ParallelSliceMut;
+        // Sort (key, row) pairs: contiguous, and unique, so an unstable
+        // sort is deterministic and keeps equal keys in row order.
+        let mut pairs: Vec<(Option<i64>, u32)> = keys.iter().copied().zip(0..self.nrows as u32).collect();
+        pairs.par_sort_unstable();
+        let order: Vec<u32> = pairs.into_iter().map(|(_, i)| i).collect();
         if order.windows(2).all(|w| w[0] < w[1]) {
             return;
         }
-        for col in self.columns.iter_mut() {
+        use rayon::prelude::*;
+        self.columns.par_iter_mut().for_each(|col| {
             let taken = std::mem::replace(col, Values::Null);
             *col = match taken {
                 Values::I64(v) => Values::I64(order.iter().map(|&i| v[i as usize]).collect()),
                 Values::F64(v) => Values::F64(order.iter().map(|&i| v[i as usize]).collect()),
-                Values::Text(mut v) => Values::Text(order.iter().map(|&i| v[i as usize].take()).collect()),
                 Values::TextDict { dict, codes } => Values::TextDict {
                     dict,
                     codes: order.iter().map(|&i| codes[i as usize]).collect(),
@@ -104,7 +105,7 @@ impl Batch {
                 Values::Bool(v) => Values::Bool(order.iter().map(|&i| v[i as usize]).collect()),
                 other => other,
             };
-        }
+        });
     }
 
     /// Sets a column's values by name.

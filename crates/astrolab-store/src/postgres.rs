@@ -54,7 +54,6 @@ fn cell(values: &Values, row: usize) -> Cell<'_> {
     match values {
         Values::I64(v) => Cell::I(v[row]),
         Values::F64(v) => Cell::F(if v[row].is_nan() { None } else { Some(v[row]) }),
-        Values::Text(v) => Cell::T(v[row].as_deref()),
         Values::TextDict { dict, codes } => Cell::T(Some(dict[codes[row] as usize].as_str())),
         Values::Bool(v) => Cell::B(v[row]),
         Values::ConstI64(x) => Cell::I(Some(*x)),

@@ -33,7 +33,6 @@ CREATE TABLE zcatalog (
 );
 CREATE INDEX zcatalog_hpx ON zcatalog (hpx);
 CREATE INDEX zcatalog_targetid ON zcatalog (targetid);
-CREATE INDEX zcatalog_file ON zcatalog (file_id);
 
 CREATE TABLE redshifts (
     file_id INTEGER NOT NULL,
@@ -46,7 +45,6 @@ CREATE TABLE redshifts (
 );
 CREATE INDEX redshifts_hpx ON redshifts (hpx);
 CREATE INDEX redshifts_targetid ON redshifts (targetid);
-CREATE INDEX redshifts_file ON redshifts (file_id);
 
 CREATE TABLE fastspec (
     file_id INTEGER NOT NULL,
@@ -62,7 +60,6 @@ CREATE TABLE fastspec (
 );
 CREATE INDEX fastspec_hpx ON fastspec (hpx);
 CREATE INDEX fastspec_targetid ON fastspec (targetid);
-CREATE INDEX fastspec_file ON fastspec (file_id);
 CREATE INDEX fastspec_logmstar ON fastspec (logmstar);
 
 CREATE TABLE galaxies (
@@ -74,7 +71,6 @@ CREATE TABLE galaxies (
     hpx INTEGER NOT NULL
 );
 CREATE INDEX galaxies_hpx ON galaxies (hpx);
-CREATE INDEX galaxies_file ON galaxies (file_id);
 
 CREATE TABLE voidfinder_maximals (
     file_id INTEGER NOT NULL,
@@ -85,7 +81,6 @@ CREATE TABLE voidfinder_maximals (
     ra REAL NOT NULL, dec REAL NOT NULL, edge INTEGER,
     hpx INTEGER NOT NULL
 );
-CREATE INDEX voidfinder_maximals_file ON voidfinder_maximals (file_id);
 CREATE INDEX voidfinder_maximals_hpx ON voidfinder_maximals (hpx);
 
 CREATE TABLE voidfinder_holes (
@@ -97,7 +92,6 @@ CREATE TABLE voidfinder_holes (
     ra REAL NOT NULL, dec REAL NOT NULL,
     hpx INTEGER NOT NULL
 );
-CREATE INDEX voidfinder_holes_file ON voidfinder_holes (file_id);
 CREATE INDEX voidfinder_holes_hpx ON voidfinder_holes (hpx);
 
 CREATE TABLE v2_voids (
@@ -109,7 +103,6 @@ CREATE TABLE v2_voids (
     radius_mpc_h REAL NOT NULL,
     hpx INTEGER NOT NULL
 );
-CREATE INDEX v2_voids_file ON v2_voids (file_id);
 CREATE INDEX v2_voids_hpx ON v2_voids (hpx);
 
 CREATE TABLE v2_zonevoid (
@@ -117,7 +110,6 @@ CREATE TABLE v2_zonevoid (
     algorithm TEXT NOT NULL, cap TEXT NOT NULL,
     zone INTEGER NOT NULL, void0 INTEGER NOT NULL, void1 INTEGER NOT NULL
 );
-CREATE INDEX v2_zonevoid_file ON v2_zonevoid (file_id, zone);
 
 CREATE TABLE v2_galzone (
     file_id INTEGER NOT NULL,
@@ -125,5 +117,4 @@ CREATE TABLE v2_galzone (
     gal INTEGER NOT NULL, targetid INTEGER,
     zone INTEGER NOT NULL, depth INTEGER, edge INTEGER, out_flag INTEGER
 );
-CREATE INDEX v2_galzone_file ON v2_galzone (file_id, gal);
 CREATE INDEX v2_galzone_targetid ON v2_galzone (targetid);

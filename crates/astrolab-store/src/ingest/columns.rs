@@ -43,6 +43,8 @@ pub(crate) fn fill_from(
     table: &BinTable<'_>,
     only: Option<&[&str]>,
 ) -> Result<()> {
+    use rayon::prelude::*;
+    let mut wanted = Vec::new();
     for col in spec.columns {
         let Source::Fits { column, required } = col.source else {
             continue;
@@ -59,7 +61,18 @@ pub(crate) fn fill_from(
             }
             continue;
         }
-        batch.set(col.name, read_as(table, column, col.ty)?);
+        wanted.push(col);
+    }
+    // Columns decode independently: read them on all cores.
+    let read: Vec<Values> = wanted
+        .par_iter()
+        .map(|col| match col.source {
+            Source::Fits { column, .. } => read_as(table, column, col.ty),
+            Source::Computed => Ok(Values::Null),
+        })
+        .collect::<Result<_>>()?;
+    for (col, values) in wanted.into_iter().zip(read) {
+        batch.set(col.name, values);
     }
     Ok(())
 }
@@ -90,9 +103,10 @@ pub(crate) fn check_radec(
             columns.1
         )));
     }
+    use rayon::prelude::*;
     Ok(ra
-        .iter()
-        .zip(dec)
+        .par_iter()
+        .zip(dec.par_iter())
         .map(|(&r, &d)| astrolab_sky::hpx_index(r, d))
         .collect())
 }

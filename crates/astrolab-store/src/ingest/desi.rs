@@ -52,7 +52,6 @@ fn permute(v: Values, perm: &Option<Vec<usize>>) -> Values {
     match v {
         Values::I64(x) => Values::I64(p.iter().map(|&i| x[i]).collect()),
         Values::F64(x) => Values::F64(p.iter().map(|&i| x[i]).collect()),
-        Values::Text(x) => Values::Text(p.iter().map(|&i| x[i].clone()).collect()),
         Values::TextDict { dict, codes } => Values::TextDict {
             dict,
             codes: p.iter().map(|&i| codes[i]).collect(),

@@ -264,17 +264,28 @@ impl Store {
         progress: &mut Progress<'_>,
     ) -> Result<IngestOutcome> {
         let t0 = std::time::Instant::now();
-        let (size, sha256) = file_digest(path)?;
-        tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "sha256");
-        if let Some(file) = self.raw_file_by_sha256(&sha256)? {
-            return Ok(IngestOutcome::AlreadyIngested { file });
-        }
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| StoreError::BadInput(format!("{}: file name is not UTF-8", path.display())))?
             .to_string();
         let previous = self.raw_file_by_name(&name)?;
+        let size_now = std::fs::metadata(path).map(|m| m.len()).ok();
+        // A file registered under this name with this size is most likely
+        // a re-ingest: checksum first and stop early. Otherwise checksum and
+        // read the file at the same time.
+        let likely_same = previous.as_ref().is_some_and(|p| Some(p.size_bytes as u64) == size_now);
+        let (digest, early) = if likely_same {
+            (file_digest(path), None)
+        } else {
+            let (d, p) = rayon::join(|| file_digest(path), || prepare(path));
+            (d, Some(p))
+        };
+        let (size, sha256) = digest?;
+        tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "sha256");
+        if let Some(file) = self.raw_file_by_sha256(&sha256)? {
+            return Ok(IngestOutcome::AlreadyIngested { file });
+        }
         if let Some(prev) = &previous {
             if !options.new_version {
                 return Err(StoreError::NameConflict {
@@ -287,7 +298,10 @@ impl Store {
             }
         }
         let t1 = std::time::Instant::now();
-        let mut prepared = prepare(path)?;
+        let mut prepared = match early {
+            Some(p) => p?,
+            None => prepare(path)?,
+        };
         tracing::debug!(seconds = t1.elapsed().as_secs_f64(), rows = prepared.rows(), "read and checked");
         let source = std::fs::canonicalize(path)
             .unwrap_or_else(|_| path.to_path_buf())
