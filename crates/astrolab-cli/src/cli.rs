@@ -31,7 +31,12 @@ pub struct GlobalArgs {
     pub home: Option<PathBuf>,
     /// PostgreSQL URL (postgres://user@host/db); absent: the embedded
     /// SQLite file. Put passwords in ~/.pgpass or PGPASSWORD, not here.
-    #[arg(long, global = true, env = "ASTROLAB_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "ASTROLAB_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Log format on stderr.
     #[arg(long, global = true, env = "ASTROLAB_LOG_FORMAT", value_enum)]

@@ -34,8 +34,10 @@ pub struct Config {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let cfg: FileConfig = toml::from_str(&text).with_context(|| format!("{}: invalid configuration", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let cfg: FileConfig = toml::from_str(&text)
+        .with_context(|| format!("{}: invalid configuration", path.display()))?;
     if let Some(url) = &cfg.database_url {
         if astrolab_store::redact_url(url) != *url {
             bail!(
@@ -60,8 +62,15 @@ pub fn resolve(args: &GlobalArgs) -> Result<Config> {
             .clone()
             .or(file.home)
             .unwrap_or_else(|| PathBuf::from("astrolab-data")),
-        database_url: args.database_url.clone().or(file.database_url).filter(|s| !s.is_empty()),
-        log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Human),
+        database_url: args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .filter(|s| !s.is_empty()),
+        log_format: args
+            .log_format
+            .or(file.log_format)
+            .unwrap_or(LogFormat::Human),
     })
 }
 

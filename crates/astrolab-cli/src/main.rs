@@ -32,7 +32,9 @@ fn init_logging(format: LogFormat, verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ASTROLAB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Human => builder.with_target(false).init(),
@@ -44,7 +46,9 @@ fn exit_code(err: &anyhow::Error) -> i32 {
         if cause.downcast_ref::<UsageError>().is_some() {
             return 2;
         }
-        if let Some(astrolab_store::StoreError::BadRequest { .. }) = cause.downcast_ref::<astrolab_store::StoreError>() {
+        if let Some(astrolab_store::StoreError::BadRequest { .. }) =
+            cause.downcast_ref::<astrolab_store::StoreError>()
+        {
             return 2;
         }
     }

@@ -15,7 +15,9 @@ pub fn emit(table: &ResultTable, out: &OutputArgs, extname: &str) -> Result<()> 
         (OutputFormat::Fits, None) => bail!("--format fits needs --output FILE.fits"),
         (OutputFormat::Fits, Some(p)) => write_fits_table(table, p, extname),
         (fmt, Some(p)) => {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?);
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            );
             write_text(table, fmt, &mut f)?;
             f.flush()?;
             Ok(())
@@ -65,7 +67,11 @@ fn csv_field(s: &str) -> String {
 pub fn write_text(table: &ResultTable, fmt: OutputFormat, w: &mut dyn Write) -> Result<()> {
     match fmt {
         OutputFormat::Table => {
-            let cells: Vec<Vec<String>> = table.rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+            let cells: Vec<Vec<String>> = table
+                .rows
+                .iter()
+                .map(|r| r.iter().map(cell).collect())
+                .collect();
             let mut widths: Vec<usize> = table.columns.iter().map(|c| c.len()).collect();
             for r in &cells {
                 for (i, c) in r.iter().enumerate() {
@@ -73,13 +79,24 @@ pub fn write_text(table: &ResultTable, fmt: OutputFormat, w: &mut dyn Write) -> 
                 }
             }
             let numeric: Vec<bool> = (0..table.columns.len())
-                .map(|i| table.rows.iter().all(|r| matches!(r[i], Value::Int(_) | Value::Float(_) | Value::Null)))
+                .map(|i| {
+                    table
+                        .rows
+                        .iter()
+                        .all(|r| matches!(r[i], Value::Int(_) | Value::Float(_) | Value::Null))
+                })
                 .collect();
             let line = |vals: &[String], w: &mut dyn Write| -> std::io::Result<()> {
                 let parts: Vec<String> = vals
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| if numeric[i] { format!("{v:>width$}", width = widths[i]) } else { format!("{v:<width$}", width = widths[i]) })
+                    .map(|(i, v)| {
+                        if numeric[i] {
+                            format!("{v:>width$}", width = widths[i])
+                        } else {
+                            format!("{v:<width$}", width = widths[i])
+                        }
+                    })
                     .collect();
                 writeln!(w, "{}", parts.join("  ").trim_end())
             };
@@ -89,10 +106,24 @@ pub fn write_text(table: &ResultTable, fmt: OutputFormat, w: &mut dyn Write) -> 
             for r in &cells {
                 line(r, w)?;
             }
-            writeln!(w, "({} row{})", table.rows.len(), if table.rows.len() == 1 { "" } else { "s" })?;
+            writeln!(
+                w,
+                "({} row{})",
+                table.rows.len(),
+                if table.rows.len() == 1 { "" } else { "s" }
+            )?;
         }
         OutputFormat::Csv => {
-            writeln!(w, "{}", table.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","))?;
+            writeln!(
+                w,
+                "{}",
+                table
+                    .columns
+                    .iter()
+                    .map(|c| csv_field(c))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )?;
             for r in &table.rows {
                 let fields: Vec<String> = r.iter().map(|v| csv_field(&v.to_string())).collect();
                 writeln!(w, "{}", fields.join(","))?;
@@ -110,7 +141,9 @@ pub fn write_text(table: &ResultTable, fmt: OutputFormat, w: &mut dyn Write) -> 
                         .map(|(c, v)| {
                             let j = match v {
                                 Value::Float(x) if !x.is_finite() => serde_json::Value::Null,
-                                other => serde_json::to_value(other).unwrap_or(serde_json::Value::Null),
+                                other => {
+                                    serde_json::to_value(other).unwrap_or(serde_json::Value::Null)
+                                }
                             };
                             (c.clone(), j)
                         })
@@ -132,12 +165,24 @@ pub fn write_fits_table(table: &ResultTable, path: &Path, extname: &str) -> Resu
     for (i, name) in table.columns.iter().enumerate() {
         let vals: Vec<&Value> = table.rows.iter().map(|r| &r[i]).collect();
         let all = |f: fn(&Value) -> bool| vals.iter().all(|v| matches!(v, Value::Null) || f(v));
-        let data = if all(|v| matches!(v, Value::Int(_))) && vals.iter().all(|v| !matches!(v, Value::Null)) {
+        let data = if all(|v| matches!(v, Value::Int(_)))
+            && vals.iter().all(|v| !matches!(v, Value::Null))
+        {
             ColumnData::I64(vals.iter().map(|v| v.as_i64().unwrap_or(0)).collect())
         } else if all(|v| matches!(v, Value::Int(_) | Value::Float(_))) {
-            ColumnData::F64(vals.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
-        } else if all(|v| matches!(v, Value::Bool(_))) && vals.iter().all(|v| !matches!(v, Value::Null)) {
-            ColumnData::Bool(vals.iter().map(|v| matches!(v, Value::Bool(true))).collect())
+            ColumnData::F64(
+                vals.iter()
+                    .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                    .collect(),
+            )
+        } else if all(|v| matches!(v, Value::Bool(_)))
+            && vals.iter().all(|v| !matches!(v, Value::Null))
+        {
+            ColumnData::Bool(
+                vals.iter()
+                    .map(|v| matches!(v, Value::Bool(true)))
+                    .collect(),
+            )
         } else {
             let values: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
             let width = values.iter().map(|s| s.len()).max().unwrap_or(1).max(1);
@@ -147,7 +192,10 @@ pub fn write_fits_table(table: &ResultTable, path: &Path, extname: &str) -> Resu
     }
     let hdus = [
         HduOut::Primary {
-            header: vec![Card::str("ORIGIN", "astrolab"), Card::str("ASTROVER", env!("CARGO_PKG_VERSION"))],
+            header: vec![
+                Card::str("ORIGIN", "astrolab"),
+                Card::str("ASTROVER", env!("CARGO_PKG_VERSION")),
+            ],
         },
         HduOut::Table {
             extname: Some(extname.to_string()),

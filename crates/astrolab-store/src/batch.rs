@@ -46,7 +46,10 @@ impl Values {
             (Values::Null, _)
                 | (Values::I64(_) | Values::ConstI64(_), ColType::I64)
                 | (Values::F64(_), ColType::F64)
-                | (Values::TextDict { .. } | Values::ConstText(_), ColType::Text)
+                | (
+                    Values::TextDict { .. } | Values::ConstText(_),
+                    ColType::Text
+                )
                 | (Values::Bool(_), ColType::Bool)
         )
     }
@@ -86,7 +89,8 @@ impl Batch {
         use rayon::slice::ParallelSliceMut;
         // Sort (key, row) pairs: contiguous, and unique, so an unstable
         // sort is deterministic and keeps equal keys in row order.
-        let mut pairs: Vec<(Option<i64>, u32)> = keys.iter().copied().zip(0..self.nrows as u32).collect();
+        let mut pairs: Vec<(Option<i64>, u32)> =
+            keys.iter().copied().zip(0..self.nrows as u32).collect();
         pairs.par_sort_unstable();
         let order: Vec<u32> = pairs.into_iter().map(|(_, i)| i).collect();
         if order.windows(2).all(|w| w[0] < w[1]) {

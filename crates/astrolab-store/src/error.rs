@@ -75,7 +75,9 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn sqlite(path: &std::path::Path) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+    pub(crate) fn sqlite(
+        path: &std::path::Path,
+    ) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
         move |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,

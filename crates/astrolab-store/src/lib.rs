@@ -22,6 +22,7 @@ mod batch;
 mod error;
 mod ingest;
 pub mod migrate;
+mod poscache;
 mod postgres;
 pub mod query;
 mod registry;

@@ -95,7 +95,11 @@ impl Store {
     /// Every registered file, oldest first.
     pub fn raw_files(&mut self) -> Result<Vec<RawFile>> {
         let sql = format!("SELECT {COLUMNS} FROM raw_files ORDER BY file_id");
-        Ok(self.query_rows(&sql, &sql, &[])?.iter().map(|r| from_row(r)).collect())
+        Ok(self
+            .query_rows(&sql, &sql, &[])?
+            .iter()
+            .map(|r| from_row(r))
+            .collect())
     }
 
     /// The live (not superseded) file with these bytes, if any.

@@ -24,10 +24,20 @@ fn insert_sql(batch: &Batch, rows: usize) -> String {
             format!("({})", ps.join(", "))
         })
         .collect();
-    format!("INSERT INTO {} ({}) VALUES {}", batch.table.name, names.join(", "), tuples.join(", "))
+    format!(
+        "INSERT INTO {} ({}) VALUES {}",
+        batch.table.name,
+        names.join(", "),
+        tuples.join(", ")
+    )
 }
 
-fn bind_row(stmt: &mut rusqlite::Statement<'_>, batch: &Batch, row: usize, first: usize) -> rusqlite::Result<()> {
+fn bind_row(
+    stmt: &mut rusqlite::Statement<'_>,
+    batch: &Batch,
+    row: usize,
+    first: usize,
+) -> rusqlite::Result<()> {
     for (c, values) in batch.columns.iter().enumerate() {
         let idx = first + c;
         match values {
@@ -36,7 +46,9 @@ fn bind_row(stmt: &mut rusqlite::Statement<'_>, batch: &Batch, row: usize, first
                 let x = v[row];
                 stmt.raw_bind_parameter(idx, if x.is_nan() { None } else { Some(x) })
             }
-            Values::TextDict { dict, codes } => stmt.raw_bind_parameter(idx, dict[codes[row] as usize].as_str()),
+            Values::TextDict { dict, codes } => {
+                stmt.raw_bind_parameter(idx, dict[codes[row] as usize].as_str())
+            }
             Values::Bool(v) => stmt.raw_bind_parameter(idx, v[row].map(i64::from)),
             Values::ConstI64(x) => stmt.raw_bind_parameter(idx, *x),
             Values::ConstText(s) => stmt.raw_bind_parameter(idx, s.as_str()),
@@ -47,10 +59,17 @@ fn bind_row(stmt: &mut rusqlite::Statement<'_>, batch: &Batch, row: usize, first
 }
 
 /// Inserts every row of `batch` through `tx`.
-pub(crate) fn load_batch(tx: &rusqlite::Transaction<'_>, path: &Path, batch: &Batch, progress: &mut Progress<'_>) -> Result<u64> {
+pub(crate) fn load_batch(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    batch: &Batch,
+    progress: &mut Progress<'_>,
+) -> Result<u64> {
     let e = StoreError::sqlite;
     let ncol = batch.columns.len();
-    let mut multi = tx.prepare_cached(&insert_sql(batch, ROWS_PER_STATEMENT)).map_err(e(path))?;
+    let mut multi = tx
+        .prepare_cached(&insert_sql(batch, ROWS_PER_STATEMENT))
+        .map_err(e(path))?;
     let mut single = tx.prepare_cached(&insert_sql(batch, 1)).map_err(e(path))?;
     let mut row = 0;
     let mut since_report = 0;

@@ -186,7 +186,12 @@ impl Store {
 
     /// Runs a statement with parameters; `sqlite` and `postgres` are the
     /// two spellings (placeholders `?1` and `$1`).
-    pub(crate) fn execute(&mut self, sqlite: &str, postgres: &str, params: &[Value]) -> Result<u64> {
+    pub(crate) fn execute(
+        &mut self,
+        sqlite: &str,
+        postgres: &str,
+        params: &[Value],
+    ) -> Result<u64> {
         match &mut self.conn {
             Conn::Sqlite { conn, path } => {
                 let n = conn
@@ -212,7 +217,9 @@ impl Store {
     ) -> Result<Vec<Vec<Value>>> {
         match &mut self.conn {
             Conn::Sqlite { conn, path } => {
-                let mut stmt = conn.prepare_cached(sqlite).map_err(StoreError::sqlite(path))?;
+                let mut stmt = conn
+                    .prepare_cached(sqlite)
+                    .map_err(StoreError::sqlite(path))?;
                 let ncol = stmt.column_count();
                 let rows = stmt
                     .query_map(rusqlite::params_from_iter(params.iter()), |row| {
@@ -238,9 +245,7 @@ impl Store {
 /// Quotes a PostgreSQL identifier, refusing anything but plain names.
 pub(crate) fn quote_ident(name: &str) -> Result<String> {
     if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         || name.starts_with(|c: char| c.is_ascii_digit())
     {
         return Err(StoreError::bad_request(
@@ -249,4 +254,112 @@ pub(crate) fn quote_ident(name: &str) -> Result<String> {
         ));
     }
     Ok(format!("\"{name}\""))
+}
+
+impl Store {
+    /// Identifier, RA and Dec of every row of a sky table, read with typed
+    /// column access (COPY on PostgreSQL) for crossmatches over millions of
+    /// rows. The identifier is TARGETID where the table has one, the row
+    /// number for galaxy lists, the void id for void tables. Rows come in
+    /// storage order (HEALPix order for bulk-loaded files).
+    pub(crate) fn positions(
+        &mut self,
+        t: &crate::schema::TableSpec,
+    ) -> Result<crate::query::Positions> {
+        use crate::poscache;
+        let files: Vec<crate::RawFile> = self
+            .raw_files()?
+            .into_iter()
+            .filter(|f| !f.superseded)
+            .collect();
+        let home = self.config.home.clone();
+        let mut cached: Vec<Option<poscache::Cached>> = files
+            .iter()
+            .map(|f| poscache::read(&poscache::path(&home, t.name, f)))
+            .collect();
+        if cached.iter().any(|c| c.is_none()) {
+            // One scan rebuilds every missing file's cache.
+            let mut by_file = self.positions_from_db(t)?;
+            for (f, c) in files.iter().zip(cached.iter_mut()) {
+                if c.is_none() {
+                    let fresh = by_file.remove(&f.file_id).unwrap_or_default();
+                    if let Err(e) = poscache::write(&poscache::path(&home, t.name, f), &fresh) {
+                        tracing::warn!(error = %e, "could not write the positions cache (crossmatches still work, more slowly)");
+                    }
+                    *c = Some(fresh);
+                }
+            }
+        }
+        let mut out = crate::query::Positions {
+            ids: Vec::new(),
+            ra: Vec::new(),
+            dec: Vec::new(),
+        };
+        for c in cached.into_iter().flatten() {
+            out.ids.extend(c.ids);
+            out.ra.extend(c.ra);
+            out.dec.extend(c.dec);
+        }
+        Ok(out)
+    }
+
+    /// Identifier column used by crossmatches for a table.
+    pub(crate) fn position_id_column(t: &crate::schema::TableSpec) -> &'static str {
+        match t.name {
+            "galaxies" => "row_index",
+            _ if t.column("targetid").is_some() => "targetid",
+            _ if t.column("void_id").is_some() => "void_id",
+            _ => "hpx",
+        }
+    }
+
+    fn positions_from_db(
+        &mut self,
+        t: &crate::schema::TableSpec,
+    ) -> Result<std::collections::HashMap<i64, crate::poscache::Cached>> {
+        let id = Self::position_id_column(t);
+        let mut out: std::collections::HashMap<i64, crate::poscache::Cached> =
+            std::collections::HashMap::new();
+        let mut push = |file: i64, idv: Option<i64>, ra: f64, dec: f64| {
+            let c = out.entry(file).or_default();
+            c.ids.push(idv);
+            c.ra.push(ra);
+            c.dec.push(dec);
+        };
+        match &mut self.conn {
+            Conn::Sqlite { conn, path } => {
+                let e = StoreError::sqlite;
+                let mut stmt = conn
+                    .prepare(&format!("SELECT file_id, {id}, ra, dec FROM {}", t.name))
+                    .map_err(e(path))?;
+                let mut rows = stmt.query([]).map_err(e(path))?;
+                while let Some(r) = rows.next().map_err(e(path))? {
+                    push(
+                        r.get(0).map_err(e(path))?,
+                        r.get(1).map_err(e(path))?,
+                        r.get(2).map_err(e(path))?,
+                        r.get(3).map_err(e(path))?,
+                    );
+                }
+            }
+            Conn::Postgres(c) => {
+                // Arrays per file and HEALPix region: a few hundred rows of
+                // packed binary arrays instead of one message per row.
+                let packed = format!(
+                    "SELECT file_id, array_agg({id}), array_agg(ra), array_agg(dec) FROM {} GROUP BY file_id, hpx >> 52 ORDER BY file_id, hpx >> 52",
+                    t.name
+                );
+                for r in c.query(&packed, &[])? {
+                    let file: i64 = r.try_get(0)?;
+                    let ids: Vec<Option<i64>> = r.try_get(1)?;
+                    let ra: Vec<f64> = r.try_get(2)?;
+                    let dec: Vec<f64> = r.try_get(3)?;
+                    for i in 0..ids.len() {
+                        push(file, ids[i], ra[i], dec[i]);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
 }

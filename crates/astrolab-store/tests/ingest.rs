@@ -16,39 +16,92 @@ fn migrations_create_exactly_the_declared_columns() {
     for cfg in cfgs {
         let mut store = Store::open(&cfg).unwrap();
         for t in astrolab_store::schema::TABLES {
-            let r = store.sql_readonly(&format!("SELECT * FROM {} LIMIT 0", t.name)).unwrap();
-            assert_eq!(r.columns, t.column_names(), "{} on {}", t.name, store.backend());
+            let r = store
+                .sql_readonly(&format!("SELECT * FROM {} LIMIT 0", t.name))
+                .unwrap();
+            assert_eq!(
+                r.columns,
+                t.column_names(),
+                "{} on {}",
+                t.name,
+                store.backend()
+            );
         }
         let status = astrolab_store::migrate::status(&mut store).unwrap();
         assert_eq!(status[0].state, "applied");
         // Opening again applies nothing new.
         drop(store);
         let mut again = Store::open(&cfg).unwrap();
-        assert!(astrolab_store::migrate::apply_pending(&mut again).unwrap().is_empty());
+        assert!(astrolab_store::migrate::apply_pending(&mut again)
+            .unwrap()
+            .is_empty());
     }
 }
 
 #[test]
 fn real_redrock_files_join_redshifts_and_fibermap() {
-    let Some(dir) = require_shared_data("real_redrock") else { return };
+    let Some(dir) = require_shared_data("real_redrock") else {
+        return;
+    };
     let (_d, cfgs) = backends("real_redrock");
     for cfg in cfgs {
         let mut store = Store::open(&cfg).unwrap();
-        for f in ["redrock-test.fits", "redrock-special-dark-27247.fits", "redrock-4-80613-thru20210324.fits"] {
+        for f in [
+            "redrock-test.fits",
+            "redrock-special-dark-27247.fits",
+            "redrock-4-80613-thru20210324.fits",
+        ] {
             let out = ingest(&mut store, &dir.join("desi").join(f)).unwrap();
             assert!(matches!(out, IngestOutcome::Loaded { .. }), "{f}");
         }
         assert_eq!(store.count_rows("redshifts").unwrap(), 5);
         // Expected values read with astropy: fits.getdata(f, 'REDSHIFTS') / 'FIBERMAP'.
         let r = store
-            .sql_readonly("SELECT targetid, z, spectype, zwarn, ra, dec FROM redshifts ORDER BY targetid")
+            .sql_readonly(
+                "SELECT targetid, z, spectype, zwarn, ra, dec FROM redshifts ORDER BY targetid",
+            )
             .unwrap();
         let expect: [(i64, f64, &str, i64, f64, f64); 5] = [
-            (39089837499744649, 0.007269671851219614, "GALAXY", 0, 149.465404248889, 1.7936467486355945),
-            (39633345008634465, 0.36874355163716493, "GALAXY", 0, 105.48977452498902, 56.669300058331935),
-            (39633393167631849, 0.1571380861486737, "GALAXY", 0, 189.3192436303275, 60.59263617228962),
-            (39633393167633604, -0.0001116825862439458, "GALAXY", 0, 189.5705252532345, 60.60111193031285),
-            (616094145466860255, 1.3282815521302358, "GALAXY", 1, 189.09940400098614, 60.52672849901842),
+            (
+                39089837499744649,
+                0.007269671851219614,
+                "GALAXY",
+                0,
+                149.465404248889,
+                1.7936467486355945,
+            ),
+            (
+                39633345008634465,
+                0.36874355163716493,
+                "GALAXY",
+                0,
+                105.48977452498902,
+                56.669300058331935,
+            ),
+            (
+                39633393167631849,
+                0.1571380861486737,
+                "GALAXY",
+                0,
+                189.3192436303275,
+                60.59263617228962,
+            ),
+            (
+                39633393167633604,
+                -0.0001116825862439458,
+                "GALAXY",
+                0,
+                189.5705252532345,
+                60.60111193031285,
+            ),
+            (
+                616094145466860255,
+                1.3282815521302358,
+                "GALAXY",
+                1,
+                189.09940400098614,
+                60.52672849901842,
+            ),
         ];
         for (row, e) in r.rows.iter().zip(expect) {
             assert_eq!(row[0], Value::Int(e.0));
@@ -63,7 +116,9 @@ fn real_redrock_files_join_redshifts_and_fibermap() {
 
 #[test]
 fn vollim_dr7_ingests_as_a_galaxy_catalog() {
-    let Some(path) = real("vollim", "voids/vollim_dr7_cbp_102709.fits") else { return };
+    let Some(path) = real("vollim", "voids/vollim_dr7_cbp_102709.fits") else {
+        return;
+    };
     let (_d, cfgs) = backends("vollim");
     for cfg in cfgs {
         let mut store = Store::open(&cfg).unwrap();
@@ -83,9 +138,15 @@ fn vollim_dr7_ingests_as_a_galaxy_catalog() {
             .sql_readonly("SELECT row_index, ra, dec, z, weight FROM galaxies WHERE row_index IN (0, 120605) ORDER BY row_index")
             .unwrap();
         let f = |v: &Value| v.as_f64().unwrap();
-        assert!((f(&r.rows[0][1]) - 171.59215).abs() < 1e-4 && (f(&r.rows[0][2]) + 1.054439).abs() < 1e-5);
+        assert!(
+            (f(&r.rows[0][1]) - 171.59215).abs() < 1e-4
+                && (f(&r.rows[0][2]) + 1.054439).abs() < 1e-5
+        );
         assert!((f(&r.rows[0][3]) - 0.077352).abs() < 1e-6 && f(&r.rows[0][4]) == 1.0);
-        assert!((f(&r.rows[1][1]) - 241.19502).abs() < 1e-4 && (f(&r.rows[1][2]) - 24.278889).abs() < 1e-5);
+        assert!(
+            (f(&r.rows[1][1]) - 241.19502).abs() < 1e-4
+                && (f(&r.rows[1][2]) - 24.278889).abs() < 1e-5
+        );
     }
 }
 
@@ -103,22 +164,41 @@ fn registry_same_bytes_is_a_noop_and_names_are_versioned() {
     for cfg in cfgs {
         let mut store = Store::open(&cfg).unwrap();
         let first = ingest(&mut store, &a.join("zpix-main-dark.fits")).unwrap();
-        let IngestOutcome::Loaded { file: f1, .. } = first else { panic!() };
+        let IngestOutcome::Loaded { file: f1, .. } = first else {
+            panic!()
+        };
         // Same bytes again: nothing happens.
         let again = ingest(&mut store, &a.join("zpix-main-dark.fits")).unwrap();
-        assert!(matches!(again, IngestOutcome::AlreadyIngested { ref file } if file.file_id == f1.file_id));
+        assert!(
+            matches!(again, IngestOutcome::AlreadyIngested { ref file } if file.file_id == f1.file_id)
+        );
         assert_eq!(store.count_rows("zcatalog").unwrap(), 500);
         // Different bytes under the same name: refused, store unchanged.
         let before = snapshot(&mut store);
         let err = ingest(&mut store, &b.join("zpix-main-dark.fits")).unwrap_err();
-        assert!(matches!(err, StoreError::NameConflict { next_version: 2, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                StoreError::NameConflict {
+                    next_version: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("--new-version"));
         assert_eq!(snapshot(&mut store), before);
         // With --new-version: version 2 replaces the rows of version 1.
         let out = store
-            .ingest_file(&b.join("zpix-main-dark.fits"), &IngestOptions { new_version: true }, &mut Progress::none())
+            .ingest_file(
+                &b.join("zpix-main-dark.fits"),
+                &IngestOptions { new_version: true },
+                &mut Progress::none(),
+            )
             .unwrap();
-        let IngestOutcome::Loaded { file: f2, .. } = out else { panic!() };
+        let IngestOutcome::Loaded { file: f2, .. } = out else {
+            panic!()
+        };
         assert_eq!(f2.version, 2);
         assert_eq!(store.count_rows("zcatalog").unwrap(), 300);
         let files = store.raw_files().unwrap();
@@ -129,11 +209,18 @@ fn registry_same_bytes_is_a_noop_and_names_are_versioned() {
 
 fn assert_refused_and_unchanged(store: &mut Store, path: &std::path::Path, needles: &[&str]) {
     let before = snapshot(store);
-    let err = ingest(store, path).expect_err("bad input must fail").to_string();
+    let err = ingest(store, path)
+        .expect_err("bad input must fail")
+        .to_string();
     for n in needles {
         assert!(err.contains(n), "error {err:?} should mention {n:?}");
     }
-    assert_eq!(snapshot(store), before, "store changed after failed ingest of {}", path.display());
+    assert_eq!(
+        snapshot(store),
+        before,
+        "store changed after failed ingest of {}",
+        path.display()
+    );
 }
 
 #[test]
@@ -189,19 +276,41 @@ fn bad_input_is_refused_with_a_clear_error_and_leaves_nothing() {
         let mut store = Store::open(&cfg).unwrap();
         // A committed file first: it must survive every failure below.
         ingest(&mut store, &d.join("good.fits")).unwrap();
-        assert_refused_and_unchanged(&mut store, &d.join("zpix-truncated.fits"), &["zpix-truncated.fits", "ZCATALOG"]);
+        assert_refused_and_unchanged(
+            &mut store,
+            &d.join("zpix-truncated.fits"),
+            &["zpix-truncated.fits", "ZCATALOG"],
+        );
         assert_refused_and_unchanged(&mut store, &d.join("notes.fits"), &["notes.fits"]);
-        assert_refused_and_unchanged(&mut store, &d.join("zpix-nan.fits"), &["zpix-nan.fits", "ZCATALOG", "TARGET_RA", "row 17"]);
-        assert_refused_and_unchanged(&mut store, &d.join("zpix-dec.fits"), &["zpix-dec.fits", "row 42", "91.5"]);
-        assert_refused_and_unchanged(&mut store, &d.join("zpix-noz.fits"), &["zpix-noz.fits", "ZCATALOG", "Z"]);
-        assert_refused_and_unchanged(&mut store, &d.join("mystery.fits"), &["mystery.fits", "STUFF"]);
+        assert_refused_and_unchanged(
+            &mut store,
+            &d.join("zpix-nan.fits"),
+            &["zpix-nan.fits", "ZCATALOG", "TARGET_RA", "row 17"],
+        );
+        assert_refused_and_unchanged(
+            &mut store,
+            &d.join("zpix-dec.fits"),
+            &["zpix-dec.fits", "row 42", "91.5"],
+        );
+        assert_refused_and_unchanged(
+            &mut store,
+            &d.join("zpix-noz.fits"),
+            &["zpix-noz.fits", "ZCATALOG", "Z"],
+        );
+        assert_refused_and_unchanged(
+            &mut store,
+            &d.join("mystery.fits"),
+            &["mystery.fits", "STUFF"],
+        );
         assert_eq!(store.count_rows("zcatalog").unwrap(), 200);
     }
 }
 
 #[test]
 fn postgres_connection_lost_mid_ingest_leaves_nothing() {
-    let Some(cfg) = pg_config("conn_lost") else { return };
+    let Some(cfg) = pg_config("conn_lost") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (ra, dec) = sky_points(200_000, 3);
     let path = dir.path().join("zpix-big.fits");
@@ -213,7 +322,8 @@ fn postgres_connection_lost_mid_ingest_leaves_nothing() {
     let mut cb = |_n: u64| -> Result<(), String> {
         if !killed {
             killed = true;
-            let mut admin = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
+            let mut admin =
+                postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
             admin
                 .execute("SELECT pg_terminate_backend($1)", &[&pid])
                 .map_err(|e| e.to_string())?;
@@ -221,7 +331,11 @@ fn postgres_connection_lost_mid_ingest_leaves_nothing() {
         Ok(())
     };
     let err = store
-        .ingest_file(&path, &IngestOptions::default(), &mut Progress::new(&mut cb))
+        .ingest_file(
+            &path,
+            &IngestOptions::default(),
+            &mut Progress::new(&mut cb),
+        )
         .expect_err("ingest must fail when the server goes away");
     assert!(killed);
     assert!(err.to_string().contains("PostgreSQL"), "{err}");

@@ -34,7 +34,9 @@ fn points() -> (Vec<f64>, Vec<f64>) {
 
 fn loaded(cfg: &astrolab_store::StoreConfig, path: &std::path::Path) -> Store {
     let mut store = Store::open(cfg).unwrap();
-    store.ingest_file(path, &IngestOptions::default(), &mut Progress::none()).unwrap();
+    store
+        .ingest_file(path, &IngestOptions::default(), &mut Progress::none())
+        .unwrap();
     store
 }
 
@@ -44,12 +46,26 @@ fn cone_matches_brute_force_at_poles_and_ra_wrap() {
     let (ra, dec) = points();
     let path = dir.path().join("zpix-test.fits");
     write_zcatalog(&path, &ra, &dec, 11);
-    let centres = [(0.2, 0.0, 1.0), (359.9, 0.5, 0.7), (10.0, 90.0, 1.5), (200.0, -89.5, 1.0), (123.4, 45.6, 3.0), (50.0, -30.0, 0.01)];
+    let centres = [
+        (0.2, 0.0, 1.0),
+        (359.9, 0.5, 0.7),
+        (10.0, 90.0, 1.5),
+        (200.0, -89.5, 1.0),
+        (123.4, 45.6, 3.0),
+        (50.0, -30.0, 0.01),
+    ];
     for cfg in cfgs {
         let mut store = loaded(&cfg, &path);
         for &(cra, cdec, r) in &centres {
             let got = store
-                .cone(&ConeQuery { table: "zcatalog".into(), ra_deg: cra, dec_deg: cdec, radius_deg: r, filter: None, limit: None })
+                .cone(&ConeQuery {
+                    table: "zcatalog".into(),
+                    ra_deg: cra,
+                    dec_deg: cdec,
+                    radius_deg: r,
+                    filter: None,
+                    limit: None,
+                })
                 .unwrap();
             let mut want: Vec<i64> = (0..ra.len())
                 .filter(|&i| sep(cra, cdec, ra[i], dec[i]) <= r)
@@ -63,12 +79,28 @@ fn cone_matches_brute_force_at_poles_and_ra_wrap() {
             assert!(seps.windows(2).all(|w| w[0] <= w[1]));
             ids.sort();
             want.sort();
-            assert!(!want.is_empty() || r < 0.1, "test cone at ({cra},{cdec}) should not be empty");
-            assert_eq!(ids, want, "cone ({cra}, {cdec}, {r}) on {} (q3c: {})", store.backend(), store.has_q3c());
+            assert!(
+                !want.is_empty() || r < 0.1,
+                "test cone at ({cra},{cdec}) should not be empty"
+            );
+            assert_eq!(
+                ids,
+                want,
+                "cone ({cra}, {cdec}, {r}) on {} (q3c: {})",
+                store.backend(),
+                store.has_q3c()
+            );
         }
         // Filters apply on top, with bound parameters.
         let all = store
-            .cone(&ConeQuery { table: "zcatalog".into(), ra_deg: 123.4, dec_deg: 45.6, radius_deg: 3.0, filter: None, limit: None })
+            .cone(&ConeQuery {
+                table: "zcatalog".into(),
+                ra_deg: 123.4,
+                dec_deg: 45.6,
+                radius_deg: 3.0,
+                filter: None,
+                limit: None,
+            })
             .unwrap();
         let f = store
             .cone(&ConeQuery {
@@ -80,16 +112,31 @@ fn cone_matches_brute_force_at_poles_and_ra_wrap() {
                 limit: None,
             })
             .unwrap();
-        let (zi, si, bi) = (all.column_index("zwarn").unwrap(), all.column_index("spectype").unwrap(), all.column_index("bgs_target").unwrap());
+        let (zi, si, bi) = (
+            all.column_index("zwarn").unwrap(),
+            all.column_index("spectype").unwrap(),
+            all.column_index("bgs_target").unwrap(),
+        );
         let expect = all
             .rows
             .iter()
-            .filter(|r| r[zi] == Value::Int(0) && r[si] == Value::Text("QSO".into()) && r[bi].as_i64().unwrap() & 2 != 0)
+            .filter(|r| {
+                r[zi] == Value::Int(0)
+                    && r[si] == Value::Text("QSO".into())
+                    && r[bi].as_i64().unwrap() & 2 != 0
+            })
             .count();
         assert!(expect > 0);
         assert_eq!(f.rows.len(), expect);
         let lim = store
-            .cone(&ConeQuery { table: "zcatalog".into(), ra_deg: 123.4, dec_deg: 45.6, radius_deg: 3.0, filter: None, limit: Some(5) })
+            .cone(&ConeQuery {
+                table: "zcatalog".into(),
+                ra_deg: 123.4,
+                dec_deg: 45.6,
+                radius_deg: 3.0,
+                filter: None,
+                limit: Some(5),
+            })
             .unwrap();
         assert_eq!(lim.rows, all.rows[..5].to_vec());
     }
@@ -97,7 +144,9 @@ fn cone_matches_brute_force_at_poles_and_ra_wrap() {
 
 #[test]
 fn postgres_q3c_and_healpix_paths_agree() {
-    let Some(cfg) = pg_config("q3c_agree") else { return };
+    let Some(cfg) = pg_config("q3c_agree") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (ra, dec) = points();
     let path = dir.path().join("zpix-q3c.fits");
@@ -105,14 +154,23 @@ fn postgres_q3c_and_healpix_paths_agree() {
     let mut store = loaded(&cfg, &path);
     if !store.has_q3c() {
         if std::env::var_os("CI").is_some() {
-            panic!("q3c is not installed on the test server; scripts/test installs postgresql-NN-q3c");
+            panic!(
+                "q3c is not installed on the test server; scripts/test installs postgresql-NN-q3c"
+            );
         }
         eprintln!("skipping: q3c not installed");
         return;
     }
     let q = |s: &mut Store, cra: f64, cdec: f64| {
         let t = s
-            .cone(&ConeQuery { table: "zcatalog".into(), ra_deg: cra, dec_deg: cdec, radius_deg: 1.0, filter: None, limit: None })
+            .cone(&ConeQuery {
+                table: "zcatalog".into(),
+                ra_deg: cra,
+                dec_deg: cdec,
+                radius_deg: 1.0,
+                filter: None,
+                limit: None,
+            })
             .unwrap();
         t.rows
     };
@@ -165,7 +223,10 @@ fn xmatch_finds_the_nearest_within_radius_both_ways() {
         assert_eq!(got, expected);
         for r in &t.rows {
             // The partner is the point it was made from.
-            assert_eq!(r[3].as_i64().unwrap() - 39627000000000000, r[0].as_i64().unwrap());
+            assert_eq!(
+                r[3].as_i64().unwrap() - 39627000000000000,
+                r[0].as_i64().unwrap()
+            );
             assert!(r[6].as_f64().unwrap() <= 1.0 + 1e-9);
         }
         let back = store
@@ -189,9 +250,16 @@ fn sql_is_read_only_on_both_backends() {
     write_zcatalog(&path, &ra, &dec, 4);
     for cfg in cfgs {
         let mut store = loaded(&cfg, &path);
-        let r = store.sql_readonly("SELECT spectype, COUNT(*) AS n FROM zcatalog GROUP BY spectype ORDER BY spectype").unwrap();
+        let r = store
+            .sql_readonly(
+                "SELECT spectype, COUNT(*) AS n FROM zcatalog GROUP BY spectype ORDER BY spectype",
+            )
+            .unwrap();
         assert_eq!(r.columns, vec!["spectype", "n"]);
-        assert_eq!(r.rows[0], vec![Value::Text("GALAXY".into()), Value::Int(34)]);
+        assert_eq!(
+            r.rows[0],
+            vec![Value::Text("GALAXY".into()), Value::Int(34)]
+        );
         for bad in [
             "DELETE FROM zcatalog",
             "DROP TABLE zcatalog",
@@ -200,7 +268,10 @@ fn sql_is_read_only_on_both_backends() {
             "UPDATE zcatalog SET z = 0",
         ] {
             let e = store.sql_readonly(bad).unwrap_err();
-            assert!(matches!(e, StoreError::BadRequest { .. }) || e.to_string().contains("read-only"), "{bad}: {e}");
+            assert!(
+                matches!(e, StoreError::BadRequest { .. }) || e.to_string().contains("read-only"),
+                "{bad}: {e}"
+            );
         }
         assert_eq!(store.count_rows("zcatalog").unwrap(), 100);
     }

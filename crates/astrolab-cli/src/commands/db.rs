@@ -21,7 +21,9 @@ pub fn run(cfg: &Config, cmd: &DbCommand) -> Result<()> {
         DbCommand::Status { json } => {
             let mut store = Store::open_unmigrated(&sc)?;
             let status = migrate::status(&mut store)?;
-            let applied_v1 = status.iter().any(|s| s.version == 1 && s.state == "applied");
+            let applied_v1 = status
+                .iter()
+                .any(|s| s.version == 1 && s.state == "applied");
             let mut counts = Vec::new();
             if applied_v1 {
                 for t in schema::TABLES {

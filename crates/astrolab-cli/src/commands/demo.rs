@@ -11,7 +11,8 @@ pub fn run(args: &DemoDataArgs) -> Result<()> {
         n_galaxies: args.galaxies,
         ..DemoConfig::default()
     };
-    let summary = generate_sky(&args.dir, &cfg).with_context(|| format!("writing demo data to {}", args.dir.display()))?;
+    let summary = generate_sky(&args.dir, &cfg)
+        .with_context(|| format!("writing demo data to {}", args.dir.display()))?;
     for f in &summary.files {
         println!("wrote {} ({}, {} rows)", f.path.display(), f.kind, f.rows);
     }

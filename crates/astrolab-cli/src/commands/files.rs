@@ -11,10 +11,21 @@ pub fn run(cfg: &Config, cmd: &FilesCommand) -> Result<()> {
     let mut store = super::open_store(cfg)?;
     let files = store.raw_files()?;
     let table = ResultTable {
-        columns: ["file_id", "name", "version", "format", "rows", "size_bytes", "sha256", "ingested_at", "superseded", "source"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        columns: [
+            "file_id",
+            "name",
+            "version",
+            "format",
+            "rows",
+            "size_bytes",
+            "sha256",
+            "ingested_at",
+            "superseded",
+            "source",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
         rows: files
             .into_iter()
             .map(|f| {

@@ -12,6 +12,11 @@ use crate::config::Config;
 /// the outcomes of the files that did not fail and the number that failed.
 pub fn ingest_all(store: &mut Store, args: &IngestArgs) -> Result<(Vec<IngestOutcome>, usize)> {
     let files = expand_paths(&args.paths)?;
+    // Files met while walking a directory that are not catalogs (a README
+    // table, a truth file) are skipped with a note; a file named on the
+    // command line must ingest or fail.
+    let named: Vec<std::path::PathBuf> =
+        args.paths.iter().filter(|p| p.is_file()).cloned().collect();
     if files.is_empty() {
         bail!("no .fits or .csv files found in {:?}", args.paths);
     }
@@ -21,7 +26,11 @@ pub fn ingest_all(store: &mut Store, args: &IngestArgs) -> Result<(Vec<IngestOut
     let mut outcomes = Vec::new();
     let mut failed = 0;
     for path in &files {
-        let pb = crate::progress::rows(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let pb = crate::progress::rows(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         let mut cb = |n: u64| -> std::result::Result<(), String> {
             pb.inc(n);
             Ok(())
@@ -56,10 +65,16 @@ pub fn ingest_all(store: &mut Store, args: &IngestArgs) -> Result<(Vec<IngestOut
                 }
                 outcomes.push(outcome);
             }
+            Err(e @ astrolab_store::StoreError::UnknownFormat { .. }) if !named.contains(path) => {
+                eprintln!("skipped   {}: {e}", path.display());
+            }
             Err(e) => {
                 failed += 1;
                 if args.json {
-                    println!("{}", serde_json::json!({"outcome": "failed", "path": path, "error": e.to_string()}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"outcome": "failed", "path": path, "error": e.to_string()})
+                    );
                 }
                 eprintln!("failed    {}: {e}", path.display());
             }

@@ -14,5 +14,6 @@ use crate::config::Config;
 /// Opens the configured store (migrating on first use).
 pub fn open_store(cfg: &Config) -> Result<astrolab_store::Store> {
     let sc = cfg.store();
-    astrolab_store::Store::open(&sc).with_context(|| format!("opening the store at {}", sc.describe()))
+    astrolab_store::Store::open(&sc)
+        .with_context(|| format!("opening the store at {}", sc.describe()))
 }

@@ -37,7 +37,11 @@ pub fn run(cfg: &Config, cmd: &QueryCommand) -> Result<()> {
                     DirectionArg::AToB => Direction::AToB,
                     DirectionArg::BToA => Direction::BToA,
                 },
-                mode: if a.all_pairs { XmatchMode::All } else { XmatchMode::Nearest },
+                mode: if a.all_pairs {
+                    XmatchMode::All
+                } else {
+                    XmatchMode::Nearest
+                },
             };
             let t = store.xmatch(&q)?;
             crate::output::emit(&t, &a.out, "XMATCH")

@@ -31,7 +31,12 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
     let mut done: Vec<String> = Vec::new();
 
     // 1. Demo data in the genuine DESI formats.
-    println!("[1/4] writing a synthetic DESI sky ({} galaxies, seed {}) to {}", args.galaxies, args.seed, demo_dir.display());
+    println!(
+        "[1/4] writing a synthetic DESI sky ({} galaxies, seed {}) to {}",
+        args.galaxies,
+        args.seed,
+        demo_dir.display()
+    );
     let demo = generate_sky(
         &demo_dir,
         &DemoConfig {
@@ -51,9 +56,22 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
 
     // 2. Ingest into the store.
     let sc = cfg.store();
-    println!("[2/4] ingesting into {} ({})", sc.describe(), if sc.database_url.is_some() { "PostgreSQL" } else { "embedded SQLite" });
+    println!(
+        "[2/4] ingesting into {} ({})",
+        sc.describe(),
+        if sc.database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "embedded SQLite"
+        }
+    );
     let mut store = super::open_store(cfg)?;
-    let paths: Vec<PathBuf> = demo.files.iter().map(|f| f.path.clone()).filter(|p| p.extension().is_some_and(|e| e == "fits")).collect();
+    let paths: Vec<PathBuf> = demo
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .filter(|p| p.extension().is_some_and(|e| e == "fits"))
+        .collect();
     let (outcomes, failed) = super::ingest::ingest_all(
         &mut store,
         &IngestArgs {
@@ -70,7 +88,10 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
     // 3. Example queries.
     println!("[3/4] example queries");
     let biggest = store.sql_readonly("SELECT ra, dec, radius_mpc_h FROM v2_voids WHERE algorithm = 'REVOLVER' ORDER BY radius_mpc_h DESC LIMIT 1")?;
-    let (ra, dec) = (first_f64(&biggest, "ra").unwrap_or(180.0), first_f64(&biggest, "dec").unwrap_or(25.0));
+    let (ra, dec) = (
+        first_f64(&biggest, "ra").unwrap_or(180.0),
+        first_f64(&biggest, "dec").unwrap_or(25.0),
+    );
     let cone = store.cone(&ConeQuery {
         table: "fastspec".into(),
         ra_deg: ra,
@@ -91,7 +112,11 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
         direction: Direction::AToB,
         mode: XmatchMode::Nearest,
     })?;
-    crate::output::emit(&xm, &csv_out(&out_dir, "xmatch_fastspec_zcatalog.csv"), "XMATCH")?;
+    crate::output::emit(
+        &xm,
+        &csv_out(&out_dir, "xmatch_fastspec_zcatalog.csv"),
+        "XMATCH",
+    )?;
     done.push(format!("crossmatch: {} FastSpecFit galaxies matched to the redshift catalog within 1 arcsec -> quickstart/xmatch_fastspec_zcatalog.csv", xm.rows.len()));
     let types = store.sql_readonly("SELECT spectype, COUNT(*) AS n, AVG(z) AS mean_z FROM zcatalog GROUP BY spectype ORDER BY n DESC")?;
     crate::output::emit(&types, &csv_out(&out_dir, "spectypes.csv"), "SPECTYPES")?;
@@ -104,9 +129,16 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
          ROUND(100.0 * SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) / COUNT(*), 1) AS void_percent \
          FROM v2_galzone g JOIN v2_zonevoid zv ON zv.file_id = g.file_id AND zv.zone = g.zone GROUP BY g.algorithm ORDER BY g.algorithm",
     )?;
-    crate::output::emit(&membership, &csv_out(&out_dir, "v2_void_membership.csv"), "MEMBERSHIP")?;
+    crate::output::emit(
+        &membership,
+        &csv_out(&out_dir, "v2_void_membership.csv"),
+        "MEMBERSHIP",
+    )?;
     for r in &membership.rows {
-        done.push(format!("V2 void membership ({}): {} of {} galaxies in voids ({}%)", r[0], r[2], r[1], r[3]));
+        done.push(format!(
+            "V2 void membership ({}): {} of {} galaxies in voids ({}%)",
+            r[0], r[2], r[1], r[3]
+        ));
     }
 
     let summary = serde_json::json!({
@@ -117,10 +149,14 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
         "seconds": t0.elapsed().as_secs_f64(),
     });
     let summary_path = out_dir.join("summary.json");
-    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)?).with_context(|| format!("writing {}", summary_path.display()))?;
+    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)?)
+        .with_context(|| format!("writing {}", summary_path.display()))?;
 
     println!();
-    println!("astrolab quickstart finished in {:.1} s", t0.elapsed().as_secs_f64());
+    println!(
+        "astrolab quickstart finished in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     for d in &done {
         println!("  - {d}");
     }

@@ -17,12 +17,18 @@ pub(crate) fn worth_it_sqlite(tx: &rusqlite::Transaction<'_>, b: &Batch) -> rusq
     if b.nrows < MIN_ROWS {
         return Ok(false);
     }
-    let existing: i64 = tx.query_row(&format!("SELECT COUNT(*) FROM {}", b.table.name), [], |r| r.get(0))?;
+    let existing: i64 =
+        tx.query_row(&format!("SELECT COUNT(*) FROM {}", b.table.name), [], |r| {
+            r.get(0)
+        })?;
     Ok(b.nrows as i64 >= existing)
 }
 
 /// Drops the table's indexes and returns the SQL that recreates them.
-pub(crate) fn drop_indexes_sqlite(tx: &rusqlite::Transaction<'_>, table: &str) -> rusqlite::Result<Vec<String>> {
+pub(crate) fn drop_indexes_sqlite(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+) -> rusqlite::Result<Vec<String>> {
     let mut stmt = tx.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL AND name NOT LIKE '%\\_hpx' ESCAPE '\\' ORDER BY name")?;
     let found: Vec<(String, String)> = stmt
         .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -33,7 +39,10 @@ pub(crate) fn drop_indexes_sqlite(tx: &rusqlite::Transaction<'_>, table: &str) -
     Ok(found.into_iter().map(|(_, sql)| sql).collect())
 }
 
-pub(crate) fn worth_it_postgres(tx: &mut postgres::Transaction<'_>, b: &Batch) -> Result<bool, postgres::Error> {
+pub(crate) fn worth_it_postgres(
+    tx: &mut postgres::Transaction<'_>,
+    b: &Batch,
+) -> Result<bool, postgres::Error> {
     if b.nrows < MIN_ROWS {
         return Ok(false);
     }
@@ -47,7 +56,10 @@ pub(crate) fn worth_it_postgres(tx: &mut postgres::Transaction<'_>, b: &Batch) -
 }
 
 /// Drops the table's indexes and returns their definitions.
-pub(crate) fn drop_indexes_postgres(tx: &mut postgres::Transaction<'_>, table: &str) -> Result<Vec<String>, postgres::Error> {
+pub(crate) fn drop_indexes_postgres(
+    tx: &mut postgres::Transaction<'_>,
+    table: &str,
+) -> Result<Vec<String>, postgres::Error> {
     let rows = tx.query(
         "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = $1 AND schemaname = current_schema() AND indexname NOT LIKE '%\\_hpx' ORDER BY indexname",
         &[&table],

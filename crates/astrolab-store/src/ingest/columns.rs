@@ -90,7 +90,11 @@ pub(crate) fn check_radec(
     let mut bad = 0usize;
     let mut first: Option<(usize, f64, f64)> = None;
     for (i, (&r, &d)) in ra.iter().zip(dec).enumerate() {
-        if !(r.is_finite() && d.is_finite() && (0.0..=360.0).contains(&r) && (-90.0..=90.0).contains(&d)) {
+        if !(r.is_finite()
+            && d.is_finite()
+            && (0.0..=360.0).contains(&r)
+            && (-90.0..=90.0).contains(&d))
+        {
             bad += 1;
             first.get_or_insert((i, r, d));
         }

@@ -20,13 +20,25 @@ pub(crate) fn read_zcatalog(path: &Path, fits: &FitsFile) -> Result<Batch> {
     let mut b = Batch::new(&ZCATALOG, t.nrows());
     fill_from(&mut b, &ZCATALOG, &t, None)?;
     let (ra, dec) = (f64_of(&b, "ra"), f64_of(&b, "dec"));
-    set_sky(&mut b, path, "ZCATALOG", ("TARGET_RA", "TARGET_DEC"), ra, dec)?;
+    set_sky(
+        &mut b,
+        path,
+        "ZCATALOG",
+        ("TARGET_RA", "TARGET_DEC"),
+        ra,
+        dec,
+    )?;
     Ok(b)
 }
 
 /// Row of `other` holding each TARGETID of `base`, or an error naming the
 /// first TARGETID that `other` lacks.
-fn align(path: &Path, base: &[i64], base_hdu: &str, other: &BinTable<'_>) -> Result<Option<Vec<usize>>> {
+fn align(
+    path: &Path,
+    base: &[i64],
+    base_hdu: &str,
+    other: &BinTable<'_>,
+) -> Result<Option<Vec<usize>>> {
     let ids = other.read_i64("TARGETID")?;
     if ids == base {
         return Ok(None);
@@ -80,7 +92,14 @@ pub(crate) fn read_redrock(path: &Path, fits: &FitsFile) -> Result<Batch> {
         let v = read_as(&fm, "COADD_FIBERSTATUS", crate::schema::ColType::I64)?;
         b.set("coadd_fiberstatus", permute(v, &perm));
     }
-    set_sky(&mut b, path, "FIBERMAP", ("TARGET_RA", "TARGET_DEC"), ra, dec)?;
+    set_sky(
+        &mut b,
+        path,
+        "FIBERMAP",
+        ("TARGET_RA", "TARGET_DEC"),
+        ra,
+        dec,
+    )?;
     Ok(b)
 }
 

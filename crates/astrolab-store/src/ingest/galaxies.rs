@@ -22,7 +22,12 @@ fn pick<'a>(names: &[&'a str], has: impl Fn(&str) -> bool) -> Option<&'a str> {
     names.iter().copied().find(|n| has(n))
 }
 
-fn batch(n: usize, z: Option<Vec<f64>>, weight: Option<Vec<f64>>, id: Option<Vec<Option<i64>>>) -> Batch {
+fn batch(
+    n: usize,
+    z: Option<Vec<f64>>,
+    weight: Option<Vec<f64>>,
+    id: Option<Vec<Option<i64>>>,
+) -> Batch {
     let mut b = Batch::new(&GALAXIES, n);
     b.set("row_index", Values::I64((0..n as i64).map(Some).collect()));
     if let Some(z) = z {
@@ -47,7 +52,11 @@ pub(crate) fn read_fits(path: &Path, fits: &FitsFile) -> Result<Batch> {
             path.display(),
             t.hdu().name(),
             names.join(", "),
-            t.columns().iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            t.columns()
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     };
     let ra_col = pick(&RA, has).ok_or_else(|| missing("RA", &RA))?;
@@ -65,17 +74,20 @@ pub(crate) fn read_fits(path: &Path, fits: &FitsFile) -> Result<Batch> {
 pub(crate) fn read_csv(path: &Path) -> Result<Prepared> {
     let csv = read_csv_columns(path).map_err(|e| StoreError::BadInput(e.to_string()))?;
     let has = |n: &str| csv.has_column(n);
-    let missing = |what: &str, names: &[&str]| {
-        StoreError::BadInput(format!(
-            "{}: no {what} column (looked for {}); header is {}",
-            path.display(),
+    let missing = |what: &str, names: &[&str]| StoreError::UnknownFormat {
+        path: path.to_path_buf(),
+        reason: format!(
+            "a CSV table without a {what} column (looked for {}); header is {}",
             names.join(", "),
             csv.names.join(",")
-        ))
+        ),
     };
     let ra_col = pick(&RA, has).ok_or_else(|| missing("RA", &RA))?;
     let dec_col = pick(&DEC, has).ok_or_else(|| missing("Dec", &DEC))?;
-    let f = |c: &str| csv.column_f64(c).map_err(|e| StoreError::BadInput(e.to_string()));
+    let f = |c: &str| {
+        csv.column_f64(c)
+            .map_err(|e| StoreError::BadInput(e.to_string()))
+    };
     let z = pick(&Z, has).map(f).transpose()?;
     let w = has("weight").then(|| f("weight")).transpose()?;
     // Identifiers are parsed as integers: DESI TARGETIDs exceed 2^53 and
@@ -111,7 +123,9 @@ pub(crate) fn read_csv(path: &Path) -> Result<Prepared> {
     let (ra, dec) = (f(ra_col)?, f(dec_col)?);
     let mut b = batch(ra.len(), z, w, id);
     set_sky(&mut b, path, "CSV", (ra_col, dec_col), ra, dec)?;
-    let hdus_json = serde_json::json!([{ "index": 0, "extname": "CSV", "kind": "Csv", "rows": b.nrows }]).to_string();
+    let hdus_json =
+        serde_json::json!([{ "index": 0, "extname": "CSV", "kind": "Csv", "rows": b.nrows }])
+            .to_string();
     Ok(Prepared {
         format: Format::Galaxies,
         hdus_json,

@@ -14,7 +14,9 @@ use astrolab_formats::fits::FitsFile;
 use super::columns::{f64_of, fill_from, set_sky};
 use crate::batch::{Batch, Values};
 use crate::error::{Result, StoreError};
-use crate::schema::{TableSpec, V2_GALZONE, V2_VOIDS, V2_ZONEVOID, VOIDFINDER_HOLES, VOIDFINDER_MAXIMALS};
+use crate::schema::{
+    TableSpec, V2_GALZONE, V2_VOIDS, V2_ZONEVOID, VOIDFINDER_HOLES, VOIDFINDER_MAXIMALS,
+};
 
 const ALGORITHMS: [&str; 4] = ["VoidFinder", "REVOLVER", "VIDE", "ZOBOV"];
 
@@ -29,7 +31,11 @@ fn algorithm(path: &Path, fits: &FitsFile, default: &str) -> String {
             }
         }
     }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_uppercase();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_uppercase();
     ALGORITHMS
         .iter()
         .find(|a| name.contains(&a.to_ascii_uppercase()))
@@ -48,7 +54,11 @@ fn cap(path: &Path, fits: &FitsFile) -> String {
             }
         }
     }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_uppercase();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_uppercase();
     for c in ["NGC", "SGC"] {
         if name.contains(c) {
             return c.to_string();
@@ -57,7 +67,14 @@ fn cap(path: &Path, fits: &FitsFile) -> String {
     "ALL".to_string()
 }
 
-fn spheres(path: &Path, fits: &FitsFile, hdu: &str, spec: &'static TableSpec, alg: &str, cap: &str) -> Result<Batch> {
+fn spheres(
+    path: &Path,
+    fits: &FitsFile,
+    hdu: &str,
+    spec: &'static TableSpec,
+    alg: &str,
+    cap: &str,
+) -> Result<Batch> {
     let t = fits.table(hdu)?;
     let mut b = Batch::new(spec, t.nrows());
     fill_from(&mut b, spec, &t, None)?;

@@ -100,7 +100,9 @@ fn lex(s: &str) -> Result<Vec<Tok>> {
             let start = i;
             i += 1;
             while i < c.len()
-                && (c[i].is_ascii_alphanumeric() || c[i] == '.' || ((c[i] == '-' || c[i] == '+') && matches!(c[i - 1], 'e' | 'E')))
+                && (c[i].is_ascii_alphanumeric()
+                    || c[i] == '.'
+                    || ((c[i] == '-' || c[i] == '+') && matches!(c[i - 1], 'e' | 'E')))
             {
                 i += 1;
             }
@@ -208,12 +210,20 @@ impl Parser<'_> {
             },
             Some(Tok::Str(s)) => match ty {
                 ColType::Text => Value::Text(s),
-                _ => return Err(self.err(format!("column {column} is numeric; compare it with a number, not '{s}'"))),
+                _ => {
+                    return Err(self.err(format!(
+                        "column {column} is numeric; compare it with a number, not '{s}'"
+                    )))
+                }
             },
-            Some(Tok::Ident(s)) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+            Some(Tok::Ident(s))
+                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
+            {
                 Value::Bool(s.eq_ignore_ascii_case("true"))
             }
-            other => return Err(self.err(format!("expected a value after {column}, found {other:?}"))),
+            other => {
+                return Err(self.err(format!("expected a value after {column}, found {other:?}")))
+            }
         };
         Ok(v)
     }
@@ -248,7 +258,9 @@ impl Parser<'_> {
             Some(Tok::Amp) => {
                 self.pos += 1;
                 if ty != ColType::I64 {
-                    return Err(self.err(format!("bit test on {col}, which is not an integer column")));
+                    return Err(
+                        self.err(format!("bit test on {col}, which is not an integer column"))
+                    );
                 }
                 let v = self.literal(ColType::I64, col)?;
                 let p = self.param(v);
@@ -293,14 +305,21 @@ impl Parser<'_> {
                 }
                 Ok(format!("{col} IS {}NULL", if not { "NOT " } else { "" }))
             }
-            other => Err(self.err(format!("after column {col}: expected an operator, found {other:?}"))),
+            other => Err(self.err(format!(
+                "after column {col}: expected an operator, found {other:?}"
+            ))),
         }
     }
 }
 
 /// Compiles `filter` for `table`. Placeholders start at number `first` and
 /// use `placeholder` (`'?'` for SQLite, `'$'` for PostgreSQL).
-pub fn compile(filter: &str, table: &TableSpec, placeholder: char, first: usize) -> Result<Compiled> {
+pub fn compile(
+    filter: &str,
+    table: &TableSpec,
+    placeholder: char,
+    first: usize,
+) -> Result<Compiled> {
     let toks = lex(filter)?;
     if toks.is_empty() {
         return Err(StoreError::bad_request("--where", "empty filter"));
@@ -315,9 +334,15 @@ pub fn compile(filter: &str, table: &TableSpec, placeholder: char, first: usize)
     };
     let sql = p.expr()?;
     if p.pos != p.toks.len() {
-        return Err(p.err(format!("unexpected {:?} after the end of the expression", p.toks[p.pos])));
+        return Err(p.err(format!(
+            "unexpected {:?} after the end of the expression",
+            p.toks[p.pos]
+        )));
     }
-    Ok(Compiled { sql, params: p.params })
+    Ok(Compiled {
+        sql,
+        params: p.params,
+    })
 }
 
 #[cfg(test)]
@@ -327,7 +352,13 @@ mod tests {
 
     #[test]
     fn compiles_conditions_with_parameters() {
-        let c = compile("z > 0.5 AND spectype = 'QSO' AND zwarn = 0", &ZCATALOG, '?', 1).unwrap();
+        let c = compile(
+            "z > 0.5 AND spectype = 'QSO' AND zwarn = 0",
+            &ZCATALOG,
+            '?',
+            1,
+        )
+        .unwrap();
         assert_eq!(c.sql, "(z > ?1 AND spectype = ?2 AND zwarn = ?3)");
         assert_eq!(
             c.params,
@@ -366,8 +397,13 @@ mod tests {
             let e = compile(bad, &ZCATALOG, '?', 1).unwrap_err().to_string();
             assert!(e.starts_with("--where:"), "{bad}: {e}");
         }
-        let e = compile("nosuch = 1", &ZCATALOG, '?', 1).unwrap_err().to_string();
-        assert!(e.contains("no column nosuch") && e.contains("targetid"), "{e}");
+        let e = compile("nosuch = 1", &ZCATALOG, '?', 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no column nosuch") && e.contains("targetid"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub struct ResultTable {
 impl ResultTable {
     /// Index of a column by name.
     pub fn column_index(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c.eq_ignore_ascii_case(name))
+        self.columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
     }
 
     /// All values of a column.
@@ -71,10 +73,16 @@ pub fn sky_table(name: &str, field: &str) -> Result<&'static TableSpec> {
 
 fn check_cone(q: &ConeQuery) -> Result<()> {
     if !(q.ra_deg.is_finite() && (0.0..=360.0).contains(&q.ra_deg)) {
-        return Err(StoreError::bad_request("--ra", format!("{} is not in [0, 360] degrees", q.ra_deg)));
+        return Err(StoreError::bad_request(
+            "--ra",
+            format!("{} is not in [0, 360] degrees", q.ra_deg),
+        ));
     }
     if !(q.dec_deg.is_finite() && (-90.0..=90.0).contains(&q.dec_deg)) {
-        return Err(StoreError::bad_request("--dec", format!("{} is not in [-90, 90] degrees", q.dec_deg)));
+        return Err(StoreError::bad_request(
+            "--dec",
+            format!("{} is not in [-90, 90] degrees", q.dec_deg),
+        ));
     }
     if !(q.radius_deg.is_finite() && q.radius_deg > 0.0 && q.radius_deg <= 180.0) {
         return Err(StoreError::bad_request(
@@ -100,7 +108,11 @@ impl Store {
         };
         let mut params: Vec<Value> = Vec::new();
         let spatial = if pg && self.q3c {
-            params.extend([Value::Float(q.ra_deg), Value::Float(q.dec_deg), Value::Float(q.radius_deg)]);
+            params.extend([
+                Value::Float(q.ra_deg),
+                Value::Float(q.dec_deg),
+                Value::Float(q.radius_deg),
+            ]);
             "q3c_radial_query(ra, dec, $1, $2, $3)".to_string()
         } else {
             let ranges = astrolab_sky::cone_ranges(q.ra_deg, q.dec_deg, q.radius_deg);
@@ -113,7 +125,11 @@ impl Store {
             }
             format!("({})", parts.join(" OR "))
         };
-        let mut sql = format!("SELECT {} FROM {} WHERE {spatial}", cols.join(", "), table.name);
+        let mut sql = format!(
+            "SELECT {} FROM {} WHERE {spatial}",
+            cols.join(", "),
+            table.name
+        );
         if let Some(f) = &q.filter {
             let c = filter::compile(f, table, ph, params.len() + 1)?;
             sql.push_str(&format!(" AND {}", c.sql));
@@ -149,7 +165,8 @@ impl Store {
 
     /// Number of rows of a catalog table.
     pub fn count_rows(&mut self, table: &str) -> Result<i64> {
-        let t = schema::table(table).ok_or_else(|| StoreError::bad_request("table", format!("no table {table}")))?;
+        let t = schema::table(table)
+            .ok_or_else(|| StoreError::bad_request("table", format!("no table {table}")))?;
         let sql = format!("SELECT COUNT(*) FROM {}", t.name);
         let rows = self.query_rows(&sql, &sql, &[])?;
         Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0))

@@ -19,7 +19,10 @@ impl Store {
             return Err(StoreError::bad_request("SQL", "empty statement"));
         }
         if has_statement_separator(sql) {
-            return Err(StoreError::bad_request("SQL", "one statement at a time: remove the ';' between statements"));
+            return Err(StoreError::bad_request(
+                "SQL",
+                "one statement at a time: remove the ';' between statements",
+            ));
         }
         match &mut self.conn {
             Conn::Sqlite { path, .. } => {
@@ -27,19 +30,30 @@ impl Store {
                 let e = StoreError::sqlite(&path);
                 let conn = rusqlite::Connection::open_with_flags(
                     &path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(e)?;
                 conn.execute_batch("PRAGMA query_only = 1")
                     .map_err(StoreError::sqlite(&path))?;
-                let mut stmt = conn.prepare(sql).map_err(|err| StoreError::bad_request("SQL", err.to_string()))?;
+                let mut stmt = conn
+                    .prepare(sql)
+                    .map_err(|err| StoreError::bad_request("SQL", err.to_string()))?;
                 if !stmt.readonly() {
-                    return Err(StoreError::bad_request("SQL", "only read-only statements (SELECT, WITH ... SELECT) are allowed"));
+                    return Err(StoreError::bad_request(
+                        "SQL",
+                        "only read-only statements (SELECT, WITH ... SELECT) are allowed",
+                    ));
                 }
-                let columns: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+                let columns: Vec<String> =
+                    stmt.column_names().iter().map(|s| s.to_string()).collect();
                 let n = columns.len();
                 let rows = stmt
-                    .query_map([], |row| (0..n).map(|i| row.get_ref(i).map(Value::from)).collect::<rusqlite::Result<Vec<_>>>())
+                    .query_map([], |row| {
+                        (0..n)
+                            .map(|i| row.get_ref(i).map(Value::from))
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
                     .map_err(|err| StoreError::bad_request("SQL", err.to_string()))?
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(|err| StoreError::bad_request("SQL", err.to_string()))?;
@@ -48,24 +62,38 @@ impl Store {
             Conn::Postgres(client) => {
                 let mut tx = client.build_transaction().read_only(true).start()?;
                 tx.batch_execute("SET LOCAL statement_timeout = '300s'")?;
-                let stmt = tx.prepare(sql).map_err(|err| StoreError::bad_request("SQL", err.to_string()))?;
-                let columns: Vec<String> = stmt.columns().iter().map(|c| c.name().to_string()).collect();
+                let stmt = tx
+                    .prepare(sql)
+                    .map_err(|err| StoreError::bad_request("SQL", err.to_string()))?;
+                let columns: Vec<String> = stmt
+                    .columns()
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect();
                 // row_to_json decodes every type the server has (numeric,
                 // timestamps, arrays) without a client-side decoder for each.
                 let wrapped = format!("SELECT row_to_json(q)::text FROM ({sql}) AS q");
-                let rows = tx.query(&wrapped, &[]).map_err(|err| StoreError::bad_request("SQL", err.to_string()))?;
+                let rows = tx
+                    .query(&wrapped, &[])
+                    .map_err(|err| StoreError::bad_request("SQL", err.to_string()))?;
                 let mut out = Vec::with_capacity(rows.len());
                 for r in rows {
                     let text: String = r.get(0);
-                    let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
-                        .map_err(|err| StoreError::BadInput(format!("decoding a result row: {err}")))?;
+                    let obj: serde_json::Map<String, serde_json::Value> =
+                        serde_json::from_str(&text).map_err(|err| {
+                            StoreError::BadInput(format!("decoding a result row: {err}"))
+                        })?;
                     out.push(
                         columns
                             .iter()
                             .map(|c| match obj.get(c) {
                                 None | Some(serde_json::Value::Null) => Value::Null,
                                 Some(serde_json::Value::Bool(b)) => Value::Bool(*b),
-                                Some(serde_json::Value::Number(n)) => n.as_i64().map(Value::Int).unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN))),
+                                Some(serde_json::Value::Number(n)) => {
+                                    n.as_i64().map(Value::Int).unwrap_or_else(|| {
+                                        Value::Float(n.as_f64().unwrap_or(f64::NAN))
+                                    })
+                                }
                                 Some(serde_json::Value::String(s)) => Value::Text(s.clone()),
                                 Some(other) => Value::Text(other.to_string()),
                             })

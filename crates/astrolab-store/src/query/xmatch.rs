@@ -71,7 +71,7 @@ pub struct XmatchQuery {
 pub struct Positions {
     /// Identifier of each row (TARGETID when there is one, else the row
     /// number).
-    pub ids: Vec<Value>,
+    pub ids: Vec<Option<i64>>,
     /// RA, degrees.
     pub ra: Vec<f64>,
     /// Dec, degrees.
@@ -79,35 +79,76 @@ pub struct Positions {
 }
 
 fn from_file(path: &Path, field: &str) -> Result<Positions> {
-    let is_csv = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let is_csv = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let (ra, dec, ids) = if is_csv {
-        let c = read_csv_columns(path).map_err(|e| StoreError::bad_request(field, e.to_string()))?;
+        let c =
+            read_csv_columns(path).map_err(|e| StoreError::bad_request(field, e.to_string()))?;
         let pick = |names: &[&'static str]| names.iter().copied().find(|n| c.has_column(n));
-        let ra_c = pick(&["ra", "target_ra"]).ok_or_else(|| StoreError::bad_request(field, format!("{}: no ra column", path.display())))?;
-        let dec_c = pick(&["dec", "target_dec"]).ok_or_else(|| StoreError::bad_request(field, format!("{}: no dec column", path.display())))?;
-        let f = |n: &str| c.column_f64(n).map_err(|e| StoreError::bad_request(field, e.to_string()));
+        let ra_c = pick(&["ra", "target_ra"]).ok_or_else(|| {
+            StoreError::bad_request(field, format!("{}: no ra column", path.display()))
+        })?;
+        let dec_c = pick(&["dec", "target_dec"]).ok_or_else(|| {
+            StoreError::bad_request(field, format!("{}: no dec column", path.display()))
+        })?;
+        let f = |n: &str| {
+            c.column_f64(n)
+                .map_err(|e| StoreError::bad_request(field, e.to_string()))
+        };
         let (ra, dec) = (f(ra_c)?, f(dec_c)?);
         let ids = match pick(&["targetid", "id"]) {
             Some(n) => {
-                let idx = c.names.iter().position(|x| x.eq_ignore_ascii_case(n)).unwrap_or_default();
+                let idx = c
+                    .names
+                    .iter()
+                    .position(|x| x.eq_ignore_ascii_case(n))
+                    .unwrap_or_default();
                 c.columns[idx]
                     .iter()
-                    .map(|s| s.trim().parse::<i64>().map(Value::Int).unwrap_or_else(|_| Value::Text(s.clone())))
-                    .collect()
+                    .enumerate()
+                    .map(|(row, s)| {
+                        let s = s.trim();
+                        if s.is_empty() {
+                            return Ok(None);
+                        }
+                        s.parse::<i64>().map(Some).map_err(|_| {
+                            StoreError::bad_request(
+                                field,
+                                format!(
+                                    "{}: column {n}, data row {}: {s:?} is not an integer id",
+                                    path.display(),
+                                    row + 1
+                                ),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?
             }
-            None => (0..ra.len() as i64).map(Value::Int).collect(),
+            None => (0..ra.len() as i64).map(Some).collect(),
         };
         (ra, dec, ids)
     } else {
         let fits = FitsFile::open(path)?;
         let t = fits.first_table()?;
         let pick = |names: &[&'static str]| names.iter().copied().find(|n| t.has_column(n));
-        let ra_c = pick(&["ra", "target_ra"]).ok_or_else(|| StoreError::bad_request(field, format!("{}: HDU {}: no RA column", path.display(), t.hdu().name())))?;
-        let dec_c = pick(&["dec", "target_dec"]).ok_or_else(|| StoreError::bad_request(field, format!("{}: HDU {}: no Dec column", path.display(), t.hdu().name())))?;
+        let ra_c = pick(&["ra", "target_ra"]).ok_or_else(|| {
+            StoreError::bad_request(
+                field,
+                format!("{}: HDU {}: no RA column", path.display(), t.hdu().name()),
+            )
+        })?;
+        let dec_c = pick(&["dec", "target_dec"]).ok_or_else(|| {
+            StoreError::bad_request(
+                field,
+                format!("{}: HDU {}: no Dec column", path.display(), t.hdu().name()),
+            )
+        })?;
         let (ra, dec) = (t.read_f64(ra_c)?, t.read_f64(dec_c)?);
         let ids = match pick(&["targetid", "id"]) {
-            Some(n) => t.read_i64(n)?.into_iter().map(Value::Int).collect(),
-            None => (0..ra.len() as i64).map(Value::Int).collect(),
+            Some(n) => t.read_i64_opt(n)?,
+            None => (0..ra.len() as i64).map(Some).collect(),
         };
         (ra, dec, ids)
     };
@@ -115,7 +156,10 @@ fn from_file(path: &Path, field: &str) -> Result<Positions> {
         if astrolab_sky::validate_radec(r, d).is_err() {
             return Err(StoreError::bad_request(
                 field,
-                format!("{}: row {i} has RA = {r}, Dec = {d}, not a sky position", path.display()),
+                format!(
+                    "{}: row {i} has RA = {r}, Dec = {d}, not a sky position",
+                    path.display()
+                ),
             ));
         }
     }
@@ -128,23 +172,7 @@ pub fn load_positions(store: &mut Store, side: &XmatchSide, field: &str) -> Resu
         XmatchSide::File(p) => from_file(p, field),
         XmatchSide::Table(name) => {
             let t = sky_table(name, field)?;
-            let id = ["targetid", "row_index", "void_id"]
-                .into_iter()
-                .find(|c| t.column(c).is_some())
-                .unwrap_or("hpx");
-            let sql = format!("SELECT {id}, ra, dec FROM {} ORDER BY file_id, {id}", t.name);
-            let rows = store.query_rows(&sql, &sql, &[])?;
-            let mut p = Positions {
-                ids: Vec::with_capacity(rows.len()),
-                ra: Vec::with_capacity(rows.len()),
-                dec: Vec::with_capacity(rows.len()),
-            };
-            for mut r in rows {
-                p.dec.push(r[2].as_f64().unwrap_or(f64::NAN));
-                p.ra.push(r[1].as_f64().unwrap_or(f64::NAN));
-                p.ids.push(std::mem::replace(&mut r[0], Value::Null));
-            }
-            Ok(p)
+            store.positions(t)
         }
     }
 }
@@ -155,28 +183,52 @@ impl Store {
         if !(q.radius_deg.is_finite() && q.radius_deg > 0.0 && q.radius_deg <= 10.0) {
             return Err(StoreError::bad_request(
                 "--radius",
-                format!("{} degrees: a crossmatch radius must be in (0, 10] degrees", q.radius_deg),
+                format!(
+                    "{} degrees: a crossmatch radius must be in (0, 10] degrees",
+                    q.radius_deg
+                ),
             ));
         }
+        let t = std::time::Instant::now();
         let a = load_positions(self, &q.a, "A")?;
         let b = load_positions(self, &q.b, "B")?;
-        Ok(crossmatch(&a, &b, q.radius_deg, q.direction, q.mode))
+        tracing::debug!(
+            seconds = t.elapsed().as_secs_f64(),
+            a = a.ra.len(),
+            b = b.ra.len(),
+            "positions loaded"
+        );
+        let out = crossmatch(&a, &b, q.radius_deg, q.direction, q.mode);
+        tracing::debug!(
+            seconds = t.elapsed().as_secs_f64(),
+            pairs = out.rows.len(),
+            "matched"
+        );
+        Ok(out)
     }
 }
 
 /// Crossmatches loaded positions (also used by benchmarks).
-pub fn crossmatch(a: &Positions, b: &Positions, radius_deg: f64, direction: Direction, mode: XmatchMode) -> ResultTable {
+pub fn crossmatch(
+    a: &Positions,
+    b: &Positions,
+    radius_deg: f64,
+    direction: Direction,
+    mode: XmatchMode,
+) -> ResultTable {
     let (query, target) = match direction {
         Direction::AToB => (a, b),
         Direction::BToA => (b, a),
     };
     let tree = astrolab_sky::SkyTree::build(&target.ra, &target.dec);
     let pairs: Vec<(usize, usize, f64)> = match mode {
-        XmatchMode::Nearest => astrolab_sky::crossmatch_nearest(&query.ra, &query.dec, &tree, radius_deg)
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, m)| m.map(|(j, sep)| (i, j, sep)))
-            .collect(),
+        XmatchMode::Nearest => {
+            astrolab_sky::crossmatch_nearest(&query.ra, &query.dec, &tree, radius_deg)
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, m)| m.map(|(j, sep)| (i, j, sep)))
+                .collect()
+        }
         XmatchMode::All => (0..query.ra.len())
             .into_par_iter()
             .map(|i| {
@@ -196,10 +248,10 @@ pub fn crossmatch(a: &Positions, b: &Positions, radius_deg: f64, direction: Dire
                 Direction::BToA => (j, i),
             };
             vec![
-                a.ids[ai].clone(),
+                a.ids[ai].map_or(Value::Null, Value::Int),
                 Value::Float(a.ra[ai]),
                 Value::Float(a.dec[ai]),
-                b.ids[bi].clone(),
+                b.ids[bi].map_or(Value::Null, Value::Int),
                 Value::Float(b.ra[bi]),
                 Value::Float(b.dec[bi]),
                 Value::Float(sep * 3600.0),
@@ -207,10 +259,18 @@ pub fn crossmatch(a: &Positions, b: &Positions, radius_deg: f64, direction: Dire
         })
         .collect();
     ResultTable {
-        columns: ["a_id", "a_ra", "a_dec", "b_id", "b_ra", "b_dec", "sep_arcsec"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        columns: [
+            "a_id",
+            "a_ra",
+            "a_dec",
+            "b_id",
+            "b_ra",
+            "b_dec",
+            "sep_arcsec",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
         rows,
     }
 }

@@ -31,11 +31,15 @@ pub fn pg_config(test: &str) -> Option<StoreConfig> {
     let url = pg_url(test)?;
     let schema = format!(
         "t_{}_{}_{}",
-        test.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase(),
+        test.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase(),
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst)
     );
-    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to test PostgreSQL");
+    let mut client =
+        postgres::Client::connect(&url, postgres::NoTls).expect("connect to test PostgreSQL");
     client
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .expect("drop schema");
@@ -108,18 +112,55 @@ pub fn write_zcatalog(path: &Path, ra: &[f64], dec: &[f64], seed: u64) {
         .map(|i| ["GALAXY", "QSO", "STAR"][i % 3].to_string())
         .collect();
     let cols = vec![
-        ColumnOut::new("TARGETID", ColumnData::I64((0..n as i64).map(|i| 39627000000000000 + i).collect())),
-        ColumnOut::new("SURVEY", ColumnData::Str { width: 7, values: vec!["main".into(); n] }),
-        ColumnOut::new("PROGRAM", ColumnData::Str { width: 6, values: vec!["dark".into(); n] }),
+        ColumnOut::new(
+            "TARGETID",
+            ColumnData::I64((0..n as i64).map(|i| 39627000000000000 + i).collect()),
+        ),
+        ColumnOut::new(
+            "SURVEY",
+            ColumnData::Str {
+                width: 7,
+                values: vec!["main".into(); n],
+            },
+        ),
+        ColumnOut::new(
+            "PROGRAM",
+            ColumnData::Str {
+                width: 6,
+                values: vec!["dark".into(); n],
+            },
+        ),
         ColumnOut::new("TARGET_RA", ColumnData::F64(ra.to_vec())),
         ColumnOut::new("TARGET_DEC", ColumnData::F64(dec.to_vec())),
         ColumnOut::new("Z", ColumnData::F64(z)),
         ColumnOut::new("ZERR", ColumnData::F64(vec![1e-4; n])),
-        ColumnOut::new("ZWARN", ColumnData::I64((0..n as i64).map(|i| if i % 10 == 0 { 4 } else { 0 }).collect())),
-        ColumnOut::new("SPECTYPE", ColumnData::Str { width: 6, values: spectype }),
-        ColumnOut::new("DELTACHI2", ColumnData::F64((0..n).map(|i| i as f64).collect())),
-        ColumnOut::new("BGS_TARGET", ColumnData::I64((0..n as i64).map(|i| i % 4).collect())),
-        ColumnOut::new("ZCAT_PRIMARY", ColumnData::Bool((0..n).map(|i| i % 2 == 0).collect())),
+        ColumnOut::new(
+            "ZWARN",
+            ColumnData::I64(
+                (0..n as i64)
+                    .map(|i| if i % 10 == 0 { 4 } else { 0 })
+                    .collect(),
+            ),
+        ),
+        ColumnOut::new(
+            "SPECTYPE",
+            ColumnData::Str {
+                width: 6,
+                values: spectype,
+            },
+        ),
+        ColumnOut::new(
+            "DELTACHI2",
+            ColumnData::F64((0..n).map(|i| i as f64).collect()),
+        ),
+        ColumnOut::new(
+            "BGS_TARGET",
+            ColumnData::I64((0..n as i64).map(|i| i % 4).collect()),
+        ),
+        ColumnOut::new(
+            "ZCAT_PRIMARY",
+            ColumnData::Bool((0..n).map(|i| i % 2 == 0).collect()),
+        ),
         ColumnOut::new("EXTRA_COLUMN", ColumnData::F32(vec![1.5; n])),
     ];
     write_fits(
