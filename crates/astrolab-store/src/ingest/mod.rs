@@ -445,9 +445,13 @@ impl Store {
                     } else {
                         Vec::new()
                     };
+                    let t = std::time::Instant::now();
                     crate::postgres::load_batch(&mut tx, b, progress)?;
+                    tracing::debug!(seconds = t.elapsed().as_secs_f64(), table = b.table.name, "COPY");
                     for sql in saved {
+                        let t = std::time::Instant::now();
                         tx.batch_execute(&sql)?;
+                        tracing::debug!(seconds = t.elapsed().as_secs_f64(), sql, "index rebuilt");
                     }
                     if b.nrows >= 10_000 {
                         // Fresh statistics, or the planner ignores the q3c
