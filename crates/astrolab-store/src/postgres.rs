@@ -68,7 +68,12 @@ pub(crate) fn load_batch(
         names.join(", ")
     );
     let mut sink = tx.copy_in(&sql)?;
-    let io = |e: std::io::Error| StoreError::BadInput(format!("PostgreSQL: COPY into {} failed: {e}", batch.table.name));
+    let io = |e: std::io::Error| {
+        StoreError::BadInput(format!(
+            "PostgreSQL: COPY into {} failed: {e}",
+            batch.table.name
+        ))
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     buf.extend_from_slice(&0i32.to_be_bytes());

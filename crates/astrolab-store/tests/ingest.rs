@@ -344,3 +344,53 @@ fn postgres_connection_lost_mid_ingest_leaves_nothing() {
     assert_eq!(fresh.count_rows("zcatalog").unwrap(), 0);
     assert!(fresh.raw_files().unwrap().is_empty());
 }
+
+#[test]
+fn an_interrupted_bulk_load_rolls_back_and_keeps_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ra, dec) = sky_points(1_100_000, 8);
+    let path = dir.path().join("zpix-bulk.fits");
+    write_zcatalog(&path, &ra, &dec, 8);
+    let (small_ra, small_dec) = sky_points(1000, 9);
+    write_zcatalog(
+        &dir.path().join("zpix-small.fits"),
+        &small_ra,
+        &small_dec,
+        9,
+    );
+    let cfg = astrolab_store::StoreConfig::sqlite(dir.path().join("home"));
+    let mut store = Store::open(&cfg).unwrap();
+    ingest(&mut store, &dir.path().join("zpix-small.fits")).unwrap();
+    let before = snapshot(&mut store);
+    let mut seen = 0u64;
+    let mut cb = |n: u64| -> Result<(), String> {
+        seen += n;
+        if seen > 500_000 {
+            Err("stopped by the test".into())
+        } else {
+            Ok(())
+        }
+    };
+    let err = store
+        .ingest_file(
+            &path,
+            &IngestOptions::default(),
+            &mut Progress::new(&mut cb),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("stopped by the test"), "{err}");
+    assert_eq!(snapshot(&mut store), before);
+    let conn = rusqlite::Connection::open(cfg.sqlite_path()).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // The indexes dropped for the bulk load are back.
+    let idx = store
+        .sql_readonly("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'zcatalog' ORDER BY name")
+        .unwrap();
+    assert_eq!(idx.rows.len(), 2, "{:?}", idx.rows);
+    // And the full load then works.
+    ingest(&mut store, &path).unwrap();
+    assert_eq!(store.count_rows("zcatalog").unwrap(), 1_101_000);
+}

@@ -385,83 +385,127 @@ impl Store {
         match &mut self.conn {
             Conn::Sqlite { conn, path } => {
                 let path = path.clone();
-                let e = StoreError::sqlite;
-                let tx = conn.transaction().map_err(e(&path))?;
-                if let Some(old) = replaced {
-                    for t in crate::schema::TABLES {
-                        tx.execute(&format!("DELETE FROM {} WHERE file_id = ?1", t.name), [old])
-                            .map_err(e(&path))?;
-                    }
-                    tx.execute(
-                        "UPDATE raw_files SET superseded = 1 WHERE file_id = ?1",
-                        [old],
-                    )
-                    .map_err(e(&path))?;
-                }
-                tx.execute(
-                    "INSERT INTO raw_files (name, version, source, size_bytes, sha256, format, hdus, rows_loaded, ingested_at, software_version, superseded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0)",
-                    rusqlite::params![file.name, file.version, file.source, file.size_bytes, file.sha256, file.format, file.hdus, file.rows_loaded, file.ingested_at, file.software_version],
-                )
-                .map_err(e(&path))?;
-                let file_id = tx.last_insert_rowid();
-                for b in prepared.batches.iter_mut() {
-                    b.set("file_id", Values::ConstI64(file_id));
-                    let saved = if bulk::worth_it_sqlite(&tx, b).map_err(e(&path))? {
-                        bulk::drop_indexes_sqlite(&tx, b.table.name).map_err(e(&path))?
-                    } else {
-                        Vec::new()
-                    };
-                    crate::sqlite::load_batch(&tx, &path, b, progress)?;
-                    for sql in saved {
-                        tx.execute_batch(&sql).map_err(e(&path))?;
+                // A big load into a (nearly) empty database: a rollback
+                // journal writes the new pages once, where WAL writes them
+                // twice (log, then checkpoint). Only possible when no other
+                // connection has the database open; otherwise stay in WAL.
+                let big = prepared.rows() >= 1_000_000;
+                let switched = big
+                    && conn
+                        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get::<_, String>(0))
+                        .map(|m| m.eq_ignore_ascii_case("delete"))
+                        .unwrap_or(false);
+                let result = Self::load_sqlite(conn, &path, file, replaced, prepared, progress);
+                if switched {
+                    if let Err(err) =
+                        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+                    {
+                        tracing::warn!(error = %err, "could not switch the database back to WAL mode");
                     }
                 }
-                tx.commit().map_err(e(&path))?;
-                Ok(file_id)
+                result
             }
             Conn::Postgres(client) => {
-                let mut tx = client.transaction()?;
-                if let Some(old) = replaced {
-                    for t in crate::schema::TABLES {
-                        tx.execute(
-                            &format!("DELETE FROM {} WHERE file_id = $1", t.name),
-                            &[&old],
-                        )?;
-                    }
-                    tx.execute(
-                        "UPDATE raw_files SET superseded = TRUE WHERE file_id = $1",
-                        &[&old],
-                    )?;
-                }
-                let row = tx.query_one(
-                    "INSERT INTO raw_files (name, version, source, size_bytes, sha256, format, hdus, rows_loaded, ingested_at, software_version, superseded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE) RETURNING file_id",
-                    &[&file.name, &file.version, &file.source, &file.size_bytes, &file.sha256, &file.format, &file.hdus, &file.rows_loaded, &file.ingested_at, &file.software_version],
-                )?;
-                let file_id: i64 = row.get(0);
-                for b in prepared.batches.iter_mut() {
-                    b.set("file_id", Values::ConstI64(file_id));
-                    let saved = if bulk::worth_it_postgres(&mut tx, b)? {
-                        bulk::drop_indexes_postgres(&mut tx, b.table.name)?
-                    } else {
-                        Vec::new()
-                    };
-                    let t = std::time::Instant::now();
-                    crate::postgres::load_batch(&mut tx, b, progress)?;
-                    tracing::debug!(seconds = t.elapsed().as_secs_f64(), table = b.table.name, "COPY");
-                    for sql in saved {
-                        let t = std::time::Instant::now();
-                        tx.batch_execute(&sql)?;
-                        tracing::debug!(seconds = t.elapsed().as_secs_f64(), sql, "index rebuilt");
-                    }
-                    if b.nrows >= 10_000 {
-                        // Fresh statistics, or the planner ignores the q3c
-                        // index after a bulk load (seen: 640 ms cones).
-                        tx.batch_execute(&format!("ANALYZE {}", b.table.name))?;
-                    }
-                }
-                tx.commit()?;
-                Ok(file_id)
+                Self::load_postgres(client, file, replaced, prepared, progress)
             }
         }
+    }
+
+    fn load_sqlite(
+        conn: &mut rusqlite::Connection,
+        path: &std::path::Path,
+        file: &RawFile,
+        replaced: Option<i64>,
+        prepared: &mut Prepared,
+        progress: &mut Progress<'_>,
+    ) -> Result<i64> {
+        let path = path.to_path_buf();
+        let e = StoreError::sqlite;
+        let tx = conn.transaction().map_err(e(&path))?;
+        if let Some(old) = replaced {
+            for t in crate::schema::TABLES {
+                tx.execute(&format!("DELETE FROM {} WHERE file_id = ?1", t.name), [old])
+                    .map_err(e(&path))?;
+            }
+            tx.execute(
+                "UPDATE raw_files SET superseded = 1 WHERE file_id = ?1",
+                [old],
+            )
+            .map_err(e(&path))?;
+        }
+        tx.execute(
+            "INSERT INTO raw_files (name, version, source, size_bytes, sha256, format, hdus, rows_loaded, ingested_at, software_version, superseded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0)",
+            rusqlite::params![file.name, file.version, file.source, file.size_bytes, file.sha256, file.format, file.hdus, file.rows_loaded, file.ingested_at, file.software_version],
+        )
+        .map_err(e(&path))?;
+        let file_id = tx.last_insert_rowid();
+        for b in prepared.batches.iter_mut() {
+            b.set("file_id", Values::ConstI64(file_id));
+            let saved = if bulk::worth_it_sqlite(&tx, b).map_err(e(&path))? {
+                bulk::drop_indexes_sqlite(&tx, b.table.name).map_err(e(&path))?
+            } else {
+                Vec::new()
+            };
+            crate::sqlite::load_batch(&tx, &path, b, progress)?;
+            for sql in saved {
+                tx.execute_batch(&sql).map_err(e(&path))?;
+            }
+        }
+        tx.commit().map_err(e(&path))?;
+        Ok(file_id)
+    }
+
+    fn load_postgres(
+        client: &mut postgres::Client,
+        file: &RawFile,
+        replaced: Option<i64>,
+        prepared: &mut Prepared,
+        progress: &mut Progress<'_>,
+    ) -> Result<i64> {
+        let mut tx = client.transaction()?;
+        if let Some(old) = replaced {
+            for t in crate::schema::TABLES {
+                tx.execute(
+                    &format!("DELETE FROM {} WHERE file_id = $1", t.name),
+                    &[&old],
+                )?;
+            }
+            tx.execute(
+                "UPDATE raw_files SET superseded = TRUE WHERE file_id = $1",
+                &[&old],
+            )?;
+        }
+        let row = tx.query_one(
+            "INSERT INTO raw_files (name, version, source, size_bytes, sha256, format, hdus, rows_loaded, ingested_at, software_version, superseded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE) RETURNING file_id",
+            &[&file.name, &file.version, &file.source, &file.size_bytes, &file.sha256, &file.format, &file.hdus, &file.rows_loaded, &file.ingested_at, &file.software_version],
+        )?;
+        let file_id: i64 = row.get(0);
+        for b in prepared.batches.iter_mut() {
+            b.set("file_id", Values::ConstI64(file_id));
+            let saved = if bulk::worth_it_postgres(&mut tx, b)? {
+                bulk::drop_indexes_postgres(&mut tx, b.table.name)?
+            } else {
+                Vec::new()
+            };
+            let t = std::time::Instant::now();
+            crate::postgres::load_batch(&mut tx, b, progress)?;
+            tracing::debug!(
+                seconds = t.elapsed().as_secs_f64(),
+                table = b.table.name,
+                "COPY"
+            );
+            for sql in saved {
+                let t = std::time::Instant::now();
+                tx.batch_execute(&sql)?;
+                tracing::debug!(seconds = t.elapsed().as_secs_f64(), sql, "index rebuilt");
+            }
+            if b.nrows >= 10_000 {
+                // Fresh statistics, or the planner ignores the q3c
+                // index after a bulk load (seen: 640 ms cones).
+                tx.batch_execute(&format!("ANALYZE {}", b.table.name))?;
+            }
+        }
+        tx.commit()?;
+        Ok(file_id)
     }
 }
