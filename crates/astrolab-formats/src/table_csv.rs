@@ -129,6 +129,29 @@ impl CsvColumns {
             .collect()
     }
 
+    /// A column as 64-bit integers, parsed exactly (identifiers such as DESI
+    /// TARGETIDs exceed 2^53 and would lose digits through f64); empty
+    /// fields are `None`.
+    pub fn column_i64_opt(&self, name: &str) -> Result<Vec<Option<i64>>, CsvError> {
+        let values = self.column(name)?;
+        values
+            .iter()
+            .zip(&self.lines)
+            .map(|(v, &line)| {
+                let t = v.trim();
+                if t.is_empty() {
+                    return Ok(None);
+                }
+                t.parse().map(Some).map_err(|_| CsvError::BadNumber {
+                    path: self.path.clone(),
+                    column: name.to_string(),
+                    line,
+                    value: v.clone(),
+                })
+            })
+            .collect()
+    }
+
     fn index(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n.eq_ignore_ascii_case(name))
     }

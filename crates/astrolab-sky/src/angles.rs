@@ -103,6 +103,16 @@ pub fn angle_for_chord_deg(chord: f64) -> f64 {
 /// it usually means a unit or column mistake; callers who expect negative
 /// RA can wrap it with [`normalize_ra_deg`] first.
 pub fn validate_radec(ra_deg: f64, dec_deg: f64) -> Result<(), SkyError> {
+    check_position(ra_deg, dec_deg)?;
+    if !(0.0..=360.0).contains(&ra_deg) {
+        return Err(SkyError::RaOutOfRange { ra_deg });
+    }
+    Ok(())
+}
+
+/// Finite coordinates and `|dec| <= 90`; any RA is accepted (HEALPix
+/// wraps it).
+pub(crate) fn check_position(ra_deg: f64, dec_deg: f64) -> Result<(), SkyError> {
     if !ra_deg.is_finite() {
         return Err(SkyError::NonFinite {
             name: "ra_deg",
@@ -117,9 +127,6 @@ pub fn validate_radec(ra_deg: f64, dec_deg: f64) -> Result<(), SkyError> {
     }
     if !(-90.0..=90.0).contains(&dec_deg) {
         return Err(SkyError::DecOutOfRange { dec_deg });
-    }
-    if !(0.0..=360.0).contains(&ra_deg) {
-        return Err(SkyError::RaOutOfRange { ra_deg });
     }
     Ok(())
 }

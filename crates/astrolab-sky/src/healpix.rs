@@ -15,6 +15,7 @@
 //! search becomes a short list of index ranges that a B-tree can scan, as
 //! in Q3C-free PostgreSQL or SQLite.
 
+use crate::angles::check_position;
 use crate::angles::normalize_ra_deg;
 use crate::SkyError;
 use cdshealpix::nested;
@@ -98,26 +99,6 @@ pub fn hpx_index_at_checked(depth: u8, ra_deg: f64, dec_deg: f64) -> Result<u64,
     }
     check_position(ra_deg, dec_deg)?;
     Ok(hpx_index_at(depth, ra_deg, dec_deg))
-}
-
-/// Finite coordinates and `|dec| <= 90`; any RA is accepted (it is wrapped).
-fn check_position(ra_deg: f64, dec_deg: f64) -> Result<(), SkyError> {
-    if !ra_deg.is_finite() {
-        return Err(SkyError::NonFinite {
-            name: "ra_deg",
-            value: ra_deg,
-        });
-    }
-    if !dec_deg.is_finite() {
-        return Err(SkyError::NonFinite {
-            name: "dec_deg",
-            value: dec_deg,
-        });
-    }
-    if !(-90.0..=90.0).contains(&dec_deg) {
-        return Err(SkyError::DecOutOfRange { dec_deg });
-    }
-    Ok(())
 }
 
 /// Side of a cell at `depth` in degrees, `sqrt(pixel area)`: about

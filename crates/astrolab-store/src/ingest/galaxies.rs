@@ -90,36 +90,12 @@ pub(crate) fn read_csv(path: &Path) -> Result<Prepared> {
     };
     let z = pick(&Z, has).map(f).transpose()?;
     let w = has("weight").then(|| f("weight")).transpose()?;
-    // Identifiers are parsed as integers: DESI TARGETIDs exceed 2^53 and
-    // would lose digits through f64.
-    let id = match pick(&ID, has) {
-        Some(c) => {
-            let idx = csv
-                .names
-                .iter()
-                .position(|n| n.eq_ignore_ascii_case(c))
-                .unwrap_or_default();
-            let parsed = csv.columns[idx]
-                .iter()
-                .enumerate()
-                .map(|(row, s)| {
-                    let s = s.trim();
-                    if s.is_empty() {
-                        return Ok(None);
-                    }
-                    s.parse::<i64>().map(Some).map_err(|_| {
-                        StoreError::BadInput(format!(
-                            "{}: column {c}, data row {}: {s:?} is not an integer",
-                            path.display(),
-                            row + 1
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Some(parsed)
-        }
-        None => None,
-    };
+    let id = pick(&ID, has)
+        .map(|c| {
+            csv.column_i64_opt(c)
+                .map_err(|e| StoreError::BadInput(e.to_string()))
+        })
+        .transpose()?;
     let (ra, dec) = (f(ra_col)?, f(dec_col)?);
     let mut b = batch(ra.len(), z, w, id);
     set_sky(&mut b, path, "CSV", (ra_col, dec_col), ra, dec)?;

@@ -99,33 +99,9 @@ fn from_file(path: &Path, field: &str) -> Result<Positions> {
         };
         let (ra, dec) = (f(ra_c)?, f(dec_c)?);
         let ids = match pick(&["targetid", "id"]) {
-            Some(n) => {
-                let idx = c
-                    .names
-                    .iter()
-                    .position(|x| x.eq_ignore_ascii_case(n))
-                    .unwrap_or_default();
-                c.columns[idx]
-                    .iter()
-                    .enumerate()
-                    .map(|(row, s)| {
-                        let s = s.trim();
-                        if s.is_empty() {
-                            return Ok(None);
-                        }
-                        s.parse::<i64>().map(Some).map_err(|_| {
-                            StoreError::bad_request(
-                                field,
-                                format!(
-                                    "{}: column {n}, data row {}: {s:?} is not an integer id",
-                                    path.display(),
-                                    row + 1
-                                ),
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?
-            }
+            Some(n) => c
+                .column_i64_opt(n)
+                .map_err(|e| StoreError::bad_request(field, e.to_string()))?,
             None => (0..ra.len() as i64).map(Some).collect(),
         };
         (ra, dec, ids)
