@@ -12,8 +12,9 @@ use crate::ingest::Progress;
 /// Rows between progress reports.
 pub(crate) const PROGRESS_EVERY: usize = 65_536;
 
-/// Rows per INSERT statement (SQLite allows 32766 parameters).
-const ROWS_PER_STATEMENT: usize = 32;
+/// Rows per INSERT statement, at most (SQLite allows 32766 parameters).
+const ROWS_PER_STATEMENT: usize = 256;
+const MAX_PARAMETERS: usize = 32_766;
 
 fn insert_sql(batch: &Batch, rows: usize) -> String {
     let names = batch.table.column_names();
@@ -74,13 +75,13 @@ pub(crate) fn load_batch(
     let mut row = 0;
     let mut since_report = 0;
     while row < batch.nrows {
-        if batch.nrows - row >= ROWS_PER_STATEMENT {
-            for r in 0..ROWS_PER_STATEMENT {
+        if batch.nrows - row >= per_statement {
+            for r in 0..per_statement {
                 bind_row(&mut multi, batch, row + r, 1 + r * ncol).map_err(e(path))?;
             }
             multi.raw_execute().map_err(e(path))?;
-            row += ROWS_PER_STATEMENT;
-            since_report += ROWS_PER_STATEMENT;
+            row += per_statement;
+            since_report += per_statement;
         } else {
             bind_row(&mut single, batch, row, 1).map_err(e(path))?;
             single.raw_execute().map_err(e(path))?;
