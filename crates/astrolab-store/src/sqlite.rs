@@ -68,8 +68,9 @@ pub(crate) fn load_batch(
 ) -> Result<u64> {
     let e = StoreError::sqlite;
     let ncol = batch.columns.len();
+    let per_statement = ROWS_PER_STATEMENT.min(MAX_PARAMETERS / ncol.max(1)).max(1);
     let mut multi = tx
-        .prepare_cached(&insert_sql(batch, ROWS_PER_STATEMENT))
+        .prepare_cached(&insert_sql(batch, per_statement))
         .map_err(e(path))?;
     let mut single = tx.prepare_cached(&insert_sql(batch, 1)).map_err(e(path))?;
     let mut row = 0;
