@@ -3,6 +3,8 @@
 //!
 //! - [`fits`]: pure-Rust FITS (primary arrays, IMAGE and BINTABLE extensions),
 //!   memory-mapped reads and atomic writes. Why not cfitsio: see the module docs.
+//! - [`spectra`]: DESI coadds and redrock files, SDSS spec files, and the
+//!   merge of DESI's B, R, Z arms onto one 0.8 A grid.
 //! - [`table_csv`]: small CSV tables read column by column.
 //! - [`testdata`]: where the lab's shared real data lives, for tests.
 //!
@@ -16,6 +18,7 @@
 //! ```
 
 pub mod fits;
+pub mod spectra;
 pub mod table_csv;
 
 pub use fits::{
