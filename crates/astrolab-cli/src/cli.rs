@@ -76,6 +76,69 @@ pub enum Command {
     /// Sky queries: cone search, crossmatch, read-only SQL.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Download public data files (resumable, checksum-verified).
+    #[command(subcommand)]
+    Fetch(FetchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FetchCommand {
+    /// DESI healpix coadd and redrock files from the DESI data server or
+    /// its public S3 bucket. Files are verified against the published
+    /// sha256 before they get their final name; rerun the same command to
+    /// resume (verified files are skipped, partial files continue).
+    Desi(FetchDesiArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["healpix", "all"])))]
+pub struct FetchDesiArgs {
+    /// Data release (dr1 -> iron, edr -> fuji).
+    #[arg(long, default_value = "dr1")]
+    pub release: String,
+    /// Survey (main, sv1, sv3, ...).
+    #[arg(long, default_value = "main")]
+    pub survey: String,
+    /// Program (dark, bright, backup, ...).
+    #[arg(long, default_value = "dark")]
+    pub program: String,
+    /// HEALPix pixels (nside 64 nested), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub healpix: Vec<u32>,
+    /// Every pixel the mirror lists for the survey and program.
+    #[arg(long)]
+    pub all: bool,
+    /// Release root: https://... or s3://BUCKET/PREFIX
+    /// (default: https://data.desi.lbl.gov/public/RELEASE).
+    #[arg(long)]
+    pub mirror: Option<String>,
+    /// Region of an s3:// mirror.
+    #[arg(long, default_value = "us-west-2")]
+    pub s3_region: String,
+    /// Path-style endpoint of an S3-compatible store, instead of AWS.
+    #[arg(long)]
+    pub s3_endpoint: Option<String>,
+    /// Destination directory (default: HOME/desi/RELEASE); files keep
+    /// their release-relative paths.
+    #[arg(long)]
+    pub dest: Option<PathBuf>,
+    /// Parallel downloads.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Stop (cleanly, before a file) when free space under --dest would
+    /// drop below this many GB (10^9 bytes).
+    #[arg(long, default_value_t = 50.0)]
+    pub min_free_gb: f64,
+    /// Retries per file after the first attempt (exponential backoff,
+    /// Retry-After honoured).
+    #[arg(long, default_value_t = 5)]
+    pub retries: u32,
+    /// File kinds, comma-separated: coadd, redrock.
+    #[arg(long, value_delimiter = ',', default_value = "coadd,redrock")]
+    pub kinds: Vec<String>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -72,6 +72,7 @@ fn main() {
         Command::Db(c) => commands::db::run(&cfg, &c),
         Command::Files(c) => commands::files::run(&cfg, &c),
         Command::Query(c) => commands::query::run(&cfg, &c),
+        Command::Fetch(c) => commands::fetch::run(&cfg, &c),
     };
     if let Err(e) = result {
         let code = exit_code(&e);

@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod demo;
+pub mod fetch;
 pub mod files;
 pub mod ingest;
 pub mod query;
