@@ -34,6 +34,13 @@ static MIGRATIONS: &[Migration] = &[
         postgres: Some(include_str!("../migrations/postgres/0002_q3c.sql")),
         needs_q3c: true,
     },
+    Migration {
+        version: 3,
+        name: "spectral store index",
+        sqlite: Some(include_str!("../migrations/sqlite/0003_spectra_index.sql")),
+        postgres: Some(include_str!("../migrations/postgres/0003_spectra_index.sql")),
+        needs_q3c: false,
+    },
 ];
 
 /// State of one migration in a database.
