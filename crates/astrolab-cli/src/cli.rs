@@ -79,6 +79,62 @@ pub enum Command {
     /// Download public data files (resumable, checksum-verified).
     #[command(subcommand)]
     Fetch(FetchCommand),
+    /// The spectral store: build it from DESI coadds, get spectra by TARGETID.
+    #[command(subcommand)]
+    Spectra(SpectraCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpectraCommand {
+    /// Convert DESI coadds (with their redrock files) into columnar spectra
+    /// files, one Parquet file per (survey, program, HEALPix pixel), and
+    /// index every TARGETID. Rerunning skips files already built from the
+    /// same coadd bytes, so a killed build resumes where it stopped.
+    Build(SpectraBuildArgs),
+    /// Spectra by TARGETID from the store: table, CSV, JSON or FITS, and an
+    /// SVG plot.
+    Get(SpectraGetArgs),
+    /// List the spectra files of the store.
+    Files {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SpectraBuildArgs {
+    /// Directory searched recursively for coadd-*.fits (redrock-*.fits next
+    /// to each coadd gives Z, SPECTYPE, ZWARN).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Which spectra to keep, in the --where language over redrock columns,
+    /// e.g. "spectype = 'QSO' AND zwarn = 0".
+    #[arg(long)]
+    pub select: Option<String>,
+    /// Only coadds of this survey (main, sv3, ...).
+    #[arg(long)]
+    pub survey: Option<String>,
+    /// Only coadds of this program (dark, bright, ...).
+    #[arg(long)]
+    pub program: Option<String>,
+    /// Where the spectra files go (default HOME/spectra).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SpectraGetArgs {
+    /// TARGETIDs.
+    #[arg(required = true)]
+    pub target_ids: Vec<i64>,
+    /// Write an SVG plot of the (first) spectrum to this file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Plot against rest-frame wavelength.
+    #[arg(long)]
+    pub rest_frame: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 #[derive(Debug, Subcommand)]

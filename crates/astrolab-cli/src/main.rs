@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod config;
 mod output;
+mod plot;
 mod progress;
 mod units;
 
@@ -73,8 +74,16 @@ fn main() {
         Command::Files(c) => commands::files::run(&cfg, &c),
         Command::Query(c) => commands::query::run(&cfg, &c),
         Command::Fetch(c) => commands::fetch::run(&cfg, &c),
+        Command::Spectra(c) => commands::spectra::run(&cfg, &c),
     };
     if let Err(e) = result {
+        // `astrolab ... | head` closing the pipe early is not a failure.
+        if e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        }) {
+            std::process::exit(0);
+        }
         let code = exit_code(&e);
         tracing::debug!(error = ?e, "command failed");
         eprintln!("error: {e:#}");

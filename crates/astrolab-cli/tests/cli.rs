@@ -50,6 +50,10 @@ fn every_command_has_help() {
         vec!["query", "cone", "--help"],
         vec!["query", "xmatch", "--help"],
         vec!["query", "sql", "--help"],
+        vec!["fetch", "desi", "--help"],
+        vec!["spectra", "build", "--help"],
+        vec!["spectra", "get", "--help"],
+        vec!["spectra", "files", "--help"],
     ] {
         let o = run(d.path(), &args);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
@@ -359,4 +363,88 @@ fn write_big_zcatalog(path: &Path, n: usize) {
         ],
     )
     .unwrap();
+}
+
+#[test]
+fn spectra_build_get_and_plot_real_desi_coadds() {
+    let Some(data) = astrolab_formats::testdata::require_shared_data("spectra_build") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let desi = data.join("desi");
+    let desi = desi.to_str().unwrap();
+    let o = run(d.path(), &["spectra", "build", "--from", desi]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("3 built") && text(&o).contains("7 spectra written"),
+        "{}",
+        text(&o)
+    );
+    // A rerun finds everything built from the same bytes.
+    let o = run(d.path(), &["spectra", "build", "--from", desi]);
+    assert!(text(&o).contains("3 already built"), "{}", text(&o));
+    // The spectrum read back equals the arm merge of the coadd.
+    let coadd = astrolab_formats::spectra::read_desi_coadd(
+        &data.join("desi/coadd-special-dark-27247.fits"),
+    )
+    .unwrap();
+    let merged = coadd.merged(0).unwrap();
+    let tid = coadd.fibermap.targetid[0].to_string();
+    let o = run(
+        d.path(),
+        &["spectra", "get", &tid, "--format", "csv", "--plot", "s.svg"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let csv = String::from_utf8_lossy(&o.stdout).to_string();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + astrolab_formats::spectra::MERGED_NPIX);
+    for (p, line) in lines.iter().skip(1).enumerate().step_by(997) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[0], tid);
+        assert_eq!(
+            f[2].parse::<f32>().unwrap(),
+            merged.flux[p],
+            "flux pixel {p}"
+        );
+        assert_eq!(
+            f[3].parse::<f32>().unwrap(),
+            merged.ivar[p],
+            "ivar pixel {p}"
+        );
+        assert_eq!(
+            f[4].parse::<u32>().unwrap(),
+            merged.mask[p],
+            "mask pixel {p}"
+        );
+    }
+    let svg = std::fs::read_to_string(d.path().join("s.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains(&tid));
+    // A selection over redrock columns: the special-program target is a
+    // GALAXY, so a QSO-only build into a fresh store keeps nothing of it.
+    let o = run(
+        d.path(),
+        &[
+            "--home",
+            "h2",
+            "spectra",
+            "build",
+            "--from",
+            desi,
+            "--select",
+            "spectype = 'QSO' AND zwarn = 0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(d.path(), &["--home", "h2", "spectra", "get", &tid]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("no spectrum in the store"));
+    // Bad select is a usage error.
+    let o = run(
+        d.path(),
+        &["spectra", "build", "--from", desi, "--select", "nosuch = 1"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // PNG plots are refused with advice.
+    let o = run(d.path(), &["spectra", "get", &tid, "--plot", "s.png"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }

@@ -7,6 +7,7 @@ pub mod files;
 pub mod ingest;
 pub mod query;
 pub mod quickstart;
+pub mod spectra;
 
 use anyhow::{Context, Result};
 

@@ -1,0 +1,333 @@
+//! `astrolab spectra build|get|files`: the spectral store (issue 3).
+//!
+//! Build order for each coadd: checksum it; skip it when the store already
+//! indexes a spectra file built from those bytes; otherwise merge the arms,
+//! write the Parquet file (temporary name, fsync, rename), and only then
+//! index its rows in one transaction. A build killed at any point leaves
+//! either no file, or a file that is not indexed yet (rebuilt on the next
+//! run), never an index entry pointing into a half file.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use astrolab_spectra::{convert_coadd_counted, write_spectra_file, SpectraFile};
+use astrolab_store::{
+    select_redrock, RedrockSelectRows, ResultTable, SpectraFileRecord, Store, Value,
+};
+
+use crate::cli::{SpectraBuildArgs, SpectraCommand, SpectraGetArgs};
+use crate::config::Config;
+use crate::UsageError;
+
+pub fn run(cfg: &Config, cmd: &SpectraCommand) -> Result<()> {
+    let mut store = super::open_store(cfg)?;
+    match cmd {
+        SpectraCommand::Build(a) => {
+            let report = build(&mut store, cfg, a)?;
+            println!(
+                "spectra build: {} coadds: {} built, {} already built, {} skipped by survey/program; {} spectra written ({} without redshift, {} not selected)",
+                report.coadds, report.built, report.unchanged, report.filtered, report.spectra, report.no_redshift, report.rejected
+            );
+            Ok(())
+        }
+        SpectraCommand::Get(a) => get(&mut store, a),
+        SpectraCommand::Files { out } => {
+            let files = store.spectra_files()?;
+            let table = ResultTable {
+                columns: [
+                    "spectra_file_id",
+                    "path",
+                    "survey",
+                    "program",
+                    "healpix",
+                    "n_spectra",
+                    "size_bytes",
+                    "built_at",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+                rows: files
+                    .into_iter()
+                    .map(|f| {
+                        vec![
+                            Value::Int(f.spectra_file_id),
+                            Value::Text(f.path),
+                            Value::Text(f.survey),
+                            Value::Text(f.program),
+                            Value::Int(f.healpix),
+                            Value::Int(f.n_spectra),
+                            Value::Int(f.size_bytes),
+                            Value::Text(f.built_at),
+                        ]
+                    })
+                    .collect(),
+            };
+            crate::output::emit(&table, out, "SPECTRA_FILES")
+        }
+    }
+}
+
+/// What a build did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct BuildReport {
+    /// Coadd files found.
+    pub coadds: usize,
+    /// Spectra files written and indexed.
+    pub built: usize,
+    /// Coadds whose spectra file was already built from the same bytes.
+    pub unchanged: usize,
+    /// Coadds left out by --survey/--program.
+    pub filtered: usize,
+    /// Spectra written.
+    pub spectra: usize,
+    /// Spectra without a redrock entry (left out).
+    pub no_redshift: usize,
+    /// Spectra the selection refused.
+    pub rejected: usize,
+}
+
+fn find_coadds(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            find_coadds(&path, out)?;
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("coadd-") && n.ends_with(".fits"))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The redrock file that belongs to a coadd (same directory, same suffix).
+fn redrock_for(coadd: &Path) -> Option<PathBuf> {
+    let name = coadd.file_name()?.to_str()?;
+    let p = coadd.with_file_name(name.replacen("coadd-", "redrock-", 1));
+    p.exists().then_some(p)
+}
+
+/// Builds the spectral store from every coadd under `a.from`.
+pub fn build(store: &mut Store, cfg: &Config, a: &SpectraBuildArgs) -> Result<BuildReport> {
+    let out_dir = a.out.clone().unwrap_or_else(|| cfg.home.join("spectra"));
+    let mut coadds = Vec::new();
+    find_coadds(&a.from, &mut coadds)?;
+    coadds.sort();
+    if coadds.is_empty() {
+        bail!("no coadd-*.fits files under {}", a.from.display());
+    }
+    if let Some(sel) = &a.select {
+        // Validate the expression once, before any work.
+        select_redrock(&RedrockSelectRows::default(), sel)
+            .map_err(|e| UsageError(format!("--select: {e}")))?;
+    }
+    let mut report = BuildReport {
+        coadds: coadds.len(),
+        ..Default::default()
+    };
+    let pb = crate::progress::rows("spectra build".into());
+    for coadd in &coadds {
+        let redrock = redrock_for(coadd);
+        let selected: Option<HashSet<i64>> = match (&a.select, &redrock) {
+            (Some(sel), Some(rr)) => {
+                let r = astrolab_formats::spectra::read_redrock(rr)?;
+                let rows = RedrockSelectRows {
+                    targetid: r.targetid,
+                    ra: r.target_ra,
+                    dec: r.target_dec,
+                    z: r.z,
+                    zerr: r.zerr,
+                    zwarn: r.zwarn,
+                    spectype: r.spectype,
+                    subtype: r.subtype,
+                    deltachi2: r.deltachi2,
+                };
+                Some(select_redrock(&rows, sel)?)
+            }
+            (Some(_), None) => {
+                tracing::warn!(coadd = %coadd.display(), "no redrock file next to this coadd: --select cannot apply, skipped");
+                report.filtered += 1;
+                continue;
+            }
+            (None, _) => None,
+        };
+        let (_, sha) = astrolab_store::file_digest(coadd)?;
+        let (meta, rows, counts) = convert_coadd_counted(coadd, redrock.as_deref(), |r| {
+            selected.as_ref().is_none_or(|s| s.contains(&r.target_id))
+        })
+        .with_context(|| format!("converting {}", coadd.display()))?;
+        if a.survey.as_ref().is_some_and(|s| *s != meta.survey)
+            || a.program.as_ref().is_some_and(|p| *p != meta.program)
+        {
+            report.filtered += 1;
+            continue;
+        }
+        let leaf = match meta.healpix {
+            Some(h) => format!("{h}.parquet"),
+            None => format!(
+                "{}.parquet",
+                coadd
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("coadd")
+            ),
+        };
+        let survey = if meta.survey.is_empty() {
+            "unknown"
+        } else {
+            meta.survey.as_str()
+        };
+        let program = if meta.program.is_empty() {
+            "unknown"
+        } else {
+            meta.program.as_str()
+        };
+        let path = out_dir.join(survey).join(program).join(leaf);
+        std::fs::create_dir_all(path.parent().unwrap_or(&out_dir))
+            .with_context(|| format!("creating {}", out_dir.display()))?;
+        let key = path.display().to_string();
+        if let Some(existing) = store.spectra_file_by_path(&key)? {
+            if existing.sources.contains(&sha) && path.exists() {
+                report.unchanged += 1;
+                continue;
+            }
+        }
+        let size = write_spectra_file(&path, &meta, &rows)
+            .with_context(|| format!("writing {}", path.display()))?;
+        // Index from what the file holds, in its row order.
+        let file = SpectraFile::open(&path)?;
+        let ids = file.target_ids()?;
+        let z: BTreeMap<i64, f64> = rows.iter().map(|r| (r.target_id, r.z)).collect();
+        let index: Vec<(i64, usize, f64)> = ids
+            .iter()
+            .enumerate()
+            .map(|(row, t)| (*t, row, z.get(t).copied().unwrap_or(f64::NAN)))
+            .collect();
+        store.register_spectra_file(
+            &SpectraFileRecord {
+                spectra_file_id: 0,
+                path: key,
+                survey: meta.survey.clone(),
+                program: meta.program.clone(),
+                healpix: meta.healpix.unwrap_or(-1),
+                n_spectra: index.len() as i64,
+                size_bytes: size as i64,
+                sources: serde_json::to_string(&meta.source_files)?,
+                built_at: time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                software_version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            &index,
+        )?;
+        report.built += 1;
+        report.spectra += index.len();
+        report.no_redshift += counts.no_redshift;
+        report.rejected += counts.rejected;
+        pb.inc(index.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok(report)
+}
+
+/// One spectrum read back from the store.
+pub struct Fetched {
+    /// TARGETID.
+    pub target_id: i64,
+    /// Redshift.
+    pub z: f64,
+    /// Shared wavelength grid, Angstrom.
+    pub wavelength: Vec<f64>,
+    /// The spectrum.
+    pub row: astrolab_spectra::SpectraRow,
+}
+
+/// Many spectra at once for pipelines: one index query, then one open and
+/// one batched read per file (no per-spectrum file opens).
+pub fn fetch_spectra(store: &mut Store, target_ids: &[i64]) -> Result<Vec<Fetched>> {
+    let located = store.locate_spectra(target_ids)?;
+    let mut out = Vec::with_capacity(located.len());
+    let mut i = 0;
+    while i < located.len() {
+        let path = located[i].path.clone();
+        let j = located[i..]
+            .iter()
+            .position(|l| l.path != path)
+            .map_or(located.len(), |k| i + k);
+        let file =
+            SpectraFile::open(Path::new(&path)).with_context(|| format!("opening {path}"))?;
+        let wavelength = file.wavelength();
+        let rows: Vec<usize> = located[i..j].iter().map(|l| l.row).collect();
+        for (l, row) in located[i..j].iter().zip(file.read_rows(&rows)?) {
+            out.push(Fetched {
+                target_id: l.target_id,
+                z: row.z,
+                wavelength: wavelength.clone(),
+                row,
+            });
+        }
+        i = j;
+    }
+    Ok(out)
+}
+
+fn get(store: &mut Store, a: &SpectraGetArgs) -> Result<()> {
+    let fetched = fetch_spectra(store, &a.target_ids)?;
+    let found: HashSet<i64> = fetched.iter().map(|f| f.target_id).collect();
+    let missing: Vec<String> = a
+        .target_ids
+        .iter()
+        .filter(|t| !found.contains(t))
+        .map(|t| t.to_string())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "no spectrum in the store for TARGETID {} (astrolab spectra build adds them)",
+            missing.join(", ")
+        );
+    }
+    if let Some(plot) = &a.plot {
+        if plot.extension().and_then(|e| e.to_str()) != Some("svg") {
+            return Err(UsageError(format!(
+                "--plot {}: astrolab writes SVG (name the file .svg); convert with rsvg-convert -o out.png out.svg",
+                plot.display()
+            ))
+            .into());
+        }
+        let f = &fetched[0];
+        let svg = crate::plot::spectrum_svg(&crate::plot::SpectrumPlot {
+            title: format!("TARGETID {}  z = {:.4}", f.target_id, f.z),
+            wavelength: &f.wavelength,
+            flux: &f.row.flux,
+            ivar: &f.row.ivar,
+            mask: &f.row.mask,
+            z: f.z.is_finite().then_some(f.z),
+            rest_frame: a.rest_frame,
+        });
+        std::fs::write(plot, svg).with_context(|| format!("writing {}", plot.display()))?;
+        eprintln!("plot written to {}", plot.display());
+    }
+    let mut table = ResultTable {
+        columns: ["target_id", "wavelength", "flux", "ivar", "mask"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        rows: Vec::new(),
+    };
+    for f in &fetched {
+        for p in 0..f.wavelength.len() {
+            table.rows.push(vec![
+                Value::Int(f.target_id),
+                Value::Float(f.wavelength[p]),
+                Value::Float(f.row.flux[p] as f64),
+                Value::Float(f.row.ivar[p] as f64),
+                Value::Int(f.row.mask[p] as i64),
+            ]);
+        }
+    }
+    crate::output::emit(&table, &a.out, "SPECTRUM")
+}
