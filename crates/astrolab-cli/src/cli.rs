@@ -217,6 +217,15 @@ pub struct DemoDataArgs {
     /// Number of galaxies.
     #[arg(long, default_value_t = 20_000)]
     pub galaxies: usize,
+    /// Do not write coadd and redrock spectra files.
+    #[arg(long)]
+    pub no_spectra: bool,
+    /// Directory with the DESI redrock QSO templates
+    /// (rrtemplate-QSO-{LOZ,HIZ}-v1.1.fits); default
+    /// $ASTROLAB_SHARED_DATA/templates or ../shared/data/templates when
+    /// present, else a power-law quasar model.
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

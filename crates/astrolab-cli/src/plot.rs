@@ -110,8 +110,8 @@ pub fn spectrum_svg(p: &SpectrumPlot<'_>) -> String {
         }
         run.clear();
     };
-    for i in 0..x.len() {
-        if good[i] {
+    for (i, &ok) in good.iter().enumerate() {
+        if ok {
             run.push(i);
         } else {
             flush(&mut run, &mut s);

@@ -4,6 +4,8 @@
 //! Every field has a default chosen to look like the DESI DR1 BGS NGC sample
 //! the lab studies (see the field docs for the source of each number).
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::DemoError;
@@ -75,6 +77,49 @@ impl Default for VoidEffects {
     }
 }
 
+/// Which synthetic coadded spectra to write (see [`crate::simulate_spectra`]).
+///
+/// Each spectrum is about 0.45 MB on disk (flux, ivar, mask and the 11-band
+/// resolution matrix over 7958 pixels), so only a subset of the sky gets
+/// spectra: whole HEALPix pixels of galaxies up to `max_galaxies`, and up to
+/// `n_qso` of the catalog's quasars.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpectraConfig {
+    /// Write `coadd-*` / `redrock-*` files and the spectra truth table
+    /// (catalog ingestion skips the `coadd` files: they go to the spectral
+    /// store through `astrolab spectra build`).
+    pub enabled: bool,
+    /// Most galaxies with a spectrum (whole pixels are taken while they fit).
+    pub max_galaxies: usize,
+    /// Most quasars with a spectrum (the catalog has `qso_fraction *
+    /// n_galaxies` of them).
+    pub n_qso: usize,
+    /// Fraction of spectra given an injected rarity (BAL, [OIII] wing, odd
+    /// continuum, artefact).
+    pub rarity_fraction: f64,
+    /// Directory holding `rrtemplate-QSO-{LOZ,HIZ}-v1.1.fits` (redrock QSO
+    /// PCA templates); the quasar model falls back to a power law with
+    /// broad lines when it is unset or the files are missing.
+    pub templates_dir: Option<PathBuf>,
+}
+
+impl Default for SpectraConfig {
+    fn default() -> Self {
+        // 200 galaxies and up to 150 quasars: about 0.45 MB a spectrum
+        // (mostly the resolution matrix, as in DESI's own files), so about
+        // 0.15 GB and well under a second in release: `astrolab quickstart`
+        // stays quick on a laptop.
+        SpectraConfig {
+            enabled: true,
+            max_galaxies: 200,
+            n_qso: 150,
+            rarity_fraction: 0.05,
+            templates_dir: None,
+        }
+    }
+}
+
 /// Everything that decides the synthetic sky. Same config, same bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -120,6 +165,8 @@ pub struct DemoConfig {
     /// default: a single file named `...-nside1-hp00.fits` holding every
     /// galaxy, the name the lab's loader expects for the demo.
     pub fastspec_split_nside1: bool,
+    /// Synthetic coadded spectra and redrock files.
+    pub spectra: SpectraConfig,
 }
 
 impl Default for DemoConfig {
@@ -141,6 +188,7 @@ impl Default for DemoConfig {
             zwarn_fraction: 0.03,
             effects: VoidEffects::default(),
             fastspec_split_nside1: false,
+            spectra: SpectraConfig::default(),
         }
     }
 }
@@ -235,6 +283,17 @@ impl DemoConfig {
         check_fraction("qso_fraction", self.qso_fraction, 1.0)?;
         check_fraction("star_fraction", self.star_fraction, 1.0)?;
         check_fraction("zwarn_fraction", self.zwarn_fraction, 1.0)?;
+        let sp = &self.spectra;
+        if sp.max_galaxies > 100_000 || sp.n_qso > 100_000 {
+            return Err(invalid(
+                "spectra.max_galaxies/n_qso",
+                format!(
+                    "{} / {} must be at most 100000 (each spectrum takes 0.45 MB)",
+                    sp.max_galaxies, sp.n_qso
+                ),
+            ));
+        }
+        check_fraction("spectra.rarity_fraction", sp.rarity_fraction, 1.0)?;
         let e = &self.effects;
         if !(e.logmstar_knee_shift_dex.is_finite() && e.logmstar_knee_shift_dex.abs() <= 1.0) {
             return Err(invalid(

@@ -36,6 +36,10 @@ pub enum DemoError {
         source: std::io::Error,
     },
 
+    /// A redrock template file exists but could not be used.
+    #[error("cannot use the QSO template {}: {reason} (fix or remove the file, or set spectra.templates_dir to null for the power-law model)", path.display())]
+    Template { path: PathBuf, reason: String },
+
     /// Serialising the truth metadata failed.
     #[error("cannot serialise {}: {source}", path.display())]
     Json {

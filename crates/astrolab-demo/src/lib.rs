@@ -10,6 +10,9 @@
 //! | `fastspec-iron-main-bright-nside1-hp00.fits` | FastSpecFit v3.0 (PRIMARY, METADATA, SPECPHOT, FASTSPEC) |
 //! | `DESIVAST_BGS_VOLLIM_VoidFinder_NGC.fits` | VAST VoidFinder (PRIMARY, MAXIMALS, HOLES) |
 //! | `DESIVAST_BGS_VOLLIM_V2_{REVOLVER,VIDE,ZOBOV}_NGC.fits` | VAST V2 (PRIMARY, VOIDS, ZONEVOID, GALZONE) |
+//! | `coadd-main-bright-PIX.fits`, `coadd-main-dark-PIX.fits` | healpix coadds (PRIMARY, FIBERMAP, EXP_FIBERMAP, B/R/Z WAVELENGTH, FLUX, IVAR, MASK, RESOLUTION, SCORES): galaxies (bright) and quasars (dark) per NSIDE 64 pixel |
+//! | `redrock-main-{bright,dark}-PIX.fits` | redrock (PRIMARY, REDSHIFTS, FIBERMAP, EXP_FIBERMAP, TSNR2), Z equal to the catalog's |
+//! | `spectra_truth.json`, `spectra_truth.csv` | rarities injected into the spectra (BAL troughs, [OIII] outflows, odd continua, artefacts) |
 //! | `truth.json`, `truth_galaxies.csv` | planted voids, per-galaxy membership, injected effects |
 //!
 //! The sky: galaxies uniform in comoving volume (flat LCDM, h = 1) over an
@@ -44,7 +47,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`generate_catalog`] gives the same sky in memory ([`SyntheticSky`]).
+//! [`generate_catalog`] gives the same sky in memory ([`SyntheticSky`]),
+//! [`simulate_spectra`] its spectra ([`SyntheticSpectra`]; whether and
+//! which ones is set by [`SpectraConfig`], off by default: the coadd,
+//! redrock and spectra truth files are written only with
+//! `spectra.enabled = true`).
 
 mod config;
 mod cosmo;
@@ -55,12 +62,14 @@ mod lines;
 mod output;
 mod population;
 mod sky;
+mod spectra;
+mod spectra_out;
 mod targets;
 mod voids;
 
 use std::path::Path;
 
-pub use config::{DemoConfig, Footprint, VoidEffects};
+pub use config::{DemoConfig, Footprint, SpectraConfig, VoidEffects};
 pub use error::DemoError;
 pub use finders::{
     GalZone, Hole, Maximal, V2Algorithm, V2Catalog, V2Void, VoidCatalogs, VoidFinderCatalog,
@@ -72,6 +81,12 @@ pub use output::{
     ZCATALOG_FILE,
 };
 pub use sky::{generate_catalog, Galaxies, MeasuredEffects, SyntheticSky, HEALPIX_NSIDE};
+pub use spectra::{
+    balnicity_km_s, calzetti_k, dn4000_of, outflow_wavelength_a, resolution_data, simulate_spectra,
+    Arm, BalTrough, Rarity, SimSpectrum, SpectraGroup, SyntheticSpectra, ARMS, LINE_REST_A,
+    MASK_COSMIC, RESOLUTION_NDIAG, WAVE_STEP_A,
+};
+pub use spectra_out::{SPECTRA_TRUTH_CSV, SPECTRA_TRUTH_JSON};
 pub use targets::{ObjectKind, Spectrum};
 pub use voids::PlantedVoid;
 

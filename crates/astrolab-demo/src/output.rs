@@ -45,10 +45,12 @@ use crate::DemoError;
 pub struct DemoFile {
     pub path: PathBuf,
     /// `zcatalog`, `fastspecfit`, `desivast-voidfinder`, `desivast-v2`,
+    /// `coadd`, `redrock`, `spectra-truth-json`, `spectra-truth-csv`,
     /// `truth-json` or `truth-csv`.
     pub kind: &'static str,
     /// Rows of the main table (ZCATALOG, FastSpecFit tables, MAXIMALS,
-    /// VOIDS, planted voids, galaxies).
+    /// VOIDS, spectra of a coadd or redrock file, rarities, planted voids,
+    /// galaxies).
     pub rows: usize,
 }
 
@@ -114,7 +116,7 @@ fn consts(n: usize, s: &str) -> Vec<String> {
     vec![s.to_string(); n]
 }
 
-fn provenance(sky: &SyntheticSky) -> Vec<Card> {
+pub(crate) fn provenance(sky: &SyntheticSky) -> Vec<Card> {
     vec![
         Card::str(
             "ORIGIN",
@@ -129,7 +131,7 @@ fn provenance(sky: &SyntheticSky) -> Vec<Card> {
     ]
 }
 
-fn fits_err(path: &Path) -> impl FnOnce(astrolab_formats::FitsError) -> DemoError + '_ {
+pub(crate) fn fits_err(path: &Path) -> impl FnOnce(astrolab_formats::FitsError) -> DemoError + '_ {
     move |source| DemoError::Fits {
         path: path.to_path_buf(),
         source: Box::new(source),
@@ -621,7 +623,7 @@ fn write_v2(
 }
 
 /// Write `bytes` to `path` through a temporary file and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DemoError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DemoError> {
     let io = |source| DemoError::Io {
         path: path.to_path_buf(),
         source,
@@ -837,6 +839,9 @@ pub fn write_sky(dir: &Path, sky: &SyntheticSky) -> Result<DemoSummary, DemoErro
     for cat in &sky.void_catalogs.v2 {
         files.push(write_v2(dir, sky, cat, cap)?);
     }
+    let spectra = crate::spectra::simulate_spectra(sky)?;
+    files.extend(crate::spectra_out::write_spectra(dir, sky, &spectra)?);
+    drop(spectra);
     files.push(write_truth_csv(dir, sky)?);
     let truth = write_truth_json(dir, sky, &files)?;
     let truth_path = truth.path.clone();

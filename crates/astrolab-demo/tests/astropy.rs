@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use astrolab_demo::{generate_sky, DemoConfig};
+use astrolab_demo::{generate_sky, DemoConfig, SpectraConfig};
 
 fn astropy_available() -> bool {
     Command::new("python3")
@@ -29,6 +29,14 @@ fn astropy_reads_every_file_with_desi_dtypes() {
     let cfg = DemoConfig {
         n_galaxies: 4000,
         seed: 5,
+        qso_fraction: 0.02,
+        spectra: SpectraConfig {
+            enabled: true,
+            max_galaxies: 60,
+            n_qso: 40,
+            rarity_fraction: 0.3,
+            ..SpectraConfig::default()
+        },
         ..DemoConfig::default()
     };
     generate_sky(dir.path(), &cfg).expect("generate");

@@ -80,6 +80,83 @@ def check_fitsio(d):
                     check(same, f"{path.name}[{name}].{col}: fitsio and astropy differ")
 
 
+ARMS = {"B": (3600.0, 5800.0, 2751), "R": (5760.0, 7620.0, 2326), "Z": (7520.0, 9824.0, 2881)}
+
+
+def check_spectra(d, z):
+    """Coadd and redrock files as desispec writes them, read the way the
+    lab's spectra loader reads real healpix coadds."""
+    coadds = sorted(d.glob("coadd-main-*-*.fits"))
+    check(len(coadds) > 0, "no coadd files")
+    zrow = {int(t): i for i, t in enumerate(np.asarray(z["TARGETID"]))}
+    expected = ["PRIMARY", "FIBERMAP", "EXP_FIBERMAP"]
+    for a in ARMS:
+        expected += [f"{a}_{w}" for w in ("WAVELENGTH", "FLUX", "IVAR", "MASK", "RESOLUTION")]
+    expected.append("SCORES")
+    nspec_total = 0
+    for path in coadds:
+        program, pix = path.stem.split("-")[2:4]
+        with fits.open(path) as h:
+            check([x.name for x in h] == expected, f"{path.name}: HDUs {[x.name for x in h]}")
+            p = h[0].header
+            check(p.get("HPXPIXEL") == int(pix) and p.get("HPXNSIDE") == 64, f"{path.name}: HPX keys")
+            check(p.get("SPGRP") == "healpix" and p.get("SURVEY") == "main"
+                  and p.get("PROGRAM") == program, f"{path.name}: SPGRP/SURVEY/PROGRAM")
+            fm = Table.read(h["FIBERMAP"])
+            n = len(fm)
+            nspec_total += n
+            expect_dtype(fm, "FIBERMAP", ["TARGETID"], "i", 8)
+            expect_dtype(fm, "FIBERMAP", ["TARGET_RA", "TARGET_DEC"], "f", 8)
+            for a, (lo, hi, npix) in ARMS.items():
+                w = h[f"{a}_WAVELENGTH"].data
+                check(w.dtype.kind == "f" and w.dtype.itemsize == 8 and w.shape == (npix,),
+                      f"{path.name}: {a}_WAVELENGTH {w.dtype} {w.shape}")
+                check(w[0] == lo and abs(w[-1] - hi) < 1e-9 and np.allclose(np.diff(w), 0.8),
+                      f"{path.name}: {a} grid")
+                for what, kind, size in (("FLUX", "f", 4), ("IVAR", "f", 4), ("MASK", "u", 4)):
+                    x = h[f"{a}_{what}"].data
+                    check(x.dtype.kind == kind and x.dtype.itemsize == size and x.shape == (n, npix),
+                          f"{path.name}: {a}_{what} {x.dtype} {x.shape}")
+                check(h[f"{a}_FLUX"].header.get("BUNIT") == "10**-17 erg/(s cm2 Angstrom)",
+                      f"{path.name}: {a}_FLUX BUNIT")
+                r = h[f"{a}_RESOLUTION"].data
+                check(r.dtype.kind == "f" and r.dtype.itemsize == 4 and r.shape == (n, 11, npix),
+                      f"{path.name}: {a}_RESOLUTION {r.dtype} {r.shape}")
+                check(bool(np.allclose(r.sum(axis=1), 1.0, atol=1e-4)),
+                      f"{path.name}: {a}_RESOLUTION columns do not sum to 1")
+                iv = h[f"{a}_IVAR"].data
+                m = h[f"{a}_MASK"].data
+                check(bool(np.all(iv[m != 0] == 0)), f"{path.name}: masked pixels with ivar > 0")
+            sc = Table.read(h["SCORES"])
+            check(np.array_equal(sc["TARGETID"], fm["TARGETID"]), f"{path.name}: SCORES rows")
+        rr = Table.read(path.with_name(path.name.replace("coadd", "redrock", 1)), hdu="REDSHIFTS")
+        check(rr.colnames == ["TARGETID", "Z", "ZERR", "ZWARN", "CHI2", "COEFF", "NPIXELS",
+                              "SPECTYPE", "SUBTYPE", "NCOEFF", "DELTACHI2"],
+              f"{path.name}: REDSHIFTS columns {rr.colnames}")
+        check(rr["COEFF"].shape == (n, 10), f"{path.name}: COEFF shape {rr['COEFF'].shape}")
+        expect_dtype(rr, "REDSHIFTS", ["TARGETID", "ZWARN", "NPIXELS", "NCOEFF"], "i", 8)
+        expect_dtype(rr, "REDSHIFTS", ["Z", "ZERR", "CHI2", "DELTACHI2"], "f", 8)
+        expect_dtype(rr, "REDSHIFTS", ["SPECTYPE"], "S", 6)
+        check(np.array_equal(rr["TARGETID"], fm["TARGETID"]), f"{path.name}: redrock rows")
+        rows = [zrow[int(t)] for t in rr["TARGETID"]]
+        check(np.array_equal(np.asarray(rr["Z"]), np.asarray(z["Z"])[rows]),
+              f"{path.name}: redrock Z differs from the zcatalog")
+        want = "GALAXY" if program == "bright" else "QSO"
+        st = set(np.char.strip(np.asarray(rr["SPECTYPE"]).astype(str)))
+        check(st == {want}, f"{path.name}: SPECTYPE {st}")
+    truth = json.loads((d / "spectra_truth.json").read_text())
+    check(truth["n_spectra"] == nspec_total, "spectra_truth n_spectra")
+    for r in truth["rarities"]:
+        path = d / r["file"]
+        if not path.exists():
+            failures.append(f"spectra truth points at missing {r['file']}")
+            continue
+        with fits.open(path) as h:
+            check(int(h["FIBERMAP"].data["TARGETID"][r["row"]]) == r["targetid"],
+                  f"spectra truth {r['targetid']}: wrong row")
+    return nspec_total
+
+
 def main(d):
     d = Path(d)
     truth = json.loads((d / "truth.json").read_text())
@@ -186,13 +263,15 @@ def main(d):
         v0 = np.asarray(zv["VOID0"])
         check(bool(np.all((v0 == -1) | ((v0 >= 0) & (v0 < len(voids))))), f"{alg}: VOID0 range")
 
+    nspec = check_spectra(d, z)
     check_fitsio(d)
 
     if failures:
         for f in failures:
             print("FAIL:", f)
         return 1
-    print(f"astropy check passed: {len(z)} zcatalog rows, {len(gal_ids)} galaxies")
+    print(f"astropy check passed: {len(z)} zcatalog rows, {len(gal_ids)} galaxies, "
+          f"{nspec} spectra")
     return 0
 
 

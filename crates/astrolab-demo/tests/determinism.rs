@@ -3,12 +3,18 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use astrolab_demo::{generate_sky, DemoConfig};
+use astrolab_demo::{generate_sky, DemoConfig, SpectraConfig};
 
 fn small(seed: u64) -> DemoConfig {
     DemoConfig {
         seed,
         n_galaxies: 4000,
+        spectra: SpectraConfig {
+            enabled: true,
+            max_galaxies: 80,
+            n_qso: 20,
+            ..SpectraConfig::default()
+        },
         ..DemoConfig::default()
     }
 }
@@ -33,7 +39,18 @@ fn same_seed_gives_byte_identical_files() {
     let sa = generate_sky(a.path(), &small(11)).expect("first run");
     let sb = generate_sky(b.path(), &small(11)).expect("second run");
     let (ca, cb) = (contents(a.path()), contents(b.path()));
-    assert_eq!(ca.len(), 8, "files: {:?}", ca.keys().collect::<Vec<_>>());
+    let n_spectra_files = ca
+        .keys()
+        .filter(|n| n.starts_with("coadd-") || n.starts_with("redrock-"))
+        .count();
+    assert!(
+        n_spectra_files >= 4,
+        "files: {:?}",
+        ca.keys().collect::<Vec<_>>()
+    );
+    // 8 catalog and truth files, the spectra truth (JSON, CSV) and the
+    // coadd/redrock pairs.
+    assert_eq!(ca.len(), 10 + n_spectra_files);
     assert_eq!(ca.keys().collect::<Vec<_>>(), cb.keys().collect::<Vec<_>>());
     for (name, bytes) in &ca {
         assert!(
@@ -57,7 +74,11 @@ fn different_seeds_give_different_files() {
     generate_sky(a.path(), &small(1)).expect("seed 1");
     generate_sky(b.path(), &small(2)).expect("seed 2");
     let (ca, cb) = (contents(a.path()), contents(b.path()));
-    for name in ca.keys() {
+    // Spectra files are named by HEALPix pixel, which differ with the seed;
+    // files present in both runs must differ.
+    let common: Vec<&String> = ca.keys().filter(|n| cb.contains_key(*n)).collect();
+    assert!(common.len() >= 10);
+    for name in common {
         assert!(
             ca[name] != cb[name],
             "{name} is identical for seeds 1 and 2"

@@ -4,7 +4,17 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use astrolab_demo::{generate_sky, DemoConfig, DemoSummary};
+use astrolab_demo::{generate_sky, DemoConfig, DemoSummary, SpectraConfig};
+
+/// A few spectra only: their files are checked in tests/spectra.rs.
+fn few_spectra() -> SpectraConfig {
+    SpectraConfig {
+        enabled: true,
+        max_galaxies: 40,
+        n_qso: 10,
+        ..SpectraConfig::default()
+    }
+}
 use astrolab_formats::FitsFile;
 
 /// HDU names, the primary called PRIMARY (as astropy and DESI name it; the
@@ -42,12 +52,14 @@ fn files_have_desi_layouts_and_consistent_rows() {
     let cfg = DemoConfig {
         n_galaxies: 5000,
         seed: 3,
+        spectra: few_spectra(),
         ..DemoConfig::default()
     };
     let summary = generate(dir.path(), &cfg);
     let names: Vec<String> = summary
         .files
         .iter()
+        .filter(|f| !matches!(f.kind, "coadd" | "redrock"))
         .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert_eq!(
@@ -59,6 +71,8 @@ fn files_have_desi_layouts_and_consistent_rows() {
             "DESIVAST_BGS_VOLLIM_V2_REVOLVER_NGC.fits",
             "DESIVAST_BGS_VOLLIM_V2_VIDE_NGC.fits",
             "DESIVAST_BGS_VOLLIM_V2_ZOBOV_NGC.fits",
+            "spectra_truth.json",
+            "spectra_truth.csv",
             "truth_galaxies.csv",
             "truth.json",
         ]
@@ -293,6 +307,7 @@ fn fastspec_can_be_split_by_nside1_pixel() {
     let cfg = DemoConfig {
         n_galaxies: 3000,
         fastspec_split_nside1: true,
+        spectra: few_spectra(),
         ..DemoConfig::default()
     };
     let summary = generate(dir.path(), &cfg);

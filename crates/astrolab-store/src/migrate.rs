@@ -38,7 +38,9 @@ static MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "spectral store index",
         sqlite: Some(include_str!("../migrations/sqlite/0003_spectra_index.sql")),
-        postgres: Some(include_str!("../migrations/postgres/0003_spectra_index.sql")),
+        postgres: Some(include_str!(
+            "../migrations/postgres/0003_spectra_index.sql"
+        )),
         needs_q3c: false,
     },
 ];

@@ -67,7 +67,11 @@ fn record(r: &[Value]) -> SpectraFileRecord {
 impl Store {
     /// Registers a spectra file and its rows (target id, row, z), replacing
     /// any earlier registration of the same path, in one transaction.
-    pub fn register_spectra_file(&mut self, rec: &SpectraFileRecord, rows: &[(i64, usize, f64)]) -> Result<i64> {
+    pub fn register_spectra_file(
+        &mut self,
+        rec: &SpectraFileRecord,
+        rows: &[(i64, usize, f64)],
+    ) -> Result<i64> {
         match &mut self.conn {
             Conn::Sqlite { conn, path } => {
                 let e = StoreError::sqlite;
@@ -75,7 +79,8 @@ impl Store {
                 let tx = conn.transaction().map_err(e(&path))?;
                 tx.execute("DELETE FROM spectra_index WHERE spectra_file_id IN (SELECT spectra_file_id FROM spectra_files WHERE path = ?1)", [&rec.path])
                     .map_err(e(&path))?;
-                tx.execute("DELETE FROM spectra_files WHERE path = ?1", [&rec.path]).map_err(e(&path))?;
+                tx.execute("DELETE FROM spectra_files WHERE path = ?1", [&rec.path])
+                    .map_err(e(&path))?;
                 tx.execute(
                     "INSERT INTO spectra_files (path, survey, program, healpix, n_spectra, size_bytes, sources, built_at, software_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     rusqlite::params![rec.path, rec.survey, rec.program, rec.healpix, rec.n_spectra, rec.size_bytes, rec.sources, rec.built_at, rec.software_version],
@@ -87,8 +92,13 @@ impl Store {
                         .prepare("INSERT INTO spectra_index (target_id, spectra_file_id, row_index, z) VALUES (?1, ?2, ?3, ?4)")
                         .map_err(e(&path))?;
                     for &(t, row, z) in rows {
-                        stmt.execute(rusqlite::params![t, id, row as i64, z.is_finite().then_some(z)])
-                            .map_err(e(&path))?;
+                        stmt.execute(rusqlite::params![
+                            t,
+                            id,
+                            row as i64,
+                            z.is_finite().then_some(z)
+                        ])
+                        .map_err(e(&path))?;
                     }
                 }
                 tx.commit().map_err(e(&path))?;
@@ -118,14 +128,21 @@ impl Store {
     /// Every registered spectra file.
     pub fn spectra_files(&mut self) -> Result<Vec<SpectraFileRecord>> {
         let sql = format!("SELECT {FILE_COLUMNS} FROM spectra_files ORDER BY spectra_file_id");
-        Ok(self.query_rows(&sql, &sql, &[])?.iter().map(|r| record(r)).collect())
+        Ok(self
+            .query_rows(&sql, &sql, &[])?
+            .iter()
+            .map(|r| record(r))
+            .collect())
     }
 
     /// The registered file at `path`, if any.
     pub fn spectra_file_by_path(&mut self, path: &str) -> Result<Option<SpectraFileRecord>> {
         let s = format!("SELECT {FILE_COLUMNS} FROM spectra_files WHERE path = ?1");
         let p = format!("SELECT {FILE_COLUMNS} FROM spectra_files WHERE path = $1");
-        Ok(self.query_rows(&s, &p, &[Value::Text(path.to_string())])?.first().map(|r| record(r)))
+        Ok(self
+            .query_rows(&s, &p, &[Value::Text(path.to_string())])?
+            .first()
+            .map(|r| record(r)))
     }
 
     /// Where the spectra of these TARGETIDs are (targets without a spectrum
@@ -139,7 +156,11 @@ impl Store {
             let p_ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let base = "SELECT i.target_id, f.path, i.row_index, i.z FROM spectra_index i JOIN spectra_files f ON f.spectra_file_id = i.spectra_file_id WHERE i.target_id IN";
             let params: Vec<Value> = chunk.iter().map(|&t| Value::Int(t)).collect();
-            for r in self.query_rows(&format!("{base} ({})", s_ph.join(", ")), &format!("{base} ({})", p_ph.join(", ")), &params)? {
+            for r in self.query_rows(
+                &format!("{base} ({})", s_ph.join(", ")),
+                &format!("{base} ({})", p_ph.join(", ")),
+                &params,
+            )? {
                 let t = r[0].as_i64().unwrap_or(0);
                 if wanted.contains(&t) {
                     out.push(SpectrumLocation {
@@ -189,10 +210,15 @@ pub fn select_redrock(rows: &RedrockSelectRows, filter: &str) -> Result<HashSet<
         }
     }
     let mut stmt = conn
-        .prepare(&format!("SELECT targetid FROM redshifts WHERE {}", compiled.sql))
+        .prepare(&format!(
+            "SELECT targetid FROM redshifts WHERE {}",
+            compiled.sql
+        ))
         .map_err(e(&mem))?;
     let ids = stmt
-        .query_map(rusqlite::params_from_iter(compiled.params.iter()), |r| r.get::<_, i64>(0))
+        .query_map(rusqlite::params_from_iter(compiled.params.iter()), |r| {
+            r.get::<_, i64>(0)
+        })
         .map_err(e(&mem))?
         .collect::<rusqlite::Result<HashSet<i64>>>()
         .map_err(e(&mem))?;

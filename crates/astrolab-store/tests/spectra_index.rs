@@ -27,24 +27,45 @@ fn index_locates_targets_and_replaces_a_rebuilt_file() {
     for cfg in cfgs {
         let mut store = Store::open(&cfg).unwrap();
         store
-            .register_spectra_file(&rec("/s/main/dark/26065.parquet", 3), &[(10, 0, 1.5), (11, 1, 2.5), (12, 2, f64::NAN)])
+            .register_spectra_file(
+                &rec("/s/main/dark/26065.parquet", 3),
+                &[(10, 0, 1.5), (11, 1, 2.5), (12, 2, f64::NAN)],
+            )
             .unwrap();
-        store.register_spectra_file(&rec("/s/main/dark/26066.parquet", 1), &[(20, 0, 0.7)]).unwrap();
+        store
+            .register_spectra_file(&rec("/s/main/dark/26066.parquet", 1), &[(20, 0, 0.7)])
+            .unwrap();
         let loc = store.locate_spectra(&[12, 20, 10, 999]).unwrap();
-        let got: Vec<(i64, &str, usize)> = loc.iter().map(|l| (l.target_id, l.path.as_str(), l.row)).collect();
+        let got: Vec<(i64, &str, usize)> = loc
+            .iter()
+            .map(|l| (l.target_id, l.path.as_str(), l.row))
+            .collect();
         assert_eq!(
             got,
-            vec![(10, "/s/main/dark/26065.parquet", 0), (12, "/s/main/dark/26065.parquet", 2), (20, "/s/main/dark/26066.parquet", 0)]
+            vec![
+                (10, "/s/main/dark/26065.parquet", 0),
+                (12, "/s/main/dark/26065.parquet", 2),
+                (20, "/s/main/dark/26066.parquet", 0)
+            ]
         );
         assert_eq!(loc[0].z, Some(1.5));
         assert_eq!(loc[1].z, None);
         // Rebuilding a file replaces its rows.
-        store.register_spectra_file(&rec("/s/main/dark/26065.parquet", 1), &[(11, 0, 2.5)]).unwrap();
+        store
+            .register_spectra_file(&rec("/s/main/dark/26065.parquet", 1), &[(11, 0, 2.5)])
+            .unwrap();
         let loc = store.locate_spectra(&[10, 11]).unwrap();
         assert_eq!(loc.len(), 1);
         assert_eq!((loc[0].target_id, loc[0].row), (11, 0));
         assert_eq!(store.spectra_files().unwrap().len(), 2);
-        assert_eq!(store.spectra_file_by_path("/s/main/dark/26065.parquet").unwrap().unwrap().n_spectra, 1);
+        assert_eq!(
+            store
+                .spectra_file_by_path("/s/main/dark/26065.parquet")
+                .unwrap()
+                .unwrap()
+                .n_spectra,
+            1
+        );
     }
 }
 
@@ -61,7 +82,10 @@ fn select_uses_the_where_language_on_redrock_columns() {
         subtype: vec![String::new(); 4],
         deltachi2: vec![100.0, 50.0, 30.0, 10.0],
     };
-    let mut got: Vec<i64> = select_redrock(&rows, "spectype = 'QSO' AND zwarn = 0").unwrap().into_iter().collect();
+    let mut got: Vec<i64> = select_redrock(&rows, "spectype = 'QSO' AND zwarn = 0")
+        .unwrap()
+        .into_iter()
+        .collect();
     got.sort();
     assert_eq!(got, vec![1, 4]);
     let got = select_redrock(&rows, "SPECTYPE='QSO' AND ZWARN=0 AND DELTACHI2 > 40").unwrap();

@@ -1,7 +1,9 @@
 //! `astrolab demo-data DIR`.
 
 use anyhow::{Context, Result};
-use astrolab_demo::{generate_sky, DemoConfig};
+use std::path::PathBuf;
+
+use astrolab_demo::{generate_sky, DemoConfig, SpectraConfig};
 
 use crate::cli::DemoDataArgs;
 
@@ -9,6 +11,7 @@ pub fn run(args: &DemoDataArgs) -> Result<()> {
     let cfg = DemoConfig {
         seed: args.seed,
         n_galaxies: args.galaxies,
+        spectra: spectra_config(!args.no_spectra, args.templates.clone()),
         ..DemoConfig::default()
     };
     let summary = generate_sky(&args.dir, &cfg)
@@ -23,4 +26,25 @@ pub fn run(args: &DemoDataArgs) -> Result<()> {
         summary.truth_path.display()
     );
     Ok(())
+}
+
+/// The QSO templates directory: the flag, else the shared data's
+/// `templates/` when it exists.
+pub fn templates_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| {
+        let shared = std::env::var_os("ASTROLAB_SHARED_DATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("../shared/data"));
+        let t = shared.join("templates");
+        t.join("rrtemplate-QSO-LOZ-v1.1.fits").exists().then_some(t)
+    })
+}
+
+/// Spectra settings for the demo sky.
+pub fn spectra_config(enabled: bool, templates: Option<PathBuf>) -> SpectraConfig {
+    SpectraConfig {
+        enabled,
+        templates_dir: templates_dir(templates),
+        ..SpectraConfig::default()
+    }
 }

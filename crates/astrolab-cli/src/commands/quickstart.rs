@@ -9,7 +9,7 @@ use astrolab_demo::{generate_sky, DemoConfig};
 use astrolab_store::query::{Direction, XmatchMode, XmatchQuery, XmatchSide};
 use astrolab_store::{ConeQuery, ResultTable};
 
-use crate::cli::{IngestArgs, OutputArgs, OutputFormat, QuickstartArgs};
+use crate::cli::{IngestArgs, OutputArgs, OutputFormat, QuickstartArgs, SpectraBuildArgs};
 use crate::config::Config;
 
 fn csv_out(dir: &std::path::Path, name: &str) -> OutputArgs {
@@ -42,6 +42,7 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
         &DemoConfig {
             seed: args.seed,
             n_galaxies: args.galaxies,
+            spectra: super::demo::spectra_config(true, None),
             ..DemoConfig::default()
         },
     )
@@ -66,9 +67,12 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
         }
     );
     let mut store = super::open_store(cfg)?;
+    // Catalogs and redrock files go to the catalog tables; coadds (spectra)
+    // go to the spectral store in step 4.
     let paths: Vec<PathBuf> = demo
         .files
         .iter()
+        .filter(|f| f.kind != "coadd")
         .map(|f| f.path.clone())
         .filter(|p| p.extension().is_some_and(|e| e == "fits"))
         .collect();
@@ -123,7 +127,7 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
     done.push("SQL: objects per spectral type -> quickstart/spectypes.csv".to_string());
 
     // 4. Analyses that exist so far: void membership from the V2 catalogs.
-    println!("[4/4] analyses");
+    println!("[4/4] analyses and spectra");
     let membership = store.sql_readonly(
         "SELECT g.algorithm, COUNT(*) AS galaxies, SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) AS in_voids, \
          ROUND(100.0 * SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) / COUNT(*), 1) AS void_percent \
@@ -139,6 +143,45 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
             "V2 void membership ({}): {} of {} galaxies in voids ({}%)",
             r[0], r[2], r[1], r[3]
         ));
+    }
+
+    // Spectra: the coadds into the spectral store, one quasar plotted.
+    let built = super::spectra::build(
+        &mut store,
+        cfg,
+        &SpectraBuildArgs {
+            from: demo_dir.clone(),
+            select: None,
+            survey: None,
+            program: None,
+            out: None,
+        },
+    )?;
+    done.push(format!(
+        "spectral store: {} spectra from {} coadds in {} Parquet files ({} already built) -> {}",
+        built.spectra,
+        built.coadds,
+        built.built,
+        built.unchanged,
+        cfg.home.join("spectra").display()
+    ));
+    let qso = store.sql_readonly("SELECT targetid, z FROM redshifts WHERE spectype = 'QSO' AND zwarn = 0 ORDER BY targetid LIMIT 1")?;
+    if let Some(tid) = qso.rows.first().and_then(|r| r[0].as_i64()) {
+        let fetched = super::spectra::fetch_spectra(&mut store, &[tid])?;
+        if let Some(f) = fetched.first() {
+            let svg = crate::plot::spectrum_svg(&crate::plot::SpectrumPlot {
+                title: format!("demo quasar TARGETID {tid}  z = {:.3}", f.z),
+                wavelength: &f.wavelength,
+                flux: &f.row.flux,
+                ivar: &f.row.ivar,
+                mask: &f.row.mask,
+                z: f.z.is_finite().then_some(f.z),
+                rest_frame: false,
+            });
+            let plot = out_dir.join(format!("spectrum_{tid}.svg"));
+            std::fs::write(&plot, svg).with_context(|| format!("writing {}", plot.display()))?;
+            done.push(format!("spectrum: quasar {tid} read back by TARGETID and plotted -> quickstart/spectrum_{tid}.svg"));
+        }
     }
 
     let summary = serde_json::json!({
@@ -168,8 +211,13 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
     println!("  astrolab query cone --ra {ra:.3} --dec {dec:.3} --radius 1deg --table fastspec --where \"logmstar > 10.5\"");
     println!("  astrolab query sql \"SELECT algorithm, COUNT(*) FROM voidfinder_holes GROUP BY algorithm\"");
     println!("  astrolab db status");
+    println!("  astrolab spectra get TARGETID --plot spectrum.svg --rest-frame");
     println!("Real DESI DR1 data (zpix-main-bright.fits, fastspec-iron-main-bright-nside1-hp*.fits, DESIVAST_*.fits):");
     println!("  astrolab ingest /path/to/desi/dr1/");
+    println!("  astrolab fetch desi --survey main --program dark --healpix 26065 --dest desi-dr1");
+    println!(
+        "  astrolab spectra build --from desi-dr1 --select \"spectype = 'QSO' AND zwarn = 0\""
+    );
     println!("PostgreSQL (with q3c for the fastest cone searches):");
     println!("  ASTROLAB_DATABASE_URL=postgres://user@host/astrolab astrolab ingest ...");
     Ok(())

@@ -1,0 +1,344 @@
+//! Spectrum-by-TARGETID access from a spectral store (issue 3 benchmark 2,
+//! `bench/spectra_access.sh`).
+//!
+//! ```text
+//! spectra_access build --home DIR [--files 200] [--per-file 500] [--threads 2]
+//! spectra_access measure --home DIR [--lookups 1000] [--batch 10000] [--seed 7]
+//!                        [--targets-out FILE] [--batch-out FILE]
+//! ```
+//! `build` writes FILES spectra Parquet files of PER-FILE spectra each under
+//! `DIR/spectra/` with `astrolab_spectra::write_spectra_file` and registers
+//! them (absolute paths) in the SQLite store in DIR with
+//! `Store::register_spectra_file`. The rows are synthetic but realistic in
+//! size and compressibility: the merged spectra of the real coadds of the
+//! shared data that have data (4; 7781 pixels) with Gaussian noise of each pixel's own sigma
+//! added to the flux, and their real ivar and mask.
+//!
+//! `measure` first reads every registered file once (page cache warm: the
+//! figures are cache-warm, not disk-bound), then:
+//! - LOOKUPS single lookups of random TARGETIDs: `locate_spectra(&[t])`,
+//!   `SpectraFile::open`, `read_rows(&[row])` (p50/p99 in ms);
+//! - one batch of BATCH random TARGETIDs: one `locate_spectra`, then per
+//!   file one `open` and one `read_rows` (spectra/s).
+//!
+//! The TARGETIDs of both are written to the `--targets-out` / `--batch-out`
+//! files (one per line) so that the peer looks up the same ones.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use astrolab_formats::spectra::{read_desi_coadd, MERGED_DWAVE, MERGED_NPIX, MERGED_WAVE_MIN};
+use astrolab_spectra::{write_spectra_file, FileMeta, SpectraFile, SpectraRow};
+use astrolab_store::{SpectraFileRecord, Store, StoreConfig};
+
+type R<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const TARGET_BASE: i64 = 39_628_000_000_000_000;
+
+/// splitmix64: a small seeded generator, enough for noise and sampling.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Approximately N(0, 1): the sum of four uniforms, rescaled.
+    fn normal(&mut self) -> f32 {
+        let s = self.unit() + self.unit() + self.unit() + self.unit() - 2.0;
+        (s * 3f64.sqrt()) as f32
+    }
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> R<T> {
+    match arg(args, name) {
+        None => Ok(default),
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("{name}: not a number: {s}").into()),
+    }
+}
+
+fn main() -> R<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let home = PathBuf::from(arg(&args, "--home").ok_or("--home DIR is required")?);
+    match args.first().map(String::as_str) {
+        Some("build") => build(
+            &home,
+            num(&args, "--files", 200)?,
+            num(&args, "--per-file", 500)?,
+            num(&args, "--threads", 2)?,
+        ),
+        Some("measure") => measure(
+            &home,
+            num(&args, "--lookups", 1000)?,
+            num(&args, "--batch", 10_000)?,
+            num(&args, "--seed", 7)?,
+            arg(&args, "--targets-out"),
+            arg(&args, "--batch-out"),
+        ),
+        _ => Err("usage: spectra_access (build|measure) --home DIR ...".into()),
+    }
+}
+
+/// The merged spectra of the real coadds in the shared data.
+fn templates() -> R<Vec<(Vec<f32>, Vec<f32>, Vec<u32>)>> {
+    let dir = astrolab_formats::testdata::shared_data_dir()
+        .ok_or("shared data not found: set ASTROLAB_SHARED_DATA")?
+        .join("desi");
+    let mut out = Vec::new();
+    for name in [
+        "coadd-sv3-dark-26065.fits",
+        "coadd-special-dark-27247.fits",
+        "coadd-4-80613-thru20210324.fits",
+    ] {
+        // Empty fibers (ivar 0 everywhere: 3 of the sv3 file's 5) are skipped.
+        for m in read_desi_coadd(&dir.join(name))?.merged_all()? {
+            if m.ivar.iter().filter(|&&v| v > 0.0).count() > m.ivar.len() / 2 {
+                out.push((m.flux, m.ivar, m.mask));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn build(home: &Path, files: usize, per_file: usize, threads: usize) -> R<()> {
+    let start = Instant::now();
+    let tpl = templates()?;
+    let dir = home.join("spectra");
+    std::fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?;
+    let threads = threads.max(1);
+    // Files are written in parallel (independent), registered one by one.
+    let written: Vec<R<Vec<(PathBuf, FileMeta, Vec<(i64, usize, f64)>, u64)>>> =
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (tpl, dir) = (&tpl, &dir);
+                    s.spawn(move || -> R<Vec<_>> {
+                        let mut done = Vec::new();
+                        for f in (t..files).step_by(threads) {
+                            let mut rng = Rng(0x5eed ^ (f as u64) << 20);
+                            let rows: Vec<SpectraRow> = (0..per_file)
+                                .map(|i| {
+                                    let (flux, ivar, mask) = &tpl[(f * per_file + i) % tpl.len()];
+                                    let flux = flux
+                                        .iter()
+                                        .zip(ivar)
+                                        .map(|(&v, &iv)| {
+                                            if iv > 0.0 {
+                                                v + rng.normal() / iv.sqrt()
+                                            } else {
+                                                v
+                                            }
+                                        })
+                                        .collect();
+                                    SpectraRow {
+                                        target_id: TARGET_BASE + (f * per_file + i) as i64,
+                                        ra: rng.unit() * 360.0,
+                                        dec: rng.unit() * 90.0 - 10.0,
+                                        z: rng.unit() * 3.0,
+                                        flux,
+                                        ivar: ivar.clone(),
+                                        mask: mask.clone(),
+                                    }
+                                })
+                                .collect();
+                            let meta = FileMeta {
+                                survey: "main".into(),
+                                program: "dark".into(),
+                                healpix: Some(f as i64),
+                                wave_min_a: MERGED_WAVE_MIN,
+                                dwave_a: MERGED_DWAVE,
+                                npix: MERGED_NPIX,
+                                source_files: vec![format!("synthetic-{f}.fits sha256:0")],
+                                software_version: astrolab_spectra::SOFTWARE_VERSION.into(),
+                            };
+                            let path = dir.join(format!("spectra-main-dark-{f}.parquet"));
+                            let size = write_spectra_file(&path, &meta, &rows)?;
+                            let index = rows
+                                .iter()
+                                .enumerate()
+                                .map(|(i, r)| (r.target_id, i, r.z))
+                                .collect();
+                            done.push((path, meta, index, size));
+                        }
+                        Ok(done)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("writer thread panicked"))
+                .collect()
+        });
+    let mut store = Store::open(&StoreConfig::sqlite(home))?;
+    let (mut n, mut bytes) = (0usize, 0u64);
+    for part in written {
+        for (path, meta, index, size) in part? {
+            let rec = SpectraFileRecord {
+                spectra_file_id: 0,
+                path: path.display().to_string(),
+                survey: meta.survey.clone(),
+                program: meta.program.clone(),
+                healpix: meta.healpix.unwrap_or(-1),
+                n_spectra: index.len() as i64,
+                size_bytes: size as i64,
+                sources: serde_json::to_string(&meta.source_files)?,
+                built_at: "2026-11-22T00:00:00Z".into(),
+                software_version: meta.software_version.clone(),
+            };
+            store.register_spectra_file(&rec, &index)?;
+            n += index.len();
+            bytes += size;
+        }
+    }
+    println!(
+        "built {files} files x {per_file} = {n} spectra, {:.1} GB of Parquet, in {:.1} s",
+        bytes as f64 / 1e9,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn measure(
+    home: &Path,
+    lookups: usize,
+    batch: usize,
+    seed: u64,
+    targets_out: Option<String>,
+    batch_out: Option<String>,
+) -> R<()> {
+    let mut store = Store::open(&StoreConfig::sqlite(home))?;
+    let files = store.spectra_files()?;
+    let total: i64 = files.iter().map(|f| f.n_spectra).sum();
+    if total == 0 {
+        return Err("the store has no spectra: run `spectra_access build` first".into());
+    }
+    // Warm the page cache: read every file once.
+    let t = Instant::now();
+    let mut warm = 0u64;
+    for f in &files {
+        warm += std::fs::read(&f.path)?.len() as u64;
+    }
+    eprintln!(
+        "warmed the cache: {} files, {:.2} GB in {:.1} s",
+        files.len(),
+        warm as f64 / 1e9,
+        t.elapsed().as_secs_f64()
+    );
+    // Synthetic TARGETIDs are TARGET_BASE + 0..total (see `build`).
+    let mut rng = Rng(seed);
+    let mut pick = |n: usize| -> Vec<i64> {
+        (0..n)
+            .map(|_| TARGET_BASE + (rng.next() % total as u64) as i64)
+            .collect()
+    };
+    let singles = pick(lookups);
+    let mut batch_ids = pick(batch);
+    batch_ids.sort_unstable();
+    batch_ids.dedup();
+    let write_ids = |path: &Option<String>, ids: &[i64]| -> R<()> {
+        if let Some(p) = path {
+            let text: String = ids.iter().map(|t| format!("{t}\n")).collect();
+            std::fs::write(p, text)?;
+        }
+        Ok(())
+    };
+    write_ids(&targets_out, &singles)?;
+    write_ids(&batch_out, &batch_ids)?;
+
+    // One warm-up lookup (statement cache, code paths), not counted.
+    let _ = lookup(&mut store, singles[0])?;
+    let mut ms = Vec::with_capacity(lookups);
+    let all = Instant::now();
+    for &t in &singles {
+        let t0 = Instant::now();
+        let row = lookup(&mut store, t)?;
+        ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        if row.target_id != t || row.flux.len() != MERGED_NPIX {
+            return Err(format!(
+                "lookup of {t} returned {} ({} pixels)",
+                row.target_id,
+                row.flux.len()
+            )
+            .into());
+        }
+    }
+    let all = all.elapsed().as_secs_f64();
+    ms.sort_by(f64::total_cmp);
+
+    let t0 = Instant::now();
+    let locs = store.locate_spectra(&batch_ids)?;
+    let t_locate = t0.elapsed().as_secs_f64();
+    let mut by_file: BTreeMap<&str, Vec<(usize, i64)>> = BTreeMap::new();
+    for l in &locs {
+        by_file
+            .entry(&l.path)
+            .or_default()
+            .push((l.row, l.target_id));
+    }
+    let mut got = 0usize;
+    let mut pixels = 0usize;
+    for (path, rows) in &by_file {
+        let f = SpectraFile::open(Path::new(path))?;
+        let idx: Vec<usize> = rows.iter().map(|r| r.0).collect();
+        let read = f.read_rows(&idx)?;
+        for (r, (_, t)) in read.iter().zip(rows) {
+            if r.target_id != *t {
+                return Err(format!("{path}: row for {t} holds {}", r.target_id).into());
+            }
+            pixels += r.flux.len();
+        }
+        got += read.len();
+    }
+    let t_batch = t0.elapsed().as_secs_f64();
+    if got != batch_ids.len() {
+        return Err(format!(
+            "batch: {got} spectra read for {} TARGETIDs",
+            batch_ids.len()
+        )
+        .into());
+    }
+    println!(
+        "single: n={lookups} p50_ms={:.3} p99_ms={:.3} mean_ms={:.3} | batch: n={got} files={} s={:.3} \
+         (locate {:.3} s) spectra_per_s={:.0} pixels={pixels} | store: {} files, {total} spectra",
+        pct(&ms, 0.5),
+        pct(&ms, 0.99),
+        all * 1e3 / lookups as f64,
+        by_file.len(),
+        t_batch,
+        t_locate,
+        got as f64 / t_batch,
+        files.len(),
+    );
+    Ok(())
+}
+
+/// One spectrum by TARGETID: index lookup, open, read one row.
+fn lookup(store: &mut Store, t: i64) -> R<SpectraRow> {
+    let loc = store.locate_spectra(&[t])?;
+    let loc = loc
+        .first()
+        .ok_or_else(|| format!("TARGETID {t} not in the index"))?;
+    let f = SpectraFile::open(Path::new(&loc.path))?;
+    let mut rows = f.read_rows(&[loc.row])?;
+    Ok(rows.pop().ok_or("no row read")?)
+}
