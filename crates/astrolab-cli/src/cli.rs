@@ -94,6 +94,13 @@ pub enum SpectraCommand {
     /// Spectra by TARGETID from the store: table, CSV, JSON or FITS, and an
     /// SVG plot.
     Get(SpectraGetArgs),
+    /// Index the lab's existing per-tile Parquet files (columns target_id,
+    /// ra, dec, z, wavelength[], flux[], ivar[], mask_array[]) so `spectra
+    /// get` and pipelines read them in place, without conversion.
+    IndexLab {
+        /// Directory searched recursively for *.parquet.
+        dir: PathBuf,
+    },
     /// List the spectra files of the store.
     Files {
         #[command(flatten)]

@@ -32,6 +32,11 @@ pub fn run(cfg: &Config, cmd: &SpectraCommand) -> Result<()> {
             Ok(())
         }
         SpectraCommand::Get(a) => get(&mut store, a),
+        SpectraCommand::IndexLab { dir } => {
+            let (indexed, unchanged, spectra) = index_lab(&mut store, dir)?;
+            println!("spectra index-lab: {indexed} files indexed ({spectra} spectra), {unchanged} already indexed");
+            Ok(())
+        }
         SpectraCommand::Files { out } => {
             let files = store.spectra_files()?;
             let table = ResultTable {
@@ -234,6 +239,74 @@ pub fn build(store: &mut Store, cfg: &Config, a: &SpectraBuildArgs) -> Result<Bu
     Ok(report)
 }
 
+fn find_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            find_parquet(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Indexes the lab's per-tile Parquet files in place (survey `lab`,
+/// program `tile`). Returns (files indexed, files already indexed from the
+/// same bytes, spectra indexed).
+pub fn index_lab(store: &mut Store, dir: &Path) -> Result<(usize, usize, usize)> {
+    let mut files = Vec::new();
+    find_parquet(dir, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        bail!("no .parquet files under {}", dir.display());
+    }
+    let (mut indexed, mut unchanged, mut spectra) = (0, 0, 0);
+    for path in files {
+        let key = path
+            .canonicalize()
+            .unwrap_or(path.clone())
+            .display()
+            .to_string();
+        let (size, sha) = astrolab_store::file_digest(&path)?;
+        if store
+            .spectra_file_by_path(&key)?
+            .is_some_and(|r| r.sources.contains(&sha))
+        {
+            unchanged += 1;
+            continue;
+        }
+        let rows = astrolab_spectra::read_lab_layout(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let index: Vec<(i64, usize, f64)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.target_id, i, r.z))
+            .collect();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        store.register_spectra_file(
+            &SpectraFileRecord {
+                spectra_file_id: 0,
+                path: key,
+                survey: "lab".into(),
+                program: "tile".into(),
+                healpix: -1,
+                n_spectra: index.len() as i64,
+                size_bytes: size as i64,
+                sources: serde_json::to_string(&[format!("{name} sha256:{sha}")])?,
+                built_at: time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                software_version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            &index,
+        )?;
+        indexed += 1;
+        spectra += index.len();
+    }
+    Ok((indexed, unchanged, spectra))
+}
+
 /// One spectrum read back from the store.
 pub struct Fetched {
     /// TARGETID.
@@ -258,21 +331,58 @@ pub fn fetch_spectra(store: &mut Store, target_ids: &[i64]) -> Result<Vec<Fetche
             .iter()
             .position(|l| l.path != path)
             .map_or(located.len(), |k| i + k);
-        let file =
-            SpectraFile::open(Path::new(&path)).with_context(|| format!("opening {path}"))?;
-        let wavelength = file.wavelength();
         let rows: Vec<usize> = located[i..j].iter().map(|l| l.row).collect();
-        for (l, row) in located[i..j].iter().zip(file.read_rows(&rows)?) {
-            out.push(Fetched {
-                target_id: l.target_id,
-                z: row.z,
-                wavelength: wavelength.clone(),
-                row,
-            });
+        match SpectraFile::open(Path::new(&path)) {
+            Ok(file) => {
+                let wavelength = file.wavelength();
+                for (l, row) in located[i..j].iter().zip(file.read_rows(&rows)?) {
+                    out.push(Fetched {
+                        target_id: l.target_id,
+                        z: row.z,
+                        wavelength: wavelength.clone(),
+                        row,
+                    });
+                }
+            }
+            // The lab's per-tile files, indexed in place: each row carries
+            // its own wavelength array.
+            Err(_) if is_lab_file(store, &path)? => {
+                let mut lab = astrolab_spectra::read_lab_layout(Path::new(&path))
+                    .with_context(|| format!("reading {path}"))?;
+                for l in &located[i..j] {
+                    let r = lab.get_mut(l.row).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{path}: row {} is not in the file; re-run spectra index-lab",
+                            l.row
+                        )
+                    })?;
+                    out.push(Fetched {
+                        target_id: l.target_id,
+                        z: r.z,
+                        wavelength: std::mem::take(&mut r.wavelength),
+                        row: astrolab_spectra::SpectraRow {
+                            target_id: r.target_id,
+                            ra: r.ra,
+                            dec: r.dec,
+                            z: r.z,
+                            flux: std::mem::take(&mut r.flux),
+                            ivar: std::mem::take(&mut r.ivar),
+                            mask: std::mem::take(&mut r.mask),
+                        },
+                    });
+                }
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("opening {path}"))),
         }
         i = j;
     }
     Ok(out)
+}
+
+fn is_lab_file(store: &mut Store, path: &str) -> Result<bool> {
+    Ok(store
+        .spectra_file_by_path(path)?
+        .is_some_and(|r| r.survey == "lab"))
 }
 
 fn get(store: &mut Store, a: &SpectraGetArgs) -> Result<()> {
