@@ -199,6 +199,19 @@ pub struct FetchDesiArgs {
     /// File kinds, comma-separated: coadd, redrock.
     #[arg(long, value_delimiter = ',', default_value = "coadd,redrock")]
     pub kinds: Vec<String>,
+    /// Convert as you go: once a pixel's coadd and redrock files verified,
+    /// build its spectra file into the store (as `spectra build`).
+    #[arg(long)]
+    pub convert: bool,
+    /// With --convert: delete the coadd and redrock files once converted
+    /// (the lab's 4.28 TB -> 103 GB workflow; the state file keeps them as
+    /// done, so a rerun does not fetch them again).
+    #[arg(long, requires = "convert")]
+    pub delete_raw: bool,
+    /// With --convert: which spectra to keep (the --where language over
+    /// redrock columns), e.g. "spectype = 'QSO' AND zwarn = 0".
+    #[arg(long, requires = "convert")]
+    pub select: Option<String>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,

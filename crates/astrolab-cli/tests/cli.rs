@@ -506,3 +506,109 @@ pq.write_table(t, "lab/tile-80613.parquet")
         lines[5]
     );
 }
+
+#[test]
+fn fetch_converts_as_it_goes_and_deletes_the_raw_files() {
+    let Some(data) = astrolab_formats::testdata::require_shared_data("fetch_convert") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    // A DESI-like mirror on 127.0.0.1 holding one real healpix pixel.
+    let pixdir = d
+        .path()
+        .join("mirror/dr1/spectro/redux/iron/healpix/special/dark/272/27247");
+    std::fs::create_dir_all(&pixdir).unwrap();
+    let mut sums = String::new();
+    for f in [
+        "coadd-special-dark-27247.fits",
+        "redrock-special-dark-27247.fits",
+    ] {
+        std::fs::copy(data.join("desi").join(f), pixdir.join(f)).unwrap();
+        let (_, sha) = astrolab_store::file_digest(&pixdir.join(f)).unwrap();
+        sums.push_str(&format!("{sha}  {f}\n"));
+    }
+    std::fs::write(pixdir.join("special-dark-27247.sha256sum"), sums).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(d.path().join("mirror"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 http.server");
+    // Wait (bounded) for the server to listen.
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mirror = format!("http://127.0.0.1:{port}/dr1");
+    let o = run(
+        d.path(),
+        &[
+            "fetch",
+            "desi",
+            "--survey",
+            "special",
+            "--program",
+            "dark",
+            "--healpix",
+            "27247",
+            "--mirror",
+            &mirror,
+            "--dest",
+            "raw",
+            "--min-free-gb",
+            "0",
+            "--convert",
+            "--delete-raw",
+        ],
+    );
+    server.kill().ok();
+    server.wait().ok();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Converted into the store, raw files gone.
+    let o = run(d.path(), &["spectra", "files", "--format", "csv"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("special,dark,27247,1,"),
+        "{}",
+        text(&o)
+    );
+    let left: Vec<String> = walk_names(&d.path().join("raw"));
+    assert!(
+        !left.iter().any(|n| n.ends_with(".fits")),
+        "raw files left: {left:?}"
+    );
+    let o = run(
+        d.path(),
+        &["spectra", "get", "39089837499744649", "--format", "csv"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+fn walk_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk_names(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}

@@ -145,6 +145,18 @@ impl Store {
             .map(|r| record(r)))
     }
 
+    /// The registered file built from a source with this SHA-256 (the
+    /// sources list names each input with its checksum), if any.
+    pub fn spectra_file_from_source(&mut self, sha256: &str) -> Result<Option<SpectraFileRecord>> {
+        let pattern = format!("%sha256:{sha256}%");
+        let s = format!("SELECT {FILE_COLUMNS} FROM spectra_files WHERE sources LIKE ?1 ORDER BY spectra_file_id LIMIT 1");
+        let p = format!("SELECT {FILE_COLUMNS} FROM spectra_files WHERE sources LIKE $1 ORDER BY spectra_file_id LIMIT 1");
+        Ok(self
+            .query_rows(&s, &p, &[Value::Text(pattern)])?
+            .first()
+            .map(|r| record(r)))
+    }
+
     /// Where the spectra of these TARGETIDs are (targets without a spectrum
     /// are absent from the answer). Sorted by file then row, so callers
     /// read each file once.

@@ -62,13 +62,16 @@ fn desi(cfg: &Config, a: &FetchDesiArgs) -> Result<()> {
         mirror,
         dest: dest.clone(),
     };
-    let opts = Options {
+    let mut opts = Options {
         jobs: a.jobs,
         min_free_bytes: (a.min_free_gb * 1e9) as u64,
         retries: a.retries,
         s3_endpoint: a.s3_endpoint.clone(),
         ..Options::default()
     };
+    if a.convert {
+        opts.process = Some(convert_as_you_go(cfg, a, &dest)?);
+    }
     tracing::info!(mirror = %plan.mirror, dest = %dest.display(), "fetching DESI files");
 
     let bar = Bar::new();
@@ -230,4 +233,81 @@ impl Bar {
             }
         }
     }
+}
+
+/// The hook that converts each pixel once both of its files verified: the
+/// coadd and its redrock file go through `spectra build` for that one
+/// coadd, then (with --delete-raw) both are deleted. The first file of a
+/// pair to arrive waits for the second; a coadd fetched without redrock
+/// files (`--kinds coadd`) converts alone (no redshifts).
+fn convert_as_you_go(
+    cfg: &Config,
+    a: &FetchDesiArgs,
+    dest: &std::path::Path,
+) -> Result<astrolab_fetch::ProcessFn> {
+    if let Some(sel) = &a.select {
+        astrolab_store::select_redrock(&astrolab_store::RedrockSelectRows::default(), sel)
+            .map_err(|e| usage(format!("--select: {e}")))?;
+    }
+    let store = std::sync::Arc::new(Mutex::new(super::open_store(cfg)?));
+    let args = crate::cli::SpectraBuildArgs {
+        from: dest.to_path_buf(),
+        select: a.select.clone(),
+        survey: None,
+        program: None,
+        out: None,
+    };
+    let out_dir = cfg.home.join("spectra");
+    let with_redrock = a.kinds.iter().any(|k| k.eq_ignore_ascii_case("redrock"));
+    let delete = a.delete_raw;
+    Ok(std::sync::Arc::new(
+        move |path: &std::path::Path| -> Result<(), String> {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_string();
+            let (coadd, redrock) = if let Some(rest) = name.strip_prefix("redrock-") {
+                (
+                    path.with_file_name(format!("coadd-{rest}")),
+                    Some(path.to_path_buf()),
+                )
+            } else if let Some(rest) = name.strip_prefix("coadd-") {
+                (
+                    path.to_path_buf(),
+                    Some(path.with_file_name(format!("redrock-{rest}"))),
+                )
+            } else {
+                return Ok(());
+            };
+            let redrock = redrock.filter(|r| with_redrock && r.exists());
+            if !coadd.exists() || (with_redrock && redrock.is_none()) {
+                return Ok(()); // the other file of the pair is not here yet
+            }
+            let mut st = store
+                .lock()
+                .map_err(|_| "the store lock is poisoned".to_string())?;
+            let mut report = super::spectra::BuildReport::default();
+            super::spectra::build_one(
+                &mut st,
+                &coadd,
+                redrock.as_deref(),
+                &args,
+                &out_dir,
+                &mut report,
+            )
+            .map_err(|e| format!("converting {}: {e:#}", coadd.display()))?;
+            if delete {
+                for f in std::iter::once(&coadd).chain(redrock.as_ref()) {
+                    match std::fs::remove_file(f) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(format!("deleting {}: {e}", f.display()));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Ok(())
+        },
+    ))
 }

@@ -136,107 +136,131 @@ pub fn build(store: &mut Store, cfg: &Config, a: &SpectraBuildArgs) -> Result<Bu
     };
     let pb = crate::progress::rows("spectra build".into());
     for coadd in &coadds {
-        let redrock = redrock_for(coadd);
-        let selected: Option<HashSet<i64>> = match (&a.select, &redrock) {
-            (Some(sel), Some(rr)) => {
-                let r = astrolab_formats::spectra::read_redrock(rr)?;
-                let rows = RedrockSelectRows {
-                    targetid: r.targetid,
-                    ra: r.target_ra,
-                    dec: r.target_dec,
-                    z: r.z,
-                    zerr: r.zerr,
-                    zwarn: r.zwarn,
-                    spectype: r.spectype,
-                    subtype: r.subtype,
-                    deltachi2: r.deltachi2,
-                };
-                Some(select_redrock(&rows, sel)?)
-            }
-            (Some(_), None) => {
-                tracing::warn!(coadd = %coadd.display(), "no redrock file next to this coadd: --select cannot apply, skipped");
-                report.filtered += 1;
-                continue;
-            }
-            (None, _) => None,
-        };
-        let (_, sha) = astrolab_store::file_digest(coadd)?;
-        let (meta, rows, counts) = convert_coadd_counted(coadd, redrock.as_deref(), |r| {
-            selected.as_ref().is_none_or(|s| s.contains(&r.target_id))
-        })
-        .with_context(|| format!("converting {}", coadd.display()))?;
-        if a.survey.as_ref().is_some_and(|s| *s != meta.survey)
-            || a.program.as_ref().is_some_and(|p| *p != meta.program)
-        {
-            report.filtered += 1;
-            continue;
-        }
-        let leaf = match meta.healpix {
-            Some(h) => format!("{h}.parquet"),
-            None => format!(
-                "{}.parquet",
-                coadd
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or("coadd")
-            ),
-        };
-        let survey = if meta.survey.is_empty() {
-            "unknown"
-        } else {
-            meta.survey.as_str()
-        };
-        let program = if meta.program.is_empty() {
-            "unknown"
-        } else {
-            meta.program.as_str()
-        };
-        let path = out_dir.join(survey).join(program).join(leaf);
-        std::fs::create_dir_all(path.parent().unwrap_or(&out_dir))
-            .with_context(|| format!("creating {}", out_dir.display()))?;
-        let key = path.display().to_string();
-        if let Some(existing) = store.spectra_file_by_path(&key)? {
-            if existing.sources.contains(&sha) && path.exists() {
-                report.unchanged += 1;
-                continue;
-            }
-        }
-        let size = write_spectra_file(&path, &meta, &rows)
-            .with_context(|| format!("writing {}", path.display()))?;
-        // Index from what the file holds, in its row order.
-        let file = SpectraFile::open(&path)?;
-        let ids = file.target_ids()?;
-        let z: BTreeMap<i64, f64> = rows.iter().map(|r| (r.target_id, r.z)).collect();
-        let index: Vec<(i64, usize, f64)> = ids
-            .iter()
-            .enumerate()
-            .map(|(row, t)| (*t, row, z.get(t).copied().unwrap_or(f64::NAN)))
-            .collect();
-        store.register_spectra_file(
-            &SpectraFileRecord {
-                spectra_file_id: 0,
-                path: key,
-                survey: meta.survey.clone(),
-                program: meta.program.clone(),
-                healpix: meta.healpix.unwrap_or(-1),
-                n_spectra: index.len() as i64,
-                size_bytes: size as i64,
-                sources: serde_json::to_string(&meta.source_files)?,
-                built_at: time::OffsetDateTime::now_utc()
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-                software_version: env!("CARGO_PKG_VERSION").to_string(),
-            },
-            &index,
+        build_one(
+            store,
+            coadd,
+            redrock_for(coadd).as_deref(),
+            a,
+            &out_dir,
+            &mut report,
         )?;
-        report.built += 1;
-        report.spectra += index.len();
-        report.no_redshift += counts.no_redshift;
-        report.rejected += counts.rejected;
-        pb.inc(index.len() as u64);
+        pb.set_position(report.spectra as u64);
     }
     pb.finish_and_clear();
     Ok(report)
+}
+
+/// Converts one coadd (with its redrock file when given) into its spectra
+/// file and indexes it, unless the store already holds it from the same
+/// coadd bytes. Counts go into `report`.
+pub fn build_one(
+    store: &mut Store,
+    coadd: &Path,
+    redrock: Option<&Path>,
+    a: &SpectraBuildArgs,
+    out_dir: &Path,
+    report: &mut BuildReport,
+) -> Result<()> {
+    // Already built from these exact bytes (and the file is still there):
+    // nothing to do. This is what makes an interrupted build resumable.
+    let (_, sha) = astrolab_store::file_digest(coadd)?;
+    // (A build into another --out directory builds again.)
+    if let Some(existing) = store.spectra_file_from_source(&sha)? {
+        if Path::new(&existing.path).starts_with(out_dir) && Path::new(&existing.path).exists() {
+            report.unchanged += 1;
+            return Ok(());
+        }
+    }
+    let selected: Option<HashSet<i64>> = match (&a.select, &redrock) {
+        (Some(sel), Some(rr)) => {
+            let r = astrolab_formats::spectra::read_redrock(rr)?;
+            let rows = RedrockSelectRows {
+                targetid: r.targetid,
+                ra: r.target_ra,
+                dec: r.target_dec,
+                z: r.z,
+                zerr: r.zerr,
+                zwarn: r.zwarn,
+                spectype: r.spectype,
+                subtype: r.subtype,
+                deltachi2: r.deltachi2,
+            };
+            Some(select_redrock(&rows, sel)?)
+        }
+        (Some(_), None) => {
+            tracing::warn!(coadd = %coadd.display(), "no redrock file next to this coadd: --select cannot apply, skipped");
+            report.filtered += 1;
+            return Ok(());
+        }
+        (None, _) => None,
+    };
+    let (meta, rows, counts) = convert_coadd_counted(coadd, redrock.as_deref(), |r| {
+        selected.as_ref().is_none_or(|s| s.contains(&r.target_id))
+    })
+    .with_context(|| format!("converting {}", coadd.display()))?;
+    if a.survey.as_ref().is_some_and(|s| *s != meta.survey)
+        || a.program.as_ref().is_some_and(|p| *p != meta.program)
+    {
+        report.filtered += 1;
+        return Ok(());
+    }
+    let leaf = match meta.healpix {
+        Some(h) => format!("{h}.parquet"),
+        None => format!(
+            "{}.parquet",
+            coadd
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("coadd")
+        ),
+    };
+    let survey = if meta.survey.is_empty() {
+        "unknown"
+    } else {
+        meta.survey.as_str()
+    };
+    let program = if meta.program.is_empty() {
+        "unknown"
+    } else {
+        meta.program.as_str()
+    };
+    let path = out_dir.join(survey).join(program).join(leaf);
+    std::fs::create_dir_all(path.parent().unwrap_or(&out_dir))
+        .with_context(|| format!("creating {}", out_dir.display()))?;
+    let key = path.display().to_string();
+    let size = write_spectra_file(&path, &meta, &rows)
+        .with_context(|| format!("writing {}", path.display()))?;
+    // Index from what the file holds, in its row order.
+    let file = SpectraFile::open(&path)?;
+    let ids = file.target_ids()?;
+    let z: BTreeMap<i64, f64> = rows.iter().map(|r| (r.target_id, r.z)).collect();
+    let index: Vec<(i64, usize, f64)> = ids
+        .iter()
+        .enumerate()
+        .map(|(row, t)| (*t, row, z.get(t).copied().unwrap_or(f64::NAN)))
+        .collect();
+    store.register_spectra_file(
+        &SpectraFileRecord {
+            spectra_file_id: 0,
+            path: key,
+            survey: meta.survey.clone(),
+            program: meta.program.clone(),
+            healpix: meta.healpix.unwrap_or(-1),
+            n_spectra: index.len() as i64,
+            size_bytes: size as i64,
+            sources: serde_json::to_string(&meta.source_files)?,
+            built_at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            software_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        &index,
+    )?;
+    report.built += 1;
+    report.spectra += index.len();
+    report.no_redshift += counts.no_redshift;
+    report.rejected += counts.rejected;
+    Ok(())
 }
 
 fn find_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
