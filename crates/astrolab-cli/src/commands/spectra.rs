@@ -171,7 +171,7 @@ pub fn build_one(
             return Ok(());
         }
     }
-    let selected: Option<HashSet<i64>> = match (&a.select, &redrock) {
+    let selected: Option<HashSet<i64>> = match (&a.select, redrock) {
         (Some(sel), Some(rr)) => {
             let r = astrolab_formats::spectra::read_redrock(rr)?;
             let rows = RedrockSelectRows {
@@ -194,7 +194,7 @@ pub fn build_one(
         }
         (None, _) => None,
     };
-    let (meta, rows, counts) = convert_coadd_counted(coadd, redrock.as_deref(), |r| {
+    let (meta, rows, counts) = convert_coadd_counted(coadd, redrock, |r| {
         selected.as_ref().is_none_or(|s| s.contains(&r.target_id))
     })
     .with_context(|| format!("converting {}", coadd.display()))?;
@@ -225,7 +225,7 @@ pub fn build_one(
         meta.program.as_str()
     };
     let path = out_dir.join(survey).join(program).join(leaf);
-    std::fs::create_dir_all(path.parent().unwrap_or(&out_dir))
+    std::fs::create_dir_all(path.parent().unwrap_or(out_dir))
         .with_context(|| format!("creating {}", out_dir.display()))?;
     let key = path.display().to_string();
     let size = write_spectra_file(&path, &meta, &rows)
