@@ -134,7 +134,7 @@ pub struct SpectraGetArgs {
     /// TARGETIDs.
     #[arg(required = true)]
     pub target_ids: Vec<i64>,
-    /// Write an SVG plot of the (first) spectrum to this file.
+    /// Plot the (first) spectrum to this file: .svg or .png.
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// Plot against rest-frame wavelength.

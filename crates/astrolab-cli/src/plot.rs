@@ -1,7 +1,8 @@
 //! Spectrum plots as SVG, written by hand: flux with its 1-sigma band,
 //! masked pixels marked along the bottom, common emission lines labelled.
-//! SVG needs no font or raster library and any browser shows it;
-//! `rsvg-convert -o out.png out.svg` makes a PNG.
+//! PNG is the same SVG rendered by resvg (text with the system's fonts: on
+//! a machine without any font installed the labels are left out, the
+//! drawing is not).
 
 use std::fmt::Write;
 
@@ -222,6 +223,57 @@ pub fn spectrum_svg(p: &SpectrumPlot<'_>) -> String {
     s
 }
 
+/// Writes the plot to `path`: SVG for `.svg`, PNG (rendered at twice the
+/// SVG's size) for `.png`.
+pub fn write_plot(svg: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+    {
+        Some(e) if e == "svg" => {
+            std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))
+        }
+        Some(e) if e == "png" => {
+            let mut opt = resvg::usvg::Options::default();
+            let db = opt.fontdb_mut();
+            db.load_system_fonts();
+            // The plot asks for the generic "sans-serif": map it to a sans
+            // face the machine has (any face at all as a last resort).
+            let family = db
+                .faces()
+                .flat_map(|f| f.families.iter().map(|(name, _)| name.clone()))
+                .find(|n| n.contains("Sans") && !n.contains("Mono"))
+                .or_else(|| {
+                    db.faces()
+                        .next()
+                        .and_then(|f| f.families.first().map(|(n, _)| n.clone()))
+                });
+            if let Some(family) = family {
+                db.set_sans_serif_family(family);
+            }
+            let tree = resvg::usvg::Tree::from_str(svg, &opt).context("rendering the plot")?;
+            let size = tree.size().to_int_size();
+            let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width() * 2, size.height() * 2)
+                .context("allocating the PNG image")?;
+            resvg::render(
+                &tree,
+                resvg::tiny_skia::Transform::from_scale(2.0, 2.0),
+                &mut pixmap.as_mut(),
+            );
+            pixmap
+                .save_png(path)
+                .with_context(|| format!("writing {}", path.display()))
+        }
+        _ => Err(crate::UsageError(format!(
+            "--plot {}: name the file .svg or .png",
+            path.display()
+        ))
+        .into()),
+    }
+}
+
 fn nice_step(raw: f64) -> f64 {
     if !(raw.is_finite() && raw > 0.0) {
         return 1.0;
@@ -269,6 +321,15 @@ mod tests {
         // The band is split at the bad pixels: three runs.
         assert_eq!(svg.matches("#9ecae1").count(), 3);
         assert_eq!(nice_step(0.27), 0.2);
+        // The same plot as PNG: a real image of twice the size.
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("p.png");
+        write_plot(&svg, &png).unwrap();
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+        assert_eq!(width, 2000);
+        assert!(write_plot(&svg, &dir.path().join("p.gif")).is_err());
         assert_eq!(nice_step(130.0), 100.0);
     }
 }

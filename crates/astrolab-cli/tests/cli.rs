@@ -444,8 +444,14 @@ fn spectra_build_get_and_plot_real_desi_coadds() {
         &["spectra", "build", "--from", desi, "--select", "nosuch = 1"],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    // PNG plots are refused with advice.
+    // PNG plots too; other extensions are a usage error.
     let o = run(d.path(), &["spectra", "get", &tid, "--plot", "s.png"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        &std::fs::read(d.path().join("s.png")).unwrap()[..4],
+        b"\x89PNG"
+    );
+    let o = run(d.path(), &["spectra", "get", &tid, "--plot", "s.gif"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 

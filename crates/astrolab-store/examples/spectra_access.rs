@@ -34,6 +34,11 @@ use astrolab_store::{SpectraFileRecord, Store, StoreConfig};
 
 type R<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// One real merged spectrum: flux, ivar, mask.
+type Template = (Vec<f32>, Vec<f32>, Vec<u32>);
+/// A written file: path, metadata, index rows (target id, row, z), size.
+type Written = (PathBuf, FileMeta, Vec<(i64, usize, f64)>, u64);
+
 const TARGET_BASE: i64 = 39_628_000_000_000_000;
 
 /// splitmix64: a small seeded generator, enough for noise and sampling.
@@ -94,7 +99,7 @@ fn main() -> R<()> {
 }
 
 /// The merged spectra of the real coadds in the shared data.
-fn templates() -> R<Vec<(Vec<f32>, Vec<f32>, Vec<u32>)>> {
+fn templates() -> R<Vec<Template>> {
     let dir = astrolab_formats::testdata::shared_data_dir()
         .ok_or("shared data not found: set ASTROLAB_SHARED_DATA")?
         .join("desi");
@@ -122,68 +127,67 @@ fn build(home: &Path, files: usize, per_file: usize, threads: usize) -> R<()> {
     let dir = dir.canonicalize()?;
     let threads = threads.max(1);
     // Files are written in parallel (independent), registered one by one.
-    let written: Vec<R<Vec<(PathBuf, FileMeta, Vec<(i64, usize, f64)>, u64)>>> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (tpl, dir) = (&tpl, &dir);
-                    s.spawn(move || -> R<Vec<_>> {
-                        let mut done = Vec::new();
-                        for f in (t..files).step_by(threads) {
-                            let mut rng = Rng(0x5eed ^ (f as u64) << 20);
-                            let rows: Vec<SpectraRow> = (0..per_file)
-                                .map(|i| {
-                                    let (flux, ivar, mask) = &tpl[(f * per_file + i) % tpl.len()];
-                                    let flux = flux
-                                        .iter()
-                                        .zip(ivar)
-                                        .map(|(&v, &iv)| {
-                                            if iv > 0.0 {
-                                                v + rng.normal() / iv.sqrt()
-                                            } else {
-                                                v
-                                            }
-                                        })
-                                        .collect();
-                                    SpectraRow {
-                                        target_id: TARGET_BASE + (f * per_file + i) as i64,
-                                        ra: rng.unit() * 360.0,
-                                        dec: rng.unit() * 90.0 - 10.0,
-                                        z: rng.unit() * 3.0,
-                                        flux,
-                                        ivar: ivar.clone(),
-                                        mask: mask.clone(),
-                                    }
-                                })
-                                .collect();
-                            let meta = FileMeta {
-                                survey: "main".into(),
-                                program: "dark".into(),
-                                healpix: Some(f as i64),
-                                wave_min_a: MERGED_WAVE_MIN,
-                                dwave_a: MERGED_DWAVE,
-                                npix: MERGED_NPIX,
-                                source_files: vec![format!("synthetic-{f}.fits sha256:0")],
-                                software_version: astrolab_spectra::SOFTWARE_VERSION.into(),
-                            };
-                            let path = dir.join(format!("spectra-main-dark-{f}.parquet"));
-                            let size = write_spectra_file(&path, &meta, &rows)?;
-                            let index = rows
-                                .iter()
-                                .enumerate()
-                                .map(|(i, r)| (r.target_id, i, r.z))
-                                .collect();
-                            done.push((path, meta, index, size));
-                        }
-                        Ok(done)
-                    })
+    let written: Vec<R<Vec<Written>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (tpl, dir) = (&tpl, &dir);
+                s.spawn(move || -> R<Vec<_>> {
+                    let mut done = Vec::new();
+                    for f in (t..files).step_by(threads) {
+                        let mut rng = Rng(0x5eed ^ (f as u64) << 20);
+                        let rows: Vec<SpectraRow> = (0..per_file)
+                            .map(|i| {
+                                let (flux, ivar, mask) = &tpl[(f * per_file + i) % tpl.len()];
+                                let flux = flux
+                                    .iter()
+                                    .zip(ivar)
+                                    .map(|(&v, &iv)| {
+                                        if iv > 0.0 {
+                                            v + rng.normal() / iv.sqrt()
+                                        } else {
+                                            v
+                                        }
+                                    })
+                                    .collect();
+                                SpectraRow {
+                                    target_id: TARGET_BASE + (f * per_file + i) as i64,
+                                    ra: rng.unit() * 360.0,
+                                    dec: rng.unit() * 90.0 - 10.0,
+                                    z: rng.unit() * 3.0,
+                                    flux,
+                                    ivar: ivar.clone(),
+                                    mask: mask.clone(),
+                                }
+                            })
+                            .collect();
+                        let meta = FileMeta {
+                            survey: "main".into(),
+                            program: "dark".into(),
+                            healpix: Some(f as i64),
+                            wave_min_a: MERGED_WAVE_MIN,
+                            dwave_a: MERGED_DWAVE,
+                            npix: MERGED_NPIX,
+                            source_files: vec![format!("synthetic-{f}.fits sha256:0")],
+                            software_version: astrolab_spectra::SOFTWARE_VERSION.into(),
+                        };
+                        let path = dir.join(format!("spectra-main-dark-{f}.parquet"));
+                        let size = write_spectra_file(&path, &meta, &rows)?;
+                        let index = rows
+                            .iter()
+                            .enumerate()
+                            .map(|(i, r)| (r.target_id, i, r.z))
+                            .collect();
+                        done.push((path, meta, index, size));
+                    }
+                    Ok(done)
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("writer thread panicked"))
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer thread panicked"))
+            .collect()
+    });
     let mut store = Store::open(&StoreConfig::sqlite(home))?;
     let (mut n, mut bytes) = (0usize, 0u64);
     for part in written {

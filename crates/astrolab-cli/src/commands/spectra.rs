@@ -425,13 +425,6 @@ fn get(store: &mut Store, a: &SpectraGetArgs) -> Result<()> {
         );
     }
     if let Some(plot) = &a.plot {
-        if plot.extension().and_then(|e| e.to_str()) != Some("svg") {
-            return Err(UsageError(format!(
-                "--plot {}: astrolab writes SVG (name the file .svg); convert with rsvg-convert -o out.png out.svg",
-                plot.display()
-            ))
-            .into());
-        }
         let f = &fetched[0];
         let svg = crate::plot::spectrum_svg(&crate::plot::SpectrumPlot {
             title: format!("TARGETID {}  z = {:.4}", f.target_id, f.z),
@@ -442,7 +435,7 @@ fn get(store: &mut Store, a: &SpectraGetArgs) -> Result<()> {
             z: f.z.is_finite().then_some(f.z),
             rest_frame: a.rest_frame,
         });
-        std::fs::write(plot, svg).with_context(|| format!("writing {}", plot.display()))?;
+        crate::plot::write_plot(&svg, plot)?;
         eprintln!("plot written to {}", plot.display());
     }
     let mut table = ResultTable {
