@@ -36,6 +36,6 @@ pub use error::{Result, StoreError};
 pub use ingest::{detect_format, expand_paths, Format, IngestOptions, IngestOutcome, Progress};
 pub use query::{ConeQuery, ResultTable};
 pub use registry::{file_digest, RawFile};
-pub use spectra_index::{select_redrock, RedrockSelectRows, SpectraFileRecord, SpectrumLocation};
+pub use spectra_index::{select_redrock, SpectraFileRecord, SpectrumLocation};
 pub use store::{redact_url, Backend, Store, StoreConfig};
 pub use value::Value;

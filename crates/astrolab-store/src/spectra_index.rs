@@ -194,7 +194,10 @@ impl Store {
 /// `--where` language over redrock columns (targetid, z, zerr, zwarn, chi2,
 /// spectype, subtype, deltachi2, ra, dec). Evaluated by an in-memory SQLite
 /// so the language means exactly what it means in queries.
-pub fn select_redrock(rows: &RedrockSelectRows, filter: &str) -> Result<HashSet<i64>> {
+pub fn select_redrock(
+    rows: &astrolab_formats::spectra::Redrock,
+    filter: &str,
+) -> Result<HashSet<i64>> {
     let spec = &crate::schema::REDSHIFTS;
     let compiled = crate::query::filter::compile(filter, spec, '?', 1)?;
     let mem = std::path::PathBuf::from(":memory:");
@@ -209,8 +212,8 @@ pub fn select_redrock(rows: &RedrockSelectRows, filter: &str) -> Result<HashSet<
         for i in 0..rows.targetid.len() {
             ins.execute(rusqlite::params![
                 rows.targetid[i],
-                rows.ra[i],
-                rows.dec[i],
+                rows.target_ra[i],
+                rows.target_dec[i],
                 rows.z[i],
                 rows.zerr[i],
                 rows.zwarn[i],
@@ -235,27 +238,4 @@ pub fn select_redrock(rows: &RedrockSelectRows, filter: &str) -> Result<HashSet<
         .collect::<rusqlite::Result<HashSet<i64>>>()
         .map_err(e(&mem))?;
     Ok(ids)
-}
-
-/// Redrock rows to select from (parallel arrays).
-#[derive(Debug, Clone, Default)]
-pub struct RedrockSelectRows {
-    /// TARGETID.
-    pub targetid: Vec<i64>,
-    /// RA, degrees.
-    pub ra: Vec<f64>,
-    /// Dec, degrees.
-    pub dec: Vec<f64>,
-    /// Redshift.
-    pub z: Vec<f64>,
-    /// Redshift error.
-    pub zerr: Vec<f64>,
-    /// Redrock warning bits.
-    pub zwarn: Vec<i64>,
-    /// GALAXY, QSO or STAR.
-    pub spectype: Vec<String>,
-    /// Template subtype.
-    pub subtype: Vec<String>,
-    /// Chi2 difference to the next best fit.
-    pub deltachi2: Vec<f64>,
 }

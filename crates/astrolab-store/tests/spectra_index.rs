@@ -3,7 +3,8 @@
 
 mod common;
 
-use astrolab_store::{select_redrock, RedrockSelectRows, SpectraFileRecord, Store};
+use astrolab_formats::spectra::Redrock;
+use astrolab_store::{select_redrock, SpectraFileRecord, Store};
 use common::*;
 
 fn rec(path: &str, n: i64) -> SpectraFileRecord {
@@ -71,10 +72,10 @@ fn index_locates_targets_and_replaces_a_rebuilt_file() {
 
 #[test]
 fn select_uses_the_where_language_on_redrock_columns() {
-    let rows = RedrockSelectRows {
+    let rows = Redrock {
         targetid: vec![1, 2, 3, 4],
-        ra: vec![10.0; 4],
-        dec: vec![0.0; 4],
+        target_ra: vec![10.0; 4],
+        target_dec: vec![0.0; 4],
         z: vec![2.1, 0.5, 1.2, 3.0],
         zerr: vec![1e-4; 4],
         zwarn: vec![0, 0, 4, 0],

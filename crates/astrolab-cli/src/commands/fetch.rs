@@ -246,7 +246,7 @@ fn convert_as_you_go(
     dest: &std::path::Path,
 ) -> Result<astrolab_fetch::ProcessFn> {
     if let Some(sel) = &a.select {
-        astrolab_store::select_redrock(&astrolab_store::RedrockSelectRows::default(), sel)
+        astrolab_store::select_redrock(&Default::default(), sel)
             .map_err(|e| usage(format!("--select: {e}")))?;
     }
     let store = std::sync::Arc::new(Mutex::new(super::open_store(cfg)?));

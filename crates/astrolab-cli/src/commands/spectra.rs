@@ -12,9 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use astrolab_spectra::{convert_coadd_counted, write_spectra_file, SpectraFile};
-use astrolab_store::{
-    select_redrock, RedrockSelectRows, ResultTable, SpectraFileRecord, Store, Value,
-};
+use astrolab_store::{select_redrock, ResultTable, SpectraFileRecord, Store, Value};
 
 use crate::cli::{SpectraBuildArgs, SpectraCommand, SpectraGetArgs};
 use crate::config::Config;
@@ -127,7 +125,7 @@ pub fn build(store: &mut Store, cfg: &Config, a: &SpectraBuildArgs) -> Result<Bu
     }
     if let Some(sel) = &a.select {
         // Validate the expression once, before any work.
-        select_redrock(&RedrockSelectRows::default(), sel)
+        select_redrock(&Default::default(), sel)
             .map_err(|e| UsageError(format!("--select: {e}")))?;
     }
     let mut report = BuildReport {
@@ -172,21 +170,10 @@ pub fn build_one(
         }
     }
     let selected: Option<HashSet<i64>> = match (&a.select, redrock) {
-        (Some(sel), Some(rr)) => {
-            let r = astrolab_formats::spectra::read_redrock(rr)?;
-            let rows = RedrockSelectRows {
-                targetid: r.targetid,
-                ra: r.target_ra,
-                dec: r.target_dec,
-                z: r.z,
-                zerr: r.zerr,
-                zwarn: r.zwarn,
-                spectype: r.spectype,
-                subtype: r.subtype,
-                deltachi2: r.deltachi2,
-            };
-            Some(select_redrock(&rows, sel)?)
-        }
+        (Some(sel), Some(rr)) => Some(select_redrock(
+            &astrolab_formats::spectra::read_redrock(rr)?,
+            sel,
+        )?),
         (Some(_), None) => {
             tracing::warn!(coadd = %coadd.display(), "no redrock file next to this coadd: --select cannot apply, skipped");
             report.filtered += 1;
@@ -249,9 +236,7 @@ pub fn build_one(
             n_spectra: index.len() as i64,
             size_bytes: size as i64,
             sources: serde_json::to_string(&meta.source_files)?,
-            built_at: time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            built_at: now_rfc3339(),
             software_version: env!("CARGO_PKG_VERSION").to_string(),
         },
         &index,
@@ -318,9 +303,7 @@ pub fn index_lab(store: &mut Store, dir: &Path) -> Result<(usize, usize, usize)>
                 n_spectra: index.len() as i64,
                 size_bytes: size as i64,
                 sources: serde_json::to_string(&[format!("{name} sha256:{sha}")])?,
-                built_at: time::OffsetDateTime::now_utc()
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
+                built_at: now_rfc3339(),
                 software_version: env!("CARGO_PKG_VERSION").to_string(),
             },
             &index,
@@ -457,4 +440,10 @@ fn get(store: &mut Store, a: &SpectraGetArgs) -> Result<()> {
         }
     }
     crate::output::emit(&table, &a.out, "SPECTRUM")
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

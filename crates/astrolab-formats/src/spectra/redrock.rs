@@ -8,7 +8,7 @@ use crate::fits::FitsFile;
 
 /// Redrock's best fit per target, in REDSHIFTS row order, with the target's
 /// position from FIBERMAP.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Redrock {
     pub targetid: Vec<i64>,
     /// Redshift (dimensionless).
