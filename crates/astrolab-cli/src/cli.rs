@@ -63,7 +63,8 @@ pub enum Command {
     /// and print where the results are.
     Quickstart(QuickstartArgs),
     /// Write a synthetic sky in genuine DESI formats (zpix, FastSpecFit v3,
-    /// DESIVAST VoidFinder and V2) with planted voids and a truth table.
+    /// DESIVAST VoidFinder and V2, coadd and redrock spectra) with planted
+    /// voids, injected spectral rarities and truth tables.
     DemoData(DemoDataArgs),
     /// Ingest catalog files or directories (format detected from the HDUs).
     Ingest(IngestArgs),
@@ -92,7 +93,7 @@ pub enum SpectraCommand {
     /// same coadd bytes, so a killed build resumes where it stopped.
     Build(SpectraBuildArgs),
     /// Spectra by TARGETID from the store: table, CSV, JSON or FITS, and an
-    /// SVG plot.
+    /// SVG or PNG plot.
     Get(SpectraGetArgs),
     /// Index the lab's existing per-tile Parquet files (columns target_id,
     /// ra, dec, z, wavelength[], flux[], ivar[], mask_array[]) so `spectra
