@@ -125,7 +125,7 @@ struct Parser<'a> {
     pos: usize,
     table: &'a TableSpec,
     params: Vec<Value>,
-    placeholder: char,
+    marker: char,
     first: usize,
 }
 
@@ -150,7 +150,7 @@ impl Parser<'_> {
 
     fn param(&mut self, v: Value) -> String {
         self.params.push(v);
-        format!("{}{}", self.placeholder, self.first + self.params.len() - 1)
+        format!("{}{}", self.marker, self.first + self.params.len() - 1)
     }
 
     fn expr(&mut self) -> Result<String> {
@@ -313,11 +313,11 @@ impl Parser<'_> {
 }
 
 /// Compiles `filter` for `table`. Placeholders start at number `first` and
-/// use `placeholder` (`'?'` for SQLite, `'$'` for PostgreSQL).
+/// use `marker` (`'?'` for SQLite, `'$'` for PostgreSQL).
 pub fn compile(
     filter: &str,
     table: &TableSpec,
-    placeholder: char,
+    marker: char,
     first: usize,
 ) -> Result<Compiled> {
     let toks = lex(filter)?;
@@ -329,7 +329,7 @@ pub fn compile(
         pos: 0,
         table,
         params: Vec::new(),
-        placeholder,
+        marker,
         first,
     };
     let sql = p.expr()?;
