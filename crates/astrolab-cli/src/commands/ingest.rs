@@ -10,7 +10,11 @@ use crate::config::Config;
 
 /// Ingests files into an open store, printing one line per file; returns
 /// the outcomes of the files that did not fail and the number that failed.
-pub fn ingest_all(store: &mut Store, args: &IngestArgs) -> Result<(Vec<IngestOutcome>, usize)> {
+pub fn ingest_all(
+    store: &mut Store,
+    args: &IngestArgs,
+    quiet: bool,
+) -> Result<(Vec<IngestOutcome>, usize)> {
     let files = expand_paths(&args.paths)?;
     // Files met while walking a directory that are not catalogs (a README
     // table, a truth file) are skipped with a note; a file named on the
@@ -41,7 +45,7 @@ pub fn ingest_all(store: &mut Store, args: &IngestArgs) -> Result<(Vec<IngestOut
             Ok(outcome) => {
                 if args.json {
                     println!("{}", serde_json::to_string(&outcome)?);
-                } else {
+                } else if !quiet {
                     match &outcome {
                         IngestOutcome::Loaded { file, tables } => {
                             let t: Vec<String> = tables.iter().map(|(t, n)| format!("{n} rows -> {t}")).collect();
@@ -85,7 +89,7 @@ pub fn ingest_all(store: &mut Store, args: &IngestArgs) -> Result<(Vec<IngestOut
 
 pub fn run(cfg: &Config, args: &IngestArgs) -> Result<()> {
     let mut store = super::open_store(cfg)?;
-    let (_, failed) = ingest_all(&mut store, args)?;
+    let (_, failed) = ingest_all(&mut store, args, false)?;
     if failed > 0 {
         bail!("{failed} file(s) failed to ingest; nothing of those files was loaded");
     }

@@ -83,11 +83,27 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
             new_version: true,
             json: false,
         },
+        true,
     )?;
     if failed > 0 {
         anyhow::bail!("{failed} demo file(s) failed to ingest");
     }
-    done.push(format!("ingested {} files into the store", outcomes.len()));
+    let unchanged = outcomes
+        .iter()
+        .filter(|o| matches!(o, astrolab_store::IngestOutcome::AlreadyIngested { .. }))
+        .count();
+    let rows: i64 = outcomes
+        .iter()
+        .map(|o| match o {
+            astrolab_store::IngestOutcome::Loaded { file, .. } => file.rows_loaded,
+            _ => 0,
+        })
+        .sum();
+    done.push(format!(
+        "ingested {} catalog files into the store: {} loaded ({rows} rows), {unchanged} unchanged (same bytes already ingested)",
+        outcomes.len(),
+        outcomes.len() - unchanged
+    ));
 
     // 3. Example queries.
     println!("[3/4] example queries");

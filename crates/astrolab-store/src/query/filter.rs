@@ -314,12 +314,7 @@ impl Parser<'_> {
 
 /// Compiles `filter` for `table`. Placeholders start at number `first` and
 /// use `marker` (`'?'` for SQLite, `'$'` for PostgreSQL).
-pub fn compile(
-    filter: &str,
-    table: &TableSpec,
-    marker: char,
-    first: usize,
-) -> Result<Compiled> {
+pub fn compile(filter: &str, table: &TableSpec, marker: char, first: usize) -> Result<Compiled> {
     let toks = lex(filter)?;
     if toks.is_empty() {
         return Err(StoreError::bad_request("--where", "empty filter"));
