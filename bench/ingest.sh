@@ -34,15 +34,34 @@ psql "$admin" -qc "DROP DATABASE IF EXISTS $dbname" && psql "$admin" -qc "CREATE
 $bin --database-url "$pg" db migrate >/dev/null
 t0=$(now); $bin --database-url "$pg" ingest "$file" >/dev/null; t1=$(now)
 pgs=$(secs "$t0" "$t1")
+# The server's own ceiling on this machine: PostgreSQL reading the same rows
+# from a local binary COPY file, no client involved (needs a superuser URL
+# and a server on this machine), into a bare table and into one with the
+# HEALPix index.
+ceiling_file=/tmp/astrolab-bench-ceiling.bin
+psql "$pg" -qc "COPY (SELECT * FROM zcatalog) TO '$ceiling_file' (FORMAT binary)"
+ceil() { # $1 = 1: with the hpx index
+  psql "$pg" -qc "DROP TABLE IF EXISTS bench_ceiling" -c "CREATE TABLE bench_ceiling (LIKE zcatalog)" >/dev/null
+  if [ "$1" = 1 ]; then psql "$pg" -qc "CREATE INDEX ON bench_ceiling (hpx)" >/dev/null; fi
+  local t0 t1
+  t0=$(now); psql "$pg" -qc "COPY bench_ceiling FROM '$ceiling_file' (FORMAT binary)" >/dev/null; t1=$(now)
+  secs "$t0" "$t1"
+}
+ceil_bare=$(ceil 0)
+ceil_idx=$(ceil 1)
+psql "$pg" -qc "DROP TABLE IF EXISTS bench_ceiling"
+rm -f "$ceiling_file"
 # Peer: the lab's loader shape.
 peer=$(python3 bench/peer_copy_loader.py "$pg" "$file")
 peer_rate=$(echo "$peer" | sed -E 's/.*= ([0-9,]+) rows\/s.*/\1/' | tr -d ,)
-python3 - "$rows" "$sq" "$pgs" "$peer_rate" <<'PY'
+python3 - "$rows" "$sq" "$pgs" "$peer_rate" "$ceil_bare" "$ceil_idx" <<'PY'
 import sys
 n, sq, pg, peer = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+cb, ci = float(sys.argv[5]), float(sys.argv[6])
 print(f"rows: {n}")
 print(f"astrolab ingest -> SQLite:     {sq:7.2f} s  {n/sq:12,.0f} rows/s   (target >= 500,000)")
 print(f"astrolab ingest -> PostgreSQL: {pg:7.2f} s  {n/pg:12,.0f} rows/s   (target >= 1,000,000)")
 print(f"peer python COPY -> PostgreSQL:          {peer:12,.0f} rows/s")
 print(f"ratio astrolab/peer (PostgreSQL): {n/pg/peer:.2f}x")
+print(f"ceiling: server-side COPY of the same rows, no client: {n/cb:12,.0f} rows/s bare table, {n/ci:12,.0f} rows/s with the hpx index")
 PY
