@@ -83,6 +83,14 @@ pub enum Command {
     /// The spectral store: build it from DESI coadds, get spectra by TARGETID.
     #[command(subcommand)]
     Spectra(SpectraCommand),
+    /// Cosmic voids: find voids (VoidFinder), classify galaxies, compare
+    /// void and wall galaxies, publish the catalog.
+    #[command(subcommand)]
+    Voids(crate::commands::voids::VoidsCommand),
+    /// The 21 cm hydrogen line: process SDR recordings, calibrate
+    /// single-dish spectra, fit components, the rotation curve.
+    #[command(subcommand)]
+    Hline(crate::commands::hline::HlineCommand),
 }
 
 #[derive(Debug, Subcommand)]

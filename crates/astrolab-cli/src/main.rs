@@ -75,6 +75,8 @@ fn main() {
         Command::Query(c) => commands::query::run(&cfg, &c),
         Command::Fetch(c) => commands::fetch::run(&cfg, &c),
         Command::Spectra(c) => commands::spectra::run(&cfg, &c),
+        Command::Voids(c) => commands::voids::run(&cfg, &c),
+        Command::Hline(c) => commands::hline::run(&cfg, &c),
     };
     if let Err(e) = result {
         // `astrolab ... | head` closing the pipe early is not a failure.

@@ -8,6 +8,10 @@ pub mod ingest;
 pub mod query;
 pub mod quickstart;
 pub mod spectra;
+pub mod voids;
+pub mod voids_find;
+pub mod hline;
+pub mod hline_process;
 
 use anyhow::{Context, Result};
 

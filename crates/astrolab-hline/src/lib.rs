@@ -1,0 +1,5 @@
+//! The 21 cm hydrogen line: spectrometer and RFI flagging for SDR
+//! recordings, single-dish calibration, LSR velocities, Gaussian components,
+//! high-velocity clouds and the Milky Way rotation curve.
+//!
+//! Pure science: arrays in, arrays and tables out; no database, no HTTP.
