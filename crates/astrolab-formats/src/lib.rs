@@ -18,6 +18,10 @@
 //! ```
 
 pub mod fits;
+pub mod iq;
+pub mod salsa;
+pub mod sdfits;
+pub mod sigmf;
 pub mod spectra;
 pub mod table_csv;
 
