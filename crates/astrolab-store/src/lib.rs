@@ -31,6 +31,7 @@ mod spectra_index;
 mod sqlite;
 mod store;
 mod value;
+mod voids_membership;
 
 pub use error::{Result, StoreError};
 pub use ingest::{detect_format, expand_paths, Format, IngestOptions, IngestOutcome, Progress};
@@ -39,3 +40,4 @@ pub use registry::{file_digest, RawFile};
 pub use spectra_index::{select_redrock, SpectraFileRecord, SpectrumLocation};
 pub use store::{redact_url, Backend, Store, StoreConfig};
 pub use value::Value;
+pub use voids_membership::{MembershipKey, MembershipRows, MembershipSummary, VOID_MEMBERSHIP};

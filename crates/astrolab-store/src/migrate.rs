@@ -43,6 +43,17 @@ static MIGRATIONS: &[Migration] = &[
         )),
         needs_q3c: false,
     },
+    Migration {
+        version: 4,
+        name: "galaxy void membership",
+        sqlite: Some(include_str!(
+            "../migrations/sqlite/0004_void_membership.sql"
+        )),
+        postgres: Some(include_str!(
+            "../migrations/postgres/0004_void_membership.sql"
+        )),
+        needs_q3c: false,
+    },
 ];
 
 /// State of one migration in a database.

@@ -1,0 +1,395 @@
+//! Galaxy void membership (migration 4): per galaxy and void catalog the
+//! vflag (0 wall, 1 void, 2 edge, 9 outside), void id, R_VOID_NORM and the
+//! void's edge class, as computed by `astrolab_voids::membership`.
+//!
+//! A catalog's membership is written in one transaction that first removes
+//! any earlier membership of the same (catalog, algorithm, cap), loads the
+//! rows by the ingest's bulk paths (binary COPY on PostgreSQL, multi-row
+//! prepared INSERTs on SQLite; big loads drop and rebuild the indexes), and
+//! writes the per-vflag counts into `void_membership_summary`, so a summary
+//! never scans the rows. Selections ("void vs wall") read the covering index
+//! `(algorithm, vflag, target_id)`.
+
+use crate::batch::{Batch, Values};
+use crate::error::{Result, StoreError};
+use crate::ingest::Progress;
+use crate::query::{filter, ResultTable};
+use crate::schema::{ColType, ColumnSpec, Source, TableSpec};
+use crate::store::{Conn, Store};
+use crate::value::Value;
+
+const fn col(name: &'static str, ty: ColType) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        ty,
+        source: Source::Computed,
+    }
+}
+
+/// The `void_membership` table (also the column list `--where` accepts).
+pub static VOID_MEMBERSHIP: TableSpec = TableSpec {
+    name: "void_membership",
+    sky: false,
+    columns: &[
+        col("file_id", ColType::I64),
+        col("catalog", ColType::Text),
+        col("algorithm", ColType::Text),
+        col("cap", ColType::Text),
+        col("target_id", ColType::I64),
+        col("vflag", ColType::I64),
+        col("void_id", ColType::I64),
+        col("r_void_norm", ColType::F64),
+        col("void_edge", ColType::I64),
+    ],
+};
+
+const INDEXES: [&str; 2] = [
+    "CREATE INDEX void_membership_select ON void_membership (algorithm, vflag, target_id)",
+    "CREATE INDEX void_membership_target ON void_membership (target_id)",
+];
+
+/// Below this many rows the indexes are kept during a load.
+const BULK_MIN_ROWS: usize = 50_000;
+
+/// Which catalog a membership belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipKey {
+    /// The void catalog's file name.
+    pub catalog: String,
+    /// Its raw-file registry id, when it was ingested.
+    pub file_id: Option<i64>,
+    /// VoidFinder, REVOLVER, VIDE or ZOBOV.
+    pub algorithm: String,
+    /// NGC, SGC or ALL.
+    pub cap: String,
+}
+
+/// Membership rows, column by column (equal lengths).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MembershipRows {
+    /// TARGETID (or row number for galaxy lists without one).
+    pub target_id: Vec<i64>,
+    /// 0 wall, 1 void, 2 edge, 9 outside.
+    pub vflag: Vec<u8>,
+    /// Void id for void galaxies.
+    pub void_id: Vec<Option<i64>>,
+    /// Distance to the void centre over its radius; NaN when none.
+    pub r_void_norm: Vec<f64>,
+    /// The void's DESIVAST edge class, when known.
+    pub void_edge: Vec<Option<i64>>,
+}
+
+impl MembershipRows {
+    fn check(&self) -> Result<usize> {
+        let n = self.target_id.len();
+        if [
+            self.vflag.len(),
+            self.void_id.len(),
+            self.r_void_norm.len(),
+            self.void_edge.len(),
+        ]
+        .iter()
+        .any(|&l| l != n)
+        {
+            return Err(StoreError::BadInput(
+                "void membership: columns have different lengths".into(),
+            ));
+        }
+        if let Some(i) = self.vflag.iter().position(|v| !matches!(v, 0 | 1 | 2 | 9)) {
+            return Err(StoreError::BadInput(format!(
+                "void membership row {i}: vflag {} is not 0, 1, 2 or 9",
+                self.vflag[i]
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// Counts of one vflag in one catalog.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MembershipSummary {
+    /// Void catalog file name.
+    pub catalog: String,
+    /// Its registry id.
+    pub file_id: Option<i64>,
+    /// Algorithm.
+    pub algorithm: String,
+    /// Galactic cap.
+    pub cap: String,
+    /// vflag.
+    pub vflag: i64,
+    /// Galaxies with this vflag.
+    pub n_galaxies: i64,
+    /// Mean R_VOID_NORM (void galaxies).
+    pub r_void_norm_mean: Option<f64>,
+    /// When the membership was written (UTC, RFC 3339).
+    pub classified_at: String,
+}
+
+impl Store {
+    /// Replaces the membership of `key` by `rows`, in one transaction.
+    /// Returns the number of rows written.
+    pub fn write_void_membership(
+        &mut self,
+        key: &MembershipKey,
+        rows: &MembershipRows,
+        progress: &mut Progress<'_>,
+    ) -> Result<u64> {
+        let n = rows.check()?;
+        let mut batch = Batch::new(&VOID_MEMBERSHIP, n);
+        batch.set(
+            "file_id",
+            key.file_id.map_or(Values::Null, Values::ConstI64),
+        );
+        batch.set("catalog", Values::ConstText(key.catalog.clone()));
+        batch.set("algorithm", Values::ConstText(key.algorithm.clone()));
+        batch.set("cap", Values::ConstText(key.cap.clone()));
+        batch.set(
+            "target_id",
+            Values::I64(rows.target_id.iter().map(|&t| Some(t)).collect()),
+        );
+        batch.set(
+            "vflag",
+            Values::I64(rows.vflag.iter().map(|&v| Some(i64::from(v))).collect()),
+        );
+        batch.set("void_id", Values::I64(rows.void_id.clone()));
+        batch.set("r_void_norm", Values::F64(rows.r_void_norm.clone()));
+        batch.set("void_edge", Values::I64(rows.void_edge.clone()));
+        // Rows in target order: selections by (algorithm, vflag) then read
+        // ids in index order, and joins by TARGETID touch pages in order.
+        batch.sort_by("target_id");
+
+        let mut counts: std::collections::BTreeMap<u8, (i64, f64, i64)> = Default::default();
+        for i in 0..n {
+            let e = counts.entry(rows.vflag[i]).or_default();
+            e.0 += 1;
+            if rows.r_void_norm[i].is_finite() {
+                e.1 += rows.r_void_norm[i];
+                e.2 += 1;
+            }
+        }
+        let now = crate::registry::now_rfc3339();
+        let key_params = [
+            Value::Text(key.catalog.clone()),
+            Value::Text(key.algorithm.clone()),
+            Value::Text(key.cap.clone()),
+        ];
+        let del_rows =
+            "DELETE FROM void_membership WHERE catalog = {p}1 AND algorithm = {p}2 AND cap = {p}3";
+        let del_sum = "DELETE FROM void_membership_summary WHERE catalog = {p}1 AND algorithm = {p}2 AND cap = {p}3";
+        let ins_sum = "INSERT INTO void_membership_summary (file_id, catalog, algorithm, cap, vflag, n_galaxies, r_void_norm_mean, classified_at) VALUES ({p}1, {p}2, {p}3, {p}4, {p}5, {p}6, {p}7, {p}8)";
+        let sum_params = |vflag: u8, c: &(i64, f64, i64)| -> Vec<Value> {
+            vec![
+                key.file_id.map_or(Value::Null, Value::Int),
+                Value::Text(key.catalog.clone()),
+                Value::Text(key.algorithm.clone()),
+                Value::Text(key.cap.clone()),
+                Value::Int(i64::from(vflag)),
+                Value::Int(c.0),
+                if c.2 > 0 {
+                    Value::Float(c.1 / c.2 as f64)
+                } else {
+                    Value::Null
+                },
+                Value::Text(now.clone()),
+            ]
+        };
+        match &mut self.conn {
+            Conn::Sqlite { conn, path } => {
+                let path = path.clone();
+                let e = StoreError::sqlite;
+                let sq = |s: &str| s.replace("{p}", "?");
+                let tx = conn.transaction().map_err(e(&path))?;
+                tx.execute(&sq(del_rows), rusqlite::params_from_iter(key_params.iter()))
+                    .map_err(e(&path))?;
+                tx.execute(&sq(del_sum), rusqlite::params_from_iter(key_params.iter()))
+                    .map_err(e(&path))?;
+                let existing: i64 = tx
+                    .query_row("SELECT COUNT(*) FROM void_membership", [], |r| r.get(0))
+                    .map_err(e(&path))?;
+                let bulk = n >= BULK_MIN_ROWS && n as i64 >= existing;
+                if bulk {
+                    tx.execute_batch(
+                        "DROP INDEX IF EXISTS void_membership_select; DROP INDEX IF EXISTS void_membership_target;",
+                    )
+                    .map_err(e(&path))?;
+                }
+                crate::sqlite::load_batch(&tx, &path, &batch, progress)?;
+                if bulk {
+                    for sql in INDEXES {
+                        tx.execute_batch(sql).map_err(e(&path))?;
+                    }
+                }
+                for (v, c) in &counts {
+                    tx.execute(
+                        &sq(ins_sum),
+                        rusqlite::params_from_iter(sum_params(*v, c).iter()),
+                    )
+                    .map_err(e(&path))?;
+                }
+                tx.commit().map_err(e(&path))?;
+            }
+            Conn::Postgres(client) => {
+                let pg = |s: &str| s.replace("{p}", "$");
+                let mut tx = client.transaction()?;
+                let refs = |v: &[Value]| -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
+                    v.iter()
+                        .map(|x| Box::new(x.clone()) as Box<dyn postgres::types::ToSql + Sync>)
+                        .collect()
+                };
+                let kp = refs(&key_params);
+                let kpr: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    kp.iter().map(|b| b.as_ref()).collect();
+                tx.execute(&pg(del_rows), &kpr)?;
+                tx.execute(&pg(del_sum), &kpr)?;
+                let row = tx.query_one(
+                    "SELECT GREATEST(c.reltuples, 0)::float8 FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE c.relname = 'void_membership' AND s.nspname = current_schema()",
+                    &[],
+                )?;
+                let existing: f64 = row.get(0);
+                let bulk = n >= BULK_MIN_ROWS && n as f64 >= existing;
+                if bulk {
+                    tx.batch_execute(
+                        "DROP INDEX IF EXISTS void_membership_select; DROP INDEX IF EXISTS void_membership_target; SET LOCAL maintenance_work_mem = '512MB';",
+                    )?;
+                }
+                crate::postgres::load_batch(&mut tx, &batch, progress)?;
+                if bulk {
+                    for sql in INDEXES {
+                        tx.batch_execute(sql)?;
+                    }
+                }
+                for (v, c) in &counts {
+                    let p = refs(&sum_params(*v, c));
+                    let pr: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                        p.iter().map(|b| b.as_ref()).collect();
+                    tx.execute(&pg(ins_sum), &pr)?;
+                }
+                if n >= 10_000 {
+                    tx.batch_execute("ANALYZE void_membership")?;
+                }
+                tx.commit()?;
+            }
+        }
+        Ok(n as u64)
+    }
+
+    /// Counts per catalog, algorithm, cap and vflag (from the summary table).
+    pub fn void_membership_summary(&mut self) -> Result<Vec<MembershipSummary>> {
+        let sql = "SELECT catalog, file_id, algorithm, cap, vflag, n_galaxies, r_void_norm_mean, classified_at FROM void_membership_summary ORDER BY algorithm, cap, catalog, vflag";
+        let rows = self.query_rows(sql, sql, &[])?;
+        Ok(rows
+            .into_iter()
+            .map(|r| MembershipSummary {
+                catalog: r[0].to_string(),
+                file_id: r[1].as_i64(),
+                algorithm: r[2].to_string(),
+                cap: r[3].to_string(),
+                vflag: r[4].as_i64().unwrap_or(-1),
+                n_galaxies: r[5].as_i64().unwrap_or(0),
+                r_void_norm_mean: r[6].as_f64(),
+                classified_at: r[7].to_string(),
+            })
+            .collect())
+    }
+
+    /// TARGETIDs of one algorithm's galaxies with one vflag (all caps and
+    /// catalogs), ascending: the void-vs-wall selection, read from the
+    /// covering index.
+    pub fn void_membership_targets(&mut self, algorithm: &str, vflag: u8) -> Result<Vec<i64>> {
+        let (s, p) = (
+            "SELECT target_id FROM void_membership WHERE algorithm = ?1 AND vflag = ?2 ORDER BY target_id",
+            "SELECT target_id FROM void_membership WHERE algorithm = $1 AND vflag = $2 ORDER BY target_id",
+        );
+        let params = [
+            Value::Text(algorithm.to_string()),
+            Value::Int(i64::from(vflag)),
+        ];
+        match &mut self.conn {
+            Conn::Sqlite { conn, path } => {
+                let e = StoreError::sqlite;
+                let mut stmt = conn.prepare_cached(s).map_err(e(path))?;
+                let ids = stmt
+                    .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get(0))
+                    .map_err(e(path))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()
+                    .map_err(e(path))?;
+                Ok(ids)
+            }
+            Conn::Postgres(c) => {
+                // One array instead of one message per row.
+                let sql = format!("SELECT COALESCE(array_agg(target_id), '{{}}') FROM ({p}) t");
+                let row = c.query_one(&sql, &[&params[0], &params[1]])?;
+                Ok(row.try_get(0)?)
+            }
+        }
+    }
+
+    /// Membership rows matching a `--where` filter over the columns of
+    /// [`VOID_MEMBERSHIP`] (e.g. `vflag = 1 AND algorithm = 'VIDE'`),
+    /// ordered by algorithm, cap and target id; at most `limit` rows.
+    pub fn void_membership_select(
+        &mut self,
+        filter_expr: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<ResultTable> {
+        let cols = VOID_MEMBERSHIP.column_names();
+        let ph = match self.backend() {
+            crate::Backend::Sqlite => '?',
+            crate::Backend::Postgres => '$',
+        };
+        let mut sql = format!("SELECT {} FROM void_membership", cols.join(", "));
+        let mut params = Vec::new();
+        if let Some(f) = filter_expr {
+            let c = filter::compile(f, &VOID_MEMBERSHIP, ph, 1)?;
+            sql.push_str(&format!(" WHERE {}", c.sql));
+            params = c.params;
+        }
+        sql.push_str(" ORDER BY algorithm, cap, target_id");
+        if let Some(l) = limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        let rows = self.query_rows(&sql, &sql, &params)?;
+        Ok(ResultTable {
+            columns: cols.iter().map(|c| c.to_string()).collect(),
+            rows,
+        })
+    }
+
+    /// Membership of one algorithm joined with FastSpecFit properties by
+    /// TARGETID: columns `target_id, cap, vflag, z, logmstar, sfr, dn4000,
+    /// age, zzsun` (NULL where a galaxy has no FastSpecFit row).
+    pub fn void_membership_with_fastspec(&mut self, algorithm: &str) -> Result<ResultTable> {
+        let body = "SELECT m.target_id, m.cap, m.vflag, f.z, f.logmstar, f.sfr, f.dn4000, f.age, f.zzsun FROM void_membership m LEFT JOIN fastspec f ON f.targetid = m.target_id WHERE m.algorithm = {p}1 ORDER BY m.target_id";
+        let s = body.replace("{p}", "?");
+        let p = body.replace("{p}", "$");
+        let rows = self.query_rows(&s, &p, &[Value::Text(algorithm.to_string())])?;
+        Ok(ResultTable {
+            columns: [
+                "target_id",
+                "cap",
+                "vflag",
+                "z",
+                "logmstar",
+                "sfr",
+                "dn4000",
+                "age",
+                "zzsun",
+            ]
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+            rows,
+        })
+    }
+
+    /// Algorithms that have membership rows.
+    pub fn void_membership_algorithms(&mut self) -> Result<Vec<String>> {
+        let sql = "SELECT DISTINCT algorithm FROM void_membership_summary ORDER BY algorithm";
+        Ok(self
+            .query_rows(sql, sql, &[])?
+            .into_iter()
+            .map(|r| r[0].to_string())
+            .collect())
+    }
+}

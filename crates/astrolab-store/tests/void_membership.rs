@@ -1,0 +1,195 @@
+//! Void membership in the store (migration 4), on both backends.
+
+mod common;
+
+use astrolab_store::{MembershipKey, MembershipRows, Progress, Store};
+use common::backends;
+
+fn key(alg: &str, cap: &str) -> MembershipKey {
+    MembershipKey {
+        catalog: format!("DESIVAST_BGS_VOLLIM_{alg}_{cap}.fits"),
+        file_id: Some(7),
+        algorithm: alg.into(),
+        cap: cap.into(),
+    }
+}
+
+fn rows(n: usize, shift: i64) -> MembershipRows {
+    let mut r = MembershipRows::default();
+    for i in 0..n {
+        let vflag = [0u8, 1, 1, 2, 9][i % 5];
+        r.target_id.push(1000 + shift + i as i64);
+        r.vflag.push(vflag);
+        r.void_id.push((vflag == 1).then_some((i / 10) as i64));
+        r.r_void_norm.push(if vflag == 1 {
+            (i % 7) as f64 / 7.0
+        } else {
+            f64::NAN
+        });
+        r.void_edge.push((vflag == 1).then_some(0));
+    }
+    r
+}
+
+#[test]
+fn membership_round_trip_summary_selection_and_replace() {
+    let (_dir, cfgs) = backends("void_membership_round_trip");
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        let b = store.backend();
+        let r = rows(103, 0);
+        let n = store
+            .write_void_membership(&key("VoidFinder", "NGC"), &r, &mut Progress::none())
+            .unwrap();
+        assert_eq!(n, 103, "{b}");
+        store
+            .write_void_membership(&key("VIDE", "NGC"), &rows(20, 5000), &mut Progress::none())
+            .unwrap();
+
+        // Selection: exactly the void galaxies of that algorithm, ascending.
+        let want: Vec<i64> = (0..103)
+            .filter(|i| [0u8, 1, 1, 2, 9][i % 5] == 1)
+            .map(|i| 1000 + i as i64)
+            .collect();
+        assert_eq!(
+            store.void_membership_targets("VoidFinder", 1).unwrap(),
+            want,
+            "{b}"
+        );
+        assert_eq!(
+            store.void_membership_targets("VIDE", 1).unwrap().len(),
+            8,
+            "{b}"
+        );
+
+        // Summary counts per vflag and the mean normalised distance.
+        let s = store.void_membership_summary().unwrap();
+        let vf: Vec<(i64, i64)> = s
+            .iter()
+            .filter(|x| x.algorithm == "VoidFinder")
+            .map(|x| (x.vflag, x.n_galaxies))
+            .collect();
+        let want_counts: Vec<(i64, i64)> = [0u8, 1, 2, 9]
+            .iter()
+            .map(|&f| {
+                (
+                    i64::from(f),
+                    r.vflag.iter().filter(|&&v| v == f).count() as i64,
+                )
+            })
+            .collect();
+        assert_eq!(vf, want_counts, "{b}");
+        assert_eq!(vf[1], (1, 42), "{b}");
+        let void_row = s
+            .iter()
+            .find(|x| x.algorithm == "VoidFinder" && x.vflag == 1)
+            .unwrap();
+        let mean: f64 = (0..103)
+            .filter(|i| i % 5 == 1 || i % 5 == 2)
+            .map(|i| (i % 7) as f64 / 7.0)
+            .sum::<f64>()
+            / 42.0;
+        assert!(
+            (void_row.r_void_norm_mean.unwrap() - mean).abs() < 1e-12,
+            "{b}"
+        );
+        assert_eq!(void_row.file_id, Some(7));
+
+        // --where over the membership columns; bad columns are refused.
+        let t = store
+            .void_membership_select(
+                Some("vflag = 1 AND algorithm = 'VIDE' AND target_id < 6010"),
+                None,
+            )
+            .unwrap();
+        assert_eq!(t.rows.len(), 4, "{b}");
+        let vi = t.column_index("void_id").unwrap();
+        assert!(t.rows.iter().all(|r| r[vi].as_i64().is_some()));
+        assert!(store
+            .void_membership_select(Some("logmstar > 10"), None)
+            .is_err());
+
+        // Rewriting a catalog replaces its rows and summary, nothing else.
+        store
+            .write_void_membership(
+                &key("VoidFinder", "NGC"),
+                &rows(10, 0),
+                &mut Progress::none(),
+            )
+            .unwrap();
+        let all = store
+            .void_membership_select(Some("algorithm = 'VoidFinder'"), None)
+            .unwrap();
+        assert_eq!(all.rows.len(), 10, "{b}");
+        let s = store.void_membership_summary().unwrap();
+        let total: i64 = s
+            .iter()
+            .filter(|x| x.algorithm == "VoidFinder")
+            .map(|x| x.n_galaxies)
+            .sum();
+        assert_eq!(total, 10, "{b}");
+        assert_eq!(
+            store.void_membership_targets("VIDE", 1).unwrap().len(),
+            8,
+            "{b}"
+        );
+        assert_eq!(
+            store.void_membership_algorithms().unwrap(),
+            vec!["VIDE", "VoidFinder"]
+        );
+    }
+}
+
+#[test]
+fn bad_membership_leaves_nothing_behind() {
+    let (_dir, cfgs) = backends("void_membership_bad");
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        let mut r = rows(10, 0);
+        r.vflag[3] = 5;
+        let e = store
+            .write_void_membership(&key("ZOBOV", "SGC"), &r, &mut Progress::none())
+            .unwrap_err();
+        assert!(e.to_string().contains("row 3"), "{e}");
+        let mut r = rows(10, 0);
+        r.void_id.pop();
+        assert!(store
+            .write_void_membership(&key("ZOBOV", "SGC"), &r, &mut Progress::none())
+            .is_err());
+        assert!(store.void_membership_summary().unwrap().is_empty());
+        assert!(store
+            .void_membership_select(None, None)
+            .unwrap()
+            .rows
+            .is_empty());
+    }
+}
+
+#[test]
+fn bulk_membership_rebuilds_indexes() {
+    // Above the bulk threshold the indexes are dropped and rebuilt inside
+    // the transaction: the selection must still use them and be right.
+    let (_dir, cfgs) = backends("void_membership_bulk");
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        let r = rows(60_000, 0);
+        store
+            .write_void_membership(&key("REVOLVER", "NGC"), &r, &mut Progress::none())
+            .unwrap();
+        assert_eq!(
+            store.void_membership_targets("REVOLVER", 2).unwrap().len(),
+            12_000
+        );
+        let idx = store
+            .sql_readonly(match store.backend() {
+                astrolab_store::Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'void_membership' ORDER BY name",
+                astrolab_store::Backend::Postgres => "SELECT indexname FROM pg_indexes WHERE tablename = 'void_membership' AND schemaname = current_schema() ORDER BY indexname",
+            })
+            .unwrap();
+        let names: Vec<String> = idx.rows.iter().map(|r| r[0].to_string()).collect();
+        assert_eq!(
+            names,
+            vec!["void_membership_select", "void_membership_target"]
+        );
+    }
+}
