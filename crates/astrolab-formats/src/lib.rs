@@ -24,6 +24,7 @@ pub mod sdfits;
 pub mod sigmf;
 pub mod spectra;
 pub mod table_csv;
+pub mod vast;
 
 pub use fits::{
     write_fits, BinTable, Card, ColumnData, ColumnInfo, ColumnOut, FitsError, FitsFile, Hdu,
