@@ -283,7 +283,10 @@ impl Sdfits {
                         path: self.path().to_path_buf(),
                         column: "DATA".into(),
                         row: r,
-                        message: format!("row out of range (the table has {} rows)", self.rows.len()),
+                        message: format!(
+                            "row out of range (the table has {} rows)",
+                            self.rows.len()
+                        ),
                     })
             })
             .collect()
@@ -319,7 +322,11 @@ pub struct SdfitsOutRow {
 /// instance VELO-LSR and SPECSYS). Atomic, like every FITS write here.
 pub fn write_sdfits(path: &Path, rows: &[SdfitsOutRow], extra: Vec<Card>) -> Result<()> {
     let nchan = rows.first().map_or(0, |r| r.data_k.len());
-    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.data_k.len() != nchan) {
+    if let Some((i, r)) = rows
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.data_k.len() != nchan)
+    {
         return Err(SdfitsError::BadValue {
             path: path.to_path_buf(),
             column: "DATA".into(),

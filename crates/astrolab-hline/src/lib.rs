@@ -3,3 +3,9 @@
 //! high-velocity clouds and the Milky Way rotation curve.
 //!
 //! Pure science: arrays in, arrays and tables out; no database, no HTTP.
+
+pub mod baseline;
+pub mod calibrate;
+pub mod gauss;
+pub mod science;
+pub mod velocity;

@@ -11,10 +11,20 @@ pub enum HlineCommand {
     /// Turn SDR recordings (SigMF or rtl_sdr raw I/Q) into integrated,
     /// RFI-flagged spectra.
     Process(super::hline_process::ProcessArgs),
+    /// Position-switched calibration of a GBT SDFITS scan, as GBTIDL getps.
+    Calibrate(super::hline_calibrate::CalibrateArgs),
+    /// Baseline, Gaussian components, HI column density and HVC candidates
+    /// of calibrated spectra (SALSA FITS, SDFITS-style FITS, CSV).
+    Fit(super::hline_fit::FitArgs),
+    /// Tangent-point rotation curve and l-v diagram from many pointings.
+    RotationCurve(super::hline_rotation::RotationArgs),
 }
 
 pub fn run(cfg: &Config, cmd: &HlineCommand) -> Result<()> {
     match cmd {
         HlineCommand::Process(a) => super::hline_process::run(cfg, a),
+        HlineCommand::Calibrate(a) => super::hline_calibrate::run(cfg, a),
+        HlineCommand::Fit(a) => super::hline_fit::run(cfg, a),
+        HlineCommand::RotationCurve(a) => super::hline_rotation::run(cfg, a),
     }
 }

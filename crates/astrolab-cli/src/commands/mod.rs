@@ -11,7 +11,11 @@ pub mod spectra;
 pub mod voids;
 pub mod voids_find;
 pub mod hline;
+pub mod hline_calibrate;
+pub mod hline_fit;
+pub mod hline_plots;
 pub mod hline_process;
+pub mod hline_rotation;
 
 use anyhow::{Context, Result};
 

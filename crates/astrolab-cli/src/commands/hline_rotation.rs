@@ -1,0 +1,158 @@
+//! `astrolab hline rotation-curve`: the inner-Galaxy rotation curve by the
+//! tangent-point method and a longitude-velocity diagram over many pointings.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use astrolab_hline::science::{
+    lv_diagram, tangent_point, terminal_velocity_km_s, TangentPoint, VmaxMethod,
+};
+use clap::{Args, ValueEnum};
+
+use super::hline_fit::{analyse, load, write_atomic, AnalysisArgs};
+use crate::config::Config;
+
+/// Arguments of `hline rotation-curve`.
+#[derive(Debug, Args)]
+pub struct RotationArgs {
+    /// Calibrated spectra (as for `hline fit`); those with 0 < l < 90 give tangent points.
+    #[arg(required = true)]
+    pub spectra: Vec<PathBuf>,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// How v_max is found: the most positive Gaussian component (above
+    /// --min-amp-k), or the most positive channel above --threshold-k.
+    #[arg(long, value_enum, default_value_t = VmaxArg::Component)]
+    pub vmax: VmaxArg,
+    /// Component method: smallest peak (K) for a component to count.
+    #[arg(long, default_value_t = 1.0)]
+    pub min_amp_k: f64,
+    /// Threshold method: brightness (K) the emission must exceed; default 5
+    /// times the spectrum's noise rms.
+    #[arg(long)]
+    pub threshold_k: Option<f64>,
+    /// Tangent points CSV (l, b, v_max, R, V).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Rotation-curve figure (.svg or .png).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// l-v diagram: its data as CSV (l, v, T) ...
+    #[arg(long)]
+    pub lv_output: Option<PathBuf>,
+    /// ... and its figure (.svg or .png).
+    #[arg(long)]
+    pub lv_plot: Option<PathBuf>,
+    /// Velocity step of the l-v grid, km/s.
+    #[arg(long, default_value_t = 2.0)]
+    pub lv_step_km_s: f64,
+}
+
+/// v_max methods on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum VmaxArg {
+    Component,
+    Threshold,
+}
+
+pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {
+    let mut points: Vec<(PathBuf, TangentPoint)> = Vec::new();
+    let mut lv_input = Vec::new();
+    let (mut vmin, mut vmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    for p in &a.spectra {
+        let r = analyse(load(p, a.analysis.lsr)?, &a.analysis)?;
+        let s = &r.spectrum;
+        if !(s.l_deg.is_finite() && s.b_deg.is_finite()) {
+            anyhow::bail!(
+                "{}: no Galactic longitude/latitude: cannot place it",
+                p.display()
+            );
+        }
+        let method = match a.vmax {
+            VmaxArg::Component => VmaxMethod::Component {
+                min_amp_k: a.min_amp_k,
+            },
+            VmaxArg::Threshold => VmaxMethod::Threshold {
+                threshold_k: a
+                    .threshold_k
+                    .unwrap_or(5.0 * astrolab_hline::gauss::noise_rms(&r.t_sub_k)),
+            },
+        };
+        if let Some(v) =
+            terminal_velocity_km_s(&s.v_lsr_km_s, &r.t_sub_k, &r.fit.components, method)
+        {
+            if let Some(tp) =
+                tangent_point(s.l_deg, s.b_deg, v, a.analysis.r0_kpc, a.analysis.v0_km_s)
+            {
+                points.push((p.clone(), tp));
+            }
+        }
+        for v in &s.v_lsr_km_s {
+            if v.is_finite() {
+                vmin = vmin.min(*v);
+                vmax = vmax.max(*v);
+            }
+        }
+        lv_input.push((s.l_deg, s.v_lsr_km_s.clone(), r.t_sub_k.clone()));
+    }
+    points.sort_by(|x, y| x.1.r_kpc.total_cmp(&y.1.r_kpc));
+    let mut csv = String::from("file,glon_deg,glat_deg,v_max_km_s,r_kpc,v_rot_km_s\n");
+    for (p, t) in &points {
+        csv += &format!(
+            "{},{:.4},{:.4},{:.4},{:.6},{:.4}\n",
+            p.display().to_string().replace(',', "_"),
+            t.l_deg,
+            t.b_deg,
+            t.v_max_km_s,
+            t.r_kpc,
+            t.v_rot_km_s
+        );
+    }
+    write_atomic(&a.output, csv.as_bytes())?;
+    println!(
+        "{} spectra, {} tangent points (0 < l < 90) -> {}",
+        a.spectra.len(),
+        points.len(),
+        a.output.display()
+    );
+    if let Some(plot) = &a.plot {
+        let pts: Vec<TangentPoint> = points.iter().map(|p| p.1).collect();
+        let svg = super::hline_plots::rotation_curve_svg(
+            &pts,
+            a.analysis.v0_km_s,
+            &format!(
+                "Rotation curve, tangent points (R0 = {} kpc, V0 = {} km/s)",
+                a.analysis.r0_kpc, a.analysis.v0_km_s
+            ),
+        );
+        crate::plot::write_plot(&svg, plot)?;
+    }
+    if a.lv_output.is_some() || a.lv_plot.is_some() {
+        let step = a.lv_step_km_s.abs().max(1e-3);
+        let n = if vmax > vmin {
+            ((vmax - vmin) / step) as usize + 1
+        } else {
+            0
+        };
+        let grid: Vec<f64> = (0..n).map(|i| vmin + i as f64 * step).collect();
+        let d = lv_diagram(&lv_input, &grid);
+        if let Some(out) = &a.lv_output {
+            let mut s = String::from("glon_deg,v_lsr_km_s,t_k\n");
+            for (iv, v) in d.v_km_s.iter().enumerate() {
+                for (il, l) in d.l_deg.iter().enumerate() {
+                    let t = d.t_k[iv * d.l_deg.len() + il];
+                    if t.is_finite() {
+                        s += &format!("{l:.4},{v:.3},{t:.5}\n");
+                    }
+                }
+            }
+            write_atomic(out, s.as_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
+        }
+        if let Some(plot) = &a.lv_plot {
+            let svg = super::hline_plots::lv_svg(&d, "Longitude-velocity diagram");
+            crate::plot::write_plot(&svg, plot)?;
+        }
+    }
+    Ok(())
+}
