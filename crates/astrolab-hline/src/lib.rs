@@ -4,6 +4,12 @@
 //!
 //! Pure science: arrays in, arrays and tables out; no database, no HTTP.
 
+pub mod linefind;
+pub mod pfb;
+pub mod rfi;
+pub mod spectrometer;
+pub mod synth;
+
 pub mod baseline;
 pub mod calibrate;
 pub mod gauss;
