@@ -20,6 +20,7 @@
 
 mod batch;
 mod error;
+mod hline;
 mod ingest;
 pub mod migrate;
 mod poscache;
@@ -34,6 +35,7 @@ mod value;
 mod voids_membership;
 
 pub use error::{Result, StoreError};
+pub use hline::{HlineRecording, HlineSpectrumRow};
 pub use ingest::{detect_format, expand_paths, Format, IngestOptions, IngestOutcome, Progress};
 pub use query::{ConeQuery, ResultTable};
 pub use registry::{file_digest, RawFile};

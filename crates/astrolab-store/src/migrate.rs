@@ -54,6 +54,15 @@ static MIGRATIONS: &[Migration] = &[
         )),
         needs_q3c: false,
     },
+    Migration {
+        version: 5,
+        name: "hydrogen-line integrated spectra",
+        sqlite: Some(include_str!("../migrations/sqlite/0005_hline_spectra.sql")),
+        postgres: Some(include_str!(
+            "../migrations/postgres/0005_hline_spectra.sql"
+        )),
+        needs_q3c: false,
+    },
 ];
 
 /// State of one migration in a database.
