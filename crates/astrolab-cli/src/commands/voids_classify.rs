@@ -1,0 +1,336 @@
+//! `astrolab voids classify` and `astrolab voids members`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use astrolab_store::{MembershipKey, MembershipRows, Progress};
+use astrolab_voids::membership::{
+    classify_v2, classify_voidfinder, Member, EDGE_BUFFER_MPC_H, VFLAG_EDGE, VFLAG_OUTSIDE,
+    VFLAG_VOID, VFLAG_WALL,
+};
+use clap::Args;
+
+use super::voids_io::{self, CatalogKind, Galaxies};
+use crate::cli::OutputArgs;
+use crate::config::Config;
+use crate::UsageError;
+
+/// Arguments of `voids classify`.
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Void catalog files (DESIVAST/VAST VoidFinder or V2 FITS), any number.
+    #[arg(long = "catalog")]
+    pub catalogs: Vec<PathBuf>,
+    /// Void catalogs already ingested, by registry file id
+    /// (`astrolab files list`); read again from their source path, which
+    /// must still hold the same bytes.
+    #[arg(long = "run")]
+    pub runs: Vec<i64>,
+    /// Galaxies from a FITS or CSV file (ra, dec, z or redshift; targetid
+    /// when present) instead of the store.
+    #[arg(long)]
+    pub galaxies: Option<PathBuf>,
+    /// Store table with the galaxies: fastspec, zcatalog or galaxies
+    /// (default: the first of them that has rows).
+    #[arg(long)]
+    pub galaxies_table: Option<String>,
+    /// Omega_m for distances (default: the catalog's OMEGAM keyword; a
+    /// catalog without it needs this flag).
+    #[arg(long)]
+    pub omega_m: Option<f64>,
+    /// HEALPix depth of the footprint built from the galaxies when the
+    /// catalog has no MASK HDU (6: NSIDE 64, 0.92 deg cells).
+    #[arg(long, default_value_t = 6)]
+    pub mask_depth: u8,
+    /// Edge buffer, Mpc/h (VAST: 10).
+    #[arg(long, default_value_t = EDGE_BUFFER_MPC_H)]
+    pub edge_buffer: f64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `voids members`.
+#[derive(Debug, Args)]
+pub struct MembersArgs {
+    /// Only this algorithm (VoidFinder, REVOLVER, VIDE, ZOBOV).
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// Filter over the membership columns (target_id, algorithm, cap,
+    /// vflag, void_id, r_void_norm, void_edge, catalog, file_id), e.g.
+    /// "vflag = 1 AND r_void_norm < 0.5".
+    #[arg(long = "where")]
+    pub filter: Option<String>,
+    /// At most this many rows.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print the per-catalog counts instead of the rows.
+    #[arg(long)]
+    pub summary: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Counts of one classified catalog.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CatalogCounts {
+    pub catalog: String,
+    pub algorithm: String,
+    pub cap: String,
+    pub galaxies: usize,
+    pub wall: usize,
+    pub void: usize,
+    pub edge: usize,
+    pub outside: usize,
+    pub omega_m: f64,
+    pub footprint: String,
+}
+
+fn in_cap(cap: &str, ra: f64, dec: f64) -> bool {
+    if !(ra.is_finite() && dec.is_finite()) {
+        // Unknown positions are classified (as outside) in every cap.
+        return true;
+    }
+    let (_, b) = astrolab_sky::icrs_to_galactic(ra, dec);
+    match cap {
+        "NGC" => b >= 0.0,
+        "SGC" => b < 0.0,
+        _ => true,
+    }
+}
+
+/// Classifies `g` against one catalog file; returns the rows and counts.
+pub fn classify_file(
+    path: &std::path::Path,
+    g: &Galaxies,
+    args: &ClassifyArgs,
+) -> Result<(MembershipKey, MembershipRows, CatalogCounts, Vec<Member>)> {
+    let cat = voids_io::read_void_catalog(path)?;
+    let omega_m = match (args.omega_m, cat.omega_m) {
+        (Some(o), _) => o,
+        (None, Some(o)) => o,
+        (None, None) => bail!(
+            "{}: the primary header has no OMEGAM keyword, so the distances of the galaxies are unknown; pass --omega-m (DESIVAST DR1: 0.315, SDSS DR7 VoidFinder: 0.26)",
+            path.display()
+        ),
+    };
+    let cosmo = astrolab_sky::FlatLcdm::new(omega_m)
+        .with_context(|| format!("--omega-m / OMEGAM = {omega_m}"))?;
+    let rows: Vec<usize> = (0..g.ra_deg.len())
+        .filter(|&i| in_cap(&cat.cap, g.ra_deg[i], g.dec_deg[i]))
+        .collect();
+    let z_max = rows
+        .iter()
+        .map(|&i| g.z[i])
+        .filter(|z| z.is_finite())
+        .fold(0.0, f64::max);
+    let table = cosmo.distance_table(z_max.max(1e-3));
+    let ra: Vec<f64> = rows.iter().map(|&i| g.ra_deg[i]).collect();
+    let dec: Vec<f64> = rows.iter().map(|&i| g.dec_deg[i]).collect();
+    let dist: Vec<f64> = rows
+        .iter()
+        .map(|&i| {
+            let z = g.z[i];
+            if z.is_finite() && z >= 0.0 {
+                table.comoving_distance_mpc_h(z)
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    let points: Vec<[f64; 3]> = (0..rows.len())
+        .map(|k| {
+            if dist[k].is_finite() && ra[k].is_finite() && dec[k].is_finite() {
+                astrolab_sky::radec_z_to_xyz(ra[k], dec[k], dist[k])
+            } else {
+                [f64::NAN; 3]
+            }
+        })
+        .collect();
+    let footprint = voids_io::footprint(&cat, &ra, &dec, &dist, args.mask_depth)?;
+    let fp_name = if cat.mask.is_some() {
+        "MASK HDU".to_string()
+    } else {
+        format!("HEALPix depth {} from the galaxies", args.mask_depth)
+    };
+    let ids: Vec<i64> = rows.iter().map(|&i| g.target_id[i]).collect();
+    let members = match &cat.kind {
+        CatalogKind::VoidFinder(v) => classify_voidfinder(&points, v, &footprint, args.edge_buffer)
+            .with_context(|| format!("{}", path.display()))?,
+        CatalogKind::V2(v) => classify_v2(&points, Some(&ids), v, &footprint, args.edge_buffer)
+            .with_context(|| format!("{}", path.display()))?,
+    };
+    let count = |f: u8| members.iter().filter(|m| m.vflag == f).count();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("catalog")
+        .to_string();
+    let counts = CatalogCounts {
+        catalog: name.clone(),
+        algorithm: cat.algorithm.clone(),
+        cap: cat.cap.clone(),
+        galaxies: members.len(),
+        wall: count(VFLAG_WALL),
+        void: count(VFLAG_VOID),
+        edge: count(VFLAG_EDGE),
+        outside: count(VFLAG_OUTSIDE),
+        omega_m,
+        footprint: fp_name,
+    };
+    let out = MembershipRows {
+        target_id: ids,
+        vflag: members.iter().map(|m| m.vflag).collect(),
+        void_id: members.iter().map(|m| m.void_id).collect(),
+        r_void_norm: members
+            .iter()
+            .map(|m| m.r_void_norm.unwrap_or(f64::NAN))
+            .collect(),
+        void_edge: members.iter().map(|m| m.void_edge).collect(),
+    };
+    let key = MembershipKey {
+        catalog: name,
+        file_id: None,
+        algorithm: cat.algorithm,
+        cap: cat.cap,
+    };
+    Ok((key, out, counts, members))
+}
+
+fn load_galaxies(store: &mut astrolab_store::Store, args: &ClassifyArgs) -> Result<Galaxies> {
+    if let Some(p) = &args.galaxies {
+        return voids_io::read_galaxy_file(p);
+    }
+    if let Some(t) = &args.galaxies_table {
+        return voids_io::read_galaxy_table(store, t);
+    }
+    for t in ["fastspec", "zcatalog", "galaxies"] {
+        if store.count_rows(t)? > 0 {
+            return voids_io::read_galaxy_table(store, t);
+        }
+    }
+    bail!("no galaxies: the store's fastspec, zcatalog and galaxies tables are empty; ingest a catalog or pass --galaxies FILE")
+}
+
+pub fn run_classify(cfg: &Config, args: &ClassifyArgs) -> Result<()> {
+    if args.catalogs.is_empty() && args.runs.is_empty() {
+        return Err(
+            UsageError("voids classify: give --catalog FILE or --run FILE_ID".into()).into(),
+        );
+    }
+    let mut store = crate::commands::open_store(cfg)?;
+    let mut paths: Vec<(PathBuf, Option<i64>)> = Vec::new();
+    let files = store.raw_files()?;
+    for p in &args.catalogs {
+        let (_, sha) =
+            astrolab_store::file_digest(p).with_context(|| format!("reading {}", p.display()))?;
+        let id = files.iter().find(|f| f.sha256 == sha).map(|f| f.file_id);
+        paths.push((p.clone(), id));
+    }
+    for &id in &args.runs {
+        let Some(f) = files.iter().find(|f| f.file_id == id) else {
+            bail!("--run {id}: no file with this id in the registry (see astrolab files list)");
+        };
+        if !f.format.starts_with("desivast") {
+            bail!(
+                "--run {id}: {} is a {} file, not a void catalog",
+                f.name,
+                f.format
+            );
+        }
+        let p = PathBuf::from(&f.source);
+        let (_, sha) = astrolab_store::file_digest(&p).with_context(|| {
+            format!(
+                "--run {id}: the registered source {} cannot be read; pass --catalog with the file",
+                p.display()
+            )
+        })?;
+        if sha != f.sha256 {
+            bail!("--run {id}: {} has changed since it was ingested (sha256 {sha}, registered {}); pass --catalog", p.display(), f.sha256);
+        }
+        paths.push((p, Some(id)));
+    }
+    let g = load_galaxies(&mut store, args)?;
+    if g.target_id.is_empty() {
+        bail!("{}: no galaxies to classify (empty catalog)", g.source);
+    }
+    let mut all = Vec::new();
+    for (p, file_id) in &paths {
+        let (mut key, rows, counts, _) = classify_file(p, &g, args)?;
+        key.file_id = *file_id;
+        store.write_void_membership(&key, &rows, &mut Progress::none())?;
+        all.push(counts);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        println!("galaxies: {} ({})", g.target_id.len(), g.source);
+        println!(
+            "{:<11} {:<4} {:>9} {:>9} {:>9} {:>9} {:>9}  catalog",
+            "algorithm", "cap", "galaxies", "wall(0)", "void(1)", "edge(2)", "out(9)"
+        );
+        for c in &all {
+            println!(
+                "{:<11} {:<4} {:>9} {:>9} {:>9} {:>9} {:>9}  {} (Omega_m {}, footprint: {})",
+                c.algorithm,
+                c.cap,
+                c.galaxies,
+                c.wall,
+                c.void,
+                c.edge,
+                c.outside,
+                c.catalog,
+                c.omega_m,
+                c.footprint
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn run_members(cfg: &Config, args: &MembersArgs) -> Result<()> {
+    let mut store = crate::commands::open_store(cfg)?;
+    if args.summary {
+        let s = store.void_membership_summary()?;
+        let t = astrolab_store::ResultTable {
+            columns: [
+                "algorithm",
+                "cap",
+                "catalog",
+                "vflag",
+                "n_galaxies",
+                "r_void_norm_mean",
+            ]
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+            rows: s
+                .into_iter()
+                .filter(|r| {
+                    args.algorithm
+                        .as_ref()
+                        .is_none_or(|a| a.eq_ignore_ascii_case(&r.algorithm))
+                })
+                .map(|r| {
+                    use astrolab_store::Value;
+                    vec![
+                        Value::Text(r.algorithm),
+                        Value::Text(r.cap),
+                        Value::Text(r.catalog),
+                        Value::Int(r.vflag),
+                        Value::Int(r.n_galaxies),
+                        r.r_void_norm_mean.map_or(Value::Null, Value::Float),
+                    ]
+                })
+                .collect(),
+        };
+        return crate::output::emit(&t, &args.out, "SUMMARY");
+    }
+    let filter = match (&args.algorithm, &args.filter) {
+        (Some(a), Some(f)) => Some(format!("algorithm = '{}' AND ({f})", a.replace('\'', "''"))),
+        (Some(a), None) => Some(format!("algorithm = '{}'", a.replace('\'', "''"))),
+        (None, f) => f.clone(),
+    };
+    let t = store.void_membership_select(filter.as_deref(), args.limit)?;
+    crate::output::emit(&t, &args.out, "MEMBERS")
+}

@@ -1,0 +1,350 @@
+//! `astrolab voids classify | members | compare | publish` end to end on a
+//! demo sky, with the membership checked against a brute-force
+//! point-in-sphere scan of the catalog file, and bad inputs.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use astrolab_formats::fits::{write_fits, Card, ColumnData, ColumnOut, FitsFile, HduOut};
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_astrolab"));
+    for k in [
+        "ASTROLAB_HOME",
+        "ASTROLAB_DATABASE_URL",
+        "ASTROLAB_CONFIG",
+        "ASTROLAB_LOG_FORMAT",
+    ] {
+        c.env_remove(k);
+    }
+    c.current_dir(dir)
+        .arg("--home")
+        .arg("home")
+        .args(args)
+        .output()
+        .expect("run astrolab")
+}
+
+fn ok(o: &Output) -> String {
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{t}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(o: &Output) -> String {
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!o.status.success(), "expected failure: {t}");
+    t
+}
+
+const VF: &str = "demo/DESIVAST_BGS_VOLLIM_VoidFinder_NGC.fits";
+const FSF: &str = "demo/fastspec-iron-main-bright-nside1-hp00.fits";
+
+/// TARGETIDs of the fastspec galaxies inside any hole of the VoidFinder
+/// file, by brute force over every hole.
+fn brute_force_void_targets(dir: &Path) -> BTreeSet<i64> {
+    let vf = FitsFile::open(&dir.join(VF)).unwrap();
+    let om = vf.hdus()[0].header.get_f64("OMEGAM").unwrap();
+    let holes = vf.table("HOLES").unwrap();
+    let (hx, hy, hz, hr) = (
+        holes.read_f64("X").unwrap(),
+        holes.read_f64("Y").unwrap(),
+        holes.read_f64("Z").unwrap(),
+        holes.read_f64("RADIUS").unwrap(),
+    );
+    let fsf = FitsFile::open(&dir.join(FSF)).unwrap();
+    let meta = fsf.table("METADATA").unwrap();
+    let (id, ra, dec, z) = (
+        meta.read_i64("TARGETID").unwrap(),
+        meta.read_f64("RA").unwrap(),
+        meta.read_f64("DEC").unwrap(),
+        meta.read_f64("Z").unwrap(),
+    );
+    let cosmo = astrolab_sky::FlatLcdm::new(om).unwrap();
+    let mut out = BTreeSet::new();
+    for i in 0..id.len() {
+        let p = astrolab_sky::radec_z_to_xyz(ra[i], dec[i], cosmo.comoving_distance_mpc_h(z[i]));
+        let inside = (0..hx.len()).any(|h| {
+            ((p[0] - hx[h]).powi(2) + (p[1] - hy[h]).powi(2) + (p[2] - hz[h]).powi(2)).sqrt()
+                < hr[h]
+        });
+        if inside {
+            out.insert(id[i]);
+        }
+    }
+    out
+}
+
+#[test]
+fn classify_members_compare_publish_on_a_demo_sky() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    ok(&run(
+        dir,
+        &["demo-data", "demo", "--galaxies", "8000", "--seed", "5"],
+    ));
+    ok(&run(dir, &["ingest", FSF, VF]));
+    let out = ok(&run(
+        dir,
+        &[
+            "voids",
+            "classify",
+            "--catalog",
+            VF,
+            "--catalog",
+            "demo/DESIVAST_BGS_VOLLIM_V2_VIDE_NGC.fits",
+            "--json",
+        ],
+    ));
+    let counts: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let vf = counts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["algorithm"] == "VoidFinder")
+        .unwrap();
+    let want = brute_force_void_targets(dir);
+    assert!(want.len() > 50, "{}", want.len());
+    assert_eq!(vf["void"].as_u64().unwrap() as usize, want.len());
+    assert_eq!(vf["galaxies"].as_u64().unwrap(), 8000);
+
+    // The stored void galaxies are exactly the brute-force set.
+    let csv = ok(&run(
+        dir,
+        &[
+            "voids",
+            "members",
+            "--algorithm",
+            "VoidFinder",
+            "--where",
+            "vflag = 1",
+            "--format",
+            "csv",
+        ],
+    ));
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let ti = header.iter().position(|h| *h == "target_id").unwrap();
+    let got: BTreeSet<i64> = lines
+        .map(|l| l.split(',').nth(ti).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(got, want);
+    // A column that is not a membership column is refused.
+    fails(&run(dir, &["voids", "members", "--where", "logmstar > 10"]));
+
+    // Statistics, figures and the summary table.
+    ok(&run(
+        dir,
+        &["voids", "compare", "--replicates", "50", "--out", "cmp"],
+    ));
+    let summary = std::fs::read_to_string(dir.join("cmp/summary.txt")).unwrap();
+    assert!(summary.contains("VoidFinder  LOGMSTAR  wall"), "{summary}");
+    assert!(summary.contains("VIDE"));
+    for f in [
+        "cdf_voidfinder_logmstar.svg",
+        "cdf_voidfinder_logmstar.png",
+        "hist_vide_log_ssfr.png",
+    ] {
+        assert!(
+            std::fs::metadata(dir.join("cmp").join(f)).unwrap().len() > 1000,
+            "{f}"
+        );
+    }
+    let js: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cmp/summary.json")).unwrap())
+            .unwrap();
+    let row = js["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["algorithm"] == "VoidFinder" && r["property"] == "LOGMSTAR" && r["versus"] == "wall"
+        })
+        .unwrap();
+    assert_eq!(row["n_void"].as_u64().unwrap() as usize, want.len());
+    let p = row["ks_p"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p));
+
+    // The catalog to publish, with its checksum file.
+    let o = ok(&run(
+        dir,
+        &[
+            "voids",
+            "publish",
+            "-o",
+            "pub/vac.fits",
+            "--author",
+            "Lab",
+            "--date",
+            "2026-11-22",
+            "--input",
+            FSF,
+        ],
+    ));
+    assert!(o.contains("validation: 0 of 8000"), "{o}");
+    let fits = FitsFile::open(&dir.join("pub/vac.fits")).unwrap();
+    let names: Vec<String> = fits.hdus().iter().map(|h| h.name()).collect();
+    // The primary HDU has no EXTNAME; the reader names it by index.
+    assert_eq!(names[1..], ["GALAXY_DATA", "VOID_PROPERTIES"]);
+    assert_eq!(names.len(), 3);
+    let h = &fits.hdus()[0].header;
+    assert_eq!(h.get_str("AUTHOR").map(str::trim), Some("Lab"));
+    assert_eq!(h.get_str("VAC_VERS").map(str::trim), Some("1.0"));
+    assert!(h.get_str("FSF_VERS").is_some() && h.get_str("DATE").is_some());
+    let g = fits.table("GALAXY_DATA").unwrap();
+    let is_void = g.read_bool("IS_VOID").unwrap();
+    let ids = g.read_i64("TARGETID").unwrap();
+    let published: BTreeSet<i64> = ids
+        .iter()
+        .zip(&is_void)
+        .filter(|(_, v)| **v == Some(true))
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(published, want);
+    let ctl = g.read_bool("IS_CONTROL").unwrap();
+    assert!(ctl
+        .iter()
+        .zip(&is_void)
+        .all(|(c, v)| !(*c == Some(true) && *v == Some(true))));
+    assert!(g.has_column("VFLAG_VIDE") && g.has_column("VFLAG_VOIDFINDER"));
+    let sums = std::fs::read_to_string(dir.join("pub/SHA256SUMS")).unwrap();
+    let (_, sha) = astrolab_store::file_digest(&dir.join("pub/vac.fits")).unwrap();
+    assert_eq!(sums, format!("{sha}  vac.fits\n"));
+}
+
+fn tiny_voidfinder(path: &Path, with_omega: bool, with_radius: bool) {
+    let f = |v: Vec<f64>| ColumnData::F64(v);
+    let mut holes = vec![
+        ColumnOut::new("X", f(vec![100.0])),
+        ColumnOut::new("Y", f(vec![0.0])),
+        ColumnOut::new("Z", f(vec![0.0])),
+        ColumnOut::new("VOID", ColumnData::I64(vec![0])),
+    ];
+    if with_radius {
+        holes.push(ColumnOut::new("RADIUS", f(vec![20.0])));
+    }
+    let header = if with_omega {
+        vec![Card::float("OMEGAM", 0.3)]
+    } else {
+        vec![]
+    };
+    write_fits(
+        path,
+        &[
+            HduOut::Primary { header },
+            HduOut::Table {
+                extname: Some("MAXIMALS".into()),
+                header: vec![],
+                columns: vec![
+                    ColumnOut::new("X", f(vec![100.0])),
+                    ColumnOut::new("Y", f(vec![0.0])),
+                    ColumnOut::new("Z", f(vec![0.0])),
+                    ColumnOut::new("RADIUS", f(vec![20.0])),
+                    ColumnOut::new("VOID", ColumnData::I64(vec![0])),
+                ],
+            },
+            HduOut::Table {
+                extname: Some("HOLES".into()),
+                header: vec![],
+                columns: holes,
+            },
+        ],
+    )
+    .unwrap();
+}
+
+#[test]
+fn bad_inputs_are_refused_with_the_reason() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // Galaxies at z ~ 0.0334 (r ~ 100 Mpc/h for Omega_m = 0.3), one NaN z.
+    std::fs::write(
+        dir.join("gal.csv"),
+        "targetid,ra,dec,z\n1,0.0,0.0,0.03343\n2,0.5,0.5,0.0334\n3,1.0,0.0,nan\n4,2.0,0.0,0.0336\n",
+    )
+    .unwrap();
+    tiny_voidfinder(&dir.join("vf_no_omega.fits"), false, true);
+    let e = fails(&run(
+        dir,
+        &[
+            "voids",
+            "classify",
+            "--catalog",
+            "vf_no_omega.fits",
+            "--galaxies",
+            "gal.csv",
+        ],
+    ));
+    assert!(e.contains("OMEGAM") && e.contains("--omega-m"), "{e}");
+    // With the flag it works; the NaN redshift is outside (9).
+    let o = ok(&run(
+        dir,
+        &[
+            "voids",
+            "classify",
+            "--catalog",
+            "vf_no_omega.fits",
+            "--galaxies",
+            "gal.csv",
+            "--omega-m",
+            "0.3",
+            "--json",
+        ],
+    ));
+    let c: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(c[0]["outside"], 1, "{o}");
+    assert_eq!(c[0]["void"], 3, "{o}");
+
+    tiny_voidfinder(&dir.join("vf_no_radius.fits"), true, false);
+    let e = fails(&run(
+        dir,
+        &[
+            "voids",
+            "classify",
+            "--catalog",
+            "vf_no_radius.fits",
+            "--galaxies",
+            "gal.csv",
+        ],
+    ));
+    assert!(e.contains("HOLES") && e.contains("RADIUS"), "{e}");
+
+    std::fs::write(dir.join("empty.csv"), "targetid,ra,dec,z\n").unwrap();
+    tiny_voidfinder(&dir.join("vf.fits"), true, true);
+    let e = fails(&run(
+        dir,
+        &[
+            "voids",
+            "classify",
+            "--catalog",
+            "vf.fits",
+            "--galaxies",
+            "empty.csv",
+        ],
+    ));
+    assert!(e.contains("empty"), "{e}");
+    std::fs::write(dir.join("nodec.csv"), "targetid,ra,z\n1,0.0,0.03\n").unwrap();
+    let e = fails(&run(
+        dir,
+        &[
+            "voids",
+            "classify",
+            "--catalog",
+            "vf.fits",
+            "--galaxies",
+            "nodec.csv",
+        ],
+    ));
+    assert!(e.contains("Dec"), "{e}");
+    let e = fails(&run(dir, &["voids", "classify"]));
+    assert!(e.contains("--catalog"), "{e}");
+}
