@@ -24,7 +24,13 @@ def main():
     a = ap.parse_args()
 
     from vast.voidfinder import find_voids, filter_galaxies
+    import vast.voidfinder.multizmask as multizmask
     from vast.voidfinder.multizmask import generate_mask
+
+    # VAST 1.x calls int() on a one-element array in generate_mask, which
+    # NumPy 2 refuses; hand it the scalar it means.
+    _dist = multizmask.z_to_comoving_dist
+    multizmask.z_to_comoving_dist = lambda z, om, h: float(np.asarray(_dist(z, om, h)).ravel()[0])
     from vast.voidfinder.preprocessing import file_preprocess
 
     os.makedirs(a.out, exist_ok=True)

@@ -20,7 +20,6 @@
 //! Overlap volume of two spheres at distance `d`: the two caps, heights
 //! `h = (r - R + d)(r + R - d) / (2 d)`, volumes `pi h^2 (3 R - h) / 3`.
 
-use std::collections::BTreeMap;
 use std::f64::consts::PI;
 
 use super::grid::dist2;
@@ -83,17 +82,74 @@ pub(crate) fn remove_duplicates(holes: &[Sphere], tol: f64) -> Vec<usize> {
 struct MaximalGrid {
     min: [f64; 3],
     edge: f64,
+    /// Cells per axis, covering every cell index a hole can have plus a
+    /// margin of one for the neighbour cubes (indices are offset by one).
+    dims: [i64; 3],
+    offset: [i64; 3],
     /// Maximal indices (into the hole list) per cell, in acceptance order.
-    cells: BTreeMap<[i64; 3], Vec<usize>>,
+    cells: Vec<Vec<usize>>,
 }
 
 impl MaximalGrid {
-    fn cell(&self, c: [f64; 3]) -> [i64; 3] {
+    fn new(min: [f64; 3], edge: f64, holes: &[Sphere]) -> MaximalGrid {
+        let mut g = MaximalGrid {
+            min,
+            edge,
+            dims: [0; 3],
+            offset: [0; 3],
+            cells: Vec::new(),
+        };
+        let mut lo = [i64::MAX; 3];
+        let mut hi = [i64::MIN; 3];
+        for h in holes {
+            let c = g.raw_cell(h.0);
+            for a in 0..3 {
+                lo[a] = lo[a].min(c[a]);
+                hi[a] = hi[a].max(c[a]);
+            }
+        }
+        // Neighbour cubes reach one cell beyond the holes' cells.
+        for a in 0..3 {
+            g.dims[a] = hi[a] - lo[a] + 3;
+            g.offset[a] = 1 - lo[a];
+        }
+        let n = (g.dims[0] * g.dims[1] * g.dims[2]).max(0) as usize;
+        g.cells = vec![Vec::new(); n];
+        g
+    }
+
+    fn raw_cell(&self, c: [f64; 3]) -> [i64; 3] {
         [
             ((c[0] - self.min[0]) / self.edge) as i64,
             ((c[1] - self.min[1]) / self.edge) as i64,
             ((c[2] - self.min[2]) / self.edge) as i64,
         ]
+    }
+
+    fn cell(&self, c: [f64; 3]) -> [i64; 3] {
+        self.raw_cell(c)
+    }
+
+    fn slot(&self, c: [i64; 3]) -> Option<usize> {
+        let mut k = 0i64;
+        for a in 0..3 {
+            let v = c[a] + self.offset[a];
+            if v < 0 || v >= self.dims[a] {
+                return None;
+            }
+            k = k * self.dims[a] + v;
+        }
+        Some(k as usize)
+    }
+
+    fn get(&self, c: [i64; 3]) -> Option<&Vec<usize>> {
+        self.slot(c).map(|k| &self.cells[k])
+    }
+
+    fn push(&mut self, c: [i64; 3], i: usize) {
+        if let Some(k) = self.slot(c) {
+            self.cells[k].push(i);
+        }
     }
 }
 
@@ -129,11 +185,11 @@ pub(crate) fn find_voids_from_holes(
             min[a] = min[a].min(holes[i].0[a]);
         }
     }
-    let mut grid = MaximalGrid {
-        min: [min[0] - largest, min[1] - largest, min[2] - largest],
-        edge: 2.0 * largest,
-        cells: BTreeMap::new(),
-    };
+    let mut grid = MaximalGrid::new(
+        [min[0] - largest, min[1] - largest, min[2] - largest],
+        2.0 * largest,
+        holes,
+    );
     let mut maximals: Vec<usize> = Vec::new();
     for &i in &candidates {
         let h = holes[i];
@@ -141,7 +197,7 @@ pub(crate) fn find_voids_from_holes(
         let cell = grid.cell(h.0);
         let mut is_maximal = true;
         'cells: for n in neighbours(cell) {
-            if let Some(list) = grid.cells.get(&n) {
+            if let Some(list) = grid.get(n) {
                 for &m in list {
                     match overlap(h, holes[m]) {
                         Overlap::Contained => {
@@ -158,7 +214,7 @@ pub(crate) fn find_voids_from_holes(
             }
         }
         if is_maximal {
-            grid.cells.entry(cell).or_default().push(i);
+            grid.push(cell, i);
             maximals.push(i);
         }
     }
@@ -176,7 +232,7 @@ pub(crate) fn find_voids_from_holes(
         let mut matches = 0usize;
         let mut last = usize::MAX;
         for n in neighbours(grid.cell(h.0)) {
-            if let Some(list) = grid.cells.get(&n) {
+            if let Some(list) = grid.get(n) {
                 for &m in list {
                     match overlap(h, holes[m]) {
                         // VAST breaks out of this cell only.

@@ -46,6 +46,11 @@ pub(crate) struct GrownHole {
 /// long left any survey; in a periodic box galaxies are always met first).
 const MAX_DOUBLINGS: u32 = 40;
 
+/// First probe step as a fraction of the current radius: most next
+/// galaxies are met within a third of a radius (measured on SDSS DR7; a
+/// speed knob only, the result is the same for any value).
+const FIRST_STEP: f64 = 0.3;
+
 /// Grows the hole seeded at `start` (an empty cell's centre).
 pub(crate) fn grow_hole(
     grid: &GalaxyGrid,
@@ -155,7 +160,7 @@ fn find_next(
 ) -> Option<(u32, [f64; 3], f64)> {
     let a = bounds[0].1;
     let r0_sq = dist2(a, c);
-    let mut step = r0_sq.sqrt().max(1e-3);
+    let mut step = (FIRST_STEP * r0_sq.sqrt()).max(1e-3);
     for _ in 0..MAX_DOUBLINGS {
         let probe = add(c, scale(u, step));
         let probe_r = dist2(a, probe).sqrt();

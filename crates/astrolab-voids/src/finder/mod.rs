@@ -102,7 +102,7 @@ impl Default for VoidFinderConfig {
             sep_neighbor: 3,
             remove_isolated: true,
             grid_origin: None,
-            search_cell_mpc_h: 5.0,
+            search_cell_mpc_h: 10.0,
         }
     }
 }
@@ -122,6 +122,9 @@ pub enum FinderError {
     /// Inconsistent parameters.
     #[error("invalid VoidFinder parameter {name} = {value}")]
     Parameter { name: &'static str, value: f64 },
+    /// The worker threads could not be started.
+    #[error("cannot start {threads} worker threads: {message}")]
+    Threads { threads: usize, message: String },
     /// The hole grid would be absurdly large.
     #[error("hole grid of {0:?} cells is too large: raise the cell edge or check the coordinates")]
     GridTooLarge([i64; 3]),
@@ -193,6 +196,26 @@ pub struct VoidFinderOutput {
     pub holes: Vec<Hole>,
     pub grid: GridInfo,
     pub counts: FinderCounts,
+}
+
+/// Runs `f` on a pool of `threads` worker threads (all cores when `None`):
+/// how the command line's `--threads` reaches [`find_voids`]. The output
+/// does not depend on the number of threads.
+pub fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, FinderError> {
+    match threads {
+        None => Ok(f()),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map(|pool| pool.install(f))
+            .map_err(|e| FinderError::Threads {
+                threads: n,
+                message: e.to_string(),
+            }),
+    }
 }
 
 /// Most hole-grid cells (about 2 GB of flags beyond it).

@@ -11,8 +11,9 @@
 //! zero-distance neighbour); here the first occurrence is kept, which is
 //! the evident intent, and the copies are counted.
 
-use astrolab_sky::kdtree::KdTree3;
 use rayon::prelude::*;
+
+use super::grid::{dist2, GalaxyGrid};
 
 /// The split and its statistics.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,13 +38,21 @@ pub struct WallFieldSplit {
 /// `sep_neighbor`-th nearest neighbour. With fewer than `sep_neighbor + 1`
 /// distinct galaxies every galaxy is a wall galaxy (no statistics exist).
 pub fn separate_wall_field(xyz: &[[f64; 3]], sep_neighbor: usize) -> WallFieldSplit {
-    let tree = KdTree3::build(xyz);
-    // Duplicates: a galaxy whose nearest other galaxy is at distance 0 and
-    // has a lower row is a copy.
+    let (lo, hi) = bbox(xyz);
+    // Cells of about two mean separations: a first query ball usually holds
+    // the few neighbours needed.
+    let volume: f64 = (0..3).map(|a| (hi[a] - lo[a]).max(1e-9)).product();
+    let cell = (2.0 * (volume / xyz.len().max(1) as f64).cbrt()).max(1e-6);
+    let grid = GalaxyGrid::build(xyz, cell, None);
+    // Duplicates: a galaxy at exactly the position of a lower row is a copy.
     let dup: Vec<bool> = xyz
         .par_iter()
         .enumerate()
-        .map(|(i, &p)| tree.within_radius(p, 0.0).iter().any(|&(j, _)| j < i))
+        .map(|(i, &p)| {
+            let mut d = false;
+            grid.for_each_in_ball(p, 0.0, |j, _| d |= (j as usize) < i);
+            d
+        })
         .collect();
     let kept: Vec<usize> = (0..xyz.len()).filter(|&i| !dup[i]).collect();
     let duplicate_rows: Vec<usize> = (0..xyz.len()).filter(|&i| dup[i]).collect();
@@ -59,17 +68,14 @@ pub fn separate_wall_field(xyz: &[[f64; 3]], sep_neighbor: usize) -> WallFieldSp
         };
     }
     let pts: Vec<[f64; 3]> = kept.iter().map(|&i| xyz[i]).collect();
-    let tree = if duplicate_rows.is_empty() {
-        tree
+    let grid = if duplicate_rows.is_empty() {
+        grid
     } else {
-        KdTree3::build(&pts)
+        GalaxyGrid::build(&pts, cell, None)
     };
     let dists: Vec<f64> = pts
         .par_iter()
-        .map(|&p| {
-            let nn = tree.k_nearest(p, sep_neighbor + 1);
-            nn.last().map(|&(_, d)| d).unwrap_or(f64::INFINITY)
-        })
+        .map(|&p| kth_neighbor_distance(&grid, p, sep_neighbor, cell))
         .collect();
     // Sequential sums: the same bits whatever the thread count.
     let n = dists.len() as f64;
@@ -97,6 +103,45 @@ pub fn separate_wall_field(xyz: &[[f64; 3]], sep_neighbor: usize) -> WallFieldSp
     }
 }
 
+/// Distance from `p` (one of the gridded points) to its `k`-th nearest
+/// other point: the `k + 1` smallest distances within a ball (itself at 0
+/// included) are exact once the ball holds `k + 1` points.
+fn kth_neighbor_distance(grid: &GalaxyGrid, p: [f64; 3], k: usize, r0: f64) -> f64 {
+    let mut r = r0;
+    let mut best: Vec<f64> = Vec::with_capacity(k + 2);
+    for _ in 0..64 {
+        best.clear();
+        grid.for_each_in_ball(p, r, |_, q| {
+            let d2 = dist2(p, q);
+            if best.len() <= k || d2 < best[k] {
+                let at = best.partition_point(|&b| b <= d2);
+                best.insert(at, d2);
+                best.truncate(k + 1);
+            }
+        });
+        if best.len() > k {
+            return best[k].sqrt();
+        }
+        r *= 2.0;
+    }
+    f64::INFINITY
+}
+
+fn bbox(p: &[[f64; 3]]) -> ([f64; 3], [f64; 3]) {
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for q in p {
+        for a in 0..3 {
+            lo[a] = lo[a].min(q[a]);
+            hi[a] = hi[a].max(q[a]);
+        }
+    }
+    if p.is_empty() {
+        return ([0.0; 3], [1.0; 3]);
+    }
+    (lo, hi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +163,7 @@ mod tests {
         assert_eq!(s.field_rows, vec![pts.len() - 2]);
         assert_eq!(s.wall_rows.len(), 216);
         assert!(s.threshold_mpc_h > 1.0 && s.threshold_mpc_h < 30.0);
+        // Lattice: 3rd neighbour at 1 for every node (corners included).
+        assert!((s.nn_mean_mpc_h - 1.0).abs() < 0.2, "{}", s.nn_mean_mpc_h);
     }
 }
