@@ -327,7 +327,31 @@ pub fn analyse(s: Loaded, a: &AnalysisArgs) -> Result<Analysis> {
         .as_deref()
         .map(|r| parse_ranges(r, "--vrange"))
         .transpose()?;
-    let range = range.and_then(|r| r.first().copied());
+    // Default fitted range: the span of the baseline windows when given,
+    // else the central 80 % of the band (the bandpass rolls off
+    // there and leaves edge artefacts).
+    let range = range
+        .and_then(|r| r.first().copied())
+        .or_else(|| match &a.baseline_windows {
+            Some(w) => {
+                let w = parse_ranges(w, "--baseline-windows").ok()?;
+                let lo = w.iter().map(|p| p.0.min(p.1)).fold(f64::INFINITY, f64::min);
+                let hi = w
+                    .iter()
+                    .map(|p| p.0.max(p.1))
+                    .fold(f64::NEG_INFINITY, f64::max);
+                lo.is_finite().then_some((lo, hi))
+            }
+            None => {
+                let n = s.v_lsr_km_s.len();
+                let edge = n / 10;
+                let (a0, b0) = (
+                    s.v_lsr_km_s.get(edge)?,
+                    s.v_lsr_km_s.get(n.saturating_sub(edge + 1))?,
+                );
+                Some((a0.min(*b0), a0.max(*b0)))
+            }
+        });
     let (v_fit, t_fit): (Vec<f64>, Vec<f64>) = s
         .v_lsr_km_s
         .iter()
