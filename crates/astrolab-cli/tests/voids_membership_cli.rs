@@ -348,3 +348,98 @@ fn bad_inputs_are_refused_with_the_reason() {
     let e = fails(&run(dir, &["voids", "classify"]));
     assert!(e.contains("--catalog"), "{e}");
 }
+
+/// Our VoidFinder's own output (VAST layout with a MASK HDU) on the shared
+/// 10 k-galaxy test catalog, classified back: void galaxies are exactly the
+/// galaxies inside a hole (brute force), and every galaxy is in the mask.
+#[test]
+fn membership_of_our_voidfinder_output_on_real_test_data() {
+    let Some(shared) =
+        astrolab_formats::testdata::require_shared_data("voidfinder output membership")
+    else {
+        return;
+    };
+    let input = shared.join("voids/test_data.fits");
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let input_s = input.to_str().unwrap();
+    ok(&run(
+        dir,
+        &[
+            "voids",
+            "find",
+            input_s,
+            "--omega-m",
+            "0.3",
+            "-o",
+            "vf.fits",
+        ],
+    ));
+    // The holes are empty of the input galaxies by construction, so
+    // classify points displaced from them (0.3 deg in RA, 2 % in z): some
+    // fall in holes, some between them, a few outside the survey.
+    let g = FitsFile::open(&input).unwrap();
+    let t = g.first_table().unwrap();
+    let (ra0, dec, z0) = (
+        t.read_f64("ra").unwrap(),
+        t.read_f64("dec").unwrap(),
+        t.read_f64("z").unwrap(),
+    );
+    let ra: Vec<f64> = ra0.iter().map(|r| (r + 0.3) % 360.0).collect();
+    let z: Vec<f64> = z0.iter().map(|z| z * 1.02).collect();
+    let mut csv = String::from("targetid,ra,dec,z\n");
+    for i in 0..ra.len() {
+        csv.push_str(&format!("{i},{:.17},{:.17},{:.17}\n", ra[i], dec[i], z[i]));
+    }
+    std::fs::write(dir.join("points.csv"), csv).unwrap();
+    let o = ok(&run(
+        dir,
+        &[
+            "voids",
+            "classify",
+            "--catalog",
+            "vf.fits",
+            "--galaxies",
+            "points.csv",
+            "--json",
+        ],
+    ));
+    let c: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(c[0]["footprint"], "MASK HDU", "{o}");
+    assert_eq!(c[0]["galaxies"], 10_000);
+
+    let vf = FitsFile::open(&dir.join("vf.fits")).unwrap();
+    let holes = vf.table("HOLES").unwrap();
+    let (hx, hy, hz, hr) = (
+        holes.read_f64("X").unwrap(),
+        holes.read_f64("Y").unwrap(),
+        holes.read_f64("Z").unwrap(),
+        holes.read_f64("RADIUS").unwrap(),
+    );
+    let cosmo = astrolab_sky::FlatLcdm::new(0.3).unwrap();
+    let mut want = BTreeSet::new();
+    for i in 0..ra.len() {
+        let p = astrolab_sky::radec_z_to_xyz(ra[i], dec[i], cosmo.comoving_distance_mpc_h(z[i]));
+        if (0..hx.len()).any(|h| {
+            ((p[0] - hx[h]).powi(2) + (p[1] - hy[h]).powi(2) + (p[2] - hz[h]).powi(2)).sqrt()
+                < hr[h]
+        }) {
+            want.insert(i as i64);
+        }
+    }
+    let ids = ok(&run(
+        dir,
+        &[
+            "voids",
+            "members",
+            "--algorithm",
+            "VoidFinder",
+            "--vflag",
+            "1",
+        ],
+    ));
+    let got: BTreeSet<i64> = ids.lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert_eq!(got, want);
+    assert!(got.len() > 100, "{} points in holes", got.len());
+    assert_eq!(c[0]["void"].as_u64().unwrap() as usize, want.len());
+}

@@ -67,6 +67,10 @@ pub struct MembersArgs {
     /// Print the per-catalog counts instead of the rows.
     #[arg(long)]
     pub summary: bool,
+    /// Print only the TARGETIDs of --algorithm's galaxies with this vflag
+    /// (one per line, ascending; the fast void-vs-wall selection).
+    #[arg(long, requires = "algorithm")]
+    pub vflag: Option<u8>,
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -84,6 +88,10 @@ pub struct CatalogCounts {
     pub outside: usize,
     pub omega_m: f64,
     pub footprint: String,
+    /// Seconds spent in the membership rule itself (all galaxies).
+    pub seconds_membership: f64,
+    /// Seconds spent writing the rows to the store.
+    pub seconds_store: f64,
 }
 
 fn in_cap(cap: &str, ra: f64, dec: f64) -> bool {
@@ -154,12 +162,14 @@ pub fn classify_file(
         format!("HEALPix depth {} from the galaxies", args.mask_depth)
     };
     let ids: Vec<i64> = rows.iter().map(|&i| g.target_id[i]).collect();
+    let t0 = std::time::Instant::now();
     let members = match &cat.kind {
         CatalogKind::VoidFinder(v) => classify_voidfinder(&points, v, &footprint, args.edge_buffer)
             .with_context(|| format!("{}", path.display()))?,
         CatalogKind::V2(v) => classify_v2(&points, Some(&ids), v, &footprint, args.edge_buffer)
             .with_context(|| format!("{}", path.display()))?,
     };
+    let seconds_membership = t0.elapsed().as_secs_f64();
     let count = |f: u8| members.iter().filter(|m| m.vflag == f).count();
     let name = path
         .file_name()
@@ -177,6 +187,8 @@ pub fn classify_file(
         outside: count(VFLAG_OUTSIDE),
         omega_m,
         footprint: fp_name,
+        seconds_membership,
+        seconds_store: 0.0,
     };
     let out = MembershipRows {
         target_id: ids,
@@ -256,9 +268,11 @@ pub fn run_classify(cfg: &Config, args: &ClassifyArgs) -> Result<()> {
     }
     let mut all = Vec::new();
     for (p, file_id) in &paths {
-        let (mut key, rows, counts, _) = classify_file(p, &g, args)?;
+        let (mut key, rows, mut counts, _) = classify_file(p, &g, args)?;
         key.file_id = *file_id;
+        let t0 = std::time::Instant::now();
         store.write_void_membership(&key, &rows, &mut Progress::none())?;
+        counts.seconds_store = t0.elapsed().as_secs_f64();
         all.push(counts);
     }
     if args.json {
@@ -325,6 +339,24 @@ pub fn run_members(cfg: &Config, args: &MembersArgs) -> Result<()> {
                 .collect(),
         };
         return crate::output::emit(&t, &args.out, "SUMMARY");
+    }
+    if let (Some(v), Some(a)) = (args.vflag, &args.algorithm) {
+        let ids = store.void_membership_targets(a, v)?;
+        let mut text = String::with_capacity(ids.len() * 18);
+        for id in &ids {
+            text.push_str(&id.to_string());
+            text.push('\n');
+        }
+        match &args.out.output {
+            Some(p) => {
+                std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?
+            }
+            None => {
+                use std::io::Write;
+                std::io::stdout().write_all(text.as_bytes())?;
+            }
+        }
+        return Ok(());
     }
     let filter = match (&args.algorithm, &args.filter) {
         (Some(a), Some(f)) => Some(format!("algorithm = '{}' AND ({f})", a.replace('\'', "''"))),
