@@ -18,6 +18,9 @@ pub enum HlineCommand {
     Fit(super::hline_fit::FitArgs),
     /// Tangent-point rotation curve and l-v diagram from many pointings.
     RotationCurve(super::hline_rotation::RotationArgs),
+    /// Process each new recording in a directory as it lands (the lab's
+    /// live mode); `--once` processes what is there and exits.
+    Watch(super::hline_process::WatchArgs),
 }
 
 pub fn run(cfg: &Config, cmd: &HlineCommand) -> Result<()> {
@@ -26,5 +29,6 @@ pub fn run(cfg: &Config, cmd: &HlineCommand) -> Result<()> {
         HlineCommand::Calibrate(a) => super::hline_calibrate::run(cfg, a),
         HlineCommand::Fit(a) => super::hline_fit::run(cfg, a),
         HlineCommand::RotationCurve(a) => super::hline_rotation::run(cfg, a),
+        HlineCommand::Watch(a) => super::hline_process::watch(cfg, a),
     }
 }

@@ -1,19 +1,789 @@
-//! `astrolab hline process`.
+//! `astrolab hline process` and `astrolab hline watch`: SDR recordings
+//! (SigMF, or raw `rtl_sdr` captures) streamed through the spectrometer
+//! into RFI-flagged integrated spectra: a SigMF archive per recording, rows
+//! in the store (time-indexed, registered by SHA-256 so a recording is
+//! processed once), a summary with the HI line when there is one, and an
+//! optional waterfall figure.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use anyhow::Result;
-use clap::Args;
+use anyhow::{bail, Context, Result};
+use astrolab_formats::iq::{encode_into, IqDatatype, IqReader, RtlRecording};
+use astrolab_formats::sigmf::{
+    format_datetime_unix_s, parse_datetime_unix_s, sigmf_pair, write_sigmf_meta, ArchiveHeader,
+    Geolocation, Pointing, SigmfRecording, SigmfWriteMeta, SpectraArchiveWriter,
+};
+use astrolab_hline::linefind::{find_line, LineSearch, HI_REST_FREQ_HZ};
+use astrolab_hline::spectrometer::{
+    channel_freq_hz, Channeliser, Integration, Spectrometer, SpectrometerConfig, Window,
+};
+use astrolab_hline::synth::{generate, Quantisation, SynthConfig};
+use astrolab_hline::velocity::{lsr_correction_km_s, LsrDefinition, Site, UtcTime};
+use astrolab_store::{HlineRecording, HlineSpectrumRow, Store};
+use clap::{Args, ValueEnum};
+use serde_json::json;
 
 use crate::config::Config;
+
+/// Frame windows on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum WindowArg {
+    Hann,
+    Blackman,
+}
+
+/// Channelisers on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ChanneliserArg {
+    /// Windowed FFT.
+    Fft,
+    /// Polyphase filterbank.
+    Pfb,
+}
+
+/// Sample encodings of raw captures.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DatatypeArg {
+    Cu8,
+    Ci8,
+    Ci16Le,
+    Cf32Le,
+}
+
+impl DatatypeArg {
+    fn datatype(self) -> IqDatatype {
+        match self {
+            DatatypeArg::Cu8 => IqDatatype::Cu8,
+            DatatypeArg::Ci8 => IqDatatype::Ci8,
+            DatatypeArg::Ci16Le => IqDatatype::Ci16Le,
+            DatatypeArg::Cf32Le => IqDatatype::Cf32Le,
+        }
+    }
+}
+
+/// Spectrometer and output settings shared by `process` and `watch`.
+#[derive(Debug, Clone, Args)]
+pub struct ProcessOptions {
+    /// Frequency channels per spectrum.
+    #[arg(long, default_value_t = 1024)]
+    pub channels: usize,
+    /// Integration time per spectrum, seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub integration_s: f64,
+    /// Channeliser.
+    #[arg(long, value_enum, default_value_t = ChanneliserArg::Fft)]
+    pub channeliser: ChanneliserArg,
+    /// Taps of the polyphase filterbank.
+    #[arg(long, default_value_t = 4)]
+    pub taps: usize,
+    /// Window of the FFT frames or the PFB prototype.
+    #[arg(long, value_enum, default_value_t = WindowArg::Hann)]
+    pub window: WindowArg,
+    /// Spectral-kurtosis bounds, in standard deviations.
+    #[arg(long, default_value_t = 3.0)]
+    pub sk_sigma: f64,
+    /// Spike threshold, in robust sigmas above the running median.
+    #[arg(long, default_value_t = 6.0)]
+    pub spike_sigma: f64,
+    /// Raw captures (not SigMF): sample rate, Hz (rtl_sdr -s).
+    #[arg(long)]
+    pub sample_rate_hz: Option<f64>,
+    /// Raw captures: tuned frequency, Hz (rtl_sdr -f).
+    #[arg(long)]
+    pub center_freq_hz: Option<f64>,
+    /// Raw captures: start time, ISO 8601 UTC (e.g. 2026-11-22T20:00:00Z).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Raw captures: sample encoding.
+    #[arg(long, value_enum, default_value_t = DatatypeArg::Cu8)]
+    pub datatype: DatatypeArg,
+    /// Pointing, ICRS right ascension (overrides the recording's).
+    #[arg(long, requires = "dec_deg")]
+    pub ra_deg: Option<f64>,
+    /// Pointing, ICRS declination.
+    #[arg(long, requires = "ra_deg")]
+    pub dec_deg: Option<f64>,
+    /// Site latitude (overrides the recording's geolocation).
+    #[arg(long, requires = "lon_deg")]
+    pub lat_deg: Option<f64>,
+    /// Site longitude, east positive.
+    #[arg(long, requires = "lat_deg")]
+    pub lon_deg: Option<f64>,
+    /// Site height, metres.
+    #[arg(long, default_value_t = 0.0)]
+    pub height_m: f64,
+    /// System temperature, K: reports the line's peak in kelvin.
+    #[arg(long)]
+    pub tsys_k: Option<f64>,
+    /// Directory for the SigMF archives of spectra (default: HOME/hline).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// Do not register the recording nor write its spectra to the store.
+    #[arg(long)]
+    pub no_store: bool,
+    /// Process again a recording already in the store.
+    #[arg(long)]
+    pub force: bool,
+    /// Waterfall figure per recording (.svg or .png) in the archive
+    /// directory.
+    #[arg(long, value_enum)]
+    pub waterfall: Option<FigureArg>,
+    /// Exit with an error when no HI line is detected.
+    #[arg(long)]
+    pub require_line: bool,
+    /// One JSON object per recording on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Figure formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FigureArg {
+    Svg,
+    Png,
+}
 
 /// Arguments of `hline process`.
 #[derive(Debug, Args)]
 pub struct ProcessArgs {
-    /// Recordings (.sigmf-meta/.sigmf-data or raw rtl_sdr I/Q).
+    /// Recordings: SigMF (.sigmf-meta, .sigmf-data or their stem) or raw
+    /// rtl_sdr captures (give --sample-rate-hz and --center-freq-hz).
+    #[arg(required = true)]
     pub recordings: Vec<PathBuf>,
+    #[command(flatten)]
+    pub opts: ProcessOptions,
 }
 
-pub fn run(_cfg: &Config, _args: &ProcessArgs) -> Result<()> {
-    anyhow::bail!("hline process: being built")
+/// Arguments of `hline watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Directory where recordings land.
+    pub dir: PathBuf,
+    /// Process what is there (complete and stable) and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between scans.
+    #[arg(long, default_value_t = 5.0)]
+    pub interval_s: f64,
+    #[command(flatten)]
+    pub opts: ProcessOptions,
+}
+
+/// What processing one recording produced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProcessSummary {
+    /// The recording's data file.
+    pub recording: String,
+    /// `processed`, or `skipped` when the store already had it.
+    pub status: String,
+    /// Registry file id (None without the store).
+    pub file_id: Option<i64>,
+    /// The SigMF archive's meta file.
+    pub archive: Option<String>,
+    /// Samples read.
+    pub n_samples: u64,
+    /// Integrations written.
+    pub n_integrations: usize,
+    /// Fraction of channel-integrations flagged as RFI.
+    pub flagged_fraction: f64,
+    /// Seconds of recording per second of processing.
+    pub realtime_factor: f64,
+    /// The strongest line, or None with `note` saying why.
+    pub line: Option<serde_json::Value>,
+    /// Why no line, or which velocity frame.
+    pub note: String,
+    /// Waterfall figure.
+    pub waterfall: Option<String>,
+}
+
+/// A recording resolved to its samples and metadata.
+struct Input {
+    data_path: PathBuf,
+    name: String,
+    format: &'static str,
+    datatype: IqDatatype,
+    sample_rate_hz: f64,
+    center_freq_hz: f64,
+    start_unix_s: Option<f64>,
+    geolocation: Option<Geolocation>,
+    sigmf: Option<SigmfRecording>,
+}
+
+fn is_sigmf(path: &Path) -> bool {
+    let s = path.to_string_lossy();
+    s.ends_with(".sigmf-meta") || s.ends_with(".sigmf-data") || sigmf_pair(path).0.exists()
+}
+
+fn resolve(path: &Path, o: &ProcessOptions) -> Result<Input> {
+    if is_sigmf(path) {
+        let r = SigmfRecording::open(path)?;
+        let name = r
+            .data_path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        return Ok(Input {
+            data_path: r.data_path.clone(),
+            name,
+            format: "sigmf",
+            datatype: r.datatype,
+            sample_rate_hz: r.sample_rate_hz,
+            center_freq_hz: r.center_freq_hz,
+            start_unix_s: r.start_unix_s,
+            geolocation: r.geolocation,
+            sigmf: Some(r),
+        });
+    }
+    let (Some(rate), Some(freq)) = (o.sample_rate_hz, o.center_freq_hz) else {
+        bail!(
+            "{}: not a SigMF recording (no .sigmf-meta beside it); for a raw rtl_sdr capture give --sample-rate-hz and --center-freq-hz (and --start)",
+            path.display()
+        );
+    };
+    let start = match &o.start {
+        Some(s) => Some(parse_datetime_unix_s(s).with_context(|| {
+            format!("--start {s}: not an ISO 8601 UTC time such as 2026-11-22T20:00:00Z")
+        })?),
+        None => None,
+    };
+    let r = RtlRecording::open(path, rate, freq, start.unwrap_or(f64::NAN))?;
+    if o.datatype.datatype() != IqDatatype::Cu8 {
+        IqReader::open(path, o.datatype.datatype(), 1)?;
+    }
+    Ok(Input {
+        data_path: r.path.clone(),
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        format: "rtl_iq",
+        datatype: o.datatype.datatype(),
+        sample_rate_hz: rate,
+        center_freq_hz: freq,
+        start_unix_s: start,
+        geolocation: None,
+        sigmf: None,
+    })
+}
+
+fn spectrometer_config(o: &ProcessOptions, rate: f64) -> SpectrometerConfig {
+    let mut cfg = SpectrometerConfig::new(o.channels, rate, o.integration_s);
+    cfg.window = match o.window {
+        WindowArg::Hann => Window::Hann,
+        WindowArg::Blackman => Window::Blackman,
+    };
+    cfg.channeliser = match o.channeliser {
+        ChanneliserArg::Fft => Channeliser::Fft,
+        ChanneliserArg::Pfb => Channeliser::Pfb { taps: o.taps },
+    };
+    cfg.sk_sigma = o.sk_sigma;
+    cfg.spike_sigma = o.spike_sigma;
+    cfg
+}
+
+fn pointing_for(input: &Input, o: &ProcessOptions, sample: u64) -> Option<Pointing> {
+    if let (Some(ra_deg), Some(dec_deg)) = (o.ra_deg, o.dec_deg) {
+        return Some(Pointing::Equatorial { ra_deg, dec_deg });
+    }
+    input.sigmf.as_ref().and_then(|s| s.pointing_at(sample))
+}
+
+/// Processes one recording.
+pub fn process_one(
+    cfg: &Config,
+    path: &Path,
+    o: &ProcessOptions,
+    store: Option<&mut Store>,
+) -> Result<ProcessSummary> {
+    let input = resolve(path, o)?;
+    let t_start = Instant::now();
+    let mut store = store;
+    let mut digest = None;
+    if let Some(st) = store.as_deref_mut() {
+        let (size, sha) = astrolab_store::file_digest(&input.data_path)?;
+        if let Some(f) = st.raw_file_by_sha256(&sha)? {
+            if !o.force {
+                return Ok(ProcessSummary {
+                    recording: input.data_path.display().to_string(),
+                    status: "skipped".into(),
+                    file_id: Some(f.file_id),
+                    archive: None,
+                    n_samples: 0,
+                    n_integrations: 0,
+                    flagged_fraction: 0.0,
+                    realtime_factor: 0.0,
+                    line: None,
+                    note: format!(
+                        "already in the store as file {} ({}); --force processes it again",
+                        f.file_id, f.name
+                    ),
+                    waterfall: None,
+                });
+            }
+        }
+        digest = Some((size, sha));
+    }
+    let scfg = spectrometer_config(o, input.sample_rate_hz);
+    let mut spec = Spectrometer::new(scfg.clone()).with_context(|| path.display().to_string())?;
+    let n = scfg.n_channels;
+    let channel_width_hz = input.sample_rate_hz / n as f64;
+    let first_channel_freq_hz = channel_freq_hz(0, n, input.center_freq_hz, input.sample_rate_hz);
+    let out_dir = o.out_dir.clone().unwrap_or_else(|| cfg.home.join("hline"));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let stem = input
+        .name
+        .trim_end_matches(".sigmf-data")
+        .trim_end_matches(".sigmf-meta")
+        .to_string();
+    let archive_base = out_dir.join(format!("{stem}.spectra"));
+    let site = match (o.lat_deg, o.lon_deg) {
+        (Some(lat_deg), Some(lon_deg)) => Some(Geolocation {
+            lat_deg,
+            lon_deg,
+            alt_m: o.height_m,
+        }),
+        _ => input.geolocation,
+    };
+    let header = ArchiveHeader {
+        n_channels: n,
+        first_channel_freq_hz,
+        channel_width_hz,
+        center_freq_hz: input.center_freq_hz,
+        integration_s: scfg.samples_per_integration() as f64 / input.sample_rate_hz,
+        spectrometer: json!({
+            "channeliser": match scfg.channeliser { Channeliser::Fft => "fft".to_string(), Channeliser::Pfb { taps } => format!("pfb{taps}") },
+            "window": scfg.window.name(),
+            "frames_per_integration": scfg.frames_per_integration,
+            "sk_sigma": scfg.sk_sigma, "sk_n": 1, "sk_d": 1,
+            "spike_window": scfg.spike_window, "spike_sigma": scfg.spike_sigma,
+        }),
+        source_name: input.name.clone(),
+        source_sha256: digest.as_ref().map(|d| d.1.clone()).unwrap_or_default(),
+        geolocation: site,
+        pointing: pointing_for(&input, o, 0),
+    };
+    let mut archive = SpectraArchiveWriter::create(&archive_base, header)?;
+    let mut reader = IqReader::open(&input.data_path, input.datatype, 1 << 18)?;
+    let mut buf = Vec::with_capacity(2 << 18);
+    let mut ints: Vec<Integration> = Vec::new();
+    let mut rows: Vec<HlineSpectrumRow> = Vec::new();
+    let mut sum = vec![0.0f64; n];
+    let mut wsum = vec![0.0f64; n];
+    let (mut n_flag, mut n_cells) = (0usize, 0usize);
+    let t0 = input.start_unix_s.unwrap_or(0.0);
+    let mut n_int = 0usize;
+    let mut handle = |int: Integration,
+                      archive: &mut SpectraArchiveWriter,
+                      rows: &mut Vec<HlineSpectrumRow>|
+     -> Result<()> {
+        let start = t0 + int.start_sample as f64 / input.sample_rate_hz;
+        archive.write(start, int.n_frames as u64, &int.power, &int.flags)?;
+        for c in 0..n {
+            n_cells += 1;
+            if int.flags[c] == 0 && int.power[c].is_finite() {
+                sum[c] += int.power[c] as f64 * int.n_frames as f64;
+                wsum[c] += int.n_frames as f64;
+            } else {
+                n_flag += 1;
+            }
+        }
+        if digest.is_some() {
+            let p = pointing_for(&input, o, int.start_sample);
+            let (ra, dec, az, el) = match p {
+                Some(Pointing::Equatorial { ra_deg, dec_deg }) => {
+                    (Some(ra_deg), Some(dec_deg), None, None)
+                }
+                Some(Pointing::Horizontal { az_deg, el_deg }) => {
+                    (None, None, Some(az_deg), Some(el_deg))
+                }
+                None => (None, None, None, None),
+            };
+            rows.push(HlineSpectrumRow {
+                integration: int.index as i64,
+                start_unix_s: start,
+                n_frames: int.n_frames as i64,
+                integration_s: int.n_frames as f64 * n as f64 / input.sample_rate_hz,
+                center_freq_hz: input.center_freq_hz,
+                first_channel_freq_hz,
+                channel_width_hz,
+                ra_deg: ra,
+                dec_deg: dec,
+                az_deg: az,
+                el_deg: el,
+                spectrum: int.power,
+                flags: int.flags,
+            });
+        }
+        n_int += 1;
+        Ok(())
+    };
+    loop {
+        let k = reader.read_chunk(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        spec.push(&buf, &mut ints);
+        for int in ints.drain(..) {
+            handle(int, &mut archive, &mut rows)?;
+        }
+    }
+    if let Some(int) = spec.finish() {
+        handle(int, &mut archive, &mut rows)?;
+    }
+    if n_int == 0 {
+        bail!(
+            "{}: {} samples are less than half an integration ({} samples at {} channels x {} frames); shorten --integration-s",
+            input.data_path.display(),
+            reader.total_samples(),
+            scfg.samples_per_integration(),
+            n,
+            scfg.frames_per_integration
+        );
+    }
+    let archive_meta = archive.finish()?;
+    let n_samples = reader.total_samples();
+    let elapsed = t_start.elapsed().as_secs_f64();
+    let mean: Vec<f64> = sum
+        .iter()
+        .zip(&wsum)
+        .map(|(s, w)| if *w > 0.0 { s / w } else { f64::NAN })
+        .collect();
+    let freq = |c: usize| channel_freq_hz(c, n, input.center_freq_hz, input.sample_rate_hz);
+    let in_band = (freq(0)..=freq(n - 1)).contains(&HI_REST_FREQ_HZ)
+        || (freq(0) - HI_REST_FREQ_HZ).abs() < 2e6
+        || (freq(n - 1) - HI_REST_FREQ_HZ).abs() < 2e6;
+    let (line, note) = match find_line(&mean, freq, &LineSearch::default()) {
+        Err(e) => (None, format!("no line analysis: {e}")),
+        Ok(prof) => match prof.line {
+            None => (
+                None,
+                format!(
+                    "no HI line detected: the strongest feature has S/N {:.1}, below the detection threshold {:.0}{}",
+                    prof.max_snr,
+                    LineSearch::default().detect_sigma,
+                    if in_band { "" } else { " (the band does not cover 1420.406 MHz)" }
+                ),
+            ),
+            Some(l) => {
+                let mid = t0 + 0.5 * n_samples as f64 / input.sample_rate_hz;
+                let pointing = pointing_for(&input, o, n_samples / 2);
+                let (v_lsr, frame) = match (input.start_unix_s, site, pointing) {
+                    (Some(_), Some(g), Some(Pointing::Equatorial { ra_deg, dec_deg })) => {
+                        let s = Site {
+                            lat_deg: g.lat_deg,
+                            lon_deg: g.lon_deg,
+                            height_m: g.alt_m,
+                        };
+                        let corr = lsr_correction_km_s(UtcTime::from_unix_seconds(mid), s, ra_deg, dec_deg, LsrDefinition::Kinematic)?;
+                        (Some(l.v_radio_km_s + corr), "v_LSR (kinematic LSR)".to_string())
+                    }
+                    (None, _, _) => (None, "topocentric radio velocity only: the recording has no start time".to_string()),
+                    (_, None, _) => (None, "topocentric radio velocity only: no site (core:geolocation or --lat-deg/--lon-deg)".to_string()),
+                    (_, _, None) => (None, "topocentric radio velocity only: no pointing (astrolab:ra_deg/dec_deg or --ra-deg/--dec-deg)".to_string()),
+                    (_, _, Some(Pointing::Horizontal { .. })) => (None, "topocentric radio velocity only: az/el pointing; give --ra-deg/--dec-deg for v_LSR".to_string()),
+                };
+                (
+                    Some(json!({
+                        "center_freq_hz": l.center_freq_hz,
+                        "v_radio_topo_km_s": l.v_radio_km_s,
+                        "v_lsr_km_s": v_lsr,
+                        "peak_over_tsys": l.peak_rel,
+                        "peak_k": o.tsys_k.map(|t| t * l.peak_rel),
+                        "fwhm_km_s": l.fwhm_km_s,
+                        "snr": l.snr,
+                    })),
+                    frame,
+                )
+            }
+        },
+    };
+    let mut file_id = None;
+    if let (Some(st), Some((size, sha))) = (store, digest) {
+        let rec = HlineRecording {
+            name: input.name.clone(),
+            source: std::fs::canonicalize(&input.data_path)
+                .unwrap_or(input.data_path.clone())
+                .display()
+                .to_string(),
+            size_bytes: size as i64,
+            sha256: sha,
+            format: input.format.to_string(),
+            details: json!({
+                "datatype": input.datatype.sigmf_name(), "sample_rate_hz": input.sample_rate_hz,
+                "center_freq_hz": input.center_freq_hz, "n_samples": n_samples,
+                "start": input.start_unix_s.map(format_datetime_unix_s),
+                "archive": archive_meta.display().to_string(),
+            })
+            .to_string(),
+        };
+        file_id = Some(st.store_hline_recording(&rec, &rows)?);
+    }
+    let waterfall = match o.waterfall {
+        None => None,
+        Some(f) => {
+            let ext = match f {
+                FigureArg::Svg => "svg",
+                FigureArg::Png => "png",
+            };
+            let p = out_dir.join(format!("{stem}.waterfall.{ext}"));
+            let a = astrolab_formats::sigmf::read_spectra_archive(&archive_meta)?;
+            let svg = super::hline_waterfall::waterfall_svg(&a, &input.name);
+            crate::plot::write_plot(&svg, &p)?;
+            Some(p.display().to_string())
+        }
+    };
+    Ok(ProcessSummary {
+        recording: input.data_path.display().to_string(),
+        status: "processed".into(),
+        file_id,
+        archive: Some(archive_meta.display().to_string()),
+        n_samples,
+        n_integrations: n_int,
+        flagged_fraction: n_flag as f64 / n_cells.max(1) as f64,
+        realtime_factor: if elapsed > 0.0 {
+            n_samples as f64 / input.sample_rate_hz / elapsed
+        } else {
+            f64::INFINITY
+        },
+        line,
+        note,
+        waterfall,
+    })
+}
+
+fn report(s: &ProcessSummary, o: &ProcessOptions) -> Result<()> {
+    if o.json {
+        println!("{}", serde_json::to_string(s)?);
+        return Ok(());
+    }
+    if s.status == "skipped" {
+        println!("{}: skipped: {}", s.recording, s.note);
+        return Ok(());
+    }
+    println!(
+        "{}: {} integrations, {:.2} % of channels flagged as RFI, {:.1}x real time -> {}",
+        s.recording,
+        s.n_integrations,
+        100.0 * s.flagged_fraction,
+        s.realtime_factor,
+        s.archive.as_deref().unwrap_or("-")
+    );
+    match &s.line {
+        Some(l) => {
+            let v_lsr = l["v_lsr_km_s"]
+                .as_f64()
+                .map_or("-".to_string(), |v| format!("{v:.2}"));
+            let peak = match l["peak_k"].as_f64() {
+                Some(k) => format!("{k:.2} K"),
+                None => format!(
+                    "{:.4} Tsys",
+                    l["peak_over_tsys"].as_f64().unwrap_or(f64::NAN)
+                ),
+            };
+            println!(
+                "  HI line: {:.6} MHz, v_radio(topo) {:.2} km/s, v_LSR {} km/s, peak {}, FWHM {:.1} km/s, S/N {:.0} ({})",
+                l["center_freq_hz"].as_f64().unwrap_or(f64::NAN) / 1e6,
+                l["v_radio_topo_km_s"].as_f64().unwrap_or(f64::NAN),
+                v_lsr,
+                peak,
+                l["fwhm_km_s"].as_f64().unwrap_or(f64::NAN),
+                l["snr"].as_f64().unwrap_or(f64::NAN),
+                s.note
+            );
+        }
+        None => println!("  {}", s.note),
+    }
+    if let Some(w) = &s.waterfall {
+        println!("  waterfall: {w}");
+    }
+    Ok(())
+}
+
+fn open_store(cfg: &Config, o: &ProcessOptions) -> Result<Option<Store>> {
+    if o.no_store {
+        return Ok(None);
+    }
+    Ok(Some(Store::open(&cfg.store()).with_context(|| {
+        format!("opening the store {}", cfg.store().describe())
+    })?))
+}
+
+/// `astrolab hline process`.
+pub fn run(cfg: &Config, args: &ProcessArgs) -> Result<()> {
+    let mut store = open_store(cfg, &args.opts)?;
+    let mut failed = 0;
+    for p in &args.recordings {
+        match process_one(cfg, p, &args.opts, store.as_mut()) {
+            Ok(s) => {
+                report(&s, &args.opts)?;
+                if args.opts.require_line && s.status == "processed" && s.line.is_none() {
+                    eprintln!("error: {}: {}", p.display(), s.note);
+                    failed += 1;
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} recordings failed", args.recordings.len());
+    }
+    Ok(())
+}
+
+/// Recordings in `dir` whose meta and complete data are present.
+fn candidates(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        let name = p.to_string_lossy();
+        if !name.ends_with(".sigmf-meta")
+            || p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
+        let (_, data) = sigmf_pair(&p);
+        if let Ok(m) = std::fs::metadata(&data) {
+            out.push((p, m.len()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `astrolab hline watch`: process each recording once its meta file and
+/// complete data file are there and the data size has stopped changing
+/// between two scans. The registry makes it idempotent: a restarted watch
+/// skips what is already in the store.
+pub fn watch(cfg: &Config, args: &WatchArgs) -> Result<()> {
+    let mut store = open_store(cfg, &args.opts)?;
+    let mut seen: HashMap<PathBuf, u64> = HashMap::new();
+    let mut done: HashMap<PathBuf, u64> = HashMap::new();
+    let interval = Duration::from_secs_f64(args.interval_s.max(0.05));
+    let settle = if args.once {
+        Duration::from_millis(300)
+    } else {
+        interval
+    };
+    loop {
+        let first = candidates(&args.dir)?;
+        for (p, size) in &first {
+            seen.entry(p.clone()).or_insert(*size);
+        }
+        std::thread::sleep(settle);
+        let now = candidates(&args.dir)?;
+        for (p, size) in now {
+            let stable = seen.get(&p) == Some(&size);
+            seen.insert(p.clone(), size);
+            if !stable || done.get(&p) == Some(&size) {
+                continue;
+            }
+            match SigmfRecording::open(&p) {
+                Err(astrolab_formats::iq::IqError::Truncated { path, message }) => {
+                    // Still being copied: the meta promises more samples.
+                    tracing::info!(recording = %path.display(), %message, "waiting for the rest of the recording");
+                    if args.once {
+                        eprintln!("{}: incomplete, skipped: {message}", path.display());
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    done.insert(p.clone(), size);
+                    continue;
+                }
+                Ok(_) => {}
+            }
+            match process_one(cfg, &p, &args.opts, store.as_mut()) {
+                Ok(s) => report(&s, &args.opts)?,
+                Err(e) => eprintln!("error: {e:#}"),
+            }
+            done.insert(p, size);
+        }
+        if args.once {
+            return Ok(());
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+/// Writes a short synthetic SigMF recording (8-bit, 2.4 MS/s, 3 s; one HI
+/// line, carriers, bursts, DC spike; see `astrolab_hline::synth`) with its
+/// truth table beside it (`<stem>.truth.json`); returns the meta file.
+// Called by demo-data/quickstart once the lead wires it in.
+#[allow(dead_code)]
+pub fn write_demo_recording(dir: &Path, seed: u64) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut synth = SynthConfig::lab_scenario(seed, 2.4e6, 3.0);
+    synth.quantisation = Quantisation::Bits8;
+    let stem = dir.join(format!("hline-demo-{seed}"));
+    let (meta, data) = sigmf_pair(&stem);
+    let tmp = data.with_extension("sigmf-data.tmp");
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?,
+    );
+    let mut bytes = Vec::new();
+    let truth = generate(&synth, |x| {
+        bytes.clear();
+        encode_into(IqDatatype::Cu8, x, &mut bytes);
+        std::io::Write::write_all(&mut f, &bytes)
+    })
+    .with_context(|| format!("writing {}", tmp.display()))?;
+    f.into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &data).with_context(|| format!("renaming to {}", data.display()))?;
+    // 2026-11-22T20:00:00Z from Onsala, towards l = 30, b = 0.
+    let start = 1_795_377_600.0;
+    write_sigmf_meta(
+        &meta,
+        &SigmfWriteMeta {
+            datatype: IqDatatype::Cu8,
+            sample_rate_hz: synth.sample_rate_hz,
+            center_freq_hz: synth.center_freq_hz,
+            start_unix_s: Some(start),
+            geolocation: Some(Geolocation {
+                lon_deg: 11.9177,
+                lat_deg: 57.393,
+                alt_m: 20.0,
+            }),
+            pointing: Some(Pointing::Equatorial {
+                ra_deg: 281.6,
+                dec_deg: -2.4,
+            }),
+            description: format!(
+                "astrolab synthetic 21 cm recording, seed {seed} (truth: {})",
+                stem.with_extension("truth.json").display()
+            ),
+        },
+        truth.n_samples,
+    )?;
+    let c = &truth.config;
+    let truth_json = json!({
+        "seed": seed,
+        "sample_rate_hz": c.sample_rate_hz,
+        "center_freq_hz": c.center_freq_hz,
+        "n_samples": truth.n_samples,
+        "tsys_k": c.tsys_k,
+        "components": c.components.iter().map(|k| json!({"v_radio_topo_km_s": k.v_radio_km_s, "peak_k": k.peak_k, "fwhm_km_s": k.fwhm_km_s})).collect::<Vec<_>>(),
+        "line_peak_k": truth.line_peak_k,
+        "line_center_v_radio_topo_km_s": truth.line_center_v_radio_km_s,
+        "line_center_freq_hz": truth.line_center_freq_hz,
+        "ripple_frac": c.ripple_frac,
+        "ripple_period_hz": c.ripple_period_hz,
+        "dc_offset_rel": c.dc_offset_rel,
+        "carriers": c.carriers.iter().map(|k| json!({"freq_hz": c.center_freq_hz + k.offset_hz, "power_frac": k.power_frac, "start_s": k.start_s, "end_s": k.end_s})).collect::<Vec<_>>(),
+        "bursts": c.bursts.iter().map(|b| json!({"start_s": b.start_s, "duration_s": b.duration_s, "power_ratio": b.power_ratio})).collect::<Vec<_>>(),
+        "quantisation": "8-bit",
+        "n_clipped": truth.n_clipped,
+    });
+    let tp = stem.with_extension("truth.json");
+    std::fs::write(&tp, serde_json::to_string_pretty(&truth_json)? + "\n")
+        .with_context(|| format!("writing {}", tp.display()))?;
+    Ok(meta)
 }

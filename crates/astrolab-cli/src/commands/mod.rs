@@ -16,6 +16,7 @@ pub mod hline_fit;
 pub mod hline_plots;
 pub mod hline_process;
 pub mod hline_rotation;
+pub mod hline_waterfall;
 
 use anyhow::{Context, Result};
 

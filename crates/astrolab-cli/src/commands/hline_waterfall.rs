@@ -1,0 +1,210 @@
+//! Waterfall figure of a recording's integrated spectra: time down,
+//! frequency across, each spectrum divided by the recording's median
+//! spectrum (so the bandpass drops out and the line and RFI stand out),
+//! RFI-flagged cells in red. Binned to at most 400 x 200 cells so the
+//! SVG stays small whatever the recording length.
+
+use astrolab_formats::sigmf::SpectraArchive;
+
+/// Perceptually ordered colour map (anchors of viridis).
+fn colour(x: f64) -> (u8, u8, u8) {
+    const A: [(f64, f64, f64); 5] = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let x = if x.is_finite() {
+        x.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let t = x * 4.0;
+    let i = (t.floor() as usize).min(3);
+    let f = t - i as f64;
+    let (a, b) = (A[i], A[i + 1]);
+    (
+        (a.0 + f * (b.0 - a.0)) as u8,
+        (a.1 + f * (b.1 - a.1)) as u8,
+        (a.2 + f * (b.2 - a.2)) as u8,
+    )
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_unstable_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// The waterfall as SVG.
+pub fn waterfall_svg(a: &SpectraArchive, title: &str) -> String {
+    let nch = a.header.n_channels;
+    let nint = a.n_integrations();
+    // Reference: per-channel median over unflagged integrations.
+    let reference: Vec<f64> = (0..nch)
+        .map(|c| {
+            median(
+                (0..nint)
+                    .filter(|&k| a.flags[k * nch + c] == 0)
+                    .map(|k| a.spectra[k * nch + c] as f64)
+                    .collect(),
+            )
+        })
+        .collect();
+    let bx = nch.div_ceil(400).max(1);
+    let by = nint.div_ceil(200).max(1);
+    let (nx, ny) = (nch.div_ceil(bx), nint.max(1).div_ceil(by));
+    let mut cells = vec![f64::NAN; nx * ny];
+    let mut flagged = vec![false; nx * ny];
+    for y in 0..ny {
+        for x in 0..nx {
+            let (mut s, mut w, mut nf, mut nt) = (0.0, 0.0, 0, 0);
+            for k in y * by..((y + 1) * by).min(nint) {
+                for c in x * bx..((x + 1) * bx).min(nch) {
+                    nt += 1;
+                    let i = k * nch + c;
+                    if a.flags[i] != 0 {
+                        nf += 1;
+                    } else if reference[c] > 0.0 {
+                        s += a.spectra[i] as f64 / reference[c];
+                        w += 1.0;
+                    }
+                }
+            }
+            flagged[y * nx + x] = nf * 2 > nt;
+            if w > 0.0 {
+                cells[y * nx + x] = s / w - 1.0;
+            }
+        }
+    }
+    // Colour scale: robust range of the unflagged cells.
+    let mut vals: Vec<f64> = cells.iter().copied().filter(|v| v.is_finite()).collect();
+    vals.sort_unstable_by(|a, b| a.total_cmp(b));
+    let q = |f: f64| {
+        vals.get(((vals.len() as f64 - 1.0) * f) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let (lo, hi) = (q(0.01), q(0.99).max(q(0.01) + 1e-9));
+    let (left, top, w, h) = (70.0, 40.0, 640.0, 400.0);
+    let cw = w / nx as f64;
+    let chh = h / ny as f64;
+    let mut s = String::new();
+    s.push_str(&format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        left + w + 20.0,
+        top + h + 60.0
+    ));
+    s.push_str(&format!(
+        "<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">{} waterfall (power / median spectrum - 1; red: RFI flagged)</text>\n",
+        left + w / 2.0,
+        xml_escape(title)
+    ));
+    for y in 0..ny {
+        for x in 0..nx {
+            let i = y * nx + x;
+            let fill = if flagged[i] {
+                "#d62728".to_string()
+            } else {
+                let (r, g, b) = colour((cells[i] - lo) / (hi - lo));
+                format!("#{r:02x}{g:02x}{b:02x}")
+            };
+            s.push_str(&format!(
+                "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"{fill}\"/>\n",
+                left + x as f64 * cw,
+                top + y as f64 * chh,
+                cw + 0.05,
+                chh + 0.05
+            ));
+        }
+    }
+    let f0 = a.freq_hz(0) / 1e6;
+    let f1 = a.freq_hz(nch.saturating_sub(1)) / 1e6;
+    for k in 0..=4 {
+        let x = left + w * k as f64 / 4.0;
+        s.push_str(&format!(
+            "<text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{:.3}</text>\n",
+            top + h + 16.0,
+            f0 + (f1 - f0) * k as f64 / 4.0
+        ));
+    }
+    s.push_str(&format!(
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">frequency (MHz)</text>\n",
+        left + w / 2.0,
+        top + h + 36.0
+    ));
+    let dur = nint as f64 * a.header.integration_s;
+    for k in 0..=4 {
+        let y = top + h * k as f64 / 4.0;
+        s.push_str(&format!(
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.1}</text>\n",
+            left - 6.0,
+            y + 4.0,
+            dur * k as f64 / 4.0
+        ));
+    }
+    s.push_str(&format!(
+        "<text x=\"16\" y=\"{}\" transform=\"rotate(-90 16 {})\" text-anchor=\"middle\">time (s)</text>\n",
+        top + h / 2.0,
+        top + h / 2.0
+    ));
+    s.push_str(&format!(
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">colour: {:.3} to {:.3}</text>\n</svg>\n",
+        left + w,
+        top + h + 54.0,
+        lo,
+        hi
+    ));
+    s
+}
+
+fn xml_escape(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use astrolab_formats::sigmf::{ArchiveHeader, SpectraArchive};
+
+    #[test]
+    fn flagged_cells_are_red_and_the_size_is_bounded() {
+        let (nch, nint) = (1000, 500);
+        let mut spectra = vec![1.0f32; nch * nint];
+        let mut flags = vec![0u8; nch * nint];
+        for k in 0..nint {
+            spectra[k * nch + 10] = 2.0;
+            flags[k * nch + 500] = 1;
+            flags[k * nch + 501] = 1;
+            flags[k * nch + 502] = 1;
+        }
+        let a = SpectraArchive {
+            header: ArchiveHeader {
+                n_channels: nch,
+                first_channel_freq_hz: 1.42e9,
+                channel_width_hz: 1e3,
+                center_freq_hz: 1.4205e9,
+                integration_s: 1.0,
+                spectrometer: serde_json::Value::Null,
+                source_name: "x".into(),
+                source_sha256: String::new(),
+                geolocation: None,
+                pointing: None,
+            },
+            starts_unix_s: (0..nint).map(|k| k as f64).collect(),
+            n_frames: vec![1; nint],
+            spectra,
+            flags,
+        };
+        let svg = waterfall_svg(&a, "x<y");
+        assert!(svg.contains("#d62728"));
+        assert!(svg.contains("x&lt;y"));
+        assert!(svg.matches("<rect").count() <= 400 * 200 + 1);
+    }
+}
