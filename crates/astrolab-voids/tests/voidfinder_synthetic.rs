@@ -85,6 +85,9 @@ fn voidfinder_synthetic_recovers_planted_voids() {
     }
     let frac = found as f64 / planted as f64;
     eprintln!("recovered {found} of {planted} planted voids with R > 15 Mpc/h ({frac:.3})");
-    assert!(planted >= 10, "too few planted voids ({planted}) for a meaningful test");
+    assert!(
+        planted >= 10,
+        "too few planted voids ({planted}) for a meaningful test"
+    );
     assert!(frac >= 0.9, "recovered {found} of {planted}");
 }
