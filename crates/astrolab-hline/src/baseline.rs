@@ -1,6 +1,9 @@
 //! Polynomial baselines fitted in line-free windows, with the order given or
 //! chosen by the Bayesian information criterion.
 
+// `!(x > 0.0)` is meant: it also rejects NaN, which `x <= 0.0` would let through.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use crate::gauss::{noise_rms, solve_spd};
 
 /// Baseline errors.

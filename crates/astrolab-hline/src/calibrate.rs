@@ -14,6 +14,9 @@
 //! - `dcaccum`: integrations averaged with weights exposure |dnu| / Tsys^2;
 //!   Tsys averaged as sqrt(sum w Tsys^2 / sum w); exposures summed.
 
+// `!(x > 0.0)` is meant: it also rejects NaN, which `x <= 0.0` would let through.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 /// Calibration errors. They say which quantity failed and why.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[non_exhaustive]

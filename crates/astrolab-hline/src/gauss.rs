@@ -2,6 +2,9 @@
 //! the number of components chosen by an information criterion (BIC or AIC),
 //! uncertainties from the covariance matrix scaled by the residual variance.
 
+// `!(x > 0.0)` is meant: it also rejects NaN, which `x <= 0.0` would let through.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 /// Errors of the Gaussian fit.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[non_exhaustive]
@@ -228,9 +231,11 @@ fn levenberg_marquardt(
                 }
             }
         }
-        for i in 0..k {
-            for j in 0..i {
-                jtj[j][i] = jtj[i][j];
+        // Mirror the lower triangle.
+        for i in 1..k {
+            let (upper, lower) = jtj.split_at_mut(i);
+            for (j, row) in upper.iter_mut().enumerate() {
+                row[i] = lower[0][j];
             }
         }
         (jtj, jtr)

@@ -2,6 +2,9 @@
 //! candidates (deviation velocity, Wakker 1991), the inner-Galaxy rotation
 //! curve by the tangent-point method, and longitude-velocity diagrams.
 
+// `!(x > 0.0)` is meant: it also rejects NaN, which `x <= 0.0` would let through.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use crate::gauss::Component;
 
 /// Column density per K km/s for optically thin HI, cm^-2.
@@ -191,7 +194,7 @@ pub fn tangent_point(
     r0_kpc: f64,
     v0_km_s: f64,
 ) -> Option<TangentPoint> {
-    if !(l_deg > 0.0 && l_deg < 90.0) || !v_max_km_s.is_finite() {
+    if !(l_deg > 0.0 && l_deg < 90.0 && v_max_km_s.is_finite()) {
         return None;
     }
     let s = l_deg.to_radians().sin();

@@ -15,6 +15,9 @@
 //! v_LSR = v_topocentric + correction, where v_topocentric is the radio
 //! velocity c (1 - f / f0) of the observed (sky) frequency.
 
+// `!(x > 0.0)` is meant: it also rejects NaN, which `x <= 0.0` would let through.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use astrolab_sky::galactic::icrs_to_galactic_matrix;
 
 /// Speed of light, km/s.

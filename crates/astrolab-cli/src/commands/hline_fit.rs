@@ -209,7 +209,7 @@ pub fn load(path: &Path, lsr: LsrArg) -> Result<Loaded> {
                 (v, "computed (site, DATE-OBS, RA/Dec)".to_string())
             }
         };
-        if !(r.restfreq_hz > 0.0) {
+        if r.restfreq_hz.is_nan() || r.restfreq_hz <= 0.0 {
             bail!(
                 "{}: row 0: RESTFREQ is missing or not positive",
                 path.display()
