@@ -131,9 +131,8 @@ impl VoidFinderVoids {
         }
         for (table, spheres) in [("HOLES", &self.holes), ("MAXIMALS", &self.maximals)] {
             for (i, s) in spheres.iter().enumerate() {
-                if !s.center_mpc_h.iter().all(|c| c.is_finite())
-                    || !(s.radius_mpc_h.is_finite() && s.radius_mpc_h > 0.0)
-                {
+                let radius_ok = s.radius_mpc_h.is_finite() && s.radius_mpc_h > 0.0;
+                if !(s.center_mpc_h.iter().all(|c| c.is_finite()) && radius_ok) {
                     return Err(bad(
                         table,
                         i,
@@ -449,7 +448,8 @@ pub fn classify_v2(
         .unwrap_or_default();
     let void_sphere: HashMap<i64, Sphere> = cat.voids.iter().copied().collect();
     for (row, (_, s)) in cat.voids.iter().enumerate() {
-        if !s.center_mpc_h.iter().all(|c| c.is_finite()) || !(s.radius_mpc_h > 0.0) {
+        let radius_ok = s.radius_mpc_h.is_finite() && s.radius_mpc_h > 0.0;
+        if !(s.center_mpc_h.iter().all(|c| c.is_finite()) && radius_ok) {
             return Err(MembershipError::BadRow {
                 table: "VOIDS",
                 row,

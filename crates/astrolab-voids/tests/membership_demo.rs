@@ -97,14 +97,14 @@ fn voidfinder_membership_equals_brute_force_and_truth() {
     // Known truth: galaxies planted inside a void are (nearly all) in a
     // hole of that void; galaxies far outside every void are in none.
     let (mut inside, mut inside_ok, mut far, mut far_ok) = (0, 0, 0, 0);
-    for i in 0..g.void_id.len() {
+    for (i, mi) in m.iter().enumerate() {
         if g.void_id[i] >= 0 && g.r_over_void_radius[i] < 0.6 {
             inside += 1;
-            inside_ok += usize::from(m[i].void_id == Some(g.void_id[i]));
+            inside_ok += usize::from(mi.void_id == Some(g.void_id[i]));
         }
         if g.void_id[i] < 0 && g.r_over_void_radius[i] > 1.3 {
             far += 1;
-            far_ok += usize::from(m[i].vflag != VFLAG_VOID);
+            far_ok += usize::from(mi.vflag != VFLAG_VOID);
         }
     }
     assert!(inside > 20 && far > 1000, "{inside} {far}");

@@ -398,7 +398,7 @@ pub fn footprint(
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &d| {
                     (a.min(d), b.max(d))
                 });
-            if !(lo < hi) {
+            if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
                 bail!("no galaxy with a finite redshift to set the radial limits from");
             }
             (lo, hi)

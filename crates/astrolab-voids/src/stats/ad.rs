@@ -212,8 +212,9 @@ fn quadratic_fit(x: &[f64; 7], y: &[f64; 7]) -> [f64; 3] {
         for r in 0..3 {
             if r != col {
                 let f = mtx[r][col] / mtx[col][col];
-                for cc in col..4 {
-                    mtx[r][cc] -= f * mtx[col][cc];
+                let pivot_row = mtx[col];
+                for (dst, src) in mtx[r].iter_mut().zip(pivot_row).skip(col) {
+                    *dst -= f * src;
                 }
             }
         }
