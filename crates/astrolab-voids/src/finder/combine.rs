@@ -4,7 +4,7 @@
 //!    is within 0.1 Mpc/h of the last kept hole and its radius within
 //!    0.1 Mpc/h of it;
 //! 2. maximal spheres (`find_maximals_3`): in order, a hole of radius
-//!    > 10 Mpc/h is a maximal unless it lies inside an accepted maximal or
+//!    above 10 Mpc/h is a maximal unless it lies inside an accepted maximal or
 //!    overlaps one by more than 10 % of its own volume;
 //! 3. joining (`join_holes_to_maximals`): every other hole joins the void
 //!    of a maximal when it overlaps exactly one maximal by more than 50 %
@@ -132,12 +132,12 @@ impl MaximalGrid {
 
     fn slot(&self, c: [i64; 3]) -> Option<usize> {
         let mut k = 0i64;
-        for a in 0..3 {
-            let v = c[a] + self.offset[a];
-            if v < 0 || v >= self.dims[a] {
+        for ((&ca, &off), &dim) in c.iter().zip(&self.offset).zip(&self.dims) {
+            let v = ca + off;
+            if v < 0 || v >= dim {
                 return None;
             }
-            k = k * self.dims[a] + v;
+            k = k * dim + v;
         }
         Some(k as usize)
     }
@@ -181,8 +181,8 @@ pub(crate) fn find_voids_from_holes(
         .collect();
     let mut min = holes[0].0;
     for &i in &candidates {
-        for a in 0..3 {
-            min[a] = min[a].min(holes[i].0[a]);
+        for (m, &v) in min.iter_mut().zip(&holes[i].0) {
+            *m = m.min(v);
         }
     }
     let mut grid = MaximalGrid::new(

@@ -133,7 +133,7 @@ impl GalaxyGrid {
         radius: f64,
         mut f: impl FnMut(u32, [f64; 3]),
     ) {
-        if !(radius >= 0.0) || !center.iter().all(|c| c.is_finite()) {
+        if radius.is_nan() || radius < 0.0 || !center.iter().all(|c| c.is_finite()) {
             return;
         }
         let r2 = radius * radius;

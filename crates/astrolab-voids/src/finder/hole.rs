@@ -94,7 +94,7 @@ pub(crate) fn grow_hole(
         u = cross(ab, t);
     }
     let n = norm(u);
-    if !(n > 0.0) {
+    if n.is_nan() || n <= 0.0 {
         return None;
     }
     u = scale(u, 1.0 / n);
@@ -108,7 +108,7 @@ pub(crate) fn grow_hole(
     // Step 3 -> 4: along the normal of the plane of A, B, C.
     let normal = cross(sub(a, b), sub(cg, b));
     let n = norm(normal);
-    if !(n > 0.0) {
+    if n.is_nan() || n <= 0.0 {
         // Collinear bounding galaxies: no plane, no fourth step.
         return None;
     }
@@ -170,7 +170,7 @@ fn find_next(
                 return;
             }
             let bot = 2.0 * dot(sub(g, a), u);
-            if !(bot > 0.0) {
+            if bot.is_nan() || bot <= 0.0 {
                 return;
             }
             // A galaxy numerically on the current sphere gives top ~ -0:

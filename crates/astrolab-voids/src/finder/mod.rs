@@ -474,7 +474,7 @@ fn check_config(cfg: &VoidFinderConfig) -> Result<(), FinderError> {
             value: 0.0,
         });
     }
-    if !(cfg.duplicate_tolerance_mpc_h >= 0.0) {
+    if cfg.duplicate_tolerance_mpc_h.is_nan() || cfg.duplicate_tolerance_mpc_h < 0.0 {
         return Err(FinderError::Parameter {
             name: "duplicate_tolerance_mpc_h",
             value: cfg.duplicate_tolerance_mpc_h,

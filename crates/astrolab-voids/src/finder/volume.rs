@@ -15,7 +15,7 @@ use crate::mask::SurveyMask;
 
 /// `(void volume inside the mask in (Mpc/h)^3, fraction of the survey)`.
 pub fn void_volume_fraction(holes: &[Hole], mask: &SurveyMask, spacing_mpc_h: f64) -> (f64, f64) {
-    if holes.is_empty() || !(spacing_mpc_h > 0.0) {
+    if holes.is_empty() || spacing_mpc_h.is_nan() || spacing_mpc_h <= 0.0 {
         return (0.0, 0.0);
     }
     let s = spacing_mpc_h;
