@@ -443,7 +443,7 @@ fn solve3(m: [[f64; 3]; 3], v: [f64; 3]) -> Option<[f64; 3]> {
 /// Fallback: intensity-weighted moments. Returns (centre, peak, sigma).
 fn moments(pts: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
     let s0: f64 = pts.iter().map(|p| p.1).sum();
-    if !(s0 > 0.0) {
+    if s0.is_nan() || s0 <= 0.0 {
         return None;
     }
     let mu = pts.iter().map(|p| p.0 * p.1).sum::<f64>() / s0;

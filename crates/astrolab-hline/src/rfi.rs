@@ -103,7 +103,7 @@ pub fn flag_spikes(power: &[f32], flags: &mut [u8], window: usize, k_sigma: f64)
         &mut all,
     );
     let sigma = 1.4826 * mad;
-    if !(sigma > 0.0) {
+    if sigma.is_nan() || sigma <= 0.0 {
         return;
     }
     for i in 0..n {

@@ -64,13 +64,19 @@ pub fn waterfall_svg(a: &SpectraArchive, title: &str) -> String {
         for x in 0..nx {
             let (mut s, mut w, mut nf, mut nt) = (0.0, 0.0, 0, 0);
             for k in y * by..((y + 1) * by).min(nint) {
-                for c in x * bx..((x + 1) * bx).min(nch) {
+                let c0 = x * bx;
+                let c1 = ((x + 1) * bx).min(nch);
+                let row = k * nch;
+                for ((&f, &p), &r) in a.flags[row + c0..row + c1]
+                    .iter()
+                    .zip(&a.spectra[row + c0..row + c1])
+                    .zip(&reference[c0..c1])
+                {
                     nt += 1;
-                    let i = k * nch + c;
-                    if a.flags[i] != 0 {
+                    if f != 0 {
                         nf += 1;
-                    } else if reference[c] > 0.0 {
-                        s += a.spectra[i] as f64 / reference[c];
+                    } else if r > 0.0 {
+                        s += p as f64 / r;
                         w += 1.0;
                     }
                 }
