@@ -110,6 +110,12 @@ pub enum SpectraCommand {
         /// Directory searched recursively for *.parquet.
         dir: PathBuf,
     },
+    /// Write hot copies: an uncompressed twin (`NAME.parquet.hot`, about 3x
+    /// the Parquet bytes) of every spectra file of the store, which `spectra
+    /// get` and pipelines' batch reads use while it matches its Parquet file.
+    /// Already fresh copies are kept; delete them any time to get the space
+    /// back.
+    Hot,
     /// List the spectra files of the store.
     Files {
         #[command(flatten)]

@@ -419,6 +419,19 @@ fn spectra_build_get_and_plot_real_desi_coadds() {
     }
     let svg = std::fs::read_to_string(d.path().join("s.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains(&tid));
+    // Hot copies: written once, then `spectra get` reads them and prints
+    // exactly the same spectrum.
+    let o = run(d.path(), &["spectra", "hot"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("3 hot copies written"), "{}", text(&o));
+    let o = run(d.path(), &["spectra", "hot"]);
+    assert!(
+        text(&o).contains("0 hot copies written, 3 already fresh"),
+        "{}",
+        text(&o)
+    );
+    let o = run(d.path(), &["spectra", "get", &tid, "--format", "csv"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), csv);
     // A selection over redrock columns: the special-program target is a
     // GALAXY, so a QSO-only build into a fresh store keeps nothing of it.
     let o = run(

@@ -44,6 +44,7 @@
 mod convert;
 mod error;
 mod file;
+mod hot;
 mod lab;
 
 pub use convert::{
@@ -54,4 +55,5 @@ pub use file::{
     arrow_schema, columns, keys, tmp_path, write_spectra_file, FileMeta, SpectraFile, SpectraRow,
     FORMAT_VERSION, ROW_GROUP_SPECTRA,
 };
+pub use hot::{hot_path, read_many, write_hot_copy, HotCopy};
 pub use lab::{lab_columns, read_lab_layout, LabSpectrum};

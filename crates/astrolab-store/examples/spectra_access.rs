@@ -5,7 +5,11 @@
 //! spectra_access build --home DIR [--files 200] [--per-file 500] [--threads 2]
 //! spectra_access measure --home DIR [--lookups 1000] [--batch 10000] [--seed 7]
 //!                        [--targets-out FILE] [--batch-out FILE]
+//! spectra_access hot --home DIR
 //! ```
+//! `hot` writes the hot copy (`astrolab_spectra::write_hot_copy`) of every
+//! registered file; `measure` then also times the same batch through
+//! `astrolab_spectra::read_many`, which reads hot copies when they are fresh.
 //! `build` writes FILES spectra Parquet files of PER-FILE spectra each under
 //! `DIR/spectra/` with `astrolab_spectra::write_spectra_file` and registers
 //! them (absolute paths) in the SQLite store in DIR with
@@ -94,7 +98,27 @@ fn main() -> R<()> {
             arg(&args, "--targets-out"),
             arg(&args, "--batch-out"),
         ),
-        _ => Err("usage: spectra_access (build|measure) --home DIR ...".into()),
+        Some("hot") => {
+            let mut store = Store::open(&StoreConfig::sqlite(&home))?;
+            let t = Instant::now();
+            let files = store.spectra_files()?;
+            let paths: Vec<PathBuf> = files.iter().map(|f| PathBuf::from(&f.path)).collect();
+            use rayon::prelude::*;
+            paths
+                .par_iter()
+                .map(|p| match astrolab_spectra::HotCopy::open_fresh(p) {
+                    Ok(Some(_)) => Ok(()),
+                    _ => astrolab_spectra::write_hot_copy(p).map(|_| ()),
+                })
+                .collect::<Result<Vec<()>, _>>()?;
+            eprintln!(
+                "hot copies of {} files in {:.1} s",
+                paths.len(),
+                t.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        _ => Err("usage: spectra_access (build|measure|hot) --home DIR ...".into()),
     }
 }
 
@@ -236,11 +260,15 @@ fn measure(
     if total == 0 {
         return Err("the store has no spectra: run `spectra_access build` first".into());
     }
-    // Warm the page cache: read every file once.
+    // Warm the page cache: read every file (and hot copy) once.
     let t = Instant::now();
     let mut warm = 0u64;
     for f in &files {
         warm += std::fs::read(&f.path)?.len() as u64;
+        let hot = astrolab_spectra::hot_path(Path::new(&f.path));
+        if hot.exists() {
+            warm += std::fs::read(&hot)?.len() as u64;
+        }
     }
     eprintln!(
         "warmed the cache: {} files, {:.2} GB in {:.1} s",
@@ -321,9 +349,24 @@ fn measure(
         )
         .into());
     }
+    // The same batch through the library call for pipelines (hot copies
+    // when fresh, files in parallel on rayon's pool).
+    let t0 = Instant::now();
+    let locs = store.locate_spectra(&batch_ids)?;
+    let wanted: Vec<(&Path, usize)> = locs.iter().map(|l| (Path::new(&l.path), l.row)).collect();
+    let many = astrolab_spectra::read_many(&wanted)?;
+    let t_many = t0.elapsed().as_secs_f64();
+    let mut checksum = 0f64;
+    for (r, l) in many.iter().zip(&locs) {
+        if r.target_id != l.target_id || r.flux.len() != MERGED_NPIX {
+            return Err(format!("read_many: {} for {}", r.target_id, l.target_id).into());
+        }
+        checksum += r.flux[MERGED_NPIX / 2] as f64;
+    }
     println!(
         "single: n={lookups} p50_ms={:.3} p99_ms={:.3} mean_ms={:.3} | batch: n={got} files={} s={:.3} \
-         (locate {:.3} s) spectra_per_s={:.0} pixels={pixels} | store: {} files, {total} spectra",
+         (locate {:.3} s) spectra_per_s={:.0} pixels={pixels} | read_many: n={} s={t_many:.3} many_per_s={:.0} \
+         threads={} (checksum {checksum:.3e}) | store: {} files, {total} spectra",
         pct(&ms, 0.5),
         pct(&ms, 0.99),
         all * 1e3 / lookups as f64,
@@ -331,6 +374,9 @@ fn measure(
         t_batch,
         t_locate,
         got as f64 / t_batch,
+        many.len(),
+        many.len() as f64 / t_many,
+        rayon::current_num_threads(),
         files.len(),
     );
     Ok(())

@@ -35,6 +35,26 @@ pub fn run(cfg: &Config, cmd: &SpectraCommand) -> Result<()> {
             println!("spectra index-lab: {indexed} files indexed ({spectra} spectra), {unchanged} already indexed");
             Ok(())
         }
+        SpectraCommand::Hot => {
+            let (mut written, mut fresh, mut lab) = (0usize, 0usize, 0usize);
+            for f in store.spectra_files()? {
+                let path = Path::new(&f.path);
+                if is_lab_file(&mut store, &f.path)? {
+                    lab += 1;
+                } else if astrolab_spectra::HotCopy::open_fresh(path)
+                    .with_context(|| format!("checking the hot copy of {}", f.path))?
+                    .is_some()
+                {
+                    fresh += 1;
+                } else {
+                    astrolab_spectra::write_hot_copy(path)
+                        .with_context(|| format!("writing the hot copy of {}", f.path))?;
+                    written += 1;
+                }
+            }
+            println!("spectra hot: {written} hot copies written, {fresh} already fresh, {lab} lab-layout files left as they are");
+            Ok(())
+        }
         SpectraCommand::Files { out } => {
             let files = store.spectra_files()?;
             let table = ResultTable {
@@ -342,7 +362,12 @@ pub fn fetch_spectra(store: &mut Store, target_ids: &[i64]) -> Result<Vec<Fetche
         match SpectraFile::open(Path::new(&path)) {
             Ok(file) => {
                 let wavelength = file.wavelength();
-                for (l, row) in located[i..j].iter().zip(file.read_rows(&rows)?) {
+                // The hot copy when there is a fresh one: no decompression.
+                let read = match astrolab_spectra::HotCopy::open_fresh(Path::new(&path))? {
+                    Some(hot) => hot.read_rows(&rows)?,
+                    None => file.read_rows(&rows)?,
+                };
+                for (l, row) in located[i..j].iter().zip(read) {
                     out.push(Fetched {
                         target_id: l.target_id,
                         z: row.z,
