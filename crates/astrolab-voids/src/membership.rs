@@ -572,6 +572,35 @@ mod tests {
     }
 
     #[test]
+    fn edge_classes_from_holes() {
+        let cat = catalog();
+        // Ball of 155: void 1's holes reach x = 115, its centre is 55 Mpc/h
+        // from the boundary: both voids are interior.
+        assert_eq!(
+            voidfinder_edge_classes(&cat, &Ball(155.0), 10.0),
+            vec![0, 0]
+        );
+        // Ball of 112: void 1's hole (reaching 115) crosses the boundary.
+        assert_eq!(
+            voidfinder_edge_classes(&cat, &Ball(112.0), 10.0),
+            vec![0, 1]
+        );
+        // Class 2: the hole surfaces stay inside, but the centre is within
+        // 10 Mpc/h of the boundary: a small excluded notch (a masked star,
+        // say) 10 Mpc/h below void 1's centre, inside its maximal sphere,
+        // which the surface test of the holes does not see.
+        struct Notch;
+        impl Footprint for Notch {
+            fn contains(&self, p: [f64; 3]) -> bool {
+                let notch =
+                    (p[0] - 100.0).abs() < 1.0 && p[1].abs() < 1.0 && p[2] < -9.0 && p[2] > -11.0;
+                dist(p, [0.0; 3]) <= 155.0 && !notch
+            }
+        }
+        assert_eq!(voidfinder_edge_classes(&cat, &Notch, 10.0), vec![0, 2]);
+    }
+
+    #[test]
     fn bad_holes_are_named() {
         let mut cat = catalog();
         cat.holes[1].radius_mpc_h = -1.0;

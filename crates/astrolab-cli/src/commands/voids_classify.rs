@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use astrolab_store::{MembershipKey, MembershipRows, Progress};
 use astrolab_voids::membership::{
-    classify_v2, classify_voidfinder, Member, EDGE_BUFFER_MPC_H, VFLAG_EDGE, VFLAG_OUTSIDE,
-    VFLAG_VOID, VFLAG_WALL,
+    classify_v2, classify_voidfinder, voidfinder_edge_classes, Member, EDGE_BUFFER_MPC_H,
+    VFLAG_EDGE, VFLAG_OUTSIDE, VFLAG_VOID, VFLAG_WALL,
 };
 use clap::Args;
 
@@ -164,6 +164,14 @@ pub fn classify_file(
     let ids: Vec<i64> = rows.iter().map(|&i| g.target_id[i]).collect();
     let t0 = std::time::Instant::now();
     let members = match &cat.kind {
+        CatalogKind::VoidFinder(v) if v.edge.is_none() => {
+            // No EDGE column (VAST's own output): DESIVAST's edge classes
+            // from the holes and the footprint.
+            let mut v = v.clone();
+            v.edge = Some(voidfinder_edge_classes(&v, &footprint, args.edge_buffer));
+            classify_voidfinder(&points, &v, &footprint, args.edge_buffer)
+                .with_context(|| format!("{}", path.display()))?
+        }
         CatalogKind::VoidFinder(v) => classify_voidfinder(&points, v, &footprint, args.edge_buffer)
             .with_context(|| format!("{}", path.display()))?,
         CatalogKind::V2(v) => classify_v2(&points, Some(&ids), v, &footprint, args.edge_buffer)
