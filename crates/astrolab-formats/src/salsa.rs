@@ -5,6 +5,13 @@
 //! observation (SALSA's convention), so v_LSR = v_topocentric - VELO-LSR; the
 //! reader returns the correction with the usual sign in
 //! [`SalsaSpectrum::lsr_correction_km_s`].
+//!
+//! SALSA writes its reference pixels 0-based (CRPIX2 = CRPIX3 = 0 on the
+//! one-pixel GLON/GLAT axes), not 1-based as the FITS standard says; the
+//! observers' own reductions (Analysis-N/*.m) put each line one channel
+//! (2.06 km/s) higher than a 1-based reading would. [`SalsaSpectrum::freq_hz`]
+//! follows the file's convention: 0-based when CRPIX2 is 0 or TELESCOP
+//! names SALSA, 1-based otherwise.
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +50,9 @@ pub struct SalsaSpectrum {
     pub velo_lsr_header_km_s: f64,
     pub date_obs: String,
     pub telescope: String,
+    /// Index of the first channel in the CRPIX convention: 0 for SALSA's
+    /// 0-based reference pixels, 1 for standard FITS.
+    pub pixel_origin: f64,
 }
 
 /// HI rest frequency used when RESTFREQ is absent.
@@ -79,18 +89,58 @@ impl SalsaSpectrum {
             velo_lsr_header_km_s: need("VELO-LSR")?,
             date_obs: h.get_str("DATE-OBS").unwrap_or("").trim().to_string(),
             telescope: h.get_str("TELESCOP").unwrap_or("").trim().to_string(),
+            pixel_origin: if h.get_f64("CRPIX2") == Some(0.0)
+                || h.get_str("TELESCOP")
+                    .is_some_and(|t| t.trim().to_ascii_uppercase().starts_with("SALSA"))
+            {
+                0.0
+            } else {
+                1.0
+            },
             data_k: data,
         })
     }
 
     /// Sky (topocentric) frequency of channel `i` (0-based), Hz.
     pub fn freq_hz(&self, channel: usize) -> f64 {
-        self.crval1_hz + (channel as f64 + 1.0 - self.crpix1) * self.cdelt1_hz
+        self.crval1_hz + (channel as f64 + self.pixel_origin - self.crpix1) * self.cdelt1_hz
     }
 
     /// The LSR correction (km/s) to add to topocentric radio velocities:
     /// minus the stored VELO-LSR.
     pub fn lsr_correction_km_s(&self) -> f64 {
         -self.velo_lsr_header_km_s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salsa_spectrum_reads_axis_pointing_and_correction() {
+        let Some(data) = crate::testdata::require_shared_data("salsa_reader") else {
+            return;
+        };
+        let s =
+            SalsaSpectrum::open(&data.join("hline/salsa/Observe-1/spectrum_10998.fits")).unwrap();
+        assert_eq!(s.data_k.len(), 256);
+        // BSCALE/BZERO applied: the brightest channel holds 30.75 K.
+        assert!((s.data_k[118] - 30.7477).abs() < 1e-3, "{}", s.data_k[118]);
+        assert!((s.glon_deg - 218.928274922105).abs() < 1e-12);
+        assert!((s.glat_deg + 0.2039049490662321).abs() < 1e-12);
+        assert!((s.lsr_correction_km_s() + 7.855930838219921).abs() < 1e-12);
+        // 0-based CRPIX (SALSA's convention): channel 128 is at CRVAL1.
+        assert_eq!(s.pixel_origin, 0.0);
+        assert_eq!(s.freq_hz(128), 1_420_400_000.0);
+    }
+
+    #[test]
+    fn a_file_that_is_not_fits_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.fits");
+        std::fs::write(&p, b"not a fits file").unwrap();
+        let e = SalsaSpectrum::open(&p).unwrap_err().to_string();
+        assert!(e.contains("x.fits"), "{e}");
     }
 }

@@ -387,3 +387,56 @@ pub fn write_sdfits(path: &Path, rows: &[SdfitsOutRow], extra: Vec<Card>) -> Res
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_rows_read_back() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s.fits");
+        let row = SdfitsOutRow {
+            object: "NGC2415".into(),
+            date_obs: "2021-02-10T07:38:37.50".into(),
+            scan: 152,
+            ifnum: 1,
+            plnum: 0,
+            exposure_s: 0.97,
+            tsys_k: 17.24,
+            tcal_k: 1.455,
+            crval1_hz: 1.4025e9,
+            cdelt1_hz: -715.0,
+            crpix1: 3.0,
+            restfreq_hz: 1.420405751768e9,
+            crval2_deg: 114.2,
+            crval3_deg: 35.2,
+            ctype2: "RA".into(),
+            ctype3: "DEC".into(),
+            data_k: vec![0.5, f64::NAN, -0.25, 4.0],
+        };
+        write_sdfits(&p, &[row.clone()], vec![Card::float("VELO-LSR", -22.5)]).unwrap();
+        let s = Sdfits::open(&p).unwrap();
+        assert_eq!((s.rows.len(), s.nchan), (1, 4));
+        let r = &s.rows[0];
+        assert_eq!((r.scan, r.ifnum, r.intnum), (152, 1, 0));
+        assert_eq!(r.tsys_k, 17.24);
+        assert_eq!(r.freq_hz(2), 1.4025e9);
+        let d = &s.spectra(&[0]).unwrap()[0];
+        assert!(d[1].is_nan() && d[3] == 4.0);
+        assert!(matches!(
+            s.spectra(&[5]),
+            Err(SdfitsError::BadValue { row: 5, .. })
+        ));
+        // Rows of different lengths are refused before anything is written.
+        let mut short = row.clone();
+        short.data_k.pop();
+        let q = d_path(&p);
+        assert!(write_sdfits(&q, &[row, short], Vec::new()).is_err());
+        assert!(!q.exists());
+    }
+
+    fn d_path(p: &Path) -> PathBuf {
+        p.with_file_name("bad.fits")
+    }
+}

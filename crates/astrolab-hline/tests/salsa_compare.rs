@@ -16,7 +16,9 @@ use astrolab_formats::testdata::require_shared_data;
 use astrolab_hline::baseline::{fit_baseline, fit_baseline_auto, Order};
 use astrolab_hline::gauss::{decompose, GaussFit, GaussOptions};
 use astrolab_hline::science::{tangent_point, terminal_velocity_km_s, VmaxMethod};
-use astrolab_hline::velocity::radio_velocity_km_s;
+use astrolab_hline::velocity::{
+    lsr_correction_km_s, radio_velocity_km_s, LsrDefinition, Site, UtcTime,
+};
 
 /// What one observer's .m file says.
 struct Reduction {
@@ -159,6 +161,7 @@ fn salsa_strongest_components_and_rotation_curves_agree_with_the_observers() {
     let salsa = data.join("hline/salsa");
     let (mut n, mut within, mut within_auto, mut within_any) = (0, 0, 0, 0);
     let (mut placeholders, mut real, mut real_within) = (0, 0, 0);
+    let mut lsr_dv: Vec<f64> = Vec::new();
     let mut worst: Vec<(f64, String)> = Vec::new();
     let (mut rot_n, mut rot_within, mut rot_dv) = (0, 0, Vec::new());
     for set in 1..=6 {
@@ -188,6 +191,12 @@ fn salsa_strongest_components_and_rotation_curves_agree_with_the_observers() {
             let Ok(s) = SalsaSpectrum::open(&red.fits) else {
                 continue;
             };
+            // SALSA's own LSR correction against ours (Onsala, DATE-OBS, the pointing).
+            let (ra, dec) = astrolab_sky::galactic::galactic_to_icrs(s.glon_deg, s.glat_deg);
+            let t = UtcTime::parse_iso(&s.date_obs).unwrap();
+            let c =
+                lsr_correction_km_s(t, Site::ONSALA, ra, dec, LsrDefinition::Kinematic).unwrap();
+            lsr_dv.push((c - s.lsr_correction_km_s()).abs());
             let ours = reduce(&s, Some((&red.windows, red.order)));
             let auto = reduce(&s, None);
             let theirs = red
@@ -314,22 +323,31 @@ fn salsa_strongest_components_and_rotation_curves_agree_with_the_observers() {
     for w in worst.iter().take(15) {
         eprintln!("  differs by {:.1} km/s: {}", w.0, w.1);
     }
+    lsr_dv.sort_by(f64::total_cmp);
+    eprintln!(
+        "SALSA VELO-LSR vs our LSRK correction: median |dv| {:.3} km/s, max {:.3} km/s",
+        lsr_dv[lsr_dv.len() / 2],
+        lsr_dv[lsr_dv.len() - 1]
+    );
+    // SALSA's control software computes its correction its own way; we agree
+    // within a quarter channel (2.06 km/s) everywhere.
+    assert!(lsr_dv[lsr_dv.len() - 1] < 0.5);
     assert!(n >= 350, "only {n} spectra with a reduction");
     assert!(
         frac_any >= 0.9,
         "{:.1} % within 5 km/s of an observer's component",
         100.0 * frac_any
     );
-    // Not the 90 %: where emission is present we agree on 80 %; the
+    // Not the 90 %: where emission is present we agree on 85 %; the
     // rest are blends that a free decomposition splits differently from the
     // observers' hand-picked peaks (see bench/RESULTS.md).
     assert!(
-        frac_real >= 0.75,
+        frac_real >= 0.8,
         "{:.1} % within 5 km/s of the observers' strongest (emission present)",
         100.0 * frac_real
     );
     assert!(
-        frac >= 0.65,
+        frac >= 0.75,
         "{:.1} % within 5 km/s of the observers' strongest",
         100.0 * frac
     );
