@@ -135,6 +135,52 @@ mod tests {
         assert_eq!(s.freq_hz(128), 1_420_400_000.0);
     }
 
+    /// A minimal primary-array FITS file with the given extra cards.
+    fn tiny_fits(path: &Path, cards: &[&str], data: &[f32]) {
+        let mut h: Vec<String> = vec![
+            "SIMPLE  =                    T".into(),
+            "BITPIX  =                  -32".into(),
+            "NAXIS   =                    1".into(),
+            format!("NAXIS1  = {:>20}", data.len()),
+        ];
+        h.extend(cards.iter().map(|c| c.to_string()));
+        h.push("END".into());
+        let mut bytes: Vec<u8> = h
+            .iter()
+            .flat_map(|c| format!("{c:<80}").into_bytes())
+            .collect();
+        bytes.resize(bytes.len().div_ceil(2880) * 2880, b' ');
+        bytes.extend(data.iter().flat_map(|v| v.to_be_bytes()));
+        bytes.resize(bytes.len().div_ceil(2880) * 2880, 0);
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn missing_keywords_and_nan_data_are_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("nolsr.fits");
+        let axis = [
+            "CRVAL1  =         1420400000.0",
+            "CDELT1  =             9765.625",
+            "CRPIX1  =                  128",
+            "CRVAL2  =                 30.0",
+            "CRVAL3  =                  0.0",
+        ];
+        tiny_fits(&p, &axis, &[1.0, 2.0, 3.0, 4.0]);
+        let e = SalsaSpectrum::open(&p).unwrap_err();
+        assert!(
+            matches!(&e, SalsaError::MissingKeyword { key, .. } if key == "VELO-LSR"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("nolsr.fits"));
+        let q = d.path().join("nan.fits");
+        let mut cards = axis.to_vec();
+        cards.push("VELO-LSR=                  1.5");
+        tiny_fits(&q, &cards, &[f32::NAN; 4]);
+        let e = SalsaSpectrum::open(&q).unwrap_err();
+        assert!(matches!(e, SalsaError::NoFiniteData { n: 4, .. }), "{e}");
+    }
+
     #[test]
     fn a_file_that_is_not_fits_is_an_error() {
         let d = tempfile::tempdir().unwrap();
