@@ -415,7 +415,12 @@ mod tests {
             ctype3: "DEC".into(),
             data_k: vec![0.5, f64::NAN, -0.25, 4.0],
         };
-        write_sdfits(&p, &[row.clone()], vec![Card::float("VELO-LSR", -22.5)]).unwrap();
+        write_sdfits(
+            &p,
+            std::slice::from_ref(&row),
+            vec![Card::float("VELO-LSR", -22.5)],
+        )
+        .unwrap();
         let s = Sdfits::open(&p).unwrap();
         assert_eq!((s.rows.len(), s.nchan), (1, 4));
         let r = &s.rows[0];
