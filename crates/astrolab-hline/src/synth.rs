@@ -14,10 +14,14 @@
 //! 12-bit as an Airspy) with clipping at full scale.
 //!
 //! Realistic profiles: [`LabMap`] reads the gridded LAB survey HI map as
-//! shipped by astro-virgo (`lab_map.txt`: 400 rows of Galactic latitude
-//! from -90 to +90 deg by 800 columns of longitude from 0 to 360 deg; we
-//! take its values as N_HI in 1e21 cm^-2, which puts the Galactic plane at
-//! a few 1e21 as LAB does) and [`lab_components`] turns a column density
+//! shipped by astro-virgo (`lab_map.txt`: 400 rows by 800 columns, no
+//! header). The file does not say its grid; we read it as an equatorial
+//! map, rows of declination from +90 (first row, constant: the pole) to
+//! -90 deg, columns of right ascension from 0 to 360 deg, because in that
+//! reading both Galactic poles fall on the map's minimum (0.09) and the
+//! Galactic plane on its bright band (0.7 to 2.7 at l = 0, 30, 80, 180).
+//! We take the values as N_HI in 1e21 cm^-2 (an assumption: it puts the
+//! poles near 1e20, as LAB measures) and [`lab_components`] turns a column
 //! into a local component at v = 0 and a Galactic-disc component at the
 //! velocity of a flat rotation curve 3 kpc away (Burton 1988 geometry),
 //! with N_HI = 1.823e18 cm^-2 per K km/s (optically thin).
@@ -421,11 +425,12 @@ impl LabMap {
         Ok(LabMap { n_b, n_l, values })
     }
 
-    /// N_HI (1e21 cm^-2) at Galactic longitude and latitude (nearest cell).
+    /// N_HI (1e21 cm^-2) at Galactic longitude and latitude (nearest cell
+    /// of the equatorial grid).
     pub fn column_1e21(&self, l_deg: f64, b_deg: f64) -> f64 {
-        let l = l_deg.rem_euclid(360.0);
-        let col = ((l / 360.0 * self.n_l as f64) as usize).min(self.n_l - 1);
-        let row = (((b_deg.clamp(-90.0, 90.0) + 90.0) / 180.0 * self.n_b as f64) as usize)
+        let (ra, dec) = astrolab_sky::galactic::galactic_to_icrs(l_deg, b_deg);
+        let col = ((ra.rem_euclid(360.0) / 360.0 * self.n_l as f64) as usize).min(self.n_l - 1);
+        let row = (((90.0 - dec.clamp(-90.0, 90.0)) / 180.0 * self.n_b as f64) as usize)
             .min(self.n_b - 1);
         self.values[row * self.n_l + col] as f64
     }
@@ -491,11 +496,18 @@ mod tests {
 
     #[test]
     fn lab_map_profiles_are_brighter_in_the_plane() {
+        // An equatorial grid, bright within 10 deg of the Galactic plane.
         let mut text = String::new();
-        for row in 0..10 {
-            let b = -90.0 + (row as f64 + 0.5) * 18.0;
-            let v = 0.1 + 8.0 * (-(b as f64 / 10.0).powi(2)).exp();
-            text.push_str(&vec![format!("{v}"); 20].join(" "));
+        for row in 0..40 {
+            let dec = 90.0 - (row as f64 + 0.5) * 4.5;
+            let vals: Vec<String> = (0..80)
+                .map(|col| {
+                    let ra = (col as f64 + 0.5) * 4.5;
+                    let (_, b) = astrolab_sky::galactic::icrs_to_galactic(ra, dec);
+                    format!("{}", 0.1 + 8.0 * (-(b / 10.0).powi(2)).exp())
+                })
+                .collect();
+            text.push_str(&vals.join(" "));
             text.push('\n');
         }
         let m = LabMap::parse(&text).unwrap();
