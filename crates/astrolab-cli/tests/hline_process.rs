@@ -135,6 +135,10 @@ fn synthetic_recording_gives_the_true_line_and_is_processed_once() {
     assert_eq!(a.header.n_channels, 1024);
     assert!(a.flags.iter().any(|&f| f != 0));
     assert!((a.starts_unix_s[0] - 1_795_377_600.0).abs() < 1e-3);
+    // Each spectrum carries its LSR correction (its v_LSR axis), close to
+    // the line's (which is taken at mid-recording).
+    let corr = a.v_lsr_corrections_km_s[0].expect("v_LSR correction");
+    assert!((corr - (v_lsr - v)).abs() < 0.01, "{corr} {}", v_lsr - v);
     let w = std::fs::read_to_string(s["waterfall"].as_str().unwrap()).unwrap();
     assert!(w.starts_with("<svg") && w.contains("#d62728"));
     // Same bytes again: skipped through the registry.

@@ -551,6 +551,7 @@ pub struct SpectraArchiveWriter {
     flags: BufWriter<File>,
     starts_unix_s: Vec<f64>,
     n_frames: Vec<u64>,
+    v_lsr_corrections_km_s: Vec<Option<f64>>,
 }
 
 /// The flags file beside an archive's data file.
@@ -586,6 +587,7 @@ impl SpectraArchiveWriter {
             flags,
             starts_unix_s: Vec::new(),
             n_frames: Vec::new(),
+            v_lsr_corrections_km_s: Vec::new(),
         })
     }
 
@@ -622,7 +624,18 @@ impl SpectraArchiveWriter {
         self.flags.write_all(flags).map_err(io(&self.flags_path))?;
         self.starts_unix_s.push(start_unix_s);
         self.n_frames.push(n_frames);
+        self.v_lsr_corrections_km_s.push(None);
         Ok(())
+    }
+
+    /// Sets the LSR correction of the integration written last
+    /// (v_LSR = topocentric radio velocity + correction), written as the
+    /// capture's `astrolab:v_lsr_correction_km_s`: with it each spectrum
+    /// has its v_LSR axis.
+    pub fn set_v_lsr_correction(&mut self, correction_km_s: f64) {
+        if let Some(last) = self.v_lsr_corrections_km_s.last_mut() {
+            *last = Some(correction_km_s);
+        }
     }
 
     /// Integrations written so far.
@@ -709,8 +722,12 @@ impl SpectraArchiveWriter {
             .iter()
             .enumerate()
             .map(|(i, &t)| {
-                json!({"core:sample_start": i, "core:frequency": h.center_freq_hz,
-                       "core:datetime": format_datetime_unix_s(t), "astrolab:start_unix_s": t})
+                let mut c = json!({"core:sample_start": i, "core:frequency": h.center_freq_hz,
+                       "core:datetime": format_datetime_unix_s(t), "astrolab:start_unix_s": t});
+                if let Some(v) = self.v_lsr_corrections_km_s.get(i).copied().flatten() {
+                    c["astrolab:v_lsr_correction_km_s"] = json!(v);
+                }
+                c
             })
             .collect();
         let root = json!({"global": global, "captures": captures, "annotations": []});
@@ -740,6 +757,9 @@ pub struct SpectraArchive {
     pub starts_unix_s: Vec<f64>,
     /// Frames averaged in each integration.
     pub n_frames: Vec<u64>,
+    /// LSR correction per integration (v_LSR = radio velocity + this),
+    /// when site, time and pointing were known.
+    pub v_lsr_corrections_km_s: Vec<Option<f64>>,
     /// Spectra, integration-major (`n_integrations x n_channels`).
     pub spectra: Vec<f32>,
     /// Flags, same layout.
@@ -803,6 +823,13 @@ pub fn read_spectra_archive(path: &Path) -> Result<SpectraArchive> {
                     .and_then(parse_datetime_unix_s)
             })
             .unwrap_or(f64::NAN)
+        })
+        .collect();
+    let v_lsr_corrections_km_s: Vec<Option<f64>> = captures
+        .iter()
+        .map(|c| {
+            c.get("astrolab:v_lsr_correction_km_s")
+                .and_then(Value::as_f64)
         })
         .collect();
     let n_frames: Vec<u64> = g
@@ -875,6 +902,7 @@ pub fn read_spectra_archive(path: &Path) -> Result<SpectraArchive> {
         header,
         starts_unix_s,
         n_frames,
+        v_lsr_corrections_km_s,
         spectra,
         flags,
     })
@@ -1016,8 +1044,10 @@ mod tests {
             .unwrap();
         w.write(1_700_000_000.5, 7, &[5.0, 6.0, 7.0, 8.0], &[2, 0, 0, 0])
             .unwrap();
+        w.set_v_lsr_correction(-12.5);
         let meta = w.finish().unwrap();
         let a = read_spectra_archive(&meta).unwrap();
+        assert_eq!(a.v_lsr_corrections_km_s, vec![None, Some(-12.5)]);
         assert_eq!(a.header, h.clone());
         assert_eq!(a.n_integrations(), 2);
         assert_eq!(a.spectra[5], 6.0);

@@ -380,6 +380,26 @@ pub fn process_one(
      -> Result<()> {
         let start = t0 + int.start_sample as f64 / input.sample_rate_hz;
         archive.write(start, int.n_frames as u64, &int.power, &int.flags)?;
+        if let (Some(_), Some(g), Some(Pointing::Equatorial { ra_deg, dec_deg })) = (
+            input.start_unix_s,
+            site,
+            pointing_for(&input, o, int.start_sample),
+        ) {
+            let s = Site {
+                lat_deg: g.lat_deg,
+                lon_deg: g.lon_deg,
+                height_m: g.alt_m,
+            };
+            let mid = start + 0.5 * int.n_frames as f64 * n as f64 / input.sample_rate_hz;
+            let corr = lsr_correction_km_s(
+                UtcTime::from_unix_seconds(mid),
+                s,
+                ra_deg,
+                dec_deg,
+                LsrDefinition::Kinematic,
+            )?;
+            archive.set_v_lsr_correction(corr);
+        }
         for c in 0..n {
             n_cells += 1;
             if int.flags[c] == 0 && int.power[c].is_finite() {

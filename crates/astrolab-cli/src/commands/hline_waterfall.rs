@@ -205,6 +205,7 @@ mod tests {
             },
             starts_unix_s: (0..nint).map(|k| k as f64).collect(),
             n_frames: vec![1; nint],
+            v_lsr_corrections_km_s: vec![None; nint],
             spectra,
             flags,
         };
