@@ -807,3 +807,39 @@ pub fn write_demo_recording(dir: &Path, seed: u64) -> Result<PathBuf> {
         .with_context(|| format!("writing {}", tp.display()))?;
     Ok(meta)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Opts {
+        #[command(flatten)]
+        o: ProcessOptions,
+    }
+
+    #[test]
+    fn demo_recording_is_valid_and_its_line_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = write_demo_recording(dir.path(), 3).unwrap();
+        let rec = SigmfRecording::open(&meta).unwrap();
+        assert_eq!(rec.n_samples, 7_200_000);
+        assert_eq!(rec.datatype, IqDatatype::Cu8);
+        let truth: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("hline-demo-3.truth.json")).unwrap(),
+        )
+        .unwrap();
+        let cfg = Config {
+            home: dir.path().join("home"),
+            database_url: None,
+            log_format: crate::cli::LogFormat::Human,
+        };
+        let o = Opts::parse_from(["x", "--integration-s", "0.25", "--tsys-k", "120"]).o;
+        let s = process_one(&cfg, &meta, &o, None).unwrap();
+        let line = s.line.expect("line");
+        let v_true = truth["line_center_v_radio_topo_km_s"].as_f64().unwrap();
+        assert!((line["v_radio_topo_km_s"].as_f64().unwrap() - v_true).abs() < 0.5);
+        assert!(line["v_lsr_km_s"].as_f64().is_some());
+    }
+}
