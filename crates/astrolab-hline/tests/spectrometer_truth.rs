@@ -144,4 +144,3 @@ fn no_astronomical_signal_gives_no_line() {
     assert!(recall >= 0.95 && fpr <= 0.02, "{recall} {fpr}");
     assert!(line_of(&r).is_none(), "a line was invented in noise");
 }
-

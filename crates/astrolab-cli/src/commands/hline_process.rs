@@ -735,8 +735,6 @@ pub fn watch(cfg: &Config, args: &WatchArgs) -> Result<()> {
 /// Writes a short synthetic SigMF recording (8-bit, 2.4 MS/s, 3 s; one HI
 /// line, carriers, bursts, DC spike; see `astrolab_hline::synth`) with its
 /// truth table beside it (`<stem>.truth.json`); returns the meta file.
-// Called by demo-data/quickstart once the lead wires it in.
-#[allow(dead_code)]
 pub fn write_demo_recording(dir: &Path, seed: u64) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut synth = SynthConfig::lab_scenario(seed, 2.4e6, 3.0);
@@ -821,13 +819,21 @@ mod tests {
 
     #[test]
     fn demo_recording_is_valid_and_its_line_is_found() {
+        // Seed 42 is the one quickstart uses.
+        for seed in [3, 42] {
+            demo_recording_line_is_found(seed);
+        }
+    }
+
+    fn demo_recording_line_is_found(seed: u64) {
         let dir = tempfile::tempdir().unwrap();
-        let meta = write_demo_recording(dir.path(), 3).unwrap();
+        let meta = write_demo_recording(dir.path(), seed).unwrap();
         let rec = SigmfRecording::open(&meta).unwrap();
         assert_eq!(rec.n_samples, 7_200_000);
         assert_eq!(rec.datatype, IqDatatype::Cu8);
         let truth: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("hline-demo-3.truth.json")).unwrap(),
+            &std::fs::read_to_string(dir.path().join(format!("hline-demo-{seed}.truth.json")))
+                .unwrap(),
         )
         .unwrap();
         let cfg = Config {

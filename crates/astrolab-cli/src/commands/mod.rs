@@ -4,12 +4,6 @@ pub mod db;
 pub mod demo;
 pub mod fetch;
 pub mod files;
-pub mod ingest;
-pub mod query;
-pub mod quickstart;
-pub mod spectra;
-pub mod voids;
-pub mod voids_find;
 pub mod hline;
 pub mod hline_calibrate;
 pub mod hline_fit;
@@ -17,6 +11,12 @@ pub mod hline_plots;
 pub mod hline_process;
 pub mod hline_rotation;
 pub mod hline_waterfall;
+pub mod ingest;
+pub mod query;
+pub mod quickstart;
+pub mod spectra;
+pub mod voids;
+pub mod voids_find;
 
 use anyhow::{Context, Result};
 
