@@ -180,6 +180,37 @@ fn quickstart_runs_from_nothing_and_reports_results() {
     )
     .unwrap();
     assert_eq!(summary["demo"]["n_galaxies"], 4000);
+    // VoidFinder recovers the planted voids of its demo patch.
+    let vf = out
+        .lines()
+        .find(|l| l.contains("planted voids with R > 15 Mpc/h recovered"))
+        .unwrap_or_else(|| panic!("no VoidFinder line in {out}"));
+    let nums: Vec<f64> = vf
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|t| !t.is_empty())
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // "VoidFinder: V voids in a N-galaxy demo patch; R of P planted ..."
+    let (recovered, planted) = (nums[2], nums[3]);
+    assert!(planted >= 10.0 && recovered >= 0.9 * planted, "{vf}");
+    // The synthetic recording's line at its true velocity.
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(home.join("quickstart/hline/hline-demo-42.truth.json")).unwrap(),
+    )
+    .unwrap();
+    let v_true = truth["line_center_v_radio_topo_km_s"].as_f64().unwrap();
+    let hi = out
+        .lines()
+        .find(|l| l.contains("HI line:"))
+        .unwrap_or_else(|| panic!("no HI line in {out}"));
+    let v: f64 = hi
+        .split("v_radio(topo) ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{hi}"));
+    assert!((v - v_true).abs() < 0.5, "{hi} vs truth {v_true}");
+    assert!(home.join("quickstart/voids/summary.txt").is_file());
     // Every FastSpecFit galaxy is in the redshift catalog at the same position.
     let xm = std::fs::read_to_string(home.join("quickstart/xmatch_fastspec_zcatalog.csv")).unwrap();
     assert_eq!(xm.lines().count() - 1, 4000);
