@@ -42,7 +42,9 @@ pub struct SpectrumPlot<'a> {
     pub rest_frame: bool,
 }
 
-fn escape(s: &str) -> String {
+/// Escapes text for SVG/XML content and attribute values (every figure of
+/// the binary uses this one).
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

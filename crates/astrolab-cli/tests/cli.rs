@@ -2,37 +2,10 @@
 //! quickstart, output formats, and a kill in the middle of an ingest.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_astrolab"));
-    // Tests must not pick up the developer's settings.
-    for k in [
-        "ASTROLAB_HOME",
-        "ASTROLAB_DATABASE_URL",
-        "ASTROLAB_CONFIG",
-        "ASTROLAB_LOG_FORMAT",
-    ] {
-        c.env_remove(k);
-    }
-    c
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    bin()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run astrolab")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{bin, run, text};
 
 #[test]
 fn every_command_has_help() {

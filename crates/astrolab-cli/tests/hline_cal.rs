@@ -3,26 +3,16 @@
 //! and without `smthoff`, compared channel by channel with GBTIDL's files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use astrolab_formats::sdfits::Sdfits;
 use astrolab_formats::testdata::require_shared_data;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_astrolab"))
-        .args(args)
-        .env_remove("ASTROLAB_CONFIG")
-        .env_remove("ASTROLAB_HOME")
-        .output()
-        .expect("run astrolab")
-}
+mod common;
+use common::text;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+fn run(args: &[&str]) -> Output {
+    common::bin().args(args).output().expect("run astrolab")
 }
 
 fn gbt(data: &Path) -> PathBuf {

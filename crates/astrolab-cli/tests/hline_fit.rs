@@ -2,29 +2,11 @@
 //! to component tables (CSV, JSON, FITS), figures (SVG, PNG), tangent points
 //! and the l-v diagram; bad input gives errors naming the file and field.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use astrolab_formats::sdfits::{write_sdfits, SdfitsOutRow};
 use astrolab_formats::testdata::require_shared_data;
 
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_astrolab"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("ASTROLAB_CONFIG")
-        .env_remove("ASTROLAB_HOME")
-        .output()
-        .expect("run astrolab")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{run, text};
 
 #[test]
 fn salsa_fit_writes_tables_and_figures() {

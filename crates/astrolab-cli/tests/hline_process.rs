@@ -3,7 +3,7 @@
 //! and the field, never print a velocity).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use astrolab_formats::iq::{encode_into, IqDatatype};
 use astrolab_formats::sigmf::{
@@ -11,24 +11,16 @@ use astrolab_formats::sigmf::{
 };
 use astrolab_hline::synth::{generate, SynthConfig, SynthTruth};
 
+mod common;
+use common::text;
+
 fn run(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_astrolab"))
+    common::bin()
         .arg("--home")
         .arg(home)
         .args(args)
-        .env_remove("ASTROLAB_CONFIG")
-        .env_remove("ASTROLAB_HOME")
-        .env_remove("ASTROLAB_DATABASE_URL")
         .output()
         .expect("run astrolab")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Writes `<dir>/<name>.sigmf-{meta,data}` from a synthetic configuration.

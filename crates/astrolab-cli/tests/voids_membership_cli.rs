@@ -4,21 +4,15 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use astrolab_formats::fits::{write_fits, Card, ColumnData, ColumnOut, FitsFile, HduOut};
 
+mod common;
+
 fn run(dir: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_astrolab"));
-    for k in [
-        "ASTROLAB_HOME",
-        "ASTROLAB_DATABASE_URL",
-        "ASTROLAB_CONFIG",
-        "ASTROLAB_LOG_FORMAT",
-    ] {
-        c.env_remove(k);
-    }
-    c.current_dir(dir)
+    common::bin()
+        .current_dir(dir)
         .arg("--home")
         .arg("home")
         .args(args)
@@ -27,11 +21,7 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn ok(o: &Output) -> String {
-    let t = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let t = common::text(o);
     assert!(o.status.success(), "{t}");
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

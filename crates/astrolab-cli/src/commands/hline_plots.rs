@@ -15,11 +15,7 @@ const RIGHT: f64 = 30.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 55.0;
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+use crate::plot::escape as esc;
 
 /// Axis limits of finite values, padded; (0, 1) when there are none.
 fn limits<'a>(vals: impl Iterator<Item = &'a f64>, pad: f64) -> (f64, f64) {

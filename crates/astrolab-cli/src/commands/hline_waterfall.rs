@@ -168,11 +168,7 @@ pub fn waterfall_svg(a: &SpectraArchive, title: &str) -> String {
     s
 }
 
-fn xml_escape(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+use crate::plot::escape as xml_escape;
 
 #[cfg(test)]
 mod tests {

@@ -16,11 +16,7 @@ const R: f64 = 20.0;
 const T: f64 = 40.0;
 const B: f64 = 55.0;
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+use crate::plot::escape as esc;
 
 fn range(series: &[(String, Vec<f64>)]) -> Option<(f64, f64)> {
     let (lo, hi) = series
