@@ -91,6 +91,18 @@ pub enum Command {
     /// single-dish spectra, fit components, the rotation curve.
     #[command(subcommand)]
     Hline(crate::commands::hline::HlineCommand),
+    /// The web server: REST API (/api/v1), web pages, accounts, audit
+    /// log, run queue and Prometheus metrics (/metrics).
+    Serve(crate::commands::serve::ServeArgs),
+    /// Execute queued pipeline runs (several workers may share one
+    /// PostgreSQL store, on several machines).
+    Worker(crate::commands::worker::WorkerArgs),
+    /// Accounts of the server: add, list, disable, enable.
+    #[command(subcommand)]
+    User(crate::commands::serve::UserCommand),
+    /// API tokens: create (shown once), revoke, list.
+    #[command(subcommand)]
+    Token(crate::commands::serve::TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,6 +20,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     /// Log format.
     pub log_format: Option<LogFormat>,
+    /// `astrolab serve` settings.
+    pub server: Option<astrolab_server::ServerFileConfig>,
 }
 
 /// The resolved configuration.
@@ -31,6 +33,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Log format.
     pub log_format: LogFormat,
+    /// The `[server]` table (defaults when absent).
+    pub server: astrolab_server::ServerFileConfig,
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {
@@ -71,6 +75,7 @@ pub fn resolve(args: &GlobalArgs) -> Result<Config> {
             .log_format
             .or(file.log_format)
             .unwrap_or(LogFormat::Human),
+        server: file.server.unwrap_or_default(),
     })
 }
 

@@ -77,6 +77,10 @@ fn main() {
         Command::Spectra(c) => commands::spectra::run(&cfg, &c),
         Command::Voids(c) => commands::voids::run(&cfg, &c),
         Command::Hline(c) => commands::hline::run(&cfg, &c),
+        Command::Serve(a) => commands::serve::run(&cfg, &a),
+        Command::Worker(a) => commands::worker::run(&cfg, &a),
+        Command::User(c) => commands::serve::run_user(&cfg, &c),
+        Command::Token(c) => commands::serve::run_token(&cfg, &c),
     };
     if let Err(e) = result {
         // `astrolab ... | head` closing the pipe early is not a failure.

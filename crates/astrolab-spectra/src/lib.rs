@@ -46,6 +46,8 @@ mod error;
 mod file;
 mod hot;
 mod lab;
+pub mod plot;
+mod read;
 
 pub use convert::{
     convert_coadd, convert_coadd_counted, ConvertCounts, RedrockRow, SOFTWARE_VERSION,
@@ -57,3 +59,4 @@ pub use file::{
 };
 pub use hot::{hot_path, read_many, write_hot_copy, HotCopy};
 pub use lab::{lab_columns, read_lab_layout, LabSpectrum};
+pub use read::{read_indexed, IndexedSpectrum};

@@ -44,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         radius_deg: radius,
         filter: None,
         limit: None,
+        exclude_file_ids: Vec::new(),
     };
     store.cone(&q(centres[0].0, centres[0].1))?;
     let mut ms = Vec::with_capacity(centres.len());

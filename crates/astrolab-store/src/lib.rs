@@ -9,16 +9,24 @@
 //! cone searches work on both backends through index ranges
 //! (astrolab_sky::cone_ranges); the exact angular distance decides.
 //!
+//! For `astrolab serve` the store also keeps accounts, API tokens and
+//! sessions ([`User`], [`Store::create_user`]), datasets with their access
+//! rules ([`Dataset`]), an append-only audit log ([`AuditEvent`]) and the
+//! run queue that workers claim from ([`RunRecord`], [`Store::claim_run`]).
+//!
 //! ```no_run
 //! use astrolab_store::{Store, StoreConfig, IngestOptions, Progress, ConeQuery};
 //! let mut store = Store::open(&StoreConfig::sqlite("astrolab-data"))?;
 //! store.ingest_file("zpix-main-bright.fits".as_ref(), &IngestOptions::default(), &mut Progress::none())?;
 //! let hits = store.cone(&ConeQuery { table: "zcatalog".into(), ra_deg: 180.0, dec_deg: 30.0,
-//!     radius_deg: 1.0, filter: Some("zwarn = 0".into()), limit: None })?;
+//!     radius_deg: 1.0, filter: Some("zwarn = 0".into()), ..Default::default() })?;
 //! # Ok::<(), astrolab_store::StoreError>(())
 //! ```
 
+mod accounts;
+mod audit;
 mod batch;
+mod datasets;
 mod error;
 mod hline;
 mod ingest;
@@ -27,18 +35,24 @@ mod poscache;
 mod postgres;
 pub mod query;
 mod registry;
+mod runs;
 pub mod schema;
 mod spectra_index;
 mod sqlite;
 mod store;
+mod tx;
 mod value;
 mod voids_membership;
 
+pub use accounts::{ApiTokenInfo, NewApiToken, NewSession, NewUser, Role, SessionInfo, User};
+pub use audit::{AuditEvent, AuditRecord};
+pub use datasets::{Dataset, Visibility};
 pub use error::{Result, StoreError};
 pub use hline::{HlineRecording, HlineSpectrumRow};
 pub use ingest::{detect_format, expand_paths, Format, IngestOptions, IngestOutcome, Progress};
 pub use query::{ConeQuery, ResultTable};
 pub use registry::{file_digest, RawFile};
+pub use runs::{NewRun, QueueStats, RunAttempt, RunLogLine, RunRecord, RunState};
 pub use spectra_index::{select_redrock, SpectraFileRecord, SpectrumLocation};
 pub use store::{redact_url, Backend, Store, StoreConfig};
 pub use value::Value;

@@ -63,6 +63,17 @@ static MIGRATIONS: &[Migration] = &[
         )),
         needs_q3c: false,
     },
+    Migration {
+        version: 6,
+        name: "accounts, audit log, datasets and run queue",
+        sqlite: Some(include_str!(
+            "../migrations/sqlite/0006_accounts_audit_runs.sql"
+        )),
+        postgres: Some(include_str!(
+            "../migrations/postgres/0006_accounts_audit_runs.sql"
+        )),
+        needs_q3c: false,
+    },
 ];
 
 /// State of one migration in a database.

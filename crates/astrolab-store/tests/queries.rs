@@ -65,6 +65,7 @@ fn cone_matches_brute_force_at_poles_and_ra_wrap() {
                     radius_deg: r,
                     filter: None,
                     limit: None,
+                    exclude_file_ids: Vec::new(),
                 })
                 .unwrap();
             let mut want: Vec<i64> = (0..ra.len())
@@ -100,6 +101,7 @@ fn cone_matches_brute_force_at_poles_and_ra_wrap() {
                 radius_deg: 3.0,
                 filter: None,
                 limit: None,
+                exclude_file_ids: Vec::new(),
             })
             .unwrap();
         let f = store
@@ -110,6 +112,7 @@ fn cone_matches_brute_force_at_poles_and_ra_wrap() {
                 radius_deg: 3.0,
                 filter: Some("zwarn = 0 AND spectype = 'QSO' AND bgs_target & 2".into()),
                 limit: None,
+                exclude_file_ids: Vec::new(),
             })
             .unwrap();
         let (zi, si, bi) = (
@@ -136,6 +139,7 @@ fn cone_matches_brute_force_at_poles_and_ra_wrap() {
                 radius_deg: 3.0,
                 filter: None,
                 limit: Some(5),
+                exclude_file_ids: Vec::new(),
             })
             .unwrap();
         assert_eq!(lim.rows, all.rows[..5].to_vec());
@@ -170,6 +174,7 @@ fn postgres_q3c_and_healpix_paths_agree() {
                 radius_deg: 1.0,
                 filter: None,
                 limit: None,
+                exclude_file_ids: Vec::new(),
             })
             .unwrap();
         t.rows

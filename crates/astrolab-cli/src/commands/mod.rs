@@ -14,9 +14,11 @@ pub mod hline_waterfall;
 pub mod ingest;
 pub mod query;
 pub mod quickstart;
+pub mod serve;
 pub mod spectra;
 pub mod voids;
 pub mod voids_find;
+pub mod worker;
 
 use anyhow::{Context, Result};
 

@@ -24,6 +24,7 @@ pub fn run(cfg: &Config, cmd: &QueryCommand) -> Result<()> {
                 radius_deg: angle(&a.radius, "--radius")?,
                 filter: a.filter.clone(),
                 limit: a.limit,
+                exclude_file_ids: Vec::new(),
             };
             let t = store.cone(&q)?;
             crate::output::emit(&t, &a.out, "CONE")

@@ -119,6 +119,7 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
         radius_deg: 2.0,
         filter: Some("zwarn = 0 AND logmstar > 9".into()),
         limit: None,
+        exclude_file_ids: Vec::new(),
     })?;
     crate::output::emit(&cone, &csv_out(&out_dir, "cone_search.csv"), "CONE")?;
     done.push(format!(

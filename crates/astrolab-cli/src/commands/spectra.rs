@@ -359,52 +359,17 @@ pub fn fetch_spectra(store: &mut Store, target_ids: &[i64]) -> Result<Vec<Fetche
             .position(|l| l.path != path)
             .map_or(located.len(), |k| i + k);
         let rows: Vec<usize> = located[i..j].iter().map(|l| l.row).collect();
-        match SpectraFile::open(Path::new(&path)) {
-            Ok(file) => {
-                let wavelength = file.wavelength();
-                // The hot copy when there is a fresh one: no decompression.
-                let read = match astrolab_spectra::HotCopy::open_fresh(Path::new(&path))? {
-                    Some(hot) => hot.read_rows(&rows)?,
-                    None => file.read_rows(&rows)?,
-                };
-                for (l, row) in located[i..j].iter().zip(read) {
-                    out.push(Fetched {
-                        target_id: l.target_id,
-                        z: row.z,
-                        wavelength: wavelength.clone(),
-                        row,
-                    });
-                }
-            }
-            // The lab's per-tile files, indexed in place: each row carries
-            // its own wavelength array.
-            Err(_) if is_lab_file(store, &path)? => {
-                let mut lab = astrolab_spectra::read_lab_layout(Path::new(&path))
-                    .with_context(|| format!("reading {path}"))?;
-                for l in &located[i..j] {
-                    let r = lab.get_mut(l.row).ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "{path}: row {} is not in the file; re-run spectra index-lab",
-                            l.row
-                        )
-                    })?;
-                    out.push(Fetched {
-                        target_id: l.target_id,
-                        z: r.z,
-                        wavelength: std::mem::take(&mut r.wavelength),
-                        row: astrolab_spectra::SpectraRow {
-                            target_id: r.target_id,
-                            ra: r.ra,
-                            dec: r.dec,
-                            z: r.z,
-                            flux: std::mem::take(&mut r.flux),
-                            ivar: std::mem::take(&mut r.ivar),
-                            mask: std::mem::take(&mut r.mask),
-                        },
-                    });
-                }
-            }
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("opening {path}"))),
+        // The hot copy when fresh; the lab's per-tile files row by row.
+        let lab = is_lab_file(store, &path)?;
+        let read = astrolab_spectra::read_indexed(Path::new(&path), &rows, lab)
+            .with_context(|| format!("reading {path}"))?;
+        for (l, s) in located[i..j].iter().zip(read) {
+            out.push(Fetched {
+                target_id: l.target_id,
+                z: s.row.z,
+                wavelength: s.wavelength,
+                row: s.row,
+            });
         }
         i = j;
     }
@@ -434,7 +399,7 @@ fn get(store: &mut Store, a: &SpectraGetArgs) -> Result<()> {
     }
     if let Some(plot) = &a.plot {
         let f = &fetched[0];
-        let svg = crate::plot::spectrum_svg(&crate::plot::SpectrumPlot {
+        let svg = astrolab_spectra::plot::spectrum_svg(&astrolab_spectra::plot::SpectrumPlot {
             title: format!("TARGETID {}  z = {:.4}", f.target_id, f.z),
             wavelength: &f.wavelength,
             flux: &f.row.flux,

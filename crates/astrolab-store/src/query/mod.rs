@@ -35,8 +35,9 @@ impl ResultTable {
     }
 }
 
-/// A cone search request.
-#[derive(Debug, Clone)]
+/// A cone search request. `..Default::default()` fills the optional
+/// fields (the default radius is 0, which is invalid: set it).
+#[derive(Debug, Clone, Default)]
 pub struct ConeQuery {
     /// Table to search (a sky table of the store).
     pub table: String,
@@ -50,6 +51,9 @@ pub struct ConeQuery {
     pub filter: Option<String>,
     /// Keep at most this many rows (nearest first).
     pub limit: Option<usize>,
+    /// Leave out rows loaded from these raw files (the caller's
+    /// [`Store::forbidden_file_ids`]: restricted datasets).
+    pub exclude_file_ids: Vec<i64>,
 }
 
 /// Resolves a sky table by name, with an error that lists the choices.
@@ -130,6 +134,24 @@ impl Store {
             cols.join(", "),
             table.name
         );
+        if !q.exclude_file_ids.is_empty() {
+            // One parameter whatever the number of files: a JSON array on
+            // SQLite, an array literal on PostgreSQL.
+            let ids: Vec<String> = q.exclude_file_ids.iter().map(i64::to_string).collect();
+            if pg {
+                params.push(Value::Text(format!("{{{}}}", ids.join(","))));
+                sql.push_str(&format!(
+                    " AND file_id <> ALL(${}::text::bigint[])",
+                    params.len()
+                ));
+            } else {
+                params.push(Value::Text(format!("[{}]", ids.join(","))));
+                sql.push_str(&format!(
+                    " AND file_id NOT IN (SELECT value FROM json_each(?{}))",
+                    params.len()
+                ));
+            }
+        }
         if let Some(f) = &q.filter {
             let c = filter::compile(f, table, ph, params.len() + 1)?;
             sql.push_str(&format!(" AND {}", c.sql));

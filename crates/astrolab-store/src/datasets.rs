@@ -1,0 +1,289 @@
+//! Datasets (migration 6): named groups of raw files, `public` or
+//! `restricted` to named projects, and the store-size figures of the
+//! dashboard.
+//!
+//! Access rules:
+//! * a file in no dataset is public (the lab's DESI data is public);
+//! * a file is readable when at least one dataset holding it is readable:
+//!   public, or restricted to a project the caller belongs to; admins read
+//!   everything;
+//! * membership follows the file's registry *name*: a new version of a
+//!   file (see the raw registry) stays in the datasets of the old one, so
+//!   re-ingesting a restricted file never makes its rows public.
+//!
+//! Rows are filtered by `file_id`: [`Store::forbidden_file_ids`] gives the
+//! ids to pass as [`crate::ConeQuery::exclude_file_ids`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use crate::accounts::{check_name, clean_projects};
+use crate::error::{Result, StoreError};
+use crate::registry::now_rfc3339;
+use crate::schema;
+use crate::store::{Conn, Store};
+use crate::tx::{int, text, txt};
+use crate::value::Value;
+
+/// Who may read a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Everyone, including viewers.
+    Public,
+    /// Members of the dataset's projects, and admins.
+    Restricted,
+}
+
+impl Visibility {
+    /// `public` or `restricted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Restricted => "restricted",
+        }
+    }
+}
+
+impl std::fmt::Display for Visibility {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Visibility {
+    type Err = StoreError;
+
+    /// Parses `public` or `restricted` (any case).
+    fn from_str(s: &str) -> Result<Visibility> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "public" => Ok(Visibility::Public),
+            "restricted" => Ok(Visibility::Restricted),
+            _ => Err(StoreError::bad_request(
+                "visibility",
+                format!("{s:?} is not a visibility; choose public or restricted"),
+            )),
+        }
+    }
+}
+
+/// A dataset with its size.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Dataset {
+    /// Name (unique): letters, digits and `._-@+`.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Who may read it.
+    pub visibility: Visibility,
+    /// Projects whose members may read it when restricted (sorted).
+    pub projects: Vec<String>,
+    /// Live (not superseded) raw files in it.
+    pub files: i64,
+    /// Rows loaded from those files.
+    pub rows: i64,
+    /// Bytes of those files.
+    pub bytes: i64,
+}
+
+fn superseded_false(store: &Store) -> &'static str {
+    match store.conn {
+        Conn::Sqlite { .. } => "r.superseded = 0",
+        Conn::Postgres(_) => "NOT r.superseded",
+    }
+}
+
+impl Store {
+    /// Creates a dataset or replaces its description, visibility and
+    /// projects (files stay).
+    pub fn upsert_dataset(
+        &mut self,
+        name: &str,
+        description: &str,
+        visibility: Visibility,
+        projects: &[String],
+    ) -> Result<Dataset> {
+        check_name("dataset", name)?;
+        let projects = clean_projects(projects)?;
+        let mut tx = self.begin()?;
+        tx.execute(
+            "INSERT INTO datasets (name, description, visibility, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET description = excluded.description, visibility = excluded.visibility",
+            "INSERT INTO datasets (name, description, visibility, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET description = excluded.description, visibility = excluded.visibility",
+            &[txt(name), txt(description), txt(visibility.as_str()), txt(&now_rfc3339())],
+        )?;
+        tx.execute(
+            "DELETE FROM dataset_projects WHERE dataset = ?1",
+            "DELETE FROM dataset_projects WHERE dataset = $1",
+            &[txt(name)],
+        )?;
+        for p in &projects {
+            tx.execute(
+                "INSERT INTO dataset_projects (dataset, project) VALUES (?1, ?2)",
+                "INSERT INTO dataset_projects (dataset, project) VALUES ($1, $2)",
+                &[txt(name), txt(p)],
+            )?;
+        }
+        tx.commit()?;
+        self.dataset(name)?
+            .ok_or_else(|| StoreError::BadInput(format!("dataset {name} vanished after creation")))
+    }
+
+    /// Adds a raw file to a dataset; false when it was already there. An
+    /// unknown dataset or file is a `BadRequest`.
+    pub fn add_file_to_dataset(&mut self, dataset: &str, file_id: i64) -> Result<bool> {
+        if self.dataset(dataset)?.is_none() {
+            return Err(StoreError::bad_request(
+                "dataset",
+                format!("no dataset named {dataset:?}"),
+            ));
+        }
+        let exists = self.query_rows(
+            "SELECT 1 FROM raw_files WHERE file_id = ?1",
+            "SELECT 1 FROM raw_files WHERE file_id = $1",
+            &[Value::Int(file_id)],
+        )?;
+        if exists.is_empty() {
+            return Err(StoreError::bad_request(
+                "file_id",
+                format!("no raw file with id {file_id}"),
+            ));
+        }
+        Ok(self.execute(
+            "INSERT INTO dataset_files (dataset, file_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            "INSERT INTO dataset_files (dataset, file_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[txt(dataset), Value::Int(file_id)],
+        )? > 0)
+    }
+
+    /// Removes a raw file from a dataset; false when it was not there.
+    pub fn remove_file_from_dataset(&mut self, dataset: &str, file_id: i64) -> Result<bool> {
+        Ok(self.execute(
+            "DELETE FROM dataset_files WHERE dataset = ?1 AND file_id = ?2",
+            "DELETE FROM dataset_files WHERE dataset = $1 AND file_id = $2",
+            &[txt(dataset), Value::Int(file_id)],
+        )? > 0)
+    }
+
+    fn datasets_where(&mut self, name: Option<&str>) -> Result<Vec<Dataset>> {
+        let (ws, wp, params) = match name {
+            Some(n) => ("WHERE name = ?1", "WHERE name = $1", vec![txt(n)]),
+            None => ("", "", vec![]),
+        };
+        let rows = self.query_rows(
+            &format!("SELECT name, description, visibility FROM datasets {ws} ORDER BY name"),
+            &format!("SELECT name, description, visibility FROM datasets {wp} ORDER BY name"),
+            &params,
+        )?;
+        let live = superseded_false(self);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let name = text(&r[0]);
+            let projects = self
+                .query_rows(
+                    "SELECT project FROM dataset_projects WHERE dataset = ?1 ORDER BY project",
+                    "SELECT project FROM dataset_projects WHERE dataset = $1 ORDER BY project",
+                    &[txt(&name)],
+                )?
+                .iter()
+                .map(|p| text(&p[0]))
+                .collect();
+            let inner = "SELECT r1.name FROM dataset_files df JOIN raw_files r1 ON r1.file_id = df.file_id WHERE df.dataset =";
+            let sizes = self.query_rows(
+                &format!("SELECT COUNT(*), COALESCE(SUM(r.rows_loaded), 0), COALESCE(SUM(r.size_bytes), 0) FROM raw_files r WHERE {live} AND r.name IN ({inner} ?1)"),
+                &format!("SELECT COUNT(*), COALESCE(SUM(r.rows_loaded), 0)::bigint, COALESCE(SUM(r.size_bytes), 0)::bigint FROM raw_files r WHERE {live} AND r.name IN ({inner} $1)"),
+                &[txt(&name)],
+            )?;
+            let s = sizes.first().cloned().unwrap_or_default();
+            let visibility = Visibility::from_str(&text(&r[2]))?;
+            out.push(Dataset {
+                name,
+                description: text(&r[1]),
+                visibility,
+                projects,
+                files: s.first().map_or(0, int),
+                rows: s.get(1).map_or(0, int),
+                bytes: s.get(2).map_or(0, int),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every dataset, by name.
+    pub fn list_datasets(&mut self) -> Result<Vec<Dataset>> {
+        self.datasets_where(None)
+    }
+
+    /// One dataset.
+    pub fn dataset(&mut self, name: &str) -> Result<Option<Dataset>> {
+        Ok(self.datasets_where(Some(name))?.into_iter().next())
+    }
+
+    /// Whether a caller in `projects` may read the dataset (false for an
+    /// unknown dataset, true for admins otherwise).
+    pub fn can_read_dataset(
+        &mut self,
+        name: &str,
+        projects: &[String],
+        is_admin: bool,
+    ) -> Result<bool> {
+        let Some(d) = self.dataset(name)? else {
+            return Ok(false);
+        };
+        Ok(is_admin
+            || d.visibility == Visibility::Public
+            || d.projects.iter().any(|p| projects.contains(p)))
+    }
+
+    /// Ids of the raw files (every version) the caller may not read: files
+    /// in restricted datasets and in no dataset the caller may read.
+    /// Empty for admins.
+    pub fn forbidden_file_ids(&mut self, projects: &[String], is_admin: bool) -> Result<Vec<i64>> {
+        if is_admin {
+            return Ok(Vec::new());
+        }
+        let readable: BTreeSet<String> = self
+            .list_datasets()?
+            .into_iter()
+            .filter(|d| {
+                d.visibility == Visibility::Public
+                    || d.projects.iter().any(|p| projects.contains(p))
+            })
+            .map(|d| d.name)
+            .collect();
+        // Every version of every member file, with its datasets.
+        let rows = self.query_rows(
+            "SELECT r2.file_id, df.dataset FROM dataset_files df JOIN raw_files r1 ON r1.file_id = df.file_id JOIN raw_files r2 ON r2.name = r1.name",
+            "SELECT r2.file_id, df.dataset FROM dataset_files df JOIN raw_files r1 ON r1.file_id = df.file_id JOIN raw_files r2 ON r2.name = r1.name",
+            &[],
+        )?;
+        let mut readable_file: BTreeMap<i64, bool> = BTreeMap::new();
+        for r in rows {
+            let ok = readable.contains(&text(&r[1]));
+            *readable_file.entry(int(&r[0])).or_insert(false) |= ok;
+        }
+        Ok(readable_file
+            .into_iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// Size of the database: `pg_database_size` on PostgreSQL, pages times
+    /// page size of the SQLite file (WAL not counted).
+    pub fn database_size_bytes(&mut self) -> Result<i64> {
+        let rows = self.query_rows(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            "SELECT pg_database_size(current_database())",
+            &[],
+        )?;
+        Ok(rows.first().map_or(0, |r| int(&r[0])))
+    }
+
+    /// Row count of every catalog table (schema.rs), in schema order.
+    pub fn table_row_counts(&mut self) -> Result<Vec<(String, i64)>> {
+        schema::TABLES
+            .iter()
+            .map(|t| Ok((t.name.to_string(), self.count_rows(t.name)?)))
+            .collect()
+    }
+}
