@@ -84,7 +84,10 @@ mod tests {
         let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
         assert_eq!(width, 2000);
         write_plot(&svg, &dir.path().join("p.svg")).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join("p.svg")).unwrap(), svg);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("p.svg")).unwrap(),
+            svg
+        );
         assert!(write_plot(&svg, &dir.path().join("p.gif")).is_err());
     }
 }

@@ -119,13 +119,38 @@ fn accounts_tokens_readiness_revocation_and_graceful_shutdown() {
     for i in 0..10_000 {
         csv.push_str(&format!("{},{}\n", (i as f64 * 0.036) % 360.0, -20.0 + (i as f64 * 0.0053) % 80.0));
     }
+    // The request is provably in flight: its head and half its body are
+    // sent before SIGTERM, the rest only after.
+    let (half_sent, sent) = std::sync::mpsc::channel();
+    let (term_sent, go_on) = std::sync::mpsc::channel::<()>();
     let slow = {
         let (addr, admin) = (addr.clone(), admin.clone());
-        std::thread::spawn(move || http(&addr, "POST", "/api/v1/xmatch?radius_arcsec=60", Some(&admin), csv.as_bytes()))
+        std::thread::spawn(move || {
+            let body = csv.into_bytes();
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+            let head = format!(
+                "POST /api/v1/xmatch?radius_arcsec=60 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {admin}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&body[..body.len() / 2]).unwrap();
+            half_sent.send(()).unwrap();
+            go_on.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            s.write_all(&body[body.len() / 2..]).unwrap();
+            let mut out = Vec::new();
+            s.read_to_end(&mut out).unwrap();
+            let text = String::from_utf8_lossy(&out).into_owned();
+            let status: u16 = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+            (status, text)
+        })
     };
-    std::thread::sleep(Duration::from_millis(300));
+    sent.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
     let pid = server.0.id().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    term_sent.send(()).unwrap();
     let (status, body) = slow.join().unwrap();
     assert_eq!(status, 200, "in-flight request finished: {body}");
     assert!(body.contains("\"positions\":10000"), "{body}");

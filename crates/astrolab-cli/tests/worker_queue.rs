@@ -37,7 +37,7 @@ fn pg_url() -> Option<String> {
 /// schema goes into the URL as the connection's search_path.
 fn schema_url(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-csearch_path%3D{schema}")
+    format!("{url}{sep}options=-csearch_path%3D{schema}%2Cpublic")
 }
 
 struct Lab {
@@ -247,7 +247,7 @@ fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
 
     // A slow run; SIGKILL the worker running it.
     let server = lab.server();
-    let slow = submit(&rt, &server, &who, "demo-data", json!({"galaxies": 400000, "no_spectra": true, "seed": 3}));
+    let slow = submit(&rt, &server, &who, "demo-data", json!({"galaxies": 150000, "no_spectra": true, "seed": 3}));
     let mut running_on = String::new();
     wait_until("the slow run to start", Duration::from_secs(30), || {
         let r = store.get_run(slow).unwrap().unwrap();

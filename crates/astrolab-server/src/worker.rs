@@ -124,7 +124,7 @@ impl WorkerConfig {
         Some(match &self.pg_schema {
             Some(schema) => {
                 let sep = if url.contains('?') { '&' } else { '?' };
-                format!("{url}{sep}options=-csearch_path%3D{schema}")
+                format!("{url}{sep}options=-csearch_path%3D{schema}%2Cpublic")
             }
             None => url,
         })
@@ -669,6 +669,6 @@ mod tests {
         sc.database_url = Some("postgres://u@h/db".into());
         sc.pg_schema = Some("t_1".into());
         let c = WorkerConfig::new("w".into(), &sc, "astrolab".into());
-        assert_eq!(c.child_database_url().unwrap(), "postgres://u@h/db?options=-csearch_path%3Dt_1");
+        assert_eq!(c.child_database_url().unwrap(), "postgres://u@h/db?options=-csearch_path%3Dt_1%2Cpublic");
     }
 }

@@ -203,7 +203,7 @@ async fn roles_and_restricted_datasets_are_enforced() {
     assert_eq!(count(&v_view) + secret_rows, count(&v_admin), "viewer sees none of them");
     // The read of the restricted dataset is in the audit log.
     let audit = store.list_audit(100, None).unwrap();
-    assert!(audit.iter().any(|e| e.action == "dataset.read" && e.actor.starts_with("rosa")), "{audit:?}");
+    assert!(audit.iter().any(|e| e.event.action == "dataset.read" && e.event.actor.starts_with("rosa")), "{audit:?}");
     // Files of the restricted dataset are hidden from the viewer.
     let (_, files) = call(&w, Method::GET, "/api/v1/files", Some(&w.viewer), None).await;
     assert!(files["items"].as_array().unwrap().iter().all(|f| f["file_id"] != w.secret_file));
@@ -280,7 +280,7 @@ async fn injection_and_traversal_in_every_parameter_are_refused_without_effect()
                         format!("{}?{}", concrete(doc.path), q.join("&"))
                     }
                 };
-                let (s, body) = call(&w, method(doc.method), &uri, Some(&w.admin), sample_body(doc)).await;
+                let (s, body) = call(&w, method(doc.method), &uri, Some(&w.admin), sample_body(&doc)).await;
                 assert!(s.is_client_error(), "{} {uri}: {s} {body}", doc.method);
                 if s.is_client_error() && s != StatusCode::NOT_FOUND && s != StatusCode::METHOD_NOT_ALLOWED {
                     assert!(body["error"]["message"].is_string(), "{uri}: consistent error body: {body}");

@@ -48,11 +48,13 @@ pub fn read_indexed(
             let len = all.len();
             rows.iter()
                 .map(|&r| {
-                    let s = all.get_mut(r).ok_or_else(|| SpectraStoreError::RowOutOfRange {
-                        path: path.to_path_buf(),
-                        row: r,
-                        len,
-                    })?;
+                    let s = all
+                        .get_mut(r)
+                        .ok_or_else(|| SpectraStoreError::RowOutOfRange {
+                            path: path.to_path_buf(),
+                            row: r,
+                            len,
+                        })?;
                     Ok(IndexedSpectrum {
                         wavelength: std::mem::take(&mut s.wavelength),
                         row: SpectraRow {

@@ -290,6 +290,12 @@ fn restricted_datasets_hide_rows_from_cones() {
         assert_eq!(visible.rows.len(), 100);
         let fi = visible.column_index("file_id").unwrap();
         assert!(visible.rows.iter().all(|r| r[fi].as_i64() == Some(public)));
+        if s.has_q3c() {
+            // Both PostgreSQL spatial paths honour the exclusion.
+            s.set_q3c(false).unwrap();
+            assert_eq!(cone(&mut s, outsider.clone()).rows.len(), 100);
+            s.set_q3c(true).unwrap();
+        }
         // Excluding several ids, one unknown.
         assert_eq!(cone(&mut s, vec![secret, public, 12345]).rows.len(), 0);
 

@@ -49,10 +49,17 @@ fn int_param(q: &HashMap<String, String>, name: &str) -> ApiResult<Option<i64>> 
 }
 
 fn bool_param(q: &HashMap<String, String>, name: &str) -> ApiResult<bool> {
-    match q.get(name).map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+    match q
+        .get(name)
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
         None | Some("") | Some("false") | Some("0") | Some("no") => Ok(false),
         Some("true") | Some("1") | Some("yes") => Ok(true),
-        Some(s) => Err(ApiError::bad_request(name, format!("{s:?} is not true or false"))),
+        Some(s) => Err(ApiError::bad_request(
+            name,
+            format!("{s:?} is not true or false"),
+        )),
     }
 }
 
@@ -71,8 +78,12 @@ fn path_id(raw: &str, field: &str) -> ApiResult<i64> {
 }
 
 /// Runs CPU or file work off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
 }
 
 fn finite(v: f64) -> Option<f64> {
@@ -90,7 +101,10 @@ fn forbidden(store: &mut Store, p: &Principal) -> ApiResult<HashSet<i64>> {
 /// `IN (...)` list of ids for SQL built here: integers only, so nothing a
 /// caller sent can reach the statement.
 fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
-    ids.into_iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    ids.into_iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 // ---------------------------------------------------------------- spectra
@@ -129,7 +143,11 @@ pub struct SpectrumJson {
 /// read: its `sources` list names each input as `NAME sha256:HEX`, matched
 /// against the registry by checksum and by name (a restricted file's other
 /// versions are restricted too).
-fn spectra_sources_forbidden(store: &mut Store, sources: &str, forbidden: &HashSet<i64>) -> ApiResult<bool> {
+fn spectra_sources_forbidden(
+    store: &mut Store,
+    sources: &str,
+    forbidden: &HashSet<i64>,
+) -> ApiResult<bool> {
     if forbidden.is_empty() {
         return Ok(false);
     }
@@ -147,15 +165,19 @@ fn spectra_sources_forbidden(store: &mut Store, sources: &str, forbidden: &HashS
             }
         }
     }
-    Ok(store
-        .raw_files()?
-        .iter()
-        .any(|f| forbidden.contains(&f.file_id) && (shas.contains(&f.sha256) || names.contains(&f.name))))
+    Ok(store.raw_files()?.iter().any(|f| {
+        forbidden.contains(&f.file_id) && (shas.contains(&f.sha256) || names.contains(&f.name))
+    }))
 }
 
 /// Locates, checks access and reads one spectrum.
-async fn fetch_spectrum(s: &AppState, p: Principal, target: i64) -> ApiResult<(astrolab_spectra::IndexedSpectrum, SpectrumJsonMeta)> {
-    let not_found = move || ApiError::not_found(format!("no spectrum in the store for TARGETID {target}"));
+async fn fetch_spectrum(
+    s: &AppState,
+    p: Principal,
+    target: i64,
+) -> ApiResult<(astrolab_spectra::IndexedSpectrum, SpectrumJsonMeta)> {
+    let not_found =
+        move || ApiError::not_found(format!("no spectrum in the store for TARGETID {target}"));
     let located = s
         .pool
         .run(move |store| {
@@ -180,7 +202,8 @@ async fn fetch_spectrum(s: &AppState, p: Principal, target: i64) -> ApiResult<(a
     let path = PathBuf::from(&loc.path);
     let row = loc.row;
     let spectrum = blocking(move || {
-        let mut read = astrolab_spectra::read_indexed(&path, &[row], lab).map_err(ApiError::internal)?;
+        let mut read =
+            astrolab_spectra::read_indexed(&path, &[row], lab).map_err(ApiError::internal)?;
         read.pop()
             .ok_or_else(|| ApiError::internal(format!("{}: row {row} not read", path.display())))
     })
@@ -223,7 +246,8 @@ fn spectype_of(store: &mut Store, target: i64, denied: &HashSet<i64>) -> Option<
     };
     ["redshifts", "zcatalog"].iter().find_map(|table| {
         // A store without the table (or column) simply has no type to show.
-        let sql = format!("SELECT spectype FROM {table} WHERE targetid = {target}{not_denied} LIMIT 1");
+        let sql =
+            format!("SELECT spectype FROM {table} WHERE targetid = {target}{not_denied} LIMIT 1");
         store
             .sql_readonly(&sql)
             .ok()?
@@ -262,7 +286,9 @@ pub struct SpectrumInfo {
 pub async fn spectrum_info(s: &AppState, p: &Principal, targetid: i64) -> ApiResult<SpectrumInfo> {
     let (sp, meta) = fetch_spectrum(s, p.clone(), targetid).await?;
     let w = sp.wavelength.iter().copied().filter(|w| w.is_finite());
-    let (lo, hi) = w.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+    let (lo, hi) = w.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
     Ok(SpectrumInfo {
         targetid: sp.row.target_id,
         ra: finite(sp.row.ra),
@@ -319,25 +345,38 @@ pub async fn spectrum_svg(
     let (sp, meta) = fetch_spectrum(&s, p, targetid).await?;
     let z = spectrum_z(&sp, &meta);
     let svg = blocking(move || {
-        Ok(astrolab_spectra::plot::spectrum_svg(&astrolab_spectra::plot::SpectrumPlot {
-            title: format!("TARGETID {}  z = {:.4}", sp.row.target_id, z.unwrap_or(f64::NAN)),
-            wavelength: &sp.wavelength,
-            flux: &sp.row.flux,
-            ivar: &sp.row.ivar,
-            mask: &sp.row.mask,
-            z,
-            rest_frame: rest,
-        }))
+        Ok(astrolab_spectra::plot::spectrum_svg(
+            &astrolab_spectra::plot::SpectrumPlot {
+                title: format!(
+                    "TARGETID {}  z = {:.4}",
+                    sp.row.target_id,
+                    z.unwrap_or(f64::NAN)
+                ),
+                wavelength: &sp.wavelength,
+                flux: &sp.row.flux,
+                ivar: &sp.row.ivar,
+                mask: &sp.row.mask,
+                z,
+                rest_frame: rest,
+            },
+        ))
     })
     .await?;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")], svg).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
+        svg,
+    )
+        .into_response())
 }
 
 // ------------------------------------------------------------------ voids
 
 /// `GET /api/v1/voids/summary`: galaxies per catalog, algorithm, cap and
 /// vflag (catalogs from raw files the caller may not read are left out).
-pub async fn void_summary(State(s): State<AppState>, Authed(p): Authed<VIEWER>) -> ApiResult<Json<Jv>> {
+pub async fn void_summary(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+) -> ApiResult<Json<Jv>> {
     let rows = s
         .pool
         .run(move |store| {
@@ -356,7 +395,11 @@ pub async fn void_summary(State(s): State<AppState>, Authed(p): Authed<VIEWER>) 
 const CLASSES: [(&str, u8); 4] = [("wall", 0), ("void", 1), ("edge", 2), ("outside", 9)];
 
 fn algorithm_param(q: &HashMap<String, String>, known: &[String]) -> ApiResult<String> {
-    let Some(a) = q.get("algorithm").map(|s| s.trim()).filter(|s| !s.is_empty()) else {
+    let Some(a) = q
+        .get("algorithm")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    else {
         return Err(ApiError::bad_request(
             "algorithm",
             format!("required; one of: {}", known.join(", ")),
@@ -393,7 +436,12 @@ pub struct Member {
 
 /// Membership target ids of one algorithm and vflag, without rows from
 /// catalogs the caller may not read; ascending.
-fn member_ids(store: &mut Store, algorithm: &str, vflag: u8, denied: &HashSet<i64>) -> ApiResult<Vec<i64>> {
+fn member_ids(
+    store: &mut Store,
+    algorithm: &str,
+    vflag: u8,
+    denied: &HashSet<i64>,
+) -> ApiResult<Vec<i64>> {
     if denied.is_empty() {
         // The covering index, no row decoding.
         return Ok(store.void_membership_targets(algorithm, vflag)?);
@@ -407,7 +455,9 @@ fn member_ids(store: &mut Store, algorithm: &str, vflag: u8, denied: &HashSet<i6
     let mut ids: Vec<i64> = t
         .rows
         .iter()
-        .filter(|r| r[ai].to_string() == algorithm && r[fi].as_i64().is_none_or(|f| !denied.contains(&f)))
+        .filter(|r| {
+            r[ai].to_string() == algorithm && r[fi].as_i64().is_none_or(|f| !denied.contains(&f))
+        })
         .filter_map(|r| r[ti].as_i64())
         .collect();
     ids.sort_unstable();
@@ -416,7 +466,11 @@ fn member_ids(store: &mut Store, algorithm: &str, vflag: u8, denied: &HashSet<i6
 
 /// Positions and redshifts of `ids` from FastSpecFit, else from the galaxy
 /// lists (rows of forbidden files left out).
-fn positions(store: &mut Store, ids: &[i64], denied: &HashSet<i64>) -> ApiResult<HashMap<i64, [Option<f64>; 3]>> {
+fn positions(
+    store: &mut Store,
+    ids: &[i64],
+    denied: &HashSet<i64>,
+) -> ApiResult<HashMap<i64, [Option<f64>; 3]>> {
     let mut out = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
@@ -448,13 +502,25 @@ pub async fn void_members(
     Query(q): Params,
 ) -> ApiResult<Json<Paged<Member>>> {
     let pg = page(&s, &q)?;
-    let class = q.get("class").map(|c| c.trim().to_ascii_lowercase()).unwrap_or_default();
-    let class = if class.is_empty() { "void".to_string() } else { class };
+    let class = q
+        .get("class")
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let class = if class.is_empty() {
+        "void".to_string()
+    } else {
+        class
+    };
     let vflag = CLASSES
         .iter()
         .find(|(n, _)| *n == class)
         .map(|(_, f)| *f)
-        .ok_or_else(|| ApiError::bad_request("class", format!("{class:?}: choose void, wall, edge or outside")))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "class",
+                format!("{class:?}: choose void, wall, edge or outside"),
+            )
+        })?;
     let out = s
         .pool
         .run(move |store| {
@@ -468,7 +534,12 @@ pub async fn void_members(
                 .into_iter()
                 .map(|t| {
                     let [ra, dec, z] = pos.get(&t).copied().unwrap_or([None; 3]);
-                    Member { targetid: t, ra, dec, z }
+                    Member {
+                        targetid: t,
+                        ra,
+                        dec,
+                        z,
+                    }
                 })
                 .collect();
             Ok(Paged::new(items, pg, Some(total)))
@@ -525,7 +596,8 @@ pub fn void_wall_values(t: &astrolab_store::ResultTable, property: &str) -> (Vec
 }
 
 /// The properties `voids/stats` accepts (API names).
-pub const VOID_STAT_PROPERTIES: &[&str] = &["logmstar", "sfr", "log_ssfr", "dn4000", "age", "zzsun"];
+pub const VOID_STAT_PROPERTIES: &[&str] =
+    &["logmstar", "sfr", "log_ssfr", "dn4000", "age", "zzsun"];
 
 /// Void against wall galaxies of one property. Non-finite values (an
 /// Anderson-Darling test that could not be made) serialize as null.
@@ -569,20 +641,35 @@ pub struct VoidStats {
 /// The void-vs-wall comparison of `property` for `algorithm` as `caller`
 /// may see it (rows of forbidden files left out); the API route and the
 /// voids page share it. Unknown algorithm or property: 400 naming the field.
-pub async fn void_stats_for(s: &AppState, caller: &Principal, algorithm: &str, property: &str) -> ApiResult<VoidStats> {
+pub async fn void_stats_for(
+    s: &AppState,
+    caller: &Principal,
+    algorithm: &str,
+    property: &str,
+) -> ApiResult<VoidStats> {
     let prop = property.trim().to_ascii_lowercase();
-    let prop = if prop.is_empty() { "logmstar".to_string() } else { prop };
+    let prop = if prop.is_empty() {
+        "logmstar".to_string()
+    } else {
+        prop
+    };
     let Some(&(prop, label)) = PROPERTIES.iter().find(|(n, _)| *n == prop) else {
         return Err(ApiError::bad_request(
             "property",
-            format!("{prop:?} is not a compared property; one of: {}", VOID_STAT_PROPERTIES.join(", ")),
+            format!(
+                "{prop:?} is not a compared property; one of: {}",
+                VOID_STAT_PROPERTIES.join(", ")
+            ),
         ));
     };
     let (p, wanted) = (caller.clone(), algorithm.to_string());
     let (algorithm, table) = s
         .pool
         .run(move |store| {
-            let algorithm = algorithm_param(&HashMap::from([("algorithm".to_string(), wanted)]), &store.void_membership_algorithms()?)?;
+            let algorithm = algorithm_param(
+                &HashMap::from([("algorithm".to_string(), wanted)]),
+                &store.void_membership_algorithms()?,
+            )?;
             let denied = forbidden(store, &p)?;
             let mut t = store.void_membership_with_fastspec(&algorithm)?;
             if !denied.is_empty() {
@@ -599,12 +686,15 @@ pub async fn void_stats_for(s: &AppState, caller: &Principal, algorithm: &str, p
                     .collect();
                 hidden.extend(
                     store
-                        .sql_readonly(&format!("SELECT targetid FROM fastspec WHERE file_id IN ({list})"))?
+                        .sql_readonly(&format!(
+                            "SELECT targetid FROM fastspec WHERE file_id IN ({list})"
+                        ))?
                         .rows
                         .iter()
                         .filter_map(|r| r[0].as_i64()),
                 );
-                t.rows.retain(|r| r[0].as_i64().is_none_or(|id| !hidden.contains(&id)));
+                t.rows
+                    .retain(|r| r[0].as_i64().is_none_or(|id| !hidden.contains(&id)));
             }
             Ok((algorithm, t))
         })
@@ -650,7 +740,11 @@ pub async fn void_stats_for(s: &AppState, caller: &Principal, algorithm: &str, p
 /// wall (vflag 0) galaxies: sample sizes, medians with bootstrap
 /// intervals, two-sample KS and k-sample Anderson-Darling, with the
 /// functions and settings `astrolab voids compare` uses.
-pub async fn void_stats(State(s): State<AppState>, Authed(p): Authed<VIEWER>, Query(q): Params) -> ApiResult<Json<VoidStats>> {
+pub async fn void_stats(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+    Query(q): Params,
+) -> ApiResult<Json<VoidStats>> {
     let algorithm = q.get("algorithm").cloned().unwrap_or_default();
     let property = q.get("property").cloned().unwrap_or_default();
     Ok(Json(void_stats_for(&s, &p, &algorithm, &property).await?))
@@ -708,7 +802,11 @@ fn readable_recordings(store: &mut Store, p: &Principal) -> ApiResult<Vec<RawFil
     Ok(store
         .raw_files()?
         .into_iter()
-        .filter(|f| HLINE_FORMATS.contains(&f.format.as_str()) && !f.superseded && !denied.contains(&f.file_id))
+        .filter(|f| {
+            HLINE_FORMATS.contains(&f.format.as_str())
+                && !f.superseded
+                && !denied.contains(&f.file_id)
+        })
         .collect())
 }
 
@@ -718,8 +816,14 @@ fn readable_recording(store: &mut Store, p: &Principal, file_id: i64) -> ApiResu
     store
         .raw_files()?
         .into_iter()
-        .find(|f| f.file_id == file_id && HLINE_FORMATS.contains(&f.format.as_str()) && !denied.contains(&f.file_id))
-        .ok_or_else(|| ApiError::not_found(format!("no hydrogen-line recording with file id {file_id}")))
+        .find(|f| {
+            f.file_id == file_id
+                && HLINE_FORMATS.contains(&f.format.as_str())
+                && !denied.contains(&f.file_id)
+        })
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no hydrogen-line recording with file id {file_id}"))
+        })
 }
 
 /// `GET /api/v1/hline/recordings`.
@@ -734,7 +838,12 @@ pub async fn hline_recordings(
         .run(move |store| {
             let all = readable_recordings(store, &p)?;
             let total = all.len() as i64;
-            let items = all.iter().skip(pg.offset).take(pg.limit).map(recording).collect();
+            let items = all
+                .iter()
+                .skip(pg.offset)
+                .take(pg.limit)
+                .map(recording)
+                .collect();
             Ok(Paged::new(items, pg, Some(total)))
         })
         .await?;
@@ -807,7 +916,11 @@ pub async fn hline_spectra(
                     dec_deg: r.dec_deg,
                     az_deg: r.az_deg,
                     el_deg: r.el_deg,
-                    power: r.spectrum.iter().map(|v| v.is_finite().then_some(*v)).collect(),
+                    power: r
+                        .spectrum
+                        .iter()
+                        .map(|v| v.is_finite().then_some(*v))
+                        .collect(),
                     flags: r.flags,
                 })
                 .collect();
@@ -858,7 +971,12 @@ pub async fn hline_fit(
     let max_components = match int_param(&q, "components")? {
         None => 3,
         Some(n @ 1..=8) => n as usize,
-        Some(n) => return Err(ApiError::bad_request("components", format!("{n}: between 1 and 8"))),
+        Some(n) => {
+            return Err(ApiError::bad_request(
+                "components",
+                format!("{n}: between 1 and 8"),
+            ))
+        }
     };
     let (raw, rows) = s
         .pool
@@ -872,15 +990,31 @@ pub async fn hline_fit(
     Ok(Json(out))
 }
 
-fn fit_recording(raw: &RawFile, rows: &[astrolab_store::HlineSpectrumRow], max_components: usize) -> ApiResult<Jv> {
+fn fit_recording(
+    raw: &RawFile,
+    rows: &[astrolab_store::HlineSpectrumRow],
+    max_components: usize,
+) -> ApiResult<Jv> {
     let Some(first) = rows.first() else {
-        return Err(ApiError::conflict(format!("recording {} has no integrated spectra", raw.file_id)));
+        return Err(ApiError::conflict(format!(
+            "recording {} has no integrated spectra",
+            raw.file_id
+        )));
     };
     let n = first.spectrum.len();
-    if rows.iter().any(|r| r.spectrum.len() != n || r.flags.len() != n) {
-        return Err(ApiError::internal(format!("recording {}: spectra of different lengths", raw.file_id)));
+    if rows
+        .iter()
+        .any(|r| r.spectrum.len() != n || r.flags.len() != n)
+    {
+        return Err(ApiError::internal(format!(
+            "recording {}: spectra of different lengths",
+            raw.file_id
+        )));
     }
-    let spectra: Vec<f32> = rows.iter().flat_map(|r| r.spectrum.iter().copied()).collect();
+    let spectra: Vec<f32> = rows
+        .iter()
+        .flat_map(|r| r.spectrum.iter().copied())
+        .collect();
     let flags: Vec<u8> = rows.iter().flat_map(|r| r.flags.iter().copied()).collect();
     let n_frames: Vec<u64> = rows.iter().map(|r| r.n_frames.max(0) as u64).collect();
     let (mean, _) = average_spectra(&spectra, &flags, &n_frames, n);
@@ -897,15 +1031,30 @@ fn fit_recording(raw: &RawFile, rows: &[astrolab_store::HlineSpectrumRow], max_c
     let site = recording_site(raw);
     let (corr, frame) = match (site, mid.ra_deg, mid.dec_deg) {
         (Some(site), Some(ra), Some(dec)) => {
-            let c = lsr_correction_km_s(UtcTime::from_unix_seconds(mid_t), site, ra, dec, LsrDefinition::Kinematic)
-                .map_err(ApiError::internal)?;
+            let c = lsr_correction_km_s(
+                UtcTime::from_unix_seconds(mid_t),
+                site,
+                ra,
+                dec,
+                LsrDefinition::Kinematic,
+            )
+            .map_err(ApiError::internal)?;
             (Some(c), "v_LSR (kinematic LSR)".to_string())
         }
-        (None, _, _) => (None, "topocentric radio velocity: the recording has no site (SigMF core:geolocation)".to_string()),
-        _ => (None, "topocentric radio velocity: the recording has no ICRS pointing".to_string()),
+        (None, _, _) => (
+            None,
+            "topocentric radio velocity: the recording has no site (SigMF core:geolocation)"
+                .to_string(),
+        ),
+        _ => (
+            None,
+            "topocentric radio velocity: the recording has no ICRS pointing".to_string(),
+        ),
     };
     let shift = corr.unwrap_or(0.0);
-    let v: Vec<f64> = (0..n).map(|c| radio_velocity_km_s(freq(c)) + shift).collect();
+    let v: Vec<f64> = (0..n)
+        .map(|c| radio_velocity_km_s(freq(c)) + shift)
+        .collect();
     let dv = (radio_velocity_km_s(f0) - radio_velocity_km_s(f0 + df)).abs();
     let opts = GaussOptions {
         max_components,
@@ -915,7 +1064,12 @@ fn fit_recording(raw: &RawFile, rows: &[astrolab_store::HlineSpectrumRow], max_c
         min_snr: 3.0,
     };
     // Channels the line search could use (edges and flagged channels are NaN).
-    let fit = decompose(&v, &prof.ratio, &opts).map_err(|e| ApiError::conflict(format!("recording {}: Gaussian decomposition: {e}", raw.file_id)))?;
+    let fit = decompose(&v, &prof.ratio, &opts).map_err(|e| {
+        ApiError::conflict(format!(
+            "recording {}: Gaussian decomposition: {e}",
+            raw.file_id
+        ))
+    })?;
     let components: Vec<Jv> = fit
         .components
         .iter()
