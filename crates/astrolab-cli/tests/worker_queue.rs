@@ -25,9 +25,13 @@ fn pg_url() -> Option<String> {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
             if std::env::var_os("CI").is_some() {
-                panic!("worker_queue: ASTROLAB_TEST_DATABASE_URL is not set (scripts/test sets it up)");
+                panic!(
+                    "worker_queue: ASTROLAB_TEST_DATABASE_URL is not set (scripts/test sets it up)"
+                );
             }
-            eprintln!("skipping worker_queue: ASTROLAB_TEST_DATABASE_URL not set (run ./scripts/test)");
+            eprintln!(
+                "skipping worker_queue: ASTROLAB_TEST_DATABASE_URL not set (run ./scripts/test)"
+            );
             None
         }
     }
@@ -58,13 +62,27 @@ impl Lab {
 
     fn run_ok(&self, args: &[&str]) -> String {
         let o = self.cli().args(args).output().expect("run astrolab");
-        assert!(o.status.success(), "astrolab {args:?} failed:\n{}", common::text(&o));
+        assert!(
+            o.status.success(),
+            "astrolab {args:?} failed:\n{}",
+            common::text(&o)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     fn worker(&self, id: &str) -> Child {
         self.cli()
-            .args(["worker", "--id", id, "--poll-s", "0.1", "--lease-s", "3", "--grace-s", "10"])
+            .args([
+                "worker",
+                "--id",
+                id,
+                "--poll-s",
+                "0.1",
+                "--lease-s",
+                "3",
+                "--grace-s",
+                "10",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -74,7 +92,10 @@ impl Lab {
     /// The "server": a fresh application state over the store, as
     /// `astrolab serve` builds it (no in-process worker on PostgreSQL).
     fn server(&self) -> AppState {
-        let mut cfg = ServerConfig::defaults(self.home.clone(), PathBuf::from(env!("CARGO_BIN_EXE_astrolab")));
+        let mut cfg = ServerConfig::defaults(
+            self.home.clone(),
+            PathBuf::from(env!("CARGO_BIN_EXE_astrolab")),
+        );
         cfg.in_process_worker = false;
         astrolab_server::build_state(cfg, self.store.clone()).expect("server state")
     }
@@ -88,7 +109,10 @@ fn setup() -> Option<Lab> {
     let schema = format!(
         "t_workerqueue_{}_{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
     );
     let store = StoreConfig {
         home: home.clone(),
@@ -120,12 +144,20 @@ fn researcher(store: &mut Store) -> Principal {
         user: Some(user),
         role: Role::Researcher,
         projects: Vec::new(),
-        via: Via::Token { prefix: "testtest".into() },
+        via: Via::Token {
+            prefix: "testtest".into(),
+        },
         source: "127.0.0.1".into(),
     }
 }
 
-fn submit(rt: &tokio::runtime::Runtime, state: &AppState, who: &Principal, pipeline: &str, params: serde_json::Value) -> i64 {
+fn submit(
+    rt: &tokio::runtime::Runtime,
+    state: &AppState,
+    who: &Principal,
+    pipeline: &str,
+    params: serde_json::Value,
+) -> i64 {
     rt.block_on(submit_run(
         state,
         who,
@@ -142,14 +174,19 @@ fn submit(rt: &tokio::runtime::Runtime, state: &AppState, who: &Principal, pipel
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !done() {
-        assert!(t0.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            t0.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 fn stop(mut c: Child) {
     // SIGTERM: the worker finishes its run and exits.
-    let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status();
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(15) {
         if let Ok(Some(_)) = c.try_wait() {
@@ -169,31 +206,57 @@ fn csv_target_ids(path: &Path) -> BTreeSet<i64> {
         .iter()
         .position(|h| h.eq_ignore_ascii_case("targetid") || h.eq_ignore_ascii_case("target_id"))
         .unwrap_or_else(|| panic!("{}: no targetid column in {header:?}", path.display()));
-    lines.filter_map(|l| l.split(',').nth(col)?.trim().parse().ok()).collect()
+    lines
+        .filter_map(|l| l.split(',').nth(col)?.trim().parse().ok())
+        .collect()
 }
 
 #[test]
 fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
     let Some(lab) = setup() else { return };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
 
     // A small real catalog in the store.
     let demo = lab.home.join("demo");
-    lab.run_ok(&["demo-data", demo.to_str().unwrap(), "--galaxies", "1500", "--no-spectra", "--seed", "7"]);
+    lab.run_ok(&[
+        "demo-data",
+        demo.to_str().unwrap(),
+        "--galaxies",
+        "1500",
+        "--no-spectra",
+        "--seed",
+        "7",
+    ]);
     lab.run_ok(&["ingest", demo.to_str().unwrap()]);
     let mut store = Store::open(&lab.store).unwrap();
     let t = store
         .sql_readonly("SELECT targetid, ra, dec FROM zcatalog ORDER BY targetid LIMIT 200")
         .unwrap();
-    assert_eq!(t.rows.len(), 200, "the demo catalog has at least 200 galaxies");
+    assert_eq!(
+        t.rows.len(),
+        200,
+        "the demo catalog has at least 200 galaxies"
+    );
     let targets: Vec<(i64, f64, f64)> = t
         .rows
         .iter()
-        .map(|r| (r[0].as_i64().unwrap(), r[1].as_f64().unwrap(), r[2].as_f64().unwrap()))
+        .map(|r| {
+            (
+                r[0].as_i64().unwrap(),
+                r[1].as_f64().unwrap(),
+                r[2].as_f64().unwrap(),
+            )
+        })
         .collect();
     let who = researcher(&mut store);
 
-    let workers: Vec<(String, Child)> = (1..=3).map(|i| (format!("w{i}"), lab.worker(&format!("w{i}")))).collect();
+    let workers: Vec<(String, Child)> = (1..=3)
+        .map(|i| (format!("w{i}"), lab.worker(&format!("w{i}"))))
+        .collect();
 
     // 200 cone runs, submitted through the server's submit path in two
     // halves; the server is dropped (restarted) between them while the
@@ -201,13 +264,25 @@ fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
     let mut runs: BTreeMap<i64, i64> = BTreeMap::new(); // run_id -> targetid
     let server = lab.server();
     for &(tid, ra, dec) in &targets[..100] {
-        let id = submit(&rt, &server, &who, "query-cone", json!({"ra": ra, "dec": dec, "radius": "20arcsec"}));
+        let id = submit(
+            &rt,
+            &server,
+            &who,
+            "query-cone",
+            json!({"ra": ra, "dec": dec, "radius": "20arcsec"}),
+        );
         runs.insert(id, tid);
     }
     drop(server);
     let server = lab.server();
     for &(tid, ra, dec) in &targets[100..] {
-        let id = submit(&rt, &server, &who, "query cone", json!({"ra": ra, "dec": dec, "radius": "20arcsec"}));
+        let id = submit(
+            &rt,
+            &server,
+            &who,
+            "query cone",
+            json!({"ra": ra, "dec": dec, "radius": "20arcsec"}),
+        );
         runs.insert(id, tid);
     }
     assert_eq!(runs.len(), 200);
@@ -229,12 +304,25 @@ fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
         let result = r.result.expect("result");
         let run_dir = PathBuf::from(result["run_dir"].as_str().unwrap());
         assert_eq!(run_dir, lab.home.join("runs").join(id.to_string()));
-        assert!(result["files"].as_array().unwrap().iter().any(|f| f["path"] == "cone.csv"), "{result}");
+        assert!(
+            result["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["path"] == "cone.csv"),
+            "{result}"
+        );
         let ids = csv_target_ids(&run_dir.join("cone.csv"));
-        assert!(ids.contains(&tid), "run {id}: cone around {tid} returned {ids:?}");
+        assert!(
+            ids.contains(&tid),
+            "run {id}: cone around {tid} returned {ids:?}"
+        );
         // The command line is the first log line.
         let logs = store.run_logs(id, 0, 10).unwrap();
-        assert!(logs[0].line.starts_with("$ astrolab query cone"), "{logs:?}");
+        assert!(
+            logs[0].line.starts_with("$ astrolab query cone"),
+            "{logs:?}"
+        );
     }
     assert_eq!(by_worker.values().sum::<usize>(), 200);
     assert!(by_worker.len() >= 2, "the work was shared: {by_worker:?}");
@@ -247,7 +335,13 @@ fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
 
     // A slow run; SIGKILL the worker running it.
     let server = lab.server();
-    let slow = submit(&rt, &server, &who, "demo-data", json!({"galaxies": 150000, "no_spectra": true, "seed": 3}));
+    let slow = submit(
+        &rt,
+        &server,
+        &who,
+        "demo-data",
+        json!({"galaxies": 150000, "no_spectra": true, "seed": 3}),
+    );
     let mut running_on = String::new();
     wait_until("the slow run to start", Duration::from_secs(30), || {
         let r = store.get_run(slow).unwrap().unwrap();
@@ -268,10 +362,16 @@ fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
             rest.push(child);
         }
     }
-    assert_eq!(rest.len(), 2, "the slow run ran on one of ours: {running_on}");
-    wait_until("the slow run to be retried and finish", Duration::from_secs(120), || {
-        store.get_run(slow).unwrap().unwrap().state.is_terminal()
-    });
+    assert_eq!(
+        rest.len(),
+        2,
+        "the slow run ran on one of ours: {running_on}"
+    );
+    wait_until(
+        "the slow run to be retried and finish",
+        Duration::from_secs(120),
+        || store.get_run(slow).unwrap().unwrap().state.is_terminal(),
+    );
     let r = store.get_run(slow).unwrap().unwrap();
     assert_eq!(r.state, RunState::Succeeded, "{:?}", r.message);
     let attempts = store.run_attempts(slow).unwrap();
@@ -281,10 +381,17 @@ fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
     assert_ne!(attempts[1].worker_id, running_on);
     assert_eq!(attempts[1].outcome.as_deref(), Some("succeeded"));
     // Never twice at once: the retry started after the lost attempt ended.
-    assert!(attempts[1].started_ms >= attempts[0].finished_ms.unwrap(), "{attempts:?}");
+    assert!(
+        attempts[1].started_ms >= attempts[0].finished_ms.unwrap(),
+        "{attempts:?}"
+    );
     let result = r.result.unwrap();
     assert!(
-        result["files"].as_array().unwrap().iter().any(|f| f["path"].as_str().unwrap_or("").starts_with("demo/")),
+        result["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"].as_str().unwrap_or("").starts_with("demo/")),
         "{result}"
     );
     drop(server);

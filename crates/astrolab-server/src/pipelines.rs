@@ -119,16 +119,36 @@ struct Def {
     outputs: fn(&Path) -> Vec<String>,
 }
 
-fn flag(name: &'static str, kind: ParamKind, required: bool, flag: &'static str, doc: &'static str) -> ParamDef {
+fn flag(
+    name: &'static str,
+    kind: ParamKind,
+    required: bool,
+    flag: &'static str,
+    doc: &'static str,
+) -> ParamDef {
     ParamDef {
-        spec: ParamSpec { name, kind, required, doc },
-        place: if kind == ParamKind::Bool { Place::Switch(flag) } else { Place::Flag(flag) },
+        spec: ParamSpec {
+            name,
+            kind,
+            required,
+            doc,
+        },
+        place: if kind == ParamKind::Bool {
+            Place::Switch(flag)
+        } else {
+            Place::Flag(flag)
+        },
     }
 }
 
 fn positional(name: &'static str, kind: ParamKind, required: bool, doc: &'static str) -> ParamDef {
     ParamDef {
-        spec: ParamSpec { name, kind, required, doc },
+        spec: ParamSpec {
+            name,
+            kind,
+            required,
+            doc,
+        },
         place: Place::Positional,
     }
 }
@@ -302,7 +322,12 @@ pub fn catalog() -> Vec<PipelineSpec> {
             summary: d.summary,
             command: format!(
                 "astrolab {}",
-                d.words.iter().filter(|w| !w.starts_with('-')).copied().collect::<Vec<_>>().join(" ")
+                d.words
+                    .iter()
+                    .filter(|w| !w.starts_with('-'))
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ),
             params: d.params.into_iter().map(|p| p.spec).collect(),
         })
@@ -335,7 +360,10 @@ fn confined(name: &str, raw: &str, roots: &[PathBuf]) -> ApiResult<PathBuf> {
         return Err(ApiError::bad_request(&f, "path contains a NUL byte"));
     }
     if raw.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(&f, "path contains control characters"));
+        return Err(ApiError::bad_request(
+            &f,
+            "path contains control characters",
+        ));
     }
     let p = Path::new(raw);
     // Relative paths are relative to the data home (the first root), never
@@ -349,7 +377,10 @@ fn confined(name: &str, raw: &str, roots: &[PathBuf]) -> ApiResult<PathBuf> {
         }
     };
     let canon = std::fs::canonicalize(&joined).map_err(|_| {
-        ApiError::bad_request(&f, format!("{raw}: no such file or directory inside the data home or a data root"))
+        ApiError::bad_request(
+            &f,
+            format!("{raw}: no such file or directory inside the data home or a data root"),
+        )
     })?;
     let inside = roots
         .iter()
@@ -363,7 +394,10 @@ fn confined(name: &str, raw: &str, roots: &[PathBuf]) -> ApiResult<PathBuf> {
     }
     // canonicalize leaves no `..`; checked anyway so a future change to
     // the resolution cannot reopen traversal.
-    if canon.components().any(|c| matches!(c, Component::ParentDir)) {
+    if canon
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
         return Err(ApiError::bad_request(&f, "path escapes its root"));
     }
     Ok(canon)
@@ -398,7 +432,10 @@ fn check_value(spec: &ParamSpec, v: &Value, roots: &[PathBuf]) -> ApiResult<Chec
         ParamKind::Str => {
             let s = v.as_str().ok_or_else(wrong)?;
             if s.len() > MAX_STR {
-                return Err(ApiError::bad_request(&f, format!("longer than {MAX_STR} bytes")));
+                return Err(ApiError::bad_request(
+                    &f,
+                    format!("longer than {MAX_STR} bytes"),
+                ));
             }
             if s.chars().any(char::is_control) {
                 return Err(ApiError::bad_request(&f, "contains control characters"));
@@ -415,7 +452,10 @@ fn check_value(spec: &ParamSpec, v: &Value, roots: &[PathBuf]) -> ApiResult<Chec
                 return Err(ApiError::bad_request(&f, "give at least one path"));
             }
             if items.len() > MAX_PATHS {
-                return Err(ApiError::bad_request(&f, format!("at most {MAX_PATHS} paths")));
+                return Err(ApiError::bad_request(
+                    &f,
+                    format!("at most {MAX_PATHS} paths"),
+                ));
             }
             let mut out = Vec::with_capacity(items.len());
             for item in items {
@@ -434,13 +474,21 @@ fn check_value(spec: &ParamSpec, v: &Value, roots: &[PathBuf]) -> ApiResult<Chec
 /// `roots` are the directories paths may name, the data home first
 /// (relative paths are taken relative to it). Errors are 400 naming the
 /// field: `pipeline`, `params`, or `params.NAME`.
-pub fn build_args(name: &str, params: &Value, roots: &[PathBuf], run_dir: &Path) -> ApiResult<Vec<String>> {
+pub fn build_args(
+    name: &str,
+    params: &Value,
+    roots: &[PathBuf],
+    run_dir: &Path,
+) -> ApiResult<Vec<String>> {
     let canonical = canonical_name(name);
     let Some(def) = defs().into_iter().find(|d| d.name == canonical) else {
         let names: Vec<&str> = defs().iter().map(|d| d.name).collect();
         return Err(ApiError::bad_request(
             "pipeline",
-            format!("unknown pipeline {name:?}; choose one of {}", names.join(", ")),
+            format!(
+                "unknown pipeline {name:?}; choose one of {}",
+                names.join(", ")
+            ),
         ));
     };
     let empty = serde_json::Map::new();
@@ -454,7 +502,11 @@ pub fn build_args(name: &str, params: &Value, roots: &[PathBuf], run_dir: &Path)
             let known: Vec<&str> = def.params.iter().map(|p| p.spec.name).collect();
             return Err(ApiError::bad_request(
                 &field(key),
-                format!("{} has no parameter {key:?}; it takes {}", def.name, known.join(", ")),
+                format!(
+                    "{} has no parameter {key:?}; it takes {}",
+                    def.name,
+                    known.join(", ")
+                ),
             ));
         }
     }
@@ -552,7 +604,11 @@ mod tests {
             }
             let args = build_args(p.name, &Value::Object(params), &[fx.home.clone()], &run)
                 .unwrap_or_else(|e| panic!("{}: {e}", p.name));
-            assert!(p.command.ends_with(&args[0]) || p.command.contains(&args[0]), "{}", p.name);
+            assert!(
+                p.command.ends_with(&args[0]) || p.command.contains(&args[0]),
+                "{}",
+                p.name
+            );
         }
     }
 
@@ -596,7 +652,10 @@ mod tests {
         .unwrap();
         let zcat = fx.home.join("cats/zcat.fits").display().to_string();
         let cats = fx.home.join("cats").display().to_string();
-        assert_eq!(args, vec!["ingest", "--json", "--new-version", "--", &zcat, &cats]);
+        assert_eq!(
+            args,
+            vec!["ingest", "--json", "--new-version", "--", &zcat, &cats]
+        );
     }
 
     #[test]
@@ -606,20 +665,38 @@ mod tests {
         let run = fx.home.join("runs/1");
         let ingest = |p: Value| build_args("ingest", &json!({ "paths": p }), &roots, &run);
         // Traversal out of the home.
-        assert_eq!(err_field(ingest(json!(["../outside/secret.fits"]))), "params.paths");
-        assert_eq!(err_field(ingest(json!(["cats/../../outside/secret.fits"]))), "params.paths");
-        assert_eq!(err_field(ingest(json!(["../../../../../../etc/passwd"]))), "params.paths");
+        assert_eq!(
+            err_field(ingest(json!(["../outside/secret.fits"]))),
+            "params.paths"
+        );
+        assert_eq!(
+            err_field(ingest(json!(["cats/../../outside/secret.fits"]))),
+            "params.paths"
+        );
+        assert_eq!(
+            err_field(ingest(json!(["../../../../../../etc/passwd"]))),
+            "params.paths"
+        );
         // Absolute paths elsewhere.
         assert_eq!(err_field(ingest(json!(["/etc/passwd"]))), "params.paths");
         let secret = fx.outside.join("secret.fits").display().to_string();
         assert_eq!(err_field(ingest(json!([secret.clone()]))), "params.paths");
         // A symlink inside the home pointing out.
         std::os::unix::fs::symlink(&fx.outside, fx.home.join("escape")).unwrap();
-        assert_eq!(err_field(ingest(json!(["escape/secret.fits"]))), "params.paths");
+        assert_eq!(
+            err_field(ingest(json!(["escape/secret.fits"]))),
+            "params.paths"
+        );
         assert_eq!(err_field(ingest(json!(["escape"]))), "params.paths");
         // NUL bytes and control characters.
-        assert_eq!(err_field(ingest(json!(["cats/zcat.fits\u{0}.txt"]))), "params.paths");
-        assert_eq!(err_field(ingest(json!(["cats/\nzcat.fits"]))), "params.paths");
+        assert_eq!(
+            err_field(ingest(json!(["cats/zcat.fits\u{0}.txt"]))),
+            "params.paths"
+        );
+        assert_eq!(
+            err_field(ingest(json!(["cats/\nzcat.fits"]))),
+            "params.paths"
+        );
         // Traversal that stays inside is fine; a data root widens the set.
         assert!(ingest(json!(["cats/../cats/zcat.fits"])).is_ok());
         let wider = [fx.home.clone(), fx.outside.clone()];
@@ -635,26 +712,91 @@ mod tests {
         let roots = [fx.home.clone()];
         let run = fx.home.join("runs/1");
         let cone = |p: Value| build_args("query-cone", &p, &roots, &run);
-        assert_eq!(err_field(cone(json!({"ra": "10", "dec": 0, "radius": "1deg"}))), "params.ra");
-        assert_eq!(err_field(cone(json!({"ra": 10, "dec": 0}))), "params.radius");
-        assert_eq!(err_field(cone(json!({"ra": 10, "dec": 0, "radius": 1}))), "params.radius");
-        assert_eq!(err_field(cone(json!({"ra": 10, "dec": 0, "radius": "1deg", "limit": 2.5}))), "params.limit");
-        assert_eq!(err_field(cone(json!({"ra": 10, "dec": 0, "radius": "1deg", "output": "/tmp/x"}))), "params.output");
-        assert_eq!(err_field(cone(json!({"ra": 10, "dec": 0, "radius": "1deg", "--output": "x"}))), "params.--output");
-        assert_eq!(err_field(cone(json!([1, 2]))), "params");
-        assert_eq!(err_field(cone(json!({"ra": 10, "dec": 0, "radius": "1\u{0}deg"}))), "params.radius");
-        let long = "x".repeat(MAX_STR + 1);
-        assert_eq!(err_field(cone(json!({"ra": 10, "dec": 0, "radius": long}))), "params.radius");
         assert_eq!(
-            err_field(build_args("demo-data", &json!({"no_spectra": "yes"}), &roots, &run)),
+            err_field(cone(json!({"ra": "10", "dec": 0, "radius": "1deg"}))),
+            "params.ra"
+        );
+        assert_eq!(
+            err_field(cone(json!({"ra": 10, "dec": 0}))),
+            "params.radius"
+        );
+        assert_eq!(
+            err_field(cone(json!({"ra": 10, "dec": 0, "radius": 1}))),
+            "params.radius"
+        );
+        assert_eq!(
+            err_field(cone(
+                json!({"ra": 10, "dec": 0, "radius": "1deg", "limit": 2.5})
+            )),
+            "params.limit"
+        );
+        assert_eq!(
+            err_field(cone(
+                json!({"ra": 10, "dec": 0, "radius": "1deg", "output": "/tmp/x"})
+            )),
+            "params.output"
+        );
+        assert_eq!(
+            err_field(cone(
+                json!({"ra": 10, "dec": 0, "radius": "1deg", "--output": "x"})
+            )),
+            "params.--output"
+        );
+        assert_eq!(err_field(cone(json!([1, 2]))), "params");
+        assert_eq!(
+            err_field(cone(json!({"ra": 10, "dec": 0, "radius": "1\u{0}deg"}))),
+            "params.radius"
+        );
+        let long = "x".repeat(MAX_STR + 1);
+        assert_eq!(
+            err_field(cone(json!({"ra": 10, "dec": 0, "radius": long}))),
+            "params.radius"
+        );
+        assert_eq!(
+            err_field(build_args(
+                "demo-data",
+                &json!({"no_spectra": "yes"}),
+                &roots,
+                &run
+            )),
             "params.no_spectra"
         );
-        assert_eq!(err_field(build_args("rm -rf", &json!({}), &roots, &run)), "pipeline");
-        assert_eq!(err_field(build_args("quickstart", &json!({}), &roots, &run)), "pipeline");
-        assert_eq!(err_field(build_args("ingest", &json!({"paths": []}), &roots, &run)), "params.paths");
-        assert_eq!(err_field(build_args("ingest", &json!({"paths": "cats"}), &roots, &run)), "params.paths");
+        assert_eq!(
+            err_field(build_args("rm -rf", &json!({}), &roots, &run)),
+            "pipeline"
+        );
+        assert_eq!(
+            err_field(build_args("quickstart", &json!({}), &roots, &run)),
+            "pipeline"
+        );
+        assert_eq!(
+            err_field(build_args("ingest", &json!({"paths": []}), &roots, &run)),
+            "params.paths"
+        );
+        assert_eq!(
+            err_field(build_args(
+                "ingest",
+                &json!({"paths": "cats"}),
+                &roots,
+                &run
+            )),
+            "params.paths"
+        );
         // Outputs land in the run directory whatever the parameters.
-        let demo = build_args("demo-data", &json!({"galaxies": 100, "no_spectra": false}), &roots, &run).unwrap();
-        assert_eq!(demo, vec!["demo-data".to_string(), "--galaxies=100".into(), run.join("demo").display().to_string()]);
+        let demo = build_args(
+            "demo-data",
+            &json!({"galaxies": 100, "no_spectra": false}),
+            &roots,
+            &run,
+        )
+        .unwrap();
+        assert_eq!(
+            demo,
+            vec![
+                "demo-data".to_string(),
+                "--galaxies=100".into(),
+                run.join("demo").display().to_string()
+            ]
+        );
     }
 }

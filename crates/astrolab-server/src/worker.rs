@@ -158,7 +158,9 @@ pub async fn run_worker(pool: StorePool, cfg: WorkerConfig, mut stop: watch::Rec
             }
         }
         let (id, lease) = (cfg.worker_id.clone(), cfg.lease_ms);
-        let claimed = pool.run(move |s| Ok(s.claim_run(&id, now_ms(), lease)?)).await;
+        let claimed = pool
+            .run(move |s| Ok(s.claim_run(&id, now_ms(), lease)?))
+            .await;
         match claimed {
             Ok(Some(run)) => execute(&pool, &cfg, run, &mut stop).await,
             Ok(None) => idle(cfg.poll, &mut stop).await,
@@ -267,7 +269,10 @@ impl LogBuffer {
                 let mut i = 0;
                 while i < batch.len() {
                     let stream = batch[i].0;
-                    let j = batch[i..].iter().position(|(st, _)| *st != stream).map_or(batch.len(), |k| i + k);
+                    let j = batch[i..]
+                        .iter()
+                        .position(|(st, _)| *st != stream)
+                        .map_or(batch.len(), |k| i + k);
                     let lines: Vec<String> = batch[i..j].iter().map(|(_, l)| l.clone()).collect();
                     s.append_run_log(run_id, stream, &lines, now_ms())?;
                     i = j;
@@ -287,7 +292,11 @@ impl LogBuffer {
     }
 }
 
-fn spawn_reader<R: AsyncRead + Unpin + Send + 'static>(r: R, stream: &'static str, tx: mpsc::Sender<(&'static str, String)>) {
+fn spawn_reader<R: AsyncRead + Unpin + Send + 'static>(
+    r: R,
+    stream: &'static str,
+    tx: mpsc::Sender<(&'static str, String)>,
+) {
     tokio::spawn(async move {
         let mut reader = BufReader::new(r);
         let mut buf = Vec::new();
@@ -332,7 +341,9 @@ fn list_files(dir: &Path) -> Vec<Value> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let Ok(ft) = e.file_type() else { continue };
             let p = e.path();
@@ -347,7 +358,9 @@ fn list_files(dir: &Path) -> Vec<Value> {
     }
     out.sort();
     out.truncate(1000);
-    out.into_iter().map(|(path, bytes)| json!({"path": path, "bytes": bytes})).collect()
+    out.into_iter()
+        .map(|(path, bytes)| json!({"path": path, "bytes": bytes}))
+        .collect()
 }
 
 /// Rows per table from `ingest --json` lines.
@@ -395,18 +408,38 @@ async fn finish(
     let (id, attempt, w) = (run.run_id, run.attempts, worker.to_string());
     let res: ApiResult<bool> = pool
         .run(move |s| {
-            Ok(s.finish_run(id, &w, attempt, succeeded, exit_code, message.as_deref(), result, now_ms())?)
+            Ok(s.finish_run(
+                id,
+                &w,
+                attempt,
+                succeeded,
+                exit_code,
+                message.as_deref(),
+                result,
+                now_ms(),
+            )?)
         })
         .await;
     match res {
         Ok(true) => {}
-        Ok(false) => tracing::warn!(run_id = id, attempt, "run was taken back before it finished; result discarded"),
-        Err(e) => tracing::error!(run_id = id, attempt, error = %e, "recording the end of a run; its lease will expire and it will be retried"),
+        Ok(false) => tracing::warn!(
+            run_id = id,
+            attempt,
+            "run was taken back before it finished; result discarded"
+        ),
+        Err(e) => {
+            tracing::error!(run_id = id, attempt, error = %e, "recording the end of a run; its lease will expire and it will be retried")
+        }
     }
 }
 
 /// Executes one claimed run to its end (or until the lease is lost).
-async fn execute(pool: &StorePool, cfg: &WorkerConfig, run: RunRecord, stop: &mut watch::Receiver<bool>) {
+async fn execute(
+    pool: &StorePool,
+    cfg: &WorkerConfig,
+    run: RunRecord,
+    stop: &mut watch::Receiver<bool>,
+) {
     let t0 = Instant::now();
     let run_id = run.run_id;
     let attempt = run.attempts;
@@ -421,18 +454,22 @@ async fn execute(pool: &StorePool, cfg: &WorkerConfig, run: RunRecord, stop: &mu
     }
     .and_then(|()| std::fs::create_dir_all(&run_dir));
     if let Err(e) = prepared {
-        let msg = format!("cannot prepare the run directory {}: {e}", run_dir.display());
+        let msg = format!(
+            "cannot prepare the run directory {}: {e}",
+            run_dir.display()
+        );
         finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
         return;
     }
-    let args = match crate::pipelines::build_args(&run.pipeline, &run.params, &cfg.roots(), &run_dir) {
-        Ok(a) => a,
-        Err(e) => {
-            let msg = format!("invalid parameters: {e}");
-            finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
-            return;
-        }
-    };
+    let args =
+        match crate::pipelines::build_args(&run.pipeline, &run.params, &cfg.roots(), &run_dir) {
+            Ok(a) => a,
+            Err(e) => {
+                let msg = format!("invalid parameters: {e}");
+                finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
+                return;
+            }
+        };
     let mut cmd = Command::new(&cfg.executable);
     cmd.args(&args)
         .current_dir(&run_dir)
@@ -455,7 +492,14 @@ async fn execute(pool: &StorePool, cfg: &WorkerConfig, run: RunRecord, stop: &mu
     // worker) exits, so a SIGKILLed worker leaves no orphan pipeline.
     unsafe {
         cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -501,17 +545,33 @@ async fn execute(pool: &StorePool, cfg: &WorkerConfig, run: RunRecord, stop: &mu
                         m.ingest_rows.with_label_values(&[table]).inc_by(*n);
                     }
                 }
-                result["ingested_rows"] = json!(rows.iter().map(|(t, n)| json!({"table": t, "rows": n})).collect::<Vec<_>>());
+                result["ingested_rows"] = json!(rows
+                    .iter()
+                    .map(|(t, n)| json!({"table": t, "rows": n}))
+                    .collect::<Vec<_>>());
             }
             if let Some(m) = &cfg.metrics {
-                m.pipeline_duration.with_label_values(&[&pipeline]).observe(secs);
+                m.pipeline_duration
+                    .with_label_values(&[&pipeline])
+                    .observe(secs);
             }
             tracing::info!(run_id, attempt, seconds = secs, "run succeeded");
-            finish(pool, &run, &cfg.worker_id, true, Some(0), Some("succeeded".into()), Some(result)).await;
+            finish(
+                pool,
+                &run,
+                &cfg.worker_id,
+                true,
+                Some(0),
+                Some("succeeded".into()),
+                Some(result),
+            )
+            .await;
         }
         End::Exited(status) => {
             if let Some(m) = &cfg.metrics {
-                m.pipeline_duration.with_label_values(&[&pipeline]).observe(secs);
+                m.pipeline_duration
+                    .with_label_values(&[&pipeline])
+                    .observe(secs);
             }
             let how = match status.code() {
                 Some(c) => format!("exit code {c}"),
@@ -524,16 +584,37 @@ async fn execute(pool: &StorePool, cfg: &WorkerConfig, run: RunRecord, stop: &mu
                 }
             };
             let tail: Vec<String> = logs.stderr_tail.iter().cloned().collect();
-            let msg = if tail.is_empty() { how } else { format!("{how}: {}", tail.join("\n")) };
+            let msg = if tail.is_empty() {
+                how
+            } else {
+                format!("{how}: {}", tail.join("\n"))
+            };
             tracing::info!(run_id, attempt, "run failed");
-            finish(pool, &run, &cfg.worker_id, false, status.code(), Some(msg), None).await;
+            finish(
+                pool,
+                &run,
+                &cfg.worker_id,
+                false,
+                status.code(),
+                Some(msg),
+                None,
+            )
+            .await;
         }
         End::Error(msg) => {
             tracing::error!(run_id, attempt, error = %msg, "run could not execute");
             finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
         }
-        End::Lost => tracing::warn!(run_id, attempt, "lease lost: pipeline killed, the run belongs to another attempt now"),
-        End::Abandoned => tracing::warn!(run_id, attempt, "worker stopping: pipeline killed; the run will be retried when its lease expires"),
+        End::Lost => tracing::warn!(
+            run_id,
+            attempt,
+            "lease lost: pipeline killed, the run belongs to another attempt now"
+        ),
+        End::Abandoned => tracing::warn!(
+            run_id,
+            attempt,
+            "worker stopping: pipeline killed; the run will be retried when its lease expires"
+        ),
     }
 }
 
@@ -558,7 +639,8 @@ async fn supervise(
     let mut last_renewed = Instant::now();
     // Kill before the lease could expire when renewals keep failing: two
     // heartbeats of margin.
-    let renew_deadline = Duration::from_millis(cfg.lease_ms.max(0) as u64).saturating_sub(cfg.heartbeat * 2);
+    let renew_deadline =
+        Duration::from_millis(cfg.lease_ms.max(0) as u64).saturating_sub(cfg.heartbeat * 2);
     let mut progress: Option<f64> = None;
     let mut reported: Option<f64> = None;
     let mut exited: Option<std::process::ExitStatus> = None;
@@ -669,6 +751,9 @@ mod tests {
         sc.database_url = Some("postgres://u@h/db".into());
         sc.pg_schema = Some("t_1".into());
         let c = WorkerConfig::new("w".into(), &sc, "astrolab".into());
-        assert_eq!(c.child_database_url().unwrap(), "postgres://u@h/db?options=-csearch_path%3Dt_1%2Cpublic");
+        assert_eq!(
+            c.child_database_url().unwrap(),
+            "postgres://u@h/db?options=-csearch_path%3Dt_1%2Cpublic"
+        );
     }
 }

@@ -840,6 +840,7 @@ mod tests {
             home: dir.path().join("home"),
             database_url: None,
             log_format: crate::cli::LogFormat::Human,
+            server: Default::default(),
         };
         let o = Opts::parse_from(["x", "--integration-s", "0.25", "--tsys-k", "120"]).o;
         let s = process_one(&cfg, &meta, &o, None).unwrap();

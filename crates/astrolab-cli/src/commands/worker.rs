@@ -39,7 +39,7 @@ pub struct WorkerArgs {
 }
 
 fn seconds(v: f64, flag: &str) -> Result<Duration> {
-    if !(v.is_finite() && v >= 0.0 && v < 1e7) {
+    if !(0.0..1e7).contains(&v) {
         return Err(crate::UsageError(format!("{flag}: {v} is not a number of seconds")).into());
     }
     Ok(Duration::from_secs_f64(v))
@@ -58,11 +58,10 @@ pub fn run(cfg: &Config, a: &WorkerArgs) -> Result<()> {
     // Pipelines run with this very executable, so the worker and its
     // children are always the same version.
     let exe = std::env::current_exe().context("locating the astrolab executable")?;
-    let id = a
-        .id
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(astrolab_server::worker::default_worker_id);
+    let id =
+        a.id.clone()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(astrolab_server::worker::default_worker_id);
     let mut wc = astrolab_server::worker::WorkerConfig::new(id, &store, exe);
     wc.data_roots = a.data_roots.clone();
     wc.poll = poll;

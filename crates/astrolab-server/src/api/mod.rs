@@ -129,12 +129,12 @@ pub fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
         (route!("GET" "/api/v1/spectra/{targetid}/plot.svg", Some(VIEWER), "spectra", "SVG plot of a spectrum (flux, 1-sigma band, masked pixels, lines)", [p("targetid", "integer", "DESI TARGETID"), q("rest", "boolean", false, "rest-frame wavelength axis")], JSON, "image/svg+xml"), get(science::spectrum_svg)),
         (route!("GET" "/api/v1/voids/summary", Some(VIEWER), "voids", "Void membership summary per algorithm and catalog", [], JSON, "application/json"), get(science::void_summary)),
         (route!("GET" "/api/v1/voids/members", Some(VIEWER), "voids", "Galaxies by void class (void, wall, edge, outside)", [
-            q("algorithm", "string", true, "VoidFinder or V2"),
+            q("algorithm", "string", true, "void-finding algorithm as stored (VoidFinder, VIDE, REVOLVER, ZOBOV)"),
             q("class", "string", false, "void (default), wall, edge or outside"),
             PAGE[0], PAGE[1],
         ], JSON, "application/json"), get(science::void_members)),
         (route!("GET" "/api/v1/voids/stats", Some(VIEWER), "voids", "Void vs wall comparison of a galaxy property (KS and AD tests, medians)", [
-            q("algorithm", "string", true, "VoidFinder or V2"),
+            q("algorithm", "string", true, "void-finding algorithm as stored (VoidFinder, VIDE, REVOLVER, ZOBOV)"),
             q("property", "string", false, "fastspec column (default logmstar)"),
         ], JSON, "application/json"), get(science::void_stats)),
         (route!("GET" "/api/v1/hline/recordings", Some(VIEWER), "hline", "Hydrogen-line recordings in the store", [PAGE[0], PAGE[1]], JSON, "application/json"), get(science::hline_recordings)),

@@ -62,7 +62,14 @@ fn may_see_details(r: &RunRecord, p: &Principal) -> bool {
     p.role >= Role::Researcher || (!p.username().is_empty() && p.username() == r.submitted_by)
 }
 
-async fn audit(s: &AppState, p: &Principal, action: &'static str, target: String, outcome: &'static str, details: Value) {
+async fn audit(
+    s: &AppState,
+    p: &Principal,
+    action: &'static str,
+    target: String,
+    outcome: &'static str,
+    details: Value,
+) {
     s.audit
         .record(
             &s.pool,
@@ -95,7 +102,11 @@ pub struct ListParams {
 }
 
 /// `GET /api/v1/runs`: newest first.
-pub async fn list(State(s): State<AppState>, Authed(p): Authed<VIEWER>, Query(q): Query<ListParams>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+    Query(q): Query<ListParams>,
+) -> ApiResult<Json<Value>> {
     let page = PageParams {
         limit: q.limit,
         offset: q.offset,
@@ -107,10 +118,14 @@ pub async fn list(State(s): State<AppState>, Authed(p): Authed<VIEWER>, Query(q)
     };
     let (runs, total) = s
         .pool
-        .run(move |store| Ok(store.list_runs(state, None, page.limit as i64, page.offset as i64)?))
+        .run(move |store| {
+            Ok(store.list_runs(state, None, page.limit as i64, page.offset as i64)?)
+        })
         .await?;
     let items: Vec<Value> = runs.iter().map(|r| run_json(r, &p)).collect();
-    Ok(Json(serde_json::to_value(Paged::new(items, page, Some(total))).map_err(ApiError::internal)?))
+    Ok(Json(
+        serde_json::to_value(Paged::new(items, page, Some(total))).map_err(ApiError::internal)?,
+    ))
 }
 
 /// The body of `POST /api/v1/runs`.
@@ -133,30 +148,54 @@ pub async fn submit_run(s: &AppState, p: &Principal, body: SubmitBody) -> ApiRes
     let checked = (|| {
         let max_attempts = body.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
         if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
-            return Err(ApiError::bad_request("max_attempts", format!("must be 1 to {MAX_ATTEMPTS}")));
+            return Err(ApiError::bad_request(
+                "max_attempts",
+                format!("must be 1 to {MAX_ATTEMPTS}"),
+            ));
         }
         let mut roots = vec![s.config.home.clone()];
         roots.extend(s.config.data_roots.iter().cloned());
         // The real run directory is known only once the run has an id; the
         // worker builds the arguments again with it.
-        build_args(&pipeline, &body.params, &roots, &s.config.home.join("runs").join("pending"))?;
+        build_args(
+            &pipeline,
+            &body.params,
+            &roots,
+            &s.config.home.join("runs").join("pending"),
+        )?;
         Ok(max_attempts)
     })();
     let max_attempts = match checked {
         Ok(m) => m,
         Err(e) => {
-            let details = json!({ "pipeline": body.pipeline, "field": e.field, "error": e.message });
-            audit(s, p, "run.submit", format!("pipeline {}", body.pipeline), "denied", details).await;
+            let details =
+                json!({ "pipeline": body.pipeline, "field": e.field, "error": e.message });
+            audit(
+                s,
+                p,
+                "run.submit",
+                format!("pipeline {}", body.pipeline),
+                "denied",
+                details,
+            )
+            .await;
             return Err(e);
         }
     };
     let new = NewRun {
         pipeline: pipeline.clone(),
-        params: if body.params.is_null() { json!({}) } else { body.params },
+        params: if body.params.is_null() {
+            json!({})
+        } else {
+            body.params
+        },
         submitted_by: p.username().to_string(),
         max_attempts,
     };
-    let run = s.pool.run(move |store| Ok(store.submit_run(&new, now_ms())?)).await?;
+    let run = s
+        .pool
+        .run(move |store| Ok(store.submit_run(&new, now_ms())?))
+        .await?;
     audit(
         s,
         p,
@@ -179,11 +218,22 @@ pub async fn submit(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     // JSON only: a cross-site form cannot send it, and forms skip the
     // CSRF header check that JSON calls from a session must pass.
-    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !ctype.trim_start().to_ascii_lowercase().starts_with("application/json") {
-        return Err(ApiError::bad_request("content-type", "send the run as application/json"));
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ctype
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return Err(ApiError::bad_request(
+            "content-type",
+            "send the run as application/json",
+        ));
     }
-    let body: SubmitBody = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", format!("not a run: {e}")))?;
+    let body: SubmitBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("body", format!("not a run: {e}")))?;
     let run = submit_run(&s, &p, body).await?;
     Ok((StatusCode::CREATED, Json(run_json(&run, &p))))
 }
@@ -203,7 +253,11 @@ fn run_id(raw: &str) -> ApiResult<i64> {
 }
 
 /// `GET /api/v1/runs/{id}`.
-pub async fn one(State(s): State<AppState>, Authed(p): Authed<VIEWER>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn one(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let run = get(&s, run_id(&id)?).await?;
     Ok(Json(run_json(&run, &p)))
 }
@@ -230,10 +284,16 @@ pub async fn logs(
     if after < 0 {
         return Err(ApiError::bad_request("after", "must be 0 or more"));
     }
-    let page = PageParams { limit: q.limit, offset: None }.check(1000, s.config.max_rows)?;
+    let page = PageParams {
+        limit: q.limit,
+        offset: None,
+    }
+    .check(1000, s.config.max_rows)?;
     let run = get(&s, id).await?;
     if !may_see_details(&run, &p) {
-        return Err(ApiError::forbidden("run logs are for researchers and the run's submitter"));
+        return Err(ApiError::forbidden(
+            "run logs are for researchers and the run's submitter",
+        ));
     }
     let lines = s
         .pool
@@ -253,19 +313,44 @@ pub async fn logs(
 
 /// `POST /api/v1/runs/{id}/cancel`: a queued run, by its submitter or an
 /// admin (running runs finish; 409 names the state).
-pub async fn cancel(State(s): State<AppState>, Authed(p): Authed<RESEARCHER>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn cancel(
+    State(s): State<AppState>,
+    Authed(p): Authed<RESEARCHER>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = run_id(&id)?;
     let run = get(&s, id).await?;
     if !(p.is_admin() || p.username() == run.submitted_by) {
-        audit(&s, &p, "run.cancel", format!("run {id}"), "denied", json!({ "submitted_by": run.submitted_by })).await;
-        return Err(ApiError::forbidden("only the run's submitter or an admin may cancel it"));
+        audit(
+            &s,
+            &p,
+            "run.cancel",
+            format!("run {id}"),
+            "denied",
+            json!({ "submitted_by": run.submitted_by }),
+        )
+        .await;
+        return Err(ApiError::forbidden(
+            "only the run's submitter or an admin may cancel it",
+        ));
     }
     let done = s.pool.run(move |store| Ok(store.cancel_run(id)?)).await?;
     if !done {
         let now = get(&s, id).await?;
-        return Err(ApiError::conflict(format!("run {id} is {}; only queued runs can be cancelled", now.state)));
+        return Err(ApiError::conflict(format!(
+            "run {id} is {}; only queued runs can be cancelled",
+            now.state
+        )));
     }
-    audit(&s, &p, "run.cancel", format!("run {id}"), "ok", json!({ "pipeline": run.pipeline })).await;
+    audit(
+        &s,
+        &p,
+        "run.cancel",
+        format!("run {id}"),
+        "ok",
+        json!({ "pipeline": run.pipeline }),
+    )
+    .await;
     let run = get(&s, id).await?;
     Ok(Json(run_json(&run, &p)))
 }
