@@ -64,21 +64,49 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> std
     req += "\r\n";
     s.write_all(req.as_bytes())?;
     s.write_all(payload.as_bytes())?;
+    // Read the head, then exactly Content-Length bytes (chromedriver keeps
+    // the connection open whatever the request says), or to the end.
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no HTTP header end"))?;
+    let mut buf = [0u8; 65536];
+    let split = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Err(std::io::Error::other("connection closed before the HTTP head ended"));
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let status: u16 = head
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
+    let lower = head.to_ascii_lowercase();
+    let length = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
     let mut body = raw[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
+    match length {
+        Some(n) => {
+            while body.len() < n {
+                let k = s.read(&mut buf)?;
+                if k == 0 {
+                    break;
+                }
+                body.extend_from_slice(&buf[..k]);
+            }
+            body.truncate(n);
+        }
+        None => {
+            s.read_to_end(&mut body)?;
+            if lower.contains("transfer-encoding: chunked") {
+                body = dechunk(&body);
+            }
+        }
     }
     Ok((status, body))
 }
@@ -376,7 +404,7 @@ fn a_researcher_works_through_the_web_pages() {
     assert!(d.text("#result-count").starts_with(&format!("{rows} rows")), "{}", d.text("#result-count"));
     assert_eq!(d.count("svg.sky circle[r='2.5']"), rows, "one sky-plot point per row");
     // Nearest first: the centre galaxy is the first row.
-    assert_eq!(d.text("#results tbody tr:first-child td:first-child"), tid.to_string());
+    assert_eq!(d.count(&format!("#results tbody tr:first-child a[href='/spectra/{tid}']")), 1);
     d.shot("catalog");
     d.window(390, 844);
     d.shot("catalog-phone");

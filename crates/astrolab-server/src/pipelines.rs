@@ -602,7 +602,7 @@ mod tests {
                 };
                 params.insert(q.name.to_string(), v);
             }
-            let args = build_args(p.name, &Value::Object(params), &[fx.home.clone()], &run)
+            let args = build_args(p.name, &Value::Object(params), std::slice::from_ref(&fx.home), &run)
                 .unwrap_or_else(|e| panic!("{}: {e}", p.name));
             assert!(
                 p.command.ends_with(&args[0]) || p.command.contains(&args[0]),
@@ -619,7 +619,7 @@ mod tests {
         let args = build_args(
             "query cone",
             &json!({"ra": 150.5, "dec": -2, "radius": "30arcmin", "where": "--output=/etc/passwd", "limit": 10}),
-            &[fx.home.clone()],
+            std::slice::from_ref(&fx.home),
             &run,
         )
         .unwrap();
@@ -646,7 +646,7 @@ mod tests {
         let args = build_args(
             "ingest",
             &json!({"paths": ["cats/zcat.fits", fx.home.join("cats").display().to_string()], "new_version": true}),
-            &[fx.home.clone()],
+            std::slice::from_ref(&fx.home),
             &fx.home.join("runs/1"),
         )
         .unwrap();

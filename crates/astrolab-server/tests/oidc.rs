@@ -95,6 +95,7 @@ async fn oidc_login_creates_the_account_with_its_mapped_role() {
     let start = |wrong_state: bool| {
         let send = &send;
         let provider = provider.clone();
+        let issuer = issuer.clone();
         async move {
             let resp = send(Request::get("/auth/oidc/login?next=/catalog").body(Body::empty()).unwrap()).await.unwrap();
             assert!(resp.status().is_redirection(), "{}", resp.status());
