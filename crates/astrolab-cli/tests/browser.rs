@@ -447,6 +447,7 @@ fn a_researcher_works_through_the_web_pages() {
     assert_eq!(d.js("return document.getElementById('run-progress').value"), json!(1));
     d.wait("the log lines", 10, "return document.getElementById('run-log').textContent.trim().length > 0");
     assert!(d.text("#run-result").contains("cone.csv"), "{}", d.text("#run-result"));
+    assert_eq!(d.count("#cancel-form"), 0, "no cancel button on a finished run");
     d.shot("run");
     d.go("/runs");
     assert!(d.count(&format!("#runs a[href='{run_path}']")) == 1);

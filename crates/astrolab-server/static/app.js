@@ -39,6 +39,9 @@
       if (finished) { finished.textContent = iso(r.finished_at_ms); }
       if (result && r.result) { result.textContent = JSON.stringify(r.result, null, 2); }
       section.setAttribute("data-state", state);
+      // Only queued runs can be cancelled: drop the button once it runs.
+      var cancel = document.getElementById("cancel-form");
+      if (cancel && state !== "queued") { cancel.remove(); }
     }
     function appendLines(items) {
       if (!log || !items.length) { return; }

@@ -29,7 +29,8 @@ pub fn ingest_all(
     };
     let mut outcomes = Vec::new();
     let mut failed = 0;
-    for path in &files {
+    for (i, path) in files.iter().enumerate() {
+        crate::progress::fraction(i, files.len());
         let pb = crate::progress::rows(
             path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())

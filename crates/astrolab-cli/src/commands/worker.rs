@@ -63,7 +63,10 @@ pub fn run(cfg: &Config, a: &WorkerArgs) -> Result<()> {
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(astrolab_server::worker::default_worker_id);
     let mut wc = astrolab_server::worker::WorkerConfig::new(id, &store, exe);
-    wc.data_roots = a.data_roots.clone();
+    // Flags add to the `[server] data_roots` of astrolab.toml, so a worker
+    // and the server that validated the run agree on what may be read.
+    wc.data_roots = cfg.server.data_roots.clone().unwrap_or_default();
+    wc.data_roots.extend(a.data_roots.iter().cloned());
     wc.poll = poll;
     wc.grace = grace;
     wc.lease_ms = lease.as_millis() as i64;

@@ -213,7 +213,7 @@ pub async fn one(State(s): State<AppState>, PageUser(p): PageUser, Path(id): Pat
     );
     if run.state == RunState::Queued && (p.is_admin() || (p.role >= Role::Researcher && p.username() == run.submitted_by)) {
         body += &format!(
-            r#"<form method="post" action="/runs/{id}/cancel">{}<button type="submit">Cancel this run</button></form>"#,
+            r#"<form method="post" action="/runs/{id}/cancel" id="cancel-form">{}<button type="submit">Cancel this run</button></form>"#,
             csrf_field(&p)
         );
     }
