@@ -30,7 +30,10 @@ const PASSWORD: &str = "browser test password";
 
 /// An executable from the environment variable, else the first name found.
 fn find_tool(var: &str, names: &[&str]) -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_file()) {
+    if let Some(p) = std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+    {
         return Some(p);
     }
     for n in names {
@@ -53,13 +56,21 @@ fn find_tool(var: &str, names: &[&str]) -> Option<PathBuf> {
 // ---------------------------------------------------------------- HTTP
 
 /// One HTTP/1.1 request to loopback; returns (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> std::io::Result<(u16, Vec<u8>)> {
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> std::io::Result<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(120)))?;
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n");
     if body.is_some() {
-        req += &format!("Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n", payload.len());
+        req += &format!(
+            "Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n",
+            payload.len()
+        );
     }
     req += "\r\n";
     s.write_all(req.as_bytes())?;
@@ -74,7 +85,9 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> std
         }
         let n = s.read(&mut buf)?;
         if n == 0 {
-            return Err(std::io::Error::other("connection closed before the HTTP head ended"));
+            return Err(std::io::Error::other(
+                "connection closed before the HTTP head ended",
+            ));
         }
         raw.extend_from_slice(&buf[..n]);
     };
@@ -113,10 +126,9 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> std
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { break };
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
         let n = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
-        if n == 0 {
+        if n == 0 || b.len() < eol + 4 + n {
             break;
         }
         out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
@@ -160,7 +172,11 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Driver {
     fn start(driver: &Path, chromium: &Path, base: String, shot_dirs: Vec<PathBuf>) -> Driver {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -175,7 +191,10 @@ impl Driver {
                     break;
                 }
             }
-            assert!(t0.elapsed() < Duration::from_secs(30), "chromedriver did not start");
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "chromedriver did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let caps = json!({"capabilities": {"alwaysMatch": {
@@ -191,19 +210,30 @@ impl Driver {
         let v: Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(status, 200, "new WebDriver session: {v}");
         let session = v["value"]["sessionId"].as_str().unwrap().to_string();
-        Driver { child, addr, session, base, shots: shot_dirs }
+        Driver {
+            child,
+            addr,
+            session,
+            base,
+            shots: shot_dirs,
+        }
     }
 
     fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let p = format!("/session/{}{path}", self.session);
-        let (status, b) = http(self.addr, method, &p, body.as_ref()).unwrap_or_else(|e| panic!("{method} {p}: {e}"));
+        let (status, b) = http(self.addr, method, &p, body.as_ref())
+            .unwrap_or_else(|e| panic!("{method} {p}: {e}"));
         let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
         assert_eq!(status, 200, "{method} {p}: {v}");
         v["value"].clone()
     }
 
     fn go(&self, path: &str) {
-        self.cmd("POST", "/url", Some(json!({ "url": format!("{}{path}", self.base) })));
+        self.cmd(
+            "POST",
+            "/url",
+            Some(json!({ "url": format!("{}{path}", self.base) })),
+        );
     }
 
     fn url(&self) -> String {
@@ -215,20 +245,35 @@ impl Driver {
     }
 
     fn find(&self, css: &str) -> String {
-        let v = self.cmd("POST", "/element", Some(json!({ "using": "css selector", "value": css })));
-        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}")).to_string()
+        let v = self.cmd(
+            "POST",
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        );
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}"))
+            .to_string()
     }
 
     fn count(&self, css: &str) -> usize {
-        self.cmd("POST", "/elements", Some(json!({ "using": "css selector", "value": css })))
-            .as_array()
-            .map_or(0, |a| a.len())
+        self.cmd(
+            "POST",
+            "/elements",
+            Some(json!({ "using": "css selector", "value": css })),
+        )
+        .as_array()
+        .map_or(0, |a| a.len())
     }
 
     fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css);
         self.cmd("POST", &format!("/element/{e}/clear"), Some(json!({})));
-        self.cmd("POST", &format!("/element/{e}/value"), Some(json!({ "text": text })));
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        );
     }
 
     fn click(&self, css: &str) {
@@ -238,24 +283,39 @@ impl Driver {
 
     fn text(&self, css: &str) -> String {
         let e = self.find(css);
-        self.cmd("GET", &format!("/element/{e}/text"), None).as_str().unwrap_or("").to_string()
+        self.cmd("GET", &format!("/element/{e}/text"), None)
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     fn js(&self, script: &str) -> Value {
-        self.cmd("POST", "/execute/sync", Some(json!({ "script": script, "args": [] })))
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
     }
 
     /// Waits until `script` returns true.
     fn wait(&self, what: &str, secs: u64, script: &str) {
         let t0 = Instant::now();
         while self.js(script) != json!(true) {
-            assert!(t0.elapsed() < Duration::from_secs(secs), "timed out waiting for {what} on {}", self.url());
+            assert!(
+                t0.elapsed() < Duration::from_secs(secs),
+                "timed out waiting for {what} on {}",
+                self.url()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 
     fn window(&self, w: u32, h: u32) {
-        self.cmd("POST", "/window/rect", Some(json!({ "width": w, "height": h })));
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": w, "height": h })),
+        );
     }
 
     /// A PNG of the viewport, to every screenshot directory.
@@ -272,7 +332,12 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = http(self.addr, "DELETE", &format!("/session/{}", self.session), None);
+        let _ = http(
+            self.addr,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -295,29 +360,51 @@ fn add_user(store: &mut Store, name: &str, role: Role) {
 
 fn log_in(d: &Driver, user: &str, shot: Option<&str>) {
     d.go("/login");
-    d.wait("the login form", 10, "return document.getElementById('username') !== null");
+    d.wait(
+        "the login form",
+        10,
+        "return document.getElementById('username') !== null",
+    );
     if let Some(name) = shot {
         d.shot(name);
     }
     d.type_into("#username", user);
     d.type_into("#password", PASSWORD);
     d.click("form[action='/login'] button[type=submit]");
-    d.wait("the dashboard", 20, "return location.pathname === '/' && document.getElementById('total-rows') !== null");
+    d.wait(
+        "the dashboard",
+        20,
+        "return location.pathname === '/' && document.getElementById('total-rows') !== null",
+    );
 }
 
 fn log_out(d: &Driver) {
     d.click("form[action='/logout'] button[type=submit]");
-    d.wait("the login page", 10, "return location.pathname === '/login'");
+    d.wait(
+        "the login page",
+        10,
+        "return location.pathname === '/login'",
+    );
     // The session is gone: the dashboard sends us back to log in.
     d.go("/");
-    d.wait("the redirect to login", 10, "return location.pathname === '/login'");
+    d.wait(
+        "the redirect to login",
+        10,
+        "return location.pathname === '/login'",
+    );
     assert!(d.url().contains("next=%2F"), "{}", d.url());
 }
 
 #[test]
 fn a_researcher_works_through_the_web_pages() {
-    let driver = find_tool("ASTROLAB_CHROMEDRIVER", &["chromedriver", "/usr/lib/chromium/chromedriver"]);
-    let chromium = find_tool("ASTROLAB_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"]);
+    let driver = find_tool(
+        "ASTROLAB_CHROMEDRIVER",
+        &["chromedriver", "/usr/lib/chromium/chromedriver"],
+    );
+    let chromium = find_tool(
+        "ASTROLAB_CHROMIUM",
+        &["chromium", "chromium-browser", "google-chrome"],
+    );
     let (Some(driver), Some(chromium)) = (driver, chromium) else {
         let why = "chromium/chromedriver not found (set ASTROLAB_CHROMIUM and ASTROLAB_CHROMEDRIVER; scripts/lib/tools.sh installs them)";
         if std::env::var_os("CI").is_some() {
@@ -331,11 +418,26 @@ fn a_researcher_works_through_the_web_pages() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let h = home.to_str().unwrap();
-    let o = run(dir.path(), &["--home", h, "demo-data", "demo", "--galaxies", "3000", "--seed", "7"]);
+    let o = run(
+        dir.path(),
+        &[
+            "--home",
+            h,
+            "demo-data",
+            "demo",
+            "--galaxies",
+            "3000",
+            "--seed",
+            "7",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = run(dir.path(), &["--home", h, "ingest", "demo"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = run(dir.path(), &["--home", h, "spectra", "build", "--from", "demo"]);
+    let o = run(
+        dir.path(),
+        &["--home", h, "spectra", "build", "--from", "demo"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let store_cfg = StoreConfig::sqlite(&home);
     let mut store = Store::open(&store_cfg).unwrap();
@@ -346,7 +448,12 @@ fn a_researcher_works_through_the_web_pages() {
         .sql_readonly("SELECT targetid, ra, dec FROM zcatalog ORDER BY targetid")
         .unwrap();
     let with_spectrum: Vec<i64> = store
-        .locate_spectra(&t.rows.iter().filter_map(|r| r[0].as_i64()).collect::<Vec<_>>())
+        .locate_spectra(
+            &t.rows
+                .iter()
+                .filter_map(|r| r[0].as_i64())
+                .collect::<Vec<_>>(),
+        )
         .unwrap()
         .iter()
         .map(|l| l.target_id)
@@ -356,25 +463,38 @@ fn a_researcher_works_through_the_web_pages() {
         .iter()
         .find(|r| r[0].as_i64().is_some_and(|id| with_spectrum.contains(&id)))
         .expect("a catalog galaxy with a spectrum");
-    let (tid, ra, dec) = (row[0].as_i64().unwrap(), row[1].as_f64().unwrap(), row[2].as_f64().unwrap());
+    let (tid, ra, dec) = (
+        row[0].as_i64().unwrap(),
+        row[1].as_f64().unwrap(),
+        row[2].as_f64().unwrap(),
+    );
     drop(store);
 
     // The server, as `astrolab serve --insecure-cookies` runs it (plain
     // HTTP on loopback), with its in-process worker.
-    let mut cfg = astrolab_server::ServerConfig::defaults(home.clone(), PathBuf::from(env!("CARGO_BIN_EXE_astrolab")));
+    let mut cfg = astrolab_server::ServerConfig::defaults(
+        home.clone(),
+        PathBuf::from(env!("CARGO_BIN_EXE_astrolab")),
+    );
     cfg.bind = SocketAddr::from(([127, 0, 0, 1], 0));
     cfg.secure_cookies = false;
     cfg.in_process_worker = true;
     let state = astrolab_server::build_state(cfg, store_cfg.clone()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         // Runs until the test process ends.
         let _ = rt.block_on(astrolab_server::serve(state, move |addr| {
             let _ = tx.send(addr);
         }));
     });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server listening");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server listening");
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut shot_dirs = vec![root.join("target/screenshots")];
@@ -385,7 +505,11 @@ fn a_researcher_works_through_the_web_pages() {
 
     // Pages need a login: the dashboard sends us to the form, then back.
     d.go("/catalog");
-    d.wait("the login redirect", 10, "return location.pathname === '/login'");
+    d.wait(
+        "the login redirect",
+        10,
+        "return location.pathname === '/login'",
+    );
     assert!(d.url().ends_with("/login?next=%2Fcatalog"), "{}", d.url());
     log_in(&d, "rosa", Some("login"));
     assert_eq!(d.path(), "/");
@@ -398,13 +522,30 @@ fn a_researcher_works_through_the_web_pages() {
     d.type_into("#dec", &dec.to_string());
     d.type_into("#radius", "1");
     d.click("form[aria-label='Cone search'] button[type=submit]");
-    d.wait("the results table", 20, "return document.querySelector('#results tbody tr') !== null");
+    d.wait(
+        "the results table",
+        20,
+        "return document.querySelector('#results tbody tr') !== null",
+    );
     let rows = d.count("#results tbody tr");
     assert!(rows >= 1);
-    assert!(d.text("#result-count").starts_with(&format!("{rows} rows")), "{}", d.text("#result-count"));
-    assert_eq!(d.count("svg.sky circle[r='2.5']"), rows, "one sky-plot point per row");
+    assert!(
+        d.text("#result-count").starts_with(&format!("{rows} rows")),
+        "{}",
+        d.text("#result-count")
+    );
+    assert_eq!(
+        d.count("svg.sky circle[r='2.5']"),
+        rows,
+        "one sky-plot point per row"
+    );
     // Nearest first: the centre galaxy is the first row.
-    assert_eq!(d.count(&format!("#results tbody tr:first-child a[href='/spectra/{tid}']")), 1);
+    assert_eq!(
+        d.count(&format!(
+            "#results tbody tr:first-child a[href='/spectra/{tid}']"
+        )),
+        1
+    );
     d.shot("catalog");
     d.window(390, 844);
     d.shot("catalog-phone");
@@ -418,15 +559,25 @@ fn a_researcher_works_through_the_web_pages() {
 
     // Its spectrum, from the table's link; then a zoom into [OII]-Hbeta.
     d.click(&format!("#results a[href='/spectra/{tid}']"));
-    d.wait("the spectrum plot", 30, "return document.getElementById('spectrum-svg') !== null");
+    d.wait(
+        "the spectrum plot",
+        30,
+        "return document.getElementById('spectrum-svg') !== null",
+    );
     assert_eq!(d.text("#spec-targetid"), tid.to_string());
-    let polylines = d.js("return document.querySelectorAll('#spectrum-svg path, #spectrum-svg polyline').length");
+    let polylines = d.js(
+        "return document.querySelectorAll('#spectrum-svg path, #spectrum-svg polyline').length",
+    );
     assert!(polylines.as_u64().unwrap() > 0, "the plot has its curves");
     d.shot("spectrum");
     d.type_into("#wmin", "4000");
     d.type_into("#wmax", "5500");
     d.click("#zoom-form button[type=submit]");
-    d.wait("the zoomed view", 10, "return document.getElementById('spectrum-svg').getAttribute('viewBox') !== '0 0 1000 450'");
+    d.wait(
+        "the zoomed view",
+        10,
+        "return document.getElementById('spectrum-svg').getAttribute('viewBox') !== '0 0 1000 450'",
+    );
     assert!(d.url().contains("wmin=4000"), "{}", d.url());
     d.shot("spectrum-zoom");
 
@@ -438,16 +589,43 @@ fn a_researcher_works_through_the_web_pages() {
     // Submit a cone-search run and watch it finish on its page.
     d.go("/runs");
     d.click("#pipeline option[value='query-cone']");
-    d.type_into("#params", &format!(r#"{{"ra": {ra}, "dec": {dec}, "radius": "1deg"}}"#));
+    d.type_into(
+        "#params",
+        &format!(r#"{{"ra": {ra}, "dec": {dec}, "radius": "1deg"}}"#),
+    );
     d.click("form[action='/runs'] button[type=submit]");
-    d.wait("the run page", 20, "return /^\\/runs\\/\\d+$/.test(location.pathname)");
+    d.wait(
+        "the run page",
+        20,
+        "return /^\\/runs\\/\\d+$/.test(location.pathname)",
+    );
     let run_path = d.path();
     d.wait("the run to succeed", 120, "return document.querySelector('#run-state .badge') !== null && /succeeded|failed/.test(document.querySelector('#run-state').textContent)");
-    assert_eq!(d.text("#run-state"), "succeeded", "log: {}", d.text("#run-log"));
-    assert_eq!(d.js("return document.getElementById('run-progress').value"), json!(1));
-    d.wait("the log lines", 10, "return document.getElementById('run-log').textContent.trim().length > 0");
-    assert!(d.text("#run-result").contains("cone.csv"), "{}", d.text("#run-result"));
-    assert_eq!(d.count("#cancel-form"), 0, "no cancel button on a finished run");
+    assert_eq!(
+        d.text("#run-state"),
+        "succeeded",
+        "log: {}",
+        d.text("#run-log")
+    );
+    assert_eq!(
+        d.js("return document.getElementById('run-progress').value"),
+        json!(1)
+    );
+    d.wait(
+        "the log lines",
+        10,
+        "return document.getElementById('run-log').textContent.trim().length > 0",
+    );
+    assert!(
+        d.text("#run-result").contains("cone.csv"),
+        "{}",
+        d.text("#run-result")
+    );
+    assert_eq!(
+        d.count("#cancel-form"),
+        0,
+        "no cancel button on a finished run"
+    );
     d.shot("run");
     d.go("/runs");
     assert!(d.count(&format!("#runs a[href='{run_path}']")) == 1);

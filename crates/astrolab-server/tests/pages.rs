@@ -28,7 +28,11 @@ fn world(with_catalog: bool) -> Option<World> {
     if with_catalog {
         let data = astrolab_formats::testdata::require_shared_data("pages")?;
         store
-            .ingest_file(&data.join("desi/redrock-4-80613-thru20210324.fits"), &IngestOptions::default(), &mut Progress::none())
+            .ingest_file(
+                &data.join("desi/redrock-4-80613-thru20210324.fits"),
+                &IngestOptions::default(),
+                &mut Progress::none(),
+            )
             .unwrap();
     }
     for (name, role) in [("ada", Role::Admin), ("rosa", Role::Researcher), ("vic", Role::Viewer)] {
@@ -46,7 +50,11 @@ fn world(with_catalog: bool) -> Option<World> {
     let mut cfg = ServerConfig::defaults(home, PathBuf::from("/nonexistent/astrolab"));
     cfg.in_process_worker = false;
     let state = build_state(cfg, store_cfg.clone()).unwrap();
-    Some(World { _dir: dir, state, store_cfg })
+    Some(World {
+        _dir: dir,
+        state,
+        store_cfg,
+    })
 }
 
 struct Resp {
@@ -66,7 +74,13 @@ async fn send(w: &World, method: Method, uri: &str, cookie: &str, form: Option<&
             req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
             let enc: Vec<String> = pairs
                 .iter()
-                .map(|(k, v)| format!("{}={}", astrolab_server::pages::url_encode(k), astrolab_server::pages::url_encode(v)))
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        astrolab_server::pages::url_encode(k),
+                        astrolab_server::pages::url_encode(v)
+                    )
+                })
                 .collect();
             Body::from(enc.join("&"))
         }
@@ -157,7 +171,11 @@ async fn pages_send_anonymous_visitors_to_log_in() {
     for page in PAGES {
         let r = get(&w, page, "").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{page}");
-        assert_eq!(r.location, format!("/login?next={}", astrolab_server::pages::url_encode(page)), "{page}");
+        assert_eq!(
+            r.location,
+            format!("/login?next={}", astrolab_server::pages::url_encode(page)),
+            "{page}"
+        );
     }
     // A stale or forged session cookie is "not logged in" too.
     let r = get(&w, "/", &format!("astrolab_session={}", "ab".repeat(32))).await;
@@ -252,17 +270,28 @@ async fn login_checks_the_form_token_and_the_password() {
     assert_eq!(failed, 1);
 }
 
+/// A form post: path, session cookie, fields.
+type Post<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+
 #[tokio::test]
 async fn form_posts_need_the_sessions_csrf_token() {
     let w = world(false).unwrap();
     let (rosa, csrf) = login(&w, "rosa").await;
     let (ada, ada_csrf) = login(&w, "ada").await;
-    let posts: &[(&str, &str, Vec<(&str, &str)>)] = &[
+    let posts: &[Post<'_>] = &[
         ("/account/tokens", &rosa, vec![("name", "ci"), ("expires_days", "5")]),
-        ("/runs", &rosa, vec![("pipeline", "query-cone"), ("params", r#"{"ra": 1, "dec": 2, "radius": "1deg"}"#)]),
+        (
+            "/runs",
+            &rosa,
+            vec![("pipeline", "query-cone"), ("params", r#"{"ra": 1, "dec": 2, "radius": "1deg"}"#)],
+        ),
         ("/runs/1/cancel", &rosa, vec![]),
         ("/account/tokens/0123abcd/revoke", &rosa, vec![]),
-        ("/admin/users", &ada, vec![("username", "mallory"), ("role", "admin"), ("password", PASSWORD)]),
+        (
+            "/admin/users",
+            &ada,
+            vec![("username", "mallory"), ("role", "admin"), ("password", PASSWORD)],
+        ),
         ("/admin/users/rosa", &ada, vec![("action", "disable")]),
         ("/logout", &rosa, vec![]),
     ];
@@ -289,9 +318,23 @@ async fn form_posts_need_the_sessions_csrf_token() {
     assert_eq!(get(&w, "/account", &rosa).await.status, StatusCode::OK);
 
     // With the right token the same forms work.
-    let r = send(&w, Method::POST, "/account/tokens", &rosa, Some(&[("name", "ci"), ("expires_days", "5"), ("csrf", &csrf)])).await;
+    let r = send(
+        &w,
+        Method::POST,
+        "/account/tokens",
+        &rosa,
+        Some(&[("name", "ci"), ("expires_days", "5"), ("csrf", &csrf)]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let shown = r.body.split(r#"<code id="new-token" class="secret">"#).nth(1).unwrap().split('<').next().unwrap();
+    let shown = r
+        .body
+        .split(r#"<code id="new-token" class="secret">"#)
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
     assert!(secrets::looks_like_token(shown), "{shown}");
     let tokens = store.list_api_tokens(None).unwrap();
     assert_eq!(tokens.len(), 1);
@@ -311,7 +354,11 @@ async fn form_posts_need_the_sessions_csrf_token() {
         Method::POST,
         "/runs",
         &rosa,
-        Some(&[("pipeline", "query-cone"), ("params", r#"{"ra": 1, "dec": 2, "radius": "1deg"}"#), ("csrf", &csrf)]),
+        Some(&[
+            ("pipeline", "query-cone"),
+            ("params", r#"{"ra": 1, "dec": 2, "radius": "1deg"}"#),
+            ("csrf", &csrf),
+        ]),
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -319,9 +366,18 @@ async fn form_posts_need_the_sessions_csrf_token() {
     assert_eq!(r.location, format!("/runs/{}", runs[0].run_id));
     assert_eq!((runs[0].pipeline.as_str(), runs[0].submitted_by.as_str()), ("query-cone", "rosa"));
     let audit = store.list_audit(100, None).unwrap();
-    assert!(audit.iter().any(|e| e.event.action == "run.submit" && e.event.outcome == "ok" && e.event.actor == "rosa"));
+    assert!(audit
+        .iter()
+        .any(|e| e.event.action == "run.submit" && e.event.outcome == "ok" && e.event.actor == "rosa"));
     // A bad parameter is refused with the API's message, naming the field.
-    let r = send(&w, Method::POST, "/runs", &rosa, Some(&[("pipeline", "query-cone"), ("params", r#"{"ra": "x"}"#), ("csrf", &csrf)])).await;
+    let r = send(
+        &w,
+        Method::POST,
+        "/runs",
+        &rosa,
+        Some(&[("pipeline", "query-cone"), ("params", r#"{"ra": "x"}"#), ("csrf", &csrf)]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("params."), "{}", r.body);
     // Admin forms: add a user, change a role.
@@ -330,20 +386,50 @@ async fn form_posts_need_the_sessions_csrf_token() {
         Method::POST,
         "/admin/users",
         &ada,
-        Some(&[("username", "newbie"), ("role", "viewer"), ("password", PASSWORD), ("projects", "p1, p2"), ("csrf", &ada_csrf)]),
+        Some(&[
+            ("username", "newbie"),
+            ("role", "viewer"),
+            ("password", PASSWORD),
+            ("projects", "p1, p2"),
+            ("csrf", &ada_csrf),
+        ]),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let (u, _) = store.user_by_name("newbie").unwrap().unwrap();
-    assert_eq!((u.role, u.projects.clone()), (Role::Viewer, vec!["p1".to_string(), "p2".to_string()]));
-    let r = send(&w, Method::POST, "/admin/users/newbie", &ada, Some(&[("action", "role"), ("role", "researcher"), ("csrf", &ada_csrf)])).await;
+    assert_eq!(
+        (u.role, u.projects.clone()),
+        (Role::Viewer, vec!["p1".to_string(), "p2".to_string()])
+    );
+    let r = send(
+        &w,
+        Method::POST,
+        "/admin/users/newbie",
+        &ada,
+        Some(&[("action", "role"), ("role", "researcher"), ("csrf", &ada_csrf)]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(store.user_by_name("newbie").unwrap().unwrap().0.role, Role::Researcher);
     // The last admin cannot demote themselves (the API's rule).
-    let r = send(&w, Method::POST, "/admin/users/ada", &ada, Some(&[("action", "role"), ("role", "viewer"), ("csrf", &ada_csrf)])).await;
+    let r = send(
+        &w,
+        Method::POST,
+        "/admin/users/ada",
+        &ada,
+        Some(&[("action", "role"), ("role", "viewer"), ("csrf", &ada_csrf)]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     // Researchers cannot use the admin forms even with their token.
-    let r = send(&w, Method::POST, "/admin/users", &rosa, Some(&[("username", "x"), ("role", "admin"), ("csrf", &csrf)])).await;
+    let r = send(
+        &w,
+        Method::POST,
+        "/admin/users",
+        &rosa,
+        Some(&[("username", "x"), ("role", "admin"), ("csrf", &csrf)]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
@@ -360,7 +446,13 @@ async fn logout_ends_the_session() {
     let r = get(&w, "/", &session).await;
     assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/login?next=%2F"));
     let api = app(w.state.clone())
-        .oneshot(Request::builder().uri("/api/v1/me").header(header::COOKIE, &session).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::builder()
+                .uri("/api/v1/me")
+                .header(header::COOKIE, &session)
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
@@ -391,24 +483,49 @@ async fn every_parameter_comes_back_escaped() {
         let r = get(&w, uri, &session).await;
         assert!(!r.body.contains("<script>alert"), "{uri}: {}", r.body);
         assert!(!r.body.contains("<img src=x"), "{uri}: {}", r.body);
-        assert!(r.body.contains("<!doctype html>") || r.status == StatusCode::SEE_OTHER, "{uri}: an HTML page ({})", r.status);
+        assert!(
+            r.body.contains("<!doctype html>") || r.status == StatusCode::SEE_OTHER,
+            "{uri}: an HTML page ({})",
+            r.status
+        );
     }
     // The catalog form keeps what was typed, escaped.
     let r = get(&w, &format!("/catalog?ra=1&dec=1&radius=1&where={ae}"), &session).await;
     assert!(r.body.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"), "{}", r.body);
     // Posted values shown back: the run form and a token's name.
-    let r = send(&w, Method::POST, "/runs", &session, Some(&[("pipeline", attr), ("params", x), ("csrf", &csrf)])).await;
+    let r = send(
+        &w,
+        Method::POST,
+        "/runs",
+        &session,
+        Some(&[("pipeline", attr), ("params", x), ("csrf", &csrf)]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(!r.body.contains("<script>alert") && !r.body.contains("<img src=x"), "{}", r.body);
     assert!(r.body.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
-    let r = send(&w, Method::POST, "/account/tokens", &session, Some(&[("name", x), ("expires_days", "1"), ("csrf", &csrf)])).await;
+    let r = send(
+        &w,
+        Method::POST,
+        "/account/tokens",
+        &session,
+        Some(&[("name", x), ("expires_days", "1"), ("csrf", &csrf)]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     let page = get(&w, "/account", &session).await;
     assert!(!page.body.contains("<script>alert") && page.body.contains("&lt;script&gt;alert"));
     // Login form: the username typed is shown back escaped.
     let form = get(&w, "/login", "").await;
     let pre = cookie_pair(find_cookie(&form, "astrolab_login_csrf").unwrap());
-    let r = send(&w, Method::POST, "/login", &pre, Some(&[("csrf", &hidden(&form.body, "csrf")), ("username", attr), ("password", "x")])).await;
+    let r = send(
+        &w,
+        Method::POST,
+        "/login",
+        &pre,
+        Some(&[("csrf", &hidden(&form.body, "csrf")), ("username", attr), ("password", "x")]),
+    )
+    .await;
     assert!(!r.body.contains("<img src=x") && r.body.contains("&quot;&gt;&lt;img"), "{}", r.body);
 }
 
@@ -431,19 +548,39 @@ async fn pages_show_the_data_each_role_may_see() {
                 _ => StatusCode::OK,
             };
             assert_eq!(r.status, expect, "{who} {page}: {}", r.body);
-            assert!(r.body.contains(r#"<html lang="en">"#) && r.body.contains(r##"<a class="skip" href="#main">"##), "{page}");
+            assert!(
+                r.body.contains(r#"<html lang="en">"#) && r.body.contains(r##"<a class="skip" href="#main">"##),
+                "{page}"
+            );
             assert!(r.body.contains(r#"name="viewport""#));
-            assert!(!r.body.contains("<script>") && !r.body.contains("style="), "{page}: no inline script or style");
+            assert!(
+                !r.body.contains("<script>") && !r.body.contains("style="),
+                "{page}: no inline script or style"
+            );
         }
     }
     // The dashboard counts the ingested rows.
     let r = get(&w, "/", &vic).await;
-    let shown = r.body.split(r#"<dd id="total-rows">"#).nth(1).unwrap().split('<').next().unwrap().replace(',', "");
+    let shown = r
+        .body
+        .split(r#"<dd id="total-rows">"#)
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .replace(',', "");
     assert_eq!(shown.parse::<i64>().unwrap(), n_rows);
     // A cone search around a real target finds it, nearest first, with a
     // link to its spectrum and a point on the sky plot.
-    let t = store.sql_readonly("SELECT targetid, ra, dec FROM redshifts ORDER BY targetid LIMIT 1").unwrap();
-    let (tid, ra, dec) = (t.rows[0][0].as_i64().unwrap(), t.rows[0][1].as_f64().unwrap(), t.rows[0][2].as_f64().unwrap());
+    let t = store
+        .sql_readonly("SELECT targetid, ra, dec FROM redshifts ORDER BY targetid LIMIT 1")
+        .unwrap();
+    let (tid, ra, dec) = (
+        t.rows[0][0].as_i64().unwrap(),
+        t.rows[0][1].as_f64().unwrap(),
+        t.rows[0][2].as_f64().unwrap(),
+    );
     let within = store
         .cone(&astrolab_store::ConeQuery {
             table: "redshifts".into(),

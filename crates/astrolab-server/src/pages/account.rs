@@ -59,7 +59,11 @@ async fn account_page(s: &AppState, p: &Principal, new_token: Option<&Value>, er
         escape(&user.username),
         escape(p.role.as_str()),
         escape(user.email.as_deref().unwrap_or("")),
-        if user.oidc_subject.is_some() { "organisation (OpenID Connect)" } else { "password" },
+        if user.oidc_subject.is_some() {
+            "organisation (OpenID Connect)"
+        } else {
+            "password"
+        },
     );
     if let Some(t) = new_token {
         body += &format!(
@@ -155,7 +159,12 @@ pub async fn create_token(State(s): State<AppState>, PageUser(p): PageUser, Form
 }
 
 /// `POST /account/tokens/{prefix}/revoke` (CSRF): revokes at once.
-pub async fn revoke_token(State(s): State<AppState>, PageUser(p): PageUser, Path(prefix): Path<String>, Form(f): Form<HashMap<String, String>>) -> PageResult {
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Path(prefix): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     need_login(&p, "/account")?;
     check_csrf(&p, &f)?;
     match admin::revoke_token(State(s.clone()), Authed::<VIEWER>(p.clone()), Path(prefix)).await {
@@ -165,10 +174,7 @@ pub async fn revoke_token(State(s): State<AppState>, PageUser(p): PageUser, Path
 }
 
 async fn admin_page(s: &AppState, p: &Principal, notice: Option<&str>, error: Option<&ApiError>) -> PageResult {
-    let (users, events) = or_page(
-        p,
-        s.pool.run(|st| Ok((st.list_users()?, st.list_audit(50, None)?))).await,
-    )?;
+    let (users, events) = or_page(p, s.pool.run(|st| Ok((st.list_users()?, st.list_audit(50, None)?))).await)?;
     let mut body = String::new();
     if let Some(n) = notice {
         body += &format!(r#"<p class="notice" role="status">{}</p>"#, escape(n));
@@ -262,7 +268,12 @@ pub async fn add_user(State(s): State<AppState>, PageUser(p): PageUser, Form(f):
 
 /// `POST /admin/users/{name}` (admins; CSRF): `action=role` with `role`,
 /// or `action=disable` / `enable`.
-pub async fn change_user(State(s): State<AppState>, PageUser(p): PageUser, Path(name): Path<String>, Form(f): Form<HashMap<String, String>>) -> PageResult {
+pub async fn change_user(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Path(name): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     need_login(&p, "/admin")?;
     check_csrf(&p, &f)?;
     need(&p, Role::Admin)?;

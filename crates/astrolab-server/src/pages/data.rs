@@ -119,8 +119,16 @@ fn field(q: &HashMap<String, String>, k: &str) -> String {
 /// with a centre given, the results table and a sky plot of the hits.
 pub async fn catalog(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Query<HashMap<String, String>>) -> PageResult {
     let (ra, dec, radius, filter) = (field(&q, "ra"), field(&q, "dec"), field(&q, "radius"), field(&q, "where"));
-    let table = q.get("table").filter(|t| !t.is_empty()).cloned().unwrap_or_else(|| "zcatalog".to_string());
-    let radius_shown = if radius.is_empty() && ra.is_empty() { "0.5".to_string() } else { radius.clone() };
+    let table = q
+        .get("table")
+        .filter(|t| !t.is_empty())
+        .cloned()
+        .unwrap_or_else(|| "zcatalog".to_string());
+    let radius_shown = if radius.is_empty() && ra.is_empty() {
+        "0.5".to_string()
+    } else {
+        radius.clone()
+    };
     let mut tables = String::new();
     for t in astrolab_store::schema::TABLES.iter().filter(|t| t.sky) {
         let sel = if t.name == table { " selected" } else { "" };
@@ -205,7 +213,11 @@ pub async fn catalog(State(s): State<AppState>, PageUser(p): PageUser, Query(q):
     body += &format!(
         r#"<section aria-labelledby="res"><h2 id="res">Results</h2><p id="result-count">{} rows{} within {} deg of ({}, {}).</p>"#,
         thousands(r.rows.len() as i64),
-        if offset > 0 { format!(" from row {}", offset + 1) } else { String::new() },
+        if offset > 0 {
+            format!(" from row {}", offset + 1)
+        } else {
+            String::new()
+        },
         fmt_f64(rad),
         fmt_f64(ra0),
         fmt_f64(dec0)

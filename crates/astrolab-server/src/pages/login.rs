@@ -55,7 +55,11 @@ fn login_page(s: &AppState, next: &str, username: &str, message: Option<&str>, s
     let msg = message
         .map(|m| format!(r#"<p class="error" role="alert" id="login-error">{}</p>"#, escape(m)))
         .unwrap_or_default();
-    let described = if message.is_some() { r#" aria-describedby="login-error""# } else { "" };
+    let described = if message.is_some() {
+        r#" aria-describedby="login-error""#
+    } else {
+        ""
+    };
     let oidc = if s.config.oidc.is_some() {
         format!(
             r#"<p class="or">or</p><p><a class="button" href="/auth/oidc/login?next={}">Log in with your organisation</a></p>"#,
@@ -87,11 +91,7 @@ fn login_page(s: &AppState, next: &str, username: &str, message: Option<&str>, s
 }
 
 /// `GET /login?next=`: the form (or straight on when already logged in).
-pub async fn login_form(
-    State(s): State<AppState>,
-    MaybeAuthed(who): MaybeAuthed,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+pub async fn login_form(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Query(q): Query<HashMap<String, String>>) -> Response {
     let next = safe_next(q.get("next").map(String::as_str));
     if who.is_some_and(|p| matches!(p.via, Via::Session { .. })) {
         return redirect(&next);
@@ -123,7 +123,13 @@ pub async fn login_submit(
     }
     let password = f.get("password").map(String::as_str).unwrap_or("");
     if username.is_empty() || password.is_empty() {
-        return login_page(&s, &next, username, Some("Enter your username and password."), StatusCode::BAD_REQUEST);
+        return login_page(
+            &s,
+            &next,
+            username,
+            Some("Enter your username and password."),
+            StatusCode::BAD_REQUEST,
+        );
     }
     match authlogin::password_login(&s, username, password, &source).await {
         Ok(done) => {
@@ -138,11 +144,7 @@ pub async fn login_submit(
 
 /// `POST /logout`: ends the session (CSRF field checked: a third-party
 /// page must not log people out).
-pub async fn logout(
-    State(s): State<AppState>,
-    PageUser(p): PageUser,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn logout(State(s): State<AppState>, PageUser(p): PageUser, Form(f): Form<HashMap<String, String>>) -> Response {
     if let Err(r) = super::check_csrf(&p, &f) {
         return r;
     }
@@ -226,12 +228,7 @@ pub async fn oidc_callback(
     let Some(code) = q.get("code").cloned().filter(|c| !c.is_empty()) else {
         return oidc_error(&ApiError::bad_request("code", "the provider sent no code"));
     };
-    let next = safe_next(
-        hex::decode(next_hex)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .as_deref(),
-    );
+    let next = safe_next(hex::decode(next_hex).ok().and_then(|b| String::from_utf8(b).ok()).as_deref());
     let nonce = nonce.to_string();
     let c = cfg.clone();
     let id = tokio::task::spawn_blocking(move || {
@@ -262,7 +259,14 @@ mod tests {
     #[test]
     fn next_must_be_a_local_path() {
         assert_eq!(safe_next(Some("/catalog?ra=1")), "/catalog?ra=1");
-        for bad in ["//evil.example", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", "", "/a\r\nSet-Cookie: x"] {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "",
+            "/a\r\nSet-Cookie: x",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
         }
         assert_eq!(safe_next(None), "/");

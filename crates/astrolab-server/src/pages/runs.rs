@@ -26,11 +26,7 @@ fn submit_form(p: &crate::auth::Principal, chosen: &str, params: &str, error: Op
     for spec in &catalog {
         let sel = if spec.name == chosen { " selected" } else { "" };
         options += &format!(r#"<option value="{0}"{sel}>{0}</option>"#, escape(spec.name));
-        docs += &format!(
-            r#"<dt><code>{}</code>: {}</dt><dd><ul>"#,
-            escape(spec.name),
-            escape(spec.summary)
-        );
+        docs += &format!(r#"<dt><code>{}</code>: {}</dt><dd><ul>"#, escape(spec.name), escape(spec.summary));
         for prm in &spec.params {
             docs += &format!(
                 "<li><code>{}</code> ({}{}): {}</li>",
@@ -47,7 +43,10 @@ fn submit_form(p: &crate::auth::Principal, chosen: &str, params: &str, error: Op
             format!(
                 r#"<p class="error" role="alert" id="submit-error">{}{}</p>"#,
                 escape(&e.message),
-                e.field.as_ref().map(|f| format!(" (field <code>{}</code>)", escape(f))).unwrap_or_default()
+                e.field
+                    .as_ref()
+                    .map(|f| format!(" (field <code>{}</code>)", escape(f)))
+                    .unwrap_or_default()
             )
         })
         .unwrap_or_default();
@@ -220,15 +219,23 @@ pub async fn one(State(s): State<AppState>, PageUser(p): PageUser, Path(id): Pat
     body += "</section>";
     if details {
         let params = serde_json::to_string_pretty(&run.params).unwrap_or_default();
-        body += &format!(r#"<section aria-labelledby="params-h"><h2 id="params-h">Parameters</h2><pre>{}</pre></section>"#, escape(&params));
+        body += &format!(
+            r#"<section aria-labelledby="params-h"><h2 id="params-h">Parameters</h2><pre>{}</pre></section>"#,
+            escape(&params)
+        );
         body += r#"<section aria-labelledby="result-h"><h2 id="result-h">Result</h2><pre id="run-result">"#;
         if let Some(r) = &run.result {
             body += &escape(&serde_json::to_string_pretty(r).unwrap_or_default());
         }
         body += "</pre></section>";
-        body += r#"<section aria-labelledby="log-h"><h2 id="log-h">Log</h2><pre id="run-log" class="log" tabindex="0" aria-label="Run log">"#;
+        body +=
+            r#"<section aria-labelledby="log-h"><h2 id="log-h">Log</h2><pre id="run-log" class="log" tabindex="0" aria-label="Run log">"#;
         for l in &logs {
-            body += &format!(r#"<span class="{}">{}</span>"#, if l.stream == "stderr" { "err" } else { "out" }, escape(&l.line));
+            body += &format!(
+                r#"<span class="{}">{}</span>"#,
+                if l.stream == "stderr" { "err" } else { "out" },
+                escape(&l.line)
+            );
             body += "\n";
         }
         body += "</pre></section>";
@@ -240,7 +247,12 @@ pub async fn one(State(s): State<AppState>, PageUser(p): PageUser, Path(id): Pat
 
 /// `POST /runs/{id}/cancel` (CSRF): the API's cancel (submitter or admin,
 /// queued runs only, audited).
-pub async fn cancel(State(s): State<AppState>, PageUser(p): PageUser, Path(id): Path<String>, Form(f): Form<HashMap<String, String>>) -> PageResult {
+pub async fn cancel(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Path(id): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     super::need_login(&p, "/runs")?;
     check_csrf(&p, &f)?;
     need(&p, Role::Researcher)?;

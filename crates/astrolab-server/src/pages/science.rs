@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// HI rest frequency, MHz.
-const HI_MHZ: f64 = 1420.405_751_768;
+const HI_MHZ: f64 = 1_420.405_751_768;
 
 fn targetid_form(value: &str) -> String {
     format!(
@@ -47,9 +47,17 @@ pub async fn spectra_form(PageUser(p): PageUser, Query(q): Query<HashMap<String,
 /// (`/api/v1/spectra/{id}/plot.svg`: flux, 1-sigma band, masked pixels,
 /// lines), with a rest-frame switch and a wavelength zoom (app.js sets the
 /// plot's viewBox; without script the form reloads with the range).
-pub async fn spectrum(State(s): State<AppState>, PageUser(p): PageUser, Path(tid): Path<String>, Query(q): Query<HashMap<String, String>>) -> PageResult {
+pub async fn spectrum(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Path(tid): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
     let Ok(id) = tid.parse::<i64>() else {
-        return Err(error_page(&p, &ApiError::bad_request("targetid", format!("{tid:?} is not an integer"))));
+        return Err(error_page(
+            &p,
+            &ApiError::bad_request("targetid", format!("{tid:?} is not an integer")),
+        ));
     };
     let rest = q.get("rest").is_some_and(|v| v == "1" || v == "true" || v == "on");
     let info = or_page(&p, crate::api::science::spectrum_info(&s, &p, id).await)?;
@@ -184,7 +192,10 @@ pub async fn voids(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Q
             };
             let (mv, mv_lo, mv_hi) = median("median_void");
             let (mw, mw_lo, mw_hi) = median("median_wall");
-            let level = pick(&["/bootstrap/level", "/level"]).as_f64().map(|l| fmt_f64(l * 100.0)).unwrap_or_default();
+            let level = pick(&["/bootstrap/level", "/level"])
+                .as_f64()
+                .map(|l| fmt_f64(l * 100.0))
+                .unwrap_or_default();
             body += &format!(
                 r#"<div class="scroll"><table id="void-stats"><caption>{} of {} void and wall galaxies (medians with {} % bootstrap intervals, {} replicates)</caption><thead><tr><th scope="col">Sample</th><th scope="col" class="num">Galaxies</th><th scope="col" class="num">Median</th><th scope="col" class="num">Interval</th></tr></thead><tbody>
 <tr><td>void</td><td class="num" id="n-void">{}</td><td class="num">{mv}</td><td class="num">{mv_lo} to {mv_hi}</td></tr><tr><td>wall</td><td class="num" id="n-wall">{}</td><td class="num">{mw}</td><td class="num">{mw_lo} to {mw_hi}</td></tr></tbody></table></div>
@@ -210,9 +221,12 @@ pub async fn voids(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Q
     Ok(layout("Void statistics", Some(&p), "/voids", &body))
 }
 
+/// A run id and its tangent points (R kpc, V km/s, l deg).
+type Rotation = (i64, Vec<(f64, f64, f64)>);
+
 /// Tangent points of the latest successful `hline-rotation-curve` run:
 /// (R kpc, V km/s, l deg) read from its `tangent_points.csv`.
-fn rotation_points(store: &mut astrolab_store::Store) -> Result<Option<(i64, Vec<(f64, f64, f64)>)>, ApiError> {
+fn rotation_points(store: &mut astrolab_store::Store) -> Result<Option<Rotation>, ApiError> {
     let (runs, _) = store.list_runs(Some(astrolab_store::RunState::Succeeded), None, 200, 0)?;
     let Some(run) = runs.into_iter().find(|r| r.pipeline == "hline-rotation-curve") else {
         return Ok(None);
@@ -277,7 +291,8 @@ pub async fn hline(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Q
     let (recs, pick, spectra, rotation) = data;
     let mut body = String::new();
     if recs.is_empty() {
-        body += "<p>No hydrogen-line recordings in the store yet: run <code>hline-process</code> from the <a href=\"/runs\">runs page</a>.</p>";
+        body +=
+            "<p>No hydrogen-line recordings in the store yet: run <code>hline-process</code> from the <a href=\"/runs\">runs page</a>.</p>";
     } else {
         body += r#"<section aria-labelledby="rec-h"><h2 id="rec-h">Recordings</h2><div class="scroll"><table id="recordings"><thead><tr><th scope="col">File id</th><th scope="col">Name</th><th scope="col">Format</th><th scope="col" class="num">Spectra</th><th scope="col">Ingested</th></tr></thead><tbody>"#;
         for f in recs.iter().rev().take(50) {
@@ -333,8 +348,18 @@ pub async fn hline(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Q
             "Frequency (MHz)",
             "Power (arbitrary units)",
             &[
-                Series { label: "mean of all", colour: "#1f5fa8", points: mean, markers: false },
-                Series { label: "latest", colour: "#c2410c", points: last, markers: false },
+                Series {
+                    label: "mean of all",
+                    colour: "#1f5fa8",
+                    points: mean,
+                    markers: false,
+                },
+                Series {
+                    label: "latest",
+                    colour: "#c2410c",
+                    points: last,
+                    markers: false,
+                },
             ],
         );
         body += "<figcaption>RFI-flagged channels are left out (gaps).</figcaption></figure>";

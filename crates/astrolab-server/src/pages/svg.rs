@@ -65,7 +65,10 @@ pub struct Series<'a> {
 pub fn line_plot(title: &str, xlabel: &str, ylabel: &str, series: &[Series<'_>]) -> String {
     let (w, h) = (720.0, 320.0);
     let (l, r, t, b) = (64.0, 16.0, 28.0, 44.0);
-    let all = series.iter().flat_map(|s| s.points.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
+    let all = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.0.is_finite() && p.1.is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in all {
         x0 = x0.min(x);
@@ -242,14 +245,13 @@ pub fn waterfall(spectra: &[(Vec<f32>, Vec<u8>)]) -> Option<(String, usize, usiz
     for y in 0..ny {
         for x in 0..nx {
             let (mut s, mut n, mut nf, mut nt) = (0.0, 0.0, 0, 0);
-            for k in y * by..((y + 1) * by).min(nint) {
-                for c in x * bx..((x + 1) * bx).min(nch) {
+            for (power, flags) in spectra.iter().take(((y + 1) * by).min(nint)).skip(y * by) {
+                for (c, &r) in reference.iter().enumerate().take(((x + 1) * bx).min(nch)).skip(x * bx) {
                     nt += 1;
-                    let r = reference[c];
-                    if flagged(k, c) {
+                    if flags.get(c).is_some_and(|f| *f != 0) {
                         nf += 1;
-                    } else if r > 0.0 && spectra[k].0[c].is_finite() {
-                        s += spectra[k].0[c] as f64 / r;
+                    } else if r > 0.0 && power[c].is_finite() {
+                        s += power[c] as f64 / r;
                         n += 1.0;
                     }
                 }
@@ -289,10 +291,11 @@ mod tests {
 
     #[test]
     fn waterfall_shows_the_line_bright() {
-        // 20 spectra of 64 channels; a line in channels 30..34 in the last 10.
+        // 20 spectra of 64 channels; a line in channels 30..34 in the last 5
+        // (so the per-channel median, the reference, is the continuum).
         let spectra: Vec<(Vec<f32>, Vec<u8>)> = (0..20)
             .map(|k| {
-                let s = (0..64).map(|c| if k >= 10 && (30..34).contains(&c) { 3.0 } else { 1.0 }).collect();
+                let s = (0..64).map(|c| if k >= 15 && (30..34).contains(&c) { 3.0 } else { 1.0 }).collect();
                 (s, vec![0u8; 64])
             })
             .collect();
@@ -306,8 +309,9 @@ mod tests {
             (b[o + 2], b[o + 1], b[o])
         };
         // The line is at the top of the colour map (yellow), the rest dark.
-        assert_eq!(px(31, 15), viridis(1.0));
-        assert_eq!(px(5, 15), viridis(0.0));
+        assert_eq!(px(31, 17), viridis(1.0));
+        assert_eq!(px(5, 17), viridis(0.0));
+        assert_eq!(px(31, 3), viridis(0.0));
     }
 
     #[test]
