@@ -36,7 +36,9 @@ fn astrolab(home: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::O
 fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -47,7 +49,10 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) 
     s.read_to_end(&mut out).unwrap();
     let text = String::from_utf8_lossy(&out).into_owned();
     let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -62,7 +67,10 @@ fn start(home: &Path) -> (Server, String) {
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let addr = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
         if let Some(rest) = line.split("listening on http://").nth(1) {
             break rest.split_whitespace().next().unwrap().to_string();
         }
@@ -84,13 +92,31 @@ fn accounts_tokens_readiness_revocation_and_graceful_shutdown() {
     assert!(o.status.success(), "{}", text(&o));
 
     // No default password: without one, `user add` refuses.
-    let o = astrolab(&home, &["user", "add", "ada", "--admin"], &[("ASTROLAB_NEW_PASSWORD", "short")]);
+    let o = astrolab(
+        &home,
+        &["user", "add", "ada", "--admin"],
+        &[("ASTROLAB_NEW_PASSWORD", "short")],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let o = astrolab(&home, &["user", "add", "ada", "--admin"], &[("ASTROLAB_NEW_PASSWORD", "a long enough password")]);
+    let o = astrolab(
+        &home,
+        &["user", "add", "ada", "--admin"],
+        &[("ASTROLAB_NEW_PASSWORD", "a long enough password")],
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let o = astrolab(&home, &["token", "create", "--user", "ada", "--role", "viewer"], &[]);
+    let o = astrolab(
+        &home,
+        &["token", "create", "--user", "ada", "--role", "viewer"],
+        &[],
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let token = String::from_utf8(o.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let token = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
     assert!(token.starts_with("alab_"), "{token}");
 
     let (mut server, addr) = start(&home);
@@ -98,7 +124,10 @@ fn accounts_tokens_readiness_revocation_and_graceful_shutdown() {
     assert_eq!(http(&addr, "GET", "/api/v1/me", None, b"").0, 401);
     let (s, me) = http(&addr, "GET", "/api/v1/me", Some(&token), b"");
     assert_eq!(s, 200, "{me}");
-    assert!(me.contains("\"viewer\""), "a token's role caps the admin's: {me}");
+    assert!(
+        me.contains("\"viewer\""),
+        "a token's role caps the admin's: {me}"
+    );
 
     // Revoked by another process (the CLI): refused on the very next request.
     let o = astrolab(&home, &["token", "revoke", &token[5..13]], &[]);
@@ -107,17 +136,32 @@ fn accounts_tokens_readiness_revocation_and_graceful_shutdown() {
 
     // The audit trail has the CLI's and the server's events as JSON lines.
     let audit = std::fs::read_to_string(home.join("audit/audit.jsonl")).unwrap();
-    for action in ["\"user.add\"", "\"token.create\"", "\"token.revoke\"", "\"token.use\""] {
+    for action in [
+        "\"user.add\"",
+        "\"token.create\"",
+        "\"token.revoke\"",
+        "\"token.use\"",
+    ] {
         assert!(audit.contains(action), "{action} missing from {audit}");
     }
 
     // Graceful shutdown: a long crossmatch is in flight when SIGTERM comes;
     // it still completes, then the server exits cleanly.
     let o = astrolab(&home, &["token", "create", "--user", "ada"], &[]);
-    let admin = String::from_utf8(o.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let admin = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
     let mut csv = String::from("ra,dec\n");
     for i in 0..10_000 {
-        csv.push_str(&format!("{},{}\n", (i as f64 * 0.036) % 360.0, -20.0 + (i as f64 * 0.0053) % 80.0));
+        csv.push_str(&format!(
+            "{},{}\n",
+            (i as f64 * 0.036) % 360.0,
+            -20.0 + (i as f64 * 0.0053) % 80.0
+        ));
     }
     // The request is provably in flight: its head and half its body are
     // sent before SIGTERM, the rest only after.
@@ -149,7 +193,11 @@ fn accounts_tokens_readiness_revocation_and_graceful_shutdown() {
     sent.recv().unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let pid = server.0.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     term_sent.send(()).unwrap();
     let (status, body) = slow.join().unwrap();
     assert_eq!(status, 200, "in-flight request finished: {body}");

@@ -51,12 +51,18 @@ impl AuditSink {
     }
 
     fn write_line(&self, line: &str) {
-        let Ok(mut guard) = self.file.lock() else { return };
+        let Ok(mut guard) = self.file.lock() else {
+            return;
+        };
         if guard.is_none() {
             if let Some(dir) = self.path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            match std::fs::OpenOptions::new().create(true).append(true).open(&self.path) {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+            {
                 Ok(f) => *guard = Some(f),
                 Err(e) => {
                     tracing::error!(path = %self.path.display(), error = %e, "cannot open the audit file");

@@ -40,7 +40,8 @@ pub struct ServerFileConfig {
     pub data_roots: Option<Vec<PathBuf>>,
     /// OpenID Connect: which ID-token claim values map to which role
     /// (e.g. `{ "groups" = { "lab-admins" = "admin" } }`).
-    pub oidc_role_claims: Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>>,
+    pub oidc_role_claims:
+        Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>>,
 }
 
 /// OpenID Connect provider settings (all from the environment).
@@ -67,7 +68,8 @@ impl OidcConfig {
         let Some(issuer) = get("ASTROLAB_OIDC_ISSUER") else {
             return Ok(None);
         };
-        let need = |k: &str| get(k).ok_or_else(|| format!("{k} must be set when ASTROLAB_OIDC_ISSUER is"));
+        let need =
+            |k: &str| get(k).ok_or_else(|| format!("{k} must be set when ASTROLAB_OIDC_ISSUER is"));
         Ok(Some(OidcConfig {
             issuer: issuer.trim_end_matches('/').to_string(),
             client_id: need("ASTROLAB_OIDC_CLIENT_ID")?,
@@ -111,7 +113,8 @@ pub struct ServerConfig {
     /// OpenID Connect, when configured.
     pub oidc: Option<OidcConfig>,
     /// Claim value -> role mapping for OIDC logins.
-    pub oidc_role_claims: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    pub oidc_role_claims:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
 
 impl ServerConfig {

@@ -134,7 +134,9 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match &e {
-            StoreError::BadRequest { field, message } => ApiError::bad_request(field, message.clone()),
+            StoreError::BadRequest { field, message } => {
+                ApiError::bad_request(field, message.clone())
+            }
             StoreError::Postgres(_) | StoreError::Sqlite { .. } => {
                 // Connection-level failures are 503 so clients retry; the
                 // rest is a server fault whose SQL detail stays in the log.

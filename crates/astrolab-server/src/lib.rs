@@ -40,8 +40,15 @@ pub use state::AppState;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Builds the shared state: opens the store pool (migrating on first use).
-pub fn build_state(config: ServerConfig, store: astrolab_store::StoreConfig) -> astrolab_store::Result<AppState> {
-    let backend = if store.database_url.is_some() { "postgres" } else { "sqlite" };
+pub fn build_state(
+    config: ServerConfig,
+    store: astrolab_store::StoreConfig,
+) -> astrolab_store::Result<AppState> {
+    let backend = if store.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     let pool = pool::StorePool::open(store, config.pool_size)?;
     Ok(AppState {
         metrics: metrics::Metrics::new(VERSION, backend),
@@ -64,7 +71,10 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router())
         .merge(pages::router())
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(security_headers))
@@ -80,9 +90,15 @@ async fn not_found() -> ApiError {
 async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert("x-content-type-options", header::HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        header::HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
-    h.insert("referrer-policy", header::HeaderValue::from_static("same-origin"));
+    h.insert(
+        "referrer-policy",
+        header::HeaderValue::from_static("same-origin"),
+    );
     h.entry("content-security-policy").or_insert(header::HeaderValue::from_static(
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
     ));
@@ -129,13 +145,19 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
 }
 
 async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
-    axum::Json(json!({ "status": "ok", "version": VERSION, "uptime_s": s.started.elapsed().as_secs_f64() }))
+    axum::Json(
+        json!({ "status": "ok", "version": VERSION, "uptime_s": s.started.elapsed().as_secs_f64() }),
+    )
 }
 
 /// Ready when the database answers and no migration is pending.
 async fn readyz(State(s): State<AppState>) -> Response {
     if s.shutting_down.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "shutting down"}))).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "shutting down"})),
+        )
+            .into_response();
     }
     let check = s
         .pool
@@ -165,7 +187,10 @@ async fn readyz(State(s): State<AppState>) -> Response {
 
 async fn metrics_text(State(s): State<AppState>, who: auth::MaybeAuthed) -> Response {
     if !s.config.metrics_public && !who.0.as_ref().is_some_and(|p| p.is_admin()) {
-        return ApiError::unauthorized("metrics need an admin token (server.metrics_public = false)").into_response();
+        return ApiError::unauthorized(
+            "metrics need an admin token (server.metrics_public = false)",
+        )
+        .into_response();
     }
     s.metrics.set_pool(s.pool.usage());
     let now = clock::now_ms();
@@ -173,7 +198,10 @@ async fn metrics_text(State(s): State<AppState>, who: auth::MaybeAuthed) -> Resp
         s.metrics.set_queue(&stats);
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         s.metrics.render(),
     )
         .into_response()
@@ -181,7 +209,10 @@ async fn metrics_text(State(s): State<AppState>, who: auth::MaybeAuthed) -> Resp
 
 /// Serves until SIGINT/SIGTERM, then stops accepting, finishes in-flight
 /// requests and returns. `ready` is called once the socket listens.
-pub async fn serve(state: AppState, ready: impl FnOnce(std::net::SocketAddr)) -> std::io::Result<()> {
+pub async fn serve(
+    state: AppState,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.bind).await?;
     let addr = listener.local_addr()?;
     let shutting = state.shutting_down.clone();
@@ -192,13 +223,16 @@ pub async fn serve(state: AppState, ready: impl FnOnce(std::net::SocketAddr)) ->
     };
     ready(addr);
     let app = app(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            shutting.store(true, Ordering::Relaxed);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        shutting.store(true, Ordering::Relaxed);
+    })
+    .await?;
     if let Some(w) = worker {
         w.stop().await;
     }

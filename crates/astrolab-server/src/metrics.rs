@@ -50,38 +50,67 @@ impl Metrics {
     pub fn new(version: &str, backend: &str) -> Metrics {
         let registry = Registry::new();
         let http_requests = must(IntCounterVec::new(
-            Opts::new("astrolab_http_requests_total", "HTTP requests by route, method and status"),
+            Opts::new(
+                "astrolab_http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
             &["route", "method", "status"],
         ));
         let http_duration = must(HistogramVec::new(
-            HistogramOpts::new("astrolab_http_request_duration_seconds", "HTTP request latency by route")
-                .buckets(vec![
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ]),
+            HistogramOpts::new(
+                "astrolab_http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
             &["route"],
         ));
-        let runs = must(IntGaugeVec::new(Opts::new("astrolab_runs", "Pipeline runs by state"), &["state"]));
-        let queue_depth = must(IntGauge::new("astrolab_queue_depth", "Runs waiting in the queue"));
+        let runs = must(IntGaugeVec::new(
+            Opts::new("astrolab_runs", "Pipeline runs by state"),
+            &["state"],
+        ));
+        let queue_depth = must(IntGauge::new(
+            "astrolab_queue_depth",
+            "Runs waiting in the queue",
+        ));
         let queue_oldest_age = must(GaugeVec::new(
-            Opts::new("astrolab_queue_oldest_age_seconds", "Age of the oldest queued run"),
+            Opts::new(
+                "astrolab_queue_oldest_age_seconds",
+                "Age of the oldest queued run",
+            ),
             &[],
         ));
         let ingest_rows = must(IntCounterVec::new(
-            Opts::new("astrolab_ingest_rows_total", "Catalog rows ingested by runs, by table"),
+            Opts::new(
+                "astrolab_ingest_rows_total",
+                "Catalog rows ingested by runs, by table",
+            ),
             &["table"],
         ));
         let pipeline_duration = must(HistogramVec::new(
-            HistogramOpts::new("astrolab_pipeline_duration_seconds", "Pipeline run durations")
-                .buckets(vec![0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0]),
+            HistogramOpts::new(
+                "astrolab_pipeline_duration_seconds",
+                "Pipeline run durations",
+            )
+            .buckets(vec![
+                0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0,
+            ]),
             &["pipeline"],
         ));
         let pool = must(IntGaugeVec::new(
             Opts::new("astrolab_db_pool_connections", "Store connections by state"),
             &["state"],
         ));
-        let pool_max = must(IntGauge::new("astrolab_db_pool_max", "Store connection pool capacity"));
+        let pool_max = must(IntGauge::new(
+            "astrolab_db_pool_max",
+            "Store connection pool capacity",
+        ));
         let build = must(IntGaugeVec::new(
-            Opts::new("astrolab_build_info", "Version and store backend of this server"),
+            Opts::new(
+                "astrolab_build_info",
+                "Version and store backend of this server",
+            ),
             &["version", "backend"],
         ));
         build.with_label_values(&[version, backend]).set(1);
@@ -116,7 +145,9 @@ impl Metrics {
     /// Sets the pool gauges.
     pub fn set_pool(&self, u: PoolUse) {
         self.pool.with_label_values(&["idle"]).set(u.idle as i64);
-        self.pool.with_label_values(&["in_use"]).set(u.in_use as i64);
+        self.pool
+            .with_label_values(&["in_use"])
+            .set(u.in_use as i64);
         self.pool_max.set(u.max as i64);
     }
 

@@ -602,8 +602,13 @@ mod tests {
                 };
                 params.insert(q.name.to_string(), v);
             }
-            let args = build_args(p.name, &Value::Object(params), std::slice::from_ref(&fx.home), &run)
-                .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            let args = build_args(
+                p.name,
+                &Value::Object(params),
+                std::slice::from_ref(&fx.home),
+                &run,
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", p.name));
             assert!(
                 p.command.ends_with(&args[0]) || p.command.contains(&args[0]),
                 "{}",

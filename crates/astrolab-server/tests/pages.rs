@@ -35,7 +35,11 @@ fn world(with_catalog: bool) -> Option<World> {
             )
             .unwrap();
     }
-    for (name, role) in [("ada", Role::Admin), ("rosa", Role::Researcher), ("vic", Role::Viewer)] {
+    for (name, role) in [
+        ("ada", Role::Admin),
+        ("rosa", Role::Researcher),
+        ("vic", Role::Viewer),
+    ] {
         store
             .create_user(&NewUser {
                 username: name.into(),
@@ -64,7 +68,13 @@ struct Resp {
     body: String,
 }
 
-async fn send(w: &World, method: Method, uri: &str, cookie: &str, form: Option<&[(&str, &str)]>) -> Resp {
+async fn send(
+    w: &World,
+    method: Method,
+    uri: &str,
+    cookie: &str,
+    form: Option<&[(&str, &str)]>,
+) -> Resp {
     let mut req = Request::builder().method(method).uri(uri);
     if !cookie.is_empty() {
         req = req.header(header::COOKIE, cookie);
@@ -86,7 +96,10 @@ async fn send(w: &World, method: Method, uri: &str, cookie: &str, form: Option<&
         }
         None => Body::empty(),
     };
-    let resp = app(w.state.clone()).oneshot(req.body(body).unwrap()).await.unwrap();
+    let resp = app(w.state.clone())
+        .oneshot(req.body(body).unwrap())
+        .await
+        .unwrap();
     let status = resp.status();
     let location = resp
         .headers()
@@ -99,7 +112,9 @@ async fn send(w: &World, method: Method, uri: &str, cookie: &str, form: Option<&
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
         .collect();
-    let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20)
+        .await
+        .unwrap();
     Resp {
         status,
         location,
@@ -115,7 +130,10 @@ async fn get(w: &World, uri: &str, cookie: &str) -> Resp {
 /// The `value` of the first hidden field named `name`.
 fn hidden(html: &str, name: &str) -> String {
     let key = format!(r#"name="{name}" value=""#);
-    let at = html.find(&key).unwrap_or_else(|| panic!("no field {name} in {html}")) + key.len();
+    let at = html
+        .find(&key)
+        .unwrap_or_else(|| panic!("no field {name} in {html}"))
+        + key.len();
     html[at..].split('"').next().unwrap().to_string()
 }
 
@@ -125,7 +143,9 @@ fn cookie_pair(set_cookie: &str) -> String {
 }
 
 fn find_cookie<'a>(r: &'a Resp, name: &str) -> Option<&'a String> {
-    r.cookies.iter().find(|c| c.starts_with(&format!("{name}=")))
+    r.cookies
+        .iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
 }
 
 /// Logs in through the form; returns the session cookie and its CSRF token.
@@ -139,7 +159,12 @@ async fn login(w: &World, user: &str) -> (String, String) {
         Method::POST,
         "/login",
         &pre,
-        Some(&[("csrf", &token), ("next", "/account"), ("username", user), ("password", PASSWORD)]),
+        Some(&[
+            ("csrf", &token),
+            ("next", "/account"),
+            ("username", user),
+            ("password", PASSWORD),
+        ]),
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -179,19 +204,34 @@ async fn pages_send_anonymous_visitors_to_log_in() {
     }
     // A stale or forged session cookie is "not logged in" too.
     let r = get(&w, "/", &format!("astrolab_session={}", "ab".repeat(32))).await;
-    assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/login?next=%2F"));
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (StatusCode::SEE_OTHER, "/login?next=%2F")
+    );
     // The login page and the static files are open.
     let login = get(&w, "/login", "").await;
     assert_eq!(login.status, StatusCode::OK);
-    assert!(login.body.contains(r#"<html lang="en">"#) && login.body.contains(r#"<label for="password">"#));
-    assert!(!login.body.contains("/auth/oidc/login"), "no OIDC button when it is not configured");
-    for (path, ctype) in [("/static/app.css", "text/css"), ("/static/app.js", "text/javascript")] {
+    assert!(
+        login.body.contains(r#"<html lang="en">"#)
+            && login.body.contains(r#"<label for="password">"#)
+    );
+    assert!(
+        !login.body.contains("/auth/oidc/login"),
+        "no OIDC button when it is not configured"
+    );
+    for (path, ctype) in [
+        ("/static/app.css", "text/css"),
+        ("/static/app.js", "text/javascript"),
+    ] {
         let r = app(w.state.clone())
             .oneshot(Request::builder().uri(path).body(Body::empty()).unwrap())
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
-        assert!(r.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with(ctype));
+        assert!(r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with(ctype));
     }
     // Public reading turns anonymous visitors into viewers of the data
     // pages; the account pages still need a login.
@@ -203,7 +243,10 @@ async fn pages_send_anonymous_visitors_to_log_in() {
         store_cfg: w.store_cfg.clone(),
     };
     assert_eq!(get(&open, "/", "").await.status, StatusCode::OK);
-    assert_eq!(get(&open, "/account", "").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        get(&open, "/account", "").await.status,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(get(&open, "/admin", "").await.status, StatusCode::SEE_OTHER);
 }
 
@@ -212,7 +255,10 @@ async fn login_checks_the_form_token_and_the_password() {
     let w = world(false).unwrap();
     let form = get(&w, "/login?next=/runs", "").await;
     let pre_set = find_cookie(&form, "astrolab_login_csrf").unwrap().clone();
-    assert!(pre_set.contains("HttpOnly") && pre_set.contains("SameSite=Strict"), "{pre_set}");
+    assert!(
+        pre_set.contains("HttpOnly") && pre_set.contains("SameSite=Strict"),
+        "{pre_set}"
+    );
     let pre = cookie_pair(&pre_set);
     let token = hidden(&form.body, "csrf");
     assert_eq!(hidden(&form.body, "next"), "/runs");
@@ -244,7 +290,10 @@ async fn login_checks_the_form_token_and_the_password() {
     assert!(find_cookie(&r, "astrolab_session").is_none());
     // The right one: a Secure, HttpOnly session cookie and back to `next`.
     let r = post(pre.clone(), fields(&token, PASSWORD, "/runs")).await;
-    assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/runs"));
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (StatusCode::SEE_OTHER, "/runs")
+    );
     let set = find_cookie(&r, "astrolab_session").unwrap();
     for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
         assert!(set.contains(flag), "{flag} missing from {set}");
@@ -255,9 +304,17 @@ async fn login_checks_the_form_token_and_the_password() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("rosa") && page.body.contains("Submit a run"));
     // `next` must be a local path: other sites fall back to the dashboard.
-    for evil in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
+    for evil in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
         let r = post(pre.clone(), fields(&token, PASSWORD, evil)).await;
-        assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/"), "{evil}");
+        assert_eq!(
+            (r.status, r.location.as_str()),
+            (StatusCode::SEE_OTHER, "/"),
+            "{evil}"
+        );
     }
     // Failed logins are in the audit log.
     let mut store = Store::open(&w.store_cfg).unwrap();
@@ -279,18 +336,29 @@ async fn form_posts_need_the_sessions_csrf_token() {
     let (rosa, csrf) = login(&w, "rosa").await;
     let (ada, ada_csrf) = login(&w, "ada").await;
     let posts: &[Post<'_>] = &[
-        ("/account/tokens", &rosa, vec![("name", "ci"), ("expires_days", "5")]),
+        (
+            "/account/tokens",
+            &rosa,
+            vec![("name", "ci"), ("expires_days", "5")],
+        ),
         (
             "/runs",
             &rosa,
-            vec![("pipeline", "query-cone"), ("params", r#"{"ra": 1, "dec": 2, "radius": "1deg"}"#)],
+            vec![
+                ("pipeline", "query-cone"),
+                ("params", r#"{"ra": 1, "dec": 2, "radius": "1deg"}"#),
+            ],
         ),
         ("/runs/1/cancel", &rosa, vec![]),
         ("/account/tokens/0123abcd/revoke", &rosa, vec![]),
         (
             "/admin/users",
             &ada,
-            vec![("username", "mallory"), ("role", "admin"), ("password", PASSWORD)],
+            vec![
+                ("username", "mallory"),
+                ("role", "admin"),
+                ("password", PASSWORD),
+            ],
         ),
         ("/admin/users/rosa", &ada, vec![("action", "disable")]),
         ("/logout", &rosa, vec![]),
@@ -307,7 +375,11 @@ async fn form_posts_need_the_sessions_csrf_token() {
         let mut other = fields.clone();
         other.push(("csrf", if *cookie == rosa { &ada_csrf } else { &csrf }));
         let r = send(&w, Method::POST, uri, cookie, Some(&other)).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri} with another session's token");
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{uri} with another session's token"
+        );
     }
     // Nothing happened: no token, no run, no user, rosa still enabled.
     let mut store = Store::open(&w.store_cfg).unwrap();
@@ -338,7 +410,10 @@ async fn form_posts_need_the_sessions_csrf_token() {
     assert!(secrets::looks_like_token(shown), "{shown}");
     let tokens = store.list_api_tokens(None).unwrap();
     assert_eq!(tokens.len(), 1);
-    assert_eq!((tokens[0].role, tokens[0].name.as_str()), (Role::Researcher, "ci"));
+    assert_eq!(
+        (tokens[0].role, tokens[0].name.as_str()),
+        (Role::Researcher, "ci")
+    );
     assert_eq!(secrets::sha256_hex(shown).len(), 64);
     // Shown once: the account page lists the prefix, never the token.
     let page = get(&w, "/account", &rosa).await;
@@ -346,7 +421,10 @@ async fn form_posts_need_the_sessions_csrf_token() {
     // Revoked at once.
     let uri = format!("/account/tokens/{}/revoke", tokens[0].prefix);
     let r = send(&w, Method::POST, &uri, &rosa, Some(&[("csrf", &csrf)])).await;
-    assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/account"));
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (StatusCode::SEE_OTHER, "/account")
+    );
     assert!(store.list_api_tokens(None).unwrap()[0].revoked_at.is_some());
     // A run through the page is queued and audited like one through the API.
     let r = send(
@@ -364,18 +442,25 @@ async fn form_posts_need_the_sessions_csrf_token() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let (runs, _) = store.list_runs(None, None, 10, 0).unwrap();
     assert_eq!(r.location, format!("/runs/{}", runs[0].run_id));
-    assert_eq!((runs[0].pipeline.as_str(), runs[0].submitted_by.as_str()), ("query-cone", "rosa"));
+    assert_eq!(
+        (runs[0].pipeline.as_str(), runs[0].submitted_by.as_str()),
+        ("query-cone", "rosa")
+    );
     let audit = store.list_audit(100, None).unwrap();
-    assert!(audit
-        .iter()
-        .any(|e| e.event.action == "run.submit" && e.event.outcome == "ok" && e.event.actor == "rosa"));
+    assert!(audit.iter().any(|e| e.event.action == "run.submit"
+        && e.event.outcome == "ok"
+        && e.event.actor == "rosa"));
     // A bad parameter is refused with the API's message, naming the field.
     let r = send(
         &w,
         Method::POST,
         "/runs",
         &rosa,
-        Some(&[("pipeline", "query-cone"), ("params", r#"{"ra": "x"}"#), ("csrf", &csrf)]),
+        Some(&[
+            ("pipeline", "query-cone"),
+            ("params", r#"{"ra": "x"}"#),
+            ("csrf", &csrf),
+        ]),
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -406,11 +491,18 @@ async fn form_posts_need_the_sessions_csrf_token() {
         Method::POST,
         "/admin/users/newbie",
         &ada,
-        Some(&[("action", "role"), ("role", "researcher"), ("csrf", &ada_csrf)]),
+        Some(&[
+            ("action", "role"),
+            ("role", "researcher"),
+            ("csrf", &ada_csrf),
+        ]),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(store.user_by_name("newbie").unwrap().unwrap().0.role, Role::Researcher);
+    assert_eq!(
+        store.user_by_name("newbie").unwrap().unwrap().0.role,
+        Role::Researcher
+    );
     // The last admin cannot demote themselves (the API's rule).
     let r = send(
         &w,
@@ -438,13 +530,26 @@ async fn logout_ends_the_session() {
     let w = world(false).unwrap();
     let (session, csrf) = login(&w, "vic").await;
     assert_eq!(get(&w, "/", &session).await.status, StatusCode::OK);
-    let r = send(&w, Method::POST, "/logout", &session, Some(&[("csrf", &csrf)])).await;
-    assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/login"));
+    let r = send(
+        &w,
+        Method::POST,
+        "/logout",
+        &session,
+        Some(&[("csrf", &csrf)]),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
     let cleared = find_cookie(&r, "astrolab_session").unwrap();
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     // The old cookie is dead on the server, not just in the browser.
     let r = get(&w, "/", &session).await;
-    assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/login?next=%2F"));
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (StatusCode::SEE_OTHER, "/login?next=%2F")
+    );
     let api = app(w.state.clone())
         .oneshot(
             Request::builder()
@@ -490,8 +595,18 @@ async fn every_parameter_comes_back_escaped() {
         );
     }
     // The catalog form keeps what was typed, escaped.
-    let r = get(&w, &format!("/catalog?ra=1&dec=1&radius=1&where={ae}"), &session).await;
-    assert!(r.body.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"), "{}", r.body);
+    let r = get(
+        &w,
+        &format!("/catalog?ra=1&dec=1&radius=1&where={ae}"),
+        &session,
+    )
+    .await;
+    assert!(
+        r.body
+            .contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"),
+        "{}",
+        r.body
+    );
     // Posted values shown back: the run form and a token's name.
     let r = send(
         &w,
@@ -502,8 +617,14 @@ async fn every_parameter_comes_back_escaped() {
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(!r.body.contains("<script>alert") && !r.body.contains("<img src=x"), "{}", r.body);
-    assert!(r.body.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
+    assert!(
+        !r.body.contains("<script>alert") && !r.body.contains("<img src=x"),
+        "{}",
+        r.body
+    );
+    assert!(r
+        .body
+        .contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
     let r = send(
         &w,
         Method::POST,
@@ -523,10 +644,18 @@ async fn every_parameter_comes_back_escaped() {
         Method::POST,
         "/login",
         &pre,
-        Some(&[("csrf", &hidden(&form.body, "csrf")), ("username", attr), ("password", "x")]),
+        Some(&[
+            ("csrf", &hidden(&form.body, "csrf")),
+            ("username", attr),
+            ("password", "x"),
+        ]),
     )
     .await;
-    assert!(!r.body.contains("<img src=x") && r.body.contains("&quot;&gt;&lt;img"), "{}", r.body);
+    assert!(
+        !r.body.contains("<img src=x") && r.body.contains("&quot;&gt;&lt;img"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -549,7 +678,8 @@ async fn pages_show_the_data_each_role_may_see() {
             };
             assert_eq!(r.status, expect, "{who} {page}: {}", r.body);
             assert!(
-                r.body.contains(r#"<html lang="en">"#) && r.body.contains(r##"<a class="skip" href="#main">"##),
+                r.body.contains(r#"<html lang="en">"#)
+                    && r.body.contains(r##"<a class="skip" href="#main">"##),
                 "{page}"
             );
             assert!(r.body.contains(r#"name="viewport""#));
@@ -593,12 +723,31 @@ async fn pages_show_the_data_each_role_may_see() {
         .rows
         .len()
         .min(200);
-    let r = get(&w, &format!("/catalog?table=redshifts&ra={ra}&dec={dec}&radius=0.5"), &vic).await;
+    let r = get(
+        &w,
+        &format!("/catalog?table=redshifts&ra={ra}&dec={dec}&radius=0.5"),
+        &vic,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(r.body.contains(&format!(r#"<p id="result-count">{within} rows"#)), "{}", r.body);
-    assert_eq!(r.body.matches("<tr>").count(), within + 1, "a header row and one row per hit");
-    assert!(r.body.contains(&format!(r#"<a href="/spectra/{tid}">{tid}</a>"#)));
-    assert_eq!(r.body.matches(r##"r="2.5" fill="#ffd166""##).count(), within);
+    assert!(
+        r.body
+            .contains(&format!(r#"<p id="result-count">{within} rows"#)),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.body.matches("<tr>").count(),
+        within + 1,
+        "a header row and one row per hit"
+    );
+    assert!(r
+        .body
+        .contains(&format!(r#"<a href="/spectra/{tid}">{tid}</a>"#)));
+    assert_eq!(
+        r.body.matches(r##"r="2.5" fill="#ffd166""##).count(),
+        within
+    );
     // Bad input is the API's 400, naming the field, on the page.
     let r = get(&w, "/catalog?ra=400&dec=0&radius=1", &vic).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -607,7 +756,11 @@ async fn pages_show_the_data_each_role_may_see() {
     assert!(!get(&w, "/runs", &vic).await.body.contains("Submit a run"));
     let runs = get(&w, "/runs", &rosa).await.body;
     for p in astrolab_server::pipelines::catalog() {
-        assert!(runs.contains(&format!(r#"<option value="{0}""#, p.name)), "{}", p.name);
+        assert!(
+            runs.contains(&format!(r#"<option value="{0}""#, p.name)),
+            "{}",
+            p.name
+        );
     }
     // The admin page lists the users and the audit trail.
     let admin = get(&w, "/admin", &ada).await.body;

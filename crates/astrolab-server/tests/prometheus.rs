@@ -26,7 +26,11 @@ fn prometheus_binary() -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Kills the child on every exit path of the test.
@@ -52,7 +56,9 @@ fn get(url: &str) -> Option<(u16, String)> {
 
 #[test]
 fn prometheus_scrapes_the_request_count() {
-    let Some(prom) = prometheus_binary() else { return };
+    let Some(prom) = prometheus_binary() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let mut cfg = ServerConfig::defaults(home.clone(), PathBuf::from("/nonexistent"));
@@ -62,7 +68,8 @@ fn prometheus_scrapes_the_request_count() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(serve(state, move |addr| tx.send(addr).unwrap())).unwrap();
+        rt.block_on(serve(state, move |addr| tx.send(addr).unwrap()))
+            .unwrap();
     });
     let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
 
@@ -86,7 +93,10 @@ fn prometheus_scrapes_the_request_count() {
     let _prom = Child(
         Command::new(&prom)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -111,7 +121,9 @@ fn prometheus_scrapes_the_request_count() {
                 assert_eq!(n, 7.0, "{body}");
                 let refused = format!(
                     "http://127.0.0.1:{port}/api/v1/query?query={}",
-                    astrolab_server::auth::oidc::percent_encode("sum(astrolab_http_requests_total{route=\"/api/v1/me\",status=\"401\"})")
+                    astrolab_server::auth::oidc::percent_encode(
+                        "sum(astrolab_http_requests_total{route=\"/api/v1/me\",status=\"401\"})"
+                    )
                 );
                 let (_, body) = get(&refused).unwrap();
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap();

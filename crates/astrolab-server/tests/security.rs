@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 use astrolab_server::auth::secrets;
 use astrolab_server::{api, app, build_state, AppState, ServerConfig};
-use astrolab_store::{IngestOptions, IngestOutcome, NewApiToken, NewSession, NewUser, Progress, Role, Store, StoreConfig, Visibility};
+use astrolab_store::{
+    IngestOptions, IngestOutcome, NewApiToken, NewSession, NewUser, Progress, Role, Store,
+    StoreConfig, Visibility,
+};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::Value;
@@ -53,16 +56,25 @@ fn world() -> Option<World> {
     let store_cfg = StoreConfig::sqlite(&home);
     let mut store = Store::open(&store_cfg).unwrap();
     for p in [&public, &secret] {
-        store.ingest_file(p, &IngestOptions::default(), &mut Progress::none()).unwrap();
+        store
+            .ingest_file(p, &IngestOptions::default(), &mut Progress::none())
+            .unwrap();
     }
     let secret_file = match store
         .ingest_file(&secret, &IngestOptions::default(), &mut Progress::none())
         .unwrap()
     {
-        IngestOutcome::AlreadyIngested { file } | IngestOutcome::Loaded { file, .. } => file.file_id,
+        IngestOutcome::AlreadyIngested { file } | IngestOutcome::Loaded { file, .. } => {
+            file.file_id
+        }
     };
     store
-        .upsert_dataset("secret", "a project's own targets", Visibility::Restricted, &["p1".to_string()])
+        .upsert_dataset(
+            "secret",
+            "a project's own targets",
+            Visibility::Restricted,
+            &["p1".to_string()],
+        )
         .unwrap();
     store.add_file_to_dataset("secret", secret_file).unwrap();
     for (name, role, projects) in [
@@ -109,12 +121,21 @@ fn world() -> Option<World> {
         admin,
         researcher,
         viewer,
-        session: (format!("{}={sid}", astrolab_server::auth::SESSION_COOKIE), csrf),
+        session: (
+            format!("{}={sid}", astrolab_server::auth::SESSION_COOKIE),
+            csrf,
+        ),
         secret_file,
     })
 }
 
-async fn call(w: &World, method: Method, uri: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> (StatusCode, Value) {
+async fn call(
+    w: &World,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+) -> (StatusCode, Value) {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
@@ -126,10 +147,18 @@ async fn call(w: &World, method: Method, uri: &str, token: Option<&str>, body: O
         }
         None => Body::empty(),
     };
-    let resp = app(w.state.clone()).oneshot(req.body(body).unwrap()).await.unwrap();
+    let resp = app(w.state.clone())
+        .oneshot(req.body(body).unwrap())
+        .await
+        .unwrap();
     let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// A concrete URI for a documented route (path parameters filled in).
@@ -159,21 +188,51 @@ fn method(m: &str) -> Method {
 async fn every_route_needs_credentials_except_the_public_ones() {
     let Some(w) = world() else { return };
     for (doc, _) in api::routes() {
-        let (status, body) = call(&w, method(doc.method), &concrete(doc.path), None, sample_body(&doc)).await;
+        let (status, body) = call(
+            &w,
+            method(doc.method),
+            &concrete(doc.path),
+            None,
+            sample_body(&doc),
+        )
+        .await;
         match doc.role {
-            None => assert_eq!(status, StatusCode::OK, "{} {} is public", doc.method, doc.path),
+            None => assert_eq!(
+                status,
+                StatusCode::OK,
+                "{} {} is public",
+                doc.method,
+                doc.path
+            ),
             Some(_) => {
-                assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {} without credentials", doc.method, doc.path);
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{} {} without credentials",
+                    doc.method,
+                    doc.path
+                );
                 assert_eq!(body["error"]["code"], "unauthorized");
             }
         }
     }
     for open in ["/healthz", "/readyz", "/metrics"] {
-        assert_eq!(call(&w, Method::GET, open, None, None).await.0, StatusCode::OK, "{open}");
+        assert_eq!(
+            call(&w, Method::GET, open, None, None).await.0,
+            StatusCode::OK,
+            "{open}"
+        );
     }
     // A wrong or malformed token is refused, never treated as anonymous.
-    for bad in ["alab_00000000_0000000000000000000000000000000000000000000000000000000000000000", "nonsense", "' OR 1=1 --"] {
-        assert_eq!(call(&w, Method::GET, "/api/v1/me", Some(bad), None).await.0, StatusCode::UNAUTHORIZED);
+    for bad in [
+        "alab_00000000_0000000000000000000000000000000000000000000000000000000000000000",
+        "nonsense",
+        "' OR 1=1 --",
+    ] {
+        assert_eq!(
+            call(&w, Method::GET, "/api/v1/me", Some(bad), None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
     }
 }
 
@@ -183,39 +242,105 @@ async fn roles_and_restricted_datasets_are_enforced() {
     // Where are the secret file's targets? Read them as the admin.
     let mut store = Store::open(&w.store_cfg).unwrap();
     let rows = store
-        .sql_readonly(&format!("SELECT ra, dec FROM redshifts WHERE file_id = {} LIMIT 1", w.secret_file))
+        .sql_readonly(&format!(
+            "SELECT ra, dec FROM redshifts WHERE file_id = {} LIMIT 1",
+            w.secret_file
+        ))
         .unwrap();
-    let (ra, dec) = (rows.rows[0][0].as_f64().unwrap(), rows.rows[0][1].as_f64().unwrap());
+    let (ra, dec) = (
+        rows.rows[0][0].as_f64().unwrap(),
+        rows.rows[0][1].as_f64().unwrap(),
+    );
     let uri = format!("/api/v1/cone?table=redshifts&ra={ra}&dec={dec}&radius=2&limit=5000");
     let count = |v: &Value| v["count"].as_u64().unwrap();
     let (s_admin, v_admin) = call(&w, Method::GET, &uri, Some(&w.admin), None).await;
     let (s_res, v_res) = call(&w, Method::GET, &uri, Some(&w.researcher), None).await;
     let (s_view, v_view) = call(&w, Method::GET, &uri, Some(&w.viewer), None).await;
-    assert_eq!((s_admin, s_res, s_view), (StatusCode::OK, StatusCode::OK, StatusCode::OK));
+    assert_eq!(
+        (s_admin, s_res, s_view),
+        (StatusCode::OK, StatusCode::OK, StatusCode::OK)
+    );
     let secret_rows = store
-        .sql_readonly(&format!("SELECT count(*) FROM redshifts WHERE file_id = {}", w.secret_file))
+        .sql_readonly(&format!(
+            "SELECT count(*) FROM redshifts WHERE file_id = {}",
+            w.secret_file
+        ))
         .unwrap()
         .rows[0][0]
         .as_i64()
         .unwrap() as u64;
     assert!(secret_rows > 0 && count(&v_admin) >= secret_rows);
-    assert_eq!(count(&v_res), count(&v_admin), "project member sees the restricted rows");
-    assert_eq!(count(&v_view) + secret_rows, count(&v_admin), "viewer sees none of them");
+    assert_eq!(
+        count(&v_res),
+        count(&v_admin),
+        "project member sees the restricted rows"
+    );
+    assert_eq!(
+        count(&v_view) + secret_rows,
+        count(&v_admin),
+        "viewer sees none of them"
+    );
     // The read of the restricted dataset is in the audit log.
     let audit = store.list_audit(100, None).unwrap();
-    assert!(audit.iter().any(|e| e.event.action == "dataset.read" && e.event.actor.starts_with("rosa")), "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.event.action == "dataset.read" && e.event.actor.starts_with("rosa")),
+        "{audit:?}"
+    );
     // Files of the restricted dataset are hidden from the viewer.
     let (_, files) = call(&w, Method::GET, "/api/v1/files", Some(&w.viewer), None).await;
-    assert!(files["items"].as_array().unwrap().iter().all(|f| f["file_id"] != w.secret_file));
+    assert!(files["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["file_id"] != w.secret_file));
     // Viewers submit no runs and reach no admin route.
     let run = br#"{"pipeline":"demo-data","params":{"galaxies":100}}"#.to_vec();
-    assert_eq!(call(&w, Method::POST, "/api/v1/runs", Some(&w.viewer), Some(("application/json", run))).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(
+            &w,
+            Method::POST,
+            "/api/v1/runs",
+            Some(&w.viewer),
+            Some(("application/json", run))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
     for (doc, _) in api::routes() {
         if doc.role == Some(astrolab_server::auth::ADMIN) {
-            let (s, _) = call(&w, method(doc.method), &concrete(doc.path), Some(&w.viewer), sample_body(&doc)).await;
-            assert_eq!(s, StatusCode::FORBIDDEN, "viewer on {} {}", doc.method, doc.path);
-            let (s, _) = call(&w, method(doc.method), &concrete(doc.path), Some(&w.researcher), sample_body(&doc)).await;
-            assert_eq!(s, StatusCode::FORBIDDEN, "researcher on {} {}", doc.method, doc.path);
+            let (s, _) = call(
+                &w,
+                method(doc.method),
+                &concrete(doc.path),
+                Some(&w.viewer),
+                sample_body(&doc),
+            )
+            .await;
+            assert_eq!(
+                s,
+                StatusCode::FORBIDDEN,
+                "viewer on {} {}",
+                doc.method,
+                doc.path
+            );
+            let (s, _) = call(
+                &w,
+                method(doc.method),
+                &concrete(doc.path),
+                Some(&w.researcher),
+                sample_body(&doc),
+            )
+            .await;
+            assert_eq!(
+                s,
+                StatusCode::FORBIDDEN,
+                "researcher on {} {}",
+                doc.method,
+                doc.path
+            );
         }
     }
 }
@@ -224,30 +349,68 @@ async fn roles_and_restricted_datasets_are_enforced() {
 async fn a_revoked_token_fails_on_its_next_request() {
     let Some(w) = world() else { return };
     let body = br#"{"name":"laptop","expires_days":7}"#.to_vec();
-    let (s, created) = call(&w, Method::POST, "/api/v1/tokens", Some(&w.researcher), Some(("application/json", body))).await;
+    let (s, created) = call(
+        &w,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(&w.researcher),
+        Some(("application/json", body)),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let token = created["token"].as_str().unwrap().to_string();
     let prefix = created["prefix"].as_str().unwrap().to_string();
-    assert_eq!(call(&w, Method::GET, "/api/v1/me", Some(&token), None).await.0, StatusCode::OK);
-    let (s, _) = call(&w, Method::DELETE, &format!("/api/v1/tokens/{prefix}"), Some(&token), None).await;
+    assert_eq!(
+        call(&w, Method::GET, "/api/v1/me", Some(&token), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, _) = call(
+        &w,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{prefix}"),
+        Some(&token),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     let (s, body) = call(&w, Method::GET, "/api/v1/me", Some(&token), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
     // A viewer cannot revoke someone else's token.
     let admin_prefix = &w.admin[5..13];
-    let (s, _) = call(&w, Method::DELETE, &format!("/api/v1/tokens/{admin_prefix}"), Some(&w.viewer), None).await;
+    let (s, _) = call(
+        &w,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{admin_prefix}"),
+        Some(&w.viewer),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    assert_eq!(call(&w, Method::GET, "/api/v1/me", Some(&w.admin), None).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&w, Method::GET, "/api/v1/me", Some(&w.admin), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
 }
 
 /// Row counts of the tables an injection would touch.
 fn fingerprint(cfg: &StoreConfig) -> Vec<i64> {
     let mut s = Store::open(cfg).unwrap();
     let n = |sql: &str, s: &mut Store| s.sql_readonly(sql).unwrap().rows[0][0].as_i64().unwrap();
-    ["SELECT count(*) FROM users", "SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL", "SELECT count(*) FROM redshifts", "SELECT count(*) FROM raw_files", "SELECT count(*) FROM runs", "SELECT count(*) FROM datasets"]
-        .iter()
-        .map(|q| n(q, &mut s))
-        .collect()
+    [
+        "SELECT count(*) FROM users",
+        "SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL",
+        "SELECT count(*) FROM redshifts",
+        "SELECT count(*) FROM raw_files",
+        "SELECT count(*) FROM runs",
+        "SELECT count(*) FROM datasets",
+    ]
+    .iter()
+    .map(|q| n(q, &mut s))
+    .collect()
 }
 
 #[tokio::test]
@@ -269,34 +432,82 @@ async fn injection_and_traversal_in_every_parameter_are_refused_without_effect()
             for payload in payloads {
                 let enc = astrolab_server::auth::oidc::percent_encode(payload);
                 let uri = match param.place {
-                    api::In::Path => concrete(&doc.path.replace(&format!("{{{}}}", param.name), &enc)),
+                    api::In::Path => {
+                        concrete(&doc.path.replace(&format!("{{{}}}", param.name), &enc))
+                    }
                     api::In::Query => {
                         // The other required parameters get valid values, so
                         // the payload is what the route has to refuse.
                         let mut q = vec![format!("{}={enc}", param.name)];
-                        for other in doc.params.iter().filter(|o| o.place == api::In::Query && o.required && o.name != param.name) {
-                            q.push(format!("{}={}", other.name, if other.ty == "number" { "10" } else { "VoidFinder" }));
+                        for other in doc.params.iter().filter(|o| {
+                            o.place == api::In::Query && o.required && o.name != param.name
+                        }) {
+                            q.push(format!(
+                                "{}={}",
+                                other.name,
+                                if other.ty == "number" {
+                                    "10"
+                                } else {
+                                    "VoidFinder"
+                                }
+                            ));
                         }
                         format!("{}?{}", concrete(doc.path), q.join("&"))
                     }
                 };
-                let (s, body) = call(&w, method(doc.method), &uri, Some(&w.admin), sample_body(&doc)).await;
+                let (s, body) = call(
+                    &w,
+                    method(doc.method),
+                    &uri,
+                    Some(&w.admin),
+                    sample_body(&doc),
+                )
+                .await;
                 assert!(s.is_client_error(), "{} {uri}: {s} {body}", doc.method);
-                if s.is_client_error() && s != StatusCode::NOT_FOUND && s != StatusCode::METHOD_NOT_ALLOWED {
-                    assert!(body["error"]["message"].is_string(), "{uri}: consistent error body: {body}");
+                if s.is_client_error()
+                    && s != StatusCode::NOT_FOUND
+                    && s != StatusCode::METHOD_NOT_ALLOWED
+                {
+                    assert!(
+                        body["error"]["message"].is_string(),
+                        "{uri}: consistent error body: {body}"
+                    );
                 }
             }
         }
     }
     // A crossmatch upload whose content is an injection or a path is data, not code.
-    for payload in ["ra,dec\n'; DROP TABLE users; --,1\n", "/etc/passwd", "ra,dec\n../../etc/passwd,2\n"] {
-        let (s, _) = call(&w, Method::POST, "/api/v1/xmatch", Some(&w.admin), Some(("text/csv", payload.as_bytes().to_vec()))).await;
+    for payload in [
+        "ra,dec\n'; DROP TABLE users; --,1\n",
+        "/etc/passwd",
+        "ra,dec\n../../etc/passwd,2\n",
+    ] {
+        let (s, _) = call(
+            &w,
+            Method::POST,
+            "/api/v1/xmatch",
+            Some(&w.admin),
+            Some(("text/csv", payload.as_bytes().to_vec())),
+        )
+        .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{payload:?}");
     }
-    let traversal = br#"{"pipeline":"ingest","params":{"paths":["../../../../etc/passwd"]}}"#.to_vec();
-    let (s, body) = call(&w, Method::POST, "/api/v1/runs", Some(&w.researcher), Some(("application/json", traversal))).await;
+    let traversal =
+        br#"{"pipeline":"ingest","params":{"paths":["../../../../etc/passwd"]}}"#.to_vec();
+    let (s, body) = call(
+        &w,
+        Method::POST,
+        "/api/v1/runs",
+        Some(&w.researcher),
+        Some(("application/json", traversal)),
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(fingerprint(&w.store_cfg), before, "no attempt changed the store");
+    assert_eq!(
+        fingerprint(&w.store_cfg),
+        before,
+        "no attempt changed the store"
+    );
 }
 
 #[tokio::test]
@@ -304,13 +515,38 @@ async fn oversized_bodies_get_413() {
     let Some(w) = world() else { return };
     let big = format!("ra,dec\n{}", "10.0,10.0\n".repeat(10_000)).into_bytes();
     assert!(big.len() > 64 * 1024);
-    let (s, _) = call(&w, Method::POST, "/api/v1/xmatch", Some(&w.admin), Some(("text/csv", big))).await;
+    let (s, _) = call(
+        &w,
+        Method::POST,
+        "/api/v1/xmatch",
+        Some(&w.admin),
+        Some(("text/csv", big)),
+    )
+    .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    let big_json = format!(r#"{{"pipeline":"demo-data","params":{{"x":"{}"}}}}"#, "a".repeat(100_000)).into_bytes();
-    let (s, _) = call(&w, Method::POST, "/api/v1/runs", Some(&w.researcher), Some(("application/json", big_json))).await;
+    let big_json = format!(
+        r#"{{"pipeline":"demo-data","params":{{"x":"{}"}}}}"#,
+        "a".repeat(100_000)
+    )
+    .into_bytes();
+    let (s, _) = call(
+        &w,
+        Method::POST,
+        "/api/v1/runs",
+        Some(&w.researcher),
+        Some(("application/json", big_json)),
+    )
+    .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     // Results beyond the row limit are refused up front, naming the field.
-    let (s, body) = call(&w, Method::GET, "/api/v1/cone?ra=10&dec=10&radius=1&limit=1000000", Some(&w.admin), None).await;
+    let (s, body) = call(
+        &w,
+        Method::GET,
+        "/api/v1/cone?ra=10&dec=10&radius=1&limit=1000000",
+        Some(&w.admin),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["error"]["field"], "limit");
 }
@@ -335,10 +571,34 @@ async fn session_calls_without_csrf_are_refused() {
     let resp = app(w.state.clone()).oneshot(post(true)).await.unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     // GETs need no token; a forged cookie gets nothing.
-    let get = |c: &str| Request::builder().uri("/api/v1/me").header("cookie", c).body(Body::empty()).unwrap();
-    assert_eq!(app(w.state.clone()).oneshot(get(cookie)).await.unwrap().status(), StatusCode::OK);
-    let forged = format!("{}={}", astrolab_server::auth::SESSION_COOKIE, "f".repeat(64));
-    assert_eq!(app(w.state.clone()).oneshot(get(&forged)).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let get = |c: &str| {
+        Request::builder()
+            .uri("/api/v1/me")
+            .header("cookie", c)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        app(w.state.clone())
+            .oneshot(get(cookie))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let forged = format!(
+        "{}={}",
+        astrolab_server::auth::SESSION_COOKIE,
+        "f".repeat(64)
+    );
+    assert_eq!(
+        app(w.state.clone())
+            .oneshot(get(&forged))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -354,14 +614,35 @@ async fn the_openapi_document_matches_the_router() {
             documented += 1;
             // Every documented operation is routed: with an admin token it
             // never answers 404-for-no-route or 405.
-            let route = api::routes().into_iter().find(|(d, _)| d.path == path && d.method.eq_ignore_ascii_case(m)).map(|(d, _)| d);
+            let route = api::routes()
+                .into_iter()
+                .find(|(d, _)| d.path == path && d.method.eq_ignore_ascii_case(m))
+                .map(|(d, _)| d);
             let body = route.as_ref().and_then(sample_body);
-            let (s, body) = call(&w, method(&m.to_uppercase()), &concrete(path), Some(&w.admin), body).await;
+            let (s, body) = call(
+                &w,
+                method(&m.to_uppercase()),
+                &concrete(path),
+                Some(&w.admin),
+                body,
+            )
+            .await;
             assert_ne!(s, StatusCode::METHOD_NOT_ALLOWED, "{m} {path}");
-            assert!(!(s == StatusCode::NOT_FOUND && body["error"]["message"].as_str().unwrap_or("").starts_with("no such route")), "{m} {path} is documented but not routed");
+            assert!(
+                !(s == StatusCode::NOT_FOUND
+                    && body["error"]["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with("no such route")),
+                "{m} {path} is documented but not routed"
+            );
             for p in op["parameters"].as_array().unwrap() {
                 if p["in"] == "path" {
-                    assert!(path.contains(&format!("{{{}}}", p["name"].as_str().unwrap())), "{path}: path parameter {}", p["name"]);
+                    assert!(
+                        path.contains(&format!("{{{}}}", p["name"].as_str().unwrap())),
+                        "{path}: path parameter {}",
+                        p["name"]
+                    );
                 }
             }
         }

@@ -57,7 +57,8 @@ pub fn run(cfg: &Config, a: &ServeArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let store = cfg.store();
     let described = store.describe();
-    let state = astrolab_server::build_state(sc, store).with_context(|| format!("opening the store at {described}"))?;
+    let state = astrolab_server::build_state(sc, store)
+        .with_context(|| format!("opening the store at {described}"))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -136,9 +137,17 @@ pub enum TokenCommand {
     List,
 }
 
-fn audit_cli(cfg: &Config, store: &mut astrolab_store::Store, action: &'static str, target: &str, details: serde_json::Value) {
+fn audit_cli(
+    cfg: &Config,
+    store: &mut astrolab_store::Store,
+    action: &'static str,
+    target: &str,
+    details: serde_json::Value,
+) {
     let sink = astrolab_server::audit::AuditSink::new(cfg.home.join("audit").join("audit.jsonl"));
-    let actor = std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".to_string());
+    let actor = std::env::var("USER")
+        .map(|u| format!("cli:{u}"))
+        .unwrap_or_else(|_| "cli".to_string());
     sink.record_blocking(
         store,
         astrolab_server::audit::Event {
@@ -164,7 +173,10 @@ fn read_new_password(name: &str) -> Result<String> {
         std::io::stdin().lock().read_line(&mut line)?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_string());
     }
-    eprint!("password for {name} (at least {} characters; input is shown): ", astrolab_server::auth::secrets::MIN_PASSWORD_LEN);
+    eprint!(
+        "password for {name} (at least {} characters; input is shown): ",
+        astrolab_server::auth::secrets::MIN_PASSWORD_LEN
+    );
     std::io::stderr().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -176,12 +188,22 @@ pub fn run_user(cfg: &Config, c: &UserCommand) -> Result<()> {
     use astrolab_server::auth::secrets;
     let mut store = super::open_store(cfg)?;
     match c {
-        UserCommand::Add { name, role, admin, projects, email, no_password } => {
-            astrolab_server::api::admin::check_username(name).map_err(|e| crate::UsageError(e.to_string()))?;
+        UserCommand::Add {
+            name,
+            role,
+            admin,
+            projects,
+            email,
+            no_password,
+        } => {
+            astrolab_server::api::admin::check_username(name)
+                .map_err(|e| crate::UsageError(e.to_string()))?;
             let role: astrolab_store::Role = if *admin {
                 astrolab_store::Role::Admin
             } else {
-                role.parse().map_err(|_| crate::UsageError(format!("--role {role}: viewer, researcher or admin")))?
+                role.parse().map_err(|_| {
+                    crate::UsageError(format!("--role {role}: viewer, researcher or admin"))
+                })?
             };
             let password_hash = if *no_password {
                 None
@@ -197,11 +219,20 @@ pub fn run_user(cfg: &Config, c: &UserCommand) -> Result<()> {
                 email: email.clone(),
                 projects: projects.clone(),
             })?;
-            audit_cli(cfg, &mut store, "user.add", name, serde_json::json!({ "role": role.as_str(), "projects": projects }));
+            audit_cli(
+                cfg,
+                &mut store,
+                "user.add",
+                name,
+                serde_json::json!({ "role": role.as_str(), "projects": projects }),
+            );
             println!("created user {} ({})", user.username, role.as_str());
         }
         UserCommand::List => {
-            println!("{:<24} {:<11} {:<8} {:<25} projects", "username", "role", "state", "created");
+            println!(
+                "{:<24} {:<11} {:<8} {:<25} projects",
+                "username", "role", "state", "created"
+            );
             for u in store.list_users()? {
                 println!(
                     "{:<24} {:<11} {:<8} {:<25} {}",
@@ -218,7 +249,17 @@ pub fn run_user(cfg: &Config, c: &UserCommand) -> Result<()> {
             if !store.set_user_disabled(name, disable)? {
                 bail!(crate::UsageError(format!("no user {name:?}")));
             }
-            audit_cli(cfg, &mut store, if disable { "user.disable" } else { "user.enable" }, name, serde_json::json!({}));
+            audit_cli(
+                cfg,
+                &mut store,
+                if disable {
+                    "user.disable"
+                } else {
+                    "user.enable"
+                },
+                name,
+                serde_json::json!({}),
+            );
             println!("{} {name}", if disable { "disabled" } else { "enabled" });
         }
     }
@@ -230,7 +271,12 @@ pub fn run_token(cfg: &Config, c: &TokenCommand) -> Result<()> {
     use astrolab_server::auth::secrets;
     let mut store = super::open_store(cfg)?;
     match c {
-        TokenCommand::Create { user, role, expires_days, name } => {
+        TokenCommand::Create {
+            user,
+            role,
+            expires_days,
+            name,
+        } => {
             let Some((owner, _)) = store.user_by_name(user)? else {
                 bail!(crate::UsageError(format!("--user {user}: no such user")));
             };
@@ -238,14 +284,23 @@ pub fn run_token(cfg: &Config, c: &TokenCommand) -> Result<()> {
                 bail!("{user} is disabled");
             }
             let role = match role {
-                Some(r) => r.parse().map_err(|_| crate::UsageError(format!("--role {r}: viewer, researcher or admin")))?,
+                Some(r) => r.parse().map_err(|_| {
+                    crate::UsageError(format!("--role {r}: viewer, researcher or admin"))
+                })?,
                 None => owner.role,
             };
             if role > owner.role {
-                bail!(crate::UsageError(format!("--role {}: above {user}'s role ({})", role.as_str(), owner.role.as_str())));
+                bail!(crate::UsageError(format!(
+                    "--role {}: above {user}'s role ({})",
+                    role.as_str(),
+                    owner.role.as_str()
+                )));
             }
             if !(1..=astrolab_server::api::admin::MAX_TOKEN_DAYS).contains(expires_days) {
-                bail!(crate::UsageError(format!("--expires-days: 1 to {}", astrolab_server::api::admin::MAX_TOKEN_DAYS)));
+                bail!(crate::UsageError(format!(
+                    "--expires-days: 1 to {}",
+                    astrolab_server::api::admin::MAX_TOKEN_DAYS
+                )));
             }
             let t = secrets::new_token();
             let info = store.create_api_token(&astrolab_store::NewApiToken {
@@ -256,7 +311,13 @@ pub fn run_token(cfg: &Config, c: &TokenCommand) -> Result<()> {
                 role,
                 expires_at_unix: astrolab_server::clock::now_unix() + expires_days * 86_400,
             })?;
-            audit_cli(cfg, &mut store, "token.create", &t.prefix, serde_json::json!({ "owner": user, "role": role.as_str(), "days": expires_days }));
+            audit_cli(
+                cfg,
+                &mut store,
+                "token.create",
+                &t.prefix,
+                serde_json::json!({ "owner": user, "role": role.as_str(), "days": expires_days }),
+            );
             eprintln!(
                 "token {} for {user} ({}), expires in {expires_days} days; shown once, store it now:",
                 info.prefix,
@@ -268,11 +329,20 @@ pub fn run_token(cfg: &Config, c: &TokenCommand) -> Result<()> {
             if !store.revoke_api_token(prefix)? {
                 bail!(crate::UsageError(format!("no token {prefix}")));
             }
-            audit_cli(cfg, &mut store, "token.revoke", prefix, serde_json::json!({}));
+            audit_cli(
+                cfg,
+                &mut store,
+                "token.revoke",
+                prefix,
+                serde_json::json!({}),
+            );
             println!("revoked {prefix}");
         }
         TokenCommand::List => {
-            println!("{:<10} {:<20} {:<11} {:<12} state", "prefix", "owner", "role", "expires");
+            println!(
+                "{:<10} {:<20} {:<11} {:<12} state",
+                "prefix", "owner", "role", "expires"
+            );
             let now = astrolab_server::clock::now_unix();
             for t in store.list_api_tokens(None)? {
                 let state = if t.revoked_at.is_some() {
@@ -287,7 +357,9 @@ pub fn run_token(cfg: &Config, c: &TokenCommand) -> Result<()> {
                     t.prefix,
                     t.username,
                     t.role.as_str(),
-                    astrolab_server::clock::ms_to_rfc3339(t.expires_at_unix * 1000).get(..10).unwrap_or("")
+                    astrolab_server::clock::ms_to_rfc3339(t.expires_at_unix * 1000)
+                        .get(..10)
+                        .unwrap_or("")
                 );
             }
         }

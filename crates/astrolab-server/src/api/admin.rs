@@ -53,9 +53,14 @@ pub async fn users(State(s): State<AppState>, Authed(_): Authed<ADMIN>) -> ApiRe
 pub fn check_username(name: &str) -> ApiResult<()> {
     if name.is_empty()
         || name.len() > 64
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
     {
-        return Err(ApiError::bad_request("username", "1-64 letters, digits, '-', '_', '.' or '@'"));
+        return Err(ApiError::bad_request(
+            "username",
+            "1-64 letters, digits, '-', '_', '.' or '@'",
+        ));
     }
     Ok(())
 }
@@ -73,15 +78,22 @@ pub struct AddUser {
 }
 
 fn parse_role(field: &str, r: &str) -> ApiResult<Role> {
-    r.parse().map_err(|_| ApiError::bad_request(field, "viewer, researcher or admin"))
+    r.parse()
+        .map_err(|_| ApiError::bad_request(field, "viewer, researcher or admin"))
 }
 
 /// `POST /api/v1/users` (admin).
-pub async fn add_user(State(s): State<AppState>, Authed(p): Authed<ADMIN>, Json(b): Json<AddUser>) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn add_user(
+    State(s): State<AppState>,
+    Authed(p): Authed<ADMIN>,
+    Json(b): Json<AddUser>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     check_username(&b.username)?;
     let role = parse_role("role", &b.role)?;
     let password_hash = match &b.password {
-        Some(pw) => Some(secrets::hash_password(pw).map_err(|m| ApiError::bad_request("password", m))?),
+        Some(pw) => {
+            Some(secrets::hash_password(pw).map_err(|m| ApiError::bad_request("password", m))?)
+        }
         None => None,
     };
     let new = NewUser {
@@ -93,7 +105,14 @@ pub async fn add_user(State(s): State<AppState>, Authed(p): Authed<ADMIN>, Json(
         projects: b.projects.clone(),
     };
     let user = s.pool.run(move |st| Ok(st.create_user(&new)?)).await?;
-    record(&s, &p, "user.add", &b.username, json!({ "role": role.as_str(), "projects": b.projects })).await;
+    record(
+        &s,
+        &p,
+        "user.add",
+        &b.username,
+        json!({ "role": role.as_str(), "projects": b.projects }),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(json!(user))))
 }
 
@@ -116,9 +135,15 @@ pub async fn patch_user(
     Json(b): Json<PatchUser>,
 ) -> ApiResult<Json<Value>> {
     check_username(&name)?;
-    let role = b.role.as_deref().map(|r| parse_role("role", r)).transpose()?;
+    let role = b
+        .role
+        .as_deref()
+        .map(|r| parse_role("role", r))
+        .transpose()?;
     let hash = match &b.password {
-        Some(pw) => Some(secrets::hash_password(pw).map_err(|m| ApiError::bad_request("password", m))?),
+        Some(pw) => {
+            Some(secrets::hash_password(pw).map_err(|m| ApiError::bad_request("password", m))?)
+        }
         None => None,
     };
     let (n, disabled, projects) = (name.clone(), b.disabled, b.projects.clone());
@@ -128,9 +153,12 @@ pub async fn patch_user(
             let Some((user, _)) = st.user_by_name(&n)? else {
                 return Err(ApiError::not_found(format!("no user {n:?}")));
             };
-            let demotes = user.role == Role::Admin && (role.is_some_and(|r| r != Role::Admin) || disabled == Some(true));
+            let demotes = user.role == Role::Admin
+                && (role.is_some_and(|r| r != Role::Admin) || disabled == Some(true));
             if demotes && !user.disabled && st.count_active_admins()? <= 1 {
-                return Err(ApiError::conflict("this is the last active admin; add another admin first"));
+                return Err(ApiError::conflict(
+                    "this is the last active admin; add another admin first",
+                ));
             }
             if let Some(r) = role {
                 st.set_user_role(&n, r)?;
@@ -159,7 +187,10 @@ pub async fn patch_user(
 }
 
 /// `GET /api/v1/tokens`: the caller's tokens (admins: everyone's).
-pub async fn tokens(State(s): State<AppState>, Authed(p): Authed<VIEWER>) -> ApiResult<Json<Value>> {
+pub async fn tokens(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+) -> ApiResult<Json<Value>> {
     let Some(user) = p.user.clone() else {
         return Err(ApiError::unauthorized("log in to manage tokens"));
     };
@@ -188,7 +219,11 @@ pub const MAX_TOKEN_DAYS: i64 = 366;
 /// `POST /api/v1/tokens`: a token for the caller (or, for admins, for
 /// `user`), with at most the owner's role. The token is in this response
 /// only.
-pub async fn create_token(State(s): State<AppState>, Authed(p): Authed<VIEWER>, Json(b): Json<CreateToken>) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn create_token(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+    Json(b): Json<CreateToken>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let Some(caller) = p.user.clone() else {
         return Err(ApiError::unauthorized("log in to create tokens"));
     };
@@ -197,27 +232,41 @@ pub async fn create_token(State(s): State<AppState>, Authed(p): Authed<VIEWER>, 
     }
     let days = b.expires_days.unwrap_or(90);
     if !(1..=MAX_TOKEN_DAYS).contains(&days) {
-        return Err(ApiError::bad_request("expires_days", format!("1 to {MAX_TOKEN_DAYS}")));
+        return Err(ApiError::bad_request(
+            "expires_days",
+            format!("1 to {MAX_TOKEN_DAYS}"),
+        ));
     }
     if b.user.as_ref().is_some_and(|u| *u != caller.username) && !p.is_admin() {
-        return Err(ApiError::forbidden("only admins create tokens for other accounts"));
+        return Err(ApiError::forbidden(
+            "only admins create tokens for other accounts",
+        ));
     }
     let owner_name = b.user.clone().unwrap_or(caller.username.clone());
     let owner = s
         .pool
-        .run(move |st| st.user_by_name(&owner_name)?.map(|(u, _)| u).ok_or_else(|| ApiError::bad_request("user", "no such user")))
+        .run(move |st| {
+            st.user_by_name(&owner_name)?
+                .map(|(u, _)| u)
+                .ok_or_else(|| ApiError::bad_request("user", "no such user"))
+        })
         .await?;
     let role = match &b.role {
         Some(r) => parse_role("role", r)?,
         None => owner.role,
     };
     if role > owner.role {
-        return Err(ApiError::bad_request("role", format!("above the owner's role ({})", owner.role.as_str())));
+        return Err(ApiError::bad_request(
+            "role",
+            format!("above the owner's role ({})", owner.role.as_str()),
+        ));
     }
     // A session's role can be lower than the account's only through a
     // token, so the caller's own effective role also caps.
     if role > p.role && !p.is_admin() {
-        return Err(ApiError::forbidden("a token cannot exceed your current role"));
+        return Err(ApiError::forbidden(
+            "a token cannot exceed your current role",
+        ));
     }
     let t = secrets::new_token();
     let new = NewApiToken {
@@ -229,7 +278,14 @@ pub async fn create_token(State(s): State<AppState>, Authed(p): Authed<VIEWER>, 
         expires_at_unix: now_unix() + days * 86_400,
     };
     let info = s.pool.run(move |st| Ok(st.create_api_token(&new)?)).await?;
-    record(&s, &p, "token.create", &t.prefix, json!({ "owner": owner.username, "role": role.as_str(), "days": days })).await;
+    record(
+        &s,
+        &p,
+        "token.create",
+        &t.prefix,
+        json!({ "owner": owner.username, "role": role.as_str(), "days": days }),
+    )
+    .await;
     let mut v = json!(info);
     v["token"] = json!(t.token);
     Ok((StatusCode::CREATED, Json(v)))
@@ -237,7 +293,11 @@ pub async fn create_token(State(s): State<AppState>, Authed(p): Authed<VIEWER>, 
 
 /// `DELETE /api/v1/tokens/{prefix}`: revokes at once (the next request
 /// with it fails: tokens are checked against the store on every request).
-pub async fn revoke_token(State(s): State<AppState>, Authed(p): Authed<VIEWER>, Path(prefix): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+    Path(prefix): Path<String>,
+) -> ApiResult<Json<Value>> {
     if prefix.len() != 8 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request("prefix", "8 hex digits"));
     }
@@ -268,11 +328,18 @@ pub struct AuditParams {
 }
 
 /// `GET /api/v1/audit` (admin).
-pub async fn audit(State(s): State<AppState>, Authed(_): Authed<ADMIN>, Query(q): Query<AuditParams>) -> ApiResult<Json<Value>> {
+pub async fn audit(
+    State(s): State<AppState>,
+    Authed(_): Authed<ADMIN>,
+    Query(q): Query<AuditParams>,
+) -> ApiResult<Json<Value>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("limit", "1 to 1000"));
     }
-    let events = s.pool.run(move |st| Ok(st.list_audit(limit, q.before)?)).await?;
+    let events = s
+        .pool
+        .run(move |st| Ok(st.list_audit(limit, q.before)?))
+        .await?;
     Ok(Json(json!({ "items": events, "count": events.len() })))
 }

@@ -48,16 +48,30 @@ async fn audit_restricted_read(s: &AppState, p: &Principal, what: &str, datasets
 }
 
 /// `GET /api/v1/files`.
-pub async fn files(State(s): State<AppState>, Authed(p): Authed<VIEWER>, Query(pp): Query<PageParams>) -> ApiResult<Json<Json_>> {
+pub async fn files(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+    Query(pp): Query<PageParams>,
+) -> ApiResult<Json<Json_>> {
     let page = pp.check(100, s.config.max_rows)?;
     let who = p.clone();
     let (files, total) = s
         .pool
         .run(move |store| {
             let hidden = forbidden(store, &who)?;
-            let all: Vec<_> = store.raw_files()?.into_iter().filter(|f| !hidden.contains(&f.file_id)).collect();
+            let all: Vec<_> = store
+                .raw_files()?
+                .into_iter()
+                .filter(|f| !hidden.contains(&f.file_id))
+                .collect();
             let total = all.len() as i64;
-            Ok((all.into_iter().skip(page.offset).take(page.limit).collect::<Vec<_>>(), total))
+            Ok((
+                all.into_iter()
+                    .skip(page.offset)
+                    .take(page.limit)
+                    .collect::<Vec<_>>(),
+                total,
+            ))
         })
         .await?;
     let show_source = p.role >= Role::Researcher;
@@ -82,7 +96,10 @@ pub async fn files(State(s): State<AppState>, Authed(p): Authed<VIEWER>, Query(p
 }
 
 /// `GET /api/v1/datasets`: the datasets the caller may read.
-pub async fn datasets(State(s): State<AppState>, Authed(p): Authed<VIEWER>) -> ApiResult<Json<Json_>> {
+pub async fn datasets(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+) -> ApiResult<Json<Json_>> {
     let list = s
         .pool
         .run(move |store| {
@@ -113,8 +130,16 @@ pub struct DatasetBody {
 }
 
 fn check_name(field: &str, name: &str) -> ApiResult<()> {
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(ApiError::bad_request(field, "1-64 letters, digits, '-', '_' or '.'"));
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(ApiError::bad_request(
+            field,
+            "1-64 letters, digits, '-', '_' or '.'",
+        ));
     }
     Ok(())
 }
@@ -183,7 +208,10 @@ pub async fn add_dataset_files(
             }
             let known: Vec<i64> = store.raw_files()?.iter().map(|f| f.file_id).collect();
             if let Some(bad) = ids.iter().find(|i| !known.contains(i)) {
-                return Err(ApiError::bad_request("file_ids", format!("no registered file with id {bad}")));
+                return Err(ApiError::bad_request(
+                    "file_ids",
+                    format!("no registered file with id {bad}"),
+                ));
             }
             for id in &ids {
                 store.add_file_to_dataset(&n, *id)?;
@@ -222,7 +250,9 @@ pub struct ConeParams {
 
 /// Parses a required number, naming the field on error.
 pub fn number(field: &str, v: &Option<String>) -> ApiResult<f64> {
-    let text = v.as_deref().ok_or_else(|| ApiError::bad_request(field, "required"))?;
+    let text = v
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request(field, "required"))?;
     let x: f64 = text
         .trim()
         .parse()
@@ -257,7 +287,10 @@ pub fn cone_request(q: &ConeParams, max_rows: usize) -> ApiResult<(ConeQuery, Pa
         return Err(ApiError::bad_request("dec", "must be in [-90, 90] degrees"));
     }
     if !(radius > 0.0 && radius <= MAX_CONE_DEG) {
-        return Err(ApiError::bad_request("radius", format!("must be in (0, {MAX_CONE_DEG}] degrees")));
+        return Err(ApiError::bad_request(
+            "radius",
+            format!("must be in (0, {MAX_CONE_DEG}] degrees"),
+        ));
     }
     let page = PageParams {
         limit: q.limit,
@@ -266,7 +299,10 @@ pub fn cone_request(q: &ConeParams, max_rows: usize) -> ApiResult<(ConeQuery, Pa
     .check(1000, max_rows)?;
     let filter = q.filter.clone().filter(|f| !f.trim().is_empty());
     if filter.as_ref().is_some_and(|f| f.len() > 2000) {
-        return Err(ApiError::too_large("where", "filter longer than 2000 characters"));
+        return Err(ApiError::too_large(
+            "where",
+            "filter longer than 2000 characters",
+        ));
     }
     Ok((
         ConeQuery {
@@ -283,7 +319,12 @@ pub fn cone_request(q: &ConeParams, max_rows: usize) -> ApiResult<(ConeQuery, Pa
 }
 
 /// Runs a cone search for a caller (restricted rows removed).
-pub async fn run_cone(s: &AppState, p: &Principal, mut cq: ConeQuery, page: Page) -> ApiResult<ConeResult> {
+pub async fn run_cone(
+    s: &AppState,
+    p: &Principal,
+    mut cq: ConeQuery,
+    page: Page,
+) -> ApiResult<ConeResult> {
     let who = p.clone();
     let (table, restricted) = s
         .pool
@@ -303,7 +344,9 @@ pub async fn run_cone(s: &AppState, p: &Principal, mut cq: ConeQuery, page: Page
                     .collect();
                 if !read.is_empty() {
                     for d in store.list_datasets()? {
-                        if d.visibility == Visibility::Restricted && store.can_read_dataset(&d.name, &who.projects, who.is_admin())? {
+                        if d.visibility == Visibility::Restricted
+                            && store.can_read_dataset(&d.name, &who.projects, who.is_admin())?
+                        {
                             restricted.push(d.name);
                         }
                     }
@@ -313,7 +356,12 @@ pub async fn run_cone(s: &AppState, p: &Principal, mut cq: ConeQuery, page: Page
         })
         .await?;
     let more = table.rows.len() > page.offset + page.limit;
-    let rows: Vec<_> = table.rows.into_iter().skip(page.offset).take(page.limit).collect();
+    let rows: Vec<_> = table
+        .rows
+        .into_iter()
+        .skip(page.offset)
+        .take(page.limit)
+        .collect();
     Ok(ConeResult {
         columns: table.columns,
         rows,
@@ -323,7 +371,11 @@ pub async fn run_cone(s: &AppState, p: &Principal, mut cq: ConeQuery, page: Page
 }
 
 /// `GET /api/v1/cone`.
-pub async fn cone(State(s): State<AppState>, Authed(p): Authed<VIEWER>, Query(q): Query<ConeParams>) -> ApiResult<Json<Json_>> {
+pub async fn cone(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+    Query(q): Query<ConeParams>,
+) -> ApiResult<Json<Json_>> {
     let (cq, page) = cone_request(&q, s.config.max_rows)?;
     let r = run_cone(&s, &p, cq, page).await?;
     audit_restricted_read(&s, &p, "/api/v1/cone", r.restricted_read).await;
@@ -368,15 +420,28 @@ pub async fn xmatch(
         v => number("radius_arcsec", v)?,
     };
     if !(radius_arcsec > 0.0 && radius_arcsec <= 60.0) {
-        return Err(ApiError::bad_request("radius_arcsec", "must be in (0, 60] arcsec"));
+        return Err(ApiError::bad_request(
+            "radius_arcsec",
+            "must be in (0, 60] arcsec",
+        ));
     }
-    let page = PageParams { limit: q.limit, offset: q.offset }.check(1000, s.config.max_rows)?;
+    let page = PageParams {
+        limit: q.limit,
+        offset: q.offset,
+    }
+    .check(1000, s.config.max_rows)?;
     let table = q.table.clone().unwrap_or_else(|| "zcatalog".to_string());
     astrolab_store::query::sky_table(&table, "table")?;
     if body.is_empty() {
-        return Err(ApiError::bad_request("body", "upload a CSV (ra,dec columns) or FITS table of positions"));
+        return Err(ApiError::bad_request(
+            "body",
+            "upload a CSV (ra,dec columns) or FITS table of positions",
+        ));
     }
-    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let is_fits = ctype.contains("fits") || body.starts_with(b"SIMPLE  =");
     let dir = s.config.home.join("tmp");
     std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
@@ -388,53 +453,67 @@ pub async fn xmatch(
     std::fs::write(&path, &body).map_err(ApiError::internal)?;
     let upload = TempUpload(path);
     let who = p.clone();
-    let result = s
-        .pool
-        .run(move |store| {
-            let pos = load_positions(store, &XmatchSide::File(upload.0.clone()), "body").map_err(|e| {
-                // The temporary name means nothing to the client.
-                let msg = e.to_string().replace(&upload.0.display().to_string(), "upload");
-                ApiError::bad_request("body", msg)
-            })?;
-            if pos.ra.len() > MAX_XMATCH_POSITIONS {
-                return Err(ApiError::too_large(
-                    "body",
-                    format!("{} positions; at most {MAX_XMATCH_POSITIONS} per request", pos.ra.len()),
-                ));
-            }
-            let exclude = forbidden(store, &who)?;
-            let mut rows = Vec::new();
-            for i in 0..pos.ra.len() {
-                let cq = ConeQuery {
-                    table: table.clone(),
-                    ra_deg: pos.ra[i],
-                    dec_deg: pos.dec[i],
-                    radius_deg: radius_arcsec / 3600.0,
-                    filter: None,
-                    limit: Some(1),
-                    exclude_file_ids: exclude.clone(),
-                };
-                let t = store.cone(&cq)?;
-                if let Some(r) = t.rows.first() {
-                    let col = |n: &str| t.column_index(n).map(|k| r[k].clone()).unwrap_or(astrolab_store::Value::Null);
-                    rows.push(json!({
-                        "row": i,
-                        "id": pos.ids[i],
-                        "ra": pos.ra[i],
-                        "dec": pos.dec[i],
-                        "match_targetid": col("targetid"),
-                        "match_ra": col("ra"),
-                        "match_dec": col("dec"),
-                        "sep_arcsec": col("sep_arcsec"),
-                    }));
+    let result =
+        s.pool
+            .run(move |store| {
+                let pos = load_positions(store, &XmatchSide::File(upload.0.clone()), "body")
+                    .map_err(|e| {
+                        // The temporary name means nothing to the client.
+                        let msg = e
+                            .to_string()
+                            .replace(&upload.0.display().to_string(), "upload");
+                        ApiError::bad_request("body", msg)
+                    })?;
+                if pos.ra.len() > MAX_XMATCH_POSITIONS {
+                    return Err(ApiError::too_large(
+                        "body",
+                        format!(
+                            "{} positions; at most {MAX_XMATCH_POSITIONS} per request",
+                            pos.ra.len()
+                        ),
+                    ));
                 }
-            }
-            Ok((pos.ra.len(), rows))
-        })
-        .await?;
+                let exclude = forbidden(store, &who)?;
+                let mut rows = Vec::new();
+                for i in 0..pos.ra.len() {
+                    let cq = ConeQuery {
+                        table: table.clone(),
+                        ra_deg: pos.ra[i],
+                        dec_deg: pos.dec[i],
+                        radius_deg: radius_arcsec / 3600.0,
+                        filter: None,
+                        limit: Some(1),
+                        exclude_file_ids: exclude.clone(),
+                    };
+                    let t = store.cone(&cq)?;
+                    if let Some(r) = t.rows.first() {
+                        let col = |n: &str| {
+                            t.column_index(n)
+                                .map(|k| r[k].clone())
+                                .unwrap_or(astrolab_store::Value::Null)
+                        };
+                        rows.push(json!({
+                            "row": i,
+                            "id": pos.ids[i],
+                            "ra": pos.ra[i],
+                            "dec": pos.dec[i],
+                            "match_targetid": col("targetid"),
+                            "match_ra": col("ra"),
+                            "match_dec": col("dec"),
+                            "sep_arcsec": col("sep_arcsec"),
+                        }));
+                    }
+                }
+                Ok((pos.ra.len(), rows))
+            })
+            .await?;
     let (n, rows) = result;
     let total = rows.len() as i64;
-    let items: Vec<Json_> = rows.into_iter().skip(page.offset).take(page.limit + 1).collect();
+    let items: Vec<Json_> = rows
+        .into_iter()
+        .skip(page.offset)
+        .take(page.limit + 1)
+        .collect();
     let mut out = json!(Paged::new(items, page, Some(total)));
     out["positions"] = json!(n);
     out["radius_arcsec"] = json!(radius_arcsec);

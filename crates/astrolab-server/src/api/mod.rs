@@ -81,7 +81,12 @@ pub struct RouteDoc {
 }
 
 const PAGE: [Param; 2] = [
-    q("limit", "integer", false, "rows per page (at most the server's max_rows)"),
+    q(
+        "limit",
+        "integer",
+        false,
+        "rows per page (at most the server's max_rows)",
+    ),
     q("offset", "integer", false, "rows to skip"),
 ];
 
@@ -106,53 +111,140 @@ const JSON: Option<(&str, &str)> = None;
 /// Every API route: its documentation and its handler.
 pub fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
     vec![
-        (route!("GET" "/api/v1/openapi.json", None, "meta", "This OpenAPI document", [], JSON, "application/json"), get(openapi::document)),
-        (route!("GET" "/api/v1/me", Some(VIEWER), "meta", "The caller: account, role, projects", [], JSON, "application/json"), get(admin::me)),
-        (route!("GET" "/api/v1/files", Some(VIEWER), "catalog", "The raw-file registry (files of restricted datasets only to their projects)", [PAGE[0], PAGE[1]], JSON, "application/json"), get(catalog::files)),
-        (route!("GET" "/api/v1/datasets", Some(VIEWER), "catalog", "Datasets the caller may read", [], JSON, "application/json"), get(catalog::datasets)),
-        (route!("PUT" "/api/v1/datasets/{name}", Some(ADMIN), "admin", "Create or change a dataset (visibility, projects)", [p("name", "string", "dataset name")], Some(("application/json", "{description, visibility: public|restricted, projects: [..]}")), "application/json"), put(catalog::put_dataset)),
-        (route!("POST" "/api/v1/datasets/{name}/files", Some(ADMIN), "admin", "Add registered raw files to a dataset", [p("name", "string", "dataset name")], Some(("application/json", "{file_ids: [..]}")), "application/json"), post(catalog::add_dataset_files)),
-        (route!("GET" "/api/v1/cone", Some(VIEWER), "catalog", "Cone search on a sky table, nearest first", [
+        (
+            route!("GET" "/api/v1/openapi.json", None, "meta", "This OpenAPI document", [], JSON, "application/json"),
+            get(openapi::document),
+        ),
+        (
+            route!("GET" "/api/v1/me", Some(VIEWER), "meta", "The caller: account, role, projects", [], JSON, "application/json"),
+            get(admin::me),
+        ),
+        (
+            route!("GET" "/api/v1/files", Some(VIEWER), "catalog", "The raw-file registry (files of restricted datasets only to their projects)", [PAGE[0], PAGE[1]], JSON, "application/json"),
+            get(catalog::files),
+        ),
+        (
+            route!("GET" "/api/v1/datasets", Some(VIEWER), "catalog", "Datasets the caller may read", [], JSON, "application/json"),
+            get(catalog::datasets),
+        ),
+        (
+            route!("PUT" "/api/v1/datasets/{name}", Some(ADMIN), "admin", "Create or change a dataset (visibility, projects)", [p("name", "string", "dataset name")], Some(("application/json", "{description, visibility: public|restricted, projects: [..]}")), "application/json"),
+            put(catalog::put_dataset),
+        ),
+        (
+            route!("POST" "/api/v1/datasets/{name}/files", Some(ADMIN), "admin", "Add registered raw files to a dataset", [p("name", "string", "dataset name")], Some(("application/json", "{file_ids: [..]}")), "application/json"),
+            post(catalog::add_dataset_files),
+        ),
+        (
+            route!("GET" "/api/v1/cone", Some(VIEWER), "catalog", "Cone search on a sky table, nearest first", [
             q("table", "string", false, "sky table (default zcatalog)"),
             q("ra", "number", true, "centre right ascension, degrees"),
             q("dec", "number", true, "centre declination, degrees"),
             q("radius", "number", true, "radius, degrees (0 < r <= 10)"),
             q("where", "string", false, "filter on the table's columns, e.g. zwarn = 0 AND z < 1"),
             PAGE[0], PAGE[1],
-        ], JSON, "application/json"), get(catalog::cone)),
-        (route!("POST" "/api/v1/xmatch", Some(VIEWER), "catalog", "Crossmatch uploaded positions (CSV with ra,dec columns, or FITS) against a sky table", [
+        ], JSON, "application/json"),
+            get(catalog::cone),
+        ),
+        (
+            route!("POST" "/api/v1/xmatch", Some(VIEWER), "catalog", "Crossmatch uploaded positions (CSV with ra,dec columns, or FITS) against a sky table", [
             q("table", "string", false, "sky table (default zcatalog)"),
             q("radius_arcsec", "number", false, "match radius, arcsec (default 1, at most 60)"),
             PAGE[0], PAGE[1],
-        ], Some(("text/csv", "CSV with ra and dec columns (degrees), or a FITS table (application/fits)")), "application/json"), post(catalog::xmatch)),
-        (route!("GET" "/api/v1/spectra/{targetid}", Some(VIEWER), "spectra", "A spectrum by TARGETID: wavelength, flux, ivar, mask", [p("targetid", "integer", "DESI TARGETID")], JSON, "application/json"), get(science::spectrum)),
-        (route!("GET" "/api/v1/spectra/{targetid}/plot.svg", Some(VIEWER), "spectra", "SVG plot of a spectrum (flux, 1-sigma band, masked pixels, lines)", [p("targetid", "integer", "DESI TARGETID"), q("rest", "boolean", false, "rest-frame wavelength axis")], JSON, "image/svg+xml"), get(science::spectrum_svg)),
-        (route!("GET" "/api/v1/voids/summary", Some(VIEWER), "voids", "Void membership summary per algorithm and catalog", [], JSON, "application/json"), get(science::void_summary)),
-        (route!("GET" "/api/v1/voids/members", Some(VIEWER), "voids", "Galaxies by void class (void, wall, edge, outside)", [
+        ], Some(("text/csv", "CSV with ra and dec columns (degrees), or a FITS table (application/fits)")), "application/json"),
+            post(catalog::xmatch),
+        ),
+        (
+            route!("GET" "/api/v1/spectra/{targetid}", Some(VIEWER), "spectra", "A spectrum by TARGETID: wavelength, flux, ivar, mask", [p("targetid", "integer", "DESI TARGETID")], JSON, "application/json"),
+            get(science::spectrum),
+        ),
+        (
+            route!("GET" "/api/v1/spectra/{targetid}/plot.svg", Some(VIEWER), "spectra", "SVG plot of a spectrum (flux, 1-sigma band, masked pixels, lines)", [p("targetid", "integer", "DESI TARGETID"), q("rest", "boolean", false, "rest-frame wavelength axis")], JSON, "image/svg+xml"),
+            get(science::spectrum_svg),
+        ),
+        (
+            route!("GET" "/api/v1/voids/summary", Some(VIEWER), "voids", "Void membership summary per algorithm and catalog", [], JSON, "application/json"),
+            get(science::void_summary),
+        ),
+        (
+            route!("GET" "/api/v1/voids/members", Some(VIEWER), "voids", "Galaxies by void class (void, wall, edge, outside)", [
             q("algorithm", "string", true, "void-finding algorithm as stored (VoidFinder, VIDE, REVOLVER, ZOBOV)"),
             q("class", "string", false, "void (default), wall, edge or outside"),
             PAGE[0], PAGE[1],
-        ], JSON, "application/json"), get(science::void_members)),
-        (route!("GET" "/api/v1/voids/stats", Some(VIEWER), "voids", "Void vs wall comparison of a galaxy property (KS and AD tests, medians)", [
+        ], JSON, "application/json"),
+            get(science::void_members),
+        ),
+        (
+            route!("GET" "/api/v1/voids/stats", Some(VIEWER), "voids", "Void vs wall comparison of a galaxy property (KS and AD tests, medians)", [
             q("algorithm", "string", true, "void-finding algorithm as stored (VoidFinder, VIDE, REVOLVER, ZOBOV)"),
             q("property", "string", false, "fastspec column (default logmstar)"),
-        ], JSON, "application/json"), get(science::void_stats)),
-        (route!("GET" "/api/v1/hline/recordings", Some(VIEWER), "hline", "Hydrogen-line recordings in the store", [PAGE[0], PAGE[1]], JSON, "application/json"), get(science::hline_recordings)),
-        (route!("GET" "/api/v1/hline/recordings/{file_id}/spectra", Some(VIEWER), "hline", "Integrated spectra of a recording (frequency axis, power, RFI flags)", [p("file_id", "integer", "raw-file id of the recording"), PAGE[0], PAGE[1]], JSON, "application/json"), get(science::hline_spectra)),
-        (route!("GET" "/api/v1/hline/recordings/{file_id}/fit", Some(VIEWER), "hline", "Gaussian components of the recording's mean spectrum (LSR velocities)", [p("file_id", "integer", "raw-file id of the recording"), q("components", "integer", false, "at most this many components (default 3)")], JSON, "application/json"), get(science::hline_fit)),
-        (route!("GET" "/api/v1/pipelines", Some(VIEWER), "runs", "Pipelines that can be submitted as runs, with their parameters", [], JSON, "application/json"), get(runs::pipelines)),
-        (route!("GET" "/api/v1/runs", Some(VIEWER), "runs", "Runs, newest first", [q("state", "string", false, "queued, running, succeeded, failed or cancelled"), PAGE[0], PAGE[1]], JSON, "application/json"), get(runs::list)),
-        (route!("POST" "/api/v1/runs", Some(RESEARCHER), "runs", "Submit a pipeline run to the queue", [], Some(("application/json", "{pipeline, params: {...}}")), "application/json"), post(runs::submit)),
-        (route!("GET" "/api/v1/runs/{id}", Some(VIEWER), "runs", "One run: state, progress, result", [p("id", "integer", "run id")], JSON, "application/json"), get(runs::one)),
-        (route!("GET" "/api/v1/runs/{id}/logs", Some(VIEWER), "runs", "Log lines of a run after a sequence number (poll to follow)", [p("id", "integer", "run id"), q("after", "integer", false, "last sequence number seen")], JSON, "application/json"), get(runs::logs)),
-        (route!("POST" "/api/v1/runs/{id}/cancel", Some(RESEARCHER), "runs", "Cancel a queued run (its submitter or an admin)", [p("id", "integer", "run id")], JSON, "application/json"), post(runs::cancel)),
-        (route!("GET" "/api/v1/users", Some(ADMIN), "admin", "Accounts", [], JSON, "application/json"), get(admin::users)),
-        (route!("POST" "/api/v1/users", Some(ADMIN), "admin", "Create an account", [], Some(("application/json", "{username, role, password?, email?, projects?}")), "application/json"), post(admin::add_user)),
-        (route!("PATCH" "/api/v1/users/{name}", Some(ADMIN), "admin", "Change role, projects or disable an account", [p("name", "string", "username")], Some(("application/json", "{role?, disabled?, projects?}")), "application/json"), patch(admin::patch_user)),
-        (route!("GET" "/api/v1/tokens", Some(VIEWER), "accounts", "The caller's API tokens (admins: all)", [], JSON, "application/json"), get(admin::tokens)),
-        (route!("POST" "/api/v1/tokens", Some(VIEWER), "accounts", "Create an API token (shown once)", [], Some(("application/json", "{name, role?, expires_days?}")), "application/json"), post(admin::create_token)),
-        (route!("DELETE" "/api/v1/tokens/{prefix}", Some(VIEWER), "accounts", "Revoke a token (its owner or an admin); effective at once", [p("prefix", "string", "token prefix (8 hex)")], JSON, "application/json"), delete(admin::revoke_token)),
-        (route!("GET" "/api/v1/audit", Some(ADMIN), "admin", "The audit log, newest first", [q("limit", "integer", false, "events (default 100)"), q("before", "integer", false, "events before this id")], JSON, "application/json"), get(admin::audit)),
+        ], JSON, "application/json"),
+            get(science::void_stats),
+        ),
+        (
+            route!("GET" "/api/v1/hline/recordings", Some(VIEWER), "hline", "Hydrogen-line recordings in the store", [PAGE[0], PAGE[1]], JSON, "application/json"),
+            get(science::hline_recordings),
+        ),
+        (
+            route!("GET" "/api/v1/hline/recordings/{file_id}/spectra", Some(VIEWER), "hline", "Integrated spectra of a recording (frequency axis, power, RFI flags)", [p("file_id", "integer", "raw-file id of the recording"), PAGE[0], PAGE[1]], JSON, "application/json"),
+            get(science::hline_spectra),
+        ),
+        (
+            route!("GET" "/api/v1/hline/recordings/{file_id}/fit", Some(VIEWER), "hline", "Gaussian components of the recording's mean spectrum (LSR velocities)", [p("file_id", "integer", "raw-file id of the recording"), q("components", "integer", false, "at most this many components (default 3)")], JSON, "application/json"),
+            get(science::hline_fit),
+        ),
+        (
+            route!("GET" "/api/v1/pipelines", Some(VIEWER), "runs", "Pipelines that can be submitted as runs, with their parameters", [], JSON, "application/json"),
+            get(runs::pipelines),
+        ),
+        (
+            route!("GET" "/api/v1/runs", Some(VIEWER), "runs", "Runs, newest first", [q("state", "string", false, "queued, running, succeeded, failed or cancelled"), PAGE[0], PAGE[1]], JSON, "application/json"),
+            get(runs::list),
+        ),
+        (
+            route!("POST" "/api/v1/runs", Some(RESEARCHER), "runs", "Submit a pipeline run to the queue", [], Some(("application/json", "{pipeline, params: {...}}")), "application/json"),
+            post(runs::submit),
+        ),
+        (
+            route!("GET" "/api/v1/runs/{id}", Some(VIEWER), "runs", "One run: state, progress, result", [p("id", "integer", "run id")], JSON, "application/json"),
+            get(runs::one),
+        ),
+        (
+            route!("GET" "/api/v1/runs/{id}/logs", Some(VIEWER), "runs", "Log lines of a run after a sequence number (poll to follow)", [p("id", "integer", "run id"), q("after", "integer", false, "last sequence number seen")], JSON, "application/json"),
+            get(runs::logs),
+        ),
+        (
+            route!("POST" "/api/v1/runs/{id}/cancel", Some(RESEARCHER), "runs", "Cancel a queued run (its submitter or an admin)", [p("id", "integer", "run id")], JSON, "application/json"),
+            post(runs::cancel),
+        ),
+        (
+            route!("GET" "/api/v1/users", Some(ADMIN), "admin", "Accounts", [], JSON, "application/json"),
+            get(admin::users),
+        ),
+        (
+            route!("POST" "/api/v1/users", Some(ADMIN), "admin", "Create an account", [], Some(("application/json", "{username, role, password?, email?, projects?}")), "application/json"),
+            post(admin::add_user),
+        ),
+        (
+            route!("PATCH" "/api/v1/users/{name}", Some(ADMIN), "admin", "Change role, projects or disable an account", [p("name", "string", "username")], Some(("application/json", "{role?, disabled?, projects?}")), "application/json"),
+            patch(admin::patch_user),
+        ),
+        (
+            route!("GET" "/api/v1/tokens", Some(VIEWER), "accounts", "The caller's API tokens (admins: all)", [], JSON, "application/json"),
+            get(admin::tokens),
+        ),
+        (
+            route!("POST" "/api/v1/tokens", Some(VIEWER), "accounts", "Create an API token (shown once)", [], Some(("application/json", "{name, role?, expires_days?}")), "application/json"),
+            post(admin::create_token),
+        ),
+        (
+            route!("DELETE" "/api/v1/tokens/{prefix}", Some(VIEWER), "accounts", "Revoke a token (its owner or an admin); effective at once", [p("prefix", "string", "token prefix (8 hex)")], JSON, "application/json"),
+            delete(admin::revoke_token),
+        ),
+        (
+            route!("GET" "/api/v1/audit", Some(ADMIN), "admin", "The audit log, newest first", [q("limit", "integer", false, "events (default 100)"), q("before", "integer", false, "events before this id")], JSON, "application/json"),
+            get(admin::audit),
+        ),
     ]
 }
 
@@ -160,5 +252,7 @@ pub fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
 pub fn router() -> axum::Router<AppState> {
     routes()
         .into_iter()
-        .fold(axum::Router::new(), |r, (doc, handler)| r.route(doc.path, handler))
+        .fold(axum::Router::new(), |r, (doc, handler)| {
+            r.route(doc.path, handler)
+        })
 }

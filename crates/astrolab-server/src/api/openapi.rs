@@ -65,7 +65,9 @@ fn operation(doc: &RouteDoc) -> Value {
 pub fn build() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for (doc, _) in super::routes() {
-        let entry = paths.entry(doc.path.to_string()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(doc.path.to_string())
+            .or_insert_with(|| json!({}));
         entry[doc.method.to_lowercase()] = operation(&doc);
     }
     json!({

@@ -86,14 +86,54 @@ mod tests {
 
     #[test]
     fn limits_are_checked() {
-        let p = |l, o| PageParams { limit: l, offset: o };
-        assert_eq!(p(None, None).check(100, 1000).unwrap(), Page { limit: 100, offset: 0 });
-        assert_eq!(p(Some(5000), None).check(100, 1000).unwrap_err().status, 413);
-        assert_eq!(p(Some(0), None).check(100, 1000).unwrap_err().field.as_deref(), Some("limit"));
-        assert_eq!(p(None, Some(-1)).check(100, 1000).unwrap_err().field.as_deref(), Some("offset"));
-        let paged = Paged::new(vec![1, 2, 3], Page { limit: 2, offset: 4 }, None);
+        let p = |l, o| PageParams {
+            limit: l,
+            offset: o,
+        };
+        assert_eq!(
+            p(None, None).check(100, 1000).unwrap(),
+            Page {
+                limit: 100,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            p(Some(5000), None).check(100, 1000).unwrap_err().status,
+            413
+        );
+        assert_eq!(
+            p(Some(0), None)
+                .check(100, 1000)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("limit")
+        );
+        assert_eq!(
+            p(None, Some(-1))
+                .check(100, 1000)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("offset")
+        );
+        let paged = Paged::new(
+            vec![1, 2, 3],
+            Page {
+                limit: 2,
+                offset: 4,
+            },
+            None,
+        );
         assert_eq!((paged.count, paged.next_offset), (2, Some(6)));
-        let last = Paged::new(vec![1], Page { limit: 2, offset: 4 }, Some(5));
+        let last = Paged::new(
+            vec![1],
+            Page {
+                limit: 2,
+                offset: 4,
+            },
+            Some(5),
+        );
         assert_eq!(last.next_offset, None);
     }
 }

@@ -20,13 +20,18 @@ pub struct LoginLimiter {
 
 impl LoginLimiter {
     fn keys(source: &str, username: &str) -> [String; 2] {
-        [format!("ip:{source}"), format!("user:{}", username.to_lowercase())]
+        [
+            format!("ip:{source}"),
+            format!("user:{}", username.to_lowercase()),
+        ]
     }
 
     /// Whether another attempt is allowed now.
     pub fn allowed(&self, source: &str, username: &str) -> bool {
         let now = Instant::now();
-        let Ok(mut map) = self.failures.lock() else { return false };
+        let Ok(mut map) = self.failures.lock() else {
+            return false;
+        };
         Self::keys(source, username).iter().all(|k| {
             let v = map.entry(k.clone()).or_default();
             v.retain(|t| now.duration_since(*t) < WINDOW);

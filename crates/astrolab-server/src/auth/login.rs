@@ -20,7 +20,14 @@ pub struct LoggedIn {
     pub user: User,
 }
 
-async fn audit_login(state: &AppState, actor: &str, source: &str, method: &str, outcome: &'static str, why: &str) {
+async fn audit_login(
+    state: &AppState,
+    actor: &str,
+    source: &str,
+    method: &str,
+    outcome: &'static str,
+    why: &str,
+) {
     state
         .audit
         .record(
@@ -57,16 +64,36 @@ pub async fn open_session(state: &AppState, user: User, source: &str) -> ApiResu
         })
         .await?;
     Ok(LoggedIn {
-        set_cookie: set_cookie(SESSION_COOKIE, &sid, state.config.session_s, state.config.secure_cookies),
+        set_cookie: set_cookie(
+            SESSION_COOKIE,
+            &sid,
+            state.config.session_s,
+            state.config.secure_cookies,
+        ),
         user,
     })
 }
 
 /// Checks a username and password; throttled per address and per user.
-pub async fn password_login(state: &AppState, username: &str, password: &str, source: &str) -> ApiResult<LoggedIn> {
+pub async fn password_login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    source: &str,
+) -> ApiResult<LoggedIn> {
     if !state.limiter.allowed(source, username) {
-        audit_login(state, username, source, "password", "denied", "rate limited").await;
-        return Err(ApiError::too_many("too many failed logins; wait 15 minutes"));
+        audit_login(
+            state,
+            username,
+            source,
+            "password",
+            "denied",
+            "rate limited",
+        )
+        .await;
+        return Err(ApiError::too_many(
+            "too many failed logins; wait 15 minutes",
+        ));
     }
     let name = username.to_string();
     let pw = password.to_string();
@@ -142,7 +169,15 @@ pub async fn oidc_login(state: &AppState, id: Identity, source: &str) -> ApiResu
         })
         .await?;
     if user.disabled {
-        audit_login(state, &user.username, source, "oidc", "denied", "account disabled").await;
+        audit_login(
+            state,
+            &user.username,
+            source,
+            "oidc",
+            "denied",
+            "account disabled",
+        )
+        .await;
         return Err(ApiError::forbidden("this account is disabled"));
     }
     audit_login(state, &user.username, source, "oidc", "ok", "").await;
@@ -150,7 +185,12 @@ pub async fn oidc_login(state: &AppState, id: Identity, source: &str) -> ApiResu
 }
 
 /// Ends a session; returns the `Set-Cookie` that clears the cookie.
-pub async fn logout(state: &AppState, session_hash: String, actor: String, source: String) -> ApiResult<String> {
+pub async fn logout(
+    state: &AppState,
+    session_hash: String,
+    actor: String,
+    source: String,
+) -> ApiResult<String> {
     state
         .pool
         .run(move |s| Ok(s.delete_session(&session_hash)?))
@@ -169,5 +209,10 @@ pub async fn logout(state: &AppState, session_hash: String, actor: String, sourc
             },
         )
         .await;
-    Ok(set_cookie(SESSION_COOKIE, "", 0, state.config.secure_cookies))
+    Ok(set_cookie(
+        SESSION_COOKIE,
+        "",
+        0,
+        state.config.secure_cookies,
+    ))
 }

@@ -93,7 +93,10 @@ impl Principal {
 
     /// Username, or empty for anonymous.
     pub fn username(&self) -> &str {
-        self.user.as_ref().map(|u| u.username.as_str()).unwrap_or("")
+        self.user
+            .as_ref()
+            .map(|u| u.username.as_str())
+            .unwrap_or("")
     }
 
     /// Admins see every dataset.
@@ -106,7 +109,9 @@ impl Principal {
     pub fn verify_form_csrf(&self, field: &str) -> ApiResult<()> {
         match &self.via {
             Via::Session { csrf, .. } if secrets::constant_time_eq(csrf, field) => Ok(()),
-            _ => Err(ApiError::forbidden("missing or wrong CSRF token; reload the page")),
+            _ => Err(ApiError::forbidden(
+                "missing or wrong CSRF token; reload the page",
+            )),
         }
     }
 
@@ -166,7 +171,9 @@ pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> Stri
 static TOKEN_AUDITED: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
 
 fn should_audit_token(prefix: &str) -> bool {
-    let Ok(mut guard) = TOKEN_AUDITED.lock() else { return true };
+    let Ok(mut guard) = TOKEN_AUDITED.lock() else {
+        return true;
+    };
     let map = guard.get_or_insert_with(HashMap::new);
     let now = Instant::now();
     match map.get(prefix) {
@@ -264,7 +271,12 @@ async fn resolve_token(state: &AppState, token: String, source: String) -> ApiRe
     }
     let role = info.role.min(user.role);
     if should_audit_token(&prefix) {
-        let (st, pfx, src, name) = (state.clone(), prefix.clone(), source.clone(), user.username.clone());
+        let (st, pfx, src, name) = (
+            state.clone(),
+            prefix.clone(),
+            source.clone(),
+            user.username.clone(),
+        );
         let token_id = info.token_id;
         st.pool
             .run(move |s| {
@@ -311,7 +323,11 @@ impl<const MIN: u8> FromRequestParts<AppState> for Authed<MIN> {
                 via: Via::Anonymous,
                 source: source_addr(parts, &state.config.trusted_proxies),
             },
-            None => return Err(ApiError::unauthorized("credentials required: log in or send Authorization: Bearer TOKEN")),
+            None => {
+                return Err(ApiError::unauthorized(
+                    "credentials required: log in or send Authorization: Bearer TOKEN",
+                ))
+            }
         };
         if level(p.role) < MIN {
             return Err(ApiError::forbidden(format!(
@@ -323,7 +339,8 @@ impl<const MIN: u8> FromRequestParts<AppState> for Authed<MIN> {
         // own page: the CSRF header for API calls; forms carry the token
         // in a field that the form handler checks.
         if let Via::Session { csrf, .. } = &p.via {
-            let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+            let unsafe_method =
+                !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
             let is_form = parts
                 .headers
                 .get(header::CONTENT_TYPE)

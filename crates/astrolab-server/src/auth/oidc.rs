@@ -58,7 +58,10 @@ pub fn discover(cfg: &OidcConfig) -> ApiResult<Discovery> {
         .body_mut()
         .read_to_string()
         .map_err(|e| ApiError::unavailable(format!("OIDC discovery at {url}: {e}")))
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| ApiError::unavailable(format!("OIDC discovery at {url}: {e}"))))?;
+        .and_then(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| ApiError::unavailable(format!("OIDC discovery at {url}: {e}")))
+        })?;
     if d.issuer.trim_end_matches('/') != cfg.issuer {
         return Err(ApiError::unavailable(format!(
             "OIDC discovery: issuer {:?} differs from the configured {:?}",
@@ -91,7 +94,11 @@ pub fn percent_encode(s: &str) -> String {
 
 /// The URL the browser is sent to.
 pub fn authorize_url(d: &Discovery, cfg: &OidcConfig, state: &str, nonce: &str) -> String {
-    let sep = if d.authorization_endpoint.contains('?') { '&' } else { '?' };
+    let sep = if d.authorization_endpoint.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     format!(
         "{}{sep}{}",
         d.authorization_endpoint,
@@ -112,7 +119,13 @@ struct TokenResponse {
 }
 
 /// Exchanges the code and checks the ID token (blocking).
-pub fn exchange(d: &Discovery, cfg: &OidcConfig, code: &str, nonce: &str, now_unix: i64) -> ApiResult<Identity> {
+pub fn exchange(
+    d: &Discovery,
+    cfg: &OidcConfig,
+    code: &str,
+    nonce: &str,
+    now_unix: i64,
+) -> ApiResult<Identity> {
     let body = form_encode(&[
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -128,18 +141,27 @@ pub fn exchange(d: &Discovery, cfg: &OidcConfig, code: &str, nonce: &str, now_un
         .body_mut()
         .read_to_string()
         .map_err(|e| ApiError::unauthorized(format!("OIDC token response: {e}")))
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| ApiError::unauthorized(format!("OIDC token response: {e}"))))?;
+        .and_then(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| ApiError::unauthorized(format!("OIDC token response: {e}")))
+        })?;
     verify_id_token(&resp.id_token, cfg, nonce, now_unix)
 }
 
 /// Checks an ID token's claims: issuer, audience, expiry, nonce.
-pub fn verify_id_token(jwt: &str, cfg: &OidcConfig, nonce: &str, now_unix: i64) -> ApiResult<Identity> {
+pub fn verify_id_token(
+    jwt: &str,
+    cfg: &OidcConfig,
+    nonce: &str,
+    now_unix: i64,
+) -> ApiResult<Identity> {
     let bad = |why: &str| ApiError::unauthorized(format!("OIDC ID token rejected: {why}"));
     let payload = jwt.split('.').nth(1).ok_or_else(|| bad("not a JWT"))?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .map_err(|_| bad("payload is not base64url"))?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad("payload is not JSON"))?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| bad("payload is not JSON"))?;
     let s = |k: &str| claims.get(k).and_then(|v| v.as_str()).map(str::to_string);
     if s("iss").as_deref().map(|i| i.trim_end_matches('/')) != Some(cfg.issuer.as_str()) {
         return Err(bad("wrong issuer"));
@@ -152,7 +174,10 @@ pub fn verify_id_token(jwt: &str, cfg: &OidcConfig, nonce: &str, now_unix: i64) 
     if !aud_ok {
         return Err(bad("wrong audience"));
     }
-    let exp = claims.get("exp").and_then(|v| v.as_i64()).ok_or_else(|| bad("no exp"))?;
+    let exp = claims
+        .get("exp")
+        .and_then(|v| v.as_i64())
+        .ok_or_else(|| bad("no exp"))?;
     if exp + 60 < now_unix {
         return Err(bad("expired"));
     }
@@ -182,11 +207,17 @@ pub fn role_from_claims(
     for (claim, values) in map {
         let have: Vec<String> = match claims.get(claim) {
             Some(serde_json::Value::String(s)) => vec![s.clone()],
-            Some(serde_json::Value::Array(v)) => v.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            Some(serde_json::Value::Array(v)) => v
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
             _ => Vec::new(),
         };
         for h in have {
-            if let Some(role) = values.get(&h).and_then(|r| r.parse::<astrolab_store::Role>().ok()) {
+            if let Some(role) = values
+                .get(&h)
+                .and_then(|r| r.parse::<astrolab_store::Role>().ok())
+            {
                 best = best.max(role);
             }
         }
@@ -209,7 +240,11 @@ mod tests {
 
     fn jwt(claims: serde_json::Value) -> String {
         let e = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-        format!("{}.{}.sig", e(br#"{"alg":"RS256"}"#), e(claims.to_string().as_bytes()))
+        format!(
+            "{}.{}.sig",
+            e(br#"{"alg":"RS256"}"#),
+            e(claims.to_string().as_bytes())
+        )
     }
 
     #[test]
@@ -219,15 +254,28 @@ mod tests {
         let id = verify_id_token(&jwt(good.clone()), &c, "n1", 1000).unwrap();
         assert_eq!(id.subject, format!("{}|abc", c.issuer));
         assert_eq!(id.username, "a@x.org");
-        for (k, v) in [("iss", serde_json::json!("https://evil")), ("aud", serde_json::json!("other")), ("exp", serde_json::json!(10)), ("nonce", serde_json::json!("n2"))] {
+        for (k, v) in [
+            ("iss", serde_json::json!("https://evil")),
+            ("aud", serde_json::json!("other")),
+            ("exp", serde_json::json!(10)),
+            ("nonce", serde_json::json!("n2")),
+        ] {
             let mut bad = good.clone();
             bad[k] = v;
             assert!(verify_id_token(&jwt(bad), &c, "n1", 1000).is_err(), "{k}");
         }
         let mut map = std::collections::BTreeMap::new();
-        map.insert("groups".to_string(), [("lab-admins".to_string(), "admin".to_string())].into_iter().collect());
+        map.insert(
+            "groups".to_string(),
+            [("lab-admins".to_string(), "admin".to_string())]
+                .into_iter()
+                .collect(),
+        );
         assert_eq!(role_from_claims(&good, &map), astrolab_store::Role::Admin);
-        assert_eq!(role_from_claims(&serde_json::json!({}), &map), astrolab_store::Role::Viewer);
+        assert_eq!(
+            role_from_claims(&serde_json::json!({}), &map),
+            astrolab_store::Role::Viewer
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@ use axum::response::Response;
 use axum::{Form, Json};
 use serde_json::{json, Value};
 
-use super::{check_csrf, csrf_field, error_page, escape, layout, need, need_login, or_page, redirect, PageResult, PageUser};
+use super::{
+    check_csrf, csrf_field, error_page, escape, layout, need, need_login, or_page, redirect,
+    PageResult, PageUser,
+};
 use crate::api::admin;
 use crate::auth::{Authed, Principal, ADMIN, VIEWER};
 use crate::clock::now_unix;
@@ -32,17 +35,30 @@ fn role_options(max: Role, selected: Role) -> String {
 fn unix_date(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .map(|s| s.replace('T', " "))
         .unwrap_or_default()
 }
 
-async fn account_page(s: &AppState, p: &Principal, new_token: Option<&Value>, error: Option<&ApiError>) -> PageResult {
+async fn account_page(
+    s: &AppState,
+    p: &Principal,
+    new_token: Option<&Value>,
+    error: Option<&ApiError>,
+) -> PageResult {
     let Some(user) = p.user.clone() else {
         return Err(redirect("/login?next=/account"));
     };
     let uid = user.user_id;
-    let tokens = or_page(p, s.pool.run(move |st| Ok(st.list_api_tokens(Some(uid))?)).await)?;
+    let tokens = or_page(
+        p,
+        s.pool
+            .run(move |st| Ok(st.list_api_tokens(Some(uid))?))
+            .await,
+    )?;
     let projects = if p.projects.is_empty() {
         "none".to_string()
     } else {
@@ -72,7 +88,10 @@ async fn account_page(s: &AppState, p: &Principal, new_token: Option<&Value>, er
         );
     }
     if let Some(e) = error {
-        body += &format!(r#"<p class="error" role="alert">{}</p>"#, escape(&e.to_string()));
+        body += &format!(
+            r#"<p class="error" role="alert">{}</p>"#,
+            escape(&e.to_string())
+        );
     }
     body += r#"<section aria-labelledby="toks"><h2 id="toks">API tokens</h2>"#;
     let now = now_unix();
@@ -133,13 +152,32 @@ pub async fn account(State(s): State<AppState>, PageUser(p): PageUser) -> PageRe
 
 /// `POST /account/tokens` (CSRF): creates a token through the API's
 /// handler and shows it once, on this response only (never in a URL).
-pub async fn create_token(State(s): State<AppState>, PageUser(p): PageUser, Form(f): Form<HashMap<String, String>>) -> PageResult {
+pub async fn create_token(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     need_login(&p, "/account")?;
     check_csrf(&p, &f)?;
-    let days = match f.get("expires_days").map(|d| d.trim()).filter(|d| !d.is_empty()) {
+    let days = match f
+        .get("expires_days")
+        .map(|d| d.trim())
+        .filter(|d| !d.is_empty())
+    {
         Some(d) => match d.parse::<i64>() {
             Ok(n) => Some(n),
-            Err(_) => return account_page(&s, &p, None, Some(&ApiError::bad_request("expires_days", "a whole number of days"))).await,
+            Err(_) => {
+                return account_page(
+                    &s,
+                    &p,
+                    None,
+                    Some(&ApiError::bad_request(
+                        "expires_days",
+                        "a whole number of days",
+                    )),
+                )
+                .await
+            }
         },
         None => None,
     };
@@ -150,7 +188,15 @@ pub async fn create_token(State(s): State<AppState>, PageUser(p): PageUser, Form
     }));
     let body = match body {
         Ok(b) => b,
-        Err(e) => return account_page(&s, &p, None, Some(&ApiError::bad_request("form", e.to_string()))).await,
+        Err(e) => {
+            return account_page(
+                &s,
+                &p,
+                None,
+                Some(&ApiError::bad_request("form", e.to_string())),
+            )
+            .await
+        }
     };
     match admin::create_token(State(s.clone()), Authed::<VIEWER>(p.clone()), Json(body)).await {
         Ok((_, Json(v))) => account_page(&s, &p, Some(&v), None).await,
@@ -173,14 +219,27 @@ pub async fn revoke_token(
     }
 }
 
-async fn admin_page(s: &AppState, p: &Principal, notice: Option<&str>, error: Option<&ApiError>) -> PageResult {
-    let (users, events) = or_page(p, s.pool.run(|st| Ok((st.list_users()?, st.list_audit(50, None)?))).await)?;
+async fn admin_page(
+    s: &AppState,
+    p: &Principal,
+    notice: Option<&str>,
+    error: Option<&ApiError>,
+) -> PageResult {
+    let (users, events) = or_page(
+        p,
+        s.pool
+            .run(|st| Ok((st.list_users()?, st.list_audit(50, None)?)))
+            .await,
+    )?;
     let mut body = String::new();
     if let Some(n) = notice {
         body += &format!(r#"<p class="notice" role="status">{}</p>"#, escape(n));
     }
     if let Some(e) = error {
-        body += &format!(r#"<p class="error" role="alert">{}</p>"#, escape(&e.to_string()));
+        body += &format!(
+            r#"<p class="error" role="alert">{}</p>"#,
+            escape(&e.to_string())
+        );
     }
     body += r#"<section aria-labelledby="users-h"><h2 id="users-h">Users</h2><div class="scroll"><table id="users"><thead><tr><th scope="col">Username</th><th scope="col">Role</th><th scope="col">Projects</th><th scope="col">Status</th><th scope="col">Created</th><th scope="col">Change</th></tr></thead><tbody>"#;
     for u in &users {
@@ -239,13 +298,26 @@ pub async fn admin(State(s): State<AppState>, PageUser(p): PageUser) -> PageResu
 }
 
 /// `POST /admin/users` (admins; CSRF): adds an account.
-pub async fn add_user(State(s): State<AppState>, PageUser(p): PageUser, Form(f): Form<HashMap<String, String>>) -> PageResult {
+pub async fn add_user(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     need_login(&p, "/admin")?;
     check_csrf(&p, &f)?;
     need(&p, Role::Admin)?;
-    let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let get = |k: &str| {
+        f.get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
     let projects: Vec<String> = get("projects")
-        .map(|v| v.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let body: Result<admin::AddUser, _> = serde_json::from_value(json!({
         "username": get("username").unwrap_or_default(),
@@ -257,7 +329,15 @@ pub async fn add_user(State(s): State<AppState>, PageUser(p): PageUser, Form(f):
     }));
     let body = match body {
         Ok(b) => b,
-        Err(e) => return admin_page(&s, &p, None, Some(&ApiError::bad_request("form", e.to_string()))).await,
+        Err(e) => {
+            return admin_page(
+                &s,
+                &p,
+                None,
+                Some(&ApiError::bad_request("form", e.to_string())),
+            )
+            .await
+        }
     };
     let name = get("username").unwrap_or_default();
     match admin::add_user(State(s.clone()), Authed::<ADMIN>(p.clone()), Json(body)).await {
@@ -281,13 +361,30 @@ pub async fn change_user(
         Some("role") => json!({ "role": f.get("role").cloned().unwrap_or_default() }),
         Some("disable") => json!({ "disabled": true }),
         Some("enable") => json!({ "disabled": false }),
-        _ => return Err(error_page(&p, &ApiError::bad_request("action", "role, disable or enable"))),
+        _ => {
+            return Err(error_page(
+                &p,
+                &ApiError::bad_request("action", "role, disable or enable"),
+            ))
+        }
     };
     let body: admin::PatchUser = match serde_json::from_value(patch) {
         Ok(b) => b,
-        Err(e) => return Err(error_page(&p, &ApiError::bad_request("form", e.to_string()))),
+        Err(e) => {
+            return Err(error_page(
+                &p,
+                &ApiError::bad_request("form", e.to_string()),
+            ))
+        }
     };
-    match admin::patch_user(State(s.clone()), Authed::<ADMIN>(p.clone()), Path(name.clone()), Json(body)).await {
+    match admin::patch_user(
+        State(s.clone()),
+        Authed::<ADMIN>(p.clone()),
+        Path(name.clone()),
+        Json(body),
+    )
+    .await
+    {
         Ok(_) => admin_page(&s, &p, Some(&format!("User {name} changed.")), None).await,
         Err(e) => admin_page(&s, &p, None, Some(&e)).await,
     }

@@ -7,7 +7,10 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde_json::json;
 
-use super::{cell, escape, fmt_f64, human_bytes, layout, or_page, thousands, url_encode, when_ms, PageResult, PageUser};
+use super::{
+    cell, escape, fmt_f64, human_bytes, layout, or_page, thousands, url_encode, when_ms,
+    PageResult, PageUser,
+};
 use crate::api::catalog::{cone_request, run_cone, ConeParams};
 use crate::audit::Event;
 use crate::clock::now_ms;
@@ -15,7 +18,10 @@ use crate::state::AppState;
 
 /// A run's state as a labelled badge (text, not colour alone).
 pub fn state_badge(state: RunState) -> String {
-    format!(r#"<span class="badge state-{0}">{0}</span>"#, state.as_str())
+    format!(
+        r#"<span class="badge state-{0}">{0}</span>"#,
+        state.as_str()
+    )
 }
 
 /// One row of the recent-runs tables.
@@ -79,7 +85,11 @@ pub async fn dashboard(State(s): State<AppState>, PageUser(p): PageUser) -> Page
         human_bytes(db_bytes),
     );
     for (name, n) in &tables {
-        body += &format!(r#"<tr><td>{}</td><td class="num">{}</td></tr>"#, escape(name), thousands(*n));
+        body += &format!(
+            r#"<tr><td>{}</td><td class="num">{}</td></tr>"#,
+            escape(name),
+            thousands(*n)
+        );
     }
     body += "</tbody></table></div></section>";
     let oldest = stats
@@ -117,8 +127,17 @@ fn field(q: &HashMap<String, String>, k: &str) -> String {
 
 /// `GET /catalog?ra=&dec=&radius=&where=&offset=`: the cone form, and
 /// with a centre given, the results table and a sky plot of the hits.
-pub async fn catalog(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Query<HashMap<String, String>>) -> PageResult {
-    let (ra, dec, radius, filter) = (field(&q, "ra"), field(&q, "dec"), field(&q, "radius"), field(&q, "where"));
+pub async fn catalog(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let (ra, dec, radius, filter) = (
+        field(&q, "ra"),
+        field(&q, "dec"),
+        field(&q, "radius"),
+        field(&q, "where"),
+    );
     let table = q
         .get("table")
         .filter(|t| !t.is_empty())
@@ -175,7 +194,10 @@ pub async fn catalog(State(s): State<AppState>, PageUser(p): PageUser, Query(q):
             body += &format!(
                 r#"<p class="error" role="alert">{}{}</p>"#,
                 escape(&e.message),
-                e.field.as_ref().map(|f| format!(" (field {})", escape(f))).unwrap_or_default()
+                e.field
+                    .as_ref()
+                    .map(|f| format!(" (field {})", escape(f)))
+                    .unwrap_or_default()
             );
             let mut resp: Response = layout("Catalog search", Some(&p), "/catalog", &body);
             *resp.status_mut() = e.status;
@@ -234,8 +256,14 @@ pub async fn catalog(State(s): State<AppState>, PageUser(p): PageUser, Query(q):
         body += "<tr>";
         for (i, v) in row.iter().enumerate() {
             if Some(i) == ci_tid && v.as_i64().is_some() {
-                body += &format!(r#"<td><a href="/spectra/{0}">{0}</a></td>"#, escape(&v.to_string()));
-            } else if matches!(v, astrolab_store::Value::Int(_) | astrolab_store::Value::Float(_)) {
+                body += &format!(
+                    r#"<td><a href="/spectra/{0}">{0}</a></td>"#,
+                    escape(&v.to_string())
+                );
+            } else if matches!(
+                v,
+                astrolab_store::Value::Int(_) | astrolab_store::Value::Float(_)
+            ) {
                 body += &format!(r#"<td class="num">{}</td>"#, cell(v));
             } else {
                 body += &format!("<td>{}</td>", cell(v));

@@ -50,10 +50,21 @@ fn add_cookie(r: &mut Response, value: &str) {
 
 /// The login page with a fresh double-submit token (set in a cookie on
 /// the response), an optional message and status.
-fn login_page(s: &AppState, next: &str, username: &str, message: Option<&str>, status: StatusCode) -> Response {
+fn login_page(
+    s: &AppState,
+    next: &str,
+    username: &str,
+    message: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let token = secrets::random_hex(32);
     let msg = message
-        .map(|m| format!(r#"<p class="error" role="alert" id="login-error">{}</p>"#, escape(m)))
+        .map(|m| {
+            format!(
+                r#"<p class="error" role="alert" id="login-error">{}</p>"#,
+                escape(m)
+            )
+        })
         .unwrap_or_default();
     let described = if message.is_some() {
         r#" aria-describedby="login-error""#
@@ -85,13 +96,18 @@ fn login_page(s: &AppState, next: &str, username: &str, message: Option<&str>, s
     let mut r = layout("Log in", None, "", &body);
     *r.status_mut() = status;
     // SameSite=Strict: the token is only ever needed by our own form.
-    let c = set_cookie(LOGIN_CSRF_COOKIE, &token, 3600, s.config.secure_cookies).replace("SameSite=Lax", "SameSite=Strict");
+    let c = set_cookie(LOGIN_CSRF_COOKIE, &token, 3600, s.config.secure_cookies)
+        .replace("SameSite=Lax", "SameSite=Strict");
     add_cookie(&mut r, &c);
     r
 }
 
 /// `GET /login?next=`: the form (or straight on when already logged in).
-pub async fn login_form(State(s): State<AppState>, MaybeAuthed(who): MaybeAuthed, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn login_form(
+    State(s): State<AppState>,
+    MaybeAuthed(who): MaybeAuthed,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let next = safe_next(q.get("next").map(String::as_str));
     if who.is_some_and(|p| matches!(p.via, Via::Session { .. })) {
         return redirect(&next);
@@ -135,7 +151,10 @@ pub async fn login_submit(
         Ok(done) => {
             let mut r = redirect(&next);
             add_cookie(&mut r, &done.set_cookie);
-            add_cookie(&mut r, &set_cookie(LOGIN_CSRF_COOKIE, "", 0, s.config.secure_cookies));
+            add_cookie(
+                &mut r,
+                &set_cookie(LOGIN_CSRF_COOKIE, "", 0, s.config.secure_cookies),
+            );
             r
         }
         Err(e) => login_page(&s, &next, username, Some(&e.message), e.status),
@@ -144,7 +163,11 @@ pub async fn login_submit(
 
 /// `POST /logout`: ends the session (CSRF field checked: a third-party
 /// page must not log people out).
-pub async fn logout(State(s): State<AppState>, PageUser(p): PageUser, Form(f): Form<HashMap<String, String>>) -> Response {
+pub async fn logout(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     if let Err(r) = super::check_csrf(&p, &f) {
         return r;
     }
@@ -173,9 +196,14 @@ fn oidc_error(e: &ApiError) -> Response {
 
 /// `GET /auth/oidc/login?next=`: sends the browser to the provider, with
 /// `state` and `nonce` remembered in a short-lived cookie.
-pub async fn oidc_start(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn oidc_start(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let Some(cfg) = s.config.oidc.clone() else {
-        return oidc_error(&ApiError::not_found("OpenID Connect is not configured on this server"));
+        return oidc_error(&ApiError::not_found(
+            "OpenID Connect is not configured on this server",
+        ));
     };
     let next = safe_next(q.get("next").map(String::as_str));
     let c = cfg.clone();
@@ -192,11 +220,18 @@ pub async fn oidc_start(State(s): State<AppState>, Query(q): Query<HashMap<Strin
         Ok(v) => {
             r.headers_mut().insert(header::LOCATION, v);
         }
-        Err(_) => return oidc_error(&ApiError::unavailable("the provider's authorization URL is not a valid header")),
+        Err(_) => {
+            return oidc_error(&ApiError::unavailable(
+                "the provider's authorization URL is not a valid header",
+            ))
+        }
     }
     // `next` is hex-encoded so the cookie value stays one plain token.
     let value = format!("{state}.{nonce}.{}", hex::encode(next.as_bytes()));
-    add_cookie(&mut r, &set_cookie(OIDC_COOKIE, &value, 600, s.config.secure_cookies));
+    add_cookie(
+        &mut r,
+        &set_cookie(OIDC_COOKIE, &value, 600, s.config.secure_cookies),
+    );
     r
 }
 
@@ -210,16 +245,22 @@ pub async fn oidc_callback(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(cfg) = s.config.oidc.clone() else {
-        return oidc_error(&ApiError::not_found("OpenID Connect is not configured on this server"));
+        return oidc_error(&ApiError::not_found(
+            "OpenID Connect is not configured on this server",
+        ));
     };
     if let Some(err) = q.get("error") {
         let why = q.get("error_description").unwrap_or(err);
-        return oidc_error(&ApiError::unauthorized(format!("the provider refused the login: {why}")));
+        return oidc_error(&ApiError::unauthorized(format!(
+            "the provider refused the login: {why}"
+        )));
     }
     let remembered = cookie(&headers, OIDC_COOKIE).unwrap_or_default();
     let mut it = remembered.splitn(3, '.');
     let (Some(state), Some(nonce), Some(next_hex)) = (it.next(), it.next(), it.next()) else {
-        return oidc_error(&ApiError::unauthorized("the login took too long or cookies are blocked; try again"));
+        return oidc_error(&ApiError::unauthorized(
+            "the login took too long or cookies are blocked; try again",
+        ));
     };
     let sent_state = q.get("state").map(String::as_str).unwrap_or("");
     if state.is_empty() || !secrets::constant_time_eq(state, sent_state) {
@@ -228,7 +269,12 @@ pub async fn oidc_callback(
     let Some(code) = q.get("code").cloned().filter(|c| !c.is_empty()) else {
         return oidc_error(&ApiError::bad_request("code", "the provider sent no code"));
     };
-    let next = safe_next(hex::decode(next_hex).ok().and_then(|b| String::from_utf8(b).ok()).as_deref());
+    let next = safe_next(
+        hex::decode(next_hex)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .as_deref(),
+    );
     let nonce = nonce.to_string();
     let c = cfg.clone();
     let id = tokio::task::spawn_blocking(move || {
@@ -245,7 +291,10 @@ pub async fn oidc_callback(
         Ok(done) => {
             let mut r = redirect(&next);
             add_cookie(&mut r, &done.set_cookie);
-            add_cookie(&mut r, &set_cookie(OIDC_COOKIE, "", 0, s.config.secure_cookies));
+            add_cookie(
+                &mut r,
+                &set_cookie(OIDC_COOKIE, "", 0, s.config.secure_cookies),
+            );
             r
         }
         Err(e) => oidc_error(&e),

@@ -63,7 +63,10 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/account", get(account::account))
         .route("/account/tokens", post(account::create_token))
-        .route("/account/tokens/{prefix}/revoke", post(account::revoke_token))
+        .route(
+            "/account/tokens/{prefix}/revoke",
+            post(account::revoke_token),
+        )
         .route("/admin", get(account::admin))
         .route("/admin/users", post(account::add_user))
         .route("/admin/users/{name}", post(account::change_user))
@@ -135,7 +138,11 @@ impl FromRequestParts<AppState> for PageUser {
                 source: auth::source_addr(parts, &state.config.trusted_proxies),
             })),
             None => {
-                let here = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
                 Err(redirect(&format!("/login?next={}", url_encode(here))))
             }
         }
@@ -149,8 +156,14 @@ pub struct Source(pub String);
 impl FromRequestParts<AppState> for Source {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Source(auth::source_addr(parts, &state.config.trusted_proxies)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Source(auth::source_addr(
+            parts,
+            &state.config.trusted_proxies,
+        )))
     }
 }
 
@@ -174,7 +187,11 @@ pub fn need(p: &Principal, role: Role) -> Result<(), Response> {
     } else {
         Err(error_page(
             p,
-            &ApiError::forbidden(format!("this page needs the {} role; yours is {}", role.as_str(), p.role.as_str())),
+            &ApiError::forbidden(format!(
+                "this page needs the {} role; yours is {}",
+                role.as_str(),
+                p.role.as_str()
+            )),
         ))
     }
 }
@@ -189,14 +206,20 @@ pub fn need_login(p: &Principal, here: &str) -> Result<(), Response> {
 }
 
 /// Checks a form's CSRF field (403 page when missing or wrong).
-pub fn check_csrf(p: &Principal, form: &std::collections::HashMap<String, String>) -> Result<(), Response> {
+pub fn check_csrf(
+    p: &Principal,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<(), Response> {
     p.verify_form_csrf(form.get("csrf").map(String::as_str).unwrap_or(""))
         .map_err(|e| error_page(p, &e))
 }
 
 /// The hidden field every form of a session carries.
 pub fn csrf_field(p: &Principal) -> String {
-    format!(r#"<input type="hidden" name="csrf" value="{}">"#, escape(p.csrf()))
+    format!(
+        r#"<input type="hidden" name="csrf" value="{}">"#,
+        escape(p.csrf())
+    )
 }
 
 /// An error as a page with the error's status.
@@ -211,7 +234,10 @@ pub fn error_page(p: &Principal, e: &ApiError) -> Response {
         503 => "Unavailable",
         _ => "Error",
     };
-    let mut body = format!(r#"<p class="error" role="alert">{}</p>"#, escape(&e.message));
+    let mut body = format!(
+        r#"<p class="error" role="alert">{}</p>"#,
+        escape(&e.message)
+    );
     if let Some(f) = &e.field {
         body += &format!(r#"<p>Field: <code>{}</code></p>"#, escape(f));
     }
@@ -247,7 +273,11 @@ pub fn layout(title: &str, p: Option<&Principal>, active: &str, body: &str) -> R
             if p.role < *role || (*href == "/account" && p.user.is_none()) {
                 continue;
             }
-            let current = if *href == active { r#" aria-current="page""# } else { "" };
+            let current = if *href == active {
+                r#" aria-current="page""#
+            } else {
+                ""
+            };
             nav += &format!(r#"<li><a href="{href}"{current}>{label}</a></li>"#);
         }
         nav += "</ul></nav>";

@@ -8,7 +8,10 @@ use axum::extract::{Path, Query, State};
 use axum::Form;
 
 use super::data::{run_row, state_badge, RUNS_HEAD};
-use super::{check_csrf, csrf_field, error_page, escape, layout, need, or_page, redirect, when_ms, PageResult, PageUser};
+use super::{
+    check_csrf, csrf_field, error_page, escape, layout, need, or_page, redirect, when_ms,
+    PageResult, PageUser,
+};
 use crate::api::runs::{submit_run, SubmitBody};
 use crate::auth::{Authed, RESEARCHER};
 use crate::error::ApiError;
@@ -19,14 +22,26 @@ const PER_PAGE: i64 = 50;
 
 /// The submit form (researchers): every pipeline of the catalog with its
 /// parameters, and a JSON textarea for the values.
-fn submit_form(p: &crate::auth::Principal, chosen: &str, params: &str, error: Option<&ApiError>) -> String {
+fn submit_form(
+    p: &crate::auth::Principal,
+    chosen: &str,
+    params: &str,
+    error: Option<&ApiError>,
+) -> String {
     let catalog = pipelines::catalog();
     let mut options = String::new();
     let mut docs = String::new();
     for spec in &catalog {
         let sel = if spec.name == chosen { " selected" } else { "" };
-        options += &format!(r#"<option value="{0}"{sel}>{0}</option>"#, escape(spec.name));
-        docs += &format!(r#"<dt><code>{}</code>: {}</dt><dd><ul>"#, escape(spec.name), escape(spec.summary));
+        options += &format!(
+            r#"<option value="{0}"{sel}>{0}</option>"#,
+            escape(spec.name)
+        );
+        docs += &format!(
+            r#"<dt><code>{}</code>: {}</dt><dd><ul>"#,
+            escape(spec.name),
+            escape(spec.summary)
+        );
         for prm in &spec.params {
             docs += &format!(
                 "<li><code>{}</code> ({}{}): {}</li>",
@@ -68,17 +83,36 @@ fn submit_form(p: &crate::auth::Principal, chosen: &str, params: &str, error: Op
 
 /// `GET /runs?state=&offset=`: runs newest first; the submit form for
 /// researchers.
-pub async fn list(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Query<HashMap<String, String>>) -> PageResult {
+pub async fn list(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
     let state = match q.get("state").filter(|v| !v.is_empty()) {
         Some(v) => Some(or_page(&p, v.parse::<RunState>().map_err(ApiError::from))?),
         None => None,
     };
-    let offset: i64 = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0).max(0);
+    let offset: i64 = q
+        .get("offset")
+        .and_then(|o| o.parse().ok())
+        .unwrap_or(0)
+        .max(0);
     let (runs, total) = or_page(
         &p,
-        s.pool.run(move |store| Ok(store.list_runs(state, None, PER_PAGE, offset)?)).await,
+        s.pool
+            .run(move |store| Ok(store.list_runs(state, None, PER_PAGE, offset)?))
+            .await,
     )?;
-    Ok(render_list(&p, state, offset, &runs, total, None, "query-cone", "{}"))
+    Ok(render_list(
+        &p,
+        state,
+        offset,
+        &runs,
+        total,
+        None,
+        "query-cone",
+        "{}",
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -132,7 +166,11 @@ fn render_list(
 /// `POST /runs` (researchers; CSRF): validates and queues through the
 /// API's own `submit_run` (same checks, same audit event), then shows the
 /// run's page.
-pub async fn submit(State(s): State<AppState>, PageUser(p): PageUser, Form(f): Form<HashMap<String, String>>) -> PageResult {
+pub async fn submit(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     super::need_login(&p, "/runs")?;
     check_csrf(&p, &f)?;
     need(&p, Role::Researcher)?;
@@ -141,7 +179,8 @@ pub async fn submit(State(s): State<AppState>, PageUser(p): PageUser, Form(f): F
     let parsed: Result<serde_json::Value, ApiError> = if raw.trim().is_empty() {
         Ok(serde_json::json!({}))
     } else {
-        serde_json::from_str(&raw).map_err(|e| ApiError::bad_request("params", format!("not JSON: {e}")))
+        serde_json::from_str(&raw)
+            .map_err(|e| ApiError::bad_request("params", format!("not JSON: {e}")))
     };
     let outcome = match parsed {
         Ok(params) => {
@@ -161,23 +200,46 @@ pub async fn submit(State(s): State<AppState>, PageUser(p): PageUser, Form(f): F
     match outcome {
         Ok(run) => Ok(redirect(&format!("/runs/{}", run.run_id))),
         Err(e) => {
-            let (runs, total) = or_page(&p, s.pool.run(|store| Ok(store.list_runs(None, None, PER_PAGE, 0)?)).await)?;
-            Err(render_list(&p, None, 0, &runs, total, Some(&e), &pipeline, &raw))
+            let (runs, total) = or_page(
+                &p,
+                s.pool
+                    .run(|store| Ok(store.list_runs(None, None, PER_PAGE, 0)?))
+                    .await,
+            )?;
+            Err(render_list(
+                &p,
+                None,
+                0,
+                &runs,
+                total,
+                Some(&e),
+                &pipeline,
+                &raw,
+            ))
         }
     }
 }
 
 /// `GET /runs/{id}`: state, progress, parameters, result and the log,
 /// kept live by app.js.
-pub async fn one(State(s): State<AppState>, PageUser(p): PageUser, Path(id): Path<String>) -> PageResult {
+pub async fn one(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Path(id): Path<String>,
+) -> PageResult {
     let Some(id) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
-        return Err(error_page(&p, &ApiError::bad_request("id", "a run id is a positive integer")));
+        return Err(error_page(
+            &p,
+            &ApiError::bad_request("id", "a run id is a positive integer"),
+        ));
     };
     let (run, logs) = or_page(
         &p,
         s.pool
             .run(move |store| {
-                let run = store.get_run(id)?.ok_or_else(|| ApiError::not_found(format!("no run {id}")))?;
+                let run = store
+                    .get_run(id)?
+                    .ok_or_else(|| ApiError::not_found(format!("no run {id}")))?;
                 let logs = store.run_logs(id, 0, 1000)?;
                 Ok((run, logs))
             })
@@ -185,7 +247,11 @@ pub async fn one(State(s): State<AppState>, PageUser(p): PageUser, Path(id): Pat
     )?;
     let view = crate::api::runs::run_json(&run, &p);
     let details = view.get("params").is_some();
-    let progress = run.progress.unwrap_or(if run.state == RunState::Succeeded { 1.0 } else { 0.0 });
+    let progress = run.progress.unwrap_or(if run.state == RunState::Succeeded {
+        1.0
+    } else {
+        0.0
+    });
     let mut body = format!(
         r#"<section id="run" data-run-id="{id}" data-after="{after}" data-done="{done}" data-details="{details}" aria-labelledby="status-h">
 <h2 id="status-h">Status</h2>
@@ -210,7 +276,9 @@ pub async fn one(State(s): State<AppState>, PageUser(p): PageUser, Path(id): Pat
         max = run.max_attempts,
         finished = escape(&when_ms(run.finished_at_ms)),
     );
-    if run.state == RunState::Queued && (p.is_admin() || (p.role >= Role::Researcher && p.username() == run.submitted_by)) {
+    if run.state == RunState::Queued
+        && (p.is_admin() || (p.role >= Role::Researcher && p.username() == run.submitted_by))
+    {
         body += &format!(
             r#"<form method="post" action="/runs/{id}/cancel" id="cancel-form">{}<button type="submit">Cancel this run</button></form>"#,
             csrf_field(&p)
@@ -228,8 +296,7 @@ pub async fn one(State(s): State<AppState>, PageUser(p): PageUser, Path(id): Pat
             body += &escape(&serde_json::to_string_pretty(r).unwrap_or_default());
         }
         body += "</pre></section>";
-        body +=
-            r#"<section aria-labelledby="log-h"><h2 id="log-h">Log</h2><pre id="run-log" class="log" tabindex="0" aria-label="Run log">"#;
+        body += r#"<section aria-labelledby="log-h"><h2 id="log-h">Log</h2><pre id="run-log" class="log" tabindex="0" aria-label="Run log">"#;
         for l in &logs {
             body += &format!(
                 r#"<span class="{}">{}</span>"#,
@@ -256,7 +323,11 @@ pub async fn cancel(
     super::need_login(&p, "/runs")?;
     check_csrf(&p, &f)?;
     need(&p, Role::Researcher)?;
-    let done = crate::api::runs::cancel(State(s), Authed::<RESEARCHER>(p.clone()), Path(id.clone())).await;
+    let done =
+        crate::api::runs::cancel(State(s), Authed::<RESEARCHER>(p.clone()), Path(id.clone())).await;
     let _ = or_page(&p, done)?;
-    Ok(redirect(&format!("/runs/{}", id.parse::<i64>().unwrap_or(0))))
+    Ok(redirect(&format!(
+        "/runs/{}",
+        id.parse::<i64>().unwrap_or(0)
+    )))
 }

@@ -7,7 +7,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
 use super::svg::{line_plot, waterfall, Series};
-use super::{error_page, escape, fmt_f64, layout, or_page, redirect, thousands, PageResult, PageUser};
+use super::{
+    error_page, escape, fmt_f64, layout, or_page, redirect, thousands, PageResult, PageUser,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -22,8 +24,15 @@ fn targetid_form(value: &str) -> String {
 }
 
 /// `GET /spectra?targetid=`: the TARGETID form; with one given, its page.
-pub async fn spectra_form(PageUser(p): PageUser, Query(q): Query<HashMap<String, String>>) -> PageResult {
-    if let Some(t) = q.get("targetid").map(|t| t.trim()).filter(|t| !t.is_empty()) {
+pub async fn spectra_form(
+    PageUser(p): PageUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    if let Some(t) = q
+        .get("targetid")
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+    {
         if t.parse::<i64>().is_ok() {
             return Ok(redirect(&format!("/spectra/{t}")));
         }
@@ -59,15 +68,24 @@ pub async fn spectrum(
             &ApiError::bad_request("targetid", format!("{tid:?} is not an integer")),
         ));
     };
-    let rest = q.get("rest").is_some_and(|v| v == "1" || v == "true" || v == "on");
+    let rest = q
+        .get("rest")
+        .is_some_and(|v| v == "1" || v == "true" || v == "on");
     let info = or_page(&p, crate::api::science::spectrum_info(&s, &p, id).await)?;
-    let num = |k: &str| q.get(k).and_then(|v| v.trim().parse::<f64>().ok()).filter(|x| x.is_finite());
+    let num = |k: &str| {
+        q.get(k)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|x| x.is_finite())
+    };
     let (wmin, wmax) = (num("wmin"), num("wmax"));
     let zoomed = match (wmin, wmax) {
         (Some(a), Some(b)) if b > a => Some((a, b)),
         _ => None,
     };
-    let src = format!("/api/v1/spectra/{id}/plot.svg{}", if rest { "?rest=true" } else { "" });
+    let src = format!(
+        "/api/v1/spectra/{id}/plot.svg{}",
+        if rest { "?rest=true" } else { "" }
+    );
     let mut body = targetid_form(&id.to_string());
     body += &format!(
         r#"<dl class="facts"><div><dt>TARGETID</dt><dd id="spec-targetid">{id}</dd></div><div><dt>RA, Dec (deg)</dt><dd>{}, {}</dd></div><div><dt>Redshift</dt><dd>{}</dd></div><div><dt>Spectral type</dt><dd>{}</dd></div><div><dt>File</dt><dd>{}</dd></div></dl>"#,
@@ -102,13 +120,22 @@ pub async fn spectrum(
         if rest { "rest-frame" } else { "observed" },
         src = escape(&src),
     );
-    Ok(layout(&format!("Spectrum {id}"), Some(&p), "/spectra", &body))
+    Ok(layout(
+        &format!("Spectrum {id}"),
+        Some(&p),
+        "/spectra",
+        &body,
+    ))
 }
 
 /// `GET /voids?algorithm=&property=`: membership counts per algorithm and
 /// catalog, and the void-vs-wall comparison of a galaxy property (the
 /// API's statistics: medians, KS and AD tests).
-pub async fn voids(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Query<HashMap<String, String>>) -> PageResult {
+pub async fn voids(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
     let who = p.clone();
     let summary = or_page(
         &p,
@@ -149,8 +176,14 @@ pub async fn voids(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Q
         );
     }
     body += "</tbody></table></div></section>";
-    let algorithm = q.get("algorithm").cloned().unwrap_or_else(|| algorithms[0].clone());
-    let property = q.get("property").cloned().unwrap_or_else(|| "logmstar".to_string());
+    let algorithm = q
+        .get("algorithm")
+        .cloned()
+        .unwrap_or_else(|| algorithms[0].clone());
+    let property = q
+        .get("property")
+        .cloned()
+        .unwrap_or_else(|| "logmstar".to_string());
     let mut opts = String::new();
     for a in &algorithms {
         let sel = if *a == algorithm { " selected" } else { "" };
@@ -214,7 +247,10 @@ pub async fn voids(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Q
             );
         }
         Err(e) => {
-            body += &format!(r#"<p class="error" role="alert">{}</p>"#, escape(&e.to_string()));
+            body += &format!(
+                r#"<p class="error" role="alert">{}</p>"#,
+                escape(&e.to_string())
+            );
         }
     }
     body += "</section>";
@@ -228,13 +264,17 @@ type Rotation = (i64, Vec<(f64, f64, f64)>);
 /// (R kpc, V km/s, l deg) read from its `tangent_points.csv`.
 fn rotation_points(store: &mut astrolab_store::Store) -> Result<Option<Rotation>, ApiError> {
     let (runs, _) = store.list_runs(Some(astrolab_store::RunState::Succeeded), None, 200, 0)?;
-    let Some(run) = runs.into_iter().find(|r| r.pipeline == "hline-rotation-curve") else {
+    let Some(run) = runs
+        .into_iter()
+        .find(|r| r.pipeline == "hline-rotation-curve")
+    else {
         return Ok(None);
     };
     let Some(dir) = run.result.as_ref().and_then(|r| r["run_dir"].as_str()) else {
         return Ok(None);
     };
-    let Ok(text) = std::fs::read_to_string(std::path::Path::new(dir).join("tangent_points.csv")) else {
+    let Ok(text) = std::fs::read_to_string(std::path::Path::new(dir).join("tangent_points.csv"))
+    else {
         return Ok(None);
     };
     let mut pts = Vec::new();
@@ -251,13 +291,19 @@ fn rotation_points(store: &mut astrolab_store::Store) -> Result<Option<Rotation>
 
 /// `GET /hline?file_id=`: the recordings, the latest (or chosen) one's
 /// spectra and waterfall, and the rotation curve of the latest run.
-pub async fn hline(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Query<HashMap<String, String>>) -> PageResult {
+pub async fn hline(
+    State(s): State<AppState>,
+    PageUser(p): PageUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
     let who = p.clone();
     let chosen: Option<i64> = match q.get("file_id").filter(|v| !v.is_empty()) {
-        Some(v) => Some(
-            v.parse()
-                .map_err(|_| error_page(&p, &ApiError::bad_request("file_id", "a raw-file id is an integer")))?,
-        ),
+        Some(v) => Some(v.parse().map_err(|_| {
+            error_page(
+                &p,
+                &ApiError::bad_request("file_id", "a raw-file id is an integer"),
+            )
+        })?),
         None => None,
     };
     let data = or_page(
@@ -268,7 +314,10 @@ pub async fn hline(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Q
                 let recs: Vec<_> = store
                     .raw_files()?
                     .into_iter()
-                    .filter(|f| (f.format == "sigmf" || f.format == "rtl_iq") && !hidden.contains(&f.file_id))
+                    .filter(|f| {
+                        (f.format == "sigmf" || f.format == "rtl_iq")
+                            && !hidden.contains(&f.file_id)
+                    })
                     .collect();
                 let pick = match chosen {
                     Some(id) => Some(
@@ -276,7 +325,9 @@ pub async fn hline(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Q
                             .find(|f| f.file_id == id)
                             .cloned()
                             // Not 403: a forbidden recording must not be told from a missing one.
-                            .ok_or_else(|| ApiError::not_found(format!("no recording with file id {id}")))?,
+                            .ok_or_else(|| {
+                                ApiError::not_found(format!("no recording with file id {id}"))
+                            })?,
                     ),
                     None => recs.last().cloned(),
                 };
@@ -363,7 +414,10 @@ pub async fn hline(State(s): State<AppState>, PageUser(p): PageUser, Query(q): Q
             ],
         );
         body += "<figcaption>RFI-flagged channels are left out (gaps).</figcaption></figure>";
-        let input: Vec<(Vec<f32>, Vec<u8>)> = spectra.iter().map(|sp| (sp.spectrum.clone(), sp.flags.clone())).collect();
+        let input: Vec<(Vec<f32>, Vec<u8>)> = spectra
+            .iter()
+            .map(|sp| (sp.spectrum.clone(), sp.flags.clone()))
+            .collect();
         if let Some((uri, w, h)) = waterfall(&input) {
             body += &format!(
                 r#"<figure class="waterfall"><img id="waterfall" src="{uri}" width="{w}" height="{h}" alt="Waterfall of {} integrations: time downwards, frequency {:.3} to {:.3} MHz across; bright is more power relative to the median spectrum, red is RFI-flagged"><figcaption>Waterfall: time runs down, frequency ({:.3} to {:.3} MHz) across; each spectrum divided by the median spectrum; red cells are flagged as RFI.</figcaption></figure>"#,

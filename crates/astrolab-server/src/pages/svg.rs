@@ -69,7 +69,12 @@ pub fn line_plot(title: &str, xlabel: &str, ylabel: &str, series: &[Series<'_>])
         .iter()
         .flat_map(|s| s.points.iter())
         .filter(|p| p.0.is_finite() && p.1.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &(x, y) in all {
         x0 = x0.min(x);
         x1 = x1.max(x);
@@ -122,21 +127,41 @@ pub fn line_plot(title: &str, xlabel: &str, ylabel: &str, series: &[Series<'_>])
     );
     for (k, se) in series.iter().enumerate() {
         if se.markers {
-            for &(x, y) in se.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()) {
-                let _ = write!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}"/>"#, px(x), py(y), se.colour);
+            for &(x, y) in se
+                .points
+                .iter()
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+            {
+                let _ = write!(
+                    s,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}"/>"#,
+                    px(x),
+                    py(y),
+                    se.colour
+                );
             }
         } else {
             let mut d = String::new();
             let mut pen = false;
             for &(x, y) in &se.points {
                 if x.is_finite() && y.is_finite() {
-                    let _ = write!(d, "{}{:.1},{:.1} ", if pen { "L" } else { "M" }, px(x), py(y));
+                    let _ = write!(
+                        d,
+                        "{}{:.1},{:.1} ",
+                        if pen { "L" } else { "M" },
+                        px(x),
+                        py(y)
+                    );
                     pen = true;
                 } else {
                     pen = false;
                 }
             }
-            let _ = write!(s, r#"<path d="{d}" fill="none" stroke="{}" stroke-width="1.2"/>"#, se.colour);
+            let _ = write!(
+                s,
+                r#"<path d="{d}" fill="none" stroke="{}" stroke-width="1.2"/>"#,
+                se.colour
+            );
         }
         let ly = t + 14.0 + 16.0 * k as f64;
         let _ = write!(
@@ -174,7 +199,11 @@ pub fn viridis(x: f64) -> (u8, u8, u8) {
         (94.0, 201.0, 98.0),
         (253.0, 231.0, 37.0),
     ];
-    let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
+    let x = if x.is_finite() {
+        x.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let t = x * 4.0;
     let i = (t.floor() as usize).min(3);
     let f = t - i as f64;
@@ -209,7 +238,10 @@ pub fn bmp_data_uri(width: usize, height: usize, rgb: &[(u8, u8, u8)]) -> String
         }
         b.resize(b.len() + row - width * 3, 0);
     }
-    format!("data:image/bmp;base64,{}", base64::engine::general_purpose::STANDARD.encode(&b))
+    format!(
+        "data:image/bmp;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(&b)
+    )
 }
 
 /// Waterfall of integrated spectra (time down, channels across): each
@@ -246,7 +278,12 @@ pub fn waterfall(spectra: &[(Vec<f32>, Vec<u8>)]) -> Option<(String, usize, usiz
         for x in 0..nx {
             let (mut s, mut n, mut nf, mut nt) = (0.0, 0.0, 0, 0);
             for (power, flags) in spectra.iter().take(((y + 1) * by).min(nint)).skip(y * by) {
-                for (c, &r) in reference.iter().enumerate().take(((x + 1) * bx).min(nch)).skip(x * bx) {
+                for (c, &r) in reference
+                    .iter()
+                    .enumerate()
+                    .take(((x + 1) * bx).min(nch))
+                    .skip(x * bx)
+                {
                     nt += 1;
                     if flags.get(c).is_some_and(|f| *f != 0) {
                         nf += 1;
@@ -262,13 +299,24 @@ pub fn waterfall(spectra: &[(Vec<f32>, Vec<u8>)]) -> Option<(String, usize, usiz
     }
     let mut sorted: Vec<f64> = val.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
-    let q = |f: f64| sorted.get(((sorted.len().max(1) - 1) as f64 * f) as usize).copied().unwrap_or(1.0);
+    let q = |f: f64| {
+        sorted
+            .get(((sorted.len().max(1) - 1) as f64 * f) as usize)
+            .copied()
+            .unwrap_or(1.0)
+    };
     let (lo, hi) = (q(0.02), q(0.995));
     let span = (hi - lo).max(1e-12);
     let rgb: Vec<(u8, u8, u8)> = val
         .iter()
         .zip(&bad)
-        .map(|(v, b)| if *b { (220, 40, 40) } else { viridis((v - lo) / span) })
+        .map(|(v, b)| {
+            if *b {
+                (220, 40, 40)
+            } else {
+                viridis((v - lo) / span)
+            }
+        })
         .collect();
     Some((bmp_data_uri(nx, ny, &rgb), nx, ny))
 }
@@ -295,7 +343,15 @@ mod tests {
         // (so the per-channel median, the reference, is the continuum).
         let spectra: Vec<(Vec<f32>, Vec<u8>)> = (0..20)
             .map(|k| {
-                let s = (0..64).map(|c| if k >= 15 && (30..34).contains(&c) { 3.0 } else { 1.0 }).collect();
+                let s = (0..64)
+                    .map(|c| {
+                        if k >= 15 && (30..34).contains(&c) {
+                            3.0
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect();
                 (s, vec![0u8; 64])
             })
             .collect();
