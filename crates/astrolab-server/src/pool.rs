@@ -12,6 +12,10 @@ use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, ApiResult};
 
+/// SQLite page cache per pooled connection, MiB: the OS page cache holds
+/// the hot pages once for all of them.
+const CACHE_MIB: u32 = 32;
+
 /// Shared, cloneable pool handle.
 #[derive(Clone)]
 pub struct StorePool {
@@ -40,7 +44,8 @@ impl StorePool {
     /// A pool of at most `max` connections to the store; opens (and
     /// migrates) one connection now so a bad configuration fails at start.
     pub fn open(config: StoreConfig, max: usize) -> astrolab_store::Result<StorePool> {
-        let first = Store::open(&config)?;
+        let mut first = Store::open(&config)?;
+        first.set_cache_mib(CACHE_MIB)?;
         let max = max.max(1);
         Ok(StorePool {
             inner: Arc::new(Inner {
@@ -75,10 +80,14 @@ impl StorePool {
             let taken = inner.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
             let mut store = match taken {
                 Some(s) => s,
-                None => Store::open(&inner.config).map_err(|e| {
-                    tracing::warn!(error = %e, "cannot open a database connection");
-                    ApiError::unavailable("database unavailable")
-                })?,
+                None => {
+                    let mut s = Store::open(&inner.config).map_err(|e| {
+                        tracing::warn!(error = %e, "cannot open a database connection");
+                        ApiError::unavailable("database unavailable")
+                    })?;
+                    s.set_cache_mib(CACHE_MIB)?;
+                    s
+                }
             };
             let out = f(&mut store);
             let broken = matches!(&out, Err(e) if e.code == "unavailable");

@@ -157,6 +157,18 @@ impl Store {
         Ok(())
     }
 
+    /// Caps SQLite's page cache of this connection (the default suits one
+    /// bulk-loading connection; a server holding many connections wants a
+    /// smaller cache each and leaves the rest to the OS page cache). No-op
+    /// on PostgreSQL.
+    pub fn set_cache_mib(&mut self, mib: u32) -> Result<()> {
+        if let Conn::Sqlite { conn, path } = &self.conn {
+            conn.execute_batch(&format!("PRAGMA cache_size=-{}", u64::from(mib) * 1024))
+                .map_err(StoreError::sqlite(path))?;
+        }
+        Ok(())
+    }
+
     /// The configuration the store was opened with.
     pub fn config(&self) -> &StoreConfig {
         &self.config

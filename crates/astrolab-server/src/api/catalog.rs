@@ -329,20 +329,22 @@ pub async fn run_cone(
     let (table, restricted) = s
         .pool
         .run(move |store| {
-            cq.exclude_file_ids = forbidden(store, &who)?;
+            // Files of restricted datasets: usually none, and then one
+            // query is all the access control a cone costs.
+            let all_restricted = store.forbidden_file_ids(&[], false)?;
+            if !all_restricted.is_empty() {
+                cq.exclude_file_ids = forbidden(store, &who)?;
+            }
             let t = store.cone(&cq)?;
-            // Did the caller read rows of restricted datasets? (Those are
-            // the files a caller with no project may not read.)
+            // Did the caller read rows of restricted datasets?
             let mut restricted = Vec::new();
-            if let Some(fi) = t.column_index("file_id") {
-                let all_restricted = store.forbidden_file_ids(&[], false)?;
-                let read: std::collections::BTreeSet<i64> = t
+            if let (Some(fi), false) = (t.column_index("file_id"), all_restricted.is_empty()) {
+                let read = t
                     .rows
                     .iter()
                     .filter_map(|r| r[fi].as_i64())
-                    .filter(|id| all_restricted.contains(id))
-                    .collect();
-                if !read.is_empty() {
+                    .any(|id| all_restricted.contains(&id));
+                if read {
                     for d in store.list_datasets()? {
                         if d.visibility == Visibility::Restricted
                             && store.can_read_dataset(&d.name, &who.projects, who.is_admin())?

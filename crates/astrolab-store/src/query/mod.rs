@@ -127,7 +127,18 @@ impl Store {
                 let n = params.len();
                 parts.push(format!("hpx BETWEEN {ph}{} AND {ph}{}", n - 1, n));
             }
-            format!("({})", parts.join(" OR "))
+            // The ranges cover more sky than the cone; a Dec band (a
+            // superset of the cone) lets the engine drop most of the extra
+            // rows before they are decoded and sent to us.
+            params.push(Value::Float((q.dec_deg - q.radius_deg).max(-90.0)));
+            params.push(Value::Float((q.dec_deg + q.radius_deg).min(90.0)));
+            let n = params.len();
+            format!(
+                "({}) AND dec BETWEEN {ph}{} AND {ph}{}",
+                parts.join(" OR "),
+                n - 1,
+                n
+            )
         };
         let mut sql = format!(
             "SELECT {} FROM {} WHERE {spatial}",
