@@ -769,3 +769,49 @@ async fn pages_show_the_data_each_role_may_see() {
     }
     assert!(admin.contains("<td>login</td>"));
 }
+
+#[tokio::test]
+async fn failed_logins_are_throttled_and_audited() {
+    let w = world(false).unwrap();
+    let form = get(&w, "/login", "").await;
+    let pre = cookie_pair(find_cookie(&form, "astrolab_login_csrf").unwrap());
+    let token = hidden(&form.body, "csrf");
+    let attempt = |pw: &'static str| {
+        let (w, pre, token) = (&w, pre.clone(), token.clone());
+        async move {
+            send(
+                w,
+                Method::POST,
+                "/login",
+                &pre,
+                Some(&[
+                    ("csrf", &token),
+                    ("next", "/"),
+                    ("username", "rosa"),
+                    ("password", pw),
+                ]),
+            )
+            .await
+        }
+    };
+    let limit = astrolab_server::auth::limiter::MAX_FAILURES;
+    for _ in 0..limit {
+        assert_eq!(attempt("guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password is refused until the window passes.
+    let r = attempt(PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(find_cookie(&r, "astrolab_session").is_none());
+    let mut store = astrolab_store::Store::open(&w.store_cfg).unwrap();
+    let events = store.list_audit(100, None).unwrap();
+    let count = |outcome: &str| {
+        events
+            .iter()
+            .filter(|e| {
+                e.event.action == "login" && e.event.actor == "rosa" && e.event.outcome == outcome
+            })
+            .count()
+    };
+    assert_eq!(count("failed"), limit, "every failure is audited");
+    assert_eq!(count("denied"), 1, "the throttled attempt too");
+}
