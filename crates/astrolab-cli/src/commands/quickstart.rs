@@ -244,6 +244,9 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
     println!(
         "  astrolab spectra build --from desi-dr1 --select \"spectype = 'QSO' AND zwarn = 0\""
     );
+    println!("The web server over the same store (API, pages, run queue, metrics):");
+    println!("  astrolab user add YOU --admin        # asks for a password; no defaults anywhere");
+    println!("  astrolab serve --insecure-cookies    # then open http://127.0.0.1:8080 (plain HTTP on loopback only)");
     println!("PostgreSQL (with q3c for the fastest cone searches):");
     println!("  ASTROLAB_DATABASE_URL=postgres://user@host/astrolab astrolab ingest ...");
     Ok(())
