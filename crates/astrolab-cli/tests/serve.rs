@@ -5,23 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{bin, text};
-
-/// Kills the server on every exit path.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{bin, start_server, text};
 
 fn astrolab(home: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut c = bin();
@@ -32,52 +21,15 @@ fn astrolab(home: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::O
     c.output().unwrap()
 }
 
-/// A raw HTTP/1.1 request (no client library needed); returns status and body.
 fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    common::http(addr, method, path, token, "text/csv", body)
 }
 
-fn start(home: &Path) -> (Server, String) {
-    let mut child = bin()
-        .env("ASTROLAB_HOME", home)
-        .args(["serve", "--bind", "127.0.0.1:0", "--insecure-cookies"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), addr)
+fn start(home: &Path) -> (common::Server, String) {
+    let mut c = bin();
+    c.env("ASTROLAB_HOME", home)
+        .args(["serve", "--bind", "127.0.0.1:0", "--insecure-cookies"]);
+    start_server(c)
 }
 
 #[test]

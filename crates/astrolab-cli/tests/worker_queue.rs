@@ -1,8 +1,8 @@
 //! The job queue end to end on PostgreSQL (issue 6 acceptance): three real
 //! `astrolab worker` processes against one schema execute 200 runs of a
 //! real pipeline (`query cone` on an ingested demo catalog), each exactly
-//! once; the submitting server is restarted mid-queue and nothing is
-//! lost; a worker killed with SIGKILL mid-run has its run retried by
+//! once; the `astrolab serve` they were submitted to is killed and
+//! restarted mid-queue and nothing is lost; a worker killed with SIGKILL mid-run has its run retried by
 //! another worker, and it succeeds.
 //!
 //! Needs ASTROLAB_TEST_DATABASE_URL; with CI set, its absence fails.
@@ -14,10 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use astrolab_server::api::runs::{submit_run, SubmitBody};
-use astrolab_server::auth::{Principal, Via};
-use astrolab_server::{AppState, ServerConfig};
-use astrolab_store::{NewUser, Role, RunState, Store, StoreConfig};
+use astrolab_store::{RunState, Store, StoreConfig};
 use serde_json::json;
 
 fn pg_url() -> Option<String> {
@@ -89,15 +86,18 @@ impl Lab {
             .expect("start astrolab worker")
     }
 
-    /// The "server": a fresh application state over the store, as
-    /// `astrolab serve` builds it (no in-process worker on PostgreSQL).
-    fn server(&self) -> AppState {
-        let mut cfg = ServerConfig::defaults(
-            self.home.clone(),
-            PathBuf::from(env!("CARGO_BIN_EXE_astrolab")),
-        );
-        cfg.in_process_worker = false;
-        astrolab_server::build_state(cfg, self.store.clone()).expect("server state")
+    /// A real `astrolab serve` over the same store (no in-process worker:
+    /// the queue belongs to the worker processes).
+    fn server(&self) -> (common::Server, String) {
+        let mut c = self.cli();
+        c.args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--no-worker",
+            "--insecure-cookies",
+        ]);
+        common::start_server(c)
     }
 }
 
@@ -129,46 +129,22 @@ fn setup() -> Option<Lab> {
     })
 }
 
-fn researcher(store: &mut Store) -> Principal {
-    let user = store
-        .create_user(&NewUser {
-            username: "rita".into(),
-            role: Role::Researcher,
-            password_hash: None,
-            oidc_subject: None,
-            email: None,
-            projects: Vec::new(),
-        })
-        .expect("create researcher");
-    Principal {
-        user: Some(user),
-        role: Role::Researcher,
-        projects: Vec::new(),
-        via: Via::Token {
-            prefix: "testtest".into(),
-        },
-        source: "127.0.0.1".into(),
-    }
-}
-
-fn submit(
-    rt: &tokio::runtime::Runtime,
-    state: &AppState,
-    who: &Principal,
-    pipeline: &str,
-    params: serde_json::Value,
-) -> i64 {
-    rt.block_on(submit_run(
-        state,
-        who,
-        SubmitBody {
-            pipeline: pipeline.into(),
-            params,
-            max_attempts: None,
-        },
-    ))
-    .unwrap_or_else(|e| panic!("submit {pipeline}: {e}"))
-    .run_id
+/// Submits a run through the HTTP API as the researcher; returns its id.
+fn submit(addr: &str, token: &str, pipeline: &str, params: serde_json::Value) -> i64 {
+    let body = json!({ "pipeline": pipeline, "params": params }).to_string();
+    let (status, answer) = common::http(
+        addr,
+        "POST",
+        "/api/v1/runs",
+        Some(token),
+        "application/json",
+        body.as_bytes(),
+    );
+    assert_eq!(status, 201, "submit {pipeline}: {answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    v["run_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no run_id in {answer}"))
 }
 
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
@@ -214,11 +190,6 @@ fn csv_target_ids(path: &Path) -> BTreeSet<i64> {
 #[test]
 fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
     let Some(lab) = setup() else { return };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
 
     // A small real catalog in the store.
     let demo = lab.home.join("demo");
@@ -252,34 +223,46 @@ fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
             )
         })
         .collect();
-    let who = researcher(&mut store);
+    lab.run_ok(&[
+        "user",
+        "add",
+        "rita",
+        "--role",
+        "researcher",
+        "--no-password",
+    ]);
+    let token = lab
+        .run_ok(&["token", "create", "--user", "rita"])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
 
     let workers: Vec<(String, Child)> = (1..=3)
         .map(|i| (format!("w{i}"), lab.worker(&format!("w{i}"))))
         .collect();
 
-    // 200 cone runs, submitted through the server's submit path in two
-    // halves; the server is dropped (restarted) between them while the
-    // workers keep draining the queue.
+    // 200 cone runs, submitted over HTTP to a real `astrolab serve` in two
+    // halves; between them the server is killed (SIGKILL: no chance to
+    // tidy up) and started again, while the workers keep draining the queue.
     let mut runs: BTreeMap<i64, i64> = BTreeMap::new(); // run_id -> targetid
-    let server = lab.server();
+    let (server, addr) = lab.server();
     for &(tid, ra, dec) in &targets[..100] {
         let id = submit(
-            &rt,
-            &server,
-            &who,
+            &addr,
+            &token,
             "query-cone",
             json!({"ra": ra, "dec": dec, "radius": "20arcsec"}),
         );
         runs.insert(id, tid);
     }
     drop(server);
-    let server = lab.server();
+    let (server, addr) = lab.server();
     for &(tid, ra, dec) in &targets[100..] {
         let id = submit(
-            &rt,
-            &server,
-            &who,
+            &addr,
+            &token,
             "query cone",
             json!({"ra": ra, "dec": dec, "radius": "20arcsec"}),
         );
@@ -334,11 +317,9 @@ fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
     assert_eq!(all.rows[0][1].as_i64(), Some(200));
 
     // A slow run; SIGKILL the worker running it.
-    let server = lab.server();
     let slow = submit(
-        &rt,
-        &server,
-        &who,
+        &addr,
+        &token,
         "demo-data",
         json!({"galaxies": 150000, "no_spectra": true, "seed": 3}),
     );
