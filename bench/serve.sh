@@ -196,6 +196,22 @@ if [[ " $backends " == *" postgres "* ]]; then
   fi
 fi
 
+# --- ceiling: PostgreSQL alone, the same query from 16 pgbench clients -------
+# No HTTP, JSON or authentication: what the database itself answers on this
+# machine, the bound for our PostgreSQL figure measured in the same run.
+ceiling=
+if [[ " $backends " == *" postgres "* ]] && command -v pgbench >/dev/null \
+   && [ "$(psql "$pg" -Atc "SELECT count(*) FROM pg_extension WHERE extname = 'q3c'" 2>/dev/null)" = 1 ]; then
+  cat > "$tmp/ceiling.sql" <<SQL
+\\set ra random(0, 359999)
+\\set dec random(-20000, 80000)
+SELECT * FROM zcatalog WHERE q3c_radial_query(ra, dec, :ra / 1000.0, :dec / 1000.0, $radius);
+SQL
+  ceiling=$(pgbench -n -c16 -j2 -T15 -f "$tmp/ceiling.sql" "$pg" 2>/dev/null \
+    | awk '/^tps = / { tps = $3 } /^latency average/ { lat = $4 } END { if (tps) printf "ceiling_qps=%.1f ceiling_latency_ms=%.2f", tps, lat }')
+  say "PostgreSQL alone (pgbench, 16 clients, same query): $ceiling"
+fi
+
 # --- report -------------------------------------------------------------------
 echo "catalog: $file ($rows rows), cone radius $radius deg, wrk -t2 -c16 -d$dur and -t1 -c1 -d10s, port $port, $(nproc) cores"
 for b in $backends; do
@@ -204,12 +220,13 @@ for b in $backends; do
   echo "  ${result[$b-serial]}"
 done
 [ -n "$peer" ] && echo "peer (500 centres of the same list, one connection): $peer"
+[ -n "$ceiling" ] && echo "PostgreSQL alone, pgbench -c16 -T15, same query (q3c_radial_query, SELECT *): $ceiling"
 python3 - "$peer" "${result[sqlite-load]:-}" "${result[sqlite-serial]:-}" "${result[sqlite-startup]:-}" \
-  "${result[postgres-load]:-}" "${result[postgres-serial]:-}" "${result[postgres-startup]:-}" <<'PY'
+  "${result[postgres-load]:-}" "${result[postgres-serial]:-}" "${result[postgres-startup]:-}" "$ceiling" <<'PY'
 import sys
 def kv(s):
     return {k: v for k, v in (t.split("=", 1) for t in s.split() if "=" in t)}
-peer, sl, ss, su, pl, ps, pu = (kv(x) for x in sys.argv[1:])
+peer, sl, ss, su, pl, ps, pu = (kv(x) for x in sys.argv[1:8])
 for name, load, serial, start in (("sqlite", sl, ss, su), ("postgres", pl, ps, pu)):
     if not load:
         continue
@@ -220,6 +237,10 @@ for name, load, serial, start in (("sqlite", sl, ss, su), ("postgres", pl, ps, p
           f"idle RSS {float(start['idle_rss_mb']):.1f} MB (target < 100: {'met' if float(start['idle_rss_mb']) < 100 else 'missed'})")
     if int(load.get("http_errors", 0)) or int(load.get("timeouts", 0)):
         print(f"  WARNING: {load['http_errors']} HTTP errors, {load['timeouts']} timeouts under load")
+ceiling = kv(sys.argv[8]) if len(sys.argv) > 8 else {}
+if ceiling and pl:
+    print(f"ratio astrolab-postgres req/s (16 connections) / PostgreSQL alone queries/s (16 clients) = "
+          f"{float(pl['rps']) / float(ceiling['ceiling_qps']):.2f}")
 if peer and ps:
     pp50 = float(peer["p50_ms"])
     print(f"ratio astrolab-postgres over HTTP, one connection, p50 / peer q3c p50 = {float(ps['p50_ms']) / pp50:.2f} "
