@@ -205,17 +205,8 @@ impl Store {
         params: &[Value],
     ) -> Result<u64> {
         match &mut self.conn {
-            Conn::Sqlite { conn, path } => {
-                let n = conn
-                    .execute(sqlite, rusqlite::params_from_iter(params.iter()))
-                    .map_err(StoreError::sqlite(path))?;
-                Ok(n as u64)
-            }
-            Conn::Postgres(c) => {
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                    params.iter().map(|v| v as _).collect();
-                Ok(c.execute(postgres, &refs)?)
-            }
+            Conn::Sqlite { conn, path } => sqlite_execute(conn, path, sqlite, params),
+            Conn::Postgres(c) => pg_execute(c.as_mut(), postgres, params),
         }
     }
 
@@ -228,30 +219,69 @@ impl Store {
         params: &[Value],
     ) -> Result<Vec<Vec<Value>>> {
         match &mut self.conn {
-            Conn::Sqlite { conn, path } => {
-                let mut stmt = conn
-                    .prepare_cached(sqlite)
-                    .map_err(StoreError::sqlite(path))?;
-                let ncol = stmt.column_count();
-                let rows = stmt
-                    .query_map(rusqlite::params_from_iter(params.iter()), |row| {
-                        (0..ncol)
-                            .map(|i| row.get_ref(i).map(Value::from))
-                            .collect::<rusqlite::Result<Vec<Value>>>()
-                    })
-                    .map_err(StoreError::sqlite(path))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(StoreError::sqlite(path))?;
-                Ok(rows)
-            }
-            Conn::Postgres(c) => {
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                    params.iter().map(|v| v as _).collect();
-                let rows = c.query(postgres, &refs)?;
-                rows.iter().map(crate::postgres::row_values).collect()
-            }
+            Conn::Sqlite { conn, path } => sqlite_rows(conn, path, sqlite, params),
+            Conn::Postgres(c) => pg_rows(c.as_mut(), postgres, params),
         }
     }
+}
+
+/// One SQLite statement with parameters (a connection or a transaction,
+/// which derefs to one); the statement is cached.
+pub(crate) fn sqlite_execute(
+    conn: &rusqlite::Connection,
+    path: &std::path::Path,
+    sql: &str,
+    params: &[Value],
+) -> Result<u64> {
+    let mut st = conn.prepare_cached(sql).map_err(StoreError::sqlite(path))?;
+    let n = st
+        .execute(rusqlite::params_from_iter(params.iter()))
+        .map_err(StoreError::sqlite(path))?;
+    Ok(n as u64)
+}
+
+/// Rows of an SQLite query as values.
+pub(crate) fn sqlite_rows(
+    conn: &rusqlite::Connection,
+    path: &std::path::Path,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<Vec<Value>>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(StoreError::sqlite(path))?;
+    let ncol = stmt.column_count();
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(params.iter()), |row| {
+            (0..ncol)
+                .map(|i| row.get_ref(i).map(Value::from))
+                .collect::<rusqlite::Result<Vec<Value>>>()
+        })
+        .map_err(StoreError::sqlite(path))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(StoreError::sqlite(path))?;
+    Ok(rows)
+}
+
+/// One PostgreSQL statement (a client or a transaction).
+pub(crate) fn pg_execute<C: postgres::GenericClient>(
+    c: &mut C,
+    sql: &str,
+    params: &[Value],
+) -> Result<u64> {
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+    Ok(c.execute(sql, &refs)?)
+}
+
+/// Rows of a PostgreSQL query as values.
+pub(crate) fn pg_rows<C: postgres::GenericClient>(
+    c: &mut C,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<Vec<Value>>> {
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+    c.query(sql, &refs)?
+        .iter()
+        .map(crate::postgres::row_values)
+        .collect()
 }
 
 /// Quotes a PostgreSQL identifier, refusing anything but plain names.

@@ -46,20 +46,8 @@ impl Tx<'_> {
         params: &[Value],
     ) -> Result<u64> {
         match self {
-            Tx::Sqlite { tx, path } => {
-                let mut st = tx
-                    .prepare_cached(sqlite)
-                    .map_err(StoreError::sqlite(path))?;
-                let n = st
-                    .execute(rusqlite::params_from_iter(params.iter()))
-                    .map_err(StoreError::sqlite(path))?;
-                Ok(n as u64)
-            }
-            Tx::Postgres(tx) => {
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                    params.iter().map(|v| v as _).collect();
-                Ok(tx.execute(postgres, &refs)?)
-            }
+            Tx::Sqlite { tx, path } => crate::store::sqlite_execute(tx, path, sqlite, params),
+            Tx::Postgres(tx) => crate::store::pg_execute(tx, postgres, params),
         }
     }
 
@@ -71,30 +59,8 @@ impl Tx<'_> {
         params: &[Value],
     ) -> Result<Vec<Vec<Value>>> {
         match self {
-            Tx::Sqlite { tx, path } => {
-                let mut st = tx
-                    .prepare_cached(sqlite)
-                    .map_err(StoreError::sqlite(path))?;
-                let ncol = st.column_count();
-                let rows = st
-                    .query_map(rusqlite::params_from_iter(params.iter()), |row| {
-                        (0..ncol)
-                            .map(|i| row.get_ref(i).map(Value::from))
-                            .collect::<rusqlite::Result<Vec<Value>>>()
-                    })
-                    .map_err(StoreError::sqlite(path))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(StoreError::sqlite(path))?;
-                Ok(rows)
-            }
-            Tx::Postgres(tx) => {
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                    params.iter().map(|v| v as _).collect();
-                tx.query(postgres, &refs)?
-                    .iter()
-                    .map(crate::postgres::row_values)
-                    .collect()
-            }
+            Tx::Sqlite { tx, path } => crate::store::sqlite_rows(tx, path, sqlite, params),
+            Tx::Postgres(tx) => crate::store::pg_rows(tx, postgres, params),
         }
     }
 

@@ -190,30 +190,7 @@ fn short(v: f64) -> String {
     }
 }
 
-/// Perceptually ordered colour map (viridis anchors), 0..1.
-pub fn viridis(x: f64) -> (u8, u8, u8) {
-    const A: [(f64, f64, f64); 5] = [
-        (68.0, 1.0, 84.0),
-        (59.0, 82.0, 139.0),
-        (33.0, 145.0, 140.0),
-        (94.0, 201.0, 98.0),
-        (253.0, 231.0, 37.0),
-    ];
-    let x = if x.is_finite() {
-        x.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let t = x * 4.0;
-    let i = (t.floor() as usize).min(3);
-    let f = t - i as f64;
-    let (a, b) = (A[i], A[i + 1]);
-    (
-        (a.0 + f * (b.0 - a.0)) as u8,
-        (a.1 + f * (b.1 - a.1)) as u8,
-        (a.2 + f * (b.2 - a.2)) as u8,
-    )
-}
+pub use astrolab_spectra::plot::viridis;
 
 /// An RGB image (rows top to bottom) as a 24-bit BMP `data:` URI.
 pub fn bmp_data_uri(width: usize, height: usize, rgb: &[(u8, u8, u8)]) -> String {
