@@ -104,6 +104,27 @@ impl AuditSink {
         }
     }
 
+    /// Records an event done by an authenticated (or anonymous) caller.
+    pub async fn record_by(
+        &self,
+        pool: &StorePool,
+        p: &crate::auth::Principal,
+        action: &'static str,
+        target: impl Into<String>,
+        outcome: &'static str,
+        details: serde_json::Value,
+    ) {
+        let e = Event {
+            actor: p.actor(),
+            source: p.source.clone(),
+            action,
+            target: target.into(),
+            outcome,
+            details,
+        };
+        self.record(pool, e).await;
+    }
+
     /// Records an event from async code.
     pub async fn record(&self, pool: &StorePool, e: Event) {
         let sink = self.clone();

@@ -7,7 +7,6 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::audit::Event;
 use crate::auth::{secrets, Authed, Principal, ADMIN, VIEWER};
 use crate::clock::now_unix;
 use crate::error::{ApiError, ApiResult};
@@ -15,17 +14,7 @@ use crate::state::AppState;
 
 async fn record(s: &AppState, p: &Principal, action: &'static str, target: &str, details: Value) {
     s.audit
-        .record(
-            &s.pool,
-            Event {
-                actor: p.actor(),
-                source: p.source.clone(),
-                action,
-                target: target.to_string(),
-                outcome: "ok",
-                details,
-            },
-        )
+        .record_by(&s.pool, p, action, target, "ok", details)
         .await;
 }
 

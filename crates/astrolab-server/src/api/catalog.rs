@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
 use super::page::{Page, PageParams, Paged};
-use crate::audit::Event;
 use crate::auth::{Authed, Principal, ADMIN, VIEWER};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -33,16 +32,13 @@ async fn audit_restricted_read(s: &AppState, p: &Principal, what: &str, datasets
         return;
     }
     s.audit
-        .record(
+        .record_by(
             &s.pool,
-            Event {
-                actor: p.actor(),
-                source: p.source.clone(),
-                action: "dataset.read",
-                target: datasets.join(","),
-                outcome: "ok",
-                details: json!({ "route": what }),
-            },
+            p,
+            "dataset.read",
+            datasets.join(","),
+            "ok",
+            json!({ "route": what }),
         )
         .await;
 }
@@ -168,17 +164,7 @@ pub async fn put_dataset(
         })
         .await?;
     s.audit
-        .record(
-            &s.pool,
-            Event {
-                actor: p.actor(),
-                source: p.source.clone(),
-                action: "dataset.put",
-                target: name,
-                outcome: "ok",
-                details: json!(d),
-            },
-        )
+        .record_by(&s.pool, &p, "dataset.put", name, "ok", json!(d))
         .await;
     Ok(Json(json!(d)))
 }
@@ -220,16 +206,13 @@ pub async fn add_dataset_files(
         })
         .await?;
     s.audit
-        .record(
+        .record_by(
             &s.pool,
-            Event {
-                actor: p.actor(),
-                source: p.source.clone(),
-                action: "dataset.add_files",
-                target: name,
-                outcome: "ok",
-                details: json!({ "file_ids": body.file_ids }),
-            },
+            &p,
+            "dataset.add_files",
+            name,
+            "ok",
+            json!({ "file_ids": body.file_ids }),
         )
         .await;
     Ok(Json(json!(d)))

@@ -20,7 +20,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::page::{PageParams, Paged};
-use crate::audit::Event;
 use crate::auth::{Authed, Principal, RESEARCHER, VIEWER};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ApiResult};
@@ -71,17 +70,7 @@ async fn audit(
     details: Value,
 ) {
     s.audit
-        .record(
-            &s.pool,
-            Event {
-                actor: p.actor(),
-                source: p.source.clone(),
-                action,
-                target,
-                outcome,
-                details,
-            },
-        )
+        .record_by(&s.pool, p, action, target, outcome, details)
         .await;
 }
 

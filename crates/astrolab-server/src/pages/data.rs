@@ -12,7 +12,6 @@ use super::{
     PageResult, PageUser,
 };
 use crate::api::catalog::{cone_request, run_cone, ConeParams};
-use crate::audit::Event;
 use crate::clock::now_ms;
 use crate::state::AppState;
 
@@ -206,16 +205,13 @@ pub async fn catalog(
     };
     if !r.restricted_read.is_empty() {
         s.audit
-            .record(
+            .record_by(
                 &s.pool,
-                Event {
-                    actor: p.actor(),
-                    source: p.source.clone(),
-                    action: "dataset.read",
-                    target: r.restricted_read.join(","),
-                    outcome: "ok",
-                    details: json!({ "route": "/catalog" }),
-                },
+                &p,
+                "dataset.read",
+                r.restricted_read.join(","),
+                "ok",
+                json!({ "route": "/catalog" }),
             )
             .await;
     }
