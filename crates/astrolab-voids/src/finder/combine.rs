@@ -22,6 +22,8 @@
 
 use std::f64::consts::PI;
 
+use rayon::prelude::*;
+
 use super::grid::dist2;
 use crate::mask::SurveyMask;
 
@@ -222,34 +224,42 @@ pub(crate) fn find_voids_from_holes(
     for (v, &m) in maximals.iter().enumerate() {
         void_of[m] = v;
     }
-    let mut void_holes = Vec::new();
-    for (i, &h) in holes.iter().enumerate() {
-        if void_of[i] != usize::MAX {
-            void_holes.push((i, void_of[i]));
-            continue;
-        }
-        let thresh = hole_join_frac * 4.0 / 3.0 * PI * h.1.powi(3);
-        let mut matches = 0usize;
-        let mut last = usize::MAX;
-        for n in neighbours(grid.cell(h.0)) {
-            if let Some(list) = grid.get(n) {
-                for &m in list {
-                    match overlap(h, holes[m]) {
-                        // VAST breaks out of this cell only.
-                        Overlap::Contained => break,
-                        Overlap::Volume(v) if v > thresh => {
-                            matches += 1;
-                            last = m;
+    // Each hole independently (in parallel, collected in hole order).
+    let void_holes: Vec<(usize, usize)> = holes
+        .par_iter()
+        .enumerate()
+        .with_min_len(512)
+        .filter_map(|(i, &h)| {
+            if void_of[i] != usize::MAX {
+                return Some((i, void_of[i]));
+            }
+            let thresh = hole_join_frac * 4.0 / 3.0 * PI * h.1.powi(3);
+            let mut matches = 0usize;
+            let mut last = usize::MAX;
+            for n in neighbours(grid.cell(h.0)) {
+                if let Some(list) = grid.get(n) {
+                    for &m in list {
+                        // Apart for certain (a margin over the rounding of
+                        // `overlap`): skip its square root.
+                        let reach = h.1 + holes[m].1;
+                        if dist2(h.0, holes[m].0) > reach * reach * (1.0 + 1e-9) {
+                            continue;
                         }
-                        _ => {}
+                        match overlap(h, holes[m]) {
+                            // VAST breaks out of this cell only.
+                            Overlap::Contained => break,
+                            Overlap::Volume(v) if v > thresh => {
+                                matches += 1;
+                                last = m;
+                            }
+                            _ => {}
+                        }
                     }
                 }
             }
-        }
-        if matches == 1 {
-            void_holes.push((i, void_of[last]));
-        }
-    }
+            (matches == 1).then(|| (i, void_of[last]))
+        })
+        .collect();
     Combined {
         maximals,
         void_holes,

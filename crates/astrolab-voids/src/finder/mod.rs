@@ -231,6 +231,33 @@ pub fn find_voids(
     mask: &SurveyMask,
     cfg: &VoidFinderConfig,
 ) -> Result<VoidFinderOutput, FinderError> {
+    find_voids_timed(xyz, mask, cfg, &mut StageTimes::default())
+}
+
+/// Wall-clock seconds of each step of [`find_voids`], in order (for
+/// profiling: `examples/voidfinder_stages.rs`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StageTimes {
+    pub stages: Vec<(&'static str, f64)>,
+}
+
+impl StageTimes {
+    fn lap(&mut self, name: &'static str, since: &mut std::time::Instant) {
+        let now = std::time::Instant::now();
+        self.stages
+            .push((name, now.duration_since(*since).as_secs_f64()));
+        *since = now;
+    }
+}
+
+/// [`find_voids`], recording the time of each step in `times`.
+pub fn find_voids_timed(
+    xyz: &[[f64; 3]],
+    mask: &SurveyMask,
+    cfg: &VoidFinderConfig,
+    times: &mut StageTimes,
+) -> Result<VoidFinderOutput, FinderError> {
+    let mut t = std::time::Instant::now();
     check_config(cfg)?;
     if xyz.is_empty() {
         return Err(FinderError::Empty);
@@ -256,6 +283,7 @@ pub fn find_voids(
     if wall.len() < 4 {
         return Err(FinderError::TooFewWall(wall.len()));
     }
+    times.lap("wall/field split", &mut t);
 
     // Hole grid (VAST `_hole_finder`): origin, shape, empty cells.
     let edge = cfg.hole_grid_edge_mpc_h;
@@ -295,6 +323,7 @@ pub fn find_voids(
         .filter(|&k| !occupied[k as usize])
         .collect();
     drop(occupied);
+    times.lap("hole grid (empty cells)", &mut t);
 
     // Grow holes in parallel; results come back in cell order.
     let lo_side = period.map(|side| (origin_of(mask), side));
@@ -315,6 +344,7 @@ pub fn find_voids(
         })
         .collect();
     let n_grown = grown.len();
+    times.lap("hole growth", &mut t);
 
     // Exact duplicates: many seeds grow the same hole (the same four
     // galaxies); keep the first seed's. VAST removes them later with the
@@ -334,6 +364,7 @@ pub fn find_voids(
     distinct.sort_unstable();
     let holes: Vec<hole::GrownHole> = distinct.iter().map(|&i| grown[i]).collect();
     let n_distinct = holes.len();
+    times.lap("exact duplicates", &mut t);
 
     // Volume cut.
     let spheres: Vec<([f64; 3], f64)> = holes.iter().map(|h| (h.center, h.radius)).collect();
@@ -351,6 +382,7 @@ pub fn find_voids(
         .map(|(h, v)| (h, v.1))
         .collect();
     let n_cut = n_distinct - kept.len();
+    times.lap("volume cut (mask)", &mut t);
 
     // Sort by decreasing radius; ties by position then galaxies.
     kept.par_sort_by(|(a, _), (b, _)| {
@@ -366,6 +398,7 @@ pub fn find_voids(
     let unique: Vec<(hole::GrownHole, bool)> = unique_idx.iter().map(|&i| kept[i]).collect();
     let spheres: Vec<([f64; 3], f64)> = unique.iter().map(|(h, _)| (h.center, h.radius)).collect();
     let boundary: Vec<bool> = unique.iter().map(|u| u.1).collect();
+    times.lap("sort, duplicates", &mut t);
 
     let combined = combine::find_voids_from_holes(
         &spheres,
@@ -373,6 +406,7 @@ pub fn find_voids(
         cfg.maximal_overlap_frac,
         cfg.hole_join_frac,
     );
+    times.lap("maximals, joining", &mut t);
     let edges = combine::edge_flags(
         &spheres,
         &boundary,
@@ -405,6 +439,7 @@ pub fn find_voids(
             }
         })
         .collect();
+    times.lap("edge flags, output", &mut t);
     Ok(VoidFinderOutput {
         split,
         wall_xyz: wall,

@@ -10,6 +10,7 @@
 
 use rayon::prelude::*;
 
+use super::grid::{ceil_i64, floor_i64};
 use super::Hole;
 use crate::mask::SurveyMask;
 
@@ -47,8 +48,8 @@ pub fn void_volume_fraction(holes: &[Hole], mask: &SurveyMask, spacing_mpc_h: f6
     // Holes crossing each x plane of points.
     let mut planes: Vec<Vec<usize>> = vec![Vec::new(); dims[0]];
     let plane_range = |c: f64, r: f64| -> (i64, i64) {
-        let a = ((c - r - lo[0]) / s - 0.5).ceil() as i64;
-        let b = ((c + r - lo[0]) / s - 0.5).floor() as i64;
+        let a = ceil_i64((c - r - lo[0]) / s - 0.5);
+        let b = floor_i64((c + r - lo[0]) / s - 0.5);
         (a, b)
     };
     for (k, h) in holes.iter().enumerate() {
@@ -90,8 +91,8 @@ pub fn void_volume_fraction(holes: &[Hole], mask: &SurveyMask, spacing_mpc_h: f6
                     continue;
                 }
                 let ry = rem.sqrt();
-                let j0 = ((c[1] - ry - lo[1]) / s - 0.5).ceil() as i64;
-                let j1 = ((c[1] + ry - lo[1]) / s - 0.5).floor() as i64;
+                let j0 = ceil_i64((c[1] - ry - lo[1]) / s - 0.5);
+                let j1 = floor_i64((c[1] + ry - lo[1]) / s - 0.5);
                 for j in j0..=j1 {
                     let y = lo[1] + (j as f64 + 0.5) * s;
                     let dy = y - c[1];
@@ -100,29 +101,32 @@ pub fn void_volume_fraction(holes: &[Hole], mask: &SurveyMask, spacing_mpc_h: f6
                         continue;
                     }
                     let rz = rem2.sqrt();
-                    let k0 = ((c[2] - rz - lo[2]) / s - 0.5).ceil() as i64;
-                    let k1 = ((c[2] + rz - lo[2]) / s - 0.5).floor() as i64;
+                    let k0 = ceil_i64((c[2] - rz - lo[2]) / s - 0.5);
+                    let k1 = floor_i64((c[2] + rz - lo[2]) / s - 0.5);
                     let jw = match wrap(j, ny, period.is_some()) {
                         Some(v) => v,
                         None => continue,
                     };
+                    let row = &mut bits[jw * nz..(jw + 1) * nz];
+                    if period.is_none() {
+                        let (a, b) = (k0.max(0), k1.min(nz as i64 - 1));
+                        if a <= b {
+                            row[a as usize..=b as usize].fill(true);
+                        }
+                        continue;
+                    }
                     for kk in k0..=k1 {
-                        if let Some(kw) = wrap(kk, nz, period.is_some()) {
-                            bits[jw * nz + kw] = true;
+                        if let Some(kw) = wrap(kk, nz, true) {
+                            row[kw] = true;
                         }
                     }
                 }
             }
             let mut n = 0u64;
-            for (idx, &b) in bits.iter().enumerate() {
-                if b {
-                    let (j, k) = (idx / nz, idx % nz);
-                    let p = [
-                        x,
-                        lo[1] + (j as f64 + 0.5) * s,
-                        lo[2] + (k as f64 + 0.5) * s,
-                    ];
-                    if mask.contains(p) {
+            for (j, row) in bits.chunks_exact(nz).enumerate() {
+                let y = lo[1] + (j as f64 + 0.5) * s;
+                for (k, _) in row.iter().enumerate().filter(|(_, &b)| b) {
+                    if mask.contains([x, y, lo[2] + (k as f64 + 0.5) * s]) {
                         n += 1;
                     }
                 }

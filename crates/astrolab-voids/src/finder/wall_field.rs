@@ -39,11 +39,17 @@ pub struct WallFieldSplit {
 /// distinct galaxies every galaxy is a wall galaxy (no statistics exist).
 pub fn separate_wall_field(xyz: &[[f64; 3]], sep_neighbor: usize) -> WallFieldSplit {
     let (lo, hi) = bbox(xyz);
-    // Cells of about two mean separations: a first query ball usually holds
-    // the few neighbours needed.
+    // Cells of half the mean separation in the bounding box: a survey
+    // fills only part of its box (DR7: a fifth), so this is about the
+    // separation where the galaxies are. The first query ball has the
+    // separation measured in the occupied cells, and usually holds the few
+    // neighbours needed (larger cells and balls scan many more galaxies;
+    // the result does not depend on either).
     let volume: f64 = (0..3).map(|a| (hi[a] - lo[a]).max(1e-9)).product();
-    let cell = (2.0 * (volume / xyz.len().max(1) as f64).cbrt()).max(1e-6);
+    let cell = (0.5 * (volume / xyz.len().max(1) as f64).cbrt()).max(1e-6);
     let grid = GalaxyGrid::build(xyz, cell, None);
+    let occupied = grid.occupied_cells().max(1) as f64;
+    let r0 = ((occupied / xyz.len().max(1) as f64).cbrt() * cell).max(1e-6);
     // Duplicates: a galaxy at exactly the position of a lower row is a copy.
     let dup: Vec<bool> = xyz
         .par_iter()
@@ -75,7 +81,7 @@ pub fn separate_wall_field(xyz: &[[f64; 3]], sep_neighbor: usize) -> WallFieldSp
     };
     let dists: Vec<f64> = pts
         .par_iter()
-        .map(|&p| kth_neighbor_distance(&grid, p, sep_neighbor, cell))
+        .map(|&p| kth_neighbor_distance(&grid, p, sep_neighbor, r0))
         .collect();
     // Sequential sums: the same bits whatever the thread count.
     let n = dists.len() as f64;
