@@ -214,6 +214,33 @@ impl HotCopy {
     }
 
     fn read_row(&self, row: usize) -> Result<SpectraRow> {
+        let n = self.npix;
+        let mut flux = vec![0f32; n];
+        let mut ivar = vec![0f32; n];
+        let mut mask = vec![0u32; n];
+        let s = self.read_row_into(row, &mut flux, &mut ivar, &mut mask)?;
+        Ok(SpectraRow {
+            target_id: s.target_id,
+            ra: s.ra,
+            dec: s.dec,
+            z: s.z,
+            flux,
+            ivar,
+            mask,
+        })
+    }
+
+    /// Reads row `row` straight into `flux`, `ivar` and `mask` (each `npix`
+    /// long: one positioned read per array, no intermediate buffer) and
+    /// returns its scalars. Used by [`HotCopy::read_rows`] and by the batch
+    /// reader, which passes slices of its own flat arrays.
+    pub(crate) fn read_row_into(
+        &self,
+        row: usize,
+        flux: &mut [f32],
+        ivar: &mut [f32],
+        mask: &mut [u32],
+    ) -> Result<RowScalars> {
         if row >= self.nrows {
             return Err(SpectraStoreError::RowOutOfRange {
                 path: self.path.clone(),
@@ -222,6 +249,7 @@ impl HotCopy {
             });
         }
         let n = self.npix;
+        debug_assert!(flux.len() == n && ivar.len() == n && mask.len() == n);
         let start = (HEADER_BYTES + row * row_bytes(n)) as u64;
         let io = |e| SpectraStoreError::io(&self.path, "read", e);
         let mut scalars = [0u8; ROW_SCALARS_BYTES];
@@ -231,36 +259,42 @@ impl HotCopy {
             b.copy_from_slice(&scalars[o..o + 8]);
             b
         };
-        let mut flux = vec![0f32; n];
-        let mut ivar = vec![0f32; n];
-        let mut mask = vec![0u32; n];
         let mut off = start + ROW_SCALARS_BYTES as u64;
         for bytes in [
-            bytemuck::cast_slice_mut::<f32, u8>(&mut flux),
-            bytemuck::cast_slice_mut::<f32, u8>(&mut ivar),
-            bytemuck::cast_slice_mut::<u32, u8>(&mut mask),
+            bytemuck::cast_slice_mut::<f32, u8>(flux),
+            bytemuck::cast_slice_mut::<f32, u8>(ivar),
+            bytemuck::cast_slice_mut::<u32, u8>(mask),
         ] {
             read_exact_at(&self.file, bytes, off).map_err(io)?;
             off += bytes.len() as u64;
         }
-        // The file is little-endian; on a big-endian machine swap in place
-        // (on little-endian machines these loops compile to nothing).
-        for v in flux.iter_mut().chain(ivar.iter_mut()) {
-            *v = f32::from_bits(u32::from_le(v.to_bits()));
+        // The file is little-endian; on a big-endian machine swap in place.
+        // (Behind `cfg!`: LLVM does not remove the no-op loop over the
+        // chained iterators, which took 30 % of a batch read in a profile.)
+        if cfg!(target_endian = "big") {
+            for v in flux.iter_mut().chain(ivar.iter_mut()) {
+                *v = f32::from_bits(u32::from_le(v.to_bits()));
+            }
+            for v in mask.iter_mut() {
+                *v = u32::from_le(*v);
+            }
         }
-        for v in mask.iter_mut() {
-            *v = u32::from_le(*v);
-        }
-        Ok(SpectraRow {
+        Ok(RowScalars {
             target_id: i64::from_le_bytes(word(0)),
             ra: f64::from_le_bytes(word(8)),
             dec: f64::from_le_bytes(word(16)),
             z: f64::from_le_bytes(word(24)),
-            flux,
-            ivar,
-            mask,
         })
     }
+}
+
+/// The scalars of one hot-copy row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowScalars {
+    pub target_id: i64,
+    pub ra: f64,
+    pub dec: f64,
+    pub z: f64,
 }
 
 /// A positioned read of exactly `buf.len()` bytes at `offset`.

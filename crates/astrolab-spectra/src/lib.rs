@@ -41,6 +41,7 @@
 //! # Ok::<(), astrolab_spectra::SpectraStoreError>(())
 //! ```
 
+mod batch;
 mod convert;
 mod error;
 mod file;
@@ -49,6 +50,7 @@ mod lab;
 pub mod plot;
 mod read;
 
+pub use batch::{read_batch, read_many_into, SpectraBatch, SpectrumView};
 pub use convert::{
     convert_coadd, convert_coadd_counted, ConvertCounts, RedrockRow, SOFTWARE_VERSION,
 };
