@@ -6,7 +6,10 @@
 //! spectra_access measure --home DIR [--lookups 1000] [--batch 10000] [--seed 7]
 //!                        [--targets-out FILE] [--batch-out FILE]
 //! spectra_access hot --home DIR
+//! spectra_access batch-call --home DIR --batch-in FILE [--batch 10000] [--seed 7]
 //! ```
+//! `batch-call` times only `read_many_into` (as in `measure`) on the
+//! TARGETIDs of FILE (`measure --batch-out`), in a fresh process.
 //! `hot` writes the hot copy (`astrolab_spectra::write_hot_copy`) of every
 //! registered file; `measure` then also times the same batch through
 //! `astrolab_spectra::read_many`, which reads hot copies when they are fresh.
@@ -23,7 +26,11 @@
 //! - LOOKUPS single lookups of random TARGETIDs: `locate_spectra(&[t])`,
 //!   `SpectraFile::open`, `read_rows(&[row])` (p50/p99 in ms);
 //! - one batch of BATCH random TARGETIDs: one `locate_spectra`, then per
-//!   file one `open` and one `read_rows` (spectra/s).
+//!   file one `open` and one `read_rows` (spectra/s);
+//! - the same batch through `astrolab_spectra::read_many` (hot copies);
+//! - `astrolab_spectra::read_many_into`: the same batch into a new
+//!   `SpectraBatch` (first), then 4 new random batches of BATCH TARGETIDs
+//!   into the same batch (steady: median), each with its `locate_spectra`.
 //!
 //! The TARGETIDs of both are written to the `--targets-out` / `--batch-out`
 //! files (one per line) so that the peer looks up the same ones.
@@ -44,6 +51,9 @@ type Template = (Vec<f32>, Vec<f32>, Vec<u32>);
 type Written = (PathBuf, FileMeta, Vec<(i64, usize, f64)>, u64);
 
 const TARGET_BASE: i64 = 39_628_000_000_000_000;
+
+/// Batches timed after the first one for `read_many_into`'s steady state.
+const STEADY_PASSES: usize = 4;
 
 /// splitmix64: a small seeded generator, enough for noise and sampling.
 struct Rng(u64);
@@ -98,6 +108,23 @@ fn main() -> R<()> {
             arg(&args, "--targets-out"),
             arg(&args, "--batch-out"),
         ),
+        Some("batch-call") => {
+            // `read_many_into` alone, on the TARGETIDs of `measure`'s batch
+            // (--batch-in, one per line), so that it can run unpinned.
+            let mut store = Store::open(&StoreConfig::sqlite(&home))?;
+            let total: i64 = store.spectra_files()?.iter().map(|f| f.n_spectra).sum();
+            let path = arg(&args, "--batch-in").ok_or("--batch-in FILE is required")?;
+            let ids: Vec<i64> = std::fs::read_to_string(&path)?
+                .lines()
+                .map(|l| l.trim().parse())
+                .collect::<Result<_, _>>()?;
+            let n = num(&args, "--batch", 10_000)?;
+            println!(
+                "{}",
+                batch_call(&mut store, &ids, n, num(&args, "--seed", 7)?, total)?
+            );
+            Ok(())
+        }
         Some("hot") => {
             let mut store = Store::open(&StoreConfig::sqlite(&home))?;
             let t = Instant::now();
@@ -118,7 +145,7 @@ fn main() -> R<()> {
             );
             Ok(())
         }
-        _ => Err("usage: spectra_access (build|measure|hot) --home DIR ...".into()),
+        _ => Err("usage: spectra_access (build|measure|hot|batch-call) --home DIR ...".into()),
     }
 }
 
@@ -363,10 +390,11 @@ fn measure(
         }
         checksum += r.flux[MERGED_NPIX / 2] as f64;
     }
+    let into = batch_call(&mut store, &batch_ids, batch, seed, total)?;
     println!(
         "single: n={lookups} p50_ms={:.3} p99_ms={:.3} mean_ms={:.3} | batch: n={got} files={} s={:.3} \
          (locate {:.3} s) spectra_per_s={:.0} pixels={pixels} | read_many: n={} s={t_many:.3} many_per_s={:.0} \
-         threads={} (checksum {checksum:.3e}) | store: {} files, {total} spectra",
+         threads={} (checksum {checksum:.3e}) | {into} | store: {} files, {total} spectra",
         pct(&ms, 0.5),
         pct(&ms, 0.99),
         all * 1e3 / lookups as f64,
@@ -380,6 +408,82 @@ fn measure(
         files.len(),
     );
     Ok(())
+}
+
+/// Times the batch call for pipelines, `read_many_into`; returns its
+/// figures as `read_many_into: first_per_s=.. steady_per_s=.. ...`.
+fn batch_call(
+    store: &mut Store,
+    batch_ids: &[i64],
+    batch: usize,
+    seed: u64,
+    total: i64,
+) -> R<String> {
+    // The batch call for pipelines: `read_many_into` refilling one
+    // `SpectraBatch`. Pass 0 is the first batch (its 930 MB freshly
+    // allocated and faulted in); passes 1..=STEADY_PASSES are new random
+    // batches of the same size into the same memory, as in a pipeline
+    // loop. Each pass includes its `locate_spectra`; every TARGETID is
+    // checked, and the flux sum is printed.
+    let mut into = astrolab_spectra::SpectraBatch::new();
+    let mut into_per_s = Vec::new();
+    let mut into_read_per_s = Vec::new();
+    let mut into_checksum = 0f64;
+    for pass in 0..=STEADY_PASSES {
+        let ids = if pass == 0 {
+            batch_ids.to_vec()
+        } else {
+            let mut rng = Rng(seed ^ (0xba7c4 + pass as u64));
+            let mut ids: Vec<i64> = (0..batch)
+                .map(|_| TARGET_BASE + (rng.next() % total as u64) as i64)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let t0 = Instant::now();
+        let locs = store.locate_spectra(&ids)?;
+        let wanted: Vec<(&Path, usize)> =
+            locs.iter().map(|l| (Path::new(&l.path), l.row)).collect();
+        let t1 = Instant::now();
+        astrolab_spectra::read_many_into(&wanted, &mut into)?;
+        let (all, read) = (t0.elapsed().as_secs_f64(), t1.elapsed().as_secs_f64());
+        if into.len() != ids.len() {
+            return Err(format!(
+                "read_many_into: {} spectra for {} TARGETIDs",
+                into.len(),
+                ids.len()
+            )
+            .into());
+        }
+        for (s, l) in into.iter().zip(&locs) {
+            if s.target_id != l.target_id || s.flux.len() != MERGED_NPIX {
+                return Err(format!("read_many_into: {} for {}", s.target_id, l.target_id).into());
+            }
+        }
+        into_checksum += into.flux().iter().map(|&v| v as f64).sum::<f64>();
+        into_per_s.push(ids.len() as f64 / all);
+        into_read_per_s.push(ids.len() as f64 / read);
+    }
+    let steady = |v: &[f64]| {
+        let mut s = v[1..].to_vec();
+        s.sort_by(f64::total_cmp);
+        s[s.len() / 2]
+    };
+    Ok(format!(
+        "read_many_into: first_per_s={:.0} (read only {:.0}) steady_per_s={:.0} (read only {:.0}; \
+         median of {STEADY_PASSES} new batches, all: {}) threads={} (flux sum {into_checksum:.6e})",
+        into_per_s[0],
+        into_read_per_s[0],
+        steady(&into_per_s),
+        steady(&into_read_per_s),
+        into_per_s
+            .iter()
+            .map(|v| format!("{v:.0}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        rayon::current_num_threads(),
+    ))
 }
 
 /// One spectrum by TARGETID: index lookup, open, read one row.
