@@ -272,6 +272,61 @@ pub fn frequency_switched(
     )
 }
 
+/// Frequency switching without a noise diode (an SDR tuned alternately on
+/// and off the line), with the system temperature known from elsewhere (a
+/// Y-factor, or the receiver's specification): T = Tsys (sig - ref) / ref
+/// per channel. With `fold_shift` (the reference tuned that many channels
+/// higher) the two phases are folded as GBTIDL's `getfs` does: each phase
+/// calibrated against the other, T1 = Tsys (sig - ref) / ref at channel c
+/// and T2 = Tsys (ref - sig) / sig at c - shift, where the reference saw the
+/// same sky frequency, averaged; channels whose image falls outside the
+/// band are NaN. As in any folded spectrum, each line leaves negative
+/// ghosts of half its height (times Tsys / (Tsys + T_line)) `shift`
+/// channels either side. NaN where a denominator is not positive.
+pub fn switched_sdr_k(
+    sig: &[f64],
+    reference: &[f64],
+    tsys_k: f64,
+    fold_shift: Option<i64>,
+) -> Result<Vec<f64>, CalError> {
+    if sig.len() != reference.len() {
+        return Err(CalError::LengthMismatch {
+            what: "signal and reference spectra".into(),
+            a: sig.len(),
+            b: reference.len(),
+        });
+    }
+    if !(tsys_k > 0.0) || !tsys_k.is_finite() {
+        return Err(CalError::Invalid(format!(
+            "system temperature {tsys_k} K: must be positive"
+        )));
+    }
+    let ratio = |a: f64, b: f64| {
+        if b > 0.0 {
+            tsys_k * (a - b) / b
+        } else {
+            f64::NAN
+        }
+    };
+    let n = sig.len() as i64;
+    Ok((0..n)
+        .map(|c| {
+            let t1 = ratio(sig[c as usize], reference[c as usize]);
+            match fold_shift {
+                None => t1,
+                Some(s) => {
+                    let j = c - s;
+                    if s != 0 && (0..n).contains(&j) {
+                        0.5 * (t1 + ratio(reference[j as usize], sig[j as usize]))
+                    } else {
+                        f64::NAN
+                    }
+                }
+            }
+        })
+        .collect())
+}
+
 /// Y-factor calibration from hot and cold loads of known temperature:
 /// per channel, Y = P_hot / P_cold, Trx = (T_hot - Y T_cold) / (Y - 1), and
 /// the gain g = (P_hot - P_cold) / (T_hot - T_cold) in power per kelvin.
@@ -321,6 +376,35 @@ pub fn apply_y_factor(power: &[f64], trx_k: &[f64], gain: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frequency_switching_recovers_a_line_folded_or_not() {
+        // Tsys 100 K, bandpass g(c); a 10 K line at channel 40 in the
+        // signal, seen at channel 40 - 16 when tuned 16 channels higher.
+        let n = 128;
+        let g = |c: usize| 1.0 + 0.1 * (c as f64 / 9.0).sin();
+        let line = |c: i64| 10.0 * (-0.5 * ((c - 40) as f64 / 3.0).powi(2)).exp();
+        let sig: Vec<f64> = (0..n).map(|c| g(c) * (100.0 + line(c as i64))).collect();
+        let reference: Vec<f64> = (0..n)
+            .map(|c| g(c) * (100.0 + line(c as i64 + 16)))
+            .collect();
+        let t = switched_sdr_k(&sig, &reference, 100.0, None).unwrap();
+        assert!((t[40] - 10.0).abs() < 1e-3);
+        // The unfolded spectrum carries the negative image.
+        assert!(t[24] < -9.0);
+        let f = switched_sdr_k(&sig, &reference, 100.0, Some(16)).unwrap();
+        assert!(f[..16].iter().all(|x| x.is_nan()));
+        // Both phases' lines averaged at the line; half-height negative
+        // ghosts one throw either side; nothing elsewhere.
+        let ghost = -0.5 * 10.0 * 100.0 / 110.0;
+        for c in (16..n).filter(|c| !(8..=72).contains(c)) {
+            assert!(f[c].abs() < 1e-6, "channel {c}: {}", f[c]);
+        }
+        assert!((f[40] - 10.0).abs() < 1e-3);
+        assert!((f[56] - ghost).abs() < 1e-3 && (f[24] - ghost).abs() < 1e-3);
+        assert!(switched_sdr_k(&sig, &reference[1..], 100.0, None).is_err());
+        assert!(switched_sdr_k(&sig, &reference, f64::NAN, None).is_err());
+    }
 
     #[test]
     fn tsys_recovers_a_known_diode() {

@@ -117,6 +117,12 @@ pub struct SynthConfig {
     pub quantisation: Quantisation,
     /// Noise rms as a fraction of full scale (0.1: a well-set gain).
     pub rms_full_scale: f64,
+    /// Fixed receiver gain: `rms_full_scale` is the rms of a band-mean
+    /// system temperature of this many kelvin, so recordings of a hot load,
+    /// a cold load and the sky differ in power as they do at the ADC (what
+    /// Y-factor calibration needs). None: every recording is normalised to
+    /// `rms_full_scale` (an automatic gain control).
+    pub level_reference_k: Option<f64>,
 }
 
 impl SynthConfig {
@@ -166,6 +172,7 @@ impl SynthConfig {
             bursts,
             quantisation: Quantisation::Bits8,
             rms_full_scale: 0.1,
+            level_reference_k: None,
         }
     }
 
@@ -301,7 +308,9 @@ pub fn generate<E>(
                 cfg.shape(kk * fs / BLOCK as f64)
             })
             .collect();
-        let mean = s.iter().sum::<f64>() / BLOCK as f64;
+        let mean = cfg
+            .level_reference_k
+            .unwrap_or_else(|| s.iter().sum::<f64>() / BLOCK as f64);
         s.iter()
             .map(|v| ((v / mean).max(0.0) / (2.0 * BLOCK as f64)).sqrt() as f32)
             .collect()
