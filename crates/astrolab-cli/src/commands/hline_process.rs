@@ -25,6 +25,9 @@ use astrolab_store::{HlineRecording, HlineSpectrumRow, Store};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use super::hline_sdr_cal::{
+    calibrate, write_calibrated, CalibratedOut, CalibrationArgs, MeanSpectrum,
+};
 use crate::config::Config;
 
 /// Frame windows on the command line.
@@ -136,6 +139,8 @@ pub struct ProcessOptions {
     /// One JSON object per recording on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub calibration: CalibrationArgs,
 }
 
 /// Figure formats.
@@ -196,16 +201,19 @@ pub struct ProcessSummary {
     pub note: String,
     /// Waterfall figure.
     pub waterfall: Option<String>,
+    /// Calibration (frequency switching or Y-factor) and the calibrated
+    /// spectrum's file, when asked for.
+    pub calibration: Option<serde_json::Value>,
 }
 
 /// A recording resolved to its samples and metadata.
-struct Input {
-    data_path: PathBuf,
+pub(super) struct Input {
+    pub(super) data_path: PathBuf,
     name: String,
     format: &'static str,
-    datatype: IqDatatype,
-    sample_rate_hz: f64,
-    center_freq_hz: f64,
+    pub(super) datatype: IqDatatype,
+    pub(super) sample_rate_hz: f64,
+    pub(super) center_freq_hz: f64,
     start_unix_s: Option<f64>,
     geolocation: Option<Geolocation>,
     sigmf: Option<SigmfRecording>,
@@ -216,7 +224,7 @@ fn is_sigmf(path: &Path) -> bool {
     s.ends_with(".sigmf-meta") || s.ends_with(".sigmf-data") || sigmf_pair(path).0.exists()
 }
 
-fn resolve(path: &Path, o: &ProcessOptions) -> Result<Input> {
+pub(super) fn resolve(path: &Path, o: &ProcessOptions) -> Result<Input> {
     if is_sigmf(path) {
         let r = SigmfRecording::open(path)?;
         let name = r
@@ -268,7 +276,7 @@ fn resolve(path: &Path, o: &ProcessOptions) -> Result<Input> {
     })
 }
 
-fn spectrometer_config(o: &ProcessOptions, rate: f64) -> SpectrometerConfig {
+pub(super) fn spectrometer_config(o: &ProcessOptions, rate: f64) -> SpectrometerConfig {
     let mut cfg = SpectrometerConfig::new(o.channels, rate, o.integration_s);
     cfg.window = match o.window {
         WindowArg::Hann => Window::Hann,
@@ -320,6 +328,7 @@ pub fn process_one(
                         f.file_id, f.name
                     ),
                     waterfall: None,
+                    calibration: None,
                 });
             }
         }
@@ -369,9 +378,7 @@ pub fn process_one(
     let mut buf = Vec::with_capacity(2 << 18);
     let mut ints: Vec<Integration> = Vec::new();
     let mut rows: Vec<HlineSpectrumRow> = Vec::new();
-    let mut sum = vec![0.0f64; n];
-    let mut wsum = vec![0.0f64; n];
-    let (mut n_flag, mut n_cells) = (0usize, 0usize);
+    let mut acc = MeanSpectrum::new(n);
     let t0 = input.start_unix_s.unwrap_or(0.0);
     let mut n_int = 0usize;
     let mut handle = |int: Integration,
@@ -400,15 +407,7 @@ pub fn process_one(
             )?;
             archive.set_v_lsr_correction(corr);
         }
-        for c in 0..n {
-            n_cells += 1;
-            if int.flags[c] == 0 && int.power[c].is_finite() {
-                sum[c] += int.power[c] as f64 * int.n_frames as f64;
-                wsum[c] += int.n_frames as f64;
-            } else {
-                n_flag += 1;
-            }
-        }
+        acc.add(&int);
         if digest.is_some() {
             let p = pointing_for(&input, o, int.start_sample);
             let (ra, dec, az, el) = match p {
@@ -465,16 +464,100 @@ pub fn process_one(
     let archive_meta = archive.finish()?;
     let n_samples = reader.total_samples();
     let elapsed = t_start.elapsed().as_secs_f64();
-    let mean: Vec<f64> = sum
-        .iter()
-        .zip(&wsum)
-        .map(|(s, w)| if *w > 0.0 { s / w } else { f64::NAN })
-        .collect();
+    let mean = acc.mean();
     let freq = |c: usize| channel_freq_hz(c, n, input.center_freq_hz, input.sample_rate_hz);
+    let mid_unix_s = t0 + 0.5 * n_samples as f64 / input.sample_rate_hz;
+    let mid_pointing = pointing_for(&input, o, n_samples / 2);
+    // The LSR correction at mid-recording, or why there is none.
+    let lsr_mid: std::result::Result<f64, String> =
+        match (input.start_unix_s, site, mid_pointing) {
+            (Some(_), Some(g), Some(Pointing::Equatorial { ra_deg, dec_deg })) => {
+                let s = Site {
+                    lat_deg: g.lat_deg,
+                    lon_deg: g.lon_deg,
+                    height_m: g.alt_m,
+                };
+                Ok(lsr_correction_km_s(
+                    UtcTime::from_unix_seconds(mid_unix_s),
+                    s,
+                    ra_deg,
+                    dec_deg,
+                    LsrDefinition::Kinematic,
+                )?)
+            }
+            (None, _, _) => Err("topocentric radio velocity only: the recording has no start time".to_string()),
+            (_, None, _) => Err("topocentric radio velocity only: no site (core:geolocation or --lat-deg/--lon-deg)".to_string()),
+            (_, _, None) => Err("topocentric radio velocity only: no pointing (astrolab:ra_deg/dec_deg or --ra-deg/--dec-deg)".to_string()),
+            (_, _, Some(Pointing::Horizontal { .. })) => Err("topocentric radio velocity only: az/el pointing; give --ra-deg/--dec-deg for v_LSR".to_string()),
+        };
+    // Calibration: the line is then searched in the system-temperature
+    // spectrum in kelvin (ghost images of a folded spectrum masked).
+    let cal = calibrate(&mean, input.center_freq_hz, input.sample_rate_hz, o)?;
+    let search = |spectrum: &[f64]| -> Result<_> {
+        let mut prof = find_line(spectrum, freq, &LineSearch::default());
+        if let (Some(c), Ok(p)) = (&cal, &prof) {
+            if let (Some(s), Some(l)) = (c.fold_shift, p.line) {
+                let mut masked = spectrum.to_vec();
+                let width = l.last_channel - l.first_channel + 1;
+                for shift in [s, -s] {
+                    let lo = l.first_channel as i64 + shift - width as i64 / 2;
+                    let hi = l.last_channel as i64 + shift + width as i64 / 2;
+                    for ch in lo.max(0)..=hi.min(n as i64 - 1) {
+                        masked[ch as usize] = f64::NAN;
+                    }
+                }
+                prof = find_line(&masked, freq, &LineSearch::default());
+            }
+        }
+        Ok(prof)
+    };
+    let profile = match &cal {
+        Some(c) => search(&c.search_k)?,
+        None => search(&mean)?,
+    };
+    let calibration = match &cal {
+        None => None,
+        Some(c) => {
+            let path = out_dir.join(format!("{stem}.cal.fits"));
+            write_calibrated(
+                c,
+                &CalibratedOut {
+                    path: &path,
+                    object: &input.name,
+                    // FITS DATE-OBS: YYYY-MM-DDThh:mm:ss.ss (22 characters).
+                    date_obs: input
+                        .start_unix_s
+                        .map(|t| format_datetime_unix_s(t).chars().take(22).collect())
+                        .unwrap_or_default(),
+                    exposure_s: n_samples as f64 / input.sample_rate_hz,
+                    first_channel_freq_hz,
+                    channel_width_hz,
+                    ra_dec_deg: match mid_pointing {
+                        Some(Pointing::Equatorial { ra_deg, dec_deg }) => Some((ra_deg, dec_deg)),
+                        _ => None,
+                    },
+                    lsr_km_s: lsr_mid.as_ref().ok().copied(),
+                },
+            )?;
+            let mut d = c.details.clone();
+            d["spectrum"] = json!(path.display().to_string());
+            Some(d)
+        }
+    };
+    // Kelvin per unit of the line's relative peak: the baseline at the line
+    // when calibrated, else the --tsys-k given.
+    let kelvin_per_rel = |prof: &astrolab_hline::linefind::LineProfile, f_hz: f64| match &cal {
+        Some(_) => {
+            let c = ((f_hz - first_channel_freq_hz) / channel_width_hz).round();
+            let c = (c.max(0.0) as usize).min(n - 1);
+            Some(prof.baseline[c])
+        }
+        None => o.tsys_k,
+    };
     let in_band = (freq(0)..=freq(n - 1)).contains(&HI_REST_FREQ_HZ)
         || (freq(0) - HI_REST_FREQ_HZ).abs() < 2e6
         || (freq(n - 1) - HI_REST_FREQ_HZ).abs() < 2e6;
-    let (line, note) = match find_line(&mean, freq, &LineSearch::default()) {
+    let (line, note) = match profile {
         Err(e) => (None, format!("no line analysis: {e}")),
         Ok(prof) => match prof.line {
             None => (
@@ -487,22 +570,9 @@ pub fn process_one(
                 ),
             ),
             Some(l) => {
-                let mid = t0 + 0.5 * n_samples as f64 / input.sample_rate_hz;
-                let pointing = pointing_for(&input, o, n_samples / 2);
-                let (v_lsr, frame) = match (input.start_unix_s, site, pointing) {
-                    (Some(_), Some(g), Some(Pointing::Equatorial { ra_deg, dec_deg })) => {
-                        let s = Site {
-                            lat_deg: g.lat_deg,
-                            lon_deg: g.lon_deg,
-                            height_m: g.alt_m,
-                        };
-                        let corr = lsr_correction_km_s(UtcTime::from_unix_seconds(mid), s, ra_deg, dec_deg, LsrDefinition::Kinematic)?;
-                        (Some(l.v_radio_km_s + corr), "v_LSR (kinematic LSR)".to_string())
-                    }
-                    (None, _, _) => (None, "topocentric radio velocity only: the recording has no start time".to_string()),
-                    (_, None, _) => (None, "topocentric radio velocity only: no site (core:geolocation or --lat-deg/--lon-deg)".to_string()),
-                    (_, _, None) => (None, "topocentric radio velocity only: no pointing (astrolab:ra_deg/dec_deg or --ra-deg/--dec-deg)".to_string()),
-                    (_, _, Some(Pointing::Horizontal { .. })) => (None, "topocentric radio velocity only: az/el pointing; give --ra-deg/--dec-deg for v_LSR".to_string()),
+                let (v_lsr, frame) = match &lsr_mid {
+                    Ok(corr) => (Some(l.v_radio_km_s + corr), "v_LSR (kinematic LSR)".to_string()),
+                    Err(why) => (None, why.clone()),
                 };
                 (
                     Some(json!({
@@ -510,7 +580,7 @@ pub fn process_one(
                         "v_radio_topo_km_s": l.v_radio_km_s,
                         "v_lsr_km_s": v_lsr,
                         "peak_over_tsys": l.peak_rel,
-                        "peak_k": o.tsys_k.map(|t| t * l.peak_rel),
+                        "peak_k": kelvin_per_rel(&prof, l.center_freq_hz).map(|t| t * l.peak_rel),
                         "fwhm_km_s": l.fwhm_km_s,
                         "snr": l.snr,
                     })),
@@ -561,7 +631,7 @@ pub fn process_one(
         archive: Some(archive_meta.display().to_string()),
         n_samples,
         n_integrations: n_int,
-        flagged_fraction: n_flag as f64 / n_cells.max(1) as f64,
+        flagged_fraction: acc.n_flagged as f64 / acc.n_cells.max(1) as f64,
         realtime_factor: if elapsed > 0.0 {
             n_samples as f64 / input.sample_rate_hz / elapsed
         } else {
@@ -570,6 +640,7 @@ pub fn process_one(
         line,
         note,
         waterfall,
+        calibration,
     })
 }
 
@@ -614,6 +685,21 @@ fn report(s: &ProcessSummary, o: &ProcessOptions) -> Result<()> {
             );
         }
         None => println!("  {}", s.note),
+    }
+    if let Some(c) = &s.calibration {
+        let trx = c["trx_k"]
+            .as_f64()
+            .map(|t| format!(", Trx {t:.1} K"))
+            .unwrap_or_default();
+        println!(
+            "  calibrated ({}): Tsys {:.1} K{trx} -> {}",
+            c["method"].as_str().unwrap_or("-"),
+            c["tsys_k"].as_f64().unwrap_or(f64::NAN),
+            c["spectrum"].as_str().unwrap_or("-")
+        );
+        if let Some(note) = c["note"].as_str() {
+            println!("  {note}");
+        }
     }
     if let Some(w) = &s.waterfall {
         println!("  waterfall: {w}");

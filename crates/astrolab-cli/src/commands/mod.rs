@@ -10,6 +10,7 @@ pub mod hline_fit;
 pub mod hline_plots;
 pub mod hline_process;
 pub mod hline_rotation;
+pub mod hline_sdr_cal;
 pub mod hline_waterfall;
 pub mod ingest;
 pub mod query;
