@@ -269,7 +269,7 @@ pub fn calibrate(
             .map(|(h, c)| h / c)
             .collect::<Vec<_>>(),
     );
-    if !(y_med > 1.0) {
+    if y_med.is_nan() || y_med <= 1.0 {
         bail!(
             "{} and {}: median Y = P_hot / P_cold = {y_med:.4}, not above 1: the hot load is not hotter at the receiver (swapped files, or an automatic gain control levelled them)",
             hot.path.display(),
