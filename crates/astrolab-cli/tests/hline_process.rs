@@ -6,10 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use astrolab_formats::iq::{encode_into, IqDatatype};
-use astrolab_formats::sigmf::{
-    read_spectra_archive, write_sigmf_meta, Geolocation, Pointing, SigmfWriteMeta,
-};
-use astrolab_hline::synth::{generate, SynthConfig, SynthTruth};
+use astrolab_formats::sigmf::read_spectra_archive;
+use astrolab_hline::synth::{generate, SynthConfig};
 
 mod common;
 use common::text;
@@ -23,45 +21,7 @@ fn run(home: &Path, args: &[&str]) -> Output {
         .expect("run astrolab")
 }
 
-/// Writes `<dir>/<name>.sigmf-{meta,data}` from a synthetic configuration.
-fn write_recording(
-    dir: &Path,
-    name: &str,
-    synth: &SynthConfig,
-    dt: IqDatatype,
-) -> (PathBuf, SynthTruth) {
-    let data = dir.join(format!("{name}.sigmf-data"));
-    let mut bytes = Vec::new();
-    let truth = generate(synth, |x| {
-        encode_into(dt, x, &mut bytes);
-        Ok::<_, ()>(())
-    })
-    .unwrap();
-    std::fs::write(&data, &bytes).unwrap();
-    let meta = dir.join(format!("{name}.sigmf-meta"));
-    write_sigmf_meta(
-        &meta,
-        &SigmfWriteMeta {
-            datatype: dt,
-            sample_rate_hz: synth.sample_rate_hz,
-            center_freq_hz: synth.center_freq_hz,
-            start_unix_s: Some(1_795_377_600.0),
-            geolocation: Some(Geolocation {
-                lon_deg: 11.9177,
-                lat_deg: 57.393,
-                alt_m: 20.0,
-            }),
-            pointing: Some(Pointing::Equatorial {
-                ra_deg: 281.6,
-                dec_deg: -2.4,
-            }),
-            description: "test".into(),
-        },
-        truth.n_samples,
-    )
-    .unwrap();
-    (meta, truth)
-}
+use common::write_recording;
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&o.stdout)

@@ -7,10 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use astrolab_formats::iq::{encode_into, IqDatatype};
+use astrolab_formats::iq::IqDatatype;
 use astrolab_formats::sdfits::Sdfits;
-use astrolab_formats::sigmf::{write_sigmf_meta, Geolocation, Pointing, SigmfWriteMeta};
-use astrolab_hline::synth::{generate, SynthConfig, SynthTruth};
+use astrolab_hline::synth::{SynthConfig, SynthTruth};
 
 mod common;
 use common::text;
@@ -25,37 +24,7 @@ fn run(home: &Path, args: &[&str]) -> Output {
 }
 
 fn write_recording(dir: &Path, name: &str, synth: &SynthConfig) -> (PathBuf, SynthTruth) {
-    let data = dir.join(format!("{name}.sigmf-data"));
-    let mut bytes = Vec::new();
-    let truth = generate(synth, |x| {
-        encode_into(IqDatatype::Ci16Le, x, &mut bytes);
-        Ok::<_, ()>(())
-    })
-    .unwrap();
-    std::fs::write(&data, &bytes).unwrap();
-    let meta = dir.join(format!("{name}.sigmf-meta"));
-    write_sigmf_meta(
-        &meta,
-        &SigmfWriteMeta {
-            datatype: IqDatatype::Ci16Le,
-            sample_rate_hz: synth.sample_rate_hz,
-            center_freq_hz: synth.center_freq_hz,
-            start_unix_s: Some(1_795_377_600.0),
-            geolocation: Some(Geolocation {
-                lon_deg: 11.9177,
-                lat_deg: 57.393,
-                alt_m: 20.0,
-            }),
-            pointing: Some(Pointing::Equatorial {
-                ra_deg: 281.6,
-                dec_deg: -2.4,
-            }),
-            description: name.into(),
-        },
-        truth.n_samples,
-    )
-    .unwrap();
-    (meta, truth)
+    common::write_recording(dir, name, synth, IqDatatype::Ci16Le)
 }
 
 /// A receiver of fixed gain (100 K receiver, 12-bit ADC) looking at a scene

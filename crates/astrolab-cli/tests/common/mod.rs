@@ -106,3 +106,46 @@ pub fn start_server(mut cmd: Command) -> (Server, String) {
     std::thread::spawn(move || for _ in lines {});
     (server, addr)
 }
+
+/// Writes `<dir>/<name>.sigmf-{meta,data}` from a synthetic configuration,
+/// encoded as `dt`, recorded at Onsala from 2026-11-22T20:00:00Z towards
+/// RA 281.6, Dec -2.4 (l = 30, b = 0).
+pub fn write_recording(
+    dir: &Path,
+    name: &str,
+    synth: &astrolab_hline::synth::SynthConfig,
+    dt: astrolab_formats::iq::IqDatatype,
+) -> (std::path::PathBuf, astrolab_hline::synth::SynthTruth) {
+    use astrolab_formats::sigmf::{write_sigmf_meta, Geolocation, Pointing, SigmfWriteMeta};
+    let data = dir.join(format!("{name}.sigmf-data"));
+    let mut bytes = Vec::new();
+    let truth = astrolab_hline::synth::generate(synth, |x| {
+        astrolab_formats::iq::encode_into(dt, x, &mut bytes);
+        Ok::<_, ()>(())
+    })
+    .unwrap();
+    std::fs::write(&data, &bytes).unwrap();
+    let meta = dir.join(format!("{name}.sigmf-meta"));
+    write_sigmf_meta(
+        &meta,
+        &SigmfWriteMeta {
+            datatype: dt,
+            sample_rate_hz: synth.sample_rate_hz,
+            center_freq_hz: synth.center_freq_hz,
+            start_unix_s: Some(1_795_377_600.0),
+            geolocation: Some(Geolocation {
+                lon_deg: 11.9177,
+                lat_deg: 57.393,
+                alt_m: 20.0,
+            }),
+            pointing: Some(Pointing::Equatorial {
+                ra_deg: 281.6,
+                dec_deg: -2.4,
+            }),
+            description: name.into(),
+        },
+        truth.n_samples,
+    )
+    .unwrap();
+    (meta, truth)
+}
