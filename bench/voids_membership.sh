@@ -96,11 +96,16 @@ print(f"peer (numpy + scipy cKDTree, same rule, no edge test): {time.perf_counte
 PY
 fi
 
-select_bench() {  # $1 label, $2 extra args
-    local t0 t1 t2 t3
-    t0=$(now); "$A" "${@:2}" voids members --algorithm VoidFinder --vflag 1 -o "$WORK/ids.txt"; t1=$(now)
-    t2=$(now); "$A" "${@:2}" voids members --summary > /dev/null; t3=$(now)
-    echo "$1: void-vs-field selection $(wc -l < "$WORK/ids.txt") ids $(echo "($t1 - $t0) * 1000" | bc | cut -d. -f1) ms; summary $(echo "($t3 - $t2) * 1000" | bc | cut -d. -f1) ms (whole commands, process start included)"
+select_bench() {  # $1 label, $2 extra args; 5 runs each, median and range
+    local t0 t1 sel=() sum=()
+    for _ in 1 2 3 4 5; do
+        t0=$(now); "$A" "${@:2}" voids members --algorithm VoidFinder --vflag 1 -o "$WORK/ids.txt"; t1=$(now)
+        sel+=("$(echo "($t1 - $t0) * 1000" | bc)")
+        t0=$(now); "$A" "${@:2}" voids members --summary > /dev/null; t1=$(now)
+        sum+=("$(echo "($t1 - $t0) * 1000" | bc)")
+    done
+    stats() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "median %.0f ms (%.0f-%.0f)", a[3], a[1], a[5]}'; }
+    echo "$1: void-vs-field selection $(wc -l < "$WORK/ids.txt") ids to a text file: $(stats "${sel[@]}"); summary $(stats "${sum[@]}") (whole commands, process start included, 5 runs)"
 }
 echo "== store selections on $N membership rows"
 select_bench SQLite --home "$WORK/home"

@@ -30,6 +30,7 @@ mod datasets;
 mod error;
 mod hline;
 mod ingest;
+mod membership_cache;
 pub mod migrate;
 mod poscache;
 mod postgres;

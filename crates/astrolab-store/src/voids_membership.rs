@@ -13,6 +13,7 @@
 use crate::batch::{Batch, Values};
 use crate::error::{Result, StoreError};
 use crate::ingest::Progress;
+use crate::membership_cache;
 use crate::query::{filter, ResultTable};
 use crate::schema::{ColType, ColumnSpec, Source, TableSpec};
 use crate::store::{Conn, Store};
@@ -271,7 +272,52 @@ impl Store {
                 tx.commit()?;
             }
         }
+        self.cache_selections_after_write(key, rows);
         Ok(n as u64)
+    }
+
+    /// After a committed write, when `key` is the algorithm's only catalog,
+    /// writes the selection cache of every vflag from the rows in hand, so
+    /// the first selection is already fast. Failures only cost speed.
+    fn cache_selections_after_write(&mut self, key: &MembershipKey, rows: &MembershipRows) {
+        let summary = match self.void_membership_summary() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the membership summary back");
+                return;
+            }
+        };
+        let only_this = summary
+            .iter()
+            .filter(|r| r.algorithm == key.algorithm)
+            .all(|r| r.catalog == key.catalog && r.cap == key.cap);
+        if !only_this {
+            return;
+        }
+        let home = self.config.home.clone();
+        let scope = self.cache_scope();
+        for vflag in [0u8, 1, 2, 9] {
+            let Some(stamp) = membership_cache::stamp(&summary, &key.algorithm, vflag) else {
+                return;
+            };
+            let mut ids: Vec<i64> = rows
+                .target_id
+                .iter()
+                .zip(&rows.vflag)
+                .filter(|(_, v)| **v == vflag)
+                .map(|(t, _)| *t)
+                .collect();
+            ids.sort_unstable();
+            let sel = membership_cache::Selection {
+                scope: &scope,
+                algorithm: &key.algorithm,
+                vflag,
+            };
+            if let Err(e) = membership_cache::write(&home, sel, &stamp, &ids) {
+                tracing::warn!(error = %e, "could not write the selection cache (selections still work, more slowly)");
+                return;
+            }
+        }
     }
 
     /// Counts per catalog, algorithm, cap and vflag (from the summary table).
@@ -294,9 +340,39 @@ impl Store {
     }
 
     /// TARGETIDs of one algorithm's galaxies with one vflag (all caps and
-    /// catalogs), ascending: the void-vs-wall selection, read from the
-    /// covering index.
+    /// catalogs), ascending: the void-vs-wall selection. Served from the
+    /// selection cache when it matches the summary (see
+    /// `membership_cache`), else read from the covering index and cached.
     pub fn void_membership_targets(&mut self, algorithm: &str, vflag: u8) -> Result<Vec<i64>> {
+        let summary = self.void_membership_summary()?;
+        let Some(stamp) = membership_cache::stamp(&summary, algorithm, vflag) else {
+            return Ok(Vec::new());
+        };
+        let home = self.config.home.clone();
+        let scope = self.cache_scope();
+        let sel = membership_cache::Selection {
+            scope: &scope,
+            algorithm,
+            vflag,
+        };
+        if let Some(ids) = membership_cache::read(&home, sel, &stamp) {
+            return Ok(ids);
+        }
+        let ids = self.void_membership_targets_from_db(algorithm, vflag)?;
+        if ids.len() as u64 == stamp.count {
+            if let Err(e) = membership_cache::write(&home, sel, &stamp, &ids) {
+                tracing::warn!(error = %e, "could not write the selection cache (selections still work, more slowly)");
+            }
+        }
+        Ok(ids)
+    }
+
+    /// [`Store::void_membership_targets`] from the database itself.
+    pub fn void_membership_targets_from_db(
+        &mut self,
+        algorithm: &str,
+        vflag: u8,
+    ) -> Result<Vec<i64>> {
         let (s, p) = (
             "SELECT target_id FROM void_membership WHERE algorithm = ?1 AND vflag = ?2 ORDER BY target_id",
             "SELECT target_id FROM void_membership WHERE algorithm = $1 AND vflag = $2 ORDER BY target_id",
@@ -381,6 +457,19 @@ impl Store {
             .collect(),
             rows,
         })
+    }
+
+    /// The database that derived caches under the home belong to.
+    fn cache_scope(&self) -> String {
+        let db = match &self.conn {
+            Conn::Sqlite { path, .. } => format!("sqlite:{}", path.display()),
+            Conn::Postgres(_) => format!(
+                "{}#{}",
+                self.config.database_url.as_deref().unwrap_or(""),
+                self.config.pg_schema.as_deref().unwrap_or("public")
+            ),
+        };
+        membership_cache::scope(&db)
     }
 
     /// Algorithms that have membership rows.

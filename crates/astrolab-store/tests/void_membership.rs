@@ -193,3 +193,112 @@ fn bulk_membership_rebuilds_indexes() {
         );
     }
 }
+
+/// Every `.ids` file of the selection cache under `home`.
+fn cache_files(home: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![home.join("cache").join("membership")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "ids") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn selection_cache_follows_every_write_and_survives_damage() {
+    let (dir, cfgs) = backends("void_membership_cache");
+    for mut cfg in cfgs {
+        // PostgreSQL test configs share the temp dir as home; count files
+        // in a home of this test's own.
+        if cfg.database_url.is_some() {
+            cfg.home = dir.path().join("pg-home");
+        }
+        let home = cfg.home.clone();
+        let mut store = Store::open(&cfg).unwrap();
+        let b = store.backend();
+        let check = |store: &mut Store, what: &str| {
+            for vflag in [0u8, 1, 2, 9] {
+                let db = store
+                    .void_membership_targets_from_db("VoidFinder", vflag)
+                    .unwrap();
+                assert!(db.windows(2).all(|w| w[0] < w[1]), "{b} {what}");
+                assert_eq!(
+                    store.void_membership_targets("VoidFinder", vflag).unwrap(),
+                    db,
+                    "{b} {what}: vflag {vflag}"
+                );
+            }
+        };
+        // One catalog: the write itself leaves the cache (4 vflags).
+        store
+            .write_void_membership(
+                &key("VoidFinder", "NGC"),
+                &rows(103, 0),
+                &mut Progress::none(),
+            )
+            .unwrap();
+        assert_eq!(cache_files(&home).len(), 4, "{b}");
+        check(&mut store, "one cap");
+        assert_eq!(
+            store
+                .void_membership_targets("VoidFinder", 1)
+                .unwrap()
+                .len(),
+            42
+        );
+
+        // A second cap changes the stamp: rebuilt from the database.
+        store
+            .write_void_membership(
+                &key("VoidFinder", "SGC"),
+                &rows(50, 20_000),
+                &mut Progress::none(),
+            )
+            .unwrap();
+        check(&mut store, "two caps");
+        assert_eq!(
+            store
+                .void_membership_targets("VoidFinder", 1)
+                .unwrap()
+                .len(),
+            42 + 20
+        );
+
+        // Rewriting one cap with other rows is never answered from the old file.
+        store
+            .write_void_membership(
+                &key("VoidFinder", "NGC"),
+                &rows(10, 0),
+                &mut Progress::none(),
+            )
+            .unwrap();
+        check(&mut store, "rewrite");
+        assert_eq!(
+            store
+                .void_membership_targets("VoidFinder", 1)
+                .unwrap()
+                .len(),
+            4 + 20
+        );
+        assert_eq!(cache_files(&home).len(), 4, "{b}: old files removed");
+
+        // Damaged files (truncated, emptied) are rebuilt, never half read.
+        for (i, p) in cache_files(&home).iter().enumerate() {
+            let bytes = std::fs::read(p).unwrap();
+            std::fs::write(p, &bytes[..if i % 2 == 0 { bytes.len() - 8 } else { 0 }]).unwrap();
+        }
+        check(&mut store, "damaged");
+        // A selection of an algorithm with no membership is empty.
+        assert!(store
+            .void_membership_targets("ZOBOV", 1)
+            .unwrap()
+            .is_empty());
+    }
+}

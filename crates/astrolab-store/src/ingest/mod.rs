@@ -446,12 +446,23 @@ impl Store {
             } else {
                 Vec::new()
             };
+            let t = std::time::Instant::now();
             crate::sqlite::load_batch(&tx, &path, b, progress)?;
+            tracing::debug!(
+                table = b.table.name,
+                rows = b.nrows,
+                seconds = t.elapsed().as_secs_f64(),
+                "inserted"
+            );
             for sql in saved {
+                let t = std::time::Instant::now();
                 tx.execute_batch(&sql).map_err(e(&path))?;
+                tracing::debug!(sql = %sql, seconds = t.elapsed().as_secs_f64(), "index rebuilt");
             }
         }
+        let t = std::time::Instant::now();
         tx.commit().map_err(e(&path))?;
+        tracing::debug!(seconds = t.elapsed().as_secs_f64(), "committed");
         Ok(file_id)
     }
 
