@@ -29,7 +29,9 @@ This script, for every .m file with an OUT.txt row at the same (l, b):
   3. recovers the observers' amplitudes by fitting amplitude and width of
      Gaussians held at OUT.txt's centres (their baseline), and so their
      strongest component: its centre as a (1-based) pixel, which a test maps
-     onto any velocity axis.
+     onto any velocity axis; and their whole final fit (amplitude K / centre
+     pixel / sigma in pixels for each component), so that a test can apply
+     its own definition of the strongest component to their fit as to ours.
 
 usage: python3 bench/salsa_observers_ref.py [SHARED_DATA] > crates/astrolab-hline/tests/fixtures/salsa_observers.csv
 """
@@ -99,7 +101,7 @@ def fit(guess, x, y):
 
 def main():
     root = os.path.join(sys.argv[1] if len(sys.argv) > 1 else "../shared/data", "hline/salsa")
-    print("# file,n_components,their_velocities,strongest_pixel,strongest_v_class,reproduced")
+    print("# file,n_components,their_velocities,strongest_pixel,strongest_v_class,reproduced,their_components")
     print("# written by bench/salsa_observers_ref.py (numpy/scipy); velocities on the SALSA class axis")
     for s in range(1, 7):
         d = f"{root}/Analysis-{s}"
@@ -152,7 +154,8 @@ def main():
             q = least_squares(resid, q0, bounds=([0.0, 0.3] * k, np.inf)).x
             j = int(np.argmax(q[0::2]))
             vs = " ".join(f"{v:.2f}" for v in theirs)
-            print(f"{fn.group(1)},{k},{vs},{tc[j]:.4f},{theirs[j]:.2f},{int(reproduced)}")
+            comps = " ".join(f"{q[2 * i]:.3f}/{tc[i]:.4f}/{q[2 * i + 1]:.4f}" for i in range(k))
+            print(f"{fn.group(1)},{k},{vs},{tc[j]:.4f},{theirs[j]:.2f},{int(reproduced)},{comps}")
 
 
 if __name__ == "__main__":
