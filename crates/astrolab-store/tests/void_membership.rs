@@ -236,7 +236,20 @@ fn selection_cache_follows_every_write_and_survives_damage() {
                 );
             }
         };
-        // One catalog: the write itself leaves the cache (4 vflags).
+        // Writes one cap, checks every vflag against the database and
+        // returns how many void galaxies the selection gives.
+        let step = |store: &mut Store, cap: &str, r: MembershipRows, what: &str| {
+            store
+                .write_void_membership(&key("VoidFinder", cap), &r, &mut Progress::none())
+                .unwrap();
+            check(store, what);
+            store
+                .void_membership_targets("VoidFinder", 1)
+                .unwrap()
+                .len()
+        };
+        // One catalog: the write itself leaves the cache (4 vflags), before
+        // any selection could have built it.
         store
             .write_void_membership(
                 &key("VoidFinder", "NGC"),
@@ -253,40 +266,13 @@ fn selection_cache_follows_every_write_and_survives_damage() {
                 .len(),
             42
         );
-
         // A second cap changes the stamp: rebuilt from the database.
-        store
-            .write_void_membership(
-                &key("VoidFinder", "SGC"),
-                &rows(50, 20_000),
-                &mut Progress::none(),
-            )
-            .unwrap();
-        check(&mut store, "two caps");
         assert_eq!(
-            store
-                .void_membership_targets("VoidFinder", 1)
-                .unwrap()
-                .len(),
+            step(&mut store, "SGC", rows(50, 20_000), "two caps"),
             42 + 20
         );
-
         // Rewriting one cap with other rows is never answered from the old file.
-        store
-            .write_void_membership(
-                &key("VoidFinder", "NGC"),
-                &rows(10, 0),
-                &mut Progress::none(),
-            )
-            .unwrap();
-        check(&mut store, "rewrite");
-        assert_eq!(
-            store
-                .void_membership_targets("VoidFinder", 1)
-                .unwrap()
-                .len(),
-            4 + 20
-        );
+        assert_eq!(step(&mut store, "NGC", rows(10, 0), "rewrite"), 4 + 20);
         assert_eq!(cache_files(&home).len(), 4, "{b}: old files removed");
 
         // Damaged files (truncated, emptied) are rebuilt, never half read.
