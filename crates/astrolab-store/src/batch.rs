@@ -86,30 +86,41 @@ impl Batch {
         let Values::I64(keys) = &self.columns[idx] else {
             return;
         };
-        use rayon::slice::ParallelSliceMut;
+        use rayon::prelude::*;
         // Sort (key, row) pairs: contiguous, and unique, so an unstable
-        // sort is deterministic and keeps equal keys in row order.
-        let mut pairs: Vec<(Option<i64>, u32)> =
-            keys.iter().copied().zip(0..self.nrows as u32).collect();
-        pairs.par_sort_unstable();
-        let order: Vec<u32> = pairs.into_iter().map(|(_, i)| i).collect();
+        // sort is deterministic and keeps equal keys in row order. Without
+        // NULLs (the computed HEALPix column) the pairs are 16 bytes, not 24.
+        let order: Vec<u32> = if keys.iter().all(Option::is_some) {
+            let mut pairs: Vec<(i64, u32)> = keys
+                .iter()
+                .map(|k| k.unwrap_or(i64::MIN))
+                .zip(0..self.nrows as u32)
+                .collect();
+            pairs.par_sort_unstable();
+            pairs.into_iter().map(|(_, i)| i).collect()
+        } else {
+            let mut pairs: Vec<(Option<i64>, u32)> =
+                keys.iter().copied().zip(0..self.nrows as u32).collect();
+            pairs.par_sort_unstable();
+            pairs.into_iter().map(|(_, i)| i).collect()
+        };
         if order.windows(2).all(|w| w[0] < w[1]) {
             return;
         }
-        use rayon::prelude::*;
-        self.columns.par_iter_mut().for_each(|col| {
-            let taken = std::mem::replace(col, Values::Null);
-            *col = match taken {
-                Values::I64(v) => Values::I64(order.iter().map(|&i| v[i as usize]).collect()),
-                Values::F64(v) => Values::F64(order.iter().map(|&i| v[i as usize]).collect()),
-                Values::TextDict { dict, codes } => Values::TextDict {
-                    dict,
-                    codes: order.iter().map(|&i| codes[i as usize]).collect(),
-                },
-                Values::Bool(v) => Values::Bool(order.iter().map(|&i| v[i as usize]).collect()),
-                other => other,
-            };
-        });
+        // Gather each column into a scratch buffer and swap it in; the
+        // column's old buffer becomes the scratch for the next column of its
+        // type on the same thread. New memory is slow to fault in (on the
+        // lab's VMs more than the gather itself), so this touches two
+        // buffers per type and thread instead of one per column.
+        let per_thread = self.columns.len().div_ceil(rayon::current_num_threads().max(1));
+        self.columns
+            .par_chunks_mut(per_thread.max(1))
+            .for_each(|chunk| {
+                let mut scratch = Scratch::default();
+                for col in chunk {
+                    scratch.permute(col, &order);
+                }
+            });
     }
 
     /// Sets a column's values by name.
@@ -135,5 +146,32 @@ impl Batch {
             assert_eq!(n, self.nrows, "column {}.{name}: length", self.table.name);
         }
         self.columns[idx] = values;
+    }
+}
+
+/// Reusable gather buffers of [`Batch::sort_by`], one per value type.
+#[derive(Default)]
+struct Scratch {
+    i64s: Vec<Option<i64>>,
+    f64s: Vec<f64>,
+    codes: Vec<u32>,
+    bools: Vec<Option<bool>>,
+}
+
+impl Scratch {
+    /// Reorders `col` so that row `k` becomes its old row `order[k]`.
+    fn permute(&mut self, col: &mut Values, order: &[u32]) {
+        fn gather<T: Copy>(v: &mut Vec<T>, scratch: &mut Vec<T>, order: &[u32]) {
+            scratch.clear();
+            scratch.extend(order.iter().map(|&i| v[i as usize]));
+            std::mem::swap(v, scratch);
+        }
+        match col {
+            Values::I64(v) => gather(v, &mut self.i64s, order),
+            Values::F64(v) => gather(v, &mut self.f64s, order),
+            Values::TextDict { codes, .. } => gather(codes, &mut self.codes, order),
+            Values::Bool(v) => gather(v, &mut self.bools, order),
+            Values::ConstI64(_) | Values::ConstText(_) | Values::Null => {}
+        }
     }
 }

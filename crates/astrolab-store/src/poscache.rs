@@ -38,10 +38,30 @@ pub(crate) fn path(home: &Path, table: &str, file: &RawFile) -> PathBuf {
 
 /// Writes a cache file atomically; errors are only logged by callers.
 pub(crate) fn write(path: &Path, c: &Cached) -> std::io::Result<()> {
+    let tmp = path.with_extension("pos.tmp");
+    write_file(&tmp, c)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Where an ingest writes a table's cache before its rows are committed
+/// (renamed to [`path`] after the commit): the file's checksum and this
+/// process's id, so concurrent ingests never write the same file.
+pub(crate) fn pending_path(home: &Path, table: &str, sha256: &str) -> PathBuf {
+    home.join("cache")
+        .join("positions")
+        .join(env!("CARGO_PKG_VERSION"))
+        .join(format!(
+            "{table}-pending-{}-{}.pos.tmp",
+            &sha256[..16.min(sha256.len())],
+            std::process::id()
+        ))
+}
+
+/// Writes and fsyncs the cache file `path` (creating its directory).
+pub(crate) fn write_file(path: &Path, c: &Cached) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("pos.tmp");
     let mut buf = Vec::with_capacity(16 + c.ra.len() * 24);
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(&(c.ra.len() as u64).to_le_bytes());
@@ -51,10 +71,9 @@ pub(crate) fn write(path: &Path, c: &Cached) -> std::io::Result<()> {
     for x in c.ra.iter().chain(&c.dec) {
         buf.extend_from_slice(&x.to_le_bytes());
     }
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut f = std::fs::File::create(path)?;
     f.write_all(&buf)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    f.sync_all()
 }
 
 /// Reads a cache file; None when missing or malformed.

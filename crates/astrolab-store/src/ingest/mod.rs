@@ -6,6 +6,7 @@ mod bulk;
 mod columns;
 mod desi;
 mod galaxies;
+mod positions;
 mod voids;
 
 use std::path::{Path, PathBuf};
@@ -243,6 +244,7 @@ fn prepare(path: &Path) -> Result<Prepared> {
     let fits = FitsFile::open(path)?;
     let format = detect_fits(path, &fits)?;
     let hdus_json = hdus_json(&fits);
+    let t = std::time::Instant::now();
     let mut batches = match format {
         Format::Zcatalog => vec![desi::read_zcatalog(path, &fits)?],
         Format::Redrock => vec![desi::read_redrock(path, &fits)?],
@@ -251,9 +253,12 @@ fn prepare(path: &Path) -> Result<Prepared> {
         Format::V2 => voids::read_v2(path, &fits)?,
         Format::Galaxies => vec![galaxies::read_fits(path, &fits)?],
     };
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "columns read and checked");
+    let t = std::time::Instant::now();
     for b in batches.iter_mut().filter(|b| b.table.sky) {
         b.sort_by("hpx");
     }
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "rows sorted by HEALPix index");
     Ok(Prepared {
         format,
         hdus_json,
@@ -337,42 +342,23 @@ impl Store {
         };
         let replaced = previous.map(|p| p.file_id);
         let t2 = std::time::Instant::now();
-        file.file_id = self.load_prepared(&file, replaced, &mut prepared, progress)?;
+        let home = self.config.home.clone();
+        let pending = positions::start(&home, &file.sha256, &prepared.batches);
+        match self.load_prepared(&file, replaced, &mut prepared, progress) {
+            Ok(id) => file.file_id = id,
+            Err(e) => {
+                pending.discard();
+                return Err(e);
+            }
+        }
         tracing::debug!(seconds = t2.elapsed().as_secs_f64(), "loaded and committed");
-        self.write_position_caches(&file, &prepared.batches);
+        pending.publish(&home, &file);
         let tables = prepared
             .batches
             .iter()
             .map(|b| (b.table.name.to_string(), b.nrows as u64))
             .collect();
         Ok(IngestOutcome::Loaded { file, tables })
-    }
-
-    /// Writes the crossmatch position cache of each sky table this file
-    /// loaded (after the commit; a failure here only costs speed later).
-    fn write_position_caches(&self, file: &RawFile, batches: &[Batch]) {
-        for b in batches.iter().filter(|b| b.table.sky) {
-            let id = Store::position_id_column(b.table);
-            let ints = |name: &str| match b.columns.get(
-                b.table
-                    .columns
-                    .iter()
-                    .position(|c| c.name == name)
-                    .unwrap_or(usize::MAX),
-            ) {
-                Some(Values::I64(v)) => v.clone(),
-                _ => vec![None; b.nrows],
-            };
-            let c = crate::poscache::Cached {
-                ids: ints(id),
-                ra: columns::f64_of(b, "ra"),
-                dec: columns::f64_of(b, "dec"),
-            };
-            let path = crate::poscache::path(&self.config.home, b.table.name, file);
-            if let Err(e) = crate::poscache::write(&path, &c) {
-                tracing::warn!(error = %e, path = %path.display(), "could not write the positions cache");
-            }
-        }
     }
 
     fn load_prepared(
@@ -441,10 +427,13 @@ impl Store {
         let file_id = tx.last_insert_rowid();
         for b in prepared.batches.iter_mut() {
             b.set("file_id", Values::ConstI64(file_id));
-            let saved = if bulk::worth_it_sqlite(&tx, b).map_err(e(&path))? {
-                bulk::drop_indexes_sqlite(&tx, b.table.name).map_err(e(&path))?
+            let (saved, _cache) = if bulk::worth_it_sqlite(&tx, b).map_err(e(&path))? {
+                (
+                    bulk::drop_indexes_sqlite(&tx, b.table.name).map_err(e(&path))?,
+                    Some(bulk::CacheSize::set(&tx, bulk::BULK_CACHE_KIB).map_err(e(&path))?),
+                )
             } else {
-                Vec::new()
+                (Vec::new(), None)
             };
             let t = std::time::Instant::now();
             crate::sqlite::load_batch(&tx, &path, b, progress)?;
