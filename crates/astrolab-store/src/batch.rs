@@ -112,7 +112,10 @@ impl Batch {
         // type on the same thread. New memory is slow to fault in (on the
         // lab's VMs more than the gather itself), so this touches two
         // buffers per type and thread instead of one per column.
-        let per_thread = self.columns.len().div_ceil(rayon::current_num_threads().max(1));
+        let per_thread = self
+            .columns
+            .len()
+            .div_ceil(rayon::current_num_threads().max(1));
         self.columns
             .par_chunks_mut(per_thread.max(1))
             .for_each(|chunk| {

@@ -380,6 +380,27 @@ fn an_interrupted_bulk_load_rolls_back_and_keeps_wal_mode() {
         .unwrap_err();
     assert!(err.to_string().contains("stopped by the test"), "{err}");
     assert_eq!(snapshot(&mut store), before);
+    // The position cache written during the load was deleted with it: only
+    // the small file's cache is there, and nothing pending.
+    let caches = || -> Vec<String> {
+        let dir = cfg
+            .home
+            .join("cache")
+            .join("positions")
+            .join(env!("CARGO_PKG_VERSION"));
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let after_failure = caches();
+    assert_eq!(after_failure.len(), 1, "{after_failure:?}");
+    assert!(
+        after_failure[0].starts_with("zcatalog-1-"),
+        "{after_failure:?}"
+    );
     let conn = rusqlite::Connection::open(cfg.sqlite_path()).unwrap();
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -393,4 +414,22 @@ fn an_interrupted_bulk_load_rolls_back_and_keeps_wal_mode() {
     // And the full load then works.
     ingest(&mut store, &path).unwrap();
     assert_eq!(store.count_rows("zcatalog").unwrap(), 1_101_000);
+    // Its cache now has its final name (file_id 2: the failed load's id was
+    // rolled back), is complete, and nothing is left pending.
+    let after_load = caches();
+    assert_eq!(after_load.len(), 2, "{after_load:?}");
+    assert!(
+        after_load[1].starts_with("zcatalog-2-") && after_load[1].ends_with(".pos"),
+        "{after_load:?}"
+    );
+    let size = std::fs::metadata(
+        cfg.home
+            .join("cache")
+            .join("positions")
+            .join(env!("CARGO_PKG_VERSION"))
+            .join(&after_load[1]),
+    )
+    .unwrap()
+    .len();
+    assert_eq!(size, 16 + 1_100_000 * 24);
 }

@@ -253,12 +253,18 @@ fn prepare(path: &Path) -> Result<Prepared> {
         Format::V2 => voids::read_v2(path, &fits)?,
         Format::Galaxies => vec![galaxies::read_fits(path, &fits)?],
     };
-    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "columns read and checked");
+    tracing::debug!(
+        seconds = t.elapsed().as_secs_f64(),
+        "columns read and checked"
+    );
     let t = std::time::Instant::now();
     for b in batches.iter_mut().filter(|b| b.table.sky) {
         b.sort_by("hpx");
     }
-    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "rows sorted by HEALPix index");
+    tracing::debug!(
+        seconds = t.elapsed().as_secs_f64(),
+        "rows sorted by HEALPix index"
+    );
     Ok(Prepared {
         format,
         hdus_json,

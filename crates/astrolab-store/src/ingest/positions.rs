@@ -36,7 +36,11 @@ pub(crate) fn start(home: &Path, sha256: &str, batches: &[Batch]) -> PendingPosi
         .filter(|b| b.table.sky)
         .map(|b| {
             let name = b.table.name;
-            (name, poscache::pending_path(home, name, sha256), cached_of(b))
+            (
+                name,
+                poscache::pending_path(home, name, sha256),
+                cached_of(b),
+            )
         })
         .collect();
     if jobs.is_empty() {
