@@ -35,8 +35,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use memmap2::{Mmap, MmapOptions};
 use rayon::prelude::*;
 
+use crate::batch::SpectrumView;
 use crate::error::SpectraStoreError;
 use crate::file::{commit, tmp_path, SpectraFile, SpectraRow};
 
@@ -192,6 +194,66 @@ impl HotCopy {
         }))
     }
 
+    /// Maps this hot copy read-only (the zero-copy reader,
+    /// [`crate::map_many`]); `populate` asks the kernel to map every page
+    /// of the file up front (`MAP_POPULATE`) instead of at first touch.
+    ///
+    /// The map is of the file this `HotCopy` opened and checked (same open
+    /// file, so the same inode even if the name was replaced since), and its
+    /// length is checked again against the header: the views
+    /// [`HotMap::view`] hands out never reach past the end.
+    ///
+    /// Refused on big-endian machines: the bytes are little-endian and are
+    /// viewed in place (callers copy with [`HotCopy::read_rows`] there).
+    pub(crate) fn map(&self, populate: bool) -> Result<HotMap> {
+        if cfg!(target_endian = "big") {
+            return Err(bad(
+                &self.path,
+                "a hot copy is little-endian and cannot be viewed in place on this machine",
+            ));
+        }
+        let mut options = MmapOptions::new();
+        if populate {
+            options.populate();
+        }
+        // SAFETY: `Mmap` hands out `&[u8]` over the file, which is sound
+        // only while nobody changes the file under the map. astrolab never
+        // does: a hot copy is written under a temporary name and renamed
+        // over the old one (`write_hot_copy`), never written in place, so a
+        // live map keeps the old inode's bytes unchanged until it is dropped
+        // (the same guarantee the positioned reads rely on). What the type
+        // system cannot rule out is another program truncating or
+        // rewriting the file in place: the process then reads changed
+        // bytes, or dies of SIGBUS on a page past the new end. Documented
+        // on `map_many`.
+        let map = unsafe { options.map(&self.file) }
+            .map_err(|e| SpectraStoreError::io(&self.path, "map", e))?;
+        let expected = HEADER_BYTES + self.nrows * row_bytes(self.npix);
+        if map.len() != expected {
+            return Err(bad(
+                &self.path,
+                format!(
+                    "{} bytes mapped where the header needs {expected}: the file changed while \
+                     it was opened; run the read again",
+                    map.len()
+                ),
+            ));
+        }
+        // Every array starts 4-byte aligned in the file (64-byte header,
+        // rows of 32 + 12 npix bytes, scalars 32 bytes); a map starts on a
+        // page, so the f32/u32 views below are aligned. Checked once here
+        // so that `view` cannot panic.
+        if !map.as_ptr().cast::<f32>().is_aligned() {
+            return Err(bad(&self.path, "the map is not 4-byte aligned"));
+        }
+        Ok(HotMap {
+            path: self.path.clone(),
+            map,
+            npix: self.npix,
+            nrows: self.nrows,
+        })
+    }
+
     /// Number of spectra.
     pub fn len(&self) -> usize {
         self.nrows
@@ -285,6 +347,93 @@ impl HotCopy {
             dec: f64::from_le_bytes(word(16)),
             z: f64::from_le_bytes(word(24)),
         })
+    }
+}
+
+/// A hot copy mapped read-only into memory (see [`HotCopy::map`] for
+/// why that is sound and what it assumes): rows are viewed in place.
+#[derive(Debug)]
+pub(crate) struct HotMap {
+    path: PathBuf,
+    map: Mmap,
+    npix: usize,
+    nrows: usize,
+}
+
+impl HotMap {
+    /// Number of spectra.
+    pub(crate) fn len(&self) -> usize {
+        self.nrows
+    }
+
+    /// The hot copy's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Byte range of row `row` in the file.
+    fn row_range(&self, row: usize) -> std::ops::Range<usize> {
+        let start = HEADER_BYTES + row * row_bytes(self.npix);
+        start..start + row_bytes(self.npix)
+    }
+
+    /// Row `row` in place; panics past the end (callers check rows when
+    /// they build their request list).
+    pub(crate) fn view(&self, row: usize) -> SpectrumView<'_> {
+        assert!(row < self.nrows, "row {row} of {} rows", self.nrows);
+        let bytes = &self.map[self.row_range(row)];
+        let word = |o: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[o..o + 8]);
+            b
+        };
+        let n4 = 4 * self.npix;
+        let arrays = &bytes[ROW_SCALARS_BYTES..];
+        // Aligned and a multiple of 4 long (checked in `HotCopy::map`), so
+        // these casts do not fail.
+        SpectrumView {
+            target_id: i64::from_le_bytes(word(0)),
+            ra: f64::from_le_bytes(word(8)),
+            dec: f64::from_le_bytes(word(16)),
+            z: f64::from_le_bytes(word(24)),
+            flux: bytemuck::cast_slice(&arrays[..n4]),
+            ivar: bytemuck::cast_slice(&arrays[n4..2 * n4]),
+            mask: bytemuck::cast_slice(&arrays[2 * n4..3 * n4]),
+        }
+    }
+
+    /// Asks the kernel to map the pages of row `row` now, in one call
+    /// (`MADV_POPULATE_READ`, Linux 5.14+) rather than one page fault per
+    /// 16 pages at first touch. A no-op elsewhere.
+    pub(crate) fn populate_row(&self, row: usize) -> std::io::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            let r = self.row_range(row);
+            self.map
+                .advise_range(memmap2::Advice::PopulateRead, r.start, r.len())
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = row;
+            Ok(())
+        }
+    }
+
+    /// Tells the kernel that row `row` will be read soon
+    /// (`MADV_WILLNEED`: readahead into the page cache; it maps nothing).
+    /// A no-op off Unix.
+    pub(crate) fn will_need_row(&self, row: usize) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            let r = self.row_range(row);
+            self.map
+                .advise_range(memmap2::Advice::WillNeed, r.start, r.len())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = row;
+            Ok(())
+        }
     }
 }
 

@@ -47,6 +47,7 @@ mod error;
 mod file;
 mod hot;
 mod lab;
+mod mapped;
 pub mod plot;
 mod read;
 
@@ -61,4 +62,5 @@ pub use file::{
 };
 pub use hot::{hot_path, read_many, write_hot_copy, HotCopy};
 pub use lab::{lab_columns, read_lab_layout, LabSpectrum};
+pub use mapped::{map_many, map_many_with, MappedSpectra, Prefault};
 pub use read::{read_indexed, IndexedSpectrum};
