@@ -28,8 +28,7 @@
 # the page cache), against the copy, each in its own fresh process,
 # unpinned (`touch-call`): the same batch made and then every value touched
 # (per spectrum the sum of flux * ivar where mask is 0), since a mapped
-# batch pays its page faults at the first touch. PREFAULT (default lazy;
-# rows, willneed, files) picks map_many_with's Prefault.
+# batch pays its page faults at the first touch.
 #
 # usage: bench/spectra_access.sh [HOME]   (default bench/data/spectra_store;
 #        delete it to rebuild)
@@ -103,8 +102,7 @@ PY
 )
 u=$($ex batch-call --home "$home" --batch 10000 --seed 7 --batch-in "$tmp/batch.txt")
 tc=$($ex touch-call --home "$home" --batch 10000 --seed 7 --batch-in "$tmp/batch.txt" --mode copy)
-tm=$($ex touch-call --home "$home" --batch 10000 --seed 7 --batch-in "$tmp/batch.txt" --mode mapped \
-    --prefault "${PREFAULT:-lazy}")
+tm=$($ex touch-call --home "$home" --batch 10000 --seed 7 --batch-in "$tmp/batch.txt" --mode mapped)
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "pinned with: ${pin:-nothing}"
 echo "astrolab: $a"

@@ -35,7 +35,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use memmap2::{Mmap, MmapOptions};
+use memmap2::Mmap;
 use rayon::prelude::*;
 
 use crate::batch::SpectrumView;
@@ -195,8 +195,10 @@ impl HotCopy {
     }
 
     /// Maps this hot copy read-only (the zero-copy reader,
-    /// [`crate::map_many`]); `populate` asks the kernel to map every page
-    /// of the file up front (`MAP_POPULATE`) instead of at first touch.
+    /// [`crate::map_many`]). Pages are mapped at first touch: asking for
+    /// them up front (`MAP_POPULATE`, `MADV_POPULATE_READ` or
+    /// `MADV_WILLNEED` per wanted row) was measured no faster, or much
+    /// slower (`bench/notes/issue3-batch.md`, session 6).
     ///
     /// The map is of the file this `HotCopy` opened and checked (same open
     /// file, so the same inode even if the name was replaced since), and its
@@ -205,16 +207,12 @@ impl HotCopy {
     ///
     /// Refused on big-endian machines: the bytes are little-endian and are
     /// viewed in place (callers copy with [`HotCopy::read_rows`] there).
-    pub(crate) fn map(&self, populate: bool) -> Result<HotMap> {
+    pub(crate) fn map(&self) -> Result<HotMap> {
         if cfg!(target_endian = "big") {
             return Err(bad(
                 &self.path,
                 "a hot copy is little-endian and cannot be viewed in place on this machine",
             ));
-        }
-        let mut options = MmapOptions::new();
-        if populate {
-            options.populate();
         }
         // SAFETY: `Mmap` hands out `&[u8]` over the file, which is sound
         // only while nobody changes the file under the map. astrolab never
@@ -226,7 +224,7 @@ impl HotCopy {
         // rewriting the file in place: the process then reads changed
         // bytes, or dies of SIGBUS on a page past the new end. Documented
         // on `map_many`.
-        let map = unsafe { options.map(&self.file) }
+        let map = unsafe { Mmap::map(&self.file) }
             .map_err(|e| SpectraStoreError::io(&self.path, "map", e))?;
         let expected = HEADER_BYTES + self.nrows * row_bytes(self.npix);
         if map.len() != expected {
@@ -247,7 +245,6 @@ impl HotCopy {
             return Err(bad(&self.path, "the map is not 4-byte aligned"));
         }
         Ok(HotMap {
-            path: self.path.clone(),
             map,
             npix: self.npix,
             nrows: self.nrows,
@@ -354,7 +351,6 @@ impl HotCopy {
 /// why that is sound and what it assumes): rows are viewed in place.
 #[derive(Debug)]
 pub(crate) struct HotMap {
-    path: PathBuf,
     map: Mmap,
     npix: usize,
     nrows: usize,
@@ -364,11 +360,6 @@ impl HotMap {
     /// Number of spectra.
     pub(crate) fn len(&self) -> usize {
         self.nrows
-    }
-
-    /// The hot copy's path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Byte range of row `row` in the file.
@@ -399,40 +390,6 @@ impl HotMap {
             flux: bytemuck::cast_slice(&arrays[..n4]),
             ivar: bytemuck::cast_slice(&arrays[n4..2 * n4]),
             mask: bytemuck::cast_slice(&arrays[2 * n4..3 * n4]),
-        }
-    }
-
-    /// Asks the kernel to map the pages of row `row` now, in one call
-    /// (`MADV_POPULATE_READ`, Linux 5.14+) rather than one page fault per
-    /// 16 pages at first touch. A no-op elsewhere.
-    pub(crate) fn populate_row(&self, row: usize) -> std::io::Result<()> {
-        #[cfg(target_os = "linux")]
-        {
-            let r = self.row_range(row);
-            self.map
-                .advise_range(memmap2::Advice::PopulateRead, r.start, r.len())
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = row;
-            Ok(())
-        }
-    }
-
-    /// Tells the kernel that row `row` will be read soon
-    /// (`MADV_WILLNEED`: readahead into the page cache; it maps nothing).
-    /// A no-op off Unix.
-    pub(crate) fn will_need_row(&self, row: usize) -> std::io::Result<()> {
-        #[cfg(unix)]
-        {
-            let r = self.row_range(row);
-            self.map
-                .advise_range(memmap2::Advice::WillNeed, r.start, r.len())
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = row;
-            Ok(())
         }
     }
 }

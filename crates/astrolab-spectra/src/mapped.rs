@@ -14,6 +14,10 @@
 //! map, that is into the page cache the hot copies already sit in. The
 //! cost moves to the first touch of each page (a page fault maps up to 16
 //! cached pages, "fault-around"), with no zeroing and no new memory.
+//! Asking the kernel to map the wanted pages up front instead
+//! (`MADV_POPULATE_READ` or `MADV_WILLNEED` per row, `MAP_POPULATE` per
+//! file) was measured no faster, or much slower
+//! (`bench/notes/issue3-batch.md`, session 6), so there is no such option.
 //!
 //! A file without a usable hot copy (none, or a stale one: the same checks
 //! as every other hot-copy reader, [`HotCopy::open_fresh`]) has its wanted
@@ -23,16 +27,8 @@
 //! views look the same either way; [`MappedSpectra::mapped_files`] says how
 //! many files were mapped.
 //!
-//! # Safety of the maps
-//! A map is only sound while nobody changes the file under it. astrolab
-//! never does: a hot copy is written under a temporary name and renamed over
-//! the old one, never modified in place, so a live map keeps the bytes of
-//! the file it mapped (the old inode) until the [`MappedSpectra`] is
-//! dropped, even when `astrolab spectra hot` replaces the copy meanwhile.
-//! Another program that truncates or rewrites a `.hot` file in place
-//! breaks that: the views then show the changed bytes, and touching a page
-//! past a truncated end kills the process with SIGBUS. Do not edit hot
-//! copies in place (delete them or let `spectra hot` replace them).
+//! Why mapping is sound (hot copies are replaced by rename, never changed
+//! in place) and what breaks it is on [`map_many`], where callers see it.
 
 use std::fmt;
 use std::path::Path;
@@ -45,27 +41,6 @@ use crate::hot::{HotCopy, HotMap};
 
 type Result<T> = std::result::Result<T, SpectraStoreError>;
 
-/// How [`map_many_with`] readies the pages of the wanted rows before it
-/// returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Prefault {
-    /// Nothing: each page is mapped at its first touch (one fault per up
-    /// to 16 cached pages).
-    #[default]
-    Lazy,
-    /// `MADV_POPULATE_READ` over each wanted row (Linux 5.14+; rows in
-    /// parallel on rayon's pool): the pages are mapped in one call per row
-    /// instead of faults at first touch.
-    Rows,
-    /// `MADV_WILLNEED` over each wanted row: readahead of pages that are not
-    /// in the page cache (it maps nothing).
-    WillNeed,
-    /// `MAP_POPULATE`: every page of every file mapped when the file is
-    /// mapped, wanted or not.
-    Files,
-}
-
 /// Where one file's spectra are in a [`MappedSpectra`].
 enum Source {
     /// A fresh hot copy, mapped: rows are viewed in place.
@@ -74,9 +49,9 @@ enum Source {
     Decoded(Decoded),
 }
 
-/// Many spectra viewed in place (see the module documentation): spectrum
-/// `i` is request `i` of [`map_many`]. Holds the maps of the files asked
-/// for; the views borrow from it.
+/// Many spectra viewed in place, made by [`map_many`]: spectrum `i` is
+/// request `i`. Holds the maps of the files asked for (and the rows it had
+/// to copy); the views borrow from it.
 pub struct MappedSpectra {
     sources: Vec<Source>,
     /// (source, row) of each request, in request order.
@@ -136,18 +111,35 @@ impl MappedSpectra {
 
 /// Many spectra at once without copying them: `wanted[i]` is (spectra file,
 /// 0-based row) and becomes spectrum `i` (repeats and any order allowed).
-/// Files with a fresh hot copy are mapped, others decoded (see the module
-/// documentation, and its safety section on what a map assumes). Pages are
-/// mapped at first touch ([`Prefault::Lazy`]); see [`map_many_with`].
+/// Each distinct file's hot copy, when fresh (the same checks as
+/// [`HotCopy::open_fresh`]), is mapped read-only and its spectra are
+/// viewed in place: [`MappedSpectra::get`]'s slices point into the page
+/// cache, nothing is copied, no memory is allocated for them. A file with
+/// no hot copy or a stale one has its wanted rows decoded from the Parquet
+/// file instead, and on big-endian machines hot copies are copied
+/// (byte-swapped); [`MappedSpectra::mapped_files`] says how many files
+/// were mapped. Pages are mapped at first touch, not here.
 ///
 /// Errors name the file: a missing file, a damaged hot copy (bad magic,
 /// wrong length), a row past the end.
+///
+/// # What a map assumes
+/// A map is only sound while nobody changes the file under it. astrolab
+/// never does: a hot copy is written under a temporary name and renamed over
+/// the old one, never modified in place, so a live map keeps the bytes of
+/// the file it mapped (the old inode) until the [`MappedSpectra`] is
+/// dropped, even when `astrolab spectra hot` replaces the copy meanwhile.
+/// Another program that truncates or rewrites a `.hot` file in place
+/// breaks that: the views then show the changed bytes, and touching a page
+/// past a truncated end kills the process with SIGBUS. Do not edit hot
+/// copies in place (delete them, or let `spectra hot` replace them).
+///
+/// # Cost
+/// Making the maps is cheap (one open, header check and `mmap` per
+/// file); the pages are mapped at their first touch, with no new memory
+/// and no copy, and unmapped when the [`MappedSpectra`] is dropped (40-80
+/// ms for 10 k spectra on the lab's VMs).
 pub fn map_many(wanted: &[(&Path, usize)]) -> Result<MappedSpectra> {
-    map_many_with(wanted, Prefault::default())
-}
-
-/// [`map_many`], readying the wanted pages as `prefault` says.
-pub fn map_many_with(wanted: &[(&Path, usize)], prefault: Prefault) -> Result<MappedSpectra> {
     let Grouped {
         files,
         file_of,
@@ -156,34 +148,8 @@ pub fn map_many_with(wanted: &[(&Path, usize)], prefault: Prefault) -> Result<Ma
     let sources: Vec<Source> = files
         .par_iter()
         .zip(&rows_of)
-        .map(|(path, rows)| open(path, rows, prefault == Prefault::Files))
+        .map(|(path, rows)| open(path, rows))
         .collect::<Result<_>>()?;
-
-    if matches!(prefault, Prefault::Rows | Prefault::WillNeed) {
-        // Each distinct mapped row once, in file order.
-        let mut todo: Vec<(usize, usize)> = rows_of
-            .iter()
-            .enumerate()
-            .filter(|&(s, _)| matches!(sources[s], Source::Mapped(_)))
-            .flat_map(|(s, rows)| rows.iter().map(move |&r| (s, r)))
-            .collect();
-        todo.sort_unstable();
-        todo.dedup();
-        todo.par_chunks(64).try_for_each(|chunk| {
-            chunk.iter().try_for_each(|&(s, row)| {
-                let Source::Mapped(m) = &sources[s] else {
-                    unreachable!("only mapped sources were listed")
-                };
-                let done = if prefault == Prefault::Rows {
-                    m.populate_row(row)
-                } else {
-                    m.will_need_row(row)
-                };
-                done.map_err(|e| SpectraStoreError::io(m.path(), "prefault the map", e))
-            })
-        })?;
-    }
-
     let records = file_of
         .into_iter()
         .zip(wanted)
@@ -195,11 +161,11 @@ pub fn map_many_with(wanted: &[(&Path, usize)], prefault: Prefault) -> Result<Ma
 /// Opens one file for the rows `rows`: mapped when its hot copy is fresh
 /// and the machine little-endian, else copied. Every row is checked here,
 /// so that [`MappedSpectra::get`] cannot fail.
-fn open(path: &Path, rows: &[usize], populate: bool) -> Result<Source> {
+fn open(path: &Path, rows: &[usize]) -> Result<Source> {
     match HotCopy::open_fresh(path)? {
         Some(hot) if cfg!(target_endian = "little") => {
             check_rows(path, rows, hot.len())?;
-            let map = hot.map(populate)?;
+            let map = hot.map()?;
             debug_assert_eq!(map.len(), hot.len());
             Ok(Source::Mapped(map))
         }

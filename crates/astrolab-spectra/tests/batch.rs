@@ -7,9 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use astrolab_spectra::{
-    hot_path, map_many, map_many_with, read_batch, read_many, read_many_into, write_hot_copy,
-    write_spectra_file, FileMeta, HotCopy, MappedSpectra, Prefault, SpectraBatch, SpectraFile,
-    SpectraRow, SpectrumView,
+    hot_path, map_many, read_batch, read_many, read_many_into, write_hot_copy, write_spectra_file,
+    FileMeta, HotCopy, MappedSpectra, SpectraBatch, SpectraFile, SpectraRow, SpectrumView,
 };
 
 /// splitmix64: seeded, reproducible picks and values.
@@ -267,21 +266,10 @@ fn mapped_views_are_the_batch_read_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
     let files = store(dir.path());
     let wanted = random_request(&files, 17, 700);
-    for prefault in [
-        Prefault::Lazy,
-        Prefault::Rows,
-        Prefault::WillNeed,
-        Prefault::Files,
-    ] {
-        let mapped = map_many_with(&wanted, prefault).unwrap();
-        // a and b are mapped; c (no hot copy) and d (stale) are decoded.
-        assert_eq!(
-            (mapped.files(), mapped.mapped_files()),
-            (4, 2),
-            "{prefault:?}"
-        );
-        check_mapped(&mapped, &wanted);
-    }
+    let mapped = map_many(&wanted).unwrap();
+    // a and b are mapped; c (no hot copy) and d (stale) are decoded.
+    assert_eq!((mapped.files(), mapped.mapped_files()), (4, 2));
+    check_mapped(&mapped, &wanted);
     // One file only, every row once in reverse order.
     let one: Vec<(&Path, usize)> = (0..300).rev().map(|r| (files[1].as_path(), r)).collect();
     let mapped = map_many(&one).unwrap();

@@ -8,15 +8,15 @@
 //! spectra_access hot --home DIR
 //! spectra_access batch-call --home DIR --batch-in FILE [--batch 10000] [--seed 7]
 //! spectra_access touch-call --home DIR --batch-in FILE --mode mapped|copy
-//!                           [--prefault lazy|rows|willneed|files] [--batch 10000] [--seed 7]
+//!                           [--batch 10000] [--seed 7]
 //! ```
 //! `batch-call` times only `read_many_into` (as in `measure`) on the
 //! TARGETIDs of FILE (`measure --batch-out`), in a fresh process.
 //! `touch-call` times getting the batch of FILE and then touching every
 //! value of it (per spectrum, the sum of flux * ivar over pixels with mask
 //! 0, on rayon's pool), in a fresh process: `--mode mapped` through
-//! `astrolab_spectra::map_many_with` (hot copies mapped, views into the page
-//! cache, nothing copied; `--prefault` as `Prefault`), `--mode copy` through
+//! `astrolab_spectra::map_many` (hot copies mapped, views into the page
+//! cache, nothing copied), `--mode copy` through
 //! `read_many_into` into a new `SpectraBatch`. A mapped batch costs little
 //! to make and its page faults come at the first touch, so only
 //! "make + touch" compares the two. Then 4 new random batches as in
@@ -54,8 +54,8 @@ use std::time::Instant;
 
 use astrolab_formats::spectra::{read_desi_coadd, MERGED_DWAVE, MERGED_NPIX, MERGED_WAVE_MIN};
 use astrolab_spectra::{
-    map_many_with, read_many_into, write_spectra_file, FileMeta, Prefault, SpectraBatch,
-    SpectraFile, SpectraRow, SpectrumView,
+    map_many, read_many_into, write_spectra_file, FileMeta, SpectraBatch, SpectraFile, SpectraRow,
+    SpectrumView,
 };
 use astrolab_store::{SpectraFileRecord, Store, StoreConfig};
 
@@ -154,19 +154,9 @@ fn main() -> R<()> {
                 Some("copy") => false,
                 _ => return Err("--mode mapped|copy is required".into()),
             };
-            let prefault = match arg(&args, "--prefault").as_deref() {
-                None | Some("lazy") => Prefault::Lazy,
-                Some("rows") => Prefault::Rows,
-                Some("willneed") => Prefault::WillNeed,
-                Some("files") => Prefault::Files,
-                Some(p) => return Err(format!("--prefault {p}: lazy|rows|willneed|files").into()),
-            };
             let n = num(&args, "--batch", 10_000)?;
             let seed = num(&args, "--seed", 7)?;
-            println!(
-                "{}",
-                touch_call(&mut store, &ids, n, seed, total, mapped, prefault)?
-            );
+            println!("{}", touch_call(&mut store, &ids, n, seed, total, mapped)?);
             Ok(())
         }
         Some("hot") => {
@@ -578,7 +568,6 @@ fn touch_call(
     seed: u64,
     total: i64,
     mapped: bool,
-    prefault: Prefault,
 ) -> R<String> {
     let mut copy = SpectraBatch::new();
     let mut per_s = Vec::new();
@@ -604,7 +593,7 @@ fn touch_call(
             locs.iter().map(|l| (Path::new(&l.path), l.row)).collect();
         let t1 = Instant::now();
         let maps = if mapped {
-            Some(map_many_with(&wanted, prefault)?)
+            Some(map_many(&wanted)?)
         } else {
             read_many_into(&wanted, &mut copy)?;
             None
@@ -641,7 +630,9 @@ fn touch_call(
         checksum += sum;
         if pass == 0 {
             first = format!(
-                "first_per_s={:.0} first_s={all:.3} (locate {:.3}, make {:.3}, touch {:.3};                  drop {drop_s:.3}) first_minor_faults={faults} first_sum={sum:.9e} files={files} mapped_files={mapped_files}",
+                "first_per_s={:.0} first_s={all:.3} (locate {:.3}, make {:.3}, touch {:.3}; drop \
+                 {drop_s:.3}) first_minor_faults={faults} first_sum={sum:.9e} files={files} \
+                 mapped_files={mapped_files}",
                 ids.len() as f64 / all,
                 (t1 - t0).as_secs_f64(),
                 (t2 - t1).as_secs_f64(),
@@ -652,7 +643,8 @@ fn touch_call(
     let mut steady = per_s[1..].to_vec();
     steady.sort_by(f64::total_cmp);
     Ok(format!(
-        "touch: mode={} prefault={prefault:?} {first} steady_per_s={:.0} (median of {STEADY_PASSES}          new batches, all: {}) threads={} (sum of sums {checksum:.9e})",
+        "touch: mode={} {first} steady_per_s={:.0} (median of \
+         {STEADY_PASSES} new batches, all: {}) threads={} (sum of sums {checksum:.9e})",
         if mapped { "mapped" } else { "copy" },
         steady[steady.len() / 2],
         per_s
