@@ -313,11 +313,6 @@ impl HotCopy {
         let io = |e| SpectraStoreError::io(&self.path, "read", e);
         let mut scalars = [0u8; ROW_SCALARS_BYTES];
         read_exact_at(&self.file, &mut scalars, start).map_err(io)?;
-        let word = |o: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&scalars[o..o + 8]);
-            b
-        };
         let mut off = start + ROW_SCALARS_BYTES as u64;
         for bytes in [
             bytemuck::cast_slice_mut::<f32, u8>(flux),
@@ -338,12 +333,7 @@ impl HotCopy {
                 *v = u32::from_le(*v);
             }
         }
-        Ok(RowScalars {
-            target_id: i64::from_le_bytes(word(0)),
-            ra: f64::from_le_bytes(word(8)),
-            dec: f64::from_le_bytes(word(16)),
-            z: f64::from_le_bytes(word(24)),
-        })
+        Ok(RowScalars::from_le(&scalars))
     }
 }
 
@@ -357,11 +347,6 @@ pub(crate) struct HotMap {
 }
 
 impl HotMap {
-    /// Number of spectra.
-    pub(crate) fn len(&self) -> usize {
-        self.nrows
-    }
-
     /// Byte range of row `row` in the file.
     fn row_range(&self, row: usize) -> std::ops::Range<usize> {
         let start = HEADER_BYTES + row * row_bytes(self.npix);
@@ -373,20 +358,16 @@ impl HotMap {
     pub(crate) fn view(&self, row: usize) -> SpectrumView<'_> {
         assert!(row < self.nrows, "row {row} of {} rows", self.nrows);
         let bytes = &self.map[self.row_range(row)];
-        let word = |o: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&bytes[o..o + 8]);
-            b
-        };
+        let s = RowScalars::from_le(&bytes[..ROW_SCALARS_BYTES]);
         let n4 = 4 * self.npix;
         let arrays = &bytes[ROW_SCALARS_BYTES..];
         // Aligned and a multiple of 4 long (checked in `HotCopy::map`), so
         // these casts do not fail.
         SpectrumView {
-            target_id: i64::from_le_bytes(word(0)),
-            ra: f64::from_le_bytes(word(8)),
-            dec: f64::from_le_bytes(word(16)),
-            z: f64::from_le_bytes(word(24)),
+            target_id: s.target_id,
+            ra: s.ra,
+            dec: s.dec,
+            z: s.z,
             flux: bytemuck::cast_slice(&arrays[..n4]),
             ivar: bytemuck::cast_slice(&arrays[n4..2 * n4]),
             mask: bytemuck::cast_slice(&arrays[2 * n4..3 * n4]),
@@ -401,6 +382,23 @@ pub(crate) struct RowScalars {
     pub ra: f64,
     pub dec: f64,
     pub z: f64,
+}
+
+impl RowScalars {
+    /// From the first 32 bytes of a row (little-endian).
+    fn from_le(b: &[u8]) -> RowScalars {
+        let word = |o: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[o..o + 8]);
+            w
+        };
+        RowScalars {
+            target_id: i64::from_le_bytes(word(0)),
+            ra: f64::from_le_bytes(word(8)),
+            dec: f64::from_le_bytes(word(16)),
+            z: f64::from_le_bytes(word(24)),
+        }
+    }
 }
 
 /// A positioned read of exactly `buf.len()` bytes at `offset`.
