@@ -24,6 +24,12 @@
 # median of 4 new random batches into the same memory (steady state). The
 # load average is printed with the figures.
 #
+# Then the zero-copy read, map_many (hot copies mapped read-only, views into
+# the page cache), against the copy, each in its own fresh process,
+# unpinned (`touch-call`): the same batch made and then every value touched
+# (per spectrum the sum of flux * ivar where mask is 0), since a mapped
+# batch pays its page faults at the first touch.
+#
 # usage: bench/spectra_access.sh [HOME]   (default bench/data/spectra_store;
 #        delete it to rebuild)
 set -euo pipefail
@@ -95,15 +101,19 @@ print(f"single: n={len(ids)} p50_ms={pc(0.5):.3f} p99_ms={pc(0.99):.3f} mean_ms=
 PY
 )
 u=$($ex batch-call --home "$home" --batch 10000 --seed 7 --batch-in "$tmp/batch.txt")
+tc=$($ex touch-call --home "$home" --batch 10000 --seed 7 --batch-in "$tmp/batch.txt" --mode copy)
+tm=$($ex touch-call --home "$home" --batch 10000 --seed 7 --batch-in "$tmp/batch.txt" --mode mapped)
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "pinned with: ${pin:-nothing}"
 echo "astrolab: $a"
 echo "peer (sqlite3 + pq.read_table filters): $p"
 echo "astrolab read_many_into, unpinned: $u"
-python3 - "$a" "$p" "$u" <<'PY'
+echo "astrolab read_many_into + touch, unpinned: $tc"
+echo "astrolab map_many + touch, unpinned: $tm"
+python3 - "$a" "$p" "$u" "$tc" "$tm" <<'PY'
 import sys
 def f(s, k): return float(s.split(k + "=")[1].split()[0])
-a, p, u = sys.argv[1:4]
+a, p, u, tc, tm = sys.argv[1:6]
 print(f"single p50: astrolab {f(a, 'p50_ms'):.2f} ms, peer {f(p, 'p50_ms'):.2f} ms, ratio astrolab/peer = {f(a, 'p50_ms') / f(p, 'p50_ms'):.3f} "
       f"(target <= 5 ms: {'met' if f(a, 'p50_ms') <= 5 else 'MISSED'})")
 print(f"single p99: astrolab {f(a, 'p99_ms'):.2f} ms, peer {f(p, 'p99_ms'):.2f} ms")
@@ -114,6 +124,14 @@ for name, s in (("pinned, one core", a), ("unpinned, both cores", u)):
     for k in ("first_per_s", "steady_per_s"):
         v = f(part, k)
         print(f"batch 10k, read_many_into {k.split('_')[0]} ({name}, {f(part, 'threads'):.0f} threads): "
+              f"astrolab {v:.0f}/s, peer {f(p, 'spectra_per_s'):.0f}/s, ratio astrolab/peer = {v / f(p, 'spectra_per_s'):.1f}x "
+              f"(target >= 50000/s: {'met' if v >= 50000 else 'MISSED'})")
+if f(tc, "first_sum") != f(tm, "first_sum"):
+    sys.exit(f"map_many and read_many_into disagree: sums {f(tm, 'first_sum')} and {f(tc, 'first_sum')}")
+for name, s in (("read_many_into + touch", tc), ("map_many + touch (zero-copy)", tm)):
+    for k in ("first_per_s", "steady_per_s"):
+        v = f(s, k)
+        print(f"batch 10k, {name} {k.split('_')[0]} (unpinned, fresh process, {f(s, 'threads'):.0f} threads): "
               f"astrolab {v:.0f}/s, peer {f(p, 'spectra_per_s'):.0f}/s, ratio astrolab/peer = {v / f(p, 'spectra_per_s'):.1f}x "
               f"(target >= 50000/s: {'met' if v >= 50000 else 'MISSED'})")
 print(f"batch 10k, Parquet only: astrolab {f(a, 'spectra_per_s'):.0f}/s, peer {f(p, 'spectra_per_s'):.0f}/s, ratio astrolab/peer = "

@@ -96,6 +96,21 @@ impl SpectrumView<'_> {
     }
 }
 
+impl<'a> From<&'a SpectraRow> for SpectrumView<'a> {
+    /// A view of an owned row.
+    fn from(r: &'a SpectraRow) -> Self {
+        SpectrumView {
+            target_id: r.target_id,
+            ra: r.ra,
+            dec: r.dec,
+            z: r.z,
+            flux: &r.flux,
+            ivar: &r.ivar,
+            mask: &r.mask,
+        }
+    }
+}
+
 impl Default for SpectraBatch {
     fn default() -> Self {
         Self::new()
@@ -195,17 +210,114 @@ impl SpectraBatch {
     }
 }
 
+/// The wanted rows of one file without a usable hot copy, decoded once
+/// (each distinct row once, however often it is asked for). Shared by the
+/// batch reader and [`crate::map_many`].
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    npix: usize,
+    /// The rows decoded, sorted and distinct.
+    rows: Vec<usize>,
+    /// `spectra[k]` is row `rows[k]`.
+    spectra: Vec<SpectraRow>,
+}
+
+impl Decoded {
+    /// Decodes the rows `rows` (any order, repeats allowed) of the Parquet
+    /// file `path`; a row past the end is an error naming the file.
+    pub(crate) fn from_parquet(path: &Path, rows: &[usize]) -> Result<Decoded> {
+        let file = SpectraFile::open(path)?;
+        let rows = sorted_distinct(rows);
+        let spectra = file.read_rows(&rows)?;
+        Ok(Decoded {
+            npix: file.meta().npix,
+            rows,
+            spectra,
+        })
+    }
+
+    /// Copies the rows `rows` out of a hot copy (the mapped reader's path on
+    /// big-endian machines, where the little-endian bytes cannot be viewed
+    /// in place).
+    pub(crate) fn from_hot(hot: &HotCopy, rows: &[usize]) -> Result<Decoded> {
+        let rows = sorted_distinct(rows);
+        let spectra = hot.read_rows(&rows)?;
+        Ok(Decoded {
+            npix: hot.npix(),
+            rows,
+            spectra,
+        })
+    }
+
+    pub(crate) fn npix(&self) -> usize {
+        self.npix
+    }
+
+    /// Row `row`, which must be one of the rows it was made for.
+    pub(crate) fn get(&self, row: usize) -> &SpectraRow {
+        let k = self.rows.partition_point(|&w| w < row);
+        debug_assert_eq!(self.rows.get(k), Some(&row), "row not decoded");
+        &self.spectra[k]
+    }
+}
+
+fn sorted_distinct(rows: &[usize]) -> Vec<usize> {
+    let mut rows = rows.to_vec();
+    rows.sort_unstable();
+    rows.dedup();
+    rows
+}
+
+/// An error naming `path` when a row of `rows` is not below `len`.
+pub(crate) fn check_rows(path: &Path, rows: &[usize], len: usize) -> Result<()> {
+    match rows.iter().find(|&&r| r >= len) {
+        Some(&row) => Err(SpectraStoreError::RowOutOfRange {
+            path: path.to_path_buf(),
+            row,
+            len,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A request list grouped by file: the distinct files in order of first
+/// appearance, the file index of each request, and each file's requested
+/// rows (in request order, repeats kept).
+pub(crate) struct Grouped<'p> {
+    pub files: Vec<&'p Path>,
+    pub file_of: Vec<usize>,
+    pub rows_of: Vec<Vec<usize>>,
+}
+
+pub(crate) fn group_by_file<'p>(wanted: &[(&'p Path, usize)]) -> Grouped<'p> {
+    let mut files: Vec<&Path> = Vec::new();
+    let mut index: HashMap<&Path, usize> = HashMap::new();
+    let file_of: Vec<usize> = wanted
+        .iter()
+        .map(|&(path, _)| {
+            *index.entry(path).or_insert_with(|| {
+                files.push(path);
+                files.len() - 1
+            })
+        })
+        .collect();
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
+    for (&f, &(_, row)) in file_of.iter().zip(wanted) {
+        rows_of[f].push(row);
+    }
+    Grouped {
+        files,
+        file_of,
+        rows_of,
+    }
+}
+
 /// Where one file's spectra come from in a batch.
 enum Source {
     /// A fresh hot copy: rows are read straight into the batch.
     Hot(HotCopy),
-    /// No usable hot copy: the wanted rows (sorted, distinct), decoded from
-    /// the Parquet file.
-    Decoded {
-        npix: usize,
-        rows: Vec<usize>,
-        spectra: Vec<SpectraRow>,
-    },
+    /// No usable hot copy: the wanted rows, decoded from the Parquet file.
+    Decoded(Decoded),
 }
 
 impl Source {
@@ -213,31 +325,16 @@ impl Source {
     /// that every row exists before anything is read into the batch.
     fn open(path: &Path, rows: &[usize]) -> Result<Source> {
         if let Some(hot) = HotCopy::open_fresh(path)? {
-            if let Some(&row) = rows.iter().find(|&&r| r >= hot.len()) {
-                return Err(SpectraStoreError::RowOutOfRange {
-                    path: path.to_path_buf(),
-                    row,
-                    len: hot.len(),
-                });
-            }
+            check_rows(path, rows, hot.len())?;
             return Ok(Source::Hot(hot));
         }
-        let file = SpectraFile::open(path)?;
-        let mut rows = rows.to_vec();
-        rows.sort_unstable();
-        rows.dedup();
-        let spectra = file.read_rows(&rows)?;
-        Ok(Source::Decoded {
-            npix: file.meta().npix,
-            rows,
-            spectra,
-        })
+        Ok(Source::Decoded(Decoded::from_parquet(path, rows)?))
     }
 
     fn npix(&self) -> usize {
         match self {
             Source::Hot(h) => h.npix(),
-            Source::Decoded { npix, .. } => *npix,
+            Source::Decoded(d) => d.npix(),
         }
     }
 }
@@ -262,9 +359,9 @@ impl Slot<'_> {
                 let s = hot.read_row_into(self.row, self.flux, self.ivar, self.mask)?;
                 (*self.target_id, *self.ra, *self.dec, *self.z) = (s.target_id, s.ra, s.dec, s.z);
             }
-            Source::Decoded { rows, spectra, .. } => {
-                // `rows` holds every row asked of this file (Source::open).
-                let r = &spectra[rows.partition_point(|&w| w < self.row)];
+            Source::Decoded(d) => {
+                // `d` holds every row asked of this file (Source::open).
+                let r = d.get(self.row);
                 (*self.target_id, *self.ra, *self.dec, *self.z) = (r.target_id, r.ra, r.dec, r.z);
                 self.flux.copy_from_slice(&r.flux);
                 self.ivar.copy_from_slice(&r.ivar);
@@ -312,21 +409,11 @@ pub fn read_many_into(wanted: &[(&Path, usize)], batch: &mut SpectraBatch) -> Re
 }
 
 fn fill_batch(wanted: &[(&Path, usize)], batch: &mut SpectraBatch) -> Result<()> {
-    let mut files: Vec<&Path> = Vec::new();
-    let mut index: HashMap<&Path, usize> = HashMap::new();
-    let source_of: Vec<usize> = wanted
-        .iter()
-        .map(|&(path, _)| {
-            *index.entry(path).or_insert_with(|| {
-                files.push(path);
-                files.len() - 1
-            })
-        })
-        .collect();
-    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
-    for (&s, &(_, row)) in source_of.iter().zip(wanted) {
-        rows_of[s].push(row);
-    }
+    let Grouped {
+        files,
+        file_of: source_of,
+        rows_of,
+    } = group_by_file(wanted);
     let sources: Vec<Source> = files
         .par_iter()
         .zip(&rows_of)

@@ -35,8 +35,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use memmap2::Mmap;
 use rayon::prelude::*;
 
+use crate::batch::SpectrumView;
 use crate::error::SpectraStoreError;
 use crate::file::{commit, tmp_path, SpectraFile, SpectraRow};
 
@@ -192,6 +194,63 @@ impl HotCopy {
         }))
     }
 
+    /// Maps this hot copy read-only (the zero-copy reader,
+    /// [`crate::map_many`]). Pages are mapped at first touch: asking for
+    /// them up front (`MAP_POPULATE`, `MADV_POPULATE_READ` or
+    /// `MADV_WILLNEED` per wanted row) was measured no faster, or much
+    /// slower (`bench/notes/issue3-batch.md`, session 6).
+    ///
+    /// The map is of the file this `HotCopy` opened and checked (same open
+    /// file, so the same inode even if the name was replaced since), and its
+    /// length is checked again against the header: the views
+    /// [`HotMap::view`] hands out never reach past the end.
+    ///
+    /// Refused on big-endian machines: the bytes are little-endian and are
+    /// viewed in place (callers copy with [`HotCopy::read_rows`] there).
+    pub(crate) fn map(&self) -> Result<HotMap> {
+        if cfg!(target_endian = "big") {
+            return Err(bad(
+                &self.path,
+                "a hot copy is little-endian and cannot be viewed in place on this machine",
+            ));
+        }
+        // SAFETY: `Mmap` hands out `&[u8]` over the file, which is sound
+        // only while nobody changes the file under the map. astrolab never
+        // does: a hot copy is written under a temporary name and renamed
+        // over the old one (`write_hot_copy`), never written in place, so a
+        // live map keeps the old inode's bytes unchanged until it is dropped
+        // (the same guarantee the positioned reads rely on). What the type
+        // system cannot rule out is another program truncating or
+        // rewriting the file in place: the process then reads changed
+        // bytes, or dies of SIGBUS on a page past the new end. Documented
+        // on `map_many`.
+        let map = unsafe { Mmap::map(&self.file) }
+            .map_err(|e| SpectraStoreError::io(&self.path, "map", e))?;
+        let expected = HEADER_BYTES + self.nrows * row_bytes(self.npix);
+        if map.len() != expected {
+            return Err(bad(
+                &self.path,
+                format!(
+                    "{} bytes mapped where the header needs {expected}: the file changed while \
+                     it was opened; run the read again",
+                    map.len()
+                ),
+            ));
+        }
+        // Every array starts 4-byte aligned in the file (64-byte header,
+        // rows of 32 + 12 npix bytes, scalars 32 bytes); a map starts on a
+        // page, so the f32/u32 views below are aligned. Checked once here
+        // so that `view` cannot panic.
+        if !map.as_ptr().cast::<f32>().is_aligned() {
+            return Err(bad(&self.path, "the map is not 4-byte aligned"));
+        }
+        Ok(HotMap {
+            map,
+            npix: self.npix,
+            nrows: self.nrows,
+        })
+    }
+
     /// Number of spectra.
     pub fn len(&self) -> usize {
         self.nrows
@@ -254,11 +313,6 @@ impl HotCopy {
         let io = |e| SpectraStoreError::io(&self.path, "read", e);
         let mut scalars = [0u8; ROW_SCALARS_BYTES];
         read_exact_at(&self.file, &mut scalars, start).map_err(io)?;
-        let word = |o: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&scalars[o..o + 8]);
-            b
-        };
         let mut off = start + ROW_SCALARS_BYTES as u64;
         for bytes in [
             bytemuck::cast_slice_mut::<f32, u8>(flux),
@@ -279,12 +333,45 @@ impl HotCopy {
                 *v = u32::from_le(*v);
             }
         }
-        Ok(RowScalars {
-            target_id: i64::from_le_bytes(word(0)),
-            ra: f64::from_le_bytes(word(8)),
-            dec: f64::from_le_bytes(word(16)),
-            z: f64::from_le_bytes(word(24)),
-        })
+        Ok(RowScalars::from_le(&scalars))
+    }
+}
+
+/// A hot copy mapped read-only into memory (see [`HotCopy::map`] for
+/// why that is sound and what it assumes): rows are viewed in place.
+#[derive(Debug)]
+pub(crate) struct HotMap {
+    map: Mmap,
+    npix: usize,
+    nrows: usize,
+}
+
+impl HotMap {
+    /// Byte range of row `row` in the file.
+    fn row_range(&self, row: usize) -> std::ops::Range<usize> {
+        let start = HEADER_BYTES + row * row_bytes(self.npix);
+        start..start + row_bytes(self.npix)
+    }
+
+    /// Row `row` in place; panics past the end (callers check rows when
+    /// they build their request list).
+    pub(crate) fn view(&self, row: usize) -> SpectrumView<'_> {
+        assert!(row < self.nrows, "row {row} of {} rows", self.nrows);
+        let bytes = &self.map[self.row_range(row)];
+        let s = RowScalars::from_le(&bytes[..ROW_SCALARS_BYTES]);
+        let n4 = 4 * self.npix;
+        let arrays = &bytes[ROW_SCALARS_BYTES..];
+        // Aligned and a multiple of 4 long (checked in `HotCopy::map`), so
+        // these casts do not fail.
+        SpectrumView {
+            target_id: s.target_id,
+            ra: s.ra,
+            dec: s.dec,
+            z: s.z,
+            flux: bytemuck::cast_slice(&arrays[..n4]),
+            ivar: bytemuck::cast_slice(&arrays[n4..2 * n4]),
+            mask: bytemuck::cast_slice(&arrays[2 * n4..3 * n4]),
+        }
     }
 }
 
@@ -295,6 +382,23 @@ pub(crate) struct RowScalars {
     pub ra: f64,
     pub dec: f64,
     pub z: f64,
+}
+
+impl RowScalars {
+    /// From the first 32 bytes of a row (little-endian).
+    fn from_le(b: &[u8]) -> RowScalars {
+        let word = |o: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[o..o + 8]);
+            w
+        };
+        RowScalars {
+            target_id: i64::from_le_bytes(word(0)),
+            ra: f64::from_le_bytes(word(8)),
+            dec: f64::from_le_bytes(word(16)),
+            z: f64::from_le_bytes(word(24)),
+        }
+    }
 }
 
 /// A positioned read of exactly `buf.len()` bytes at `offset`.

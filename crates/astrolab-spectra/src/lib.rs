@@ -24,6 +24,12 @@
 //! Files are written to `NAME.tmp`, fsynced and renamed, so a killed writer
 //! never leaves a partial file under the final name.
 //!
+//! # Reading many spectra
+//! [`read_many`] returns owned rows; [`read_many_into`] copies a batch into
+//! the flat arrays of a [`SpectraBatch`] a pipeline reuses; [`map_many`]
+//! copies nothing and returns views into the memory-mapped hot copies
+//! (the fastest first batch of a process; see what a map assumes there).
+//!
 //! # Example
 //! ```no_run
 //! use std::path::Path;
@@ -47,6 +53,7 @@ mod error;
 mod file;
 mod hot;
 mod lab;
+mod mapped;
 pub mod plot;
 mod read;
 
@@ -61,4 +68,5 @@ pub use file::{
 };
 pub use hot::{hot_path, read_many, write_hot_copy, HotCopy};
 pub use lab::{lab_columns, read_lab_layout, LabSpectrum};
+pub use mapped::{map_many, MappedSpectra};
 pub use read::{read_indexed, IndexedSpectrum};

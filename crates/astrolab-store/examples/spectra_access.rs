@@ -7,9 +7,22 @@
 //!                        [--targets-out FILE] [--batch-out FILE]
 //! spectra_access hot --home DIR
 //! spectra_access batch-call --home DIR --batch-in FILE [--batch 10000] [--seed 7]
+//! spectra_access touch-call --home DIR --batch-in FILE --mode mapped|copy
+//!                           [--batch 10000] [--seed 7]
 //! ```
 //! `batch-call` times only `read_many_into` (as in `measure`) on the
 //! TARGETIDs of FILE (`measure --batch-out`), in a fresh process.
+//! `touch-call` times getting the batch of FILE and then touching every
+//! value of it (per spectrum, the sum of flux * ivar over pixels with mask
+//! 0, on rayon's pool), in a fresh process: `--mode mapped` through
+//! `astrolab_spectra::map_many` (hot copies mapped, views into the page
+//! cache, nothing copied), `--mode copy` through
+//! `read_many_into` into a new `SpectraBatch`. A mapped batch costs little
+//! to make and its page faults come at the first touch, so only
+//! "make + touch" compares the two. Then 4 new random batches as in
+//! `batch-call` (copy: into the same `SpectraBatch`; mapped: a new map set
+//! each, the old one dropped first, untimed). Prints the total of the sums
+//! (the same in both modes) and the process's minor page faults.
 //! `hot` writes the hot copy (`astrolab_spectra::write_hot_copy`) of every
 //! registered file; `measure` then also times the same batch through
 //! `astrolab_spectra::read_many`, which reads hot copies when they are fresh.
@@ -40,7 +53,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use astrolab_formats::spectra::{read_desi_coadd, MERGED_DWAVE, MERGED_NPIX, MERGED_WAVE_MIN};
-use astrolab_spectra::{write_spectra_file, FileMeta, SpectraFile, SpectraRow};
+use astrolab_spectra::{
+    map_many, read_many_into, write_spectra_file, FileMeta, SpectraBatch, SpectraFile, SpectraRow,
+    SpectrumView,
+};
 use astrolab_store::{SpectraFileRecord, Store, StoreConfig};
 
 type R<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -125,6 +141,24 @@ fn main() -> R<()> {
             );
             Ok(())
         }
+        Some("touch-call") => {
+            let mut store = Store::open(&StoreConfig::sqlite(&home))?;
+            let total: i64 = store.spectra_files()?.iter().map(|f| f.n_spectra).sum();
+            let path = arg(&args, "--batch-in").ok_or("--batch-in FILE is required")?;
+            let ids: Vec<i64> = std::fs::read_to_string(&path)?
+                .lines()
+                .map(|l| l.trim().parse())
+                .collect::<Result<_, _>>()?;
+            let mapped = match arg(&args, "--mode").as_deref() {
+                Some("mapped") => true,
+                Some("copy") => false,
+                _ => return Err("--mode mapped|copy is required".into()),
+            };
+            let n = num(&args, "--batch", 10_000)?;
+            let seed = num(&args, "--seed", 7)?;
+            println!("{}", touch_call(&mut store, &ids, n, seed, total, mapped)?);
+            Ok(())
+        }
         Some("hot") => {
             let mut store = Store::open(&StoreConfig::sqlite(&home))?;
             let t = Instant::now();
@@ -145,7 +179,9 @@ fn main() -> R<()> {
             );
             Ok(())
         }
-        _ => Err("usage: spectra_access (build|measure|hot|batch-call) --home DIR ...".into()),
+        _ => Err(
+            "usage: spectra_access (build|measure|hot|batch-call|touch-call) --home DIR ...".into(),
+        ),
     }
 }
 
@@ -478,6 +514,140 @@ fn batch_call(
         steady(&into_per_s),
         steady(&into_read_per_s),
         into_per_s
+            .iter()
+            .map(|v| format!("{v:.0}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        rayon::current_num_threads(),
+    ))
+}
+
+/// Minor page faults of this process so far (`/proc/self/stat` field 10;
+/// 0 where there is no /proc).
+fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses.
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            rest.split_whitespace().nth(7)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// The touch of every value: sum of flux * ivar over the pixels with mask
+/// 0 (f64), one sum per spectrum on rayon's pool, added up in order (the
+/// same bits whatever the threads).
+fn touch<'a, F>(n: usize, get: F) -> f64
+where
+    F: Fn(usize) -> SpectrumView<'a> + Sync,
+{
+    use rayon::prelude::*;
+    let sums: Vec<f64> = (0..n)
+        .into_par_iter()
+        .with_min_len(16)
+        .map(|i| {
+            let s = get(i);
+            s.flux
+                .iter()
+                .zip(s.ivar)
+                .zip(s.mask)
+                .map(|((&f, &iv), &m)| if m == 0 { f as f64 * iv as f64 } else { 0.0 })
+                .sum::<f64>()
+        })
+        .collect();
+    sums.iter().sum()
+}
+
+/// Times "get the batch + touch every value" (see the module docs,
+/// `touch-call`); returns `touch mode=.. first_per_s=.. ...`.
+fn touch_call(
+    store: &mut Store,
+    batch_ids: &[i64],
+    batch: usize,
+    seed: u64,
+    total: i64,
+    mapped: bool,
+) -> R<String> {
+    let mut copy = SpectraBatch::new();
+    let mut per_s = Vec::new();
+    let mut first = String::new();
+    let mut checksum = 0f64;
+    for pass in 0..=STEADY_PASSES {
+        let ids = if pass == 0 {
+            batch_ids.to_vec()
+        } else {
+            // The same draws as `batch_call`'s steady passes.
+            let mut rng = Rng(seed ^ (0xba7c4 + pass as u64));
+            let mut ids: Vec<i64> = (0..batch)
+                .map(|_| TARGET_BASE + (rng.next() % total as u64) as i64)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let faults0 = minor_faults();
+        let t0 = Instant::now();
+        let locs = store.locate_spectra(&ids)?;
+        let wanted: Vec<(&Path, usize)> =
+            locs.iter().map(|l| (Path::new(&l.path), l.row)).collect();
+        let t1 = Instant::now();
+        let maps = if mapped {
+            Some(map_many(&wanted)?)
+        } else {
+            read_many_into(&wanted, &mut copy)?;
+            None
+        };
+        let t2 = Instant::now();
+        let view = |i: usize| {
+            match &maps {
+                Some(m) => m.get(i),
+                None => copy.get(i),
+            }
+            .expect("index below len")
+        };
+        let n = maps.as_ref().map_or(copy.len(), |m| m.len());
+        let sum = touch(n, view);
+        let t3 = Instant::now();
+        let faults = minor_faults() - faults0;
+        if n != ids.len() {
+            return Err(format!("touch-call: {n} spectra for {} TARGETIDs", ids.len()).into());
+        }
+        for (i, l) in locs.iter().enumerate() {
+            let s = view(i);
+            if (s.target_id, s.flux.len()) != (l.target_id, MERGED_NPIX) {
+                return Err(format!("touch-call: {} for {}", s.target_id, l.target_id).into());
+            }
+        }
+        let (files, mapped_files) = maps
+            .as_ref()
+            .map_or((0, 0), |m| (m.files(), m.mapped_files()));
+        let t_drop = Instant::now();
+        drop(maps);
+        let drop_s = t_drop.elapsed().as_secs_f64();
+        let all = (t3 - t0).as_secs_f64();
+        per_s.push(ids.len() as f64 / all);
+        checksum += sum;
+        if pass == 0 {
+            first = format!(
+                "first_per_s={:.0} first_s={all:.3} (locate {:.3}, make {:.3}, touch {:.3}; drop \
+                 {drop_s:.3}) first_minor_faults={faults} first_sum={sum:.9e} files={files} \
+                 mapped_files={mapped_files}",
+                ids.len() as f64 / all,
+                (t1 - t0).as_secs_f64(),
+                (t2 - t1).as_secs_f64(),
+                (t3 - t2).as_secs_f64(),
+            );
+        }
+    }
+    let mut steady = per_s[1..].to_vec();
+    steady.sort_by(f64::total_cmp);
+    Ok(format!(
+        "touch: mode={} {first} steady_per_s={:.0} (median of \
+         {STEADY_PASSES} new batches, all: {}) threads={} (sum of sums {checksum:.9e})",
+        if mapped { "mapped" } else { "copy" },
+        steady[steady.len() / 2],
+        per_s
             .iter()
             .map(|v| format!("{v:.0}"))
             .collect::<Vec<_>>()
