@@ -136,27 +136,7 @@ fn store(dir: &Path) -> [PathBuf; 4] {
 fn a_random_batch_is_the_parquet_rows_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
     let files = store(dir.path());
-    let lens = [1200, 300, 250, 200];
-    let mut rng = Rng(11);
-    let mut wanted: Vec<(&Path, usize)> = (0..600)
-        .map(|_| {
-            let f = rng.below(4);
-            (files[f].as_path(), rng.below(lens[f]))
-        })
-        .collect();
-    // Repeats, neighbours out of order, both ends of every file.
-    wanted.extend([
-        (files[0].as_path(), 999),
-        (files[0].as_path(), 1000),
-        (files[0].as_path(), 998),
-        (files[0].as_path(), 1000),
-        (files[1].as_path(), 299),
-        (files[1].as_path(), 0),
-        (files[2].as_path(), 249),
-        (files[3].as_path(), 0),
-        (files[3].as_path(), 199),
-        (files[3].as_path(), 0),
-    ]);
+    let wanted = random_request(&files, 11, 600);
     let batch = read_batch(&wanted).unwrap();
     check(&batch, &wanted);
     // The per-spectrum call agrees.

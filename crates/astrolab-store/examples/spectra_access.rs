@@ -466,17 +466,7 @@ fn batch_call(
     let mut into_read_per_s = Vec::new();
     let mut into_checksum = 0f64;
     for pass in 0..=STEADY_PASSES {
-        let ids = if pass == 0 {
-            batch_ids.to_vec()
-        } else {
-            let mut rng = Rng(seed ^ (0xba7c4 + pass as u64));
-            let mut ids: Vec<i64> = (0..batch)
-                .map(|_| TARGET_BASE + (rng.next() % total as u64) as i64)
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        };
+        let ids = pass_ids(batch_ids, pass, seed, batch, total);
         let t0 = Instant::now();
         let locs = store.locate_spectra(&ids)?;
         let wanted: Vec<(&Path, usize)> =
@@ -559,6 +549,22 @@ where
     sums.iter().sum()
 }
 
+/// TARGETIDs of pass `pass` of a timing loop: the measured batch first,
+/// then new random draws of the same size (the same draws in every mode,
+/// so `batch-call` and `touch-call` time the same batches).
+fn pass_ids(batch_ids: &[i64], pass: usize, seed: u64, batch: usize, total: i64) -> Vec<i64> {
+    if pass == 0 {
+        return batch_ids.to_vec();
+    }
+    let mut rng = Rng(seed ^ (0xba7c4 + pass as u64));
+    let mut ids: Vec<i64> = (0..batch)
+        .map(|_| TARGET_BASE + (rng.next() % total as u64) as i64)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// Times "get the batch + touch every value" (see the module docs,
 /// `touch-call`); returns `touch mode=.. first_per_s=.. ...`.
 fn touch_call(
@@ -574,18 +580,7 @@ fn touch_call(
     let mut first = String::new();
     let mut checksum = 0f64;
     for pass in 0..=STEADY_PASSES {
-        let ids = if pass == 0 {
-            batch_ids.to_vec()
-        } else {
-            // The same draws as `batch_call`'s steady passes.
-            let mut rng = Rng(seed ^ (0xba7c4 + pass as u64));
-            let mut ids: Vec<i64> = (0..batch)
-                .map(|_| TARGET_BASE + (rng.next() % total as u64) as i64)
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        };
+        let ids = pass_ids(batch_ids, pass, seed, batch, total);
         let faults0 = minor_faults();
         let t0 = Instant::now();
         let locs = store.locate_spectra(&ids)?;
