@@ -127,13 +127,7 @@ fn main() -> R<()> {
         Some("batch-call") => {
             // `read_many_into` alone, on the TARGETIDs of `measure`'s batch
             // (--batch-in, one per line), so that it can run unpinned.
-            let mut store = Store::open(&StoreConfig::sqlite(&home))?;
-            let total: i64 = store.spectra_files()?.iter().map(|f| f.n_spectra).sum();
-            let path = arg(&args, "--batch-in").ok_or("--batch-in FILE is required")?;
-            let ids: Vec<i64> = std::fs::read_to_string(&path)?
-                .lines()
-                .map(|l| l.trim().parse())
-                .collect::<Result<_, _>>()?;
+            let (mut store, total, ids) = open_with_batch(&home, &args)?;
             let n = num(&args, "--batch", 10_000)?;
             println!(
                 "{}",
@@ -142,13 +136,7 @@ fn main() -> R<()> {
             Ok(())
         }
         Some("touch-call") => {
-            let mut store = Store::open(&StoreConfig::sqlite(&home))?;
-            let total: i64 = store.spectra_files()?.iter().map(|f| f.n_spectra).sum();
-            let path = arg(&args, "--batch-in").ok_or("--batch-in FILE is required")?;
-            let ids: Vec<i64> = std::fs::read_to_string(&path)?
-                .lines()
-                .map(|l| l.trim().parse())
-                .collect::<Result<_, _>>()?;
+            let (mut store, total, ids) = open_with_batch(&home, &args)?;
             let mapped = match arg(&args, "--mode").as_deref() {
                 Some("mapped") => true,
                 Some("copy") => false,
@@ -547,6 +535,19 @@ where
         })
         .collect();
     sums.iter().sum()
+}
+
+/// The store at `home`, its number of spectra, and the TARGETIDs of
+/// `--batch-in FILE` (one per line, as `measure --batch-out` writes them).
+fn open_with_batch(home: &Path, args: &[String]) -> R<(Store, i64, Vec<i64>)> {
+    let mut store = Store::open(&StoreConfig::sqlite(home))?;
+    let total: i64 = store.spectra_files()?.iter().map(|f| f.n_spectra).sum();
+    let path = arg(args, "--batch-in").ok_or("--batch-in FILE is required")?;
+    let ids: Vec<i64> = std::fs::read_to_string(&path)?
+        .lines()
+        .map(|l| l.trim().parse())
+        .collect::<Result<_, _>>()?;
+    Ok((store, total, ids))
 }
 
 /// TARGETIDs of pass `pass` of a timing loop: the measured batch first,
