@@ -8,7 +8,9 @@
 //! name (which carries the `file_id`) once the rows are committed. If the
 //! load fails the pending file is deleted, so no cache ever describes rows
 //! that are not in the store. A cache that could not be written only costs
-//! speed: the crossmatch rebuilds it from the database.
+//! speed: the crossmatch rebuilds it from the database. A process killed
+//! mid-load can leave a `*-pending-*.pos.tmp` file behind: readers never
+//! open that name, and it can be deleted at any time.
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
