@@ -150,6 +150,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::BadInput(m) => ApiError::bad_request("input", m.clone()),
             StoreError::NameConflict { .. } => ApiError::conflict(e.to_string()),
+            StoreError::Forbidden(m) => ApiError::forbidden(m.clone()),
             _ => ApiError::internal(e),
         }
     }

@@ -480,6 +480,28 @@ pub fn build_args(
     roots: &[PathBuf],
     run_dir: &Path,
 ) -> ApiResult<Vec<String>> {
+    Ok(build(name, params, roots, run_dir)?.0)
+}
+
+/// The argument list and the input paths (canonical files or
+/// directories) of a run: what the worker checks against the submitter's
+/// dataset rules before the run starts
+/// ([`astrolab_store::Store::check_run_inputs`]).
+pub fn build_args_and_inputs(
+    name: &str,
+    params: &Value,
+    roots: &[PathBuf],
+    run_dir: &Path,
+) -> ApiResult<(Vec<String>, Vec<PathBuf>)> {
+    build(name, params, roots, run_dir)
+}
+
+fn build(
+    name: &str,
+    params: &Value,
+    roots: &[PathBuf],
+    run_dir: &Path,
+) -> ApiResult<(Vec<String>, Vec<PathBuf>)> {
     let canonical = canonical_name(name);
     let Some(def) = defs().into_iter().find(|d| d.name == canonical) else {
         let names: Vec<&str> = defs().iter().map(|d| d.name).collect();
@@ -512,6 +534,7 @@ pub fn build_args(
     }
     let mut args: Vec<String> = def.words.iter().map(|w| w.to_string()).collect();
     let mut positionals = Vec::new();
+    let mut inputs = Vec::new();
     for p in &def.params {
         let v = match obj.get(p.spec.name) {
             None | Some(Value::Null) if p.spec.required => {
@@ -520,7 +543,15 @@ pub fn build_args(
             None | Some(Value::Null) => continue,
             Some(v) => v,
         };
-        match (check_value(&p.spec, v, roots)?, p.place) {
+        let checked = check_value(&p.spec, v, roots)?;
+        match (&checked, p.spec.kind) {
+            (Checked::One(s), ParamKind::Path) => inputs.push(PathBuf::from(s)),
+            (Checked::Many(list), ParamKind::PathList) => {
+                inputs.extend(list.iter().map(PathBuf::from))
+            }
+            _ => {}
+        }
+        match (checked, p.place) {
             (Checked::Switch(true), Place::Switch(flag)) => args.push(flag.to_string()),
             (Checked::Switch(false), _) => {}
             (Checked::One(s), Place::Flag(flag)) => args.push(format!("{flag}={s}")),
@@ -546,7 +577,7 @@ pub fn build_args(
         args.push("--".to_string());
         args.extend(positionals);
     }
-    Ok(args)
+    Ok((args, inputs))
 }
 
 #[cfg(test)]

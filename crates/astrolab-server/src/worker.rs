@@ -336,8 +336,8 @@ fn parse_progress(line: &str) -> Option<f64> {
     x.is_finite().then_some(x.clamp(0.0, 1.0))
 }
 
-/// Files under `dir`, relative paths and sizes, sorted (at most 1000).
-fn list_files(dir: &Path) -> Vec<Value> {
+/// Every file under `dir`: relative path and size, sorted.
+fn walk_files(dir: &Path) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -357,10 +357,35 @@ fn list_files(dir: &Path) -> Vec<Value> {
         }
     }
     out.sort();
+    out
+}
+
+/// Files under `dir`, relative paths and sizes, sorted (at most 1000).
+fn list_files(dir: &Path) -> Vec<Value> {
+    let mut out = walk_files(dir);
     out.truncate(1000);
     out.into_iter()
         .map(|(path, bytes)| json!({"path": path, "bytes": bytes}))
         .collect()
+}
+
+/// Hashes every file under the run directory and records them on the run
+/// (`run_outputs`).
+async fn record_outputs(pool: &StorePool, run_id: i64, run_dir: &Path) -> ApiResult<()> {
+    let dir = run_dir.to_path_buf();
+    let files = tokio::task::spawn_blocking(move || -> ApiResult<Vec<(String, String, i64)>> {
+        let mut out = Vec::new();
+        for (rel, _) in walk_files(&dir) {
+            let (size, sha) = astrolab_store::file_digest(&dir.join(&rel))
+                .map_err(crate::error::ApiError::from)?;
+            out.push((rel, sha, size as i64));
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(crate::error::ApiError::internal)??;
+    pool.run(move |s| Ok(s.record_run_outputs(run_id, &files)?))
+        .await
 }
 
 /// Rows per table from `ingest --json` lines.
@@ -461,21 +486,39 @@ async fn execute(
         finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
         return;
     }
-    let args =
-        match crate::pipelines::build_args(&run.pipeline, &run.params, &cfg.roots(), &run_dir) {
-            Ok(a) => a,
-            Err(e) => {
-                let msg = format!("invalid parameters: {e}");
-                finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
-                return;
-            }
-        };
+    let (args, inputs) = match crate::pipelines::build_args_and_inputs(
+        &run.pipeline,
+        &run.params,
+        &cfg.roots(),
+        &run_dir,
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            let msg = format!("invalid parameters: {e}");
+            finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
+            return;
+        }
+    };
+    // The run reads with its submitter's rights: input files they may not
+    // read refuse it before anything starts (the pipeline itself applies
+    // the same rules to what it reads from the store).
+    if let Err(e) = pool
+        .run(move |s| Ok(s.check_run_inputs(run_id, &inputs)?))
+        .await
+    {
+        let msg = format!("refused: {}", e.message);
+        finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
+        return;
+    }
     let mut cmd = Command::new(&cfg.executable);
     cmd.args(&args)
         .current_dir(&run_dir)
         .env("ASTROLAB_HOME", &cfg.home)
         .env("ASTROLAB_LOG_FORMAT", "human")
         .env("ASTROLAB_PROGRESS", "lines")
+        // The pipeline reads with the submitter's rights and records what
+        // restricted data it read on the run (astrolab_store::acting).
+        .env("ASTROLAB_RUN_ID", run_id.to_string())
         .env_remove("ASTROLAB_CONFIG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -537,6 +580,14 @@ async fn execute(
     let pipeline = crate::pipelines::canonical_name(&run.pipeline);
     match end {
         End::Exited(status) if status.success() => {
+            // Every output with its checksum: bytes a restricted run wrote
+            // stay restricted wherever they are copied and ingested. A run
+            // whose outputs cannot be recorded does not succeed.
+            if let Err(e) = record_outputs(pool, run_id, &run_dir).await {
+                let msg = format!("recording the outputs of run {run_id}: {}", e.message);
+                finish(pool, &run, &cfg.worker_id, false, Some(0), Some(msg), None).await;
+                return;
+            }
             let mut result = json!({ "run_dir": run_dir.display().to_string(), "files": list_files(&run_dir), "seconds": secs });
             if pipeline == "ingest" {
                 let rows = ingested_rows(&logs.stdout);

@@ -48,12 +48,51 @@ fn token_for(store: &mut Store, user: &str, role: Role) -> String {
     t.token
 }
 
-fn world() -> Option<World> {
+/// A fresh browser session of `user`: (cookie header value, CSRF token).
+fn new_session(store: &mut Store, user: &str) -> (String, String) {
+    let sid = secrets::random_hex(32);
+    let csrf = secrets::random_hex(32);
+    let u = store.user_by_name(user).unwrap().unwrap().0;
+    let now = astrolab_server::clock::now_unix();
+    store
+        .create_session(&NewSession {
+            session_hash: secrets::sha256_hex(&sid),
+            user_id: u.user_id,
+            csrf_token: csrf.clone(),
+            created_at_unix: now,
+            expires_at_unix: now + 3600,
+            source: "test".into(),
+        })
+        .unwrap();
+    (
+        format!("{}={sid}", astrolab_server::auth::SESSION_COOKIE),
+        csrf,
+    )
+}
+
+/// The same world on every backend: SQLite always, PostgreSQL when
+/// configured (with `CI` set a missing database fails).
+fn worlds(test: &str) -> Vec<World> {
+    let mut out = Vec::new();
+    let Some(sqlite) = world(test, false) else {
+        return out;
+    };
+    out.push(sqlite);
+    out.extend(world(test, true));
+    out
+}
+
+fn world(test: &str, postgres: bool) -> Option<World> {
     let public = shared("desi/redrock-4-80613-thru20210324.fits")?;
     let secret = shared("desi/redrock-special-dark-27247.fits")?;
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let store_cfg = StoreConfig::sqlite(&home);
+    let store_cfg = if postgres {
+        std::fs::create_dir_all(&home).unwrap();
+        astrolab_store::testing::pg_config_in(test, &home)?
+    } else {
+        StoreConfig::sqlite(&home)
+    };
     let mut store = Store::open(&store_cfg).unwrap();
     for p in [&public, &secret] {
         store
@@ -96,20 +135,7 @@ fn world() -> Option<World> {
     let admin = token_for(&mut store, "ada", Role::Admin);
     let researcher = token_for(&mut store, "rosa", Role::Researcher);
     let viewer = token_for(&mut store, "vic", Role::Viewer);
-    let sid = secrets::random_hex(32);
-    let csrf = secrets::random_hex(32);
-    let rosa = store.user_by_name("rosa").unwrap().unwrap().0;
-    let now = astrolab_server::clock::now_unix();
-    store
-        .create_session(&NewSession {
-            session_hash: secrets::sha256_hex(&sid),
-            user_id: rosa.user_id,
-            csrf_token: csrf.clone(),
-            created_at_unix: now,
-            expires_at_unix: now + 3600,
-            source: "test".into(),
-        })
-        .unwrap();
+    let session = new_session(&mut store, "rosa");
     let mut cfg = ServerConfig::defaults(home.clone(), PathBuf::from("/nonexistent/astrolab"));
     cfg.max_body_bytes = 64 * 1024;
     cfg.in_process_worker = false;
@@ -121,10 +147,7 @@ fn world() -> Option<World> {
         admin,
         researcher,
         viewer,
-        session: (
-            format!("{}={sid}", astrolab_server::auth::SESSION_COOKIE),
-            csrf,
-        ),
+        session,
         secret_file,
     })
 }
@@ -186,7 +209,12 @@ fn method(m: &str) -> Method {
 
 #[tokio::test]
 async fn every_route_needs_credentials_except_the_public_ones() {
-    let Some(w) = world() else { return };
+    for w in worlds("every_route_needs_credentials_except_the_public_ones") {
+        every_route_needs_credentials_except_the_public_ones_on(w).await;
+    }
+}
+
+async fn every_route_needs_credentials_except_the_public_ones_on(w: World) {
     for (doc, _) in api::routes() {
         let (status, body) = call(
             &w,
@@ -238,7 +266,12 @@ async fn every_route_needs_credentials_except_the_public_ones() {
 
 #[tokio::test]
 async fn roles_and_restricted_datasets_are_enforced() {
-    let Some(w) = world() else { return };
+    for w in worlds("roles_and_restricted_datasets_are_enforced") {
+        roles_and_restricted_datasets_are_enforced_on(w).await;
+    }
+}
+
+async fn roles_and_restricted_datasets_are_enforced_on(w: World) {
     // Where are the secret file's targets? Read them as the admin.
     let mut store = Store::open(&w.store_cfg).unwrap();
     let rows = store
@@ -347,7 +380,12 @@ async fn roles_and_restricted_datasets_are_enforced() {
 
 #[tokio::test]
 async fn a_revoked_token_fails_on_its_next_request() {
-    let Some(w) = world() else { return };
+    for w in worlds("a_revoked_token_fails_on_its_next_request") {
+        a_revoked_token_fails_on_its_next_request_on(w).await;
+    }
+}
+
+async fn a_revoked_token_fails_on_its_next_request_on(w: World) {
     let body = br#"{"name":"laptop","expires_days":7}"#.to_vec();
     let (s, created) = call(
         &w,
@@ -415,7 +453,12 @@ fn fingerprint(cfg: &StoreConfig) -> Vec<i64> {
 
 #[tokio::test]
 async fn injection_and_traversal_in_every_parameter_are_refused_without_effect() {
-    let Some(w) = world() else { return };
+    for w in worlds("injection_and_traversal_in_every_parameter_are_refused_without_effect") {
+        injection_and_traversal_in_every_parameter_are_refused_without_effect_on(w).await;
+    }
+}
+
+async fn injection_and_traversal_in_every_parameter_are_refused_without_effect_on(w: World) {
     let before = fingerprint(&w.store_cfg);
     let payloads = [
         "' OR '1'='1",
@@ -512,7 +555,12 @@ async fn injection_and_traversal_in_every_parameter_are_refused_without_effect()
 
 #[tokio::test]
 async fn oversized_bodies_get_413() {
-    let Some(w) = world() else { return };
+    for w in worlds("oversized_bodies_get_413") {
+        oversized_bodies_get_413_on(w).await;
+    }
+}
+
+async fn oversized_bodies_get_413_on(w: World) {
     let big = format!("ra,dec\n{}", "10.0,10.0\n".repeat(10_000)).into_bytes();
     assert!(big.len() > 64 * 1024);
     let (s, _) = call(
@@ -553,7 +601,12 @@ async fn oversized_bodies_get_413() {
 
 #[tokio::test]
 async fn session_calls_without_csrf_are_refused() {
-    let Some(w) = world() else { return };
+    for w in worlds("session_calls_without_csrf_are_refused") {
+        session_calls_without_csrf_are_refused_on(w).await;
+    }
+}
+
+async fn session_calls_without_csrf_are_refused_on(w: World) {
     let (cookie, csrf) = &w.session;
     let post = |with_csrf: bool| {
         let mut r = Request::builder()
@@ -570,6 +623,61 @@ async fn session_calls_without_csrf_are_refused() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let resp = app(w.state.clone()).oneshot(post(true)).await.unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
+    // The content type proves nothing: a cross-site form posts
+    // application/x-www-form-urlencoded (or text/plain) with the cookie.
+    // Cancelling one's own queued run that way is refused, and the run
+    // stays queued; with the header it is cancelled.
+    let run = Store::open(&w.store_cfg)
+        .unwrap()
+        .submit_run(
+            &astrolab_store::NewRun {
+                pipeline: "query-cone".into(),
+                params: serde_json::json!({"ra": 1.0, "dec": 2.0, "radius": "1deg"}),
+                submitted_by: "rosa".into(),
+                max_attempts: 1,
+            },
+            astrolab_server::clock::now_ms(),
+        )
+        .unwrap();
+    for ctype in [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+    ] {
+        let forged = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/api/v1/runs/{}/cancel", run.run_id))
+            .header("cookie", cookie)
+            .header("content-type", ctype)
+            .body(Body::from("a=b"))
+            .unwrap();
+        let resp = app(w.state.clone()).oneshot(forged).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::FORBIDDEN,
+            "{ctype} without X-CSRF-Token"
+        );
+    }
+    let state = |s: &World| {
+        Store::open(&s.store_cfg)
+            .unwrap()
+            .get_run(run.run_id)
+            .unwrap()
+            .unwrap()
+            .state
+    };
+    assert_eq!(state(&w), astrolab_store::RunState::Queued);
+    let with_header = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/runs/{}/cancel", run.run_id))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-csrf-token", csrf)
+        .body(Body::from("a=b"))
+        .unwrap();
+    let resp = app(w.state.clone()).oneshot(with_header).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(state(&w), astrolab_store::RunState::Cancelled);
     // GETs need no token; a forged cookie gets nothing.
     let get = |c: &str| {
         Request::builder()
@@ -603,7 +711,12 @@ async fn session_calls_without_csrf_are_refused() {
 
 #[tokio::test]
 async fn the_openapi_document_matches_the_router() {
-    let Some(w) = world() else { return };
+    for w in worlds("the_openapi_document_matches_the_router") {
+        the_openapi_document_matches_the_router_on(w).await;
+    }
+}
+
+async fn the_openapi_document_matches_the_router_on(w: World) {
     let (s, doc) = call(&w, Method::GET, "/api/v1/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
@@ -651,4 +764,103 @@ async fn the_openapi_document_matches_the_router() {
     // And nothing undocumented answers under /api/v1.
     let (s, _) = call(&w, Method::GET, "/api/v1/not-a-route", Some(&w.admin), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// Status of `GET /api/v1/me` with a session cookie.
+async fn me_with(w: &World, cookie: &str) -> StatusCode {
+    let req = Request::builder()
+        .uri("/api/v1/me")
+        .header("cookie", cookie)
+        .body(Body::empty())
+        .unwrap();
+    app(w.state.clone()).oneshot(req).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn sessions_end_when_credentials_change() {
+    for w in worlds("sessions_end_when_credentials_change") {
+        sessions_end_when_credentials_change_on(w).await;
+    }
+}
+
+async fn sessions_end_when_credentials_change_on(w: World) {
+    let session = |w: &World| new_session(&mut Store::open(&w.store_cfg).unwrap(), "rosa");
+    let json = |v: &str| Some(("application/json", v.as_bytes().to_vec()));
+    // An admin resets the password: the session opened before ends.
+    let (cookie, _) = w.session.clone();
+    assert_eq!(me_with(&w, &cookie).await, StatusCode::OK);
+    let (st, _) = call(
+        &w,
+        Method::PATCH,
+        "/api/v1/users/rosa",
+        Some(&w.admin),
+        json(r#"{"password": "a new long test password"}"#),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(me_with(&w, &cookie).await, StatusCode::UNAUTHORIZED);
+    // A role change.
+    let (cookie, _) = session(&w);
+    assert_eq!(me_with(&w, &cookie).await, StatusCode::OK);
+    let (st, _) = call(
+        &w,
+        Method::PATCH,
+        "/api/v1/users/rosa",
+        Some(&w.admin),
+        json(r#"{"role": "viewer"}"#),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(me_with(&w, &cookie).await, StatusCode::UNAUTHORIZED);
+    // The user changes their own password: a wrong current password
+    // changes nothing; the right one ends every session, this one too.
+    let (cookie, csrf) = session(&w);
+    let (other, _) = session(&w);
+    let change = |current: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/me/password")
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "application/json")
+            .body(Body::from(format!(r#"{{"current_password": "{current}", "new_password": "yet another long password"}}"#)))
+            .unwrap()
+    };
+    let resp = app(w.state.clone())
+        .oneshot(change("not my password"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(me_with(&w, &other).await, StatusCode::OK);
+    let resp = app(w.state.clone())
+        .oneshot(change("a new long test password"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(me_with(&w, &cookie).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_with(&w, &other).await, StatusCode::UNAUTHORIZED);
+    // Disabling.
+    let (cookie, _) = session(&w);
+    let (st, _) = call(
+        &w,
+        Method::PATCH,
+        "/api/v1/users/rosa",
+        Some(&w.admin),
+        json(r#"{"disabled": true}"#),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(me_with(&w, &cookie).await, StatusCode::UNAUTHORIZED);
+    // The CLI's path (the store call an admin's `astrolab user password`
+    // and `user role` make) ends sessions as well.
+    let mut store = Store::open(&w.store_cfg).unwrap();
+    store.set_user_disabled("rosa", false).unwrap();
+    let (cookie, _) = new_session(&mut store, "rosa");
+    assert!(store
+        .set_password_hash("rosa", "$argon2id$v=19$m=19456,t=2,p=1$x$y")
+        .unwrap());
+    assert_eq!(me_with(&w, &cookie).await, StatusCode::UNAUTHORIZED);
+    let (cookie, _) = new_session(&mut store, "rosa");
+    assert!(store.set_user_role("rosa", Role::Researcher).unwrap());
+    assert_eq!(me_with(&w, &cookie).await, StatusCode::UNAUTHORIZED);
 }

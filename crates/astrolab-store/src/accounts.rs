@@ -399,33 +399,53 @@ impl Store {
     /// the user (same transaction). False when there is no such user.
     /// Tokens stay stored: lookups report the user as disabled.
     pub fn set_user_disabled(&mut self, username: &str, disabled: bool) -> Result<bool> {
+        if disabled {
+            return self.update_user_ending_sessions(
+                "UPDATE users SET disabled = ?1 WHERE username = ?2 RETURNING user_id",
+                "UPDATE users SET disabled = $1 WHERE username = $2 RETURNING user_id",
+                &[Value::Bool(true), txt(username)],
+            );
+        }
+        Ok(self.execute(
+            "UPDATE users SET disabled = ?1 WHERE username = ?2",
+            "UPDATE users SET disabled = $1 WHERE username = $2",
+            &[Value::Bool(false), txt(username)],
+        )? > 0)
+    }
+
+    /// Changes a user's role and ends every session of the user (same
+    /// transaction), so rights granted or taken take effect on a fresh
+    /// login, never inside a session opened under the old role. False when
+    /// there is no such user.
+    pub fn set_user_role(&mut self, username: &str, role: Role) -> Result<bool> {
+        self.update_user_ending_sessions(
+            "UPDATE users SET role = ?1 WHERE username = ?2 RETURNING user_id",
+            "UPDATE users SET role = $1 WHERE username = $2 RETURNING user_id",
+            &[txt(role.as_str()), txt(username)],
+        )
+    }
+
+    /// Runs an `UPDATE users ... RETURNING user_id` and deletes the
+    /// sessions of the user it changed, in one transaction. False when it
+    /// changed no user.
+    fn update_user_ending_sessions(
+        &mut self,
+        sqlite: &str,
+        postgres: &str,
+        params: &[Value],
+    ) -> Result<bool> {
         let mut tx = self.begin()?;
-        let rows = tx.query(
-            "UPDATE users SET disabled = ?1 WHERE username = ?2 RETURNING user_id",
-            "UPDATE users SET disabled = $1 WHERE username = $2 RETURNING user_id",
-            &[Value::Bool(disabled), txt(username)],
-        )?;
+        let rows = tx.query(sqlite, postgres, params)?;
         let Some(id) = rows.first().map(|r| int(&r[0])) else {
             return Ok(false);
         };
-        if disabled {
-            tx.execute(
-                "DELETE FROM sessions WHERE user_id = ?1",
-                "DELETE FROM sessions WHERE user_id = $1",
-                &[Value::Int(id)],
-            )?;
-        }
+        tx.execute(
+            "DELETE FROM sessions WHERE user_id = ?1",
+            "DELETE FROM sessions WHERE user_id = $1",
+            &[Value::Int(id)],
+        )?;
         tx.commit()?;
         Ok(true)
-    }
-
-    /// Changes a user's role. False when there is no such user.
-    pub fn set_user_role(&mut self, username: &str, role: Role) -> Result<bool> {
-        Ok(self.execute(
-            "UPDATE users SET role = ?1 WHERE username = ?2",
-            "UPDATE users SET role = $1 WHERE username = $2",
-            &[txt(role.as_str()), txt(username)],
-        )? > 0)
     }
 
     /// Replaces a user's projects. False when there is no such user.
@@ -456,13 +476,16 @@ impl Store {
         Ok(true)
     }
 
-    /// Sets a user's password hash. False when there is no such user.
+    /// Sets a user's password hash (a change by the user or a reset by an
+    /// admin) and ends every session of the user in the same transaction:
+    /// whoever held the old password loses the sessions it opened. False
+    /// when there is no such user.
     pub fn set_password_hash(&mut self, username: &str, password_hash: &str) -> Result<bool> {
-        Ok(self.execute(
-            "UPDATE users SET password_hash = ?1 WHERE username = ?2",
-            "UPDATE users SET password_hash = $1 WHERE username = $2",
+        self.update_user_ending_sessions(
+            "UPDATE users SET password_hash = ?1 WHERE username = ?2 RETURNING user_id",
+            "UPDATE users SET password_hash = $1 WHERE username = $2 RETURNING user_id",
             &[txt(password_hash), txt(username)],
-        )? > 0)
+        )
     }
 
     /// Number of admins that are not disabled (the last one must not be
@@ -474,16 +497,6 @@ impl Store {
             &[],
         )?;
         Ok(rows.first().map_or(0, |r| int(&r[0])))
-    }
-
-    /// Ends every session of a user (after a password change, say);
-    /// returns how many.
-    pub fn delete_user_sessions(&mut self, user_id: i64) -> Result<u64> {
-        self.execute(
-            "DELETE FROM sessions WHERE user_id = ?1",
-            "DELETE FROM sessions WHERE user_id = $1",
-            &[Value::Int(user_id)],
-        )
     }
 
     // ---- API tokens ----

@@ -234,6 +234,85 @@ impl Store {
             || d.projects.iter().any(|p| projects.contains(p)))
     }
 
+    /// The dataset holding files derived from restricted data that
+    /// members of `projects` may read (created on first use):
+    /// `derived-P1+P2`, or `derived-admins` when no project may. Files
+    /// ingested from a restricted run's outputs go there, so the
+    /// restriction follows the data rather than the file's name or path.
+    pub fn derived_dataset(&mut self, projects: &[String]) -> Result<String> {
+        let projects = clean_projects(projects)?;
+        let mut name = if projects.is_empty() {
+            "derived-admins".to_string()
+        } else {
+            format!("derived-{}", projects.join("+"))
+        };
+        if name.len() > 128 {
+            use sha2::Digest;
+            let h = sha2::Sha256::digest(projects.join("+").as_bytes());
+            name = format!("derived-{}", &hex::encode(h)[..16]);
+        }
+        if self.dataset(&name)?.is_none() {
+            self.upsert_dataset(
+                &name,
+                "results derived from restricted data (runs' outputs and what was ingested from them)",
+                Visibility::Restricted,
+                &projects,
+            )?;
+        }
+        Ok(name)
+    }
+
+    /// The access rules of one reader, resolved once for a request or a
+    /// run: which files it may not read, and which restricted datasets a
+    /// read of a file it may read touches (for the audit trail and for
+    /// carrying restrictions forward to what is derived from it).
+    pub fn read_rules(&mut self, projects: &[String], is_admin: bool) -> Result<ReadRules> {
+        let datasets = self.list_datasets()?;
+        let by_name: BTreeMap<&str, &Dataset> =
+            datasets.iter().map(|d| (d.name.as_str(), d)).collect();
+        // Every version of every member file, with its datasets.
+        let rows = self.query_rows(
+            "SELECT r2.file_id, df.dataset FROM dataset_files df JOIN raw_files r1 ON r1.file_id = df.file_id JOIN raw_files r2 ON r2.name = r1.name",
+            "SELECT r2.file_id, df.dataset FROM dataset_files df JOIN raw_files r1 ON r1.file_id = df.file_id JOIN raw_files r2 ON r2.name = r1.name",
+            &[],
+        )?;
+        let mut holders: BTreeMap<i64, Vec<&Dataset>> = BTreeMap::new();
+        for r in &rows {
+            let name = text(&r[1]);
+            // A dataset row without its dataset cannot be decided: such a
+            // file counts as restricted to nobody (fail closed).
+            let d = by_name.get(name.as_str()).copied();
+            let e = holders.entry(int(&r[0])).or_default();
+            if let Some(d) = d {
+                e.push(d);
+            }
+        }
+        let mut rules = ReadRules {
+            admin: is_admin,
+            ..ReadRules::default()
+        };
+        for (file_id, ds) in holders {
+            if ds.iter().any(|d| d.visibility == Visibility::Public) {
+                continue;
+            }
+            let readable = is_admin
+                || ds
+                    .iter()
+                    .any(|d| d.projects.iter().any(|p| projects.contains(p)));
+            if !readable {
+                rules.forbidden.insert(file_id);
+                continue;
+            }
+            rules.restricted.insert(
+                file_id,
+                ds.iter()
+                    .map(|d| (d.name.clone(), d.projects.clone()))
+                    .collect(),
+            );
+        }
+        Ok(rules)
+    }
+
     /// Ids of the raw files (every version) the caller may not read: files
     /// in restricted datasets and in no dataset the caller may read.
     /// Empty for admins.
@@ -285,5 +364,82 @@ impl Store {
             .iter()
             .map(|t| Ok((t.name.to_string(), self.count_rows(t.name)?)))
             .collect()
+    }
+}
+
+/// One reader's access rules (see [`Store::read_rules`]).
+#[derive(Debug, Clone, Default)]
+pub struct ReadRules {
+    admin: bool,
+    /// Files (every version) the reader may not read.
+    forbidden: BTreeSet<i64>,
+    /// Restricted files the reader may read: the datasets holding them,
+    /// each with its projects.
+    restricted: BTreeMap<i64, Vec<(String, Vec<String>)>>,
+}
+
+impl ReadRules {
+    /// Whether the reader may read rows or bytes of this raw file.
+    pub fn may_read(&self, file_id: i64) -> bool {
+        !self.forbidden.contains(&file_id)
+    }
+
+    /// The files the reader may not read (for `exclude_file_ids`).
+    pub fn forbidden_ids(&self) -> Vec<i64> {
+        self.forbidden.iter().copied().collect()
+    }
+
+    /// True when no file is restricted to this reader: nothing to filter.
+    pub fn nothing_forbidden(&self) -> bool {
+        self.forbidden.is_empty()
+    }
+
+    /// True when no file at all is restricted (public data only): nothing
+    /// to filter and nothing to audit.
+    pub fn nothing_restricted(&self) -> bool {
+        self.forbidden.is_empty() && self.restricted.is_empty()
+    }
+
+    /// Whether the reader is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.admin
+    }
+
+    /// The restricted datasets a read of these files touches (sorted,
+    /// unique): what an audit event names. Public files add nothing.
+    pub fn restricted_datasets(&self, file_ids: impl IntoIterator<Item = i64>) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        for id in file_ids {
+            if let Some(ds) = self.restricted.get(&id) {
+                out.extend(ds.iter().map(|(n, _)| n.clone()));
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// The projects that what is derived from these files must stay
+    /// restricted to, or None when every file read is public. A derived
+    /// result may only be read by whoever could read every input, and a
+    /// dataset is readable by a member of any of its projects, so the
+    /// restriction is the intersection, over the restricted files read, of
+    /// the projects allowed to read each one; an empty intersection leaves
+    /// the result to admins (fail closed: someone in both projects of two
+    /// disjoint inputs asks an admin).
+    pub fn restriction_projects(
+        &self,
+        file_ids: impl IntoIterator<Item = i64>,
+    ) -> Option<Vec<String>> {
+        let mut out: Option<BTreeSet<String>> = None;
+        for id in file_ids {
+            if let Some(ds) = self.restricted.get(&id) {
+                let allowed: BTreeSet<String> =
+                    ds.iter().flat_map(|(_, p)| p.iter().cloned()).collect();
+                out = Some(match out {
+                    None => allowed,
+                    Some(prev) => prev.intersection(&allowed).cloned().collect(),
+                });
+            }
+        }
+        out.map(|s| s.into_iter().collect())
     }
 }

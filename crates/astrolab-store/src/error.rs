@@ -69,6 +69,9 @@ pub enum StoreError {
     /// The database schema is newer than this program or inconsistent.
     #[error("migrations: {0}")]
     Migration(String),
+    /// The principal the store acts for may not do this (dataset rules).
+    #[error("not allowed: {0}")]
+    Forbidden(String),
     /// The operation was interrupted (by the caller's progress callback).
     #[error("interrupted: {0}")]
     Interrupted(String),

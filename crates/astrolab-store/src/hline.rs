@@ -95,6 +95,9 @@ impl Store {
         rows: &[HlineSpectrumRow],
     ) -> Result<i64> {
         let previous = self.raw_file_by_name(&rec.name)?;
+        if previous.is_some() {
+            self.acting_require_admin(&format!("the stored recording {}", rec.name))?;
+        }
         let version = previous.as_ref().map_or(1, |p| p.version + 1);
         let old_id = previous.map(|p| p.file_id);
         let now = now_rfc3339();

@@ -24,6 +24,7 @@
 //! ```
 
 mod accounts;
+pub mod acting;
 mod audit;
 mod batch;
 mod datasets;
@@ -41,13 +42,14 @@ pub mod schema;
 mod spectra_index;
 mod sqlite;
 mod store;
+pub mod testing;
 mod tx;
 mod value;
 mod voids_membership;
 
 pub use accounts::{ApiTokenInfo, NewApiToken, NewSession, NewUser, Role, SessionInfo, User};
 pub use audit::{AuditEvent, AuditRecord};
-pub use datasets::{Dataset, Visibility};
+pub use datasets::{Dataset, ReadRules, Visibility};
 pub use error::{Result, StoreError};
 pub use hline::{HlineRecording, HlineSpectrumRow};
 pub use ingest::{detect_format, expand_paths, Format, IngestOptions, IngestOutcome, Progress};

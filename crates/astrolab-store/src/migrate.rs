@@ -74,6 +74,15 @@ static MIGRATIONS: &[Migration] = &[
         )),
         needs_q3c: false,
     },
+    Migration {
+        version: 8,
+        name: "run restrictions and outputs (provenance of derived data)",
+        sqlite: Some(include_str!("../migrations/sqlite/0008_run_provenance.sql")),
+        postgres: Some(include_str!(
+            "../migrations/postgres/0008_run_provenance.sql"
+        )),
+        needs_q3c: false,
+    },
 ];
 
 /// State of one migration in a database.

@@ -135,6 +135,23 @@ pub struct RunRecord {
     pub exit_code: Option<i32>,
     /// Result summary (JSON), when finished.
     pub result: Option<serde_json::Value>,
+    /// None when the run read nothing restricted; else the projects whose
+    /// members may see the run, its logs and outputs (empty: admins only).
+    pub restricted_projects: Option<Vec<String>>,
+}
+
+impl RunRecord {
+    /// Who may see the run, its parameters, logs and outputs: its
+    /// submitter, members of the projects whose restricted data it read,
+    /// and admins; nobody else.
+    pub fn visible_to(&self, username: &str, projects: &[String], is_admin: bool) -> bool {
+        is_admin
+            || (!username.is_empty() && username == self.submitted_by)
+            || self
+                .restricted_projects
+                .as_ref()
+                .is_some_and(|rp| rp.iter().any(|p| projects.contains(p)))
+    }
 }
 
 /// A run to submit.
@@ -198,7 +215,7 @@ pub struct QueueStats {
     pub oldest_queued_age_s: Option<f64>,
 }
 
-const RUN_COLS: &str = "run_id, pipeline, params, submitted_by, submitted_at_ms, state, attempts, max_attempts, worker_id, lease_expires_ms, started_at_ms, finished_at_ms, progress, message, exit_code, result";
+const RUN_COLS: &str = "run_id, pipeline, params, submitted_by, submitted_at_ms, state, attempts, max_attempts, worker_id, lease_expires_ms, started_at_ms, finished_at_ms, progress, message, exit_code, result, restricted_projects";
 
 fn json_of(v: &Value, what: &str) -> Result<serde_json::Value> {
     serde_json::from_str(&text(v))
@@ -226,6 +243,14 @@ fn run_of(r: &[Value]) -> Result<RunRecord> {
         result: match &r[15] {
             Value::Null => None,
             v => Some(json_of(v, "result")?),
+        },
+        restricted_projects: match &r[16] {
+            Value::Null => None,
+            // Fail closed: a list that does not parse leaves the run to
+            // admins rather than to everyone.
+            v => {
+                Some(serde_json::from_value(json_of(v, "restricted_projects")?).unwrap_or_default())
+            }
         },
     })
 }
@@ -263,6 +288,100 @@ fn close_attempt(
 }
 
 impl Store {
+    /// Records that run `run_id` read restricted data readable by members
+    /// of `projects`: the run's restriction becomes the intersection with
+    /// what it already had (see [`crate::ReadRules::restriction_projects`]).
+    /// Written as soon as the read happens, so a run killed afterwards is
+    /// restricted all the same.
+    pub fn note_run_restriction(&mut self, run_id: i64, projects: &[String]) -> Result<()> {
+        let mut tx = self.begin()?;
+        let rows = tx.query(
+            "SELECT restricted_projects FROM runs WHERE run_id = ?1",
+            "SELECT restricted_projects FROM runs WHERE run_id = $1 FOR UPDATE",
+            &[Value::Int(run_id)],
+        )?;
+        let Some(row) = rows.first() else {
+            return Err(StoreError::bad_request(
+                "run_id",
+                format!("no run {run_id}"),
+            ));
+        };
+        let mut new: Vec<String> = projects.to_vec();
+        if let Value::Text(old) = &row[0] {
+            let old: Vec<String> = serde_json::from_str(old).unwrap_or_default();
+            new.retain(|p| old.contains(p));
+        }
+        new.sort();
+        new.dedup();
+        tx.execute(
+            "UPDATE runs SET restricted_projects = ?1 WHERE run_id = ?2",
+            "UPDATE runs SET restricted_projects = $1 WHERE run_id = $2",
+            &[
+                json_text(&serde_json::json!(new), "restricted_projects")?,
+                Value::Int(run_id),
+            ],
+        )?;
+        tx.commit()
+    }
+
+    /// Records the output files of a run (path relative to the run
+    /// directory, SHA-256, size), replacing what an earlier attempt
+    /// recorded.
+    pub fn record_run_outputs(
+        &mut self,
+        run_id: i64,
+        files: &[(String, String, i64)],
+    ) -> Result<()> {
+        let mut tx = self.begin()?;
+        tx.execute(
+            "DELETE FROM run_outputs WHERE run_id = ?1",
+            "DELETE FROM run_outputs WHERE run_id = $1",
+            &[Value::Int(run_id)],
+        )?;
+        for (path, sha, size) in files {
+            tx.execute(
+                "INSERT INTO run_outputs (run_id, path, sha256, size_bytes) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO run_outputs (run_id, path, sha256, size_bytes) VALUES ($1, $2, $3, $4)",
+                &[Value::Int(run_id), txt(path), txt(sha), Value::Int(*size)],
+            )?;
+        }
+        tx.commit()
+    }
+
+    /// The restriction bytes with this SHA-256 inherit from the runs that
+    /// wrote them: None when no run wrote them or when any run that wrote
+    /// them read nothing restricted (the bytes then hold nothing
+    /// restricted); else the projects of those runs (any of them may read
+    /// the bytes).
+    pub fn derived_restriction(&mut self, sha256: &str) -> Result<Option<Vec<String>>> {
+        let rows = self.query_rows(
+            "SELECT r.restricted_projects FROM run_outputs o JOIN runs r ON r.run_id = o.run_id WHERE o.sha256 = ?1",
+            "SELECT r.restricted_projects FROM run_outputs o JOIN runs r ON r.run_id = o.run_id WHERE o.sha256 = $1",
+            &[txt(sha256)],
+        )?;
+        let mut out: Option<std::collections::BTreeSet<String>> = None;
+        for r in &rows {
+            let Value::Text(t) = &r[0] else {
+                return Ok(None);
+            };
+            let projects: Vec<String> = serde_json::from_str(t).unwrap_or_default();
+            out.get_or_insert_with(Default::default).extend(projects);
+        }
+        Ok(out.map(|s| s.into_iter().collect()))
+    }
+
+    /// Sizes of every output of a restricted run: a file of another size
+    /// cannot carry a restriction, so only files of these sizes need a
+    /// checksum when a run's inputs are checked.
+    pub fn restricted_output_sizes(&mut self) -> Result<std::collections::BTreeSet<i64>> {
+        let rows = self.query_rows(
+            "SELECT DISTINCT o.size_bytes FROM run_outputs o JOIN runs r ON r.run_id = o.run_id WHERE r.restricted_projects IS NOT NULL",
+            "SELECT DISTINCT o.size_bytes FROM run_outputs o JOIN runs r ON r.run_id = o.run_id WHERE r.restricted_projects IS NOT NULL",
+            &[],
+        )?;
+        Ok(rows.iter().map(|r| int(&r[0])).collect())
+    }
+
     /// Queues a run.
     pub fn submit_run(&mut self, new: &NewRun, now_ms: i64) -> Result<RunRecord> {
         if new.pipeline.trim().is_empty() {
@@ -457,6 +576,52 @@ impl Store {
             &[Value::Int(run_id)],
         )?;
         Ok(runs_of(rows)?.pop())
+    }
+
+    /// The runs a caller may see ([`RunRecord::visible_to`]) newest first,
+    /// optionally of one state, with the total number visible.
+    pub fn list_runs_visible(
+        &mut self,
+        state: Option<RunState>,
+        username: &str,
+        projects: &[String],
+        is_admin: bool,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<RunRecord>, i64)> {
+        if is_admin {
+            return self.list_runs(state, None, limit, offset);
+        }
+        // Candidates are the caller's own runs and runs that read
+        // restricted data; whether a project matches is decided here.
+        let mut params = vec![txt(username)];
+        let (mut ws, mut wp) = (
+            "(submitted_by = ?1 OR restricted_projects IS NOT NULL)".to_string(),
+            "(submitted_by = $1 OR restricted_projects IS NOT NULL)".to_string(),
+        );
+        if let Some(st) = state {
+            params.push(txt(st.as_str()));
+            ws.push_str(" AND state = ?2");
+            wp.push_str(" AND state = $2");
+        }
+        let rows = self.query_rows(
+            &format!("SELECT {RUN_COLS} FROM runs WHERE {ws} ORDER BY run_id DESC"),
+            &format!("SELECT {RUN_COLS} FROM runs WHERE {wp} ORDER BY run_id DESC"),
+            &params,
+        )?;
+        let visible: Vec<RunRecord> = runs_of(rows)?
+            .into_iter()
+            .filter(|r| r.visible_to(username, projects, false))
+            .collect();
+        let total = visible.len() as i64;
+        Ok((
+            visible
+                .into_iter()
+                .skip(offset.max(0) as usize)
+                .take(limit.max(0) as usize)
+                .collect(),
+            total,
+        ))
     }
 
     /// Runs newest first, optionally of one state and one submitter, with

@@ -72,6 +72,7 @@ impl Store {
         rec: &SpectraFileRecord,
         rows: &[(i64, usize, f64)],
     ) -> Result<i64> {
+        self.acting_require_admin("the spectra index")?;
         match &mut self.conn {
             Conn::Sqlite { conn, path } => {
                 let e = StoreError::sqlite;

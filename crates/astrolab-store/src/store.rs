@@ -88,6 +88,8 @@ pub struct Store {
     pub(crate) conn: Conn,
     pub(crate) config: StoreConfig,
     pub(crate) q3c: bool,
+    /// For whom reads are done (a run's submitter), see [`crate::acting`].
+    pub(crate) acting: Option<crate::acting::Acting>,
 }
 
 impl Store {
@@ -134,6 +136,7 @@ impl Store {
             conn,
             config: config.clone(),
             q3c: false,
+            acting: None,
         })
     }
 
@@ -312,7 +315,7 @@ impl Store {
         let files: Vec<crate::RawFile> = self
             .raw_files()?
             .into_iter()
-            .filter(|f| !f.superseded)
+            .filter(|f| !f.superseded && self.acting_may_read(f.file_id))
             .collect();
         let home = self.config.home.clone();
         let mut cached: Vec<Option<poscache::Cached>> = files
@@ -337,11 +340,17 @@ impl Store {
             ra: Vec::new(),
             dec: Vec::new(),
         };
-        for c in cached.into_iter().flatten() {
+        let mut read = Vec::new();
+        for (f, c) in files.iter().zip(cached) {
+            let Some(c) = c else { continue };
+            if !c.ra.is_empty() {
+                read.push(f.file_id);
+            }
             out.ids.extend(c.ids);
             out.ra.extend(c.ra);
             out.dec.extend(c.dec);
         }
+        self.acting_note_read(&format!("positions of {}", t.name), read)?;
         Ok(out)
     }
 

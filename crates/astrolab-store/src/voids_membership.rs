@@ -136,6 +136,7 @@ impl Store {
         rows: &MembershipRows,
         progress: &mut Progress<'_>,
     ) -> Result<u64> {
+        self.acting_require_admin("void membership")?;
         let n = rows.check()?;
         let mut batch = Batch::new(&VOID_MEMBERSHIP, n);
         batch.set(

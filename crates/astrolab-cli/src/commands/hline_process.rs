@@ -711,9 +711,7 @@ fn open_store(cfg: &Config, o: &ProcessOptions) -> Result<Option<Store>> {
     if o.no_store {
         return Ok(None);
     }
-    Ok(Some(Store::open(&cfg.store()).with_context(|| {
-        format!("opening the store {}", cfg.store().describe())
-    })?))
+    Ok(Some(super::open_store(cfg)?))
 }
 
 /// `astrolab hline process`.

@@ -108,6 +108,20 @@ pub enum UserCommand {
         /// Username.
         name: String,
     },
+    /// Reset an account's password (from ASTROLAB_NEW_PASSWORD, stdin or
+    /// the terminal); every session of the account ends at once.
+    Password {
+        /// Username.
+        name: String,
+    },
+    /// Change an account's role (viewer, researcher or admin); every
+    /// session of the account ends at once.
+    Role {
+        /// Username.
+        name: String,
+        /// New role.
+        role: String,
+    },
 }
 
 /// `astrolab token ...`.
@@ -261,6 +275,46 @@ pub fn run_user(cfg: &Config, c: &UserCommand) -> Result<()> {
                 serde_json::json!({}),
             );
             println!("{} {name}", if disable { "disabled" } else { "enabled" });
+        }
+        UserCommand::Password { name } => {
+            if store.user_by_name(name)?.is_none() {
+                bail!(crate::UsageError(format!("no user {name:?}")));
+            }
+            let pw = read_new_password(name)?;
+            let hash = secrets::hash_password(&pw).map_err(crate::UsageError)?;
+            store.set_password_hash(name, &hash)?;
+            audit_cli(
+                cfg,
+                &mut store,
+                "user.password",
+                name,
+                serde_json::json!({ "reset": true, "sessions_ended": true }),
+            );
+            println!("password of {name} reset; its sessions have ended");
+        }
+        UserCommand::Role { name, role } => {
+            let role: astrolab_store::Role = role.parse().map_err(|_| {
+                crate::UsageError(format!("role {role}: viewer, researcher or admin"))
+            })?;
+            let Some((user, _)) = store.user_by_name(name)? else {
+                bail!(crate::UsageError(format!("no user {name:?}")));
+            };
+            if user.role == astrolab_store::Role::Admin
+                && role != astrolab_store::Role::Admin
+                && !user.disabled
+                && store.count_active_admins()? <= 1
+            {
+                bail!("{name} is the last active admin; add another admin first");
+            }
+            store.set_user_role(name, role)?;
+            audit_cli(
+                cfg,
+                &mut store,
+                "user.role",
+                name,
+                serde_json::json!({ "role": role.as_str(), "sessions_ended": true }),
+            );
+            println!("{name} is now {}; its sessions have ended", role.as_str());
         }
     }
     Ok(())

@@ -354,14 +354,14 @@ fn read_catalog_file(path: &Path) -> Result<RaDecZ> {
 /// (SPECTYPE GALAXY). A NULL redshift reads as NaN (and is then refused
 /// with its row).
 fn read_store_table(store: &mut astrolab_store::Store, table: &str) -> Result<RaDecZ> {
-    // Fixed statements: no user text reaches the SQL.
-    let sql = match table {
-        "galaxies" => "SELECT ra, dec, z FROM galaxies ORDER BY file_id, row_index",
-        "fastspec" => "SELECT ra, dec, z FROM fastspec ORDER BY targetid",
-        "zcatalog" => "SELECT ra, dec, z FROM zcatalog WHERE spectype = 'GALAXY' ORDER BY targetid",
-        other => bail!("--table {other}: choose galaxies, fastspec or zcatalog"),
-    };
-    let t = store.sql_readonly(sql)?;
+    if !["galaxies", "fastspec", "zcatalog"].contains(&table) {
+        bail!("--table {table}: choose galaxies, fastspec or zcatalog");
+    }
+    let mut t = store.galaxy_rows(table)?;
+    // Columns file_id, id, ra, dec, z: keep ra, dec, z.
+    for r in t.rows.iter_mut() {
+        r.drain(0..2);
+    }
     let col = |i: usize| -> Vec<f64> {
         t.rows
             .iter()

@@ -359,13 +359,14 @@ pub fn read_galaxy_file(path: &Path) -> Result<Galaxies> {
 /// Galaxies from a store table: `fastspec`, `zcatalog` (SPECTYPE GALAXY) or
 /// `galaxies` (row number when TARGETID is NULL).
 pub fn read_galaxy_table(store: &mut astrolab_store::Store, table: &str) -> Result<Galaxies> {
-    let sql = match table {
-        "fastspec" => "SELECT targetid, ra, dec, z FROM fastspec ORDER BY targetid",
-        "zcatalog" => "SELECT targetid, ra, dec, z FROM zcatalog WHERE spectype = 'GALAXY' ORDER BY targetid",
-        "galaxies" => "SELECT COALESCE(targetid, row_index), ra, dec, z FROM galaxies ORDER BY file_id, row_index",
-        other => bail!("--galaxies-table {other}: choose fastspec, zcatalog or galaxies"),
-    };
-    let t = store.sql_readonly(sql)?;
+    if !["fastspec", "zcatalog", "galaxies"].contains(&table) {
+        bail!("--galaxies-table {table}: choose fastspec, zcatalog or galaxies");
+    }
+    let mut t = store.galaxy_rows(table)?;
+    // Columns file_id, id, ra, dec, z: the readers below take id onwards.
+    for r in t.rows.iter_mut() {
+        r.remove(0);
+    }
     let mut g = Galaxies {
         source: format!("store table {table}"),
         ..Default::default()

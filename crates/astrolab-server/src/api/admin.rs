@@ -32,6 +32,69 @@ pub async fn me(Authed(p): Authed<VIEWER>) -> Json<Value> {
     }))
 }
 
+/// Body of `POST /api/v1/me/password`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/v1/me/password`: the caller changes their own password,
+/// proving the current one. Every session of the account ends at once
+/// (the caller's too: log in again with the new password); API tokens
+/// stay, they are revoked one by one.
+pub async fn change_password(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+    Json(b): Json<ChangePassword>,
+) -> ApiResult<Json<Value>> {
+    let Some(user) = p.user.clone() else {
+        return Err(ApiError::unauthorized("log in to change your password"));
+    };
+    let name = user.username.clone();
+    let stored = s
+        .pool
+        .run(move |st| Ok(st.user_by_name(&name)?.and_then(|(_, h)| h)))
+        .await?;
+    let Some(stored) = stored else {
+        return Err(ApiError::conflict(
+            "this account signs in through OpenID Connect; change the password at your organisation",
+        ));
+    };
+    if !secrets::verify_password(&b.current_password, &stored) {
+        s.audit
+            .record_by(
+                &s.pool,
+                &p,
+                "user.password",
+                &user.username,
+                "denied",
+                json!({ "reason": "wrong current password" }),
+            )
+            .await;
+        return Err(ApiError::forbidden("current_password is wrong"));
+    }
+    let hash = secrets::hash_password(&b.new_password)
+        .map_err(|m| ApiError::bad_request("new_password", m))?;
+    let name = user.username.clone();
+    s.pool
+        .run(move |st| Ok(st.set_password_hash(&name, &hash)?))
+        .await?;
+    record(
+        &s,
+        &p,
+        "user.password",
+        &user.username,
+        json!({ "sessions_ended": true }),
+    )
+    .await;
+    Ok(Json(json!({
+        "changed": true,
+        "message": "password changed; every session of this account has ended: log in again",
+    })))
+}
+
 /// `GET /api/v1/users` (admin).
 pub async fn users(State(s): State<AppState>, Authed(_): Authed<ADMIN>) -> ApiResult<Json<Value>> {
     let users = s.pool.run(|st| Ok(st.list_users()?)).await?;

@@ -120,6 +120,10 @@ pub fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             get(admin::me),
         ),
         (
+            route!("POST" "/api/v1/me/password", Some(VIEWER), "accounts", "Change your own password (proving the current one); every session of the account ends", [], Some(("application/json", "{current_password, new_password}")), "application/json"),
+            post(admin::change_password),
+        ),
+        (
             route!("GET" "/api/v1/files", Some(VIEWER), "catalog", "The raw-file registry (files of restricted datasets only to their projects)", [PAGE[0], PAGE[1]], JSON, "application/json"),
             get(catalog::files),
         ),

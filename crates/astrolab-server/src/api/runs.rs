@@ -1,17 +1,21 @@
 //! Runs: the pipeline catalog, submitting runs to the queue, following
 //! their state, progress and logs, and cancelling queued runs.
 //!
-//! Who sees what: every signed-in caller sees the queue (pipeline, state,
-//! progress, times), as the dashboard does; a run's parameters, result and
-//! logs name server paths and data, so they go only to researchers and
-//! admins (viewers get them redacted, and 403 on logs). Submitting needs
-//! the researcher role; cancelling, the submitter or an admin.
+//! Who sees what: a run, its parameters, logs and outputs are visible to
+//! its submitter, to members of the projects whose restricted data it read
+//! (the pipeline records that on the run as it reads,
+//! `astrolab_store::acting`), and to admins; to anyone else it does not
+//! exist (404, and it is left out of lists). Reading a run that read
+//! restricted data is audited. Submitting needs the researcher role;
+//! cancelling, the submitter or an admin; pipelines that change the lab's
+//! shared state (the spectra index, void membership, replacing stored
+//! data) need an admin.
 //!
 //! Parameters are checked by [`crate::pipelines::build_args`] before a run
 //! is queued (and again by the worker before it runs), so a bad path or a
 //! mistyped value is a 400 naming `params.NAME`, never a failed run.
 
-use astrolab_store::{NewRun, Role, RunRecord, RunState};
+use astrolab_store::{NewRun, RunRecord, RunState};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -31,9 +35,9 @@ pub const DEFAULT_MAX_ATTEMPTS: i64 = 3;
 /// Most attempts a submitter may ask for.
 pub const MAX_ATTEMPTS: i64 = 10;
 
-/// A run as the API shows it to `p`.
-pub fn run_json(r: &RunRecord, p: &Principal) -> Value {
-    let mut v = json!({
+/// A run as the API shows it (to a caller who may see it).
+pub fn run_json(r: &RunRecord) -> Value {
+    json!({
         "run_id": r.run_id,
         "pipeline": r.pipeline,
         "submitted_by": r.submitted_by,
@@ -46,19 +50,53 @@ pub fn run_json(r: &RunRecord, p: &Principal) -> Value {
         "finished_at_ms": r.finished_at_ms,
         "progress": r.progress,
         "exit_code": r.exit_code,
-    });
-    if may_see_details(r, p) {
-        v["params"] = r.params.clone();
-        v["message"] = json!(r.message);
-        v["result"] = json!(r.result);
-    }
-    v
+        "params": r.params,
+        "message": r.message,
+        "result": r.result,
+        "restricted_projects": r.restricted_projects,
+    })
 }
 
-/// Researchers, admins and the submitter see parameters, messages,
-/// results and logs.
-fn may_see_details(r: &RunRecord, p: &Principal) -> bool {
-    p.role >= Role::Researcher || (!p.username().is_empty() && p.username() == r.submitted_by)
+/// Whether `p` may see run `r` ([`RunRecord::visible_to`]).
+pub fn may_see(r: &RunRecord, p: &Principal) -> bool {
+    r.visible_to(p.username(), &p.projects, p.is_admin())
+}
+
+/// Run `id` when `p` may see it (404 otherwise: a run one may not see is
+/// not disclosed). Seeing a run that read restricted data is audited.
+pub async fn visible_run(s: &AppState, p: &Principal, id: i64, what: &str) -> ApiResult<RunRecord> {
+    let run = s.pool.run(move |store| Ok(store.get_run(id)?)).await?;
+    let Some(run) = run.filter(|r| may_see(r, p)) else {
+        return Err(ApiError::not_found(format!("no run {id}")));
+    };
+    if let Some(projects) = &run.restricted_projects {
+        audit(
+            s,
+            p,
+            "dataset.read",
+            format!("run {id}"),
+            "ok",
+            json!({ "read": what, "restricted_projects": projects }),
+        )
+        .await;
+    }
+    Ok(run)
+}
+
+/// The admin-only reason of a pipeline run, when it has one: pipelines
+/// that change the lab's shared state rather than write into the run's
+/// own directory.
+pub fn needs_admin(pipeline: &str, params: &Value) -> Option<&'static str> {
+    let on = |k: &str| params.get(k).and_then(Value::as_bool).unwrap_or(false);
+    match pipeline {
+        "spectra-build" => Some("spectra-build indexes spectra in the lab's spectra index"),
+        "voids-classify" => Some("voids-classify replaces the lab's void membership"),
+        "hline-process" if on("force") => {
+            Some("hline-process with force replaces a stored recording")
+        }
+        "ingest" if on("new_version") => Some("ingest with new_version replaces a catalog's rows"),
+        _ => None,
+    }
 }
 
 async fn audit(
@@ -105,13 +143,21 @@ pub async fn list(
         Some(v) => Some(v.parse::<RunState>()?),
         None => None,
     };
+    let who = p.clone();
     let (runs, total) = s
         .pool
         .run(move |store| {
-            Ok(store.list_runs(state, None, page.limit as i64, page.offset as i64)?)
+            Ok(store.list_runs_visible(
+                state,
+                who.username(),
+                &who.projects,
+                who.is_admin(),
+                page.limit as i64,
+                page.offset as i64,
+            )?)
         })
         .await?;
-    let items: Vec<Value> = runs.iter().map(|r| run_json(r, &p)).collect();
+    let items: Vec<Value> = runs.iter().map(run_json).collect();
     Ok(Json(
         serde_json::to_value(Paged::new(items, page, Some(total))).map_err(ApiError::internal)?,
     ))
@@ -141,6 +187,13 @@ pub async fn submit_run(s: &AppState, p: &Principal, body: SubmitBody) -> ApiRes
                 "max_attempts",
                 format!("must be 1 to {MAX_ATTEMPTS}"),
             ));
+        }
+        if let Some(why) = needs_admin(&pipeline, &body.params) {
+            if !p.is_admin() {
+                return Err(ApiError::forbidden(format!(
+                    "{why}, which only an admin may change"
+                )));
+            }
         }
         let mut roots = vec![s.config.home.clone()];
         roots.extend(s.config.data_roots.iter().cloned());
@@ -224,7 +277,7 @@ pub async fn submit(
     let body: SubmitBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("body", format!("not a run: {e}")))?;
     let run = submit_run(&s, &p, body).await?;
-    Ok((StatusCode::CREATED, Json(run_json(&run, &p))))
+    Ok((StatusCode::CREATED, Json(run_json(&run))))
 }
 
 async fn get(s: &AppState, id: i64) -> ApiResult<RunRecord> {
@@ -247,8 +300,8 @@ pub async fn one(
     Authed(p): Authed<VIEWER>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let run = get(&s, run_id(&id)?).await?;
-    Ok(Json(run_json(&run, &p)))
+    let run = visible_run(&s, &p, run_id(&id)?, "the run").await?;
+    Ok(Json(run_json(&run)))
 }
 
 /// `?after=&limit=` of the log route.
@@ -278,12 +331,7 @@ pub async fn logs(
         offset: None,
     }
     .check(1000, s.config.max_rows)?;
-    let run = get(&s, id).await?;
-    if !may_see_details(&run, &p) {
-        return Err(ApiError::forbidden(
-            "run logs are for researchers and the run's submitter",
-        ));
-    }
+    let run = visible_run(&s, &p, id, "the run's log").await?;
     let lines = s
         .pool
         .run(move |store| Ok(store.run_logs(id, after, page.limit as i64)?))
@@ -308,7 +356,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = run_id(&id)?;
-    let run = get(&s, id).await?;
+    let run = visible_run(&s, &p, id, "the run (to cancel it)").await?;
     if !(p.is_admin() || p.username() == run.submitted_by) {
         audit(
             &s,
@@ -341,5 +389,5 @@ pub async fn cancel(
     )
     .await;
     let run = get(&s, id).await?;
-    Ok(Json(run_json(&run, &p)))
+    Ok(Json(run_json(&run)))
 }

@@ -151,7 +151,11 @@ fn spectra_sources_forbidden(
     if forbidden.is_empty() {
         return Ok(false);
     }
-    let list: Vec<String> = serde_json::from_str(sources).unwrap_or_default();
+    // Fail closed: a list that cannot be read cannot show the file is
+    // public.
+    let Ok(list) = serde_json::from_str::<Vec<String>>(sources) else {
+        return Ok(true);
+    };
     let mut shas = HashSet::new();
     let mut names = HashSet::new();
     for entry in &list {
@@ -186,10 +190,15 @@ async fn fetch_spectrum(
             };
             let rec = store.spectra_file_by_path(&loc.path)?;
             let denied = forbidden(store, &p)?;
-            if let Some(r) = &rec {
-                if spectra_sources_forbidden(store, &r.sources, &denied)? {
-                    return Ok(None);
-                }
+            // Fail closed: without the file's record nothing says which
+            // raw files it was built from, so while anything is restricted
+            // to this caller the spectrum is not shown.
+            let hidden = match &rec {
+                Some(r) => spectra_sources_forbidden(store, &r.sources, &denied)?,
+                None => !denied.is_empty(),
+            };
+            if hidden {
+                return Ok(None);
             }
             let spectype = spectype_of(store, target, &denied);
             Ok(Some((loc, rec, spectype)))
@@ -932,27 +941,48 @@ pub async fn hline_spectra(
 
 /// The observing site of a recording: its SigMF `core:geolocation`, else
 /// the site written into its spectra archive by `hline process`.
-fn recording_site(raw: &RawFile) -> Option<Site> {
+/// `Ok(None)`: neither says where it was observed; `Err(why)`: a file that
+/// would say could not be read (the caller is told why, not "no site").
+fn recording_site(raw: &RawFile) -> Result<Option<Site>, String> {
     let to_site = |g: astrolab_formats::sigmf::Geolocation| Site {
         lat_deg: g.lat_deg,
         lon_deg: g.lon_deg,
         height_m: if g.alt_m.is_finite() { g.alt_m } else { 0.0 },
     };
+    // Raw recordings are often deleted after processing (the archive
+    // stays), so an unreadable recording only matters when the archive
+    // cannot answer either.
+    let mut unread = None;
     if raw.format == "sigmf" {
-        if let Some(g) = astrolab_formats::sigmf::SigmfRecording::open(Path::new(&raw.source))
-            .ok()
-            .and_then(|r| r.geolocation)
-        {
-            return Some(to_site(g));
+        match astrolab_formats::sigmf::SigmfRecording::open(Path::new(&raw.source)) {
+            Ok(rec) => {
+                if let Some(g) = rec.geolocation {
+                    return Ok(Some(to_site(g)));
+                }
+            }
+            Err(e) => unread = Some(format!("the recording {} cannot be read ({e})", raw.source)),
         }
     }
-    let details: Jv = serde_json::from_str(&raw.hdus).ok()?;
-    let archive = details.get("archive")?.as_str()?;
-    astrolab_formats::sigmf::read_spectra_archive(Path::new(archive))
-        .ok()?
-        .header
-        .geolocation
-        .map(to_site)
+    let details: Jv = serde_json::from_str(&raw.hdus).map_err(|e| {
+        format!(
+            "the registry entry of {} has unreadable details ({e})",
+            raw.name
+        )
+    })?;
+    let Some(archive) = details.get("archive").and_then(Jv::as_str) else {
+        return match unread {
+            Some(why) => Err(why),
+            None => Ok(None),
+        };
+    };
+    let read = astrolab_formats::sigmf::read_spectra_archive(Path::new(archive)).map_err(|e| {
+        let archive_err = format!("the spectra archive {archive} cannot be read ({e})");
+        match &unread {
+            Some(why) => format!("{why} and {archive_err}"),
+            None => archive_err,
+        }
+    })?;
+    Ok(read.header.geolocation.map(to_site))
 }
 
 /// `GET /api/v1/hline/recordings/{file_id}/fit?components=`: the mean of
@@ -1030,7 +1060,11 @@ fn fit_recording(
     let mid = &rows[rows.len() / 2];
     let site = recording_site(raw);
     let (corr, frame) = match (site, mid.ra_deg, mid.dec_deg) {
-        (Some(site), Some(ra), Some(dec)) => {
+        (Err(why), _, _) => (
+            None,
+            format!("topocentric radio velocity: the site is unknown because {why}"),
+        ),
+        (Ok(Some(site)), Some(ra), Some(dec)) => {
             let c = lsr_correction_km_s(
                 UtcTime::from_unix_seconds(mid_t),
                 site,
@@ -1041,7 +1075,7 @@ fn fit_recording(
             .map_err(ApiError::internal)?;
             (Some(c), "v_LSR (kinematic LSR)".to_string())
         }
-        (None, _, _) => (
+        (Ok(None), _, _) => (
             None,
             "topocentric radio velocity: the recording has no site (SigMF core:geolocation)"
                 .to_string(),

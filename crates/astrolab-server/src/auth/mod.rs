@@ -335,18 +335,18 @@ impl<const MIN: u8> FromRequestParts<AppState> for Authed<MIN> {
                 p.role.as_str()
             )));
         }
-        // Browser sessions must prove a state-changing call came from our
-        // own page: the CSRF header for API calls; forms carry the token
-        // in a field that the form handler checks.
+        // Browser sessions must prove a state-changing API call came from
+        // our own page with the X-CSRF-Token header, whatever the body's
+        // content type: a cross-site form can send
+        // `application/x-www-form-urlencoded` with the user's cookie, so
+        // the content type proves nothing. (Pages' own forms post to page
+        // routes, which check the hidden `csrf` field; they never reach
+        // this extractor.) Bearer tokens are not sent by browsers on their
+        // own, so they need no CSRF token.
         if let Via::Session { csrf, .. } = &p.via {
             let unsafe_method =
                 !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-            let is_form = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-            if unsafe_method && !is_form {
+            if unsafe_method {
                 let sent = parts
                     .headers
                     .get(CSRF_HEADER)

@@ -63,7 +63,16 @@ pub async fn dashboard(State(s): State<AppState>, PageUser(p): PageUser) -> Page
                     bytes,
                     store.database_size_bytes()?,
                     store.queue_stats(now)?,
-                    store.list_runs(None, None, 10, 0)?.0,
+                    store
+                        .list_runs_visible(
+                            None,
+                            who.username(),
+                            &who.projects,
+                            who.is_admin(),
+                            10,
+                            0,
+                        )?
+                        .0,
                 ))
             })
             .await,

@@ -97,10 +97,20 @@ pub async fn list(
         .and_then(|o| o.parse().ok())
         .unwrap_or(0)
         .max(0);
+    let who = p.clone();
     let (runs, total) = or_page(
         &p,
         s.pool
-            .run(move |store| Ok(store.list_runs(state, None, PER_PAGE, offset)?))
+            .run(move |store| {
+                Ok(store.list_runs_visible(
+                    state,
+                    who.username(),
+                    &who.projects,
+                    who.is_admin(),
+                    PER_PAGE,
+                    offset,
+                )?)
+            })
             .await,
     )?;
     Ok(render_list(
@@ -200,10 +210,20 @@ pub async fn submit(
     match outcome {
         Ok(run) => Ok(redirect(&format!("/runs/{}", run.run_id))),
         Err(e) => {
+            let who = p.clone();
             let (runs, total) = or_page(
                 &p,
                 s.pool
-                    .run(|store| Ok(store.list_runs(None, None, PER_PAGE, 0)?))
+                    .run(move |store| {
+                        Ok(store.list_runs_visible(
+                            None,
+                            who.username(),
+                            &who.projects,
+                            who.is_admin(),
+                            PER_PAGE,
+                            0,
+                        )?)
+                    })
                     .await,
             )?;
             Err(render_list(
@@ -233,20 +253,18 @@ pub async fn one(
             &ApiError::bad_request("id", "a run id is a positive integer"),
         ));
     };
-    let (run, logs) = or_page(
+    let run = or_page(
+        &p,
+        crate::api::runs::visible_run(&s, &p, id, "the run page").await,
+    )?;
+    let logs = or_page(
         &p,
         s.pool
-            .run(move |store| {
-                let run = store
-                    .get_run(id)?
-                    .ok_or_else(|| ApiError::not_found(format!("no run {id}")))?;
-                let logs = store.run_logs(id, 0, 1000)?;
-                Ok((run, logs))
-            })
+            .run(move |store| Ok(store.run_logs(id, 0, 1000)?))
             .await,
     )?;
-    let view = crate::api::runs::run_json(&run, &p);
-    let details = view.get("params").is_some();
+    // Whoever reaches this page may see the whole run (visible_run).
+    let details = true;
     let progress = run.progress.unwrap_or(if run.state == RunState::Succeeded {
         1.0
     } else {
@@ -306,8 +324,6 @@ pub async fn one(
             body += "\n";
         }
         body += "</pre></section>";
-    } else {
-        body += "<p>Parameters, results and logs are shown to researchers and to the run's submitter.</p>";
     }
     Ok(layout(&format!("Run #{id}"), Some(&p), "/runs", &body))
 }

@@ -262,8 +262,20 @@ type Rotation = (i64, Vec<(f64, f64, f64)>);
 
 /// Tangent points of the latest successful `hline-rotation-curve` run:
 /// (R kpc, V km/s, l deg) read from its `tangent_points.csv`.
-fn rotation_points(store: &mut astrolab_store::Store) -> Result<Option<Rotation>, ApiError> {
-    let (runs, _) = store.list_runs(Some(astrolab_store::RunState::Succeeded), None, 200, 0)?;
+fn rotation_points(
+    store: &mut astrolab_store::Store,
+    who: &crate::auth::Principal,
+) -> Result<Option<Rotation>, ApiError> {
+    // Only runs the caller may see (their own, their projects', or all for
+    // an admin): a run's outputs follow the run's visibility.
+    let (runs, _) = store.list_runs_visible(
+        Some(astrolab_store::RunState::Succeeded),
+        who.username(),
+        &who.projects,
+        who.is_admin(),
+        200,
+        0,
+    )?;
     let Some(run) = runs
         .into_iter()
         .find(|r| r.pipeline == "hline-rotation-curve")
@@ -335,7 +347,7 @@ pub async fn hline(
                     Some(f) => store.hline_spectra(f.file_id)?,
                     None => Vec::new(),
                 };
-                Ok((recs, pick, spectra, rotation_points(store)?))
+                Ok((recs, pick, spectra, rotation_points(store, &who)?))
             })
             .await,
     )?;

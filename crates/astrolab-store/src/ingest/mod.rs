@@ -346,11 +346,21 @@ impl Store {
             software_version: env!("CARGO_PKG_VERSION").to_string(),
             superseded: false,
         };
+        if previous.is_some() {
+            self.acting_require_admin(&format!("the catalog rows of {}", file.name))?;
+        }
         let replaced = previous.map(|p| p.file_id);
+        // Bytes a restricted run wrote stay restricted when ingested,
+        // wherever they were copied to: the file joins the run's derived
+        // dataset in the load's own transaction.
+        let derived = match self.derived_restriction(&file.sha256)? {
+            Some(projects) => Some(self.derived_dataset(&projects)?),
+            None => None,
+        };
         let t2 = std::time::Instant::now();
         let home = self.config.home.clone();
         let pending = positions::start(&home, &file.sha256, &prepared.batches);
-        match self.load_prepared(&file, replaced, &mut prepared, progress) {
+        match self.load_prepared(&file, replaced, derived.as_deref(), &mut prepared, progress) {
             Ok(id) => file.file_id = id,
             Err(e) => {
                 pending.discard();
@@ -371,6 +381,7 @@ impl Store {
         &mut self,
         file: &RawFile,
         replaced: Option<i64>,
+        dataset: Option<&str>,
         prepared: &mut Prepared,
         progress: &mut Progress<'_>,
     ) -> Result<i64> {
@@ -387,7 +398,8 @@ impl Store {
                         .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get::<_, String>(0))
                         .map(|m| m.eq_ignore_ascii_case("delete"))
                         .unwrap_or(false);
-                let result = Self::load_sqlite(conn, &path, file, replaced, prepared, progress);
+                let result =
+                    Self::load_sqlite(conn, &path, file, replaced, dataset, prepared, progress);
                 if switched {
                     if let Err(err) =
                         conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
@@ -398,7 +410,7 @@ impl Store {
                 result
             }
             Conn::Postgres(client) => {
-                Self::load_postgres(client, file, replaced, prepared, progress)
+                Self::load_postgres(client, file, replaced, dataset, prepared, progress)
             }
         }
     }
@@ -408,6 +420,7 @@ impl Store {
         path: &std::path::Path,
         file: &RawFile,
         replaced: Option<i64>,
+        dataset: Option<&str>,
         prepared: &mut Prepared,
         progress: &mut Progress<'_>,
     ) -> Result<i64> {
@@ -431,6 +444,13 @@ impl Store {
         )
         .map_err(e(&path))?;
         let file_id = tx.last_insert_rowid();
+        if let Some(d) = dataset {
+            tx.execute(
+                "INSERT INTO dataset_files (dataset, file_id) VALUES (?1, ?2)",
+                rusqlite::params![d, file_id],
+            )
+            .map_err(e(&path))?;
+        }
         for b in prepared.batches.iter_mut() {
             b.set("file_id", Values::ConstI64(file_id));
             let (saved, _cache) = if bulk::worth_it_sqlite(&tx, b).map_err(e(&path))? {
@@ -465,6 +485,7 @@ impl Store {
         client: &mut postgres::Client,
         file: &RawFile,
         replaced: Option<i64>,
+        dataset: Option<&str>,
         prepared: &mut Prepared,
         progress: &mut Progress<'_>,
     ) -> Result<i64> {
@@ -486,6 +507,12 @@ impl Store {
             &[&file.name, &file.version, &file.source, &file.size_bytes, &file.sha256, &file.format, &file.hdus, &file.rows_loaded, &file.ingested_at, &file.software_version],
         )?;
         let file_id: i64 = row.get(0);
+        if let Some(d) = dataset {
+            tx.execute(
+                "INSERT INTO dataset_files (dataset, file_id) VALUES ($1, $2)",
+                &[&d, &file_id],
+            )?;
+        }
         for b in prepared.batches.iter_mut() {
             b.set("file_id", Values::ConstI64(file_id));
             let saved = if bulk::worth_it_postgres(&mut tx, b)? {

@@ -104,6 +104,16 @@ impl Store {
     /// (Vincenty formula) decides membership in both cases.
     pub fn cone(&mut self, q: &ConeQuery) -> Result<ResultTable> {
         check_cone(q)?;
+        // A store acting for a run's submitter leaves out what they may
+        // not read, whatever the caller asked (crate::acting).
+        let forbidden = self.acting_forbidden();
+        let q = &if forbidden.is_empty() {
+            q.clone()
+        } else {
+            let mut q = q.clone();
+            q.exclude_file_ids.extend(forbidden);
+            q
+        };
         let table = sky_table(&q.table, "--table")?;
         let cols = table.column_names();
         let (ph, pg) = match self.backend() {
@@ -188,6 +198,11 @@ impl Store {
         if let Some(limit) = q.limit {
             hits.truncate(limit);
         }
+        if let Some(fi) = cols.iter().position(|c| *c == "file_id") {
+            let read: std::collections::BTreeSet<i64> =
+                hits.iter().filter_map(|(_, r)| r[fi].as_i64()).collect();
+            self.acting_note_read(&format!("cone search of {}", table.name), read)?;
+        }
         let mut columns: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
         columns.push("sep_arcsec".to_string());
         Ok(ResultTable {
@@ -203,5 +218,63 @@ impl Store {
         let sql = format!("SELECT COUNT(*) FROM {}", t.name);
         let rows = self.query_rows(&sql, &sql, &[])?;
         Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0))
+    }
+}
+
+impl Store {
+    /// The galaxies of a catalog table, for pipelines: columns `file_id`,
+    /// `id` (TARGETID; the row number for galaxy lists without one), `ra`,
+    /// `dec`, `z`. `fastspec` by TARGETID, `zcatalog` (SPECTYPE GALAXY
+    /// only) by TARGETID, `galaxies` by file and row. Rows of files the
+    /// principal the store acts for may not read are left out, and reads of
+    /// restricted datasets are noted (crate::acting).
+    pub fn galaxy_rows(&mut self, table: &str) -> Result<ResultTable> {
+        // Fixed statements: no caller text reaches the SQL.
+        let (select, filter, order) = match table {
+            "fastspec" => ("file_id, targetid, ra, dec, z", "", "targetid"),
+            "zcatalog" => (
+                "file_id, targetid, ra, dec, z",
+                "spectype = 'GALAXY'",
+                "targetid",
+            ),
+            "galaxies" => (
+                "file_id, COALESCE(targetid, row_index), ra, dec, z",
+                "",
+                "file_id, row_index",
+            ),
+            other => {
+                return Err(StoreError::bad_request(
+                    "table",
+                    format!("{other}: choose fastspec, zcatalog or galaxies"),
+                ))
+            }
+        };
+        let mut conds: Vec<String> = Vec::new();
+        if !filter.is_empty() {
+            conds.push(filter.to_string());
+        }
+        let forbidden = self.acting_forbidden();
+        if !forbidden.is_empty() {
+            // Integers only: nothing a caller sent reaches the statement.
+            let ids: Vec<String> = forbidden.iter().map(i64::to_string).collect();
+            conds.push(format!("file_id NOT IN ({})", ids.join(", ")));
+        }
+        let where_sql = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
+        let sql = format!("SELECT {select} FROM {table}{where_sql} ORDER BY {order}");
+        let rows = self.query_rows(&sql, &sql, &[])?;
+        let read: std::collections::BTreeSet<i64> =
+            rows.iter().filter_map(|r| r[0].as_i64()).collect();
+        self.acting_note_read(&format!("galaxies of {table}"), read)?;
+        Ok(ResultTable {
+            columns: ["file_id", "id", "ra", "dec", "z"]
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            rows,
+        })
     }
 }

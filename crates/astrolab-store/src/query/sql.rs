@@ -14,6 +14,7 @@ use crate::value::Value;
 impl Store {
     /// Runs one read-only SQL statement.
     pub fn sql_readonly(&mut self, sql: &str) -> Result<ResultTable> {
+        self.acting_refuse_unchecked("arbitrary SQL")?;
         let sql = sql.trim().trim_end_matches(';').trim();
         if sql.is_empty() {
             return Err(StoreError::bad_request("SQL", "empty statement"));

@@ -2,64 +2,13 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use astrolab_formats::fits::{write_fits, Card, ColumnData, ColumnOut, HduOut};
 use astrolab_store::{schema, Store, StoreConfig};
 
 pub use astrolab_formats::testdata::require_shared_data;
 
-/// The PostgreSQL URL for tests, or None (skip) — but with CI set a missing
-/// database fails the test.
-pub fn pg_url(test: &str) -> Option<String> {
-    match std::env::var("ASTROLAB_TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            if std::env::var_os("CI").is_some() {
-                panic!("{test}: ASTROLAB_TEST_DATABASE_URL is not set (scripts/test sets it up)");
-            }
-            eprintln!("skipping the PostgreSQL part of {test}: ASTROLAB_TEST_DATABASE_URL not set (run ./scripts/test)");
-            None
-        }
-    }
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh PostgreSQL store in its own schema.
-pub fn pg_config(test: &str) -> Option<StoreConfig> {
-    let url = pg_url(test)?;
-    let schema = format!(
-        "t_{}_{}_{}",
-        test.chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_lowercase(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    let mut client =
-        postgres::Client::connect(&url, postgres::NoTls).expect("connect to test PostgreSQL");
-    client
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .expect("drop schema");
-    Some(StoreConfig {
-        home: std::env::temp_dir(),
-        database_url: Some(url),
-        pg_schema: Some(schema),
-    })
-}
-
-/// Store configurations for every backend available: SQLite always,
-/// PostgreSQL when configured. The TempDir keeps the SQLite file alive.
-pub fn backends(test: &str) -> (tempfile::TempDir, Vec<StoreConfig>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut v = vec![StoreConfig::sqlite(dir.path().join("home"))];
-    if let Some(pg) = pg_config(test) {
-        v.push(pg);
-    }
-    (dir, v)
-}
+pub use astrolab_store::testing::{backends, pg_config, pg_url};
 
 /// Row counts of every table and of the registry: the store's state for
 /// "left exactly as before" checks.
