@@ -29,6 +29,22 @@ struct Inner {
     max: usize,
 }
 
+impl Drop for Inner {
+    /// Closes the connections off the async runtime: the blocking
+    /// PostgreSQL client shuts its connection down by blocking on a
+    /// runtime of its own, which a thread that drives tokio may not do
+    /// (the pool is dropped with the last `AppState`, possibly there).
+    fn drop(&mut self) {
+        let stores = match self.idle.get_mut() {
+            Ok(v) => std::mem::take(v),
+            Err(poisoned) => std::mem::take(poisoned.into_inner()),
+        };
+        if !stores.is_empty() && tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::spawn(move || drop(stores)).join();
+        }
+    }
+}
+
 /// Pool use, for `/metrics`.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolUse {

@@ -74,12 +74,24 @@ fn new_session(store: &mut Store, user: &str) -> (String, String) {
 /// configured (with `CI` set a missing database fails).
 fn worlds(test: &str) -> Vec<World> {
     let mut out = Vec::new();
-    let Some(sqlite) = world(test, false) else {
+    let Some(sqlite) = off_runtime(|| world(test, false)) else {
         return out;
     };
     out.push(sqlite);
-    out.extend(world(test, true));
+    out.extend(off_runtime(|| world(test, true)));
     out
+}
+
+/// Runs blocking store work on a thread of its own: the synchronous
+/// PostgreSQL client may not block a thread that drives the test's async
+/// runtime.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().unwrap())
+}
+
+/// `f` on a store of `cfg`, off the async runtime.
+fn with_store<T: Send>(cfg: &StoreConfig, f: impl FnOnce(&mut Store) -> T + Send) -> T {
+    off_runtime(|| f(&mut Store::open(cfg).unwrap()))
 }
 
 fn world(test: &str, postgres: bool) -> Option<World> {
@@ -273,13 +285,11 @@ async fn roles_and_restricted_datasets_are_enforced() {
 
 async fn roles_and_restricted_datasets_are_enforced_on(w: World) {
     // Where are the secret file's targets? Read them as the admin.
-    let mut store = Store::open(&w.store_cfg).unwrap();
-    let rows = store
-        .sql_readonly(&format!(
-            "SELECT ra, dec FROM redshifts WHERE file_id = {} LIMIT 1",
-            w.secret_file
-        ))
-        .unwrap();
+    let sql = |q: String| with_store(&w.store_cfg, |s| s.sql_readonly(&q).unwrap());
+    let rows = sql(format!(
+        "SELECT ra, dec FROM redshifts WHERE file_id = {} LIMIT 1",
+        w.secret_file
+    ));
     let (ra, dec) = (
         rows.rows[0][0].as_f64().unwrap(),
         rows.rows[0][1].as_f64().unwrap(),
@@ -293,15 +303,13 @@ async fn roles_and_restricted_datasets_are_enforced_on(w: World) {
         (s_admin, s_res, s_view),
         (StatusCode::OK, StatusCode::OK, StatusCode::OK)
     );
-    let secret_rows = store
-        .sql_readonly(&format!(
-            "SELECT count(*) FROM redshifts WHERE file_id = {}",
-            w.secret_file
-        ))
-        .unwrap()
-        .rows[0][0]
-        .as_i64()
-        .unwrap() as u64;
+    let secret_rows = sql(format!(
+        "SELECT count(*) FROM redshifts WHERE file_id = {}",
+        w.secret_file
+    ))
+    .rows[0][0]
+    .as_i64()
+    .unwrap() as u64;
     assert!(secret_rows > 0 && count(&v_admin) >= secret_rows);
     assert_eq!(
         count(&v_res),
@@ -314,7 +322,7 @@ async fn roles_and_restricted_datasets_are_enforced_on(w: World) {
         "viewer sees none of them"
     );
     // The read of the restricted dataset is in the audit log.
-    let audit = store.list_audit(100, None).unwrap();
+    let audit = with_store(&w.store_cfg, |s| s.list_audit(100, None).unwrap());
     assert!(
         audit
             .iter()
@@ -459,7 +467,7 @@ async fn injection_and_traversal_in_every_parameter_are_refused_without_effect()
 }
 
 async fn injection_and_traversal_in_every_parameter_are_refused_without_effect_on(w: World) {
-    let before = fingerprint(&w.store_cfg);
+    let before = off_runtime(|| fingerprint(&w.store_cfg));
     let payloads = [
         "' OR '1'='1",
         "1; DROP TABLE users; --",
@@ -547,7 +555,7 @@ async fn injection_and_traversal_in_every_parameter_are_refused_without_effect_o
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(
-        fingerprint(&w.store_cfg),
+        off_runtime(|| fingerprint(&w.store_cfg)),
         before,
         "no attempt changed the store"
     );
@@ -627,9 +635,8 @@ async fn session_calls_without_csrf_are_refused_on(w: World) {
     // application/x-www-form-urlencoded (or text/plain) with the cookie.
     // Cancelling one's own queued run that way is refused, and the run
     // stays queued; with the header it is cancelled.
-    let run = Store::open(&w.store_cfg)
-        .unwrap()
-        .submit_run(
+    let run = with_store(&w.store_cfg, |s| {
+        s.submit_run(
             &astrolab_store::NewRun {
                 pipeline: "query-cone".into(),
                 params: serde_json::json!({"ra": 1.0, "dec": 2.0, "radius": "1deg"}),
@@ -638,7 +645,8 @@ async fn session_calls_without_csrf_are_refused_on(w: World) {
             },
             astrolab_server::clock::now_ms(),
         )
-        .unwrap();
+        .unwrap()
+    });
     for ctype in [
         "application/x-www-form-urlencoded",
         "multipart/form-data; boundary=x",
@@ -658,13 +666,8 @@ async fn session_calls_without_csrf_are_refused_on(w: World) {
             "{ctype} without X-CSRF-Token"
         );
     }
-    let state = |s: &World| {
-        Store::open(&s.store_cfg)
-            .unwrap()
-            .get_run(run.run_id)
-            .unwrap()
-            .unwrap()
-            .state
+    let state = |w: &World| {
+        with_store(&w.store_cfg, |s| s.get_run(run.run_id).unwrap().unwrap().state)
     };
     assert_eq!(state(&w), astrolab_store::RunState::Queued);
     let with_header = Request::builder()
@@ -784,7 +787,7 @@ async fn sessions_end_when_credentials_change() {
 }
 
 async fn sessions_end_when_credentials_change_on(w: World) {
-    let session = |w: &World| new_session(&mut Store::open(&w.store_cfg).unwrap(), "rosa");
+    let session = |w: &World| with_store(&w.store_cfg, |s| new_session(s, "rosa"));
     let json = |v: &str| Some(("application/json", v.as_bytes().to_vec()));
     // An admin resets the password: the session opened before ends.
     let (cookie, _) = w.session.clone();
@@ -853,14 +856,19 @@ async fn sessions_end_when_credentials_change_on(w: World) {
     assert_eq!(me_with(&w, &cookie).await, StatusCode::UNAUTHORIZED);
     // The CLI's path (the store call an admin's `astrolab user password`
     // and `user role` make) ends sessions as well.
-    let mut store = Store::open(&w.store_cfg).unwrap();
-    store.set_user_disabled("rosa", false).unwrap();
-    let (cookie, _) = new_session(&mut store, "rosa");
-    assert!(store
-        .set_password_hash("rosa", "$argon2id$v=19$m=19456,t=2,p=1$x$y")
-        .unwrap());
+    let cookie = with_store(&w.store_cfg, |s| {
+        s.set_user_disabled("rosa", false).unwrap();
+        let (cookie, _) = new_session(s, "rosa");
+        assert!(s
+            .set_password_hash("rosa", "$argon2id$v=19$m=19456,t=2,p=1$x$y")
+            .unwrap());
+        cookie
+    });
     assert_eq!(me_with(&w, &cookie).await, StatusCode::UNAUTHORIZED);
-    let (cookie, _) = new_session(&mut store, "rosa");
-    assert!(store.set_user_role("rosa", Role::Researcher).unwrap());
+    let cookie = with_store(&w.store_cfg, |s| {
+        let (cookie, _) = new_session(s, "rosa");
+        assert!(s.set_user_role("rosa", Role::Researcher).unwrap());
+        cookie
+    });
     assert_eq!(me_with(&w, &cookie).await, StatusCode::UNAUTHORIZED);
 }
