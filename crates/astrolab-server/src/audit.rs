@@ -136,3 +136,40 @@ impl AuditSink {
             .await;
     }
 }
+
+/// Records a read of restricted datasets by `p` (`dataset.read`, naming
+/// the datasets and what was read); nothing when `datasets` is empty.
+/// Every route and page that serves rows, spectra, recordings or run
+/// outputs calls it with what the caller's read touched
+/// ([`astrolab_store::ReadRules::restricted_datasets`]).
+pub async fn restricted_read(
+    s: &crate::state::AppState,
+    p: &crate::auth::Principal,
+    what: &str,
+    datasets: Vec<String>,
+) {
+    if datasets.is_empty() {
+        return;
+    }
+    s.audit
+        .record_by(
+            &s.pool,
+            p,
+            "dataset.read",
+            datasets.join(","),
+            "ok",
+            json!({ "route": what }),
+        )
+        .await;
+}
+
+/// The restricted datasets a read of these raw files by `p` touches.
+pub fn restricted_datasets(
+    store: &mut astrolab_store::Store,
+    p: &crate::auth::Principal,
+    file_ids: impl IntoIterator<Item = i64>,
+) -> astrolab_store::Result<Vec<String>> {
+    Ok(store
+        .read_rules(&p.projects, p.is_admin())?
+        .restricted_datasets(file_ids))
+}

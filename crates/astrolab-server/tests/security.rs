@@ -308,8 +308,8 @@ async fn roles_and_restricted_datasets_are_enforced_on(w: World) {
         w.secret_file
     ))
     .rows[0][0]
-    .as_i64()
-    .unwrap() as u64;
+        .as_i64()
+        .unwrap() as u64;
     assert!(secret_rows > 0 && count(&v_admin) >= secret_rows);
     assert_eq!(
         count(&v_res),
@@ -667,7 +667,9 @@ async fn session_calls_without_csrf_are_refused_on(w: World) {
         );
     }
     let state = |w: &World| {
-        with_store(&w.store_cfg, |s| s.get_run(run.run_id).unwrap().unwrap().state)
+        with_store(&w.store_cfg, |s| {
+            s.get_run(run.run_id).unwrap().unwrap().state
+        })
     };
     assert_eq!(state(&w), astrolab_store::RunState::Queued);
     let with_header = Request::builder()

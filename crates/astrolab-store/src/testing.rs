@@ -66,3 +66,18 @@ pub fn backends(test: &str) -> (tempfile::TempDir, Vec<StoreConfig>) {
     }
     (dir, v)
 }
+
+/// The URL a child process (`astrolab serve`, `worker`, a pipeline) opens
+/// the same store with: the schema goes into the URL as the connection's
+/// `search_path`. None for SQLite (the child finds `astrolab.db` in the
+/// home).
+pub fn child_database_url(cfg: &StoreConfig) -> Option<String> {
+    let url = cfg.database_url.clone()?;
+    Some(match &cfg.pg_schema {
+        Some(schema) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}options=-csearch_path%3D{schema}%2Cpublic")
+        }
+        None => url,
+    })
+}

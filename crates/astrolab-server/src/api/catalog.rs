@@ -26,22 +26,7 @@ fn forbidden(store: &mut Store, p: &Principal) -> ApiResult<Vec<i64>> {
     Ok(store.forbidden_file_ids(&p.projects, p.is_admin())?)
 }
 
-/// Records reads of restricted datasets (the audit trail wants them).
-async fn audit_restricted_read(s: &AppState, p: &Principal, what: &str, datasets: Vec<String>) {
-    if datasets.is_empty() {
-        return;
-    }
-    s.audit
-        .record_by(
-            &s.pool,
-            p,
-            "dataset.read",
-            datasets.join(","),
-            "ok",
-            json!({ "route": what }),
-        )
-        .await;
-}
+use crate::audit::{restricted_datasets, restricted_read as audit_restricted_read};
 
 /// `GET /api/v1/files`.
 pub async fn files(
@@ -51,7 +36,7 @@ pub async fn files(
 ) -> ApiResult<Json<Json_>> {
     let page = pp.check(100, s.config.max_rows)?;
     let who = p.clone();
-    let (files, total) = s
+    let (files, total, restricted) = s
         .pool
         .run(move |store| {
             let hidden = forbidden(store, &who)?;
@@ -61,15 +46,12 @@ pub async fn files(
                 .filter(|f| !hidden.contains(&f.file_id))
                 .collect();
             let total = all.len() as i64;
-            Ok((
-                all.into_iter()
-                    .skip(page.offset)
-                    .take(page.limit)
-                    .collect::<Vec<_>>(),
-                total,
-            ))
+            let shown: Vec<_> = all.into_iter().skip(page.offset).take(page.limit).collect();
+            let restricted = restricted_datasets(store, &who, shown.iter().map(|f| f.file_id))?;
+            Ok((shown, total, restricted))
         })
         .await?;
+    audit_restricted_read(&s, &p, "/api/v1/files", restricted).await;
     let show_source = p.role >= Role::Researcher;
     let items: Vec<Json_> = files
         .iter()
@@ -319,24 +301,13 @@ pub async fn run_cone(
                 cq.exclude_file_ids = forbidden(store, &who)?;
             }
             let t = store.cone(&cq)?;
-            // Did the caller read rows of restricted datasets?
-            let mut restricted = Vec::new();
-            if let (Some(fi), false) = (t.column_index("file_id"), all_restricted.is_empty()) {
-                let read = t
-                    .rows
-                    .iter()
-                    .filter_map(|r| r[fi].as_i64())
-                    .any(|id| all_restricted.contains(&id));
-                if read {
-                    for d in store.list_datasets()? {
-                        if d.visibility == Visibility::Restricted
-                            && store.can_read_dataset(&d.name, &who.projects, who.is_admin())?
-                        {
-                            restricted.push(d.name);
-                        }
-                    }
+            // Which restricted datasets did the caller's rows come from?
+            let restricted = match t.column_index("file_id") {
+                Some(fi) => {
+                    restricted_datasets(store, &who, t.rows.iter().filter_map(|r| r[fi].as_i64()))?
                 }
-            }
+                None => Vec::new(),
+            };
             Ok((t, restricted))
         })
         .await?;
@@ -460,6 +431,7 @@ pub async fn xmatch(
                 }
                 let exclude = forbidden(store, &who)?;
                 let mut rows = Vec::new();
+                let mut read = Vec::new();
                 for i in 0..pos.ra.len() {
                     let cq = ConeQuery {
                         table: table.clone(),
@@ -472,6 +444,9 @@ pub async fn xmatch(
                     };
                     let t = store.cone(&cq)?;
                     if let Some(r) = t.rows.first() {
+                        if let Some(id) = t.column_index("file_id").and_then(|k| r[k].as_i64()) {
+                            read.push(id);
+                        }
                         let col = |n: &str| {
                             t.column_index(n)
                                 .map(|k| r[k].clone())
@@ -489,10 +464,12 @@ pub async fn xmatch(
                         }));
                     }
                 }
-                Ok((pos.ra.len(), rows))
+                let restricted = restricted_datasets(store, &who, read)?;
+                Ok((pos.ra.len(), rows, restricted))
             })
             .await?;
-    let (n, rows) = result;
+    let (n, rows, restricted) = result;
+    audit_restricted_read(&s, &p, "/api/v1/xmatch", restricted).await;
     let total = rows.len() as i64;
     let items: Vec<Json_> = rows
         .into_iter()
