@@ -337,6 +337,83 @@ async fn science_spectrum_json_and_plot_match_the_file() {
     // No credentials, no spectrum.
     let (st, _, _) = e.get(&format!("/api/v1/spectra/{tid}"), "alab_bad").await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
+
+    // Restricted: the redrock file the spectra were built from joins a
+    // project's dataset. Outsiders get 404; each read by a member (data
+    // and plot) is audited.
+    let member = e.token("member", Role::Viewer, &["desi-qso"]);
+    let mut store = e.store();
+    let redrock_id = match store
+        .ingest_file(&redrock, &IngestOptions::default(), &mut Progress::none())
+        .unwrap()
+    {
+        astrolab_store::IngestOutcome::Loaded { file, .. }
+        | astrolab_store::IngestOutcome::AlreadyIngested { file } => file.file_id,
+    };
+    store
+        .upsert_dataset(
+            "qso-private",
+            "",
+            Visibility::Restricted,
+            &["desi-qso".to_string()],
+        )
+        .unwrap();
+    store
+        .add_file_to_dataset("qso-private", redrock_id)
+        .unwrap();
+    for uri in [
+        format!("/api/v1/spectra/{tid}"),
+        format!("/api/v1/spectra/{tid}/plot.svg"),
+    ] {
+        let (st, _, _) = e.get(&uri, &token).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{uri}");
+        let (st, _, _) = e.get(&uri, &member).await;
+        assert_eq!(st, StatusCode::OK, "{uri}");
+    }
+    let reads: Vec<(String, String)> = e
+        .store()
+        .list_audit(1000, None)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.event.action == "dataset.read" && r.event.target == "qso-private")
+        .map(|r| {
+            (
+                r.event.actor,
+                r.event.details["route"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    assert!(reads
+        .iter()
+        .all(|(who, route)| who.starts_with("member") && *route == format!("spectrum {tid}")));
+    // Fail closed: a spectra file whose sources list cannot be read is not
+    // shown while anything is restricted to the caller.
+    store
+        .register_spectra_file(
+            &SpectraFileRecord {
+                spectra_file_id: 0,
+                path: path.display().to_string(),
+                survey: meta.survey.clone(),
+                program: meta.program.clone(),
+                healpix: meta.healpix.unwrap_or(-1),
+                n_spectra: ids.len() as i64,
+                size_bytes: 0,
+                sources: "not a JSON list".into(),
+                built_at: "2026-01-01T00:00:00Z".into(),
+                software_version: "test".into(),
+            },
+            &index,
+        )
+        .unwrap();
+    let (st, _, _) = e.get(&format!("/api/v1/spectra/{tid}"), &member).await;
+    assert_eq!(
+        st,
+        StatusCode::OK,
+        "the member may read every restricted file"
+    );
+    let (st, _, _) = e.get(&format!("/api/v1/spectra/{tid}"), &token).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
 }
 
 /// Small deterministic generator (xorshift64*).
@@ -841,4 +918,30 @@ async fn science_hline_fit_recovers_the_synthetic_line() {
             .await;
         assert_eq!(st, StatusCode::OK, "{route}");
     }
+    // Every read of the restricted recording by a member is audited (the
+    // list, the spectra, the fit); the outsider's reads touched nothing.
+    let (st, _) = e.json("/api/v1/hline/recordings", &member).await;
+    assert_eq!(st, StatusCode::OK);
+    let reads = |who: &str| {
+        e.store()
+            .list_audit(1000, None)
+            .unwrap()
+            .into_iter()
+            .filter(|r| {
+                r.event.action == "dataset.read"
+                    && r.event.target == "hi-private"
+                    && r.event.actor.starts_with(who)
+            })
+            .map(|r| r.event.details["route"].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        reads("member"),
+        vec![
+            "/api/v1/hline/recordings".to_string(),
+            format!("hline recording {id} fit"),
+            format!("hline recording {id} spectra"),
+        ]
+    );
+    assert!(reads("viewer").is_empty());
 }

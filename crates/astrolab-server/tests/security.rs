@@ -874,3 +874,71 @@ async fn sessions_end_when_credentials_change_on(w: World) {
     });
     assert_eq!(me_with(&w, &cookie).await, StatusCode::UNAUTHORIZED);
 }
+
+/// `dataset.read` events of the secret dataset, per actor prefix and route.
+fn secret_reads(w: &World, actor: &str, route: &str) -> usize {
+    with_store(&w.store_cfg, |s| s.list_audit(1000, None).unwrap())
+        .iter()
+        .filter(|e| {
+            e.event.action == "dataset.read"
+                && e.event.target == "secret"
+                && e.event.actor.starts_with(actor)
+                && e.event.details["route"] == route
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn every_restricted_read_is_audited() {
+    for w in worlds("every_restricted_read_is_audited") {
+        every_restricted_read_is_audited_on(w).await;
+    }
+}
+
+async fn every_restricted_read_is_audited_on(w: World) {
+    let (ra, dec) = with_store(&w.store_cfg, |s| {
+        let t = s
+            .sql_readonly(&format!(
+                "SELECT ra, dec FROM redshifts WHERE file_id = {} ORDER BY targetid LIMIT 1",
+                w.secret_file
+            ))
+            .unwrap();
+        (
+            t.rows[0][0].as_f64().unwrap(),
+            t.rows[0][1].as_f64().unwrap(),
+        )
+    });
+    // The registry listing names the member's restricted file: one event;
+    // the viewer sees no restricted file and leaves none.
+    for token in [&w.researcher, &w.viewer] {
+        let (st, _) = call(&w, Method::GET, "/api/v1/files", Some(token), None).await;
+        assert_eq!(st, StatusCode::OK);
+    }
+    assert_eq!(secret_reads(&w, "rosa", "/api/v1/files"), 1);
+    assert_eq!(secret_reads(&w, "vic", "/api/v1/files"), 0);
+    // A crossmatch that matches a restricted row: one event for the member.
+    let csv = format!("ra,dec\n{ra},{dec}\n").into_bytes();
+    let uri = "/api/v1/xmatch?table=redshifts&radius_arcsec=1";
+    let (st, v) = call(
+        &w,
+        Method::POST,
+        uri,
+        Some(&w.researcher),
+        Some(("text/csv", csv.clone())),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 1, "{v}");
+    let (st, v) = call(
+        &w,
+        Method::POST,
+        uri,
+        Some(&w.viewer),
+        Some(("text/csv", csv)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 0, "{v}");
+    assert_eq!(secret_reads(&w, "rosa", "/api/v1/xmatch"), 1);
+    assert_eq!(secret_reads(&w, "vic", "/api/v1/xmatch"), 0);
+}

@@ -139,22 +139,14 @@ pub struct SpectrumJson {
     pub program: String,
 }
 
-/// Whether a spectra file was built from a raw file the caller may not
-/// read: its `sources` list names each input as `NAME sha256:HEX`, matched
-/// against the registry by checksum and by name (a restricted file's other
-/// versions are restricted too).
-fn spectra_sources_forbidden(
-    store: &mut Store,
-    sources: &str,
-    forbidden: &HashSet<i64>,
-) -> ApiResult<bool> {
-    if forbidden.is_empty() {
-        return Ok(false);
-    }
-    // Fail closed: a list that cannot be read cannot show the file is
-    // public.
+/// The raw files a spectra file was built from: its `sources` list names
+/// each input as `NAME sha256:HEX`, matched against the registry by
+/// checksum and by name (a restricted file's other versions are restricted
+/// too). None when the list cannot be read: nothing then shows which files
+/// it came from.
+fn spectra_source_ids(store: &mut Store, sources: &str) -> ApiResult<Option<Vec<i64>>> {
     let Ok(list) = serde_json::from_str::<Vec<String>>(sources) else {
-        return Ok(true);
+        return Ok(None);
     };
     let mut shas = HashSet::new();
     let mut names = HashSet::new();
@@ -169,9 +161,14 @@ fn spectra_sources_forbidden(
             }
         }
     }
-    Ok(store.raw_files()?.iter().any(|f| {
-        forbidden.contains(&f.file_id) && (shas.contains(&f.sha256) || names.contains(&f.name))
-    }))
+    Ok(Some(
+        store
+            .raw_files()?
+            .iter()
+            .filter(|f| shas.contains(&f.sha256) || names.contains(&f.name))
+            .map(|f| f.file_id)
+            .collect(),
+    ))
 }
 
 /// Locates, checks access and reads one spectrum.
@@ -182,31 +179,41 @@ async fn fetch_spectrum(
 ) -> ApiResult<(astrolab_spectra::IndexedSpectrum, SpectrumJsonMeta)> {
     let not_found =
         move || ApiError::not_found(format!("no spectrum in the store for TARGETID {target}"));
+    let who = p.clone();
     let located = s
         .pool
         .run(move |store| {
+            let p = who;
             let Some(loc) = store.locate_spectra(&[target])?.into_iter().next() else {
                 return Ok(None);
             };
             let rec = store.spectra_file_by_path(&loc.path)?;
-            let denied = forbidden(store, &p)?;
-            // Fail closed: without the file's record nothing says which
-            // raw files it was built from, so while anything is restricted
-            // to this caller the spectrum is not shown.
-            let hidden = match &rec {
-                Some(r) => spectra_sources_forbidden(store, &r.sources, &denied)?,
-                None => !denied.is_empty(),
+            let rules = store.read_rules(&p.projects, p.is_admin())?;
+            let sources = match &rec {
+                Some(r) => spectra_source_ids(store, &r.sources)?,
+                None => None,
+            };
+            // Fail closed: without the file's record (or with a sources
+            // list that does not parse) nothing says which raw files it was
+            // built from, so while anything is restricted to this caller
+            // the spectrum is not shown.
+            let hidden = match &sources {
+                Some(ids) => ids.iter().any(|id| !rules.may_read(*id)),
+                None => !rules.nothing_forbidden(),
             };
             if hidden {
                 return Ok(None);
             }
+            let restricted = rules.restricted_datasets(sources.unwrap_or_default());
+            let denied: HashSet<i64> = rules.forbidden_ids().into_iter().collect();
             let spectype = spectype_of(store, target, &denied);
-            Ok(Some((loc, rec, spectype)))
+            Ok(Some((loc, rec, spectype, restricted)))
         })
         .await?;
-    let Some((loc, rec, spectype)) = located else {
+    let Some((loc, rec, spectype, restricted)) = located else {
         return Err(not_found());
     };
+    crate::audit::restricted_read(s, &p, &format!("spectrum {target}"), restricted).await;
     let lab = rec.as_ref().is_some_and(|r| r.survey == "lab");
     let path = PathBuf::from(&loc.path);
     let row = loc.row;
@@ -842,20 +849,20 @@ pub async fn hline_recordings(
     Query(q): Params,
 ) -> ApiResult<Json<Paged<Recording>>> {
     let pg = page(&s, &q)?;
-    let out = s
+    let who = p.clone();
+    let (out, restricted) = s
         .pool
         .run(move |store| {
-            let all = readable_recordings(store, &p)?;
+            let all = readable_recordings(store, &who)?;
             let total = all.len() as i64;
-            let items = all
-                .iter()
-                .skip(pg.offset)
-                .take(pg.limit)
-                .map(recording)
-                .collect();
-            Ok(Paged::new(items, pg, Some(total)))
+            let shown: Vec<&RawFile> = all.iter().skip(pg.offset).take(pg.limit).collect();
+            let restricted =
+                crate::audit::restricted_datasets(store, &who, shown.iter().map(|f| f.file_id))?;
+            let items = shown.into_iter().map(recording).collect();
+            Ok((Paged::new(items, pg, Some(total)), restricted))
         })
         .await?;
+    crate::audit::restricted_read(&s, &p, "/api/v1/hline/recordings", restricted).await;
     Ok(Json(out))
 }
 
@@ -902,10 +909,12 @@ pub async fn hline_spectra(
 ) -> ApiResult<Json<Paged<IntegratedSpectrum>>> {
     let file_id = path_id(&file_id, "file_id")?;
     let pg = page(&s, &q)?;
-    let out = s
+    let who = p.clone();
+    let (out, restricted) = s
         .pool
         .run(move |store| {
-            readable_recording(store, &p, file_id)?;
+            readable_recording(store, &who, file_id)?;
+            let restricted = crate::audit::restricted_datasets(store, &who, [file_id])?;
             let rows = store.hline_spectra(file_id)?;
             let total = rows.len() as i64;
             let items = rows
@@ -933,9 +942,16 @@ pub async fn hline_spectra(
                     flags: r.flags,
                 })
                 .collect();
-            Ok(Paged::new(items, pg, Some(total)))
+            Ok((Paged::new(items, pg, Some(total)), restricted))
         })
         .await?;
+    crate::audit::restricted_read(
+        &s,
+        &p,
+        &format!("hline recording {file_id} spectra"),
+        restricted,
+    )
+    .await;
     Ok(Json(out))
 }
 
@@ -1008,14 +1024,23 @@ pub async fn hline_fit(
             ))
         }
     };
-    let (raw, rows) = s
+    let who = p.clone();
+    let (raw, rows, restricted) = s
         .pool
         .run(move |store| {
-            let raw = readable_recording(store, &p, file_id)?;
+            let raw = readable_recording(store, &who, file_id)?;
+            let restricted = crate::audit::restricted_datasets(store, &who, [file_id])?;
             let rows = store.hline_spectra(file_id)?;
-            Ok((raw, rows))
+            Ok((raw, rows, restricted))
         })
         .await?;
+    crate::audit::restricted_read(
+        &s,
+        &p,
+        &format!("hline recording {file_id} fit"),
+        restricted,
+    )
+    .await;
     let out = blocking(move || fit_recording(&raw, &rows, max_components)).await?;
     Ok(Json(out))
 }
