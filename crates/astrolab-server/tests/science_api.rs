@@ -944,4 +944,27 @@ async fn science_hline_fit_recovers_the_synthetic_line() {
         ]
     );
     assert!(reads("viewer").is_empty());
+
+    // A recording whose file can no longer be read (raw recordings are
+    // deleted after processing) and that has no spectra archive: the fit
+    // says why it has no site, not merely "no site".
+    let source = e
+        .store()
+        .raw_files()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.file_id == id)
+        .unwrap()
+        .source;
+    std::fs::remove_file(&source).unwrap();
+    let (st, v) = e
+        .json(&format!("/api/v1/hline/recordings/{id}/fit"), &member)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let frame = v["velocity_frame"].as_str().unwrap();
+    assert!(
+        frame.starts_with("topocentric radio velocity: the site is unknown because the recording")
+            && frame.contains("cannot be read"),
+        "{frame}"
+    );
 }
