@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use astrolab_formats::fits::{write_fits, Card, ColumnData, ColumnOut, HduOut};
-use astrolab_store::{schema, Store, StoreConfig};
+use astrolab_store::{schema, Store};
 
 pub use astrolab_formats::testdata::require_shared_data;
 
-pub use astrolab_store::testing::{backends, pg_config, pg_url};
+#[allow(unused_imports)]
+pub use astrolab_store::testing::{backends, pg_config};
 
 /// Row counts of every table and of the registry: the store's state for
 /// "left exactly as before" checks.
