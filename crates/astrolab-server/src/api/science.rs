@@ -671,7 +671,7 @@ pub async fn void_stats_for(
                 &store.void_membership_algorithms()?,
             )?;
             let denied = forbidden(store, &p)?;
-            let mut t = store.void_membership_with_fastspec(&algorithm)?;
+            let mut t = store.void_membership_with_fastspec(&algorithm, &[])?;
             if !denied.is_empty() {
                 // Leave out galaxies whose membership or FastSpecFit row
                 // comes from a file the caller may not read (by TARGETID:

@@ -1,0 +1,54 @@
+//! Helpers shared by the server's integration tests.
+
+use std::path::Path;
+
+/// A FastSpecFit v3.0 file (METADATA + SPECPHOT) for `ids`.
+pub fn write_fastspec(
+    path: &Path,
+    ids: &[i64],
+    ra: &[f64],
+    dec: &[f64],
+    z: &[f64],
+    logm: &[f64],
+    sfr: &[f64],
+) {
+    use astrolab_formats::fits::{write_fits, ColumnData, ColumnOut, HduOut};
+    let n = ids.len();
+    let meta = vec![
+        ColumnOut::new("TARGETID", ColumnData::I64(ids.to_vec())),
+        ColumnOut::new("RA", ColumnData::F64(ra.to_vec())),
+        ColumnOut::new("DEC", ColumnData::F64(dec.to_vec())),
+        ColumnOut::new("Z", ColumnData::F64(z.to_vec())),
+    ];
+    let phot = vec![
+        ColumnOut::new("TARGETID", ColumnData::I64(ids.to_vec())),
+        ColumnOut::new("LOGMSTAR", ColumnData::F64(logm.to_vec())),
+        ColumnOut::new("SFR", ColumnData::F64(sfr.to_vec())),
+        ColumnOut::new(
+            "DN4000",
+            ColumnData::F64((0..n).map(|i| 1.2 + 0.001 * i as f64).collect()),
+        ),
+        ColumnOut::new(
+            "AGE",
+            ColumnData::F64((0..n).map(|i| 1.0 + (i % 13) as f64).collect()),
+        ),
+        ColumnOut::new("ZZSUN", ColumnData::F64(vec![1.0; n])),
+    ];
+    write_fits(
+        path,
+        &[
+            HduOut::Primary { header: vec![] },
+            HduOut::Table {
+                extname: Some("METADATA".into()),
+                header: vec![],
+                columns: meta,
+            },
+            HduOut::Table {
+                extname: Some("SPECPHOT".into()),
+                header: vec![],
+                columns: phot,
+            },
+        ],
+    )
+    .unwrap();
+}
