@@ -136,3 +136,28 @@ impl AuditSink {
             .await;
     }
 }
+
+/// Records a caller's read of rows from restricted datasets (`dataset.read`,
+/// naming the datasets, comma-separated, with the route or page); nothing
+/// when `datasets` is empty. Every route that may return restricted rows
+/// calls it, so the trail says who read what whichever way they read it.
+pub async fn restricted_read(
+    s: &crate::state::AppState,
+    p: &crate::auth::Principal,
+    route: &str,
+    datasets: Vec<String>,
+) {
+    if datasets.is_empty() {
+        return;
+    }
+    s.audit
+        .record_by(
+            &s.pool,
+            p,
+            "dataset.read",
+            datasets.join(","),
+            "ok",
+            json!({ "route": route }),
+        )
+        .await;
+}

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use astrolab_server::auth::secrets::new_token;
 use astrolab_server::{app, build_state, ServerConfig};
 use astrolab_store::{
-    HlineRecording, HlineSpectrumRow, IngestOptions, MembershipKey, MembershipRows, NewApiToken,
-    NewUser, Progress, Role, SpectraFileRecord, Store, StoreConfig, Visibility,
+    HlineRecording, HlineSpectrumRow, IngestOptions, NewApiToken, NewUser, Progress, Role,
+    SpectraFileRecord, Store, StoreConfig, Visibility,
 };
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -19,7 +19,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 mod common;
-use common::write_fastspec;
+use common::{write_fastspec, write_voidfinder_membership};
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -389,29 +389,16 @@ async fn science_void_stats_equal_astrolab_voids() {
     store
         .ingest_file(&fsf, &IngestOptions::default(), &mut Progress::none())
         .unwrap();
-    let mut m = MembershipRows::default();
-    for i in 0..n + 40 {
-        let (t, f) = if i < n {
-            (ids[i], vflag[i])
-        } else {
-            (1_000 + i as i64, [1u8, 0][i % 2])
-        };
-        m.target_id.push(t);
-        m.vflag.push(f);
-        m.void_id.push((f == 1).then_some(3));
-        m.r_void_norm.push(if f == 1 { 0.5 } else { f64::NAN });
-        m.void_edge.push(None);
-        m.galaxy_file_id.push(None);
-    }
-    let key = MembershipKey {
-        catalog: "DESIVAST_BGS_VOLLIM_VoidFinder_NGC.fits".into(),
-        file_id: None,
-        algorithm: "VoidFinder".into(),
-        cap: "NGC".into(),
-    };
-    store
-        .write_void_membership(&key, &m, &mut Progress::none())
-        .unwrap();
+    let galaxies: Vec<(i64, u8, Option<i64>)> = (0..n + 40)
+        .map(|i| {
+            if i < n {
+                (ids[i], vflag[i], None)
+            } else {
+                (1_000 + i as i64, [1u8, 0][i % 2], None)
+            }
+        })
+        .collect();
+    write_voidfinder_membership(&mut store, &galaxies);
 
     for prop in ["logmstar", "log_ssfr"] {
         let (st, v) = e

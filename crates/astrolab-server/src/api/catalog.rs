@@ -26,23 +26,6 @@ fn forbidden(store: &mut Store, p: &Principal) -> ApiResult<Vec<i64>> {
     Ok(store.forbidden_file_ids(&p.projects, p.is_admin())?)
 }
 
-/// Records reads of restricted datasets (the audit trail wants them).
-async fn audit_restricted_read(s: &AppState, p: &Principal, what: &str, datasets: Vec<String>) {
-    if datasets.is_empty() {
-        return;
-    }
-    s.audit
-        .record_by(
-            &s.pool,
-            p,
-            "dataset.read",
-            datasets.join(","),
-            "ok",
-            json!({ "route": what }),
-        )
-        .await;
-}
-
 /// `GET /api/v1/files`.
 pub async fn files(
     State(s): State<AppState>,
@@ -363,7 +346,7 @@ pub async fn cone(
 ) -> ApiResult<Json<Json_>> {
     let (cq, page) = cone_request(&q, s.config.max_rows)?;
     let r = run_cone(&s, &p, cq, page).await?;
-    audit_restricted_read(&s, &p, "/api/v1/cone", r.restricted_read).await;
+    crate::audit::restricted_read(&s, &p, "/api/v1/cone", r.restricted_read).await;
     Ok(Json(json!({
         "columns": r.columns,
         "rows": r.rows,

@@ -2,6 +2,32 @@
 
 use std::path::Path;
 
+use astrolab_store::{MembershipKey, MembershipRows, Progress, Store};
+
+/// Writes the membership of a public VoidFinder NGC catalog: per galaxy
+/// its TARGETID, vflag and galaxy source file; void galaxies are in void
+/// 3 at R_VOID_NORM 0.5.
+pub fn write_voidfinder_membership(store: &mut Store, galaxies: &[(i64, u8, Option<i64>)]) {
+    let mut m = MembershipRows::default();
+    for &(t, f, source) in galaxies {
+        m.target_id.push(t);
+        m.vflag.push(f);
+        m.void_id.push((f == 1).then_some(3));
+        m.r_void_norm.push(if f == 1 { 0.5 } else { f64::NAN });
+        m.void_edge.push(None);
+        m.galaxy_file_id.push(source);
+    }
+    let key = MembershipKey {
+        catalog: "DESIVAST_BGS_VOLLIM_VoidFinder_NGC.fits".into(),
+        file_id: None,
+        algorithm: "VoidFinder".into(),
+        cap: "NGC".into(),
+    };
+    store
+        .write_void_membership(&key, &m, &mut Progress::none())
+        .unwrap();
+}
+
 /// A FastSpecFit v3.0 file (METADATA + SPECPHOT) for `ids`.
 pub fn write_fastspec(
     path: &Path,
