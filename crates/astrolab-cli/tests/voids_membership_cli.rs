@@ -298,30 +298,6 @@ fn bad_inputs_are_refused_with_the_reason() {
     ));
     assert!(e.contains("OMEGAM") && e.contains("--omega-m"), "{e}");
     // With the flag it works; the NaN redshift is outside (9).
-    let o = ok(&run(
-        dir,
-        &[
-            "voids",
-            "classify",
-            "--catalog",
-            "vf_no_omega.fits",
-            "--galaxies",
-            "gal.csv",
-            "--omega-m",
-            "0.3",
-            "--json",
-        ],
-    ));
-    let c: serde_json::Value = serde_json::from_str(&o).unwrap();
-    assert_eq!(c[0]["outside"], 1, "{o}");
-    assert_eq!(c[0]["void"], 3, "{o}");
-    // A galaxy file the store never registered is no source (public);
-    // once ingested, its registry id is (access follows its datasets).
-    assert_eq!(
-        galaxy_sources(dir, "gal.csv"),
-        (BTreeSet::from([None]), None)
-    );
-    ok(&run(dir, &["ingest", "gal.csv"]));
     let classify = [
         "voids",
         "classify",
@@ -332,6 +308,17 @@ fn bad_inputs_are_refused_with_the_reason() {
         "--omega-m",
         "0.3",
     ];
+    let o = ok(&run(dir, &[&classify[..], &["--json"]].concat()));
+    let c: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(c[0]["outside"], 1, "{o}");
+    assert_eq!(c[0]["void"], 3, "{o}");
+    // A galaxy file the store never registered is no source (public);
+    // once ingested, its registry id is (access follows its datasets).
+    assert_eq!(
+        galaxy_sources(dir, "gal.csv"),
+        (BTreeSet::from([None]), None)
+    );
+    ok(&run(dir, &["ingest", "gal.csv"]));
     ok(&run(dir, &classify));
     let (sources, gal) = galaxy_sources(dir, "gal.csv");
     assert_eq!(sources, BTreeSet::from([Some(gal.unwrap())]));
