@@ -36,6 +36,25 @@ fn fails(o: &Output) -> String {
     t
 }
 
+/// The galaxy source files of the membership in `dir`'s store (None: a
+/// file the store never registered), and the registry id of `name`.
+fn galaxy_sources(dir: &Path, name: &str) -> (BTreeSet<Option<i64>>, Option<i64>) {
+    let cfg = astrolab_store::StoreConfig::sqlite(dir.join("home"));
+    let mut store = astrolab_store::Store::open(&cfg).unwrap();
+    let sources = store
+        .void_membership_summary()
+        .unwrap()
+        .iter()
+        .map(|r| r.galaxy_file_id)
+        .collect();
+    let file = store
+        .raw_files()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.name == name);
+    (sources, file.map(|f| f.file_id))
+}
+
 const VF: &str = "demo/DESIVAST_BGS_VOLLIM_VoidFinder_NGC.fits";
 const FSF: &str = "demo/fastspec-iron-main-bright-nside1-hp00.fits";
 
@@ -106,6 +125,9 @@ fn classify_members_compare_publish_on_a_demo_sky() {
     assert!(want.len() > 50, "{}", want.len());
     assert_eq!(vf["void"].as_u64().unwrap() as usize, want.len());
     assert_eq!(vf["galaxies"].as_u64().unwrap(), 8000);
+    // Every row says its galaxies came from the ingested FastSpecFit file.
+    let (sources, fsf) = galaxy_sources(dir, "fastspec-iron-main-bright-nside1-hp00.fits");
+    assert_eq!(sources, BTreeSet::from([Some(fsf.unwrap())]));
 
     // The stored void galaxies are exactly the brute-force set.
     let csv = ok(&run(
@@ -276,23 +298,30 @@ fn bad_inputs_are_refused_with_the_reason() {
     ));
     assert!(e.contains("OMEGAM") && e.contains("--omega-m"), "{e}");
     // With the flag it works; the NaN redshift is outside (9).
-    let o = ok(&run(
-        dir,
-        &[
-            "voids",
-            "classify",
-            "--catalog",
-            "vf_no_omega.fits",
-            "--galaxies",
-            "gal.csv",
-            "--omega-m",
-            "0.3",
-            "--json",
-        ],
-    ));
+    let classify = [
+        "voids",
+        "classify",
+        "--catalog",
+        "vf_no_omega.fits",
+        "--galaxies",
+        "gal.csv",
+        "--omega-m",
+        "0.3",
+    ];
+    let o = ok(&run(dir, &[&classify[..], &["--json"]].concat()));
     let c: serde_json::Value = serde_json::from_str(&o).unwrap();
     assert_eq!(c[0]["outside"], 1, "{o}");
     assert_eq!(c[0]["void"], 3, "{o}");
+    // A galaxy file the store never registered is no source (public);
+    // once ingested, its registry id is (access follows its datasets).
+    assert_eq!(
+        galaxy_sources(dir, "gal.csv"),
+        (BTreeSet::from([None]), None)
+    );
+    ok(&run(dir, &["ingest", "gal.csv"]));
+    ok(&run(dir, &classify));
+    let (sources, gal) = galaxy_sources(dir, "gal.csv");
+    assert_eq!(sources, BTreeSet::from([Some(gal.unwrap())]));
 
     tiny_voidfinder(&dir.join("vf_no_radius.fits"), true, false);
     let e = fails(&run(

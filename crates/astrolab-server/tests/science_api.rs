@@ -4,19 +4,22 @@
 //! line the fit recovers at its true velocity; restricted recordings are
 //! 404 to outsiders.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use astrolab_server::auth::secrets::new_token;
 use astrolab_server::{app, build_state, ServerConfig};
 use astrolab_store::{
-    HlineRecording, HlineSpectrumRow, IngestOptions, MembershipKey, MembershipRows, NewApiToken,
-    NewUser, Progress, Role, SpectraFileRecord, Store, StoreConfig, Visibility,
+    HlineRecording, HlineSpectrumRow, IngestOptions, NewApiToken, NewUser, Progress, Role,
+    SpectraFileRecord, Store, StoreConfig, Visibility,
 };
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
 use tower::ServiceExt;
+
+mod common;
+use common::{write_fastspec, write_voidfinder_membership};
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -431,57 +434,6 @@ impl Rng {
     }
 }
 
-/// A FastSpecFit v3.0 file (METADATA + SPECPHOT) for `ids`.
-fn write_fastspec(
-    path: &Path,
-    ids: &[i64],
-    ra: &[f64],
-    dec: &[f64],
-    z: &[f64],
-    logm: &[f64],
-    sfr: &[f64],
-) {
-    use astrolab_formats::fits::{write_fits, ColumnData, ColumnOut, HduOut};
-    let n = ids.len();
-    let meta = vec![
-        ColumnOut::new("TARGETID", ColumnData::I64(ids.to_vec())),
-        ColumnOut::new("RA", ColumnData::F64(ra.to_vec())),
-        ColumnOut::new("DEC", ColumnData::F64(dec.to_vec())),
-        ColumnOut::new("Z", ColumnData::F64(z.to_vec())),
-    ];
-    let phot = vec![
-        ColumnOut::new("TARGETID", ColumnData::I64(ids.to_vec())),
-        ColumnOut::new("LOGMSTAR", ColumnData::F64(logm.to_vec())),
-        ColumnOut::new("SFR", ColumnData::F64(sfr.to_vec())),
-        ColumnOut::new(
-            "DN4000",
-            ColumnData::F64((0..n).map(|i| 1.2 + 0.001 * i as f64).collect()),
-        ),
-        ColumnOut::new(
-            "AGE",
-            ColumnData::F64((0..n).map(|i| 1.0 + (i % 13) as f64).collect()),
-        ),
-        ColumnOut::new("ZZSUN", ColumnData::F64(vec![1.0; n])),
-    ];
-    write_fits(
-        path,
-        &[
-            HduOut::Primary { header: vec![] },
-            HduOut::Table {
-                extname: Some("METADATA".into()),
-                header: vec![],
-                columns: meta,
-            },
-            HduOut::Table {
-                extname: Some("SPECPHOT".into()),
-                header: vec![],
-                columns: phot,
-            },
-        ],
-    )
-    .unwrap();
-}
-
 #[tokio::test]
 async fn science_void_stats_equal_astrolab_voids() {
     let e = env();
@@ -514,28 +466,16 @@ async fn science_void_stats_equal_astrolab_voids() {
     store
         .ingest_file(&fsf, &IngestOptions::default(), &mut Progress::none())
         .unwrap();
-    let mut m = MembershipRows::default();
-    for i in 0..n + 40 {
-        let (t, f) = if i < n {
-            (ids[i], vflag[i])
-        } else {
-            (1_000 + i as i64, [1u8, 0][i % 2])
-        };
-        m.target_id.push(t);
-        m.vflag.push(f);
-        m.void_id.push((f == 1).then_some(3));
-        m.r_void_norm.push(if f == 1 { 0.5 } else { f64::NAN });
-        m.void_edge.push(None);
-    }
-    let key = MembershipKey {
-        catalog: "DESIVAST_BGS_VOLLIM_VoidFinder_NGC.fits".into(),
-        file_id: None,
-        algorithm: "VoidFinder".into(),
-        cap: "NGC".into(),
-    };
-    store
-        .write_void_membership(&key, &m, &mut Progress::none())
-        .unwrap();
+    let galaxies: Vec<(i64, u8, Option<i64>)> = (0..n + 40)
+        .map(|i| {
+            if i < n {
+                (ids[i], vflag[i], None)
+            } else {
+                (1_000 + i as i64, [1u8, 0][i % 2], None)
+            }
+        })
+        .collect();
+    write_voidfinder_membership(&mut store, &galaxies);
 
     for prop in ["logmstar", "log_ssfr"] {
         let (st, v) = e

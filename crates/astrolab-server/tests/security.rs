@@ -1,7 +1,9 @@
 //! Security acceptance of issue 6, through the real router: credentials
 //! on every route, roles, restricted datasets, token revocation,
 //! injection and traversal attempts in every parameter, body limits,
-//! CSRF, and the OpenAPI document against the router.
+//! CSRF, and the OpenAPI document against the router. Issue 14: void
+//! results and the dashboard's counts follow the datasets, on both
+//! backends.
 
 use std::path::PathBuf;
 
@@ -16,6 +18,8 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt;
 
+mod common;
+
 struct World {
     _dir: tempfile::TempDir,
     state: AppState,
@@ -26,6 +30,22 @@ struct World {
     /// Researcher of project p1 with a browser session: (cookie, csrf).
     session: (String, String),
     secret_file: i64,
+}
+
+impl Drop for World {
+    /// A PostgreSQL world's schema goes with it.
+    fn drop(&mut self) {
+        if let (Some(url), Some(schema)) = (&self.store_cfg.database_url, &self.store_cfg.pg_schema)
+        {
+            // Off the async runtime: the blocking client may not block a
+            // thread that drives it.
+            off_runtime(|| {
+                if let Ok(mut c) = postgres::Client::connect(url, postgres::NoTls) {
+                    let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                }
+            });
+        }
+    }
 }
 
 fn shared(rel: &str) -> Option<PathBuf> {
@@ -92,6 +112,11 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// `f` on a store of `cfg`, off the async runtime.
 fn with_store<T: Send>(cfg: &StoreConfig, f: impl FnOnce(&mut Store) -> T + Send) -> T {
     off_runtime(|| f(&mut Store::open(cfg).unwrap()))
+}
+
+/// The world on SQLite or (`postgres`) on the test PostgreSQL database.
+fn world_on(postgres: bool) -> Option<World> {
+    off_runtime(|| world("security", postgres))
 }
 
 fn world(test: &str, postgres: bool) -> Option<World> {
@@ -171,6 +196,26 @@ async fn call(
     token: Option<&str>,
     body: Option<(&str, Vec<u8>)>,
 ) -> (StatusCode, Value) {
+    let (status, bytes) = call_raw(w, method, uri, token, body).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A page as text.
+async fn page(w: &World, uri: &str, token: &str) -> (StatusCode, String) {
+    let (status, bytes) = call_raw(w, Method::GET, uri, Some(token), None).await;
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+async fn call_raw(
+    w: &World,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+) -> (StatusCode, Vec<u8>) {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
@@ -190,10 +235,7 @@ async fn call(
     let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20)
         .await
         .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    (status, bytes.to_vec())
 }
 
 /// A concrete URI for a documented route (path parameters filled in).
@@ -941,4 +983,236 @@ async fn every_restricted_read_is_audited_on(w: World) {
     assert_eq!(v["items"].as_array().unwrap().len(), 0, "{v}");
     assert_eq!(secret_reads(&w, "rosa", "/api/v1/xmatch"), 1);
     assert_eq!(secret_reads(&w, "vic", "/api/v1/xmatch"), 0);
+}
+
+/// Sums of `n_galaxies` per vflag (wall, void) of a summary answer.
+fn summary_counts(v: &Value) -> (i64, i64) {
+    let items = v["items"].as_array().unwrap();
+    let sum = |f: i64| {
+        items
+            .iter()
+            .filter(|r| r["vflag"] == f)
+            .map(|r| r["n_galaxies"].as_i64().unwrap())
+            .sum()
+    };
+    (sum(0), sum(1))
+}
+
+/// The number in an element of a page, by id (`<dd id="total-rows">1,234</dd>`).
+fn number_at(html: &str, id: &str) -> i64 {
+    let at = html
+        .find(&format!(r#"id="{id}">"#))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let rest = &html[at + id.len() + 6..];
+    rest[..rest.find('<').unwrap()]
+        .replace(',', "")
+        .parse()
+        .unwrap()
+}
+
+/// The dashboard's "Rows per table" as (table, rows).
+fn table_counts(html: &str) -> Vec<(String, i64)> {
+    let at = html.find("<caption>Rows per table</caption>").unwrap();
+    let body = &html[at..html[at..].find("</tbody>").unwrap() + at];
+    body.split("<tr><td>")
+        .skip(1)
+        .map(|row| {
+            let name = row[..row.find('<').unwrap()].to_string();
+            let num = &row[row.find(r#"class="num">"#).unwrap() + 12..];
+            (
+                name,
+                num[..num.find('<').unwrap()]
+                    .replace(',', "")
+                    .parse()
+                    .unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 14: galaxies classified from a restricted dataset's file stay
+/// restricted in every void result and in the dashboard's counts; reads
+/// of them are audited.
+fn void_results_and_counts_follow_the_datasets(w: &World) {
+    let mut store = Store::open(&w.store_cfg).unwrap();
+    let b = store.backend();
+    let public_file = store
+        .raw_files()
+        .unwrap()
+        .iter()
+        .find(|f| f.name.starts_with("redrock-4-"))
+        .unwrap()
+        .file_id;
+    // A public FastSpecFit file with the properties of all 60 galaxies.
+    let n = 60;
+    let ids: Vec<i64> = (0..n as i64).map(|i| 39_627_100_000_000 + i).collect();
+    let fsf = w.state.config.home.join("fastspec-voids.fits");
+    common::write_fastspec(
+        &fsf,
+        &ids,
+        &vec![150.0; n],
+        &(0..n).map(|i| 2.0 + 0.01 * i as f64).collect::<Vec<_>>(),
+        &vec![0.1; n],
+        &(0..n)
+            .map(|i| 10.0 + 0.1 * (i % 7) as f64)
+            .collect::<Vec<_>>(),
+        &vec![1.0; n],
+    );
+    store
+        .ingest_file(&fsf, &IngestOptions::default(), &mut Progress::none())
+        .unwrap();
+    // Galaxies 0..36 were classified from the public file (12 void, 24
+    // wall), 36..60 from the secret one (12 void, 12 wall); the void
+    // catalog itself is public.
+    let galaxies: Vec<(i64, u8, Option<i64>)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| match i >= 36 {
+            true => (t, [1u8, 0][i % 2], Some(w.secret_file)),
+            false => (t, [1u8, 0, 0][i % 3], Some(public_file)),
+        })
+        .collect();
+    common::write_voidfinder_membership(&mut store, &galaxies);
+
+    // The dashboard counts only the rows the caller may read: the secret
+    // file's redshifts (exactly as many as the file holds) are the only
+    // difference.
+    let count = |store: &mut Store, sql: &str| {
+        store.sql_readonly(sql).unwrap().rows[0][0]
+            .as_i64()
+            .unwrap()
+    };
+    let secret_rows = count(
+        &mut store,
+        &format!(
+            "SELECT count(*) FROM redshifts WHERE file_id = {}",
+            w.secret_file
+        ),
+    );
+    let all_redshifts = count(&mut store, "SELECT count(*) FROM redshifts");
+    assert_eq!(
+        (all_redshifts, secret_rows),
+        (2, 1),
+        "{b}: the shared files' rows"
+    );
+    // The routes run on a runtime of their own: the test's store calls
+    // block (the PostgreSQL client cannot run inside a runtime).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // (token, who, wall, void) as each caller must see them.
+        for (token, who, wall, void) in
+            [(&w.viewer, "vic", 24, 12), (&w.researcher, "rosa", 36, 24)]
+        {
+            let (s, v) = call(w, Method::GET, "/api/v1/voids/summary", Some(token), None).await;
+            assert_eq!(s, StatusCode::OK, "{b} {who}: {v}");
+            assert_eq!(summary_counts(&v), (wall, void), "{b} {who}: {v}");
+            let (s, v) = call(
+                w,
+                Method::GET,
+                "/api/v1/voids/members?algorithm=VoidFinder&class=void&limit=100",
+                Some(token),
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{b} {who}: {v}");
+            assert_eq!(v["total"].as_i64(), Some(void), "{b} {who}: {v}");
+            let listed: Vec<i64> = v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|it| it["targetid"].as_i64().unwrap())
+                .collect();
+            let want: Vec<i64> = (0..n)
+                .filter(|&i| galaxies[i].1 == 1 && (who == "rosa" || i < 36))
+                .map(|i| ids[i])
+                .collect();
+            assert_eq!(listed, want, "{b} {who}");
+            let (s, v) = call(
+                w,
+                Method::GET,
+                "/api/v1/voids/stats?algorithm=VoidFinder&property=logmstar",
+                Some(token),
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{b} {who}: {v}");
+            assert_eq!(
+                (v["n_wall"].as_i64(), v["n_void"].as_i64()),
+                (Some(wall), Some(void)),
+                "{b} {who}: {v}"
+            );
+            let (s, html) = page(w, "/voids?algorithm=VoidFinder&property=logmstar", token).await;
+            assert_eq!(s, StatusCode::OK, "{b} {who}");
+            assert_eq!(
+                (number_at(&html, "n-wall"), number_at(&html, "n-void")),
+                (wall, void),
+                "{b} {who}"
+            );
+        }
+
+        for (token, who, redshifts) in [
+            (&w.viewer, "vic", 1),
+            (&w.researcher, "rosa", 2),
+            (&w.admin, "ada", 2),
+        ] {
+            let (s, html) = page(w, "/", token).await;
+            assert_eq!(s, StatusCode::OK, "{b} {who}");
+            let tables = table_counts(&html);
+            let of = |t: &str| tables.iter().find(|(n, _)| n == t).unwrap().1;
+            assert_eq!(
+                (of("redshifts"), of("fastspec")),
+                (redshifts, 60),
+                "{b} {who}: {tables:?}"
+            );
+            assert_eq!(
+                tables.iter().map(|t| t.1).sum::<i64>(),
+                redshifts + 60,
+                "{b} {who}"
+            );
+            assert_eq!(number_at(&html, "total-rows"), redshifts + 60, "{b} {who}");
+        }
+    });
+
+    // The member's reads of the secret galaxies are on the audit trail,
+    // one per route; the viewer read nothing restricted.
+    let audit = store.list_audit(500, None).unwrap();
+    let reads = |actor: &str| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = audit
+            .iter()
+            .map(|r| &r.event)
+            .filter(|e| e.action == "dataset.read" && e.actor.starts_with(actor))
+            .map(|e| {
+                (
+                    e.details["route"].as_str().unwrap_or("").to_string(),
+                    e.target.clone(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        reads("rosa"),
+        [
+            "/api/v1/voids/members",
+            "/api/v1/voids/stats",
+            "/api/v1/voids/summary",
+            "/voids"
+        ]
+        .map(|r| (r.to_string(), "secret".to_string())),
+        "{b}"
+    );
+    assert!(reads("vic").is_empty(), "{b}");
+}
+
+#[test]
+fn void_results_and_dashboard_counts_follow_the_datasets_on_both_backends() {
+    for postgres in [false, true] {
+        if let Some(w) = world_on(postgres) {
+            void_results_and_counts_follow_the_datasets(&w);
+        }
+    }
 }

@@ -329,22 +329,54 @@ impl Store {
             })
             .map(|d| d.name)
             .collect();
-        // Every version of every member file, with its datasets.
-        let rows = self.query_rows(
-            "SELECT r2.file_id, df.dataset FROM dataset_files df JOIN raw_files r1 ON r1.file_id = df.file_id JOIN raw_files r2 ON r2.name = r1.name",
-            "SELECT r2.file_id, df.dataset FROM dataset_files df JOIN raw_files r1 ON r1.file_id = df.file_id JOIN raw_files r2 ON r2.name = r1.name",
-            &[],
-        )?;
         let mut readable_file: BTreeMap<i64, bool> = BTreeMap::new();
-        for r in rows {
-            let ok = readable.contains(&text(&r[1]));
-            *readable_file.entry(int(&r[0])).or_insert(false) |= ok;
+        for (file_id, dataset) in self.dataset_file_versions()? {
+            *readable_file.entry(file_id).or_insert(false) |= readable.contains(&dataset);
         }
         Ok(readable_file
             .into_iter()
             .filter(|(_, ok)| !ok)
             .map(|(id, _)| id)
             .collect())
+    }
+
+    /// Every version of every member file, with its dataset.
+    fn dataset_file_versions(&mut self) -> Result<Vec<(i64, String)>> {
+        let sql = "SELECT r2.file_id, df.dataset FROM dataset_files df JOIN raw_files r1 ON r1.file_id = df.file_id JOIN raw_files r2 ON r2.name = r1.name";
+        Ok(self
+            .query_rows(sql, sql, &[])?
+            .iter()
+            .map(|r| (int(&r[0]), text(&r[1])))
+            .collect())
+    }
+
+    /// The restricted datasets a read of rows from `file_ids` discloses,
+    /// sorted (the `dataset.read` audit event names them): the restricted
+    /// datasets holding those of the files that not everyone may read. A
+    /// file also in a public dataset discloses nothing.
+    pub fn restricted_datasets_of(&mut self, file_ids: &[i64]) -> Result<Vec<String>> {
+        let not_public: BTreeSet<i64> = self.forbidden_file_ids(&[], false)?.into_iter().collect();
+        let read: BTreeSet<i64> = file_ids
+            .iter()
+            .copied()
+            .filter(|f| not_public.contains(f))
+            .collect();
+        if read.is_empty() {
+            return Ok(Vec::new());
+        }
+        let restricted: BTreeSet<String> = self
+            .list_datasets()?
+            .into_iter()
+            .filter(|d| d.visibility == Visibility::Restricted)
+            .map(|d| d.name)
+            .collect();
+        let names: BTreeSet<String> = self
+            .dataset_file_versions()?
+            .into_iter()
+            .filter(|(f, d)| read.contains(f) && restricted.contains(d))
+            .map(|(_, d)| d)
+            .collect();
+        Ok(names.into_iter().collect())
     }
 
     /// Size of the database: `pg_database_size` on PostgreSQL, pages times
@@ -360,9 +392,33 @@ impl Store {
 
     /// Row count of every catalog table (schema.rs), in schema order.
     pub fn table_row_counts(&mut self) -> Result<Vec<(String, i64)>> {
+        self.table_row_counts_excluding(&[])
+    }
+
+    /// Row count of every catalog table without the rows of
+    /// `exclude_file_ids` (a caller's [`Store::forbidden_file_ids`]), in
+    /// schema order: one count per table, as the plain counts. Counted,
+    /// not taken from `raw_files.rows_loaded`: that is per file, and a
+    /// file may fill several tables (a V2 void catalog fills three).
+    pub fn table_row_counts_excluding(
+        &mut self,
+        exclude_file_ids: &[i64],
+    ) -> Result<Vec<(String, i64)>> {
+        if exclude_file_ids.is_empty() {
+            return schema::TABLES
+                .iter()
+                .map(|t| Ok((t.name.to_string(), self.count_rows(t.name)?)))
+                .collect();
+        }
+        let pg = self.backend() == crate::Backend::Postgres;
+        let (cond, ids) = crate::query::not_in_ids("file_id", exclude_file_ids, pg, 1);
         schema::TABLES
             .iter()
-            .map(|t| Ok((t.name.to_string(), self.count_rows(t.name)?)))
+            .map(|t| {
+                let sql = format!("SELECT COUNT(*) FROM {} WHERE {cond}", t.name);
+                let rows = self.query_rows(&sql, &sql, std::slice::from_ref(&ids))?;
+                Ok((t.name.to_string(), rows.first().map_or(0, |r| int(&r[0]))))
+            })
             .collect()
     }
 }

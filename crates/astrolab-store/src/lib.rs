@@ -59,4 +59,6 @@ pub use runs::{NewRun, QueueStats, RunAttempt, RunLogLine, RunRecord, RunState};
 pub use spectra_index::{select_redrock, SpectraFileRecord, SpectrumLocation};
 pub use store::{redact_url, Backend, Store, StoreConfig};
 pub use value::Value;
-pub use voids_membership::{MembershipKey, MembershipRows, MembershipSummary, VOID_MEMBERSHIP};
+pub use voids_membership::{
+    MembershipKey, MembershipRows, MembershipSummary, UNKNOWN_GALAXY_SOURCE, VOID_MEMBERSHIP,
+};

@@ -9,8 +9,8 @@
 //! only an accelerator, never the record:
 //!
 //! - a file is named by a stamp: the SHA-256 of the algorithm's rows in
-//!   `void_membership_summary` (catalog, file id, cap, vflag, count and the
-//!   nanosecond time of the write). The summary is written in the same
+//!   `void_membership_summary` (catalog, file id, cap, vflag, galaxy
+//!   source, count and the nanosecond time of the write). The summary is written in the same
 //!   transaction as the membership rows, so any new membership of the
 //!   algorithm, in any cap, changes the stamp and the old file is never
 //!   read again (it is deleted when a new one is written);
@@ -47,12 +47,20 @@ pub(crate) fn stamp(summary: &[MembershipSummary], algorithm: &str, vflag: u8) -
         return None;
     }
     rows.sort_by(|a, b| {
-        (&a.catalog, &a.cap, a.vflag, &a.classified_at).cmp(&(
-            &b.catalog,
-            &b.cap,
-            b.vflag,
-            &b.classified_at,
-        ))
+        (
+            &a.catalog,
+            &a.cap,
+            a.vflag,
+            a.galaxy_file_id,
+            &a.classified_at,
+        )
+            .cmp(&(
+                &b.catalog,
+                &b.cap,
+                b.vflag,
+                b.galaxy_file_id,
+                &b.classified_at,
+            ))
     });
     let mut h = Sha256::new();
     h.update(algorithm.as_bytes());
@@ -64,6 +72,7 @@ pub(crate) fn stamp(summary: &[MembershipSummary], algorithm: &str, vflag: u8) -
             &r.file_id.map_or("-".to_string(), |f| f.to_string()),
             &r.cap,
             &r.vflag.to_string(),
+            &r.galaxy_file_id.map_or("-".to_string(), |f| f.to_string()),
             &r.n_galaxies.to_string(),
             &r.classified_at,
         ] {
@@ -202,7 +211,9 @@ mod tests {
             algorithm: "VoidFinder".into(),
             cap: cap.into(),
             vflag,
+            galaxy_file_id: Some(4),
             n_galaxies: n,
+            n_r_void_norm: 0,
             r_void_norm_mean: None,
             classified_at: at.into(),
         }

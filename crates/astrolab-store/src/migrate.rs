@@ -75,6 +75,17 @@ static MIGRATIONS: &[Migration] = &[
         needs_q3c: false,
     },
     Migration {
+        version: 7,
+        name: "galaxy sources of void membership",
+        sqlite: Some(include_str!(
+            "../migrations/sqlite/0007_void_membership_sources.sql"
+        )),
+        postgres: Some(include_str!(
+            "../migrations/postgres/0007_void_membership_sources.sql"
+        )),
+        needs_q3c: false,
+    },
+    Migration {
         version: 8,
         name: "run restrictions and outputs (provenance of derived data)",
         sqlite: Some(include_str!("../migrations/sqlite/0008_run_provenance.sql")),
@@ -147,6 +158,12 @@ fn q3c_available(store: &mut Store) -> Result<bool> {
 /// Applies every pending migration that applies to this database; returns
 /// the versions applied.
 pub fn apply_pending(store: &mut Store) -> Result<Vec<i64>> {
+    apply_until(store, i64::MAX)
+}
+
+/// Applies the pending migrations up to version `last` (tests build a
+/// database of an older schema with it, to check a migration of its data).
+pub fn apply_until(store: &mut Store, last: i64) -> Result<Vec<i64>> {
     let done = applied(store)?;
     let newest_known = MIGRATIONS.last().map_or(0, |m| m.version);
     if let Some((v, _, _)) = done.iter().find(|(v, _, _)| *v > newest_known) {
@@ -155,7 +172,7 @@ pub fn apply_pending(store: &mut Store) -> Result<Vec<i64>> {
         )));
     }
     let mut newly = Vec::new();
-    for m in MIGRATIONS {
+    for m in MIGRATIONS.iter().filter(|m| m.version <= last) {
         let Some(sql) = sql_for(store, m) else {
             continue;
         };

@@ -9,12 +9,23 @@
 //! writes the per-vflag counts into `void_membership_summary`, so a summary
 //! never scans the rows. Selections ("void vs wall") read the covering index
 //! `(algorithm, vflag, target_id)`.
+//!
+//! Access (migration 7): a membership row derives from two files, the void
+//! catalog (`file_id`) and the galaxies it classified (`galaxy_file_id`,
+//! per row: a galaxy table holds rows of many files). A caller reads a row
+//! only when both files are readable (see `datasets`), so galaxies of a
+//! restricted table stay restricted once classified. The summary counts
+//! per galaxy source as well, so a caller's counts are a filter over it.
+//! Rows classified before migration 7 have an unknown galaxy source
+//! ([`UNKNOWN_GALAXY_SOURCE`]); failing closed, only admins read them
+//! while any raw file is restricted (they may come from a restricted
+//! table), everyone otherwise; classifying again records the source.
 
 use crate::batch::{Batch, Values};
 use crate::error::{Result, StoreError};
 use crate::ingest::Progress;
 use crate::membership_cache;
-use crate::query::{filter, ResultTable};
+use crate::query::{filter, not_in_ids, ResultTable};
 use crate::schema::{ColType, ColumnSpec, Source, TableSpec};
 use crate::store::{Conn, Store};
 use crate::value::Value;
@@ -41,8 +52,13 @@ pub static VOID_MEMBERSHIP: TableSpec = TableSpec {
         col("void_id", ColType::I64),
         col("r_void_norm", ColType::F64),
         col("void_edge", ColType::I64),
+        col("galaxy_file_id", ColType::I64),
     ],
 };
+
+/// `galaxy_file_id` of rows classified before migration 7: where their
+/// galaxies came from is unknown (no raw file has a negative id).
+pub const UNKNOWN_GALAXY_SOURCE: i64 = -1;
 
 const INDEXES: [&str; 2] = [
     "CREATE INDEX void_membership_select ON void_membership (algorithm, vflag, target_id)",
@@ -78,6 +94,9 @@ pub struct MembershipRows {
     pub r_void_norm: Vec<f64>,
     /// The void's DESIVAST edge class, when known.
     pub void_edge: Vec<Option<i64>>,
+    /// Raw-file registry id of the file each galaxy was read from; None
+    /// for a file the store has never registered. Access follows it.
+    pub galaxy_file_id: Vec<Option<i64>>,
 }
 
 impl MembershipRows {
@@ -88,6 +107,7 @@ impl MembershipRows {
             self.void_id.len(),
             self.r_void_norm.len(),
             self.void_edge.len(),
+            self.galaxy_file_id.len(),
         ]
         .iter()
         .any(|&l| l != n)
@@ -106,7 +126,7 @@ impl MembershipRows {
     }
 }
 
-/// Counts of one vflag in one catalog.
+/// Counts of one vflag in one catalog, from one galaxy source.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MembershipSummary {
     /// Void catalog file name.
@@ -119,8 +139,14 @@ pub struct MembershipSummary {
     pub cap: String,
     /// vflag.
     pub vflag: i64,
+    /// Registry id of the file the galaxies came from (None: a file the
+    /// store never registered; [`UNKNOWN_GALAXY_SOURCE`]: not recorded).
+    pub galaxy_file_id: Option<i64>,
     /// Galaxies with this vflag.
     pub n_galaxies: i64,
+    /// Of them, those with a finite R_VOID_NORM: the weight of the mean
+    /// when sources are added up.
+    pub n_r_void_norm: i64,
     /// Mean R_VOID_NORM (void galaxies).
     pub r_void_norm_mean: Option<f64>,
     /// When the membership was written (UTC, RFC 3339).
@@ -157,13 +183,18 @@ impl Store {
         batch.set("void_id", Values::I64(rows.void_id.clone()));
         batch.set("r_void_norm", Values::F64(rows.r_void_norm.clone()));
         batch.set("void_edge", Values::I64(rows.void_edge.clone()));
+        batch.set("galaxy_file_id", Values::I64(rows.galaxy_file_id.clone()));
         // Rows in target order: selections by (algorithm, vflag) then read
         // ids in index order, and joins by TARGETID touch pages in order.
         batch.sort_by("target_id");
 
-        let mut counts: std::collections::BTreeMap<u8, (i64, f64, i64)> = Default::default();
+        // Per vflag and galaxy source: the summary's rows.
+        type Counts = std::collections::BTreeMap<(u8, Option<i64>), (i64, f64, i64)>;
+        let mut counts: Counts = Default::default();
         for i in 0..n {
-            let e = counts.entry(rows.vflag[i]).or_default();
+            let e = counts
+                .entry((rows.vflag[i], rows.galaxy_file_id[i]))
+                .or_default();
             e.0 += 1;
             if rows.r_void_norm[i].is_finite() {
                 e.1 += rows.r_void_norm[i];
@@ -179,15 +210,17 @@ impl Store {
         let del_rows =
             "DELETE FROM void_membership WHERE catalog = {p}1 AND algorithm = {p}2 AND cap = {p}3";
         let del_sum = "DELETE FROM void_membership_summary WHERE catalog = {p}1 AND algorithm = {p}2 AND cap = {p}3";
-        let ins_sum = "INSERT INTO void_membership_summary (file_id, catalog, algorithm, cap, vflag, n_galaxies, r_void_norm_mean, classified_at) VALUES ({p}1, {p}2, {p}3, {p}4, {p}5, {p}6, {p}7, {p}8)";
-        let sum_params = |vflag: u8, c: &(i64, f64, i64)| -> Vec<Value> {
+        let ins_sum = "INSERT INTO void_membership_summary (file_id, catalog, algorithm, cap, vflag, galaxy_file_id, n_galaxies, n_r_void_norm, r_void_norm_mean, classified_at) VALUES ({p}1, {p}2, {p}3, {p}4, {p}5, {p}6, {p}7, {p}8, {p}9, {p}10)";
+        let sum_params = |(vflag, source): &(u8, Option<i64>), c: &(i64, f64, i64)| -> Vec<Value> {
             vec![
                 key.file_id.map_or(Value::Null, Value::Int),
                 Value::Text(key.catalog.clone()),
                 Value::Text(key.algorithm.clone()),
                 Value::Text(key.cap.clone()),
-                Value::Int(i64::from(vflag)),
+                Value::Int(i64::from(*vflag)),
+                source.map_or(Value::Null, Value::Int),
                 Value::Int(c.0),
+                Value::Int(c.2),
                 if c.2 > 0 {
                     Value::Float(c.1 / c.2 as f64)
                 } else {
@@ -222,10 +255,10 @@ impl Store {
                         tx.execute_batch(sql).map_err(e(&path))?;
                     }
                 }
-                for (v, c) in &counts {
+                for (k, c) in &counts {
                     tx.execute(
                         &sq(ins_sum),
-                        rusqlite::params_from_iter(sum_params(*v, c).iter()),
+                        rusqlite::params_from_iter(sum_params(k, c).iter()),
                     )
                     .map_err(e(&path))?;
                 }
@@ -261,8 +294,8 @@ impl Store {
                         tx.batch_execute(sql)?;
                     }
                 }
-                for (v, c) in &counts {
-                    let p = refs(&sum_params(*v, c));
+                for (k, c) in &counts {
+                    let p = refs(&sum_params(k, c));
                     let pr: Vec<&(dyn postgres::types::ToSql + Sync)> =
                         p.iter().map(|b| b.as_ref()).collect();
                     tx.execute(&pg(ins_sum), &pr)?;
@@ -321,9 +354,11 @@ impl Store {
         }
     }
 
-    /// Counts per catalog, algorithm, cap and vflag (from the summary table).
+    /// Counts per catalog, algorithm, cap, vflag and galaxy source (from
+    /// the summary table), every row: filter with
+    /// [`Store::forbidden_membership_sources`] for a caller.
     pub fn void_membership_summary(&mut self) -> Result<Vec<MembershipSummary>> {
-        let sql = "SELECT catalog, file_id, algorithm, cap, vflag, n_galaxies, r_void_norm_mean, classified_at FROM void_membership_summary ORDER BY algorithm, cap, catalog, vflag";
+        let sql = "SELECT catalog, file_id, algorithm, cap, vflag, galaxy_file_id, n_galaxies, n_r_void_norm, r_void_norm_mean, classified_at FROM void_membership_summary ORDER BY algorithm, cap, catalog, vflag, galaxy_file_id";
         let rows = self.query_rows(sql, sql, &[])?;
         Ok(rows
             .into_iter()
@@ -333,11 +368,58 @@ impl Store {
                 algorithm: r[2].to_string(),
                 cap: r[3].to_string(),
                 vflag: r[4].as_i64().unwrap_or(-1),
-                n_galaxies: r[5].as_i64().unwrap_or(0),
-                r_void_norm_mean: r[6].as_f64(),
-                classified_at: r[7].to_string(),
+                galaxy_file_id: r[5].as_i64(),
+                n_galaxies: r[6].as_i64().unwrap_or(0),
+                n_r_void_norm: r[7].as_i64().unwrap_or(0),
+                r_void_norm_mean: r[8].as_f64(),
+                classified_at: r[9].to_string(),
             })
             .collect())
+    }
+
+    /// The files whose membership rows a caller may not read, as either
+    /// the void catalog or the galaxies' source:
+    /// [`Store::forbidden_file_ids`], and for non-admins
+    /// [`UNKNOWN_GALAXY_SOURCE`] while any raw file is restricted (fail
+    /// closed: an unrecorded source may be a restricted table).
+    pub fn forbidden_membership_sources(
+        &mut self,
+        projects: &[String],
+        is_admin: bool,
+    ) -> Result<Vec<i64>> {
+        if is_admin {
+            return Ok(Vec::new());
+        }
+        let mut ids = self.forbidden_file_ids(projects, is_admin)?;
+        // A member of every restricted dataset is forbidden nothing, yet
+        // the unknown sources stay hidden while restrictions exist.
+        if !ids.is_empty() || !self.forbidden_file_ids(&[], false)?.is_empty() {
+            ids.push(UNKNOWN_GALAXY_SOURCE);
+        }
+        Ok(ids)
+    }
+
+    /// Restricted datasets disclosed by a read of membership rows whose
+    /// catalog and galaxy files are `sources` (for the audit trail): those
+    /// holding any of the files, and every restricted dataset when a
+    /// source is [`UNKNOWN_GALAXY_SOURCE`] (it may be any of them).
+    pub fn membership_restricted_datasets(
+        &mut self,
+        sources: &std::collections::BTreeSet<i64>,
+    ) -> Result<Vec<String>> {
+        let files: Vec<i64> = sources.iter().copied().filter(|&f| f >= 0).collect();
+        let mut names = self.restricted_datasets_of(&files)?;
+        if sources.contains(&UNKNOWN_GALAXY_SOURCE)
+            && !self.forbidden_file_ids(&[], false)?.is_empty()
+        {
+            names = self
+                .list_datasets()?
+                .into_iter()
+                .filter(|d| d.visibility == crate::Visibility::Restricted)
+                .map(|d| d.name)
+                .collect();
+        }
+        Ok(names)
     }
 
     /// TARGETIDs of one algorithm's galaxies with one vflag (all caps and
@@ -374,18 +456,30 @@ impl Store {
         algorithm: &str,
         vflag: u8,
     ) -> Result<Vec<i64>> {
-        let (s, p) = (
-            "SELECT target_id FROM void_membership WHERE algorithm = ?1 AND vflag = ?2 ORDER BY target_id",
-            "SELECT target_id FROM void_membership WHERE algorithm = $1 AND vflag = $2 ORDER BY target_id",
-        );
-        let params = [
+        self.void_membership_targets_excluding(algorithm, vflag, &[])
+    }
+
+    /// [`Store::void_membership_targets`] from the database, without the
+    /// rows whose catalog or galaxies come from `exclude_file_ids` (a
+    /// caller's [`Store::forbidden_membership_sources`]): no cache, whose
+    /// files hold every row.
+    pub fn void_membership_targets_excluding(
+        &mut self,
+        algorithm: &str,
+        vflag: u8,
+        exclude_file_ids: &[i64],
+    ) -> Result<Vec<i64>> {
+        let mut params = vec![
             Value::Text(algorithm.to_string()),
             Value::Int(i64::from(vflag)),
         ];
+        let exclude = self.membership_exclusion("", exclude_file_ids, &mut params);
+        let body = format!("SELECT target_id FROM void_membership WHERE algorithm = {{p}}1 AND vflag = {{p}}2{exclude} ORDER BY target_id");
+        let (s, p) = (body.replace("{p}", "?"), body.replace("{p}", "$"));
         match &mut self.conn {
             Conn::Sqlite { conn, path } => {
                 let e = StoreError::sqlite;
-                let mut stmt = conn.prepare_cached(s).map_err(e(path))?;
+                let mut stmt = conn.prepare_cached(&s).map_err(e(path))?;
                 let ids = stmt
                     .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get(0))
                     .map_err(e(path))?
@@ -396,7 +490,11 @@ impl Store {
             Conn::Postgres(c) => {
                 // One array instead of one message per row.
                 let sql = format!("SELECT COALESCE(array_agg(target_id), '{{}}') FROM ({p}) t");
-                let row = c.query_one(&sql, &[&params[0], &params[1]])?;
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+                    .iter()
+                    .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                let row = c.query_one(&sql, &refs)?;
                 Ok(row.try_get(0)?)
             }
         }
@@ -435,12 +533,29 @@ impl Store {
 
     /// Membership of one algorithm joined with FastSpecFit properties by
     /// TARGETID: columns `target_id, cap, vflag, z, logmstar, sfr, dn4000,
-    /// age, zzsun` (NULL where a galaxy has no FastSpecFit row).
-    pub fn void_membership_with_fastspec(&mut self, algorithm: &str) -> Result<ResultTable> {
-        let body = "SELECT m.target_id, m.cap, m.vflag, f.z, f.logmstar, f.sfr, f.dn4000, f.age, f.zzsun FROM void_membership m LEFT JOIN fastspec f ON f.targetid = m.target_id WHERE m.algorithm = {p}1 ORDER BY m.target_id";
+    /// age, zzsun, fastspec_file_id` (NULL where a galaxy has no
+    /// FastSpecFit row). Membership rows whose catalog or galaxies come
+    /// from `exclude_file_ids`, and FastSpecFit rows of those files, are
+    /// left out (a caller's [`Store::forbidden_membership_sources`]).
+    pub fn void_membership_with_fastspec(
+        &mut self,
+        algorithm: &str,
+        exclude_file_ids: &[i64],
+    ) -> Result<ResultTable> {
+        let mut params = vec![Value::Text(algorithm.to_string())];
+        let exclude = self.membership_exclusion("m.", exclude_file_ids, &mut params);
+        let fastspec_exclude = if exclude.is_empty() {
+            String::new()
+        } else {
+            // The membership's exclusion parameter (the last one) again.
+            let pg = self.backend() == crate::Backend::Postgres;
+            let (cond, _) = not_in_ids("f.file_id", exclude_file_ids, pg, params.len());
+            format!(" AND {cond}")
+        };
+        let body = format!("SELECT m.target_id, m.cap, m.vflag, f.z, f.logmstar, f.sfr, f.dn4000, f.age, f.zzsun, f.file_id FROM void_membership m LEFT JOIN fastspec f ON f.targetid = m.target_id{fastspec_exclude} WHERE m.algorithm = {{p}}1{exclude} ORDER BY m.target_id");
         let s = body.replace("{p}", "?");
         let p = body.replace("{p}", "$");
-        let rows = self.query_rows(&s, &p, &[Value::Text(algorithm.to_string())])?;
+        let rows = self.query_rows(&s, &p, &params)?;
         Ok(ResultTable {
             columns: [
                 "target_id",
@@ -452,12 +567,34 @@ impl Store {
                 "dn4000",
                 "age",
                 "zzsun",
+                "fastspec_file_id",
             ]
             .iter()
             .map(|c| c.to_string())
             .collect(),
             rows,
         })
+    }
+
+    /// ` AND` conditions leaving out membership rows (columns prefixed
+    /// with `prefix`) whose catalog or galaxies come from `exclude_file_ids`;
+    /// empty when nothing is excluded. Appends the one parameter both
+    /// conditions use to `params`.
+    fn membership_exclusion(
+        &self,
+        prefix: &str,
+        exclude_file_ids: &[i64],
+        params: &mut Vec<Value>,
+    ) -> String {
+        if exclude_file_ids.is_empty() {
+            return String::new();
+        }
+        let pg = self.backend() == crate::Backend::Postgres;
+        let n = params.len() + 1;
+        let (catalog, ids) = not_in_ids(&format!("{prefix}file_id"), exclude_file_ids, pg, n);
+        let (galaxies, _) = not_in_ids(&format!("{prefix}galaxy_file_id"), exclude_file_ids, pg, n);
+        params.push(ids);
+        format!(" AND {catalog} AND {galaxies}")
     }
 
     /// The database that derived caches under the home belong to.

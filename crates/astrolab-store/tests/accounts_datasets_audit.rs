@@ -393,23 +393,3 @@ fn audit_log_is_append_only() {
         assert_eq!(s.list_audit(10, None).unwrap(), all);
     }
 }
-
-/// Runs SQL on a separate connection, outside the store's API.
-fn raw_sql(cfg: &astrolab_store::StoreConfig, sql: &str) -> Result<(), String> {
-    match &cfg.database_url {
-        None => {
-            let c = rusqlite::Connection::open(cfg.sqlite_path()).map_err(|e| e.to_string())?;
-            c.execute_batch(sql).map_err(|e| e.to_string())
-        }
-        Some(url) => {
-            let mut c =
-                postgres::Client::connect(url, postgres::NoTls).map_err(|e| e.to_string())?;
-            let schema = cfg.pg_schema.clone().unwrap();
-            c.batch_execute(&format!("SET search_path TO {schema}, public; {sql}"))
-                .map_err(|e| match e.as_db_error() {
-                    Some(db) => db.message().to_string(),
-                    None => e.to_string(),
-                })
-        }
-    }
-}

@@ -1,9 +1,12 @@
-//! Void membership in the store (migration 4), on both backends.
+//! Void membership in the store (migrations 4 and 7), on both backends.
 
 mod common;
 
-use astrolab_store::{MembershipKey, MembershipRows, Progress, Store};
-use common::backends;
+use astrolab_store::{
+    IngestOptions, IngestOutcome, MembershipKey, MembershipRows, Progress, Store, Visibility,
+    UNKNOWN_GALAXY_SOURCE,
+};
+use common::{backends, raw_sql, sky_points, write_zcatalog};
 
 fn key(alg: &str, cap: &str) -> MembershipKey {
     MembershipKey {
@@ -27,6 +30,7 @@ fn rows(n: usize, shift: i64) -> MembershipRows {
             f64::NAN
         });
         r.void_edge.push((vflag == 1).then_some(0));
+        r.galaxy_file_id.push(Some(11));
     }
     r
 }
@@ -286,5 +290,172 @@ fn selection_cache_follows_every_write_and_survives_damage() {
             .void_membership_targets("ZOBOV", 1)
             .unwrap()
             .is_empty());
+    }
+}
+
+#[test]
+fn membership_rows_and_counts_follow_the_galaxies_source() {
+    let (_dir, cfgs) = backends("void_membership_sources");
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        let b = store.backend();
+        // Galaxies from raw files 11 and 12 and from an unregistered file,
+        // in turn; the catalog is raw file 7.
+        let mut r = rows(30, 0);
+        r.galaxy_file_id = (0..30).map(|i| [Some(11), Some(12), None][i % 3]).collect();
+        store
+            .write_void_membership(&key("VoidFinder", "NGC"), &r, &mut Progress::none())
+            .unwrap();
+        // One summary row per vflag and source, adding up to the rows.
+        let s = store.void_membership_summary().unwrap();
+        assert_eq!(s.len(), 12, "{b}: {s:?}");
+        for src in [Some(11), Some(12), None] {
+            for f in [0u8, 1, 2, 9] {
+                let of = |i: &usize| r.galaxy_file_id[*i] == src && r.vflag[*i] == f;
+                let row = s
+                    .iter()
+                    .find(|x| x.galaxy_file_id == src && x.vflag == i64::from(f))
+                    .unwrap();
+                assert_eq!(row.n_galaxies, (0..30).filter(of).count() as i64, "{b}");
+                let finite = (0..30)
+                    .filter(of)
+                    .filter(|&i| r.r_void_norm[i].is_finite())
+                    .count();
+                assert_eq!(row.n_r_void_norm, finite as i64, "{b}");
+            }
+        }
+        // Leaving files out: a galaxy source, the catalog; NULL passes.
+        let void_where = |keep: &dyn Fn(usize) -> bool| -> Vec<i64> {
+            (0..30)
+                .filter(|&i| r.vflag[i] == 1 && keep(i))
+                .map(|i| 1000 + i as i64)
+                .collect()
+        };
+        let sel = |store: &mut Store, ex: &[i64]| {
+            store
+                .void_membership_targets_excluding("VoidFinder", 1, ex)
+                .unwrap()
+        };
+        assert_eq!(sel(&mut store, &[]), void_where(&|_| true), "{b}");
+        assert_eq!(
+            sel(&mut store, &[12, 99]),
+            void_where(&|i| i % 3 != 1),
+            "{b}"
+        );
+        assert_eq!(
+            sel(&mut store, &[11, 12]),
+            void_where(&|i| i % 3 == 2),
+            "{b}"
+        );
+        assert!(sel(&mut store, &[7]).is_empty(), "{b}");
+        // --where knows the column.
+        let t = store
+            .void_membership_select(Some("galaxy_file_id = 12"), None)
+            .unwrap();
+        assert_eq!(t.rows.len(), 10, "{b}");
+    }
+}
+
+#[test]
+fn membership_of_schema_6_has_an_unknown_source_that_fails_closed() {
+    let (dir, cfgs) = backends("void_membership_v6");
+    for cfg in cfgs {
+        // A store of schema 6 with a membership, migrated by opening it.
+        let mut old = Store::open_unmigrated(&cfg).unwrap();
+        astrolab_store::migrate::apply_until(&mut old, 6).unwrap();
+        drop(old);
+        raw_sql(
+            &cfg,
+            "INSERT INTO void_membership (file_id, catalog, algorithm, cap, target_id, vflag, void_id, r_void_norm, void_edge) VALUES (NULL, 'old.fits', 'VIDE', 'NGC', 5, 1, 2, 0.5, 0), (NULL, 'old.fits', 'VIDE', 'NGC', 6, 0, NULL, NULL, NULL);
+             INSERT INTO void_membership_summary (file_id, catalog, algorithm, cap, vflag, n_galaxies, r_void_norm_mean, classified_at) VALUES (NULL, 'old.fits', 'VIDE', 'NGC', 1, 1, 0.5, 't'), (NULL, 'old.fits', 'VIDE', 'NGC', 0, 1, NULL, 't');",
+        )
+        .unwrap();
+        let mut store = Store::open(&cfg).unwrap();
+        let b = store.backend();
+        let unknown = Some(UNKNOWN_GALAXY_SOURCE);
+        let s: Vec<_> = store
+            .void_membership_summary()
+            .unwrap()
+            .into_iter()
+            .map(|x| (x.vflag, x.galaxy_file_id, x.n_galaxies, x.n_r_void_norm))
+            .collect();
+        assert_eq!(s, vec![(0, unknown, 1, 0), (1, unknown, 1, 1)], "{b}");
+        let t = store
+            .void_membership_select(Some("galaxy_file_id = -1"), None)
+            .unwrap();
+        assert_eq!(t.rows.len(), 2, "{b}");
+
+        // No restricted file: everyone reads the old rows.
+        assert!(store
+            .forbidden_membership_sources(&[], false)
+            .unwrap()
+            .is_empty());
+        // A restricted file: only admins do, project members included.
+        let f = dir.path().join(format!("z-{b}.fits"));
+        let (ra, dec) = sky_points(20, 3);
+        write_zcatalog(&f, &ra, &dec, 3);
+        let fid = match store
+            .ingest_file(&f, &IngestOptions::default(), &mut Progress::none())
+            .unwrap()
+        {
+            IngestOutcome::Loaded { file, .. } | IngestOutcome::AlreadyIngested { file } => {
+                file.file_id
+            }
+        };
+        store
+            .upsert_dataset("secret", "", Visibility::Restricted, &["p1".into()])
+            .unwrap();
+        store.add_file_to_dataset("secret", fid).unwrap();
+        let viewer = store.forbidden_membership_sources(&[], false).unwrap();
+        assert_eq!(viewer, vec![fid, UNKNOWN_GALAXY_SOURCE], "{b}");
+        assert_eq!(
+            store
+                .forbidden_membership_sources(&["p1".into()], false)
+                .unwrap(),
+            vec![UNKNOWN_GALAXY_SOURCE],
+            "{b}"
+        );
+        assert!(store
+            .forbidden_membership_sources(&[], true)
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .void_membership_targets_excluding("VIDE", 1, &viewer)
+            .unwrap()
+            .is_empty());
+        // What a read discloses, for the audit trail.
+        let named = |store: &mut Store, ids: &[i64]| {
+            store
+                .membership_restricted_datasets(&ids.iter().copied().collect())
+                .unwrap()
+        };
+        assert_eq!(named(&mut store, &[UNKNOWN_GALAXY_SOURCE]), vec!["secret"]);
+        assert_eq!(named(&mut store, &[fid, 4242]), vec!["secret"]);
+        assert!(named(&mut store, &[4242]).is_empty());
+
+        // Classifying again records the source and drops the unknown rows.
+        let mut r = rows(5, 0);
+        r.galaxy_file_id = vec![Some(fid); 5];
+        let key = MembershipKey {
+            catalog: "old.fits".into(),
+            file_id: None,
+            algorithm: "VIDE".into(),
+            cap: "NGC".into(),
+        };
+        store
+            .write_void_membership(&key, &r, &mut Progress::none())
+            .unwrap();
+        let s = store.void_membership_summary().unwrap();
+        assert!(
+            s.iter().all(|x| x.galaxy_file_id == Some(fid)),
+            "{b}: {s:?}"
+        );
+        assert_eq!(
+            store
+                .void_membership_targets_excluding("VIDE", 1, &[UNKNOWN_GALAXY_SOURCE])
+                .unwrap(),
+            vec![1001, 1002],
+            "{b}"
+        );
     }
 }

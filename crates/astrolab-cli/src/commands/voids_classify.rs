@@ -57,14 +57,16 @@ pub struct MembersArgs {
     #[arg(long)]
     pub algorithm: Option<String>,
     /// Filter over the membership columns (target_id, algorithm, cap,
-    /// vflag, void_id, r_void_norm, void_edge, catalog, file_id), e.g.
+    /// vflag, void_id, r_void_norm, void_edge, catalog, file_id,
+    /// galaxy_file_id), e.g.
     /// "vflag = 1 AND r_void_norm < 0.5".
     #[arg(long = "where")]
     pub filter: Option<String>,
     /// At most this many rows.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Print the per-catalog counts instead of the rows.
+    /// Print the per-catalog counts (per galaxy source file) instead of
+    /// the rows.
     #[arg(long)]
     pub summary: bool,
     /// Print only the TARGETIDs of --algorithm's galaxies with this vflag
@@ -229,6 +231,7 @@ pub fn classify_file(
         format!("HEALPix depth {} from the galaxies", args.mask_depth)
     };
     let ids: Vec<i64> = rows.iter().map(|&i| g.target_id[i]).collect();
+    let galaxy_file_id = rows.iter().map(|&i| g.file_id[i]).collect();
     let t0 = std::time::Instant::now();
     let members = match &cat.kind {
         CatalogKind::VoidFinder(v) if v.edge.is_none() => {
@@ -274,6 +277,7 @@ pub fn classify_file(
             .map(|m| m.r_void_norm.unwrap_or(f64::NAN))
             .collect(),
         void_edge: members.iter().map(|m| m.void_edge).collect(),
+        galaxy_file_id,
     };
     let key = MembershipKey {
         catalog: name,
@@ -284,9 +288,22 @@ pub fn classify_file(
     Ok((key, out, counts, members))
 }
 
-fn load_galaxies(store: &mut astrolab_store::Store, args: &ClassifyArgs) -> Result<Galaxies> {
+/// The registry id of the file with the bytes of `path`, if any (any
+/// version: access follows the file's name, so a superseded version's id
+/// is as good as the live one's).
+fn registered_id(files: &[astrolab_store::RawFile], path: &std::path::Path) -> Result<Option<i64>> {
+    let (_, sha) =
+        astrolab_store::file_digest(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(files.iter().find(|f| f.sha256 == sha).map(|f| f.file_id))
+}
+
+fn load_galaxies(
+    store: &mut astrolab_store::Store,
+    files: &[astrolab_store::RawFile],
+    args: &ClassifyArgs,
+) -> Result<Galaxies> {
     if let Some(p) = &args.galaxies {
-        return voids_io::read_galaxy_file(p);
+        return voids_io::read_galaxy_file(p, registered_id(files, p)?);
     }
     if let Some(t) = &args.galaxies_table {
         return voids_io::read_galaxy_table(store, t);
@@ -309,10 +326,7 @@ pub fn run_classify(cfg: &Config, args: &ClassifyArgs) -> Result<()> {
     let mut paths: Vec<(PathBuf, Option<i64>)> = Vec::new();
     let files = store.raw_files()?;
     for p in &args.catalogs {
-        let (_, sha) =
-            astrolab_store::file_digest(p).with_context(|| format!("reading {}", p.display()))?;
-        let id = files.iter().find(|f| f.sha256 == sha).map(|f| f.file_id);
-        paths.push((p.clone(), id));
+        paths.push((p.clone(), registered_id(&files, p)?));
     }
     for &id in &args.runs {
         let Some(f) = files.iter().find(|f| f.file_id == id) else {
@@ -337,7 +351,7 @@ pub fn run_classify(cfg: &Config, args: &ClassifyArgs) -> Result<()> {
         }
         paths.push((p, Some(id)));
     }
-    let g = load_galaxies(&mut store, args)?;
+    let g = load_galaxies(&mut store, &files, args)?;
     if g.target_id.is_empty() {
         bail!("{}: no galaxies to classify (empty catalog)", g.source);
     }
@@ -387,6 +401,7 @@ pub fn run_members(cfg: &Config, args: &MembersArgs) -> Result<()> {
                 "cap",
                 "catalog",
                 "vflag",
+                "galaxy_file_id",
                 "n_galaxies",
                 "r_void_norm_mean",
             ]
@@ -407,6 +422,7 @@ pub fn run_members(cfg: &Config, args: &MembersArgs) -> Result<()> {
                         Value::Text(r.cap),
                         Value::Text(r.catalog),
                         Value::Int(r.vflag),
+                        r.galaxy_file_id.map_or(Value::Null, Value::Int),
                         Value::Int(r.n_galaxies),
                         r.r_void_norm_mean.map_or(Value::Null, Value::Float),
                     ]

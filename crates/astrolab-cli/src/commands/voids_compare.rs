@@ -70,7 +70,8 @@ pub struct AlgorithmSample {
 /// Reads one algorithm's membership joined with FastSpecFit and matches
 /// the control sample (mass and redshift, without replacement).
 pub fn load_sample(store: &mut astrolab_store::Store, algorithm: &str) -> Result<AlgorithmSample> {
-    let t = store.void_membership_with_fastspec(algorithm)?;
+    // The CLI reads the whole store (no caller to restrict).
+    let t = store.void_membership_with_fastspec(algorithm, &[])?;
     let f = |r: &[astrolab_store::Value], i: usize| r[i].as_f64().unwrap_or(f64::NAN);
     let mut s = AlgorithmSample {
         target_id: Vec::new(),

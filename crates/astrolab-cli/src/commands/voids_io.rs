@@ -272,13 +272,17 @@ pub struct Galaxies {
     pub dec_deg: Vec<f64>,
     /// Redshift (NaN when unknown).
     pub z: Vec<f64>,
+    /// Raw-file registry id of each galaxy's file (None: not registered);
+    /// the membership rows carry it, and access to them follows it.
+    pub file_id: Vec<Option<i64>>,
     /// Where they came from.
     pub source: String,
 }
 
 /// Reads a FITS or CSV galaxy table: ra, dec, z or redshift, optional
 /// targetid (case-insensitive names; TARGET_RA/TARGET_DEC accepted).
-pub fn read_galaxy_file(path: &Path) -> Result<Galaxies> {
+/// `file_id`: the file's registry id, when the store registered its bytes.
+pub fn read_galaxy_file(path: &Path, file_id: Option<i64>) -> Result<Galaxies> {
     let is_csv = path
         .extension()
         .and_then(|e| e.to_str())
@@ -352,6 +356,7 @@ pub fn read_galaxy_file(path: &Path) -> Result<Galaxies> {
         ra_deg: ra,
         dec_deg: dec,
         z,
+        file_id: vec![file_id; n],
         source: path.display().to_string(),
     })
 }
@@ -363,9 +368,9 @@ pub fn read_galaxy_table(store: &mut astrolab_store::Store, table: &str) -> Resu
         bail!("--galaxies-table {table}: choose fastspec, zcatalog or galaxies");
     }
     let mut t = store.galaxy_rows(table)?;
-    // Columns file_id, id, ra, dec, z: the readers below take id onwards.
+    // Columns file_id, id, ra, dec, z -> id, ra, dec, z, file_id.
     for r in t.rows.iter_mut() {
-        r.remove(0);
+        r.rotate_left(1);
     }
     let mut g = Galaxies {
         source: format!("store table {table}"),
@@ -376,6 +381,7 @@ pub fn read_galaxy_table(store: &mut astrolab_store::Store, table: &str) -> Resu
         g.ra_deg.push(r[1].as_f64().unwrap_or(f64::NAN));
         g.dec_deg.push(r[2].as_f64().unwrap_or(f64::NAN));
         g.z.push(r[3].as_f64().unwrap_or(f64::NAN));
+        g.file_id.push(r[4].as_i64());
     }
     Ok(g)
 }

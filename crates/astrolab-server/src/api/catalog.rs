@@ -334,7 +334,7 @@ pub async fn cone(
 ) -> ApiResult<Json<Json_>> {
     let (cq, page) = cone_request(&q, s.config.max_rows)?;
     let r = run_cone(&s, &p, cq, page).await?;
-    audit_restricted_read(&s, &p, "/api/v1/cone", r.restricted_read).await;
+    crate::audit::restricted_read(&s, &p, "/api/v1/cone", r.restricted_read).await;
     Ok(Json(json!({
         "columns": r.columns,
         "rows": r.rows,

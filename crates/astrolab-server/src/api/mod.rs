@@ -167,7 +167,7 @@ pub fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             get(science::spectrum_svg),
         ),
         (
-            route!("GET" "/api/v1/voids/summary", Some(VIEWER), "voids", "Void membership summary per algorithm and catalog", [], JSON, "application/json"),
+            route!("GET" "/api/v1/voids/summary", Some(VIEWER), "voids", "Void membership counts per algorithm, catalog, class and galaxy source file (rows whose catalog or galaxies the caller may not read are left out)", [], JSON, "application/json"),
             get(science::void_summary),
         ),
         (

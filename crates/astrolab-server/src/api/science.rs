@@ -387,23 +387,63 @@ pub async fn spectrum_svg(
 
 // ------------------------------------------------------------------ voids
 
-/// `GET /api/v1/voids/summary`: galaxies per catalog, algorithm, cap and
-/// vflag (catalogs from raw files the caller may not read are left out).
+/// The membership sources (catalog and galaxy files) this caller may not
+/// read: see `Store::forbidden_membership_sources`.
+fn void_forbidden(store: &mut Store, p: &Principal) -> ApiResult<Vec<i64>> {
+    Ok(store.forbidden_membership_sources(&p.projects, p.is_admin())?)
+}
+
+/// The summary rows the caller may read: both the catalog's and the
+/// galaxies' files readable.
+fn readable_summary(
+    store: &mut Store,
+    denied: &[i64],
+) -> ApiResult<Vec<astrolab_store::MembershipSummary>> {
+    let hidden = |f: Option<i64>| f.is_some_and(|f| denied.contains(&f));
+    Ok(store
+        .void_membership_summary()?
+        .into_iter()
+        .filter(|r| !hidden(r.file_id) && !hidden(r.galaxy_file_id))
+        .collect())
+}
+
+/// The files `rows` were computed from: catalogs and galaxy sources.
+fn summary_sources<'a>(
+    rows: impl IntoIterator<Item = &'a astrolab_store::MembershipSummary>,
+) -> BTreeSet<i64> {
+    rows.into_iter()
+        .flat_map(|r| [r.file_id, r.galaxy_file_id])
+        .flatten()
+        .collect()
+}
+
+/// The membership summary as `caller` may read it (one row per catalog,
+/// algorithm, cap, vflag and galaxy source), with the restricted datasets
+/// it discloses; the API route and the voids page share it.
+pub async fn void_summary_for(
+    s: &AppState,
+    caller: &Principal,
+) -> ApiResult<(Vec<astrolab_store::MembershipSummary>, Vec<String>)> {
+    let p = caller.clone();
+    s.pool
+        .run(move |store| {
+            let denied = void_forbidden(store, &p)?;
+            let rows = readable_summary(store, &denied)?;
+            let disclosed = store.membership_restricted_datasets(&summary_sources(&rows))?;
+            Ok((rows, disclosed))
+        })
+        .await
+}
+
+/// `GET /api/v1/voids/summary`: galaxies per catalog, algorithm, cap,
+/// vflag and galaxy source file, counting only rows whose void catalog and
+/// galaxies both come from files the caller may read.
 pub async fn void_summary(
     State(s): State<AppState>,
     Authed(p): Authed<VIEWER>,
 ) -> ApiResult<Json<Jv>> {
-    let rows = s
-        .pool
-        .run(move |store| {
-            let denied = forbidden(store, &p)?;
-            Ok(store
-                .void_membership_summary()?
-                .into_iter()
-                .filter(|r| r.file_id.is_none_or(|f| !denied.contains(&f)))
-                .collect::<Vec<_>>())
-        })
-        .await?;
+    let (rows, disclosed) = void_summary_for(&s, &p).await?;
+    crate::audit::restricted_read(&s, &p, "/api/v1/voids/summary", disclosed).await;
     Ok(Json(json!({ "count": rows.len(), "items": rows })))
 }
 
@@ -450,46 +490,36 @@ pub struct Member {
     pub z: Option<f64>,
 }
 
-/// Membership target ids of one algorithm and vflag, without rows from
-/// catalogs the caller may not read; ascending.
+/// Membership target ids of one algorithm and vflag, without rows whose
+/// catalog or galaxies come from files the caller may not read; ascending.
 fn member_ids(
     store: &mut Store,
     algorithm: &str,
     vflag: u8,
-    denied: &HashSet<i64>,
+    denied: &[i64],
 ) -> ApiResult<Vec<i64>> {
     if denied.is_empty() {
-        // The covering index, no row decoding.
+        // The covering index (or its cache), no row decoding.
         return Ok(store.void_membership_targets(algorithm, vflag)?);
     }
-    let t = store.void_membership_select(Some(&format!("vflag = {vflag}")), None)?;
-    let (ai, fi, ti) = (
-        t.column_index("algorithm").unwrap_or(2),
-        t.column_index("file_id").unwrap_or(0),
-        t.column_index("target_id").unwrap_or(4),
-    );
-    let mut ids: Vec<i64> = t
-        .rows
-        .iter()
-        .filter(|r| {
-            r[ai].to_string() == algorithm && r[fi].as_i64().is_none_or(|f| !denied.contains(&f))
-        })
-        .filter_map(|r| r[ti].as_i64())
-        .collect();
-    ids.sort_unstable();
-    Ok(ids)
+    Ok(store.void_membership_targets_excluding(algorithm, vflag, denied)?)
 }
 
+/// RA, Dec and redshift per TARGETID.
+type Positions = HashMap<i64, [Option<f64>; 3]>;
+
 /// Positions and redshifts of `ids` from FastSpecFit, else from the galaxy
-/// lists (rows of forbidden files left out).
+/// lists (rows of forbidden files left out), and the files the values
+/// came from (a read of them may disclose a restricted dataset).
 fn positions(
     store: &mut Store,
     ids: &[i64],
-    denied: &HashSet<i64>,
-) -> ApiResult<HashMap<i64, [Option<f64>; 3]>> {
+    denied: &[i64],
+) -> ApiResult<(Positions, BTreeSet<i64>)> {
     let mut out = HashMap::new();
+    let mut files = BTreeSet::new();
     if ids.is_empty() {
-        return Ok(out);
+        return Ok((out, files));
     }
     let not_denied = if denied.is_empty() {
         String::new()
@@ -499,16 +529,17 @@ fn positions(
     for table in ["galaxies", "fastspec"] {
         // Later tables win: FastSpecFit's values over a galaxy list's.
         let sql = format!(
-            "SELECT targetid, ra, dec, z FROM {table} WHERE targetid IN ({}){not_denied}",
+            "SELECT targetid, ra, dec, z, file_id FROM {table} WHERE targetid IN ({}){not_denied}",
             id_list(ids.iter().copied())
         );
         for r in store.sql_readonly(&sql)?.rows {
             if let Some(t) = r[0].as_i64() {
                 out.insert(t, [r[1].as_f64(), r[2].as_f64(), r[3].as_f64()]);
+                files.extend(r[4].as_i64());
             }
         }
     }
-    Ok(out)
+    Ok((out, files))
 }
 
 /// `GET /api/v1/voids/members?algorithm=&class=&limit=&offset=`.
@@ -537,15 +568,26 @@ pub async fn void_members(
                 format!("{class:?}: choose void, wall, edge or outside"),
             )
         })?;
-    let out = s
+    let caller = p.clone();
+    let (out, disclosed) = s
         .pool
         .run(move |store| {
             let algorithm = algorithm_param(&q, &store.void_membership_algorithms()?)?;
-            let denied = forbidden(store, &p)?;
+            let denied = void_forbidden(store, &caller)?;
             let ids = member_ids(store, &algorithm, vflag, &denied)?;
             let total = ids.len() as i64;
             let slice: Vec<i64> = ids.into_iter().skip(pg.offset).take(pg.limit).collect();
-            let pos = positions(store, &slice, &denied)?;
+            let (pos, mut sources) = positions(store, &slice, &denied)?;
+            if !slice.is_empty() {
+                // The membership rows read: the summary's rows of this
+                // algorithm and class say which files they came from.
+                let rows = readable_summary(store, &denied)?;
+                sources
+                    .extend(summary_sources(rows.iter().filter(|r| {
+                        r.algorithm == algorithm && r.vflag == i64::from(vflag)
+                    })));
+            }
+            let disclosed = store.membership_restricted_datasets(&sources)?;
             let items = slice
                 .into_iter()
                 .map(|t| {
@@ -558,9 +600,10 @@ pub async fn void_members(
                     }
                 })
                 .collect();
-            Ok(Paged::new(items, pg, Some(total)))
+            Ok((Paged::new(items, pg, Some(total)), disclosed))
         })
         .await?;
+    crate::audit::restricted_read(&s, &p, "/api/v1/voids/members", disclosed).await;
     Ok(Json(out))
 }
 
@@ -655,14 +698,16 @@ pub struct VoidStats {
 }
 
 /// The void-vs-wall comparison of `property` for `algorithm` as `caller`
-/// may see it (rows of forbidden files left out); the API route and the
-/// voids page share it. Unknown algorithm or property: 400 naming the field.
+/// may see it (membership rows whose catalog or galaxies come from
+/// forbidden files, and FastSpecFit rows of forbidden files, left out),
+/// with the restricted datasets it discloses; the API route and the voids
+/// page share it. Unknown algorithm or property: 400 naming the field.
 pub async fn void_stats_for(
     s: &AppState,
     caller: &Principal,
     algorithm: &str,
     property: &str,
-) -> ApiResult<VoidStats> {
+) -> ApiResult<(VoidStats, Vec<String>)> {
     let prop = property.trim().to_ascii_lowercase();
     let prop = if prop.is_empty() {
         "logmstar".to_string()
@@ -679,43 +724,29 @@ pub async fn void_stats_for(
         ));
     };
     let (p, wanted) = (caller.clone(), algorithm.to_string());
-    let (algorithm, table) = s
+    let (algorithm, table, disclosed) = s
         .pool
         .run(move |store| {
             let algorithm = algorithm_param(
                 &HashMap::from([("algorithm".to_string(), wanted)]),
                 &store.void_membership_algorithms()?,
             )?;
-            let denied = forbidden(store, &p)?;
-            let mut t = store.void_membership_with_fastspec(&algorithm)?;
-            if !denied.is_empty() {
-                // Leave out galaxies whose membership or FastSpecFit row
-                // comes from a file the caller may not read (by TARGETID:
-                // the joined rows do not say which catalog they came from).
-                let list = id_list(denied.iter().copied());
-                let mut hidden: HashSet<i64> = store
-                    .void_membership_select(Some(&format!("file_id IN ({list})")), None)?
-                    .rows
-                    .iter()
-                    .filter(|r| r[2].to_string() == algorithm)
-                    .filter_map(|r| r[4].as_i64())
-                    .collect();
-                hidden.extend(
-                    store
-                        .sql_readonly(&format!(
-                            "SELECT targetid FROM fastspec WHERE file_id IN ({list})"
-                        ))?
-                        .rows
-                        .iter()
-                        .filter_map(|r| r[0].as_i64()),
-                );
-                t.rows
-                    .retain(|r| r[0].as_i64().is_none_or(|id| !hidden.contains(&id)));
-            }
-            Ok((algorithm, t))
+            let denied = void_forbidden(store, &p)?;
+            let t = store.void_membership_with_fastspec(&algorithm, &denied)?;
+            // What the comparison reads: the void and wall rows (their
+            // files from the summary) and their FastSpecFit rows.
+            let rows = readable_summary(store, &denied)?;
+            let mut sources = summary_sources(
+                rows.iter()
+                    .filter(|r| r.algorithm == algorithm && matches!(r.vflag, 0 | 1)),
+            );
+            let fi = t.column_index("fastspec_file_id").unwrap_or(9);
+            sources.extend(t.rows.iter().filter_map(|r| r[fi].as_i64()));
+            let disclosed = store.membership_restricted_datasets(&sources)?;
+            Ok((algorithm, t, disclosed))
         })
         .await?;
-    blocking(move || {
+    let stats = blocking(move || {
         let (void, wall) = void_wall_values(&table, prop);
         let (nv, nw) = (
             void.iter().filter(|v| v.is_finite()).count(),
@@ -749,7 +780,8 @@ pub async fn void_stats_for(
             seed: cfg.seed,
         })
     })
-    .await
+    .await?;
+    Ok((stats, disclosed))
 }
 
 /// `GET /api/v1/voids/stats?algorithm=&property=`: void (vflag 1) against
@@ -763,7 +795,9 @@ pub async fn void_stats(
 ) -> ApiResult<Json<VoidStats>> {
     let algorithm = q.get("algorithm").cloned().unwrap_or_default();
     let property = q.get("property").cloned().unwrap_or_default();
-    Ok(Json(void_stats_for(&s, &p, &algorithm, &property).await?))
+    let (stats, disclosed) = void_stats_for(&s, &p, &algorithm, &property).await?;
+    crate::audit::restricted_read(&s, &p, "/api/v1/voids/stats", disclosed).await;
+    Ok(Json(stats))
 }
 
 // ------------------------------------------------------------------ hline

@@ -58,7 +58,9 @@ pub async fn dashboard(State(s): State<AppState>, PageUser(p): PageUser) -> Page
                     .collect();
                 let bytes: i64 = live.iter().map(|f| f.size_bytes).sum();
                 Ok((
-                    store.table_row_counts()?,
+                    // The caller's rows only: counts of restricted tables
+                    // would tell what a project holds.
+                    store.table_row_counts_excluding(&hidden)?,
                     live.len(),
                     bytes,
                     store.database_size_bytes()?,
@@ -212,18 +214,7 @@ pub async fn catalog(
             return Ok(resp);
         }
     };
-    if !r.restricted_read.is_empty() {
-        s.audit
-            .record_by(
-                &s.pool,
-                &p,
-                "dataset.read",
-                r.restricted_read.join(","),
-                "ok",
-                json!({ "route": "/catalog" }),
-            )
-            .await;
-    }
+    crate::audit::restricted_read(&s, &p, "/catalog", r.restricted_read).await;
     let col = |n: &str| r.columns.iter().position(|c| c == n);
     let (ci_ra, ci_dec, ci_tid) = (col("ra"), col("dec"), col("targetid"));
     let points: Vec<(f64, f64, String)> = match (ci_ra, ci_dec) {

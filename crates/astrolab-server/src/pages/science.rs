@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use astrolab_store::MembershipSummary;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
@@ -136,24 +137,13 @@ pub async fn voids(
     PageUser(p): PageUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let who = p.clone();
-    let summary = or_page(
-        &p,
-        s.pool
-            .run(move |store| {
-                let hidden = store.forbidden_file_ids(&who.projects, who.is_admin())?;
-                Ok(store
-                    .void_membership_summary()?
-                    .into_iter()
-                    .filter(|m| !m.file_id.is_some_and(|f| hidden.contains(&f)))
-                    .collect::<Vec<_>>())
-            })
-            .await,
-    )?;
+    let (rows, mut disclosed) = or_page(&p, crate::api::science::void_summary_for(&s, &p).await)?;
+    let summary = by_catalog(&rows);
     let mut algorithms: Vec<String> = summary.iter().map(|m| m.algorithm.clone()).collect();
     algorithms.dedup();
     let mut body = String::new();
     if summary.is_empty() {
+        // Nothing read, nothing disclosed.
         body += "<p>No void membership in the store yet: run <code>voids-classify</code> from the <a href=\"/runs\">runs page</a>.</p>";
         return Ok(layout("Void statistics", Some(&p), "/voids", &body));
     }
@@ -200,7 +190,8 @@ pub async fn voids(
     );
     // The API's own function: the same statistics, settings and restrictions.
     match crate::api::science::void_stats_for(&s, &p, &algorithm, &property).await {
-        Ok(st) => {
+        Ok((st, also)) => {
+            disclosed.extend(also);
             // Read through its JSON form (what the API route answers;
             // null where a test could not be made).
             let st = serde_json::to_value(&st).unwrap_or_default();
@@ -254,7 +245,39 @@ pub async fn voids(
         }
     }
     body += "</section>";
+    disclosed.sort();
+    disclosed.dedup();
+    crate::audit::restricted_read(&s, &p, "/voids", disclosed).await;
     Ok(layout("Void statistics", Some(&p), "/voids", &body))
+}
+
+/// The summary's rows (one per galaxy source) added up per algorithm, cap,
+/// catalog and class, in the summary's order: what the page's table shows.
+/// Means are weighted by the galaxies that have an R_VOID_NORM; a merged
+/// row keeps its first source's `galaxy_file_id` (the table does not show
+/// sources).
+fn by_catalog(rows: &[MembershipSummary]) -> Vec<MembershipSummary> {
+    let mut out: Vec<MembershipSummary> = Vec::new();
+    for r in rows {
+        let same = |m: &MembershipSummary| {
+            (&m.algorithm, &m.cap, &m.catalog, m.vflag)
+                == (&r.algorithm, &r.cap, &r.catalog, r.vflag)
+        };
+        match out.last_mut().filter(|m| same(m)) {
+            Some(m) => {
+                let sum = |x: &MembershipSummary| {
+                    x.r_void_norm_mean
+                        .map_or(0.0, |v| v * x.n_r_void_norm as f64)
+                };
+                let n = m.n_r_void_norm + r.n_r_void_norm;
+                m.r_void_norm_mean = (n > 0).then(|| (sum(m) + sum(r)) / n as f64);
+                m.n_galaxies += r.n_galaxies;
+                m.n_r_void_norm = n;
+            }
+            None => out.push(r.clone()),
+        }
+    }
+    out
 }
 
 /// A run id and its tangent points (R kpc, V km/s, l deg).

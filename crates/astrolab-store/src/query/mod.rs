@@ -97,6 +97,28 @@ fn check_cone(q: &ConeQuery) -> Result<()> {
     Ok(())
 }
 
+/// SQL saying that `column` is none of `ids`, with one parameter (number
+/// `param`) whatever their number: a JSON array on SQLite, an array literal
+/// on PostgreSQL, so a caller's list of forbidden files never changes the
+/// statement's text. A NULL `column` (a row from no registered file)
+/// passes. Returns the condition and its parameter.
+pub(crate) fn not_in_ids(column: &str, ids: &[i64], pg: bool, param: usize) -> (String, Value) {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    if pg {
+        (
+            format!("({column} IS NULL OR {column} <> ALL(${param}::text::bigint[]))"),
+            Value::Text(format!("{{{}}}", list.join(","))),
+        )
+    } else {
+        (
+            format!(
+                "({column} IS NULL OR {column} NOT IN (SELECT value FROM json_each(?{param})))"
+            ),
+            Value::Text(format!("[{}]", list.join(","))),
+        )
+    }
+}
+
 impl Store {
     /// Every row of `q.table` within the cone, nearest first, with a
     /// `sep_arcsec` column. Uses q3c on PostgreSQL when installed, the
@@ -156,22 +178,9 @@ impl Store {
             table.name
         );
         if !q.exclude_file_ids.is_empty() {
-            // One parameter whatever the number of files: a JSON array on
-            // SQLite, an array literal on PostgreSQL.
-            let ids: Vec<String> = q.exclude_file_ids.iter().map(i64::to_string).collect();
-            if pg {
-                params.push(Value::Text(format!("{{{}}}", ids.join(","))));
-                sql.push_str(&format!(
-                    " AND file_id <> ALL(${}::text::bigint[])",
-                    params.len()
-                ));
-            } else {
-                params.push(Value::Text(format!("[{}]", ids.join(","))));
-                sql.push_str(&format!(
-                    " AND file_id NOT IN (SELECT value FROM json_each(?{}))",
-                    params.len()
-                ));
-            }
+            let (cond, ids) = not_in_ids("file_id", &q.exclude_file_ids, pg, params.len() + 1);
+            params.push(ids);
+            sql.push_str(&format!(" AND {cond}"));
         }
         if let Some(f) = &q.filter {
             let c = filter::compile(f, table, ph, params.len() + 1)?;

@@ -11,6 +11,26 @@ pub use astrolab_formats::testdata::require_shared_data;
 #[allow(unused_imports)]
 pub use astrolab_store::testing::{backends, pg_config};
 
+/// Runs SQL on a separate connection, outside the store's API.
+pub fn raw_sql(cfg: &StoreConfig, sql: &str) -> Result<(), String> {
+    match &cfg.database_url {
+        None => {
+            let c = rusqlite::Connection::open(cfg.sqlite_path()).map_err(|e| e.to_string())?;
+            c.execute_batch(sql).map_err(|e| e.to_string())
+        }
+        Some(url) => {
+            let mut c =
+                postgres::Client::connect(url, postgres::NoTls).map_err(|e| e.to_string())?;
+            let schema = cfg.pg_schema.clone().unwrap();
+            c.batch_execute(&format!("SET search_path TO {schema}, public; {sql}"))
+                .map_err(|e| match e.as_db_error() {
+                    Some(db) => db.message().to_string(),
+                    None => e.to_string(),
+                })
+        }
+    }
+}
+
 /// Row counts of every table and of the registry: the store's state for
 /// "left exactly as before" checks.
 pub fn snapshot(store: &mut Store) -> Vec<(String, i64)> {

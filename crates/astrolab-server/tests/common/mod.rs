@@ -1,0 +1,80 @@
+//! Helpers shared by the server's integration tests.
+
+use std::path::Path;
+
+use astrolab_store::{MembershipKey, MembershipRows, Progress, Store};
+
+/// Writes the membership of a public VoidFinder NGC catalog: per galaxy
+/// its TARGETID, vflag and galaxy source file; void galaxies are in void
+/// 3 at R_VOID_NORM 0.5.
+pub fn write_voidfinder_membership(store: &mut Store, galaxies: &[(i64, u8, Option<i64>)]) {
+    let mut m = MembershipRows::default();
+    for &(t, f, source) in galaxies {
+        m.target_id.push(t);
+        m.vflag.push(f);
+        m.void_id.push((f == 1).then_some(3));
+        m.r_void_norm.push(if f == 1 { 0.5 } else { f64::NAN });
+        m.void_edge.push(None);
+        m.galaxy_file_id.push(source);
+    }
+    let key = MembershipKey {
+        catalog: "DESIVAST_BGS_VOLLIM_VoidFinder_NGC.fits".into(),
+        file_id: None,
+        algorithm: "VoidFinder".into(),
+        cap: "NGC".into(),
+    };
+    store
+        .write_void_membership(&key, &m, &mut Progress::none())
+        .unwrap();
+}
+
+/// A FastSpecFit v3.0 file (METADATA + SPECPHOT) for `ids`.
+pub fn write_fastspec(
+    path: &Path,
+    ids: &[i64],
+    ra: &[f64],
+    dec: &[f64],
+    z: &[f64],
+    logm: &[f64],
+    sfr: &[f64],
+) {
+    use astrolab_formats::fits::{write_fits, ColumnData, ColumnOut, HduOut};
+    let n = ids.len();
+    let meta = vec![
+        ColumnOut::new("TARGETID", ColumnData::I64(ids.to_vec())),
+        ColumnOut::new("RA", ColumnData::F64(ra.to_vec())),
+        ColumnOut::new("DEC", ColumnData::F64(dec.to_vec())),
+        ColumnOut::new("Z", ColumnData::F64(z.to_vec())),
+    ];
+    let phot = vec![
+        ColumnOut::new("TARGETID", ColumnData::I64(ids.to_vec())),
+        ColumnOut::new("LOGMSTAR", ColumnData::F64(logm.to_vec())),
+        ColumnOut::new("SFR", ColumnData::F64(sfr.to_vec())),
+        ColumnOut::new(
+            "DN4000",
+            ColumnData::F64((0..n).map(|i| 1.2 + 0.001 * i as f64).collect()),
+        ),
+        ColumnOut::new(
+            "AGE",
+            ColumnData::F64((0..n).map(|i| 1.0 + (i % 13) as f64).collect()),
+        ),
+        ColumnOut::new("ZZSUN", ColumnData::F64(vec![1.0; n])),
+    ];
+    write_fits(
+        path,
+        &[
+            HduOut::Primary { header: vec![] },
+            HduOut::Table {
+                extname: Some("METADATA".into()),
+                header: vec![],
+                columns: meta,
+            },
+            HduOut::Table {
+                extname: Some("SPECPHOT".into()),
+                header: vec![],
+                columns: phot,
+            },
+        ],
+    )
+    .unwrap();
+}
