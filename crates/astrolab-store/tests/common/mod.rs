@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use astrolab_formats::fits::{write_fits, Card, ColumnData, ColumnOut, HduOut};
-use astrolab_store::{schema, Store};
+use astrolab_store::{schema, Store, StoreConfig};
 
 pub use astrolab_formats::testdata::require_shared_data;
 
