@@ -181,6 +181,33 @@ impl Lab {
         Store::open(&StoreConfig::sqlite(&self.home)).unwrap()
     }
 
+    /// Why the refused OIDC logins were refused (audit trail, oldest first).
+    fn refusals(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .store()
+            .list_audit(100, None)
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e.event.action == "login"
+                    && e.event.outcome == "failed"
+                    && e.event.details["method"] == "oidc"
+            })
+            .map(|e| e.event.details["reason"].as_str().unwrap_or("").to_string())
+            .collect();
+        v.reverse();
+        v
+    }
+
+    /// The last refusal names `why`.
+    fn assert_last_refusal(&self, why: &str) {
+        let r = self.refusals();
+        assert!(
+            r.last().is_some_and(|l| l.contains(why)),
+            "refused for {why:?}: {r:?}"
+        );
+    }
+
     /// Audited OIDC logins with this outcome.
     fn audited(&self, outcome: &str) -> usize {
         self.store()
@@ -245,11 +272,13 @@ async fn a_token_signed_with_another_key_gets_no_session() {
     lab.issuer.tamper(Tamper::ForeignKey);
     let resp = lab.login().await;
     assert_refused(&resp, "forged signature");
+    lab.assert_last_refusal("bad signature: Crypto error");
     // Another key under an unknown kid: the keys are fetched once more
     // (it could have been a rotation), then the token is refused.
     lab.issuer.tamper(Tamper::UnknownKid);
     let before = lab.issuer.jwks_fetches();
     assert_refused(&lab.login().await, "unknown kid");
+    lab.assert_last_refusal("bad signature: No matching key");
     assert_eq!(lab.issuer.jwks_fetches(), before + 1, "one refetch");
     assert_eq!(lab.issuer.tokens_issued(), 2, "the tokens were handed out");
     assert!(lab.store().list_users().unwrap().is_empty());
@@ -264,6 +293,7 @@ async fn a_token_for_another_audience_gets_no_session() {
     let lab = lab().await;
     lab.issuer.tamper(Tamper::Audience("some-other-app".into()));
     assert_refused(&lab.login().await, "wrong audience");
+    lab.assert_last_refusal("Invalid audiences");
     assert!(lab.store().list_users().unwrap().is_empty());
 }
 
@@ -272,6 +302,7 @@ async fn an_expired_token_gets_no_session() {
     let lab = lab().await;
     lab.issuer.tamper(Tamper::Expired);
     assert_refused(&lab.login().await, "expired token");
+    lab.assert_last_refusal("Expired");
     assert!(lab.store().list_users().unwrap().is_empty());
 }
 
@@ -284,6 +315,7 @@ async fn a_replayed_token_gets_no_session() {
     // this login's.
     lab.issuer.tamper(Tamper::Replay);
     assert_refused(&lab.login().await, "replayed nonce");
+    lab.assert_last_refusal("Invalid nonce");
     assert_eq!(lab.audited("ok"), 1);
 }
 
@@ -296,6 +328,7 @@ async fn a_wrong_state_or_no_cookie_gets_no_session() {
         &lab.callback(&r.cookie, &r.code, &forged).await,
         "forged state",
     );
+    lab.assert_last_refusal("state mismatch");
     let r = lab.begin().await;
     let resp = lab
         .send(
@@ -323,6 +356,7 @@ async fn a_code_redeemed_from_another_browser_gets_no_session() {
         .callback(&attacker.cookie, &victim.code, &attacker.state)
         .await;
     assert_refused(&resp, "injected code");
+    lab.assert_last_refusal("invalid_grant: PKCE verifier");
     let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
         .await
         .unwrap();

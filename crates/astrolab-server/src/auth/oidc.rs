@@ -469,7 +469,14 @@ pub fn exchange(cfg: &OidcConfig, pending: &PendingLogin, code: &str) -> ApiResu
         verified = token.claims(&client(cfg, &p)?.id_token_verifier(), &nonce);
     }
     let claims = verified.map_err(|e| {
-        ApiError::unauthorized(format!("OIDC ID token rejected ({e}); log in again"))
+        let why = match e {
+            // Its Display leaves out which check failed.
+            ClaimsVerificationError::SignatureVerification(s) => {
+                format!("bad signature: {s}")
+            }
+            other => other.to_string(),
+        };
+        ApiError::unauthorized(format!("OIDC ID token rejected ({why}); log in again"))
     })?;
     identity(cfg, claims)
 }
