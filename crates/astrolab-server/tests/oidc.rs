@@ -37,27 +37,12 @@ fn client() -> OidcConfig {
 }
 
 async fn lab() -> Lab {
-    let issuer = TestIssuer::start(
-        client(),
-        TestUser {
-            sub: "00u-42".into(),
-            username: "grace".into(),
-            email: "grace@lab.example.org".into(),
-            groups: vec!["lab-researchers".into(), "everyone".into()],
-        },
-    )
-    .await;
+    let issuer = TestIssuer::start(client(), TestUser::grace()).await;
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let mut cfg = ServerConfig::defaults(home.clone(), PathBuf::from("/nonexistent"));
     cfg.in_process_worker = false;
-    cfg.oidc = Some(issuer.config());
-    cfg.oidc_role_claims.insert(
-        "groups".into(),
-        [("lab-researchers".to_string(), "researcher".to_string())]
-            .into_iter()
-            .collect(),
-    );
+    issuer.configure(&mut cfg);
     let state = build_state(cfg, StoreConfig::sqlite(&home)).unwrap();
     Lab {
         issuer,

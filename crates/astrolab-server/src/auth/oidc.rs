@@ -355,12 +355,14 @@ pub struct PendingLogin {
 impl PendingLogin {
     /// Fresh random state, nonce and verifier (256 bits each, hex: the
     /// verifier's 64 characters are within RFC 7636's alphabet and length).
+    /// A `next` longer than 1500 bytes becomes `/`: hex-encoded it would
+    /// push the cookie past the 4 KiB browsers keep.
     pub fn new(next: &str) -> PendingLogin {
         PendingLogin {
             state: secrets::random_hex(32),
             nonce: secrets::random_hex(32),
             pkce_verifier: secrets::random_hex(32),
-            next: next.to_string(),
+            next: if next.len() > 1500 { "/" } else { next }.to_string(),
         }
     }
 
@@ -587,6 +589,10 @@ mod tests {
         assert_eq!(p.pkce_verifier.len(), 64);
         let back = PendingLogin::from_cookie(&p.cookie_value()).unwrap();
         assert_eq!(back, p);
+        let long = format!("/catalog?q={}", "x".repeat(1990));
+        let p = PendingLogin::new(&long);
+        assert_eq!(p.next, "/");
+        assert!(p.cookie_value().len() + OIDC_COOKIE.len() < 4000);
         for bad in [
             "",
             "a.b.c",

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::oidc::{LabIdToken, LabIdTokenClaims};
 use crate::auth::secrets::random_hex;
-use crate::config::OidcConfig;
+use crate::config::{OidcConfig, ServerConfig};
 
 /// Who the issuer logs in.
 #[derive(Debug, Clone)]
@@ -44,6 +44,19 @@ pub struct TestUser {
     pub email: String,
     /// `groups` (what `server.oidc_role_claims` maps).
     pub groups: Vec<String>,
+}
+
+impl TestUser {
+    /// Grace, a researcher by her `lab-researchers` group (see
+    /// [`TestIssuer::configure`]).
+    pub fn grace() -> TestUser {
+        TestUser {
+            sub: "00u-42".into(),
+            username: "grace".into(),
+            email: "grace@lab.example.org".into(),
+            groups: vec!["lab-researchers".into(), "everyone".into()],
+        }
+    }
 }
 
 /// How the next ID tokens go wrong (each is an attack the client must
@@ -188,6 +201,18 @@ impl TestIssuer {
             issuer: self.url.clone(),
             ..g.client.clone()
         }
+    }
+
+    /// Points a server at this issuer: `cfg.oidc`, and the role mapping
+    /// `groups`: `lab-researchers` -> researcher.
+    pub fn configure(&self, cfg: &mut ServerConfig) {
+        cfg.oidc = Some(self.config());
+        cfg.oidc_role_claims.insert(
+            "groups".into(),
+            [("lab-researchers".to_string(), "researcher".to_string())]
+                .into_iter()
+                .collect(),
+        );
     }
 
     /// How the next tokens are made.
