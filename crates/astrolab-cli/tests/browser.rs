@@ -21,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use astrolab_server::auth::secrets;
+use astrolab_server::auth::test_issuer::{TestIssuer, TestUser};
 use astrolab_store::{NewUser, Role, Store, StoreConfig};
 use serde_json::{json, Value};
 
@@ -476,9 +477,28 @@ fn a_researcher_works_through_the_web_pages() {
         home.clone(),
         PathBuf::from(env!("CARGO_BIN_EXE_astrolab")),
     );
-    cfg.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    // A free port chosen now: the OIDC redirect URL registered with the
+    // test issuer must name it before the server starts.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    cfg.bind = SocketAddr::from(([127, 0, 0, 1], port));
     cfg.secure_cookies = false;
     cfg.in_process_worker = true;
+    // Single sign-on against the test issuer (signs real ID tokens,
+    // approves at once): grace, whose group maps to researcher.
+    let issuer = TestIssuer::spawn(
+        astrolab_server::OidcConfig {
+            issuer: String::new(),
+            client_id: "astrolab".into(),
+            client_secret: "browser test secret".into(),
+            redirect_url: format!("http://127.0.0.1:{port}/auth/oidc/callback"),
+        },
+        TestUser::grace(),
+    );
+    issuer.configure(&mut cfg);
     let state = astrolab_server::build_state(cfg, store_cfg.clone()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -644,5 +664,21 @@ fn a_researcher_works_through_the_web_pages() {
     assert!(d.count("#users tbody tr") >= 2);
     assert!(d.text("#audit").contains("run.submit"));
     d.shot("admin");
+    log_out(&d);
+
+    // Single sign-on: the organisation button, the provider's approval,
+    // back to the dashboard with a session of a new account whose role
+    // comes from its groups claim (ID token signature checked).
+    d.go("/login");
+    d.click("a[href^='/auth/oidc/login']");
+    d.wait(
+        "the dashboard after the OIDC login",
+        20,
+        "return location.pathname === '/' && document.getElementById('total-rows') !== null",
+    );
+    assert!(d.text("header .who").contains("grace"));
+    assert_eq!(issuer.tokens_issued(), 1);
+    d.go("/account");
+    assert_eq!(d.text("#me-role"), "researcher");
     log_out(&d);
 }

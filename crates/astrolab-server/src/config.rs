@@ -62,7 +62,8 @@ pub struct OidcConfig {
 impl OidcConfig {
     /// Reads `ASTROLAB_OIDC_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET` and
     /// `_REDIRECT_URL`; None when the issuer is unset, an error naming the
-    /// missing variable when only some are set.
+    /// missing variable when only some are set, or saying what to change
+    /// when a URL is not https (see [`OidcConfig::validate`]).
     pub fn from_env() -> Result<Option<OidcConfig>, String> {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let Some(issuer) = get("ASTROLAB_OIDC_ISSUER") else {
@@ -70,12 +71,58 @@ impl OidcConfig {
         };
         let need =
             |k: &str| get(k).ok_or_else(|| format!("{k} must be set when ASTROLAB_OIDC_ISSUER is"));
-        Ok(Some(OidcConfig {
+        let cfg = OidcConfig {
             issuer: issuer.trim_end_matches('/').to_string(),
             client_id: need("ASTROLAB_OIDC_CLIENT_ID")?,
             client_secret: need("ASTROLAB_OIDC_CLIENT_SECRET")?,
             redirect_url: need("ASTROLAB_OIDC_REDIRECT_URL")?,
-        }))
+        };
+        cfg.validate()?;
+        Ok(Some(cfg))
+    }
+
+    /// Every field set; issuer and redirect URL `https`, or `http` on
+    /// loopback only (development, tests): login codes, the client secret
+    /// and ID tokens cross them. The login routes check this too, so a
+    /// configuration built in code cannot skip it.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("ASTROLAB_OIDC_ISSUER", &self.issuer),
+            ("ASTROLAB_OIDC_CLIENT_ID", &self.client_id),
+            ("ASTROLAB_OIDC_CLIENT_SECRET", &self.client_secret),
+            ("ASTROLAB_OIDC_REDIRECT_URL", &self.redirect_url),
+        ] {
+            if v.trim().is_empty() {
+                return Err(format!("{name} must not be empty"));
+            }
+        }
+        check_oidc_url("ASTROLAB_OIDC_ISSUER", &self.issuer)?;
+        check_oidc_url("ASTROLAB_OIDC_REDIRECT_URL", &self.redirect_url)
+    }
+}
+
+/// Whether `url` may carry OpenID Connect traffic: `https`, or `http` to a
+/// loopback host (127.0.0.0/8, `::1`, `localhost`). The error names `what`
+/// and says what to change.
+pub fn check_oidc_url(what: &str, url: &str) -> Result<(), String> {
+    use openidconnect::url::{Host, Url};
+    let u = Url::parse(url).map_err(|e| {
+        format!("{what} {url:?} is not a URL ({e}); give the full https://... address")
+    })?;
+    let loopback = match u.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(format!(
+            "{what} {url:?} must use https (plain http is accepted only on loopback: \
+             127.0.0.1, ::1, localhost), since login codes, the client secret and ID tokens \
+             cross it"
+        )),
     }
 }
 

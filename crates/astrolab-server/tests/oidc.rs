@@ -1,244 +1,420 @@
-//! OpenID Connect login end to end against a mock provider on loopback
-//! (discovery, authorization redirect, code exchange): the account is
-//! created with the role its group claim maps to, and a wrong state, a
-//! replayed nonce or a wrong client secret get no session.
+//! OpenID Connect login end to end against the test issuer on loopback
+//! (`auth::test_issuer`: discovery, JWKS, authorization, token endpoint,
+//! real RS256 signatures). A good login creates the account with the role
+//! its group claim maps to; a forged signature, a wrong audience, an
+//! expired token, a replayed token, a wrong state, or a code redeemed from
+//! another browser get no session; a key rotation is followed; an http
+//! issuer off loopback is refused.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
+use astrolab_server::auth::oidc::OIDC_COOKIE;
+use astrolab_server::auth::test_issuer::{Tamper, TestIssuer, TestUser};
+use astrolab_server::auth::SESSION_COOKIE;
+use astrolab_server::state::AppState;
 use astrolab_server::{app, build_state, OidcConfig, ServerConfig};
 use astrolab_store::{Store, StoreConfig};
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{header, Request, StatusCode};
-use axum::routing::{get, post};
-use axum::{Form, Json, Router};
-use base64::Engine;
-use serde_json::{json, Value};
+use axum::response::Response;
+use serde_json::Value;
 use tower::ServiceExt;
 
-#[derive(Clone, Default)]
-struct Provider {
-    issuer: String,
-    /// The nonce the server put in the authorization URL.
-    nonce: Arc<Mutex<String>>,
-    /// Answer with another nonce (a replayed token).
-    wrong_nonce: Arc<Mutex<bool>>,
+struct Lab {
+    issuer: TestIssuer,
+    state: AppState,
+    home: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
-async fn discovery(State(p): State<Provider>) -> Json<Value> {
-    Json(json!({
-        "issuer": p.issuer,
-        "authorization_endpoint": format!("{}/authorize", p.issuer),
-        "token_endpoint": format!("{}/token", p.issuer),
-    }))
-}
-
-async fn token(
-    State(p): State<Provider>,
-    Form(f): Form<std::collections::HashMap<String, String>>,
-) -> (StatusCode, Json<Value>) {
-    if f.get("client_secret").map(String::as_str) != Some("s3cret")
-        || f.get("code").map(String::as_str) != Some("good-code")
-    {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "invalid_grant" })),
-        );
+fn client() -> OidcConfig {
+    OidcConfig {
+        issuer: String::new(),
+        client_id: "astrolab".into(),
+        client_secret: "s3cret/+&=".into(),
+        redirect_url: "http://127.0.0.1/auth/oidc/callback".into(),
     }
-    let nonce = if *p.wrong_nonce.lock().unwrap() {
-        "replayed".to_string()
-    } else {
-        p.nonce.lock().unwrap().clone()
-    };
-    let claims = json!({
-        "iss": p.issuer, "aud": "astrolab", "sub": "00u-42", "nonce": nonce,
-        "exp": astrolab_server::clock::now_unix() + 300,
-        "email": "grace@lab.example.org", "preferred_username": "grace",
-        "groups": ["lab-researchers", "everyone"],
-    });
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let jwt = format!(
-        "{}.{}.signature",
-        b64(br#"{"alg":"RS256","typ":"JWT"}"#),
-        b64(claims.to_string().as_bytes())
-    );
-    (
-        StatusCode::OK,
-        Json(json!({ "id_token": jwt, "access_token": "x", "token_type": "Bearer" })),
-    )
 }
 
-fn set_cookie_value(resp: &axum::response::Response, name: &str) -> Option<String> {
+async fn lab() -> Lab {
+    let issuer = TestIssuer::start(client(), TestUser::grace()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut cfg = ServerConfig::defaults(home.clone(), PathBuf::from("/nonexistent"));
+    cfg.in_process_worker = false;
+    issuer.configure(&mut cfg);
+    let state = build_state(cfg, StoreConfig::sqlite(&home)).unwrap();
+    Lab {
+        issuer,
+        state,
+        home,
+        _dir: dir,
+    }
+}
+
+fn set_cookie_value(resp: &Response, name: &str) -> Option<String> {
     resp.headers()
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap().to_string())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
 }
 
 fn query_param(url: &str, key: &str) -> String {
     url.split(['?', '&'])
         .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-        .unwrap()
+        .unwrap_or_else(|| panic!("no {key} in {url}"))
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oidc_login_creates_the_account_with_its_mapped_role() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("http://{}", listener.local_addr().unwrap());
-    let provider = Provider {
-        issuer: issuer.clone(),
-        ..Default::default()
-    };
-    let mock = Router::new()
-        .route("/.well-known/openid-configuration", get(discovery))
-        .route("/token", post(token))
-        .with_state(provider.clone());
-    tokio::spawn(async move { axum::serve(listener, mock).await.unwrap() });
+/// What the browser holds after the provider sent it back: the pending
+/// login's cookie, and the code and state from the redirect.
+struct Returned {
+    cookie: String,
+    code: String,
+    state: String,
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let mut cfg = ServerConfig::defaults(home.clone(), PathBuf::from("/nonexistent"));
-    cfg.in_process_worker = false;
-    cfg.oidc = Some(OidcConfig {
-        issuer: issuer.clone(),
-        client_id: "astrolab".into(),
-        client_secret: "s3cret".into(),
-        redirect_url: "http://127.0.0.1/auth/oidc/callback".into(),
-    });
-    cfg.oidc_role_claims.insert(
-        "groups".into(),
-        [("lab-researchers".to_string(), "researcher".to_string())]
-            .into_iter()
-            .collect(),
-    );
-    let state = build_state(cfg, StoreConfig::sqlite(&home)).unwrap();
-    let send = |req: Request<Body>| app(state.clone()).oneshot(req);
+impl Lab {
+    async fn send(&self, req: Request<Body>) -> Response {
+        app(self.state.clone()).oneshot(req).await.unwrap()
+    }
 
-    // 1. The server sends the browser to the provider with state and nonce.
-    let start = |wrong_state: bool| {
-        let send = &send;
-        let provider = provider.clone();
-        let issuer = issuer.clone();
-        async move {
-            let resp = send(
+    /// `/auth/oidc/login`, then the issuer's `/authorize` (which approves
+    /// at once and redirects back to us with a code).
+    async fn begin(&self) -> Returned {
+        let resp = self
+            .send(
                 Request::get("/auth/oidc/login?next=/catalog")
                     .body(Body::empty())
                     .unwrap(),
             )
-            .await
-            .unwrap();
-            assert!(resp.status().is_redirection(), "{}", resp.status());
-            let location = resp.headers()[header::LOCATION]
-                .to_str()
-                .unwrap()
-                .to_string();
-            assert!(
-                location.starts_with(&format!("{issuer}/authorize?")),
-                "{location}"
-            );
-            assert!(
-                location.contains("client_id=astrolab") && location.contains("scope=openid"),
-                "{location}"
-            );
-            *provider.nonce.lock().unwrap() = query_param(&location, "nonce");
-            let cookie = set_cookie_value(&resp, astrolab_server::auth::oidc::OIDC_COOKIE).unwrap();
-            let st = if wrong_state {
-                "forged".to_string()
-            } else {
-                query_param(&location, "state")
-            };
-            (cookie, st)
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let location = resp.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            location.starts_with(&format!("{}/authorize?", self.issuer.url)),
+            "{location}"
+        );
+        for part in [
+            "response_type=code",
+            "client_id=astrolab",
+            "code_challenge_method=S256",
+        ] {
+            assert!(location.contains(part), "{part} in {location}");
         }
-    };
-    let callback = |cookie: String, st: String, code: &'static str| {
-        let send = &send;
-        async move {
-            send(
-                Request::get(format!("/auth/oidc/callback?code={code}&state={st}"))
-                    .header(header::COOKIE, cookie)
+        let cookie = set_cookie_value(&resp, OIDC_COOKIE).unwrap();
+        let back = tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .max_redirects(0)
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let r = agent.get(&location).call().unwrap();
+            assert_eq!(r.status(), 303, "the issuer approves and redirects");
+            r.headers()["location"].to_str().unwrap().to_string()
+        })
+        .await
+        .unwrap();
+        assert!(
+            back.starts_with("http://127.0.0.1/auth/oidc/callback?"),
+            "{back}"
+        );
+        Returned {
+            cookie,
+            code: query_param(&back, "code"),
+            state: query_param(&back, "state"),
+        }
+    }
+
+    async fn callback(&self, cookie: &str, code: &str, state: &str) -> Response {
+        self.send(
+            Request::get(format!("/auth/oidc/callback?code={code}&state={state}"))
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A whole login; the callback's response.
+    async fn login(&self) -> Response {
+        let r = self.begin().await;
+        self.callback(&r.cookie, &r.code, &r.state).await
+    }
+
+    async fn me(&self, session: &str) -> Value {
+        let me = self
+            .send(
+                Request::get("/api/v1/me")
+                    .header(header::COOKIE, session)
                     .body(Body::empty())
                     .unwrap(),
             )
-            .await
-            .unwrap()
-        }
-    };
-
-    // 2. The provider redirects back with a code: a session for a new account.
-    let (cookie, st) = start(false).await;
-    let resp = callback(cookie, st, "good-code").await;
-    assert!(resp.status().is_redirection(), "{}", resp.status());
-    assert_eq!(resp.headers()[header::LOCATION], "/catalog");
-    let session = set_cookie_value(&resp, astrolab_server::auth::SESSION_COOKIE).unwrap();
-    let me = send(
-        Request::get("/api/v1/me")
-            .header(header::COOKIE, &session)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(me.status(), StatusCode::OK);
-    let me: Value =
+            .await;
+        assert_eq!(me.status(), StatusCode::OK);
         serde_json::from_slice(&axum::body::to_bytes(me.into_body(), 1 << 20).await.unwrap())
-            .unwrap();
+            .unwrap()
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&StoreConfig::sqlite(&self.home)).unwrap()
+    }
+
+    /// Why the refused OIDC logins were refused (audit trail, oldest first).
+    fn refusals(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .store()
+            .list_audit(100, None)
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e.event.action == "login"
+                    && e.event.outcome == "failed"
+                    && e.event.details["method"] == "oidc"
+            })
+            .map(|e| e.event.details["reason"].as_str().unwrap_or("").to_string())
+            .collect();
+        v.reverse();
+        v
+    }
+
+    /// The last refusal names `why`.
+    fn assert_last_refusal(&self, why: &str) {
+        let r = self.refusals();
+        assert!(
+            r.last().is_some_and(|l| l.contains(why)),
+            "refused for {why:?}: {r:?}"
+        );
+    }
+
+    /// Audited OIDC logins with this outcome.
+    fn audited(&self, outcome: &str) -> usize {
+        self.store()
+            .list_audit(100, None)
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e.event.action == "login"
+                    && e.event.outcome == outcome
+                    && e.event.details["method"] == "oidc"
+            })
+            .count()
+    }
+}
+
+/// A successful login: to `/catalog` with a session cookie.
+fn session_of(resp: &Response) -> String {
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login succeeds");
+    assert_eq!(resp.headers()[header::LOCATION], "/catalog");
+    set_cookie_value(resp, SESSION_COOKIE).expect("a session cookie")
+}
+
+/// A refused login: an error page, no session, the pending login cleared.
+fn assert_refused(resp: &Response, what: &str) {
+    assert!(resp.status().is_client_error(), "{what}: {}", resp.status());
+    assert!(
+        set_cookie_value(resp, SESSION_COOKIE).is_none_or(|c| c.ends_with('=')),
+        "{what}: no session"
+    );
+    assert_eq!(
+        set_cookie_value(resp, OIDC_COOKIE).as_deref(),
+        Some(&*format!("{OIDC_COOKIE}=")),
+        "{what}: the pending login is cleared"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_login_creates_the_account_with_its_mapped_role() {
+    let lab = lab().await;
+    let session = session_of(&lab.login().await);
+    let me = lab.me(&session).await;
     assert_eq!(me["username"], "grace");
     assert_eq!(me["role"], "researcher", "groups claim mapped to the role");
-    let mut store = Store::open(&StoreConfig::sqlite(&home)).unwrap();
-    let user = store
-        .user_by_oidc_subject(&format!("{issuer}|00u-42"))
+    let user = lab
+        .store()
+        .user_by_oidc_subject(&format!("{}|00u-42", lab.issuer.url))
         .unwrap()
         .unwrap();
     assert_eq!(user.email.as_deref(), Some("grace@lab.example.org"));
 
-    // 3. A second login finds the same account.
-    let (cookie, st) = start(false).await;
-    assert!(callback(cookie, st, "good-code")
+    // A second login finds the same account; the keys came from the cache.
+    session_of(&lab.login().await);
+    assert_eq!(lab.store().list_users().unwrap().len(), 1);
+    assert_eq!(lab.issuer.jwks_fetches(), 1, "JWKS cached");
+    assert_eq!(lab.audited("ok"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_signed_with_another_key_gets_no_session() {
+    let lab = lab().await;
+    // Forged: another key under the published key's kid.
+    lab.issuer.tamper(Tamper::ForeignKey);
+    let resp = lab.login().await;
+    assert_refused(&resp, "forged signature");
+    lab.assert_last_refusal("bad signature: Crypto error");
+    // Another key under an unknown kid: the keys are fetched once more
+    // (it could have been a rotation), then the token is refused.
+    lab.issuer.tamper(Tamper::UnknownKid);
+    let before = lab.issuer.jwks_fetches();
+    assert_refused(&lab.login().await, "unknown kid");
+    lab.assert_last_refusal("bad signature: No matching key");
+    assert_eq!(lab.issuer.jwks_fetches(), before + 1, "one refetch");
+    assert_eq!(lab.issuer.tokens_issued(), 2, "the tokens were handed out");
+    assert!(lab.store().list_users().unwrap().is_empty());
+    assert_eq!(lab.audited("failed"), 2);
+    // Honest again: fine.
+    lab.issuer.tamper(Tamper::None);
+    session_of(&lab.login().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_for_another_audience_gets_no_session() {
+    let lab = lab().await;
+    lab.issuer.tamper(Tamper::Audience("some-other-app".into()));
+    assert_refused(&lab.login().await, "wrong audience");
+    lab.assert_last_refusal("Invalid audiences");
+    assert!(lab.store().list_users().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_gets_no_session() {
+    let lab = lab().await;
+    lab.issuer.tamper(Tamper::Expired);
+    assert_refused(&lab.login().await, "expired token");
+    lab.assert_last_refusal("Expired");
+    assert!(lab.store().list_users().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_token_gets_no_session() {
+    let lab = lab().await;
+    session_of(&lab.login().await);
+    // The provider (or whoever stands in for it) hands back the previous
+    // login's token: properly signed, unexpired, but its nonce is not
+    // this login's.
+    lab.issuer.tamper(Tamper::Replay);
+    assert_refused(&lab.login().await, "replayed nonce");
+    lab.assert_last_refusal("Invalid nonce");
+    assert_eq!(lab.audited("ok"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_state_or_no_cookie_gets_no_session() {
+    let lab = lab().await;
+    let r = lab.begin().await;
+    let forged = "0".repeat(64);
+    assert_refused(
+        &lab.callback(&r.cookie, &r.code, &forged).await,
+        "forged state",
+    );
+    lab.assert_last_refusal("state mismatch");
+    let r = lab.begin().await;
+    let resp = lab
+        .send(
+            Request::get(format!(
+                "/auth/oidc/callback?code={}&state={}",
+                r.code, r.state
+            ))
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await;
+    assert_refused(&resp, "no pending-login cookie");
+    assert_eq!(lab.issuer.tokens_issued(), 0, "no code was redeemed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_redeemed_from_another_browser_gets_no_session() {
+    let lab = lab().await;
+    // The victim's code, stolen on its way back, injected into the
+    // attacker's own login (their cookie, their state): the provider
+    // refuses it, since the attacker's PKCE verifier is not the victim's.
+    let victim = lab.begin().await;
+    let attacker = lab.begin().await;
+    let resp = lab
+        .callback(&attacker.cookie, &victim.code, &attacker.state)
+        .await;
+    assert_refused(&resp, "injected code");
+    lab.assert_last_refusal("invalid_grant: PKCE verifier");
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
         .await
-        .status()
-        .is_redirection());
-    assert_eq!(store.list_users().unwrap().len(), 1);
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&body).contains("invalid_grant"),
+        "refused by the token endpoint"
+    );
+    assert_eq!(lab.issuer.tokens_issued(), 0);
+    // A code nobody issued.
+    let r = lab.begin().await;
+    assert_refused(
+        &lab.callback(&r.cookie, "bad-code", &r.state).await,
+        "bad code",
+    );
+}
 
-    // 4. Refusals: forged state, a wrong code, a token with another nonce.
-    let (cookie, st) = start(true).await;
-    let resp = callback(cookie, st, "good-code").await;
-    assert!(
-        set_cookie_value(&resp, astrolab_server::auth::SESSION_COOKIE)
-            .is_none_or(|c| c.ends_with('='))
-    );
-    assert!(
-        resp.status().is_client_error(),
-        "forged state: {}",
-        resp.status()
-    );
-    let (cookie, st) = start(false).await;
-    let resp = callback(cookie, st, "bad-code").await;
-    assert!(
-        resp.status().is_client_error(),
-        "bad code: {}",
-        resp.status()
-    );
-    *provider.wrong_nonce.lock().unwrap() = true;
-    let (cookie, st) = start(false).await;
-    let resp = callback(cookie, st, "good-code").await;
-    assert!(
-        resp.status().is_client_error(),
-        "replayed nonce: {}",
-        resp.status()
-    );
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_is_followed() {
+    let lab = lab().await;
+    session_of(&lab.login().await);
+    assert_eq!(lab.issuer.jwks_fetches(), 1);
+    // New key, new kid, the old one withdrawn: our cached keys no longer
+    // match, the JWKS is fetched again, the login succeeds.
+    lab.issuer.rotate_key();
+    session_of(&lab.login().await);
+    assert_eq!(lab.issuer.jwks_fetches(), 2, "refetched once");
+    session_of(&lab.login().await);
+    assert_eq!(lab.issuer.jwks_fetches(), 2, "and cached again");
+}
 
-    let audit = store.list_audit(100, None).unwrap();
-    let oidc_ok = audit
-        .iter()
-        .filter(|e| {
-            e.event.action == "login"
-                && e.event.outcome == "ok"
-                && e.event.details["method"] == "oidc"
-        })
-        .count();
-    assert_eq!(oidc_ok, 2, "{audit:?}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_issuer_off_loopback_is_refused() {
+    let cfg = OidcConfig {
+        issuer: "http://login.example.org/tenant/v2.0".into(),
+        ..client()
+    };
+    let e = cfg.validate().unwrap_err();
+    assert!(
+        e.contains("ASTROLAB_OIDC_ISSUER") && e.contains("https"),
+        "{e}"
+    );
+    let cfg = OidcConfig {
+        issuer: "https://login.example.org".into(),
+        redirect_url: "http://lab.example.org/auth/oidc/callback".into(),
+        ..client()
+    };
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .contains("ASTROLAB_OIDC_REDIRECT_URL"));
+
+    // Configured in code regardless: the login route refuses it before
+    // any request leaves.
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut sc = ServerConfig::defaults(home.clone(), PathBuf::from("/nonexistent"));
+    sc.in_process_worker = false;
+    sc.oidc = Some(OidcConfig {
+        issuer: "http://login.example.org".into(),
+        ..client()
+    });
+    let state = build_state(sc, StoreConfig::sqlite(&home)).unwrap();
+    let resp = app(state)
+        .oneshot(
+            Request::get("/auth/oidc/login")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("must use https"));
 }

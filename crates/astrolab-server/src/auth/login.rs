@@ -184,6 +184,13 @@ pub async fn oidc_login(state: &AppState, id: Identity, source: &str) -> ApiResu
     open_session(state, user, source).await
 }
 
+/// Audits a refused OpenID Connect login (wrong state, a code the
+/// provider refused, an ID token that failed verification). The account is
+/// unknown: nothing from an unverified token is believed.
+pub async fn oidc_failed(state: &AppState, source: &str, why: &str) {
+    audit_login(state, "anonymous", source, "oidc", "failed", why).await;
+}
+
 /// Ends a session; returns the `Set-Cookie` that clears the cookie.
 pub async fn logout(
     state: &AppState,

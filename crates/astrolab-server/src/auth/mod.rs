@@ -10,6 +10,8 @@ pub mod limiter;
 pub mod login;
 pub mod oidc;
 pub mod secrets;
+#[cfg(feature = "test-issuer")]
+pub mod test_issuer;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

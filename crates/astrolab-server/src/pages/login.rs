@@ -15,9 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 
 use super::{error_page, escape, layout, redirect, url_encode, PageUser, Source};
-use crate::auth::oidc::{self, OIDC_COOKIE};
+use crate::auth::oidc::{self, PendingLogin, OIDC_COOKIE, OIDC_COOKIE_MAX_AGE_S};
 use crate::auth::{cookie, login as authlogin, secrets, set_cookie, MaybeAuthed, Via};
-use crate::clock::now_unix;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -195,7 +194,8 @@ fn oidc_error(e: &ApiError) -> Response {
 }
 
 /// `GET /auth/oidc/login?next=`: sends the browser to the provider, with
-/// `state` and `nonce` remembered in a short-lived cookie.
+/// `state`, `nonce` and the PKCE verifier remembered in a short-lived
+/// cookie (why that is safe: `auth::oidc`).
 pub async fn oidc_start(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -205,16 +205,13 @@ pub async fn oidc_start(
             "OpenID Connect is not configured on this server",
         ));
     };
-    let next = safe_next(q.get("next").map(String::as_str));
-    let c = cfg.clone();
-    let disc = match tokio::task::spawn_blocking(move || oidc::discover(&c)).await {
-        Ok(Ok(d)) => d,
+    let pending = PendingLogin::new(&safe_next(q.get("next").map(String::as_str)));
+    let p = pending.clone();
+    let url = match tokio::task::spawn_blocking(move || oidc::authorize_url(&cfg, &p)).await {
+        Ok(Ok(u)) => u,
         Ok(Err(e)) => return oidc_error(&e),
         Err(e) => return oidc_error(&ApiError::internal(e)),
     };
-    let state = secrets::random_hex(16);
-    let nonce = secrets::random_hex(16);
-    let url = oidc::authorize_url(&disc, &cfg, &state, &nonce);
     let mut r = StatusCode::SEE_OTHER.into_response();
     match HeaderValue::from_str(&url) {
         Ok(v) => {
@@ -226,23 +223,42 @@ pub async fn oidc_start(
             ))
         }
     }
-    // `next` is hex-encoded so the cookie value stays one plain token.
-    let value = format!("{state}.{nonce}.{}", hex::encode(next.as_bytes()));
     add_cookie(
         &mut r,
-        &set_cookie(OIDC_COOKIE, &value, 600, s.config.secure_cookies),
+        &set_cookie(
+            OIDC_COOKIE,
+            &pending.cookie_value(),
+            OIDC_COOKIE_MAX_AGE_S,
+            s.config.secure_cookies,
+        ),
     );
     r
 }
 
-/// `GET /auth/oidc/callback?code=&state=`: checks `state`, exchanges the
-/// code, checks the ID token (issuer, audience, expiry, nonce), then logs
-/// the account in (creating it with the role its claims map to).
+/// `GET /auth/oidc/callback?code=&state=`: checks `state`, redeems the
+/// code with the PKCE verifier, verifies the ID token (signature against
+/// the provider's keys, issuer, audience, expiry, nonce), then logs the
+/// account in (creating it with the role its claims map to). The pending
+/// login's cookie is cleared whatever the outcome: one try per login.
 pub async fn oidc_callback(
     State(s): State<AppState>,
     Source(source): Source,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut r = oidc_finish(&s, &source, &headers, &q).await;
+    add_cookie(
+        &mut r,
+        &set_cookie(OIDC_COOKIE, "", 0, s.config.secure_cookies),
+    );
+    r
+}
+
+async fn oidc_finish(
+    s: &AppState,
+    source: &str,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
 ) -> Response {
     let Some(cfg) = s.config.oidc.clone() else {
         return oidc_error(&ApiError::not_found(
@@ -255,46 +271,36 @@ pub async fn oidc_callback(
             "the provider refused the login: {why}"
         )));
     }
-    let remembered = cookie(&headers, OIDC_COOKIE).unwrap_or_default();
-    let mut it = remembered.splitn(3, '.');
-    let (Some(state), Some(nonce), Some(next_hex)) = (it.next(), it.next(), it.next()) else {
+    let Some(pending) = cookie(headers, OIDC_COOKIE)
+        .as_deref()
+        .and_then(PendingLogin::from_cookie)
+    else {
         return oidc_error(&ApiError::unauthorized(
             "the login took too long or cookies are blocked; try again",
         ));
     };
     let sent_state = q.get("state").map(String::as_str).unwrap_or("");
-    if state.is_empty() || !secrets::constant_time_eq(state, sent_state) {
+    if !secrets::constant_time_eq(&pending.state, sent_state) {
+        authlogin::oidc_failed(s, source, "state mismatch").await;
         return oidc_error(&ApiError::unauthorized("login state mismatch; try again"));
     }
     let Some(code) = q.get("code").cloned().filter(|c| !c.is_empty()) else {
         return oidc_error(&ApiError::bad_request("code", "the provider sent no code"));
     };
-    let next = safe_next(
-        hex::decode(next_hex)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .as_deref(),
-    );
-    let nonce = nonce.to_string();
-    let c = cfg.clone();
-    let id = tokio::task::spawn_blocking(move || {
-        let d = oidc::discover(&c)?;
-        oidc::exchange(&d, &c, &code, &nonce, now_unix())
-    })
-    .await;
+    let p = pending.clone();
+    let id = tokio::task::spawn_blocking(move || oidc::exchange(&cfg, &p, &code)).await;
     let id = match id {
         Ok(Ok(id)) => id,
-        Ok(Err(e)) => return oidc_error(&e),
+        Ok(Err(e)) => {
+            authlogin::oidc_failed(s, source, &e.message).await;
+            return oidc_error(&e);
+        }
         Err(e) => return oidc_error(&ApiError::internal(e)),
     };
-    match authlogin::oidc_login(&s, id, &source).await {
+    match authlogin::oidc_login(s, id, source).await {
         Ok(done) => {
-            let mut r = redirect(&next);
+            let mut r = redirect(&safe_next(Some(&pending.next)));
             add_cookie(&mut r, &done.set_cookie);
-            add_cookie(
-                &mut r,
-                &set_cookie(OIDC_COOKIE, "", 0, s.config.secure_cookies),
-            );
             r
         }
         Err(e) => oidc_error(&e),
