@@ -74,29 +74,4 @@ pub mod testdata {
         }
         found
     }
-
-    /// For tests: copies the DESI file `src` to `dst` with the TARGETIDs
-    /// `ids` made negative, as DESI writes the fibres that observed no
-    /// target (sky and unassigned fibres). Every big-endian 8-byte
-    /// occurrence of an id is replaced (FIBERMAP, EXP_FIBERMAP, SCORES ...);
-    /// returns how many were.
-    pub fn negate_targetids(src: &Path, dst: &Path, ids: &[i64]) -> std::io::Result<usize> {
-        let mut bytes = std::fs::read(src)?;
-        let mut replaced = 0;
-        for id in ids {
-            let (from, to) = (id.to_be_bytes(), (-id).to_be_bytes());
-            let mut i = 0;
-            while i + 8 <= bytes.len() {
-                if bytes[i..i + 8] == from {
-                    bytes[i..i + 8].copy_from_slice(&to);
-                    replaced += 1;
-                    i += 8;
-                } else {
-                    i += 1;
-                }
-            }
-        }
-        std::fs::write(dst, bytes)?;
-        Ok(replaced)
-    }
 }
