@@ -284,10 +284,8 @@ mod tests {
         std::fs::create_dir_all(&ver).unwrap();
         std::fs::create_dir_all(&old_ver).unwrap();
         let (dead, me) = (dead_pid(), std::process::id());
-        let mut live = std::process::Command::new("sleep")
-            .arg("60")
-            .spawn()
-            .unwrap();
+        // A process that runs as long as the test: the one that started it.
+        let live = std::os::unix::process::parent_id();
         let h = host();
         let write = |dir: &Path, name: &str, age_h: u64| {
             let p = dir.join(name);
@@ -298,7 +296,7 @@ mod tests {
         };
         let killed = format!("zcatalog-pending-aaaa-{dead}@{h}.pos.tmp");
         let mine = format!("zcatalog-pending-bbbb-{me}@{h}.pos.tmp");
-        let running = format!("zcatalog-pending-cccc-{}@{h}.pos.tmp", live.id());
+        let running = format!("zcatalog-pending-cccc-{live}@{h}.pos.tmp");
         let elsewhere = format!("zcatalog-pending-dddd-{dead}@other-host.pos.tmp");
         let elsewhere_old = format!("zcatalog-pending-eeee-{dead}@other-host.pos.tmp");
         let legacy = "zcatalog-pending-ffff-4242.pos.tmp".to_string();
@@ -314,8 +312,6 @@ mod tests {
         write(&ver, &cache, 100);
         write(&old_ver, &killed, 0);
         assert_eq!(sweep_stale(home.path()), (4, 40));
-        live.kill().unwrap();
-        live.wait().unwrap();
         let left = |dir: &Path| {
             let mut v: Vec<String> = std::fs::read_dir(dir)
                 .unwrap()
