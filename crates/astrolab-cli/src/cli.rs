@@ -154,6 +154,10 @@ pub struct SpectraBuildArgs {
     /// Where the spectra files go (default HOME/spectra).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also keep the spectra of negative TARGETIDs: fibres on no target
+    /// (sky and unassigned fibres), left out and counted by default.
+    #[arg(long)]
+    pub keep_negative_targetids: bool,
 }
 
 #[derive(Debug, Args)]
@@ -355,9 +359,12 @@ pub struct ConeArgs {
     /// Radius with unit: 1deg, 30arcmin, 5arcsec (a bare number is degrees).
     #[arg(long)]
     pub radius: String,
-    /// Table to search.
-    #[arg(long, default_value = "zcatalog")]
-    pub table: String,
+    /// Sky table to search. Without it: zcatalog, unless zcatalog is empty
+    /// and exactly one other sky table holds rows (e.g. galaxies after
+    /// ingesting a galaxy list), which is then searched and named on
+    /// stderr.
+    #[arg(long)]
+    pub table: Option<String>,
     /// Filter on the table's columns, e.g. "zwarn = 0 AND spectype = 'QSO'"
     /// or "bgs_target & 2" (values are bound as parameters).
     #[arg(long = "where")]

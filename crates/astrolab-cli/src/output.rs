@@ -32,6 +32,23 @@ pub fn emit(table: &ResultTable, out: &OutputArgs, extname: &str) -> Result<()> 
     }
 }
 
+/// Writes a JSON document (pretty, with a final newline) where `out` says:
+/// the --output file, or stdout.
+pub fn emit_json(value: &serde_json::Value, out: &OutputArgs) -> Result<()> {
+    let write = |w: &mut dyn Write| -> Result<()> {
+        serde_json::to_writer_pretty(&mut *w, value)?;
+        writeln!(w)?;
+        w.flush()?;
+        Ok(())
+    };
+    match &out.output {
+        Some(p) => write(&mut std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => write(&mut std::io::BufWriter::new(std::io::stdout().lock())),
+    }
+}
+
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),

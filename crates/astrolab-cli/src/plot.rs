@@ -1,9 +1,10 @@
 //! Figures to files: SVG as is, PNG rendered by resvg (text with the
 //! system's fonts: on a machine without any font installed the labels are
-//! left out, the drawing is not). The spectrum plot itself and the XML
-//! escape live in `astrolab_spectra::plot`, shared with the server.
+//! left out, the drawing is not). The spectrum plot itself, the XML escape
+//! and the axis ticks live in `astrolab_spectra::plot`, shared with the
+//! server.
 
-pub use astrolab_spectra::plot::{escape, spectrum_svg, SpectrumPlot};
+pub use astrolab_spectra::plot::{escape, nice_ticks, spectrum_svg, SpectrumPlot};
 
 /// Writes the plot to `path`: SVG for `.svg`, PNG (rendered at twice the
 /// SVG's size) for `.png`.

@@ -316,6 +316,13 @@ fn a_killed_ingest_loses_no_committed_data() {
     let o = run(d.path(), &["ingest", "big/zpix-big.fits"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(count("zcatalog"), small_rows + 1_500_000);
+    // Whatever position-cache temporary the killed load left is gone (issue
+    // 14: 48 MB files were never swept).
+    let left: Vec<String> = walk_names(&d.path().join("astrolab-data/cache/positions"))
+        .into_iter()
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     // WAL mode is recorded in the database header (bytes 18 and 19 = 2).
     let header = std::fs::read(d.path().join("astrolab-data/astrolab.db")).unwrap();
     assert_eq!((header[18], header[19]), (2, 2), "back in WAL mode");
@@ -380,7 +387,19 @@ fn spectra_build_get_and_plot_real_desi_coadds() {
     let o = run(d.path(), &["spectra", "build", "--from", desi]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
-        text(&o).contains("3 built") && text(&o).contains("7 spectra written"),
+        text(&o).contains("3 built") && text(&o).contains("5 spectra written"),
+        "{}",
+        text(&o)
+    );
+    // Issue 14: the sv3 coadd has no redrock file, so its spectra have no
+    // redshift (the summary said "0 without redshift"), and two of its five
+    // fibres are on no target (negative TARGETID), left out and counted.
+    assert!(
+        text(&o).contains(
+            "5 spectra written (3 without redshift: 1 coadd had no redrock file beside it); \
+             left out: 0 without a redrock entry, 0 not selected, 2 sky or unassigned fibres \
+             (negative TARGETID; --keep-negative-targetids keeps them)"
+        ),
         "{}",
         text(&o)
     );
@@ -470,6 +489,73 @@ fn spectra_build_get_and_plot_real_desi_coadds() {
     );
     let o = run(d.path(), &["spectra", "get", &tid, "--plot", "s.gif"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// Issue 14 (9b, 9c): `ingest` on a coadd names the command that takes
+/// it; `spectra build` leaves out fibres on no target (negative TARGETID)
+/// and counts them, unless asked to keep them.
+#[test]
+fn coadds_go_to_spectra_build_which_skips_fibres_on_no_target() {
+    let Some(data) = astrolab_formats::testdata::require_shared_data("coadd_newcomer") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    // The real sv3 coadd: two of its five fibres are on no target.
+    let src = data.join("desi/coadd-sv3-dark-26065.fits");
+    std::fs::create_dir_all(d.path().join("neg")).unwrap();
+    std::fs::copy(&src, d.path().join("neg/coadd-sv3-dark-26065.fits")).unwrap();
+    let ids = astrolab_formats::spectra::read_desi_coadd(&src)
+        .unwrap()
+        .fibermap
+        .targetid;
+    assert!(ids[1] < 0);
+    let o = run(d.path(), &["ingest", "neg/coadd-sv3-dark-26065.fits"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("this is a DESI coadd (spectra), not a catalog")
+            && text(&o).contains("run `astrolab spectra build --from neg`"),
+        "{}",
+        text(&o)
+    );
+    let o = run(d.path(), &["spectra", "build", "--from", "neg"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "3 spectra written (3 without redshift: 1 coadd had no redrock file beside it); \
+             left out: 0 without a redrock entry, 0 not selected, 2 sky or unassigned fibres \
+             (negative TARGETID; --keep-negative-targetids keeps them)"
+        ),
+        "{}",
+        text(&o)
+    );
+    let neg = ids[1].to_string();
+    let o = run(d.path(), &["spectra", "get", "--format", "csv", "--", &neg]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = run(
+        d.path(),
+        &[
+            "--home",
+            "keep",
+            "spectra",
+            "build",
+            "--from",
+            "neg",
+            "--keep-negative-targetids",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("5 spectra written") && text(&o).contains("0 sky or unassigned fibres"),
+        "{}",
+        text(&o)
+    );
+    let o = run(
+        d.path(),
+        &[
+            "--home", "keep", "spectra", "get", "--format", "csv", "--", &neg,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 #[test]
@@ -634,4 +720,170 @@ fn walk_names(dir: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// Issue 14 (9a): a cone search on an empty table says so and names the
+/// tables that hold rows; without --table, the only sky table with rows
+/// is searched when zcatalog is empty.
+#[test]
+fn cone_on_an_empty_table_says_so_and_finds_the_table_with_rows() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("my-galaxies.csv"),
+        "ra,dec,z\n10.0,1.0,0.1\n10.2,1.0,0.2\n50.0,1.0,0.3\n",
+    )
+    .unwrap();
+    let cone = [
+        "query", "cone", "--ra", "10", "--dec", "1", "--radius", "1deg",
+    ];
+    // The notes are whole lines of stderr (logs may come with them).
+    let says = |o: &std::process::Output, line: &str| {
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .any(|l| l == line)
+    };
+    // Nothing at all yet.
+    let o = run(d.path(), &cone);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        says(
+            &o,
+            "note: table zcatalog is empty, as is every sky table: load a catalog first \
+             (astrolab ingest FILE, or astrolab quickstart for demo data)"
+        ),
+        "{}",
+        text(&o)
+    );
+    let o = run(d.path(), &["ingest", "my-galaxies.csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // No --table: zcatalog is empty and galaxies is the only sky table
+    // with rows, so galaxies is searched, and the user told.
+    let mut args = cone.to_vec();
+    args.extend(["--format", "csv"]);
+    let o = run(d.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        says(
+            &o,
+            "note: zcatalog (the default table) is empty; searching galaxies, the only sky \
+             table with rows (give --table to choose)"
+        ),
+        "{}",
+        text(&o)
+    );
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.lines().nth(1).unwrap().contains(",10,1,0.1,"), "{out}");
+    // --table zcatalog asked for explicitly: 0 rows, and why, on stderr and
+    // in the JSON.
+    let mut args = cone.to_vec();
+    args.extend(["--table", "zcatalog", "--format", "json"]);
+    let o = run(d.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let note = "table zcatalog is empty (nothing was ingested into it); sky tables with rows: \
+                galaxies; search one with --table NAME";
+    assert!(says(&o, &format!("note: {note}")), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "rows": [],
+            "table": "zcatalog",
+            "table_empty": true,
+            "tables_with_rows": ["galaxies"],
+            "note": note,
+        })
+    );
+    // A search that finds nothing in a table with rows stays quiet.
+    let o = run(
+        d.path(),
+        &[
+            "query", "cone", "--ra", "200", "--dec", "1", "--radius", "1deg", "--table",
+            "galaxies", "--format", "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("note:"), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+}
+
+/// Issue 14 (8a): a filter nested 100 000 deep is refused (exit 2, naming
+/// --where and the limit) instead of overflowing the stack.
+#[test]
+fn a_deeply_nested_where_is_a_usage_error_not_a_crash() {
+    let d = tempfile::tempdir().unwrap();
+    // (One argument may hold at most 128 KiB on Linux.)
+    let deep = "(".repeat(100_000);
+    let o = run(
+        d.path(),
+        &[
+            "query", "cone", "--ra", "10", "--dec", "0", "--radius", "1deg", "--table", "zcatalog",
+            "--where", &deep,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--where: the filter nests parentheses and NOT more than 64 deep"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Issue 14 (8d): a binary table with rows beyond its NAXIS2 loads its
+/// NAXIS2 rows, with a warning naming the file, the HDU and the bytes.
+#[test]
+fn rows_beyond_naxis2_are_warned_about() {
+    use astrolab_formats::fits::{write_fits, ColumnData, ColumnOut, HduOut};
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("gals.fits");
+    let col = |name: &str, v: Vec<f64>| ColumnOut::new(name, ColumnData::F64(v));
+    write_fits(
+        &path,
+        &[
+            HduOut::Primary { header: vec![] },
+            HduOut::Table {
+                extname: Some("GALAXIES".into()),
+                header: vec![],
+                columns: vec![
+                    col("RA", vec![10.0, 11.0, 12.0, 13.0, 14.0]),
+                    col("DEC", vec![1.0, 2.0, 3.0, 4.0, 5.0]),
+                    col("Z", vec![0.1, 0.2, 0.3, 0.4, 0.5]),
+                ],
+            },
+        ],
+    )
+    .unwrap();
+    // The writer "forgot" the last two rows in NAXIS2.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = (0..bytes.len() / 80)
+        .map(|i| i * 80)
+        .find(|&o| bytes[o..].starts_with(b"NAXIS2  ="))
+        .unwrap();
+    bytes[at..at + 80]
+        .copy_from_slice(format!("{:<80}", format!("NAXIS2  = {:>20}", 3)).as_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let o = run(d.path(), &["ingest", "gals.fits"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Counted to the last non-zero byte: the last row's Z, 0.5, ends in six
+    // zero bytes (48 - 6).
+    assert!(
+        text(&o).contains(
+            "gals.fits: HDU 1 'GALAXIES': 42 bytes after its NAXIS2 = 3 rows (24 bytes each: \
+             room for 2 more) are not zero padding: the table may hold more rows than its \
+             header says. Only 3 rows are read"
+        ),
+        "{}",
+        text(&o)
+    );
+    let o = run(
+        d.path(),
+        &[
+            "query",
+            "sql",
+            "SELECT COUNT(*) AS n FROM galaxies",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n3\n");
 }

@@ -190,6 +190,17 @@ fn bad_recordings_fail_naming_the_file_and_field() {
         &m,
         &["norate.sigmf-meta", "global.core:sample_rate", "missing"],
     );
+    // A rate no SDR has: refused with the accepted range, not processed
+    // into nonsense.
+    let m = write("tinyrate", &meta_text("cu8", Some(1e-300), 0), &ok);
+    expect_failure(
+        &home,
+        &m,
+        &[
+            "tinyrate.sigmf-meta",
+            "global.core:sample_rate: 1e-300 Hz is outside the accepted range, 1 kHz to 100 GHz",
+        ],
+    );
     let m = write(
         "halfsample",
         &meta_text("ci16_le", Some(2.4e6), 0),
@@ -225,6 +236,49 @@ fn bad_recordings_fail_naming_the_file_and_field() {
         "{}",
         text(&o)
     );
+    // Settings outside their physical range: usage errors naming the flag
+    // and the accepted range.
+    for (flag, value, want) in [
+        (
+            "--sample-rate-hz",
+            "1e-300",
+            "1e-300 Hz is outside the accepted range, 1 kHz to 100 GHz",
+        ),
+        (
+            "--center-freq-hz",
+            "-1420e6",
+            "-1.42e9 Hz is outside the accepted range, 1 kHz to 1 THz",
+        ),
+        (
+            "--integration-s",
+            "0",
+            "0 s is outside the accepted range, 1 microsecond to 1 day (86400 s)",
+        ),
+    ] {
+        let mut args = vec![
+            "hline".to_string(),
+            "process".to_string(),
+            raw.to_str().unwrap().to_string(),
+            "--no-store".to_string(),
+        ];
+        for (f, ok_value) in [
+            ("--sample-rate-hz", "2.4e6"),
+            ("--center-freq-hz", "1420.4e6"),
+        ] {
+            if f != flag {
+                args.extend([f.to_string(), ok_value.to_string()]);
+            }
+        }
+        args.push(format!("{flag}={value}"));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&home, &args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            text(&o).contains(flag) && text(&o).contains(want),
+            "{}",
+            text(&o)
+        );
+    }
 }
 
 #[test]

@@ -67,6 +67,67 @@ pub enum IqError {
 /// Result alias for I/Q reading.
 pub type Result<T> = std::result::Result<T, IqError>;
 
+/// The physically sensible values of a recording setting. Anything outside
+/// is a typo or broken metadata: a sample rate of 1e-300 Hz would make
+/// channels 1e-303 Hz wide and one integration longer than the age of the
+/// universe, and every number derived from it nonsense.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhysicalRange {
+    /// Smallest accepted value.
+    pub min: f64,
+    /// Largest accepted value.
+    pub max: f64,
+    /// Unit of the values.
+    pub unit: &'static str,
+    /// The range for people, e.g. `1 kHz to 100 GHz`.
+    pub text: &'static str,
+}
+
+/// Complex sample rates: from audio-rate captures to the fastest digitisers.
+pub const SAMPLE_RATE_RANGE: PhysicalRange = PhysicalRange {
+    min: 1e3,
+    max: 1e11,
+    unit: "Hz",
+    text: "1 kHz to 100 GHz",
+};
+
+/// Tuned (centre) frequencies of radio recordings.
+pub const CENTER_FREQ_RANGE: PhysicalRange = PhysicalRange {
+    min: 1e3,
+    max: 1e12,
+    unit: "Hz",
+    text: "1 kHz to 1 THz",
+};
+
+/// Integration times of one spectrum.
+pub const INTEGRATION_RANGE: PhysicalRange = PhysicalRange {
+    min: 1e-6,
+    max: 86_400.0,
+    unit: "s",
+    text: "1 microsecond to 1 day (86400 s)",
+};
+
+impl PhysicalRange {
+    /// `Ok(value)` inside the range (limits included); otherwise a message
+    /// naming the value and the accepted range.
+    pub fn check(&self, value: f64) -> std::result::Result<f64, String> {
+        if value.is_finite() && (self.min..=self.max).contains(&value) {
+            Ok(value)
+        } else {
+            // 1e-300 as such, not as 300 zeros.
+            let shown = if value != 0.0 && !(1e-3..1e7).contains(&value.abs()) {
+                format!("{value:e}")
+            } else {
+                format!("{value}")
+            };
+            Err(format!(
+                "{shown} {} is outside the accepted range, {}",
+                self.unit, self.text
+            ))
+        }
+    }
+}
+
 /// How one complex sample is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IqDatatype {
@@ -303,18 +364,18 @@ impl RtlRecording {
             field: field.to_string(),
             message,
         };
-        if !(sample_rate_hz.is_finite() && sample_rate_hz > 0.0) {
-            return Err(field(
-                "--sample-rate",
-                format!("{sample_rate_hz} Hz: give the rate the capture was made at (rtl_sdr -s)"),
-            ));
-        }
-        if !(center_freq_hz.is_finite() && center_freq_hz > 0.0) {
-            return Err(field(
-                "--center-freq",
-                format!("{center_freq_hz} Hz: give the tuned frequency (rtl_sdr -f)"),
-            ));
-        }
+        SAMPLE_RATE_RANGE.check(sample_rate_hz).map_err(|m| {
+            field(
+                "--sample-rate-hz",
+                format!("{m}; give the rate the capture was made at (rtl_sdr -s)"),
+            )
+        })?;
+        CENTER_FREQ_RANGE.check(center_freq_hz).map_err(|m| {
+            field(
+                "--center-freq-hz",
+                format!("{m}; give the tuned frequency (rtl_sdr -f)"),
+            )
+        })?;
         let reader = IqReader::open(path, IqDatatype::Cu8, 1)?;
         Ok(RtlRecording {
             path: path.to_path_buf(),
@@ -429,8 +490,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("--sample-rate") && err.contains("cap.bin"),
+            err.contains("--sample-rate-hz") && err.contains("cap.bin"),
             "{err}"
         );
+        let err = RtlRecording::open(&p, 1e-300, 1.4204e9, 0.0)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: field --sample-rate-hz: 1e-300 Hz is outside the accepted range, \
+                 1 kHz to 100 GHz; give the rate the capture was made at (rtl_sdr -s)",
+                p.display()
+            )
+        );
+        let err = RtlRecording::open(&p, 2.4e6, 5e12, 0.0)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: field --center-freq-hz: 5e12 Hz is outside the accepted range, \
+                 1 kHz to 1 THz; give the tuned frequency (rtl_sdr -f)",
+                p.display()
+            )
+        );
+    }
+
+    #[test]
+    fn physical_ranges_include_their_limits_only() {
+        assert_eq!(SAMPLE_RATE_RANGE.check(1e3), Ok(1e3));
+        assert_eq!(SAMPLE_RATE_RANGE.check(1e11), Ok(1e11));
+        assert_eq!(INTEGRATION_RANGE.check(86_400.0), Ok(86_400.0));
+        assert_eq!(
+            INTEGRATION_RANGE.check(0.0),
+            Err("0 s is outside the accepted range, 1 microsecond to 1 day (86400 s)".into())
+        );
+        assert_eq!(
+            CENTER_FREQ_RANGE.check(f64::NAN),
+            Err("NaN Hz is outside the accepted range, 1 kHz to 1 THz".into())
+        );
+        assert!(SAMPLE_RATE_RANGE.check(f64::INFINITY).is_err());
+        assert!(SAMPLE_RATE_RANGE.check(999.0).is_err());
     }
 }

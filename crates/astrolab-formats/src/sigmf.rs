@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::iq::{IqDatatype, IqError, Result};
+use crate::iq::{
+    IqDatatype, IqError, Result, CENTER_FREQ_RANGE, INTEGRATION_RANGE, SAMPLE_RATE_RANGE,
+};
 
 /// Flag bit: spectral kurtosis below its lower bound (continuous-wave RFI).
 pub const FLAG_SK_LOW: u8 = 1;
@@ -253,8 +255,14 @@ impl SigmfRecording {
                 ))
             }
             Some(v) => match v.as_f64() {
-                Some(r) if r.is_finite() && r > 0.0 => r,
-                _ => return Err(field_err(mp, "global.core:sample_rate", format!("{v} is not a positive number of Hz"))),
+                Some(r) => SAMPLE_RATE_RANGE.check(r).map_err(|m| {
+                    field_err(
+                        mp,
+                        "global.core:sample_rate",
+                        format!("{m}; give the rate the SDR sampled at, in Hz"),
+                    )
+                })?,
+                None => return Err(field_err(mp, "global.core:sample_rate", format!("{v} is not a number of Hz"))),
             },
         };
         let captures = root.get("captures").and_then(Value::as_array);
@@ -270,14 +278,13 @@ impl SigmfRecording {
             })?;
         let center_freq_hz =
             match num(first, "core:frequency") {
-                Some(f) if f.is_finite() && f > 0.0 => f,
-                Some(f) => {
-                    return Err(field_err(
+                Some(f) => CENTER_FREQ_RANGE.check(f).map_err(|m| {
+                    field_err(
                         mp,
                         "captures[0].core:frequency",
-                        format!("{f} is not a positive frequency in Hz"),
-                    ))
-                }
+                        format!("{m}; give the tuned centre frequency, in Hz"),
+                    )
+                })?,
                 None => return Err(field_err(
                     mp,
                     "captures[0].core:frequency",
@@ -847,7 +854,9 @@ pub fn read_spectra_archive(path: &Path) -> Result<SpectraArchive> {
             .and_then(|c| c.get("core:frequency"))
             .and_then(Value::as_f64)
             .unwrap_or(f64::NAN),
-        integration_s: need("astrolab:integration_s")?,
+        integration_s: INTEGRATION_RANGE
+            .check(need("astrolab:integration_s")?)
+            .map_err(|m| field_err(mp, "global.astrolab:integration_s", m))?,
         spectrometer: g
             .get("astrolab:spectrometer")
             .cloned()
@@ -972,6 +981,41 @@ mod tests {
                 && e.contains("ri16_le"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn settings_outside_their_physical_range_are_refused_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = |rate: &str, freq: &str| {
+            format!(
+                r#"{{"global": {{"core:datatype": "cu8", "core:sample_rate": {rate}}}, "captures": [{{"core:sample_start": 0, "core:frequency": {freq}}}]}}"#
+            )
+        };
+        let b = write_pair(dir.path(), &meta("1e-300", "1.42e9"), &[0u8; 16]);
+        let e = SigmfRecording::open(&b).unwrap_err().to_string();
+        let mp = dir.path().join("rec.sigmf-meta");
+        assert_eq!(
+            e,
+            format!(
+                "{}: field global.core:sample_rate: 1e-300 Hz is outside the accepted range, \
+                 1 kHz to 100 GHz; give the rate the SDR sampled at, in Hz",
+                mp.display()
+            )
+        );
+        let b = write_pair(dir.path(), &meta("2.4e6", "-1.42e9"), &[0u8; 16]);
+        let e = SigmfRecording::open(&b).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: field captures[0].core:frequency: -1.42e9 Hz is outside the accepted range, \
+                 1 kHz to 1 THz; give the tuned centre frequency, in Hz",
+                mp.display()
+            )
+        );
+        // The limits themselves are fine.
+        let b = write_pair(dir.path(), &meta("1e3", "1e12"), &[0u8; 16]);
+        let r = SigmfRecording::open(&b).unwrap();
+        assert_eq!((r.sample_rate_hz, r.center_freq_hz), (1e3, 1e12));
     }
 
     #[test]

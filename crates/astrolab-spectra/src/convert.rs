@@ -31,17 +31,37 @@ pub struct RedrockRow {
     pub deltachi2: f64,
 }
 
-/// How many of a coadd's spectra a conversion kept, and why not the others.
+/// How many of a coadd's spectra a conversion kept, and why not the others
+/// (`kept + not_targets + no_redshift + rejected = n_spectra`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ConvertCounts {
     /// FIBERMAP rows in the coadd.
     pub n_spectra: usize,
     /// Rows kept.
     pub kept: usize,
+    /// Of the rows kept, those without a redshift (`z` NaN): every row
+    /// when the coadd has no redrock file.
+    pub kept_without_redshift: usize,
+    /// Rows skipped because their TARGETID is negative: DESI gives negative
+    /// TARGETIDs to fibres that observed no target (unassigned or stuck
+    /// fibres, sky positions without a target entry). See
+    /// [`ConvertOptions::keep_negative_targetids`].
+    pub not_targets: usize,
     /// Rows whose TARGETID has no redrock entry (skipped).
     pub no_redshift: usize,
     /// Rows the selection refused.
     pub rejected: usize,
+}
+
+/// Choices of a conversion beyond the selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConvertOptions {
+    /// Keep the spectra of negative TARGETIDs (fibres on no target: sky
+    /// and unassigned fibres). They are not astronomical targets, and
+    /// several coadds can hold the same negative id, so by default they
+    /// are skipped and counted in [`ConvertCounts::not_targets`]; keep them
+    /// to study the sky spectra themselves.
+    pub keep_negative_targetids: bool,
 }
 
 /// Converts one coadd: its arms merged onto the 0.8 A grid
@@ -49,8 +69,11 @@ pub struct ConvertCounts {
 /// `dec` from FIBERMAP `TARGET_RA`, `TARGET_DEC`, and `z` from redrock
 /// joined on TARGETID (the first REDSHIFTS row of each target).
 ///
-/// With a redrock file, a spectrum whose TARGETID has no redrock entry is
-/// skipped (counted in [`ConvertCounts::no_redshift`]) and `select` decides
+/// Spectra with a negative TARGETID (fibres on no target) are skipped
+/// (counted in [`ConvertCounts::not_targets`]; [`convert_coadd_with`] can
+/// keep them). With a redrock file, a spectrum whose TARGETID has no
+/// redrock entry is skipped (counted in [`ConvertCounts::no_redshift`]) and
+/// `select` decides
 /// on the others (e.g. `|r| r.spectype == "QSO" && r.zwarn == 0`). Without
 /// one, every spectrum is kept with `z = NaN` and `select` is not called:
 /// it has nothing to look at, and the spectra stay useful (the lab can join
@@ -71,6 +94,16 @@ pub fn convert_coadd(
 pub fn convert_coadd_counted(
     coadd: &Path,
     redrock: Option<&Path>,
+    select: impl Fn(&RedrockRow) -> bool,
+) -> Result<(FileMeta, Vec<SpectraRow>, ConvertCounts)> {
+    convert_coadd_with(coadd, redrock, &ConvertOptions::default(), select)
+}
+
+/// [`convert_coadd_counted`] with [`ConvertOptions`].
+pub fn convert_coadd_with(
+    coadd: &Path,
+    redrock: Option<&Path>,
+    options: &ConvertOptions,
     select: impl Fn(&RedrockRow) -> bool,
 ) -> Result<(FileMeta, Vec<SpectraRow>, ConvertCounts)> {
     let c = read_desi_coadd(coadd)?;
@@ -104,6 +137,10 @@ pub fn convert_coadd_counted(
     let mut rows = Vec::new();
     for (i, m) in merged.into_iter().enumerate() {
         let target_id = fm.targetid[i];
+        if target_id < 0 && !options.keep_negative_targetids {
+            counts.not_targets += 1;
+            continue;
+        }
         let z = match &redshifts {
             None => f64::NAN,
             Some(by_id) => match by_id.get(&target_id) {
@@ -130,6 +167,7 @@ pub fn convert_coadd_counted(
     }
     rows.sort_by_key(|r| r.target_id);
     counts.kept = rows.len();
+    counts.kept_without_redshift = rows.iter().filter(|r| r.z.is_nan()).count();
     let meta = FileMeta {
         survey: c.survey.clone().unwrap_or_default(),
         program: c.program.clone().unwrap_or_default(),

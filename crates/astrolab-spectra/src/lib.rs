@@ -59,7 +59,8 @@ mod read;
 
 pub use batch::{read_batch, read_many_into, SpectraBatch, SpectrumView};
 pub use convert::{
-    convert_coadd, convert_coadd_counted, ConvertCounts, RedrockRow, SOFTWARE_VERSION,
+    convert_coadd, convert_coadd_counted, convert_coadd_with, ConvertCounts, ConvertOptions,
+    RedrockRow, SOFTWARE_VERSION,
 };
 pub use error::SpectraStoreError;
 pub use file::{

@@ -2,9 +2,13 @@
 //! masked pixels marked along the bottom, common emission lines labelled.
 //! One implementation for `astrolab spectra get --plot` and the server's
 //! `/api/v1/spectra/{targetid}/plot.svg`; the XML escape here is the one
-//! every figure of the project uses.
+//! every figure of the project uses, and [`nice_ticks`] gives every axis
+//! of the project its ticks.
 
 use std::fmt::Write;
+
+mod ticks;
+pub use ticks::{nice_ticks, Ticks};
 
 /// Common UV/optical lines, vacuum rest wavelengths in Angstrom
 /// (SDSS line list, https://classic.sdss.org/dr6/algorithms/linestable.php).
@@ -208,9 +212,8 @@ pub fn spectrum_svg(p: &SpectrumPlot<'_>) -> String {
         w - left - right,
         h - top - bottom
     );
-    let step = nice_step((xmax - xmin) / 8.0);
-    let mut t = (xmin / step).ceil() * step;
-    while t <= xmax {
+    let xt = nice_ticks(xmin, xmax, 8);
+    for (t, label) in xt.labelled() {
         let _ = write!(
             s,
             r#"<line x1="{0:.1}" x2="{0:.1}" y1="{1}" y2="{2}" stroke="black"/><text x="{0:.1}" y="{3}" text-anchor="middle">{4}</text>"#,
@@ -218,13 +221,11 @@ pub fn spectrum_svg(p: &SpectrumPlot<'_>) -> String {
             h - bottom,
             h - bottom + 5.0,
             h - bottom + 18.0,
-            t
+            label
         );
-        t += step;
     }
-    let ystep = nice_step((ymax - ymin) / 6.0);
-    let mut t = (ymin / ystep).ceil() * ystep;
-    while t <= ymax {
+    let yt = nice_ticks(ymin, ymax, 6);
+    for (t, label) in yt.labelled() {
         let _ = write!(
             s,
             r#"<line x1="{0}" x2="{1}" y1="{2:.1}" y2="{2:.1}" stroke="black"/><text x="{3}" y="{4:.1}" text-anchor="end">{5}</text>"#,
@@ -233,9 +234,8 @@ pub fn spectrum_svg(p: &SpectrumPlot<'_>) -> String {
             py(t),
             left - 8.0,
             py(t) + 4.0,
-            (t * 1000.0).round() / 1000.0 + 0.0
+            label
         );
-        t += ystep;
     }
     let xlabel = if p.rest_frame && p.z.is_some() {
         "rest-frame wavelength [Å]"
@@ -250,23 +250,6 @@ pub fn spectrum_svg(p: &SpectrumPlot<'_>) -> String {
         (top + h - bottom) / 2.0
     );
     s
-}
-
-fn nice_step(raw: f64) -> f64 {
-    if !(raw.is_finite() && raw > 0.0) {
-        return 1.0;
-    }
-    let mag = 10f64.powf(raw.log10().floor());
-    let f = raw / mag;
-    mag * if f < 1.5 {
-        1.0
-    } else if f < 3.5 {
-        2.0
-    } else if f < 7.5 {
-        5.0
-    } else {
-        10.0
-    }
 }
 
 #[cfg(test)]
@@ -298,7 +281,12 @@ mod tests {
         assert_eq!(svg.matches("#e6550d").count(), 2);
         // The band is split at the bad pixels: three runs.
         assert_eq!(svg.matches("#9ecae1").count(), 3);
-        assert_eq!(nice_step(0.27), 0.2);
-        assert_eq!(nice_step(130.0), 100.0);
+        // Wavelength ticks every 100 A from 3600 to 4400 (nice_ticks).
+        for l in ["3600", "3700", "4000", "4300"] {
+            assert!(
+                svg.contains(&format!(r#"text-anchor="middle">{l}</text>"#)),
+                "{l}"
+            );
+        }
     }
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use astrolab_formats::testdata::require_shared_data;
 use astrolab_spectra::{
-    convert_coadd, hot_path, read_many, write_hot_copy, write_spectra_file, HotCopy, SpectraFile,
-    SpectraRow,
+    convert_coadd_with, hot_path, read_many, write_hot_copy, write_spectra_file, ConvertOptions,
+    HotCopy, SpectraFile, SpectraRow,
 };
 
 fn bits32(v: &[f32]) -> Vec<u32> {
@@ -24,12 +24,19 @@ fn same(a: &SpectraRow, b: &SpectraRow) {
     assert_eq!(a.mask, b.mask);
 }
 
-/// Two spectra files from the real coadds: the 5-target sv3 coadd, and its
-/// rows repeated 300 times under new target ids.
+/// Two spectra files from the real coadds: the 5-fibre sv3 coadd (its two
+/// fibres on no target kept, for five rows), and its rows repeated 300
+/// times under new target ids.
 fn files(dir: &Path, test: &str) -> Option<(PathBuf, PathBuf, Vec<SpectraRow>)> {
     let data = require_shared_data(test)?.join("desi");
-    let (meta, rows) =
-        convert_coadd(&data.join("coadd-sv3-dark-26065.fits"), None, |_| true).unwrap();
+    let keep = ConvertOptions {
+        keep_negative_targetids: true,
+    };
+    let (meta, rows, _) =
+        convert_coadd_with(&data.join("coadd-sv3-dark-26065.fits"), None, &keep, |_| {
+            true
+        })
+        .unwrap();
     let a = dir.join("a.parquet");
     write_spectra_file(&a, &meta, &rows).unwrap();
     let many: Vec<SpectraRow> = (0..1500)

@@ -16,8 +16,8 @@ use arrow_schema::{DataType, Field, Schema};
 use astrolab_formats::spectra::{merged_wavelength, read_desi_coadd, read_redrock, MERGED_NPIX};
 use astrolab_formats::testdata::require_shared_data;
 use astrolab_spectra::{
-    convert_coadd, convert_coadd_counted, read_lab_layout, write_spectra_file, SpectraFile,
-    SpectraRow,
+    convert_coadd, convert_coadd_counted, convert_coadd_with, read_lab_layout, write_spectra_file,
+    ConvertCounts, ConvertOptions, SpectraFile, SpectraRow,
 };
 use parquet::arrow::ArrowWriter;
 use sha2::{Digest, Sha256};
@@ -75,7 +75,8 @@ fn real_coadds_round_trip_bitwise() {
         ("special", "dark", Some(27247), 1, 1),
         // A tile coadd: its header has TILEID and NIGHT, no SURVEY, PROGRAM.
         ("", "", None, 1, 1),
-        ("sv3", "dark", Some(26065), 5, 5),
+        // Two of its five fibres are on no target (negative TARGETID).
+        ("sv3", "dark", Some(26065), 5, 3),
     ];
     for ((coadd, redrock), (survey, program, healpix, n_spectra, kept)) in CASES.iter().zip(expect)
     {
@@ -94,8 +95,15 @@ fn real_coadds_round_trip_bitwise() {
             "{coadd}"
         );
         assert_eq!(
-            counts.kept + counts.no_redshift + counts.rejected,
+            counts.kept + counts.not_targets + counts.no_redshift + counts.rejected,
             counts.n_spectra
+        );
+        // Without a redrock file no spectrum has a redshift (issue 14: the
+        // build reported "0 without redshift" for them).
+        assert_eq!(
+            counts.kept_without_redshift,
+            if redrock.is_some() { 0 } else { kept },
+            "{coadd}"
         );
         assert_eq!(meta.npix, MERGED_NPIX);
         assert_eq!(meta.source_files.len(), 1 + usize::from(redrock.is_some()));
@@ -194,7 +202,8 @@ fn selections_and_missing_redshifts_are_counted() {
             (r.targetid[0], r.z[0].to_bits())
         );
     }
-    // redrock-test.fits holds none of sv3-dark-26065's five targets.
+    // redrock-test.fits holds none of sv3-dark-26065's three targets (its
+    // other two fibres are on no target).
     let (_, rows, counts) = convert_coadd_counted(
         &data.join(CASES[2].0),
         Some(&data.join("redrock-test.fits")),
@@ -202,7 +211,46 @@ fn selections_and_missing_redshifts_are_counted() {
     )
     .unwrap();
     assert!(rows.is_empty());
-    assert_eq!((counts.n_spectra, counts.no_redshift), (5, 5));
+    assert_eq!(
+        (counts.n_spectra, counts.not_targets, counts.no_redshift),
+        (5, 2, 3)
+    );
+}
+
+/// Issue 14 (9c): fibres on no target (negative TARGETID) are skipped and
+/// counted, unless asked for. The real sv3 coadd has two of its five
+/// (TARGETID -2713437 and -2713415, empty: ivar 0 everywhere).
+#[test]
+fn negative_targetids_are_skipped_unless_kept() {
+    let Some(data) = desi("negative_targetids_are_skipped_unless_kept") else {
+        return;
+    };
+    let coadd = data.join("coadd-sv3-dark-26065.fits");
+    let ids = read_desi_coadd(&coadd).unwrap().fibermap.targetid;
+    assert_eq!(ids[..2], [-2713437, -2713415]);
+    let (_, rows, counts) = convert_coadd_counted(&coadd, None, |_| true).unwrap();
+    assert_eq!(
+        counts,
+        ConvertCounts {
+            n_spectra: 5,
+            kept: 3,
+            kept_without_redshift: 3,
+            not_targets: 2,
+            no_redshift: 0,
+            rejected: 0,
+        }
+    );
+    let mut want = ids[2..].to_vec();
+    want.sort();
+    assert_eq!(rows.iter().map(|r| r.target_id).collect::<Vec<_>>(), want);
+    let keep = ConvertOptions {
+        keep_negative_targetids: true,
+    };
+    let (_, rows, counts) = convert_coadd_with(&coadd, None, &keep, |_| true).unwrap();
+    assert_eq!((counts.kept, counts.not_targets), (5, 0));
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(rows.iter().map(|r| r.target_id).collect::<Vec<_>>(), want);
 }
 
 #[test]
@@ -215,8 +263,8 @@ fn read_rows_of_a_subset_matches_read_all() {
     let (out, rows) = convert_to(dir.path(), &data, coadd, redrock);
     let f = SpectraFile::open(&out).unwrap();
     let n = f.len();
-    assert_eq!(n, 5);
-    let pick = [4, 0, 2, 3, 2];
+    assert_eq!(n, 3);
+    let pick = [2, 0, 1, 2, 1];
     let got = f.read_rows(&pick).unwrap();
     for (g, &i) in got.iter().zip(&pick) {
         assert_eq!(g.target_id, rows[i].target_id);

@@ -433,3 +433,83 @@ fn an_interrupted_bulk_load_rolls_back_and_keeps_wal_mode() {
     .len();
     assert_eq!(size, 16 + 1_100_000 * 24);
 }
+
+/// Issue 14 (8b): `kill -9` during an ingest leaves its position-cache
+/// temporary behind (48 MB for a 2 M-row file). The next ingest deletes
+/// it, and leaves alone the temporary of a load that still runs.
+#[test]
+#[cfg(unix)]
+fn temporaries_left_by_a_killed_ingest_are_swept_by_the_next_one() {
+    let (dir, cfgs) = backends("sweep_temporaries");
+    let (ra, dec) = sky_points(500, 3);
+    let path = dir.path().join("zpix-main-dark.fits");
+    write_zcatalog(&path, &ra, &dec, 3);
+    // The name the store gives its temporaries: `-{pid}@{host}.pos.tmp`.
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let dead = {
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        pid
+    };
+    // A load that still runs: a process alive as long as the test, the
+    // one that started it.
+    let live = std::os::unix::process::parent_id();
+    for (k, mut cfg) in cfgs.into_iter().enumerate() {
+        cfg.home = dir.path().join(format!("home-{k}"));
+        let cache = cfg
+            .home
+            .join("cache")
+            .join("positions")
+            .join(env!("CARGO_PKG_VERSION"));
+        std::fs::create_dir_all(&cache).unwrap();
+        let killed = format!("zcatalog-pending-0123456789abcdef-{dead}@{host}.pos.tmp");
+        let running = format!("zcatalog-pending-fedcba9876543210-{live}@{host}.pos.tmp");
+        std::fs::write(cache.join(&killed), [1u8; 48]).unwrap();
+        std::fs::write(cache.join(&running), [1u8; 48]).unwrap();
+        let mut store = Store::open(&cfg).unwrap();
+        let IngestOutcome::Loaded { file, .. } = ingest(&mut store, &path).unwrap() else {
+            panic!("not loaded")
+        };
+        let mut left: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                format!("zcatalog-{}-{}.pos", file.file_id, &file.sha256[..16]),
+                running.clone(),
+            ]
+        );
+    }
+}
+
+/// Issue 14 (9b): a coadd given to `ingest` is refused with the command
+/// that does take it.
+#[test]
+fn a_coadd_is_refused_with_the_command_that_takes_it() {
+    let Some(coadd) = real("coadd_refused", "desi/coadd-sv3-dark-26065.fits") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&astrolab_store::StoreConfig::sqlite(
+        dir.path().join("home"),
+    ))
+    .unwrap();
+    let err = ingest(&mut store, &coadd).unwrap_err();
+    assert!(matches!(err, StoreError::UnknownFormat { .. }), "{err}");
+    let want = format!(
+        "{}: unrecognised format (this is a DESI coadd (spectra), not a catalog: `astrolab ingest` \
+         loads catalogs; to add its spectra to the spectral store run `astrolab spectra build --from {}` \
+         (it takes every coadd-*.fits under the directory, with the redrock-*.fits beside each)).",
+        coadd.display(),
+        coadd.parent().unwrap().display()
+    );
+    assert!(err.to_string().starts_with(&want), "{err}");
+    assert!(store.raw_files().unwrap().is_empty());
+}

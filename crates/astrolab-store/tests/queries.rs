@@ -281,3 +281,25 @@ fn sql_is_read_only_on_both_backends() {
         assert_eq!(store.count_rows("zcatalog").unwrap(), 100);
     }
 }
+
+/// Issue 14 (9a): which tables hold rows, cheaply, for the CLI's
+/// "this table is empty" note and its default-table rule.
+#[test]
+fn empty_tables_and_the_sky_tables_that_hold_rows() {
+    let (dir, cfgs) = backends("tables_with_rows");
+    let csv = dir.path().join("my-galaxies.csv");
+    std::fs::write(&csv, "ra,dec,z\n10.0,1.0,0.1\n10.1,1.1,0.2\n").unwrap();
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        assert!(store.sky_tables_with_rows().unwrap().is_empty());
+        assert!(!store.table_has_rows("galaxies").unwrap());
+        store
+            .ingest_file(&csv, &IngestOptions::default(), &mut Progress::none())
+            .unwrap();
+        assert_eq!(store.sky_tables_with_rows().unwrap(), ["galaxies"]);
+        assert!(store.table_has_rows("galaxies").unwrap());
+        assert!(!store.table_has_rows("zcatalog").unwrap());
+        let e = store.table_has_rows("no_such").unwrap_err().to_string();
+        assert_eq!(e, "table: no table no_such");
+    }
+}

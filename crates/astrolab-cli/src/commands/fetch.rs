@@ -256,6 +256,7 @@ fn convert_as_you_go(
         survey: None,
         program: None,
         out: None,
+        keep_negative_targetids: false,
     };
     let out_dir = cfg.home.join("spectra");
     let with_redrock = a.kinds.iter().any(|k| k.eq_ignore_ascii_case("redrock"));

@@ -15,7 +15,7 @@ const RIGHT: f64 = 30.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 55.0;
 
-use crate::plot::escape as esc;
+use crate::plot::{escape as esc, nice_ticks};
 
 /// Axis limits of finite values, padded; (0, 1) when there are none.
 fn limits<'a>(vals: impl Iterator<Item = &'a f64>, pad: f64) -> (f64, f64) {
@@ -29,17 +29,6 @@ fn limits<'a>(vals: impl Iterator<Item = &'a f64>, pad: f64) -> (f64, f64) {
     }
     let span = if hi > lo { hi - lo } else { 1.0 };
     (lo - pad * span, hi + pad * span)
-}
-
-/// A "nice" tick step for a span.
-fn tick_step(span: f64) -> f64 {
-    let raw = span / 6.0;
-    let mag = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag)
 }
 
 struct Frame {
@@ -70,16 +59,14 @@ impl Frame {
             H - TOP - BOTTOM
         );
         for (axis, (lo, hi)) in [(0, self.x), (1, self.y)] {
-            let step = tick_step(hi - lo);
-            let mut t = (lo / step).ceil() * step;
-            while t <= hi + 1e-9 * step {
+            for (t, label) in nice_ticks(lo, hi, 6).labelled() {
                 if axis == 0 {
                     let x = self.px(t);
                     let _ = writeln!(
                         s,
                         "<line x1=\"{x:.1}\" y1=\"{b}\" x2=\"{x:.1}\" y2=\"{b2}\" stroke=\"black\"/>\
                          <text x=\"{x:.1}\" y=\"{ty}\" text-anchor=\"middle\">{}</text>",
-                        trim(t),
+                        label,
                         b = H - BOTTOM,
                         b2 = H - BOTTOM + 5.0,
                         ty = H - BOTTOM + 19.0
@@ -90,13 +77,12 @@ impl Frame {
                         s,
                         "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{l2}\" y2=\"{y:.1}\" stroke=\"black\"/>\
                          <text x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{}</text>",
-                        trim(t),
+                        label,
                         l2 = LEFT - 5.0,
                         tx = LEFT - 8.0,
                         ty = y + 4.0
                     );
                 }
-                t += step;
             }
         }
         let _ = writeln!(
@@ -132,16 +118,6 @@ impl Frame {
             let _ = writeln!(s, "<polyline fill=\"none\" {style} points=\"{pts}\"/>");
         }
         s
-    }
-}
-
-fn trim(v: f64) -> String {
-    let s = format!("{v:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".into()
-    } else {
-        s.to_string()
     }
 }
 

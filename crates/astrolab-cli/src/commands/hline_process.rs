@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use astrolab_formats::iq::{encode_into, IqDatatype, IqReader, RtlRecording};
+use astrolab_formats::iq::{
+    encode_into, IqDatatype, IqReader, PhysicalRange, RtlRecording, CENTER_FREQ_RANGE,
+    INTEGRATION_RANGE, SAMPLE_RATE_RANGE,
+};
 use astrolab_formats::sigmf::{
     format_datetime_unix_s, parse_datetime_unix_s, sigmf_pair, write_sigmf_meta, ArchiveHeader,
     Geolocation, Pointing, SigmfRecording, SigmfWriteMeta, SpectraArchiveWriter,
@@ -66,14 +69,36 @@ impl DatatypeArg {
     }
 }
 
+/// A number on the command line inside `range` (the same physical ranges
+/// the recordings' own metadata must respect).
+fn in_range(s: &str, range: &PhysicalRange) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of {}", range.unit))?;
+    range.check(v)
+}
+
+fn integration_s(s: &str) -> std::result::Result<f64, String> {
+    in_range(s, &INTEGRATION_RANGE)
+}
+
+fn sample_rate_hz(s: &str) -> std::result::Result<f64, String> {
+    in_range(s, &SAMPLE_RATE_RANGE)
+}
+
+fn center_freq_hz(s: &str) -> std::result::Result<f64, String> {
+    in_range(s, &CENTER_FREQ_RANGE)
+}
+
 /// Spectrometer and output settings shared by `process` and `watch`.
 #[derive(Debug, Clone, Args)]
 pub struct ProcessOptions {
     /// Frequency channels per spectrum.
     #[arg(long, default_value_t = 1024)]
     pub channels: usize,
-    /// Integration time per spectrum, seconds.
-    #[arg(long, default_value_t = 1.0)]
+    /// Integration time per spectrum, seconds (1e-6 to 86400).
+    #[arg(long, default_value_t = 1.0, value_parser = integration_s)]
     pub integration_s: f64,
     /// Channeliser.
     #[arg(long, value_enum, default_value_t = ChanneliserArg::Fft)]
@@ -90,11 +115,12 @@ pub struct ProcessOptions {
     /// Spike threshold, in robust sigmas above the running median.
     #[arg(long, default_value_t = 6.0)]
     pub spike_sigma: f64,
-    /// Raw captures (not SigMF): sample rate, Hz (rtl_sdr -s).
-    #[arg(long)]
+    /// Raw captures (not SigMF): sample rate, Hz (rtl_sdr -s; 1e3 to
+    /// 1e11).
+    #[arg(long, value_parser = sample_rate_hz)]
     pub sample_rate_hz: Option<f64>,
-    /// Raw captures: tuned frequency, Hz (rtl_sdr -f).
-    #[arg(long)]
+    /// Raw captures: tuned frequency, Hz (rtl_sdr -f; 1e3 to 1e12).
+    #[arg(long, value_parser = center_freq_hz)]
     pub center_freq_hz: Option<f64>,
     /// Raw captures: start time, ISO 8601 UTC (e.g. 2026-11-22T20:00:00Z).
     #[arg(long)]
@@ -899,6 +925,38 @@ mod tests {
     struct Opts {
         #[command(flatten)]
         o: ProcessOptions,
+    }
+
+    #[test]
+    fn settings_outside_their_physical_range_are_usage_errors() {
+        let err = |args: &[&str]| {
+            let mut all = vec!["x"];
+            all.extend(args);
+            match Opts::try_parse_from(all) {
+                Ok(_) => panic!("{args:?} accepted"),
+                Err(e) => (e.kind(), e.to_string()),
+            }
+        };
+        let (kind, e) = err(&["--sample-rate-hz", "1e-300"]);
+        assert_eq!(kind, clap::error::ErrorKind::ValueValidation);
+        assert!(
+            e.contains("'--sample-rate-hz <SAMPLE_RATE_HZ>': 1e-300 Hz is outside the accepted range, 1 kHz to 100 GHz"),
+            "{e}"
+        );
+        let (_, e) = err(&["--center-freq-hz", "0"]);
+        assert!(
+            e.contains("'--center-freq-hz <CENTER_FREQ_HZ>': 0 Hz is outside the accepted range, 1 kHz to 1 THz"),
+            "{e}"
+        );
+        let (_, e) = err(&["--integration-s", "1e9"]);
+        assert!(
+            e.contains("'--integration-s <INTEGRATION_S>': 1e9 s is outside the accepted range, 1 microsecond to 1 day (86400 s)"),
+            "{e}"
+        );
+        let (_, e) = err(&["--integration-s", "soon"]);
+        assert!(e.contains("\"soon\" is not a number of s"), "{e}");
+        let o = Opts::parse_from(["x", "--sample-rate-hz", "2.4e6", "--integration-s", "0.25"]).o;
+        assert_eq!((o.sample_rate_hz, o.integration_s), (Some(2.4e6), 0.25));
     }
 
     #[test]

@@ -107,12 +107,15 @@ pub fn waterfall_svg(a: &SpectraArchive, title: &str) -> String {
     }
     let f0 = a.freq_hz(0) / 1e6;
     let f1 = a.freq_hz(nch.saturating_sub(1)) / 1e6;
-    for k in 0..=4 {
-        let x = left + w * k as f64 / 4.0;
+    for (f, label) in nice_ticks(f0, f1, 4).labelled() {
+        let x = if f1 > f0 {
+            left + w * (f - f0) / (f1 - f0)
+        } else {
+            left + w / 2.0
+        };
         s.push_str(&format!(
-            "<text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{:.3}</text>\n",
+            "<text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>\n",
             top + h + 16.0,
-            f0 + (f1 - f0) * k as f64 / 4.0
         ));
     }
     s.push_str(&format!(
@@ -121,13 +124,12 @@ pub fn waterfall_svg(a: &SpectraArchive, title: &str) -> String {
         top + h + 36.0
     ));
     let dur = nint as f64 * a.header.integration_s;
-    for k in 0..=4 {
-        let y = top + h * k as f64 / 4.0;
+    for (t, label) in nice_ticks(0.0, dur, 4).labelled() {
+        let y = if dur > 0.0 { top + h * t / dur } else { top };
         s.push_str(&format!(
-            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.1}</text>\n",
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>\n",
             left - 6.0,
             y + 4.0,
-            dur * k as f64 / 4.0
         ));
     }
     s.push_str(&format!(
@@ -145,7 +147,7 @@ pub fn waterfall_svg(a: &SpectraArchive, title: &str) -> String {
     s
 }
 
-use crate::plot::escape as xml_escape;
+use crate::plot::{escape as xml_escape, nice_ticks};
 
 #[cfg(test)]
 mod tests {

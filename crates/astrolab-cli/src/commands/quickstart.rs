@@ -172,6 +172,7 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
             survey: None,
             program: None,
             out: None,
+            keep_negative_targetids: false,
         },
     )?;
     done.push(format!(

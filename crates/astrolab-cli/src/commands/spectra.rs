@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use astrolab_spectra::{convert_coadd_counted, write_spectra_file, SpectraFile};
+use astrolab_spectra::{convert_coadd_with, write_spectra_file, ConvertOptions, SpectraFile};
 use astrolab_store::{select_redrock, ResultTable, SpectraFileRecord, Store, Value};
 
 use crate::cli::{SpectraBuildArgs, SpectraCommand, SpectraGetArgs};
@@ -23,10 +23,7 @@ pub fn run(cfg: &Config, cmd: &SpectraCommand) -> Result<()> {
     match cmd {
         SpectraCommand::Build(a) => {
             let report = build(&mut store, cfg, a)?;
-            println!(
-                "spectra build: {} coadds: {} built, {} already built, {} skipped by survey/program; {} spectra written ({} without redshift, {} not selected)",
-                report.coadds, report.built, report.unchanged, report.filtered, report.spectra, report.no_redshift, report.rejected
-            );
+            println!("{}", report.summary());
             Ok(())
         }
         SpectraCommand::Get(a) => get(&mut store, a),
@@ -105,10 +102,54 @@ pub struct BuildReport {
     pub filtered: usize,
     /// Spectra written.
     pub spectra: usize,
+    /// Of the spectra written, those without a redshift (z NaN).
+    pub without_redshift: usize,
+    /// Coadds built without a redrock file beside them.
+    pub no_redrock_file: usize,
     /// Spectra without a redrock entry (left out).
     pub no_redshift: usize,
     /// Spectra the selection refused.
     pub rejected: usize,
+    /// Spectra of fibres on no target (negative TARGETID: sky and
+    /// unassigned fibres), left out unless --keep-negative-targetids.
+    pub not_targets: usize,
+}
+
+impl BuildReport {
+    /// The one-line summary `spectra build` prints.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "spectra build: {} coadds: {} built, {} already built, {} skipped by survey/program; \
+             {} spectra written ({} without redshift",
+            self.coadds,
+            self.built,
+            self.unchanged,
+            self.filtered,
+            self.spectra,
+            self.without_redshift
+        );
+        if self.no_redrock_file > 0 {
+            s += &format!(
+                ": {} coadd{} had no redrock file beside {}",
+                self.no_redrock_file,
+                if self.no_redrock_file == 1 { "" } else { "s" },
+                if self.no_redrock_file == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            );
+        }
+        s += &format!(
+            "); left out: {} without a redrock entry, {} not selected, \
+             {} sky or unassigned fibres (negative TARGETID",
+            self.no_redshift, self.rejected, self.not_targets
+        );
+        if self.not_targets > 0 {
+            s += "; --keep-negative-targetids keeps them";
+        }
+        s + ")"
+    }
 }
 
 fn find_coadds(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -201,7 +242,10 @@ pub fn build_one(
         }
         (None, _) => None,
     };
-    let (meta, rows, counts) = convert_coadd_counted(coadd, redrock, |r| {
+    let options = ConvertOptions {
+        keep_negative_targetids: a.keep_negative_targetids,
+    };
+    let (meta, rows, counts) = convert_coadd_with(coadd, redrock, &options, |r| {
         selected.as_ref().is_none_or(|s| s.contains(&r.target_id))
     })
     .with_context(|| format!("converting {}", coadd.display()))?;
@@ -263,8 +307,11 @@ pub fn build_one(
     )?;
     report.built += 1;
     report.spectra += index.len();
+    report.without_redshift += counts.kept_without_redshift;
+    report.no_redrock_file += usize::from(redrock.is_none());
     report.no_redshift += counts.no_redshift;
     report.rejected += counts.rejected;
+    report.not_targets += counts.not_targets;
     Ok(())
 }
 
@@ -436,4 +483,40 @@ fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_spectra_without_redshift_and_fibres_on_no_target() {
+        let r = BuildReport {
+            coadds: 3,
+            built: 3,
+            spectra: 7,
+            without_redshift: 5,
+            no_redrock_file: 1,
+            not_targets: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            r.summary(),
+            "spectra build: 3 coadds: 3 built, 0 already built, 0 skipped by survey/program; \
+             7 spectra written (5 without redshift: 1 coadd had no redrock file beside it); \
+             left out: 0 without a redrock entry, 0 not selected, 2 sky or unassigned fibres \
+             (negative TARGETID; --keep-negative-targetids keeps them)"
+        );
+        let r = BuildReport {
+            coadds: 2,
+            unchanged: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            r.summary(),
+            "spectra build: 2 coadds: 0 built, 2 already built, 0 skipped by survey/program; \
+             0 spectra written (0 without redshift); left out: 0 without a redrock entry, \
+             0 not selected, 0 sky or unassigned fibres (negative TARGETID)"
+        );
+    }
 }

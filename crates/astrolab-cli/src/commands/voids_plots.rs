@@ -16,7 +16,7 @@ const R: f64 = 20.0;
 const T: f64 = 40.0;
 const B: f64 = 55.0;
 
-use crate::plot::escape as esc;
+use crate::plot::{escape as esc, nice_ticks};
 
 fn range(series: &[(String, Vec<f64>)]) -> Option<(f64, f64)> {
     let (lo, hi) = series
@@ -48,27 +48,24 @@ fn frame(svg: &mut String, title: &str, xlabel: &str, ylabel: &str, x: (f64, f64
         svg,
         r#"<rect x="{L}" y="{T}" width="{pw}" height="{ph}" fill="none" stroke="black"/>"#
     );
-    for k in 0..=4 {
-        let f = k as f64 / 4.0;
-        let xv = x.0 + f * (x.1 - x.0);
-        let px = L + f * pw;
+    for (xv, label) in nice_ticks(x.0, x.1, 4).labelled() {
+        let px = L + (xv - x.0) / (x.1 - x.0) * pw;
         let _ = write!(
             svg,
-            r#"<line x1="{px:.1}" y1="{}" x2="{px:.1}" y2="{}" stroke="black"/><text x="{px:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            r#"<line x1="{px:.1}" y1="{}" x2="{px:.1}" y2="{}" stroke="black"/><text x="{px:.1}" y="{}" text-anchor="middle">{label}</text>"#,
             T + ph,
             T + ph + 5.0,
             T + ph + 18.0,
-            fmt_tick(xv)
         );
-        let yv = f * ymax;
-        let py = T + ph - f * ph;
+    }
+    for (yv, label) in nice_ticks(0.0, ymax, 4).labelled() {
+        let py = T + ph - yv / ymax * ph;
         let _ = write!(
             svg,
-            r#"<line x1="{}" y1="{py:.1}" x2="{L}" y2="{py:.1}" stroke="black"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+            r#"<line x1="{}" y1="{py:.1}" x2="{L}" y2="{py:.1}" stroke="black"/><text x="{}" y="{:.1}" text-anchor="end">{label}</text>"#,
             L - 5.0,
             L - 8.0,
             py + 4.0,
-            fmt_tick(yv)
         );
     }
     let _ = write!(
@@ -81,14 +78,6 @@ fn frame(svg: &mut String, title: &str, xlabel: &str, ylabel: &str, x: (f64, f64
         T + ph / 2.0,
         esc(ylabel)
     );
-}
-
-fn fmt_tick(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-2) {
-        format!("{v:.1e}")
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 fn legend(svg: &mut String, series: &[(String, Vec<f64>)]) {
@@ -194,4 +183,30 @@ pub fn hist_svg(
     legend(&mut svg, series);
     svg.push_str("</svg>");
     Some(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The labels of the axis ticks, in drawing order.
+    fn tick_labels(svg: &str, anchor: &str) -> Vec<String> {
+        svg.split(&format!("text-anchor=\"{anchor}\">"))
+            .skip(1)
+            .map(|s| s.split('<').next().unwrap_or("").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn ticks_fall_on_nice_numbers() {
+        // Issue 14: this range was labelled 9.28, 9.47, 9.67, 9.86, 10.05.
+        let series = vec![("void".to_string(), vec![9.28, 9.5, 9.9, 10.05])];
+        let svg = cdf_svg("t", "x", &series).unwrap();
+        // The x ticks, then the axis label.
+        assert_eq!(tick_labels(&svg, "middle"), ["9.50", "9.75", "10.00", "x"]);
+        assert_eq!(
+            tick_labels(&svg, "end"),
+            ["0.00", "0.25", "0.50", "0.75", "1.00"]
+        );
+    }
 }

@@ -38,10 +38,16 @@ pub struct Hdu {
     pub header: Header,
     /// `NAXIS1..NAXISn` in FITS order (fastest-varying first).
     axes: Vec<usize>,
+    /// Byte offset of the header in the file.
+    header_offset: usize,
     /// Byte offset of the data unit in the file.
     data_offset: usize,
     /// Data bytes without the block padding (for tables, heap included).
     data_len: usize,
+    /// Binary tables: bytes after the data unit, up to the last non-zero
+    /// one before the next HDU (or the end of the file), that the header
+    /// does not account for. See [`Hdu::extra_bytes`].
+    extra_bytes: usize,
 }
 
 impl Hdu {
@@ -49,6 +55,15 @@ impl Hdu {
     pub fn nrows(&self) -> Option<usize> {
         matches!(self.kind, HduKind::BinTable | HduKind::AsciiTable)
             .then(|| self.axes.get(1).copied().unwrap_or(0))
+    }
+    /// Binary tables: bytes after the table's data unit (`NAXIS1 x NAXIS2`
+    /// row bytes plus the heap) that are not zero padding, counted up to the
+    /// last non-zero byte before the next HDU or the end of the file. Zero
+    /// for a well-formed file; more usually means the table holds more rows
+    /// than its `NAXIS2` says (a writer that did not update the header).
+    /// Only `NAXIS2` rows are ever read; opening the file logs a warning.
+    pub fn extra_bytes(&self) -> usize {
+        self.extra_bytes
     }
     /// `NAXISn` in C order like numpy: `[NAXIS2, NAXIS1]` for a 2-d array (for
     /// a table, `[rows, bytes per row]`). Empty when `NAXIS = 0`.
@@ -411,10 +426,53 @@ fn scan(path: &Path, bytes: &[u8]) -> Result<Vec<Hdu>> {
             kind,
             header,
             axes,
+            header_offset: offset,
             data_offset,
             data_len,
+            extra_bytes: 0,
         });
         offset = data_offset + data_len.div_ceil(BLOCK) * BLOCK;
+    }
+    // What follows each binary table up to the next HDU (the last one: up
+    // to the end of the file) must be zero padding (Sect. 7.3.5). Rows a
+    // writer appended without raising NAXIS2 land there, and would be
+    // dropped without a word.
+    let starts: Vec<usize> = hdus
+        .iter()
+        .skip(1)
+        .map(|h| h.header_offset)
+        .chain([len])
+        .collect();
+    for (hdu, next) in hdus.iter_mut().zip(starts) {
+        if hdu.kind != HduKind::BinTable {
+            continue;
+        }
+        let end = hdu.data_offset + hdu.data_len;
+        let tail = bytes.get(end..next.max(end)).unwrap_or(&[]);
+        hdu.extra_bytes = tail.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        if hdu.extra_bytes > 0 {
+            let row_bytes = hdu.axes.first().copied().unwrap_or(0);
+            let rows = hdu.axes.get(1).copied().unwrap_or(0);
+            tracing::warn!(
+                file = %path.display(),
+                hdu = %hdu.label(),
+                extra_bytes = hdu.extra_bytes,
+                "{}: {}: {} bytes after its NAXIS2 = {rows} rows{} are not zero padding: \
+                 the table may hold more rows than its header says. Only {rows} rows are read; \
+                 check the file against the program that wrote it",
+                path.display(),
+                hdu.label(),
+                hdu.extra_bytes,
+                if row_bytes > 0 {
+                    format!(
+                        " ({row_bytes} bytes each: room for {} more)",
+                        hdu.extra_bytes.div_ceil(row_bytes)
+                    )
+                } else {
+                    String::new()
+                },
+            );
+        }
     }
     Ok(hdus)
 }
@@ -493,4 +551,64 @@ fn layout(
         .ok_or_else(too_big)?;
     let kind = if random_groups { HduKind::Other } else { kind };
     Ok((kind, axes, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fits::{write_fits, ColumnData, ColumnOut, HduOut};
+
+    /// A file of one binary table of `n` rows of one i64 (values 1..=n),
+    /// then `NAXIS2` rewritten to `naxis2`, and `then` appended HDUs.
+    fn table_file(dir: &Path, n: usize, naxis2: usize, then: bool) -> PathBuf {
+        let path = dir.join(format!("t{n}-{naxis2}-{then}.fits"));
+        let mut hdus = vec![
+            HduOut::Primary { header: vec![] },
+            HduOut::Table {
+                extname: Some("ROWS".into()),
+                header: vec![],
+                columns: vec![ColumnOut::new(
+                    "V",
+                    ColumnData::I64((1..=n as i64).collect()),
+                )],
+            },
+        ];
+        if then {
+            hdus.push(HduOut::Table {
+                extname: Some("AFTER".into()),
+                header: vec![],
+                columns: vec![ColumnOut::new("W", ColumnData::I64(vec![7; 3]))],
+            });
+        }
+        write_fits(&path, &hdus).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = (0..bytes.len() / CARD)
+            .map(|i| i * CARD)
+            .find(|&o| bytes[o..].starts_with(b"NAXIS2  ="))
+            .unwrap();
+        let card = format!("{:<8}= {:>20}", "NAXIS2", naxis2);
+        bytes[at..at + CARD].copy_from_slice(format!("{card:<80}").as_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn rows_beyond_naxis2_are_counted_as_extra_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        // Well-formed: nothing extra.
+        let f = FitsFile::open(&table_file(dir.path(), 5, 5, true)).unwrap();
+        assert_eq!(f.hdu("ROWS").unwrap().extra_bytes(), 0);
+        // Two rows past NAXIS2 inside the padding block, another HDU after.
+        let f = FitsFile::open(&table_file(dir.path(), 5, 3, true)).unwrap();
+        let h = f.hdu("ROWS").unwrap();
+        assert_eq!((h.nrows(), h.extra_bytes()), (Some(3), 16));
+        assert_eq!(f.table("ROWS").unwrap().read_i64("V").unwrap(), [1, 2, 3]);
+        assert_eq!(f.hdu("AFTER").unwrap().extra_bytes(), 0);
+        // 400 rows written, 10 declared: the rows run past the padding
+        // block to the end of the file (no XTENSION there, so no HDU).
+        let f = FitsFile::open(&table_file(dir.path(), 400, 10, false)).unwrap();
+        let h = f.hdu("ROWS").unwrap();
+        assert_eq!((h.nrows(), h.extra_bytes()), (Some(10), 390 * 8));
+        assert_eq!(f.hdus().len(), 2);
+    }
 }

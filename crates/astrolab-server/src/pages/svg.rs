@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use astrolab_spectra::plot::nice_ticks;
 use base64::Engine;
 
 use super::{escape, fmt_f64};
@@ -96,22 +97,24 @@ pub fn line_plot(title: &str, xlabel: &str, ylabel: &str, series: &[Series<'_>])
         escape(title),
         escape(title)
     );
-    for k in 0..=4 {
-        let xv = x0 + (x1 - x0) * k as f64 / 4.0;
-        let yv = y0 + (y1 - y0) * k as f64 / 4.0;
+    for (xv, label) in nice_ticks(x0, x1, 4).labelled() {
         let _ = write!(
             s,
-            r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#e3e3e3"/><text x="{0:.1}" y="{3}" text-anchor="middle" fill="#333">{4}</text><line x1="{l}" y1="{5:.1}" x2="{6}" y2="{5:.1}" stroke="#e3e3e3"/><text x="{7}" y="{8:.1}" text-anchor="end" fill="#333">{9}</text>"##,
+            r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#e3e3e3"/><text x="{0:.1}" y="{3}" text-anchor="middle" fill="#333">{label}</text>"##,
             px(xv),
             t,
             h - b,
             h - b + 16.0,
-            short(xv),
+        );
+    }
+    for (yv, label) in nice_ticks(y0, y1, 4).labelled() {
+        let _ = write!(
+            s,
+            r##"<line x1="{l}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#e3e3e3"/><text x="{2}" y="{3:.1}" text-anchor="end" fill="#333">{label}</text>"##,
             py(yv),
             w - r,
             l - 6.0,
             py(yv) + 4.0,
-            short(yv),
         );
     }
     let _ = write!(
@@ -177,17 +180,6 @@ pub fn line_plot(title: &str, xlabel: &str, ylabel: &str, series: &[Series<'_>])
     }
     s += "</svg>";
     s
-}
-
-fn short(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1e5 || (a < 1e-2 && a != 0.0) {
-        format!("{v:.2e}")
-    } else if a >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 pub use astrolab_spectra::plot::viridis;
@@ -301,6 +293,33 @@ pub fn waterfall(spectra: &[(Vec<f32>, Vec<u8>)]) -> Option<(String, usize, usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_plot_ticks_fall_on_nice_numbers() {
+        // Issue 14: these axes were labelled at quarters of the data range
+        // (9.28, 9.47, ...).
+        let svg = line_plot(
+            "t",
+            "x",
+            "y",
+            &[Series {
+                label: "s",
+                colour: "#000",
+                points: vec![(9.28, 0.0), (10.05, 100.0)],
+                markers: false,
+            }],
+        );
+        let labels = |anchor: &str| -> Vec<String> {
+            svg.split(&format!("text-anchor=\"{anchor}\" fill=\"#333\">"))
+                .skip(1)
+                .map(|s| s.split('<').next().unwrap_or("").to_string())
+                .collect()
+        };
+        assert_eq!(labels("middle"), ["9.50", "9.75", "10.00"]);
+        // y: 0 to 100 padded by 8 % each side, a span of 116 (Heckbert:
+        // rounded up to 200, / 4 intervals: steps of 50).
+        assert_eq!(labels("end"), ["0", "50", "100"]);
+    }
 
     #[test]
     fn bmp_header_and_size() {

@@ -216,9 +216,17 @@ fn detect_fits(path: &Path, fits: &FitsFile) -> Result<Format> {
         return Ok(Format::V2);
     }
     if has("FIBERMAP") && (has("B_FLUX") || has("BRZ_FLUX")) {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
+            _ => ".".to_string(),
+        };
         return Err(StoreError::UnknownFormat {
             path: path.to_path_buf(),
-            reason: "this is a DESI coadd (spectra), not a catalog".to_string(),
+            reason: format!(
+                "this is a DESI coadd (spectra), not a catalog: `astrolab ingest` loads catalogs; \
+                 to add its spectra to the spectral store run `astrolab spectra build --from {dir}` \
+                 (it takes every coadd-*.fits under the directory, with the redrock-*.fits beside each)"
+            ),
         });
     }
     if let Ok(t) = fits.first_table() {

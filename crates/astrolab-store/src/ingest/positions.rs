@@ -9,8 +9,9 @@
 //! load fails the pending file is deleted, so no cache ever describes rows
 //! that are not in the store. A cache that could not be written only costs
 //! speed: the crossmatch rebuilds it from the database. A process killed
-//! mid-load can leave a `*-pending-*.pos.tmp` file behind: readers never
-//! open that name, and it can be deleted at any time.
+//! mid-load leaves its `*-pending-*.pos.tmp` file behind (readers never
+//! open that name); the next ingest deletes it once its owner process is
+//! gone ([`poscache::sweep_stale`]).
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -33,6 +34,7 @@ pub(crate) struct PendingPositions {
 /// pending files under `home` (named by the file's checksum and this
 /// process, so concurrent ingests never share one).
 pub(crate) fn start(home: &Path, sha256: &str, batches: &[Batch]) -> PendingPositions {
+    poscache::sweep_stale(home);
     let jobs: Vec<(&'static str, PathBuf, Cached)> = batches
         .iter()
         .filter(|b| b.table.sky)

@@ -15,11 +15,18 @@
 //! literal := number | 'string' | TRUE | FALSE
 //! ```
 //! Column names are checked against the table spec and literals are bound
-//! as parameters, so a filter can never inject SQL.
+//! as parameters, so a filter can never inject SQL. Parentheses and `NOT`
+//! nest at most [`MAX_DEPTH`] deep: the parser is recursive, and a filter
+//! of 100 000 `(` would otherwise overflow the stack and kill the process.
 
 use crate::error::{Result, StoreError};
 use crate::schema::{ColType, TableSpec};
 use crate::value::Value;
+
+/// How deep parentheses and `NOT` may nest in one filter. Real filters
+/// nest two or three levels; 64 leaves room for generated ones while
+/// keeping the recursive parser far from the end of a thread's stack.
+pub const MAX_DEPTH: usize = 64;
 
 /// A compiled filter: SQL text with numbered placeholders, and the values.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +134,8 @@ struct Parser<'a> {
     params: Vec<Value>,
     marker: char,
     first: usize,
+    /// Open parentheses and `NOT`s around the current position.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -177,17 +186,34 @@ impl Parser<'_> {
         })
     }
 
+    /// Enters one more level of `(` or `NOT`, refusing past [`MAX_DEPTH`].
+    fn descend(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(format!(
+                "the filter nests parentheses and NOT more than {MAX_DEPTH} deep; \
+                 flatten it (a AND b AND c needs no parentheses)"
+            )));
+        }
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<String> {
         if self.keyword("NOT") {
-            return Ok(format!("(NOT {})", self.unary()?));
+            self.descend()?;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(format!("(NOT {inner})"));
         }
         if self.peek() == Some(&Tok::LParen) {
             self.pos += 1;
+            self.descend()?;
             let e = self.expr()?;
             if self.peek() != Some(&Tok::RParen) {
                 return Err(self.err("missing ')'"));
             }
             self.pos += 1;
+            self.depth -= 1;
             return Ok(e);
         }
         self.cond()
@@ -326,6 +352,7 @@ pub fn compile(filter: &str, table: &TableSpec, marker: char, first: usize) -> R
         params: Vec::new(),
         marker,
         first,
+        depth: 0,
     };
     let sql = p.expr()?;
     if p.pos != p.toks.len() {
@@ -399,6 +426,30 @@ mod tests {
             e.contains("no column nosuch") && e.contains("targetid"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn nesting_is_capped_instead_of_overflowing_the_stack() {
+        let at_limit = format!("{}z > 1{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        let c = compile(&at_limit, &ZCATALOG, '?', 1).unwrap();
+        assert_eq!(c.sql, "z > ?1");
+        let nots = format!("{}z > 1", "NOT ".repeat(MAX_DEPTH));
+        compile(&nots, &ZCATALOG, '?', 1).unwrap();
+        let want = "--where: the filter nests parentheses and NOT more than 64 deep; \
+                    flatten it (a AND b AND c needs no parentheses)";
+        for deep in [
+            format!(
+                "{}z > 1{}",
+                "(".repeat(MAX_DEPTH + 1),
+                ")".repeat(MAX_DEPTH + 1)
+            ),
+            "(".repeat(100_000),
+            "NOT ".repeat(100_000),
+            "NOT (".repeat(50_000),
+        ] {
+            let e = compile(&deep, &ZCATALOG, '?', 1).unwrap_err().to_string();
+            assert_eq!(e, want);
+        }
     }
 
     #[test]

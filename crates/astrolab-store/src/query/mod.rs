@@ -220,6 +220,27 @@ impl Store {
         })
     }
 
+    /// Whether a catalog table holds any row: one probe (`LIMIT 1`), not a
+    /// count, so it costs the same on an empty table and on 50 M rows.
+    pub fn table_has_rows(&mut self, table: &str) -> Result<bool> {
+        let t = schema::table(table)
+            .ok_or_else(|| StoreError::bad_request("table", format!("no table {table}")))?;
+        let sql = format!("SELECT 1 FROM {} LIMIT 1", t.name);
+        Ok(!self.query_rows(&sql, &sql, &[])?.is_empty())
+    }
+
+    /// The sky tables (those a cone search can search) that hold rows, in
+    /// schema order.
+    pub fn sky_tables_with_rows(&mut self) -> Result<Vec<&'static str>> {
+        let mut out = Vec::new();
+        for t in schema::TABLES.iter().filter(|t| t.sky) {
+            if self.table_has_rows(t.name)? {
+                out.push(t.name);
+            }
+        }
+        Ok(out)
+    }
+
     /// Number of rows of a catalog table.
     pub fn count_rows(&mut self, table: &str) -> Result<i64> {
         let t = schema::table(table)
