@@ -39,7 +39,7 @@
 // `!(x > 0.0)` is meant: it also rejects NaN, which `x <= 0.0` would let through.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
-use crate::gauss::noise_rms;
+use crate::gauss::{noise_rms, Component};
 
 /// Why a channel is flagged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +128,16 @@ impl Resolution {
     /// 1 %): the fit pressed it against the bound, the line is unresolved.
     pub fn is_unresolved(&self, sigma_km_s: f64) -> bool {
         !(sigma_km_s > 1.01 * self.min_sigma_km_s())
+    }
+    /// The resolved components, in their order (strongest first after
+    /// [`crate::gauss::decompose`]): the HI lines; what is left out is no
+    /// line at this resolution.
+    pub fn resolved(&self, components: &[Component]) -> Vec<Component> {
+        components
+            .iter()
+            .filter(|c| !self.is_unresolved(c.sigma_km_s))
+            .copied()
+            .collect()
     }
 }
 

@@ -428,13 +428,7 @@ fn salsa_strongest_components_and_rotation_curves_agree_with_the_observers() {
             // Tangent points from the observer-windowed reduction; unresolved
             // components (at the minimum width) are no HI line (as `hline
             // rotation-curve`).
-            let resolved: Vec<Component> = ours
-                .fit
-                .components
-                .iter()
-                .filter(|c| !ours.resolution.is_unresolved(c.sigma_km_s))
-                .copied()
-                .collect();
+            let resolved = ours.resolution.resolved(&ours.fit.components);
             let vmax = terminal_velocity_km_s(
                 &ours.v,
                 &ours.t_sub,

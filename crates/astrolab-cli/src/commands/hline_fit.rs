@@ -939,10 +939,10 @@ pub fn flags_words(r: &Analysis) -> String {
     )
 }
 
-pub fn run(_cfg: &Config, a: &FitArgs) -> Result<()> {
-    let (all, persistent) = analyse_all(&a.spectra, &a.analysis)?;
-    if !persistent.is_empty() {
-        let mhz: Vec<String> = persistent
+/// Prints the recurring RFI frequencies learned across the spectra.
+pub fn print_recurring(persistent_hz: &[f64]) {
+    if !persistent_hz.is_empty() {
+        let mhz: Vec<String> = persistent_hz
             .iter()
             .map(|f| format!("{:.4}", f / 1e6))
             .collect();
@@ -951,6 +951,11 @@ pub fn run(_cfg: &Config, a: &FitArgs) -> Result<()> {
             mhz.join(", ")
         );
     }
+}
+
+pub fn run(_cfg: &Config, a: &FitArgs) -> Result<()> {
+    let (all, persistent) = analyse_all(&a.spectra, &a.analysis)?;
+    print_recurring(&persistent);
     if let Some(r) = all.first() {
         println!(
             "channel width {:.3} km/s: narrowest Gaussian sigma {:.3} km/s (FWHM {:.2} km/s); \

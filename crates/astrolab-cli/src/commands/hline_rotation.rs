@@ -9,7 +9,7 @@ use astrolab_hline::science::{
 };
 use clap::{Args, ValueEnum};
 
-use super::hline_fit::{analyse_all, write_atomic, AnalysisArgs};
+use super::hline_fit::{analyse_all, print_recurring, write_atomic, AnalysisArgs};
 use crate::config::Config;
 
 /// Arguments of `hline rotation-curve`.
@@ -62,16 +62,7 @@ pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {
     // One session: narrow-band RFI flagged in each spectrum, recurring
     // frequencies learned across them (as `hline fit`).
     let (all, persistent) = analyse_all(&a.spectra, &a.analysis)?;
-    if !persistent.is_empty() {
-        let mhz: Vec<String> = persistent
-            .iter()
-            .map(|f| format!("{:.4}", f / 1e6))
-            .collect();
-        println!(
-            "recurring RFI frequencies in these spectra (MHz, topocentric): {}",
-            mhz.join(", ")
-        );
-    }
+    print_recurring(&persistent);
     let n_flagged: usize = all.iter().map(|r| r.flags.flagged.len()).sum();
     if n_flagged > 0 {
         println!("{n_flagged} narrow-band RFI features flagged and left out of the fits");
@@ -96,13 +87,7 @@ pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {
             },
         };
         // Unresolved components (at the minimum width) are no HI line.
-        let resolved: Vec<_> = r
-            .fit
-            .components
-            .iter()
-            .filter(|c| !r.resolution.is_unresolved(c.sigma_km_s))
-            .copied()
-            .collect();
+        let resolved = r.resolution.resolved(&r.fit.components);
         if let Some(v) = terminal_velocity_km_s(&s.v_lsr_km_s, &r.t_sub_k, &resolved, method) {
             if let Some(tp) =
                 tangent_point(s.l_deg, s.b_deg, v, a.analysis.r0_kpc, a.analysis.v0_km_s)
