@@ -329,9 +329,36 @@ fn test_run(
     if left < 2 || outer.len() - left < 2 {
         return None;
     }
-    let rows: Vec<Vec<f64>> = outer.iter().map(|&j| poly(j)).collect();
-    let y: Vec<f64> = outer.iter().map(|&j| t[j]).collect();
-    let (_, cb) = lsq(&rows, &y)?;
+    // Robust: a channel of the window off the quartic by more than 2 k sigma
+    // (another spike, not yet flagged) is dropped and the fit repeated, as
+    // long as two channels stay on each side and the fit stays determined.
+    let mut outer = outer;
+    let cb = loop {
+        let rows: Vec<Vec<f64>> = outer.iter().map(|&j| poly(j)).collect();
+        let y: Vec<f64> = outer.iter().map(|&j| t[j]).collect();
+        let (_, cb) = lsq(&rows, &y)?;
+        let worst = outer
+            .iter()
+            .enumerate()
+            .map(|(i, &j)| {
+                let m: f64 = poly(j).iter().zip(&cb).map(|(x, c)| x * c).sum();
+                (i, (t[j] - m).abs())
+            })
+            .max_by(|x, y| x.1.total_cmp(&y.1));
+        let Some((i, r)) = worst else { break cb };
+        let left = outer.iter().filter(|&&j| j < a).count();
+        let on_left = outer[i] < a;
+        let room = if on_left {
+            left > 2
+        } else {
+            outer.len() - left > 2
+        };
+        if r > 2.0 * k * noise && room && outer.len() > 6 {
+            outer.remove(i);
+        } else {
+            break cb;
+        }
+    };
     let bg = |j: usize| -> f64 { poly(j).iter().zip(&cb).map(|(x, c)| x * c).sum() };
     let (peak, amp) = run
         .clone()
