@@ -268,6 +268,9 @@ fn lsq(rows: &[Vec<f64>], y: &[f64]) -> Option<(f64, Vec<f64>)> {
     Some((rss, c))
 }
 
+/// Fraction of the threshold a two-channel run must reach.
+const WIDE_K: f64 = 0.9;
+
 /// Tests the run `first..first + w`: `Some(signed excess at its peak
 /// channel, peak channel, least height over the neighbours' line)` when it
 /// is a spike at threshold `k`.
@@ -281,6 +284,10 @@ fn test_run(
     o: &SpikeOptions,
 ) -> Option<(f64, usize, f64)> {
     let run = first..first + w;
+    // Two channels that both stand out are less likely noise than one: each
+    // channel of a two-channel run need stand only WIDE_K k sigma above its
+    // neighbours (its excess over the background still needs k sigma).
+    let k_nb = if w > 1 { WIDE_K * k } else { k };
     if run.end > t.len() || !run.clone().all(|j| usable[j]) {
         return None;
     }
@@ -307,7 +314,7 @@ fn test_run(
             }
         })
         .collect();
-    if !excess.iter().all(|e| e * sign > k * noise) {
+    if !excess.iter().all(|e| e * sign > k_nb * noise) {
         return None;
     }
     // (2) Narrower than the resolution: a quartic background through the
