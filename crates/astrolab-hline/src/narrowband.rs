@@ -268,6 +268,9 @@ fn lsq(rows: &[Vec<f64>], y: &[f64]) -> Option<(f64, Vec<f64>)> {
     Some((rss, c))
 }
 
+/// Flagging passes at most (see [`flag_narrowband`]).
+const MAX_PASSES: usize = 3;
+
 /// Fraction of the threshold a two-channel run must reach.
 const WIDE_K: f64 = 0.9;
 
@@ -466,7 +469,10 @@ pub fn flag_narrowband(
             noise_k: noise,
         };
     }
-    {
+    // Passes until nothing new is flagged: a spike in another's background
+    // window or beside it is tested again once that one is out.
+    for _pass in 0..MAX_PASSES {
+        let before = flagged.len();
         let usable: Vec<bool> = (0..n).map(|j| !excluded[j] && t[j].is_finite()).collect();
         // (height over the neighbours' line, amplitude, first, width, peak, source)
         let mut found: Vec<(f64, f64, usize, usize, usize, FlagSource)> = Vec::new();
@@ -489,8 +495,8 @@ pub fn flag_narrowband(
             }
         }
         // Standing out most first (a spike's neighbour, dragged off the
-        // line through its own neighbours, comes later); a run overlapping (or touching) one already
-        // taken this pass waits for the next pass.
+        // line through its own neighbours, comes later); a run overlapping
+        // (or touching) one already taken this pass waits for the next pass.
         found.sort_by(|x, y| y.0.total_cmp(&x.0));
         let mut taken = vec![false; n];
         // A one-channel candidate inside a two-channel one whose both
@@ -523,6 +529,9 @@ pub fn flag_narrowband(
                 amp_k: amp,
                 source,
             });
+        }
+        if flagged.len() == before {
+            break;
         }
     }
     flagged.sort_by_key(|f| f.first_channel);
