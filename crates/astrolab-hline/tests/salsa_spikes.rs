@@ -166,6 +166,7 @@ fn injected_spikes() {
     let mut rng = ChaCha8Rng::seed_from_u64(15);
     let (mut n_spikes, mut n_found, mut n_clean, mut n_clean_flagged) = (0, 0, 0, 0);
     let (mut n_fit, mut n_moved, mut n_spike_strongest) = (0, 0, 0);
+    let mut n_moved_onto_flagged = 0;
     let mut n_unresolved_first = 0;
     let mut missed: Vec<String> = Vec::new();
     for set in 1..=6 {
@@ -240,14 +241,21 @@ fn injected_spikes() {
             if (v1 - v0).abs().is_nan() || (v1 - v0).abs() >= 0.5 {
                 n_moved += 1;
             }
-            // A spike taken for the strongest HI component: the strongest
-            // resolved component moved by more than 5 km/s onto a spike.
+            // A spike taken for the strongest HI component (what `hline
+            // fit` reports: the strongest resolved component): it moved by
+            // more than 5 km/s onto a spike left in the data. Onto a flagged
+            // spike (its channels NaN, out of the fit) it is another blend
+            // of the HI around it, counted apart.
+            let near = |c: usize, w: usize| (c..c + w).any(|j| (inj.v_km_s[j] - v1).abs() < 2.5);
+            let flagged_run = |c: usize, w: usize| (c..c + w).all(|j| f.excluded[j]);
             if (v1 - v0).abs() > 5.0
                 && spikes
                     .iter()
-                    .any(|&(c, w, _)| (c..c + w).any(|j| (inj.v_km_s[j] - v1).abs() < 2.5))
+                    .any(|&(c, w, _)| near(c, w) && !flagged_run(c, w))
             {
                 n_spike_strongest += 1;
+            } else if (v1 - v0).abs() > 5.0 && spikes.iter().any(|&(c, w, _)| near(c, w)) {
+                n_moved_onto_flagged += 1;
             }
             if spike_first {
                 n_unresolved_first += 1;
@@ -257,7 +265,8 @@ fn injected_spikes() {
     eprintln!(
         "spikes {n_spikes}, flagged {n_found}; clean channels {n_clean}, flagged {n_clean_flagged}; \
          fits {n_fit}, strongest resolved component moved by 0.5 km/s or more {n_moved}, \
-         a spike taken as the strongest {n_spike_strongest}, an unresolved component \
+         a spike taken as the strongest {n_spike_strongest} (moved beside a flagged spike \
+         {n_moved_onto_flagged}), an unresolved component \
          larger than the strongest resolved one {n_unresolved_first}"
     );
     for m in missed.iter().take(40) {
@@ -266,11 +275,14 @@ fn injected_spikes() {
     // Measured (seed 15). Issue 15 asks for >= 95 % flagged, no spike ever
     // the strongest and < 0.5 km/s moves everywhere: not reached yet. The
     // misses are spikes on the flanks of bright lines (not above both
-    // neighbours) and weak two-channel spikes on line tops; the moves come
-    // from those and from the BIC choosing other blends once channels go.
+    // neighbours), weak two-channel spikes on line tops and spikes below
+    // 5 sigma; the three spikes taken as the strongest are unflagged ones
+    // (4.3 K and 12.6 K two-channel, 4.6 K one-channel, on line tops); the
+    // moves come from those and from the BIC choosing other blends once
+    // channels go.
     assert_eq!((n_spikes, n_found), (786, 742)); // 94.4 %
     assert_eq!((n_clean, n_clean_flagged), (110_737, 44)); // 0.040 %
     assert_eq!((n_fit, n_moved), (437, 62));
-    assert_eq!(n_spike_strongest, 5);
+    assert_eq!((n_spike_strongest, n_moved_onto_flagged), (3, 2));
     assert_eq!(n_unresolved_first, 2);
 }
