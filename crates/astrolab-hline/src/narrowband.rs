@@ -26,15 +26,19 @@
 //!
 //! The spike test, per run of one or two channels `S` (positive or
 //! negative): (1) every channel of `S` stands more than `k_sigma` robust
-//! sigmas above (below) both its neighbouring channels, its excess over a local background (a quartic
+//! sigmas (0.9 `k_sigma` for a two-channel run) above (below) both its
+//! neighbouring channels, its excess over a local background (a quartic
 //! through the usable channels 2 to `half_window + 1` beyond the run, the
-//! neighbours left out) exceeds `k_sigma` sigmas too, and (2) the feature
+//! neighbours left out, a channel off it by more than 2 `k_sigma` sigmas
+//! dropped and the fit repeated) exceeds `k_sigma` sigmas too, and (2) the feature
 //! is narrower than the resolution: the mean excess of the two neighbours
 //! over that background is below half of what the narrowest resolvable
 //! Gaussian (sigma `min_sigma_channels`, centred anywhere in the run) would
 //! leave there ([`narrowest_neighbour_ratio`]: 0.61 of the peak for one
 //! channel and sigma = 1 channel, 0.37 for two). A real line, however
-//! bright, lifts its neighbours with it and fails (2).
+//! bright, lifts its neighbours with it and fails (2). The search is
+//! repeated (3 passes at most) with the flagged channels out, until nothing
+//! new is flagged.
 
 // `!(x > 0.0)` is meant: it also rejects NaN, which `x <= 0.0` would let through.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
