@@ -188,3 +188,59 @@ fn bad_spectra_are_clear_errors() {
     let t = text(&o);
     assert!(t.contains("nolsr.fits") && t.contains("VELO-LSR"), "{t}");
 }
+
+#[test]
+fn narrowband_rfi_is_flagged_listed_and_masked() {
+    let Some(data) = require_shared_data("narrowband_rfi_is_flagged_listed_and_masked") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    // Observe-2/spectrum_11464: the 1420.0094 MHz spike stands 6.2 K above
+    // both neighbours (channel 88, +90 km/s).
+    let spec = data.join("hline/salsa/Observe-2/spectrum_11464.fits");
+    let spec = spec.to_str().unwrap();
+    let o = run(
+        d.path(),
+        &[
+            "hline",
+            "fit",
+            spec,
+            "--output",
+            "c.json",
+            "--mask-vel=-50",
+            "--plot-dir",
+            "figs",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("1420.0094 MHz"), "{out}");
+    assert!(out.contains("narrowest Gaussian sigma 2.06"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("c.json")).unwrap()).unwrap();
+    let flagged = json[0]["flagged_channels"].as_array().unwrap();
+    let spike = flagged
+        .iter()
+        .find(|f| f["source"] == "spike")
+        .expect("a spike flagged");
+    assert!((spike["freq_hz"].as_f64().unwrap() - 1_420_009_375.0).abs() < 1.0);
+    assert!(spike["amp_k"].as_f64().unwrap() > 5.0);
+    assert_eq!(spike["width_channels"], 1);
+    let user = flagged.iter().find(|f| f["source"] == "user").unwrap();
+    assert!((user["v_lsr_km_s"].as_f64().unwrap() + 50.0).abs() < 1.1);
+    assert!((json[0]["min_sigma_km_s"].as_f64().unwrap() - 2.061).abs() < 0.01);
+    // The strongest resolved component is on the HI line, not at +90 km/s.
+    let i = json[0]["strongest_resolved"].as_u64().unwrap() as usize;
+    let v = json[0]["components"][i]["v_lsr_km_s"].as_f64().unwrap();
+    let vs = spike["v_lsr_km_s"].as_f64().unwrap();
+    assert!((v - vs).abs() > 20.0, "strongest at {v}, spike at {vs}");
+    let svg = std::fs::read_to_string(d.path().join("figs/spectrum_11464.svg")).unwrap();
+    assert!(svg.contains("class=\"rfi\""));
+    // CSV: the flags beside the table.
+    let o = run(d.path(), &["hline", "fit", spec, "--output", "c.csv"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rfi = std::fs::read_to_string(d.path().join("c_rfi.csv")).unwrap();
+    assert!(rfi.lines().nth(1).unwrap().contains(",spike"), "{rfi}");
+    let o = run(d.path(), &["hline", "fit", spec, "--mask-freq", "abc"]);
+    assert!(!o.status.success());
+}

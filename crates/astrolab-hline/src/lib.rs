@@ -5,6 +5,7 @@
 //! Pure science: arrays in, arrays and tables out; no database, no HTTP.
 
 pub mod linefind;
+pub mod narrowband;
 pub mod pfb;
 pub mod rfi;
 pub mod spectrometer;

@@ -10,6 +10,9 @@ use astrolab_formats::sdfits::Sdfits;
 use astrolab_formats::{write_fits, ColumnData, ColumnOut, HduOut};
 use astrolab_hline::baseline::{fit_baseline, fit_baseline_auto, Baseline, Order};
 use astrolab_hline::gauss::{decompose, Component, Criterion, GaussFit, GaussOptions};
+use astrolab_hline::narrowband::{
+    flag_session, NarrowbandFlags, Resolution, SpectrumAxes, UserMask,
+};
 use astrolab_hline::science::{
     column_density_cm2, hvc_candidates, GalaxyModel, HVC_DEVIATION_KM_S,
 };
@@ -98,6 +101,14 @@ pub struct AnalysisArgs {
     /// Circular velocity at the Sun, km/s.
     #[arg(long, default_value_t = 220.0)]
     pub v0_km_s: f64,
+    /// Bad topocentric frequencies, MHz, left out of baseline and fit:
+    /// ranges "1420.005:1420.012" or single values "1420.0094" (the channel
+    /// holding it), comma-separated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub mask_freq: Option<String>,
+    /// Bad v_LSR ranges or single velocities, km/s, as --mask-freq.
+    #[arg(long, allow_hyphen_values = true)]
+    pub mask_vel: Option<String>,
 }
 
 /// Criteria on the command line.
@@ -118,6 +129,9 @@ pub struct Loaded {
     pub b_deg: f64,
     /// Where the LSR correction came from.
     pub lsr_source: String,
+    /// Topocentric sky frequency per channel, Hz (None for CSV without a
+    /// freq_hz column).
+    pub freq_hz: Option<Vec<f64>>,
 }
 
 fn parse_ranges(s: &str, what: &str) -> Result<Vec<(f64, f64)>> {
@@ -216,8 +230,10 @@ pub fn load(path: &Path, lsr: LsrArg) -> Result<Loaded> {
             );
         }
         let t_k = sd.spectra(&[0])?.remove(0);
-        let v = (0..t_k.len())
-            .map(|i| radio_velocity_km_s(r.freq_hz(i), r.restfreq_hz) + corr)
+        let freq: Vec<f64> = (0..t_k.len()).map(|i| r.freq_hz(i)).collect();
+        let v = freq
+            .iter()
+            .map(|&f| radio_velocity_km_s(f, r.restfreq_hz) + corr)
             .collect();
         let (l, b) = astrolab_sky::galactic::icrs_to_galactic(r.crval2_deg, r.crval3_deg);
         return Ok(Loaded {
@@ -228,6 +244,7 @@ pub fn load(path: &Path, lsr: LsrArg) -> Result<Loaded> {
             l_deg: l,
             b_deg: b,
             lsr_source: source,
+            freq_hz: Some(freq),
         });
     }
     let s = SalsaSpectrum::open(path)?;
@@ -242,6 +259,7 @@ pub fn load(path: &Path, lsr: LsrArg) -> Result<Loaded> {
         l_deg: s.glon_deg,
         b_deg: s.glat_deg,
         lsr_source: "SALSA VELO-LSR (minus the correction)".into(),
+        freq_hz: Some((0..s.data_k.len()).map(|i| s.freq_hz(i)).collect()),
     })
 }
 
@@ -276,6 +294,7 @@ fn load_csv(path: &Path, name: String) -> Result<Loaded> {
         l_deg: l,
         b_deg: b,
         lsr_source: "CSV v_lsr_km_s column".into(),
+        freq_hz: col(&["freq_hz"]),
     })
 }
 
@@ -293,10 +312,90 @@ pub struct Analysis {
     pub hvc: Vec<(usize, f64)>,
     /// Deviation velocity of every component.
     pub deviation_km_s: Vec<f64>,
+    /// Narrow-band RFI and user-masked channels, left out of baseline and fit.
+    pub flags: NarrowbandFlags,
+    /// Channel width and the narrowest resolved Gaussian.
+    pub resolution: Resolution,
 }
 
-/// Baseline, decomposition, column density and HVC flags of one spectrum.
-pub fn analyse(s: Loaded, a: &AnalysisArgs) -> Result<Analysis> {
+impl Analysis {
+    /// The strongest component that is resolved (wider than the minimum).
+    pub fn strongest_resolved(&self) -> Option<&Component> {
+        self.fit
+            .components
+            .iter()
+            .find(|c| !self.resolution.is_unresolved(c.sigma_km_s))
+    }
+}
+
+/// The user's `--mask-freq` (MHz) and `--mask-vel` (km/s) ranges.
+fn user_mask(a: &AnalysisArgs) -> Result<UserMask> {
+    let ranges = |s: &Option<String>, what: &str, scale: f64| -> Result<Vec<(f64, f64)>> {
+        let Some(s) = s else {
+            return Ok(Vec::new());
+        };
+        s.split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                if p.contains(':') {
+                    parse_ranges(p, what).map(|r| (r[0].0 * scale, r[0].1 * scale))
+                } else {
+                    let x: f64 = p
+                        .trim()
+                        .parse()
+                        .with_context(|| format!("{what}: '{p}' is not a number or lo:hi"))?;
+                    Ok((x * scale, x * scale))
+                }
+            })
+            .collect()
+    };
+    Ok(UserMask {
+        freq_hz: ranges(&a.mask_freq, "--mask-freq", 1e6)?,
+        v_km_s: ranges(&a.mask_vel, "--mask-vel", 1.0)?,
+    })
+}
+
+/// Loads `paths` and analyses them as one session: narrow-band RFI is
+/// flagged in each ([`flag_session`]: spikes narrower than the resolution,
+/// the user's ranges, then the frequencies recurring across the spectra);
+/// returns the analyses and the recurring frequencies (Hz).
+pub fn analyse_all(paths: &[PathBuf], a: &AnalysisArgs) -> Result<(Vec<Analysis>, Vec<f64>)> {
+    let user = user_mask(a)?;
+    let loaded: Vec<Loaded> = paths
+        .iter()
+        .map(|p| load(p, a.lsr))
+        .collect::<Result<_>>()?;
+    for s in &loaded {
+        if s.t_k.len() != s.v_lsr_km_s.len() {
+            bail!(
+                "{}: {} velocities but {} temperatures",
+                s.path.display(),
+                s.v_lsr_km_s.len(),
+                s.t_k.len()
+            );
+        }
+    }
+    let axes: Vec<SpectrumAxes> = loaded
+        .iter()
+        .map(|s| SpectrumAxes {
+            freq_hz: s.freq_hz.as_deref().filter(|f| f.len() == s.t_k.len()),
+            v_km_s: &s.v_lsr_km_s,
+            t_k: &s.t_k,
+            response_channels: 1.0,
+        })
+        .collect();
+    let (flags, persistent) = flag_session(&axes, &user);
+    let out = loaded
+        .into_iter()
+        .zip(flags)
+        .map(|(s, f)| analyse(s, f, a))
+        .collect::<Result<_>>()?;
+    Ok((out, persistent))
+}
+
+/// Baseline, decomposition, column density and HVC flags of one spectrum,
+/// the channels in `flags` left out.
+pub fn analyse(s: Loaded, flags: NarrowbandFlags, a: &AnalysisArgs) -> Result<Analysis> {
     let finite = s.t_k.iter().filter(|v| v.is_finite()).count();
     if finite < 8 {
         bail!(
@@ -311,17 +410,18 @@ pub fn analyse(s: Loaded, a: &AnalysisArgs) -> Result<Analysis> {
             max: a.max_baseline_order,
         },
     };
+    let t_k = flags.apply(&s.t_k);
     let baseline = match &a.baseline_windows {
         Some(w) => fit_baseline(
             &s.v_lsr_km_s,
-            &s.t_k,
+            &t_k,
             &parse_ranges(w, "--baseline-windows")?,
             order,
         ),
-        None => fit_baseline_auto(&s.v_lsr_km_s, &s.t_k, order, 3.0, 3).map(|(b, _)| b),
+        None => fit_baseline_auto(&s.v_lsr_km_s, &t_k, order, 3.0, 3).map(|(b, _)| b),
     }
     .with_context(|| format!("{}: baseline", s.path.display()))?;
-    let t_sub = baseline.subtract(&s.v_lsr_km_s, &s.t_k);
+    let t_sub = baseline.subtract(&s.v_lsr_km_s, &t_k);
     let range = a
         .vrange
         .as_deref()
@@ -359,19 +459,15 @@ pub fn analyse(s: Loaded, a: &AnalysisArgs) -> Result<Analysis> {
         .filter(|(v, _)| range.is_none_or(|(lo, hi)| **v >= lo.min(hi) && **v <= lo.max(hi)))
         .map(|(v, t)| (*v, *t))
         .unzip();
-    let dv = s
-        .v_lsr_km_s
-        .windows(2)
-        .map(|w| (w[1] - w[0]).abs())
-        .find(|x| x.is_finite() && *x > 0.0)
-        .unwrap_or(1.0);
+    let resolution = Resolution::from_axis(&s.v_lsr_km_s, 1.0);
+    let dv = resolution.channel_width_km_s;
     let opts = GaussOptions {
         max_components: a.max_components,
         criterion: match a.criterion {
             CriterionArg::Bic => Criterion::Bic,
             CriterionArg::Aic => Criterion::Aic,
         },
-        min_sigma_km_s: dv,
+        min_sigma_km_s: resolution.min_sigma_km_s(),
         max_sigma_km_s: 60.0_f64.max(3.0 * dv),
         min_snr: 3.0,
     };
@@ -416,6 +512,8 @@ pub fn analyse(s: Loaded, a: &AnalysisArgs) -> Result<Analysis> {
         n_hi_cm2: n_hi,
         hvc,
         deviation_km_s: deviation,
+        flags,
+        resolution,
     })
 }
 
@@ -426,7 +524,7 @@ struct Row<'a> {
     index: Option<usize>,
 }
 
-const HEADER: [&str; 20] = [
+const HEADER: [&str; 23] = [
     "file",
     "glon_deg",
     "glat_deg",
@@ -447,6 +545,9 @@ const HEADER: [&str; 20] = [
     "n_hi_cm2",
     "deviation_km_s",
     "hvc_candidate",
+    "unresolved",
+    "min_sigma_km_s",
+    "n_flagged_channels",
 ];
 
 fn rows(all: &[Analysis]) -> Vec<Row<'_>> {
@@ -487,6 +588,58 @@ impl Row<'_> {
         self.index
             .is_some_and(|i| self.a.hvc.iter().any(|h| h.0 == i))
     }
+    fn unresolved(&self) -> bool {
+        self.comp()
+            .is_some_and(|c| self.a.resolution.is_unresolved(c.sigma_km_s))
+    }
+}
+
+/// One flagged channel run of a spectrum: (frequency Hz, v_LSR km/s,
+/// signed excess K) at its peak channel.
+fn flag_point(a: &Analysis, f: &astrolab_hline::narrowband::Flagged) -> (f64, f64, f64) {
+    let c = f.peak_channel;
+    (
+        a.spectrum
+            .freq_hz
+            .as_ref()
+            .and_then(|x| x.get(c).copied())
+            .unwrap_or(f64::NAN),
+        a.spectrum.v_lsr_km_s.get(c).copied().unwrap_or(f64::NAN),
+        f.amp_k,
+    )
+}
+
+/// The flagged channels of every spectrum as CSV.
+fn rfi_csv(all: &[Analysis]) -> String {
+    let mut s = String::from(
+        "file,first_channel,width_channels,peak_channel,freq_hz,v_lsr_km_s,amp_k,source\n",
+    );
+    for a in all {
+        for f in &a.flags.flagged {
+            let (hz, v, amp) = flag_point(a, f);
+            s += &format!(
+                "{},{},{},{},{},{},{},{}\n",
+                a.spectrum.path.display().to_string().replace(',', "_"),
+                f.first_channel,
+                f.width_channels,
+                f.peak_channel,
+                fmt(hz),
+                fmt(v),
+                fmt(amp),
+                f.source.name()
+            );
+        }
+    }
+    s
+}
+
+/// Where the flagged-channel table of a .csv `output` goes: `NAME_rfi.csv`.
+pub fn rfi_path(output: &Path) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output.with_file_name(format!("{stem}_rfi.csv"))
 }
 
 fn fmt(v: f64) -> String {
@@ -525,9 +678,13 @@ pub fn write_table(path: &Path, all: &[Analysis]) -> Result<()> {
                 f.push(format!("{:.6e}", a.n_hi_cm2));
                 f.push(fmt(r.deviation()));
                 f.push(r.hvc().to_string());
+                f.push(r.unresolved().to_string());
+                f.push(fmt(a.resolution.min_sigma_km_s()));
+                f.push(a.flags.excluded.iter().filter(|x| **x).count().to_string());
                 s += &(f.join(",") + "\n");
             }
-            write_atomic(path, s.as_bytes())
+            write_atomic(path, s.as_bytes())?;
+            write_atomic(&rfi_path(path), rfi_csv(all).as_bytes())
         }
         "json" => {
             let list: Vec<serde_json::Value> = all
@@ -543,6 +700,18 @@ pub fn write_table(path: &Path, all: &[Analysis]) -> Result<()> {
                         "residual_rms_k": finite(a.fit.residual_rms_k),
                         "bic": finite(a.fit.bic),
                         "n_hi_cm2": finite(a.n_hi_cm2),
+                        "channel_width_km_s": finite(a.resolution.channel_width_km_s),
+                        "min_sigma_km_s": finite(a.resolution.min_sigma_km_s()),
+                        "min_fwhm_km_s": finite(a.resolution.min_fwhm_km_s()),
+                        "strongest_resolved": a.strongest_resolved().and_then(|s| a.fit.components.iter().position(|c| c == s)),
+                        "flagged_channels": a.flags.flagged.iter().map(|f| {
+                            let (hz, v, amp) = flag_point(a, f);
+                            serde_json::json!({
+                                "first_channel": f.first_channel, "width_channels": f.width_channels,
+                                "peak_channel": f.peak_channel, "freq_hz": finite(hz),
+                                "v_lsr_km_s": finite(v), "amp_k": finite(amp), "source": f.source.name(),
+                            })
+                        }).collect::<Vec<_>>(),
                         "components": a.fit.components.iter().enumerate().map(|(i, c)| serde_json::json!({
                             "amp_k": finite(c.amp_k), "amp_err_k": finite(c.amp_err_k),
                             "v_lsr_km_s": finite(c.center_km_s), "v_lsr_err_km_s": finite(c.center_err_km_s),
@@ -550,6 +719,7 @@ pub fn write_table(path: &Path, all: &[Analysis]) -> Result<()> {
                             "fwhm_km_s": finite(c.fwhm_km_s()), "integral_k_km_s": finite(c.integral_k_km_s()),
                             "deviation_km_s": finite(a.deviation_km_s[i]),
                             "hvc_candidate": a.hvc.iter().any(|h| h.0 == i),
+                            "unresolved": a.resolution.is_unresolved(c.sigma_km_s),
                         })).collect::<Vec<_>>(),
                     })
                 })
@@ -616,14 +786,75 @@ pub fn write_table(path: &Path, all: &[Analysis]) -> Result<()> {
                     "HVC",
                     ColumnData::Bool(rs.iter().map(|r| r.hvc()).collect()),
                 ),
+                ColumnOut::new(
+                    "UNRESOLVED",
+                    ColumnData::Bool(rs.iter().map(|r| r.unresolved()).collect()),
+                ),
+                ColumnOut::new(
+                    "MIN_SIGMA",
+                    ColumnData::F64(rs.iter().map(|r| r.a.resolution.min_sigma_km_s()).collect()),
+                )
+                .with_unit("km/s"),
+            ];
+            let flags: Vec<(&Analysis, (f64, f64, f64), &str)> = all
+                .iter()
+                .flat_map(|a| {
+                    a.flags
+                        .flagged
+                        .iter()
+                        .map(move |f| (a, flag_point(a, f), f.source.name()))
+                })
+                .collect();
+            let rfi = vec![
+                ColumnOut::new(
+                    "FILE",
+                    ColumnData::Str {
+                        width: flags
+                            .iter()
+                            .map(|f| f.0.spectrum.name.len())
+                            .max()
+                            .unwrap_or(1)
+                            .max(1),
+                        values: flags.iter().map(|f| f.0.spectrum.name.clone()).collect(),
+                    },
+                ),
+                ColumnOut::new(
+                    "FREQ",
+                    ColumnData::F64(flags.iter().map(|f| f.1 .0).collect()),
+                )
+                .with_unit("Hz"),
+                ColumnOut::new(
+                    "VELO_LSR",
+                    ColumnData::F64(flags.iter().map(|f| f.1 .1).collect()),
+                )
+                .with_unit("km/s"),
+                ColumnOut::new(
+                    "AMP",
+                    ColumnData::F64(flags.iter().map(|f| f.1 .2).collect()),
+                )
+                .with_unit("K"),
+                ColumnOut::new(
+                    "SOURCE",
+                    ColumnData::Str {
+                        width: 10,
+                        values: flags.iter().map(|f| f.2.to_string()).collect(),
+                    },
+                ),
             ];
             write_fits(
                 path,
-                &[HduOut::Table {
-                    extname: Some("HI_COMPONENTS".into()),
-                    header: vec![astrolab_formats::Card::str("SPECSYS", "LSRK")],
-                    columns,
-                }],
+                &[
+                    HduOut::Table {
+                        extname: Some("HI_COMPONENTS".into()),
+                        header: vec![astrolab_formats::Card::str("SPECSYS", "LSRK")],
+                        columns,
+                    },
+                    HduOut::Table {
+                        extname: Some("RFI_FLAGS".into()),
+                        header: Vec::new(),
+                        columns: rfi,
+                    },
+                ],
             )
             .with_context(|| format!("writing {}", path.display()))
         }
@@ -653,21 +884,90 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
 }
 
+/// The strongest resolved component, and any larger unresolved one, in words.
+pub fn strongest_words(r: &Analysis) -> String {
+    let mut out = r
+        .strongest_resolved()
+        .map(|c| {
+            format!(
+                "strongest {:.2} K at {:.2} ± {:.2} km/s",
+                c.amp_k, c.center_km_s, c.center_err_km_s
+            )
+        })
+        .unwrap_or_else(|| "no significant resolved emission".into());
+    if let Some(c) = r
+        .fit
+        .strongest()
+        .filter(|c| r.resolution.is_unresolved(c.sigma_km_s))
+    {
+        out += &format!(
+            " (larger: an unresolved component, {:.2} K at {:.2} km/s, at the minimum width)",
+            c.amp_k, c.center_km_s
+        );
+    }
+    out
+}
+
+/// The flagged channels of one spectrum in words.
+pub fn flags_words(r: &Analysis) -> String {
+    if r.flags.flagged.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = r
+        .flags
+        .flagged
+        .iter()
+        .map(|f| {
+            let (hz, v, amp) = flag_point(r, f);
+            let mut w = String::new();
+            if hz.is_finite() {
+                w += &format!("{:.4} MHz ", hz / 1e6);
+            }
+            w += &format!("{v:+.1} km/s");
+            if amp.is_finite() {
+                w += &format!(" {amp:+.2} K");
+            }
+            if f.width_channels > 1 {
+                w += &format!(" ({} channels)", f.width_channels);
+            }
+            format!("{w} [{}]", f.source.name())
+        })
+        .collect();
+    format!(
+        "\n  flagged (left out of baseline and fit): {}",
+        list.join("; ")
+    )
+}
+
+/// Prints the recurring RFI frequencies learned across the spectra.
+pub fn print_recurring(persistent_hz: &[f64]) {
+    if !persistent_hz.is_empty() {
+        let mhz: Vec<String> = persistent_hz
+            .iter()
+            .map(|f| format!("{:.4}", f / 1e6))
+            .collect();
+        println!(
+            "recurring RFI frequencies in these spectra (MHz, topocentric): {}",
+            mhz.join(", ")
+        );
+    }
+}
+
 pub fn run(_cfg: &Config, a: &FitArgs) -> Result<()> {
-    let mut all = Vec::new();
-    for p in &a.spectra {
-        let s = load(p, a.analysis.lsr)?;
-        let r = analyse(s, &a.analysis)?;
-        let strongest = r
-            .fit
-            .strongest()
-            .map(|c| {
-                format!(
-                    "strongest {:.2} K at {:.2} ± {:.2} km/s",
-                    c.amp_k, c.center_km_s, c.center_err_km_s
-                )
-            })
-            .unwrap_or_else(|| "no significant emission".into());
+    let (all, persistent) = analyse_all(&a.spectra, &a.analysis)?;
+    print_recurring(&persistent);
+    if let Some(r) = all.first() {
+        println!(
+            "channel width {:.3} km/s: narrowest Gaussian sigma {:.3} km/s (FWHM {:.2} km/s); \
+             components at that width are marked unresolved",
+            r.resolution.channel_width_km_s,
+            r.resolution.min_sigma_km_s(),
+            r.resolution.min_fwhm_km_s()
+        );
+    }
+    for r in &all {
+        let p = &r.spectrum.path;
+        let strongest = strongest_words(r);
         println!(
             "{}: l {:.2} b {:.2}: baseline order {}, {} components, {strongest}, N_HI {:.3e} cm^-2{}",
             p.display(),
@@ -676,15 +976,18 @@ pub fn run(_cfg: &Config, a: &FitArgs) -> Result<()> {
             r.baseline.order,
             r.fit.components.len(),
             r.n_hi_cm2,
-            if r.hvc.is_empty() { String::new() } else { format!(", {} HVC candidate(s)", r.hvc.len()) }
+            if r.hvc.is_empty() { String::new() } else { format!(", {} HVC candidate(s)", r.hvc.len()) },
         );
+        let flagged = flags_words(r);
+        if !flagged.is_empty() {
+            println!("{}", flagged.trim_start_matches('\n'));
+        }
         if let Some(dir) = &a.plot_dir {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            let svg = super::hline_plots::spectrum_components_svg(&r);
+            let svg = super::hline_plots::spectrum_components_svg(r);
             let out = dir.join(format!("{}.{}", r.spectrum.name, a.plot_format.ext()));
             crate::plot::write_plot(&svg, &out)?;
         }
-        all.push(r);
     }
     if let Some(out) = &a.output {
         write_table(out, &all)?;

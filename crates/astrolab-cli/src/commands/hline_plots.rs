@@ -125,8 +125,10 @@ const COLOURS: [&str; 6] = [
     "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
 ];
 
-/// The baseline-subtracted spectrum (black), the sum of the components
-/// (blue) and each component (colours), against v_LSR.
+/// The baseline-subtracted spectrum (black, gaps at flagged channels), the
+/// sum of the components (blue), each component (colours; "unresolved" at
+/// the minimum width) and the flagged RFI channels (red ticks and crosses
+/// at their raw excess over the baseline), against v_LSR.
 pub fn spectrum_components_svg(a: &Analysis) -> String {
     let v = &a.spectrum.v_lsr_km_s;
     let model: Vec<f64> = v.iter().map(|&x| a.fit.eval(x)).collect();
@@ -160,15 +162,39 @@ pub fn spectrum_components_svg(a: &Analysis) -> String {
             ),
         );
         let hvc = a.hvc.iter().any(|h| h.0 == i);
+        let unresolved = a.resolution.is_unresolved(c.sigma_km_s);
         let _ = writeln!(
             s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{}\">{:.1}{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{}\">{:.1}{}{}</text>",
             f.px(c.center_km_s),
             f.py(c.amp_k) - 6.0,
             COLOURS[i % COLOURS.len()],
             c.center_km_s,
-            if hvc { " HVC" } else { "" }
+            if hvc { " HVC" } else { "" },
+            if unresolved { " unresolved" } else { "" }
         );
+    }
+    for fl in &a.flags.flagged {
+        for j in fl.first_channel..fl.first_channel + fl.width_channels {
+            let (Some(&x), Some(&raw)) = (v.get(j), a.spectrum.t_k.get(j)) else {
+                continue;
+            };
+            let y = raw - a.baseline.eval(x);
+            let (px, py) = (f.px(x), f.py(y.clamp(f.y.0, f.y.1)));
+            let _ = writeln!(
+                s,
+                "<g class=\"rfi\" stroke=\"#d62728\"><title>RFI ({}) {:.2} km/s, {:.2} K</title>\
+                 <line x1=\"{px:.1}\" y1=\"{:.1}\" x2=\"{px:.1}\" y2=\"{:.1}\"/>\
+                 <path d=\"M{:.1} {:.1}l6 6m0 -6l-6 6\"/></g>",
+                fl.source.name(),
+                x,
+                y,
+                H - BOTTOM,
+                H - BOTTOM - 8.0,
+                px - 3.0,
+                py - 3.0
+            );
+        }
     }
     s += &f.polyline(v, &model, "stroke=\"#1f77b4\" stroke-width=\"1.6\"");
     s + "</svg>\n"

@@ -9,7 +9,7 @@ use astrolab_hline::science::{
 };
 use clap::{Args, ValueEnum};
 
-use super::hline_fit::{analyse, load, write_atomic, AnalysisArgs};
+use super::hline_fit::{analyse_all, print_recurring, write_atomic, AnalysisArgs};
 use crate::config::Config;
 
 /// Arguments of `hline rotation-curve`.
@@ -59,8 +59,16 @@ pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {
     let mut points: Vec<(PathBuf, TangentPoint)> = Vec::new();
     let mut lv_input = Vec::new();
     let (mut vmin, mut vmax) = (f64::INFINITY, f64::NEG_INFINITY);
-    for p in &a.spectra {
-        let r = analyse(load(p, a.analysis.lsr)?, &a.analysis)?;
+    // One session: narrow-band RFI flagged in each spectrum, recurring
+    // frequencies learned across them (as `hline fit`).
+    let (all, persistent) = analyse_all(&a.spectra, &a.analysis)?;
+    print_recurring(&persistent);
+    let n_flagged: usize = all.iter().map(|r| r.flags.flagged.len()).sum();
+    if n_flagged > 0 {
+        println!("{n_flagged} narrow-band RFI features flagged and left out of the fits");
+    }
+    for r in &all {
+        let p = &r.spectrum.path;
         let s = &r.spectrum;
         if !(s.l_deg.is_finite() && s.b_deg.is_finite()) {
             anyhow::bail!(
@@ -78,9 +86,9 @@ pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {
                     .unwrap_or(5.0 * astrolab_hline::gauss::noise_rms(&r.t_sub_k)),
             },
         };
-        if let Some(v) =
-            terminal_velocity_km_s(&s.v_lsr_km_s, &r.t_sub_k, &r.fit.components, method)
-        {
+        // Unresolved components (at the minimum width) are no HI line.
+        let resolved = r.resolution.resolved(&r.fit.components);
+        if let Some(v) = terminal_velocity_km_s(&s.v_lsr_km_s, &r.t_sub_k, &resolved, method) {
             if let Some(tp) =
                 tangent_point(s.l_deg, s.b_deg, v, a.analysis.r0_kpc, a.analysis.v0_km_s)
             {
