@@ -370,11 +370,22 @@ pub async fn hline(
                     Some(f) => store.hline_spectra(f.file_id)?,
                     None => Vec::new(),
                 };
-                Ok((recs, pick, spectra, rotation_points(store, &who)?))
+                // The page lists the recordings and shows one: a read of
+                // every restricted one it names.
+                let restricted =
+                    crate::audit::restricted_datasets(store, &who, recs.iter().map(|f| f.file_id))?;
+                Ok((
+                    recs,
+                    pick,
+                    spectra,
+                    rotation_points(store, &who)?,
+                    restricted,
+                ))
             })
             .await,
     )?;
-    let (recs, pick, spectra, rotation) = data;
+    let (recs, pick, spectra, rotation, restricted) = data;
+    crate::audit::restricted_read(&s, &p, "/hline", restricted).await;
     let mut body = String::new();
     if recs.is_empty() {
         body +=
