@@ -211,23 +211,30 @@ async fn science_spectrum_json_and_plot_match_the_file() {
         .enumerate()
         .map(|(r, t)| (*t, r, f64::NAN))
         .collect();
-    e.store()
-        .register_spectra_file(
-            &SpectraFileRecord {
-                spectra_file_id: 0,
-                path: path.display().to_string(),
-                survey: meta.survey.clone(),
-                program: meta.program.clone(),
-                healpix: meta.healpix.unwrap_or(-1),
-                n_spectra: ids.len() as i64,
-                size_bytes: 0,
-                sources: serde_json::to_string(&meta.source_files).unwrap(),
-                built_at: "2026-01-01T00:00:00Z".into(),
-                software_version: "test".into(),
-            },
-            &index,
-        )
-        .unwrap();
+    // Registers the file in the spectra index with this `sources` list.
+    let register = |store: &mut Store, sources: String| {
+        store
+            .register_spectra_file(
+                &SpectraFileRecord {
+                    spectra_file_id: 0,
+                    path: path.display().to_string(),
+                    survey: meta.survey.clone(),
+                    program: meta.program.clone(),
+                    healpix: meta.healpix.unwrap_or(-1),
+                    n_spectra: ids.len() as i64,
+                    size_bytes: 0,
+                    sources,
+                    built_at: "2026-01-01T00:00:00Z".into(),
+                    software_version: "test".into(),
+                },
+                &index,
+            )
+            .unwrap();
+    };
+    register(
+        &mut e.store(),
+        serde_json::to_string(&meta.source_files).unwrap(),
+    );
     let row = ids.len() - 1;
     let tid = ids[row];
     let direct = file.read_rows(&[row]).unwrap().remove(0);
@@ -392,23 +399,7 @@ async fn science_spectrum_json_and_plot_match_the_file() {
         .all(|(who, route)| who.starts_with("member") && *route == format!("spectrum {tid}")));
     // Fail closed: a spectra file whose sources list cannot be read is not
     // shown while anything is restricted to the caller.
-    store
-        .register_spectra_file(
-            &SpectraFileRecord {
-                spectra_file_id: 0,
-                path: path.display().to_string(),
-                survey: meta.survey.clone(),
-                program: meta.program.clone(),
-                healpix: meta.healpix.unwrap_or(-1),
-                n_spectra: ids.len() as i64,
-                size_bytes: 0,
-                sources: "not a JSON list".into(),
-                built_at: "2026-01-01T00:00:00Z".into(),
-                software_version: "test".into(),
-            },
-            &index,
-        )
-        .unwrap();
+    register(&mut store, "not a JSON list".into());
     let (st, _, _) = e.get(&format!("/api/v1/spectra/{tid}"), &member).await;
     assert_eq!(
         st,

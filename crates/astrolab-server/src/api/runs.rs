@@ -83,6 +83,30 @@ pub async fn visible_run(s: &AppState, p: &Principal, id: i64, what: &str) -> Ap
     Ok(run)
 }
 
+/// The runs `p` may see, newest first, with their total: the API's run
+/// list and the runs pages.
+pub async fn visible_runs(
+    s: &AppState,
+    p: &Principal,
+    state: Option<RunState>,
+    limit: i64,
+    offset: i64,
+) -> ApiResult<(Vec<RunRecord>, i64)> {
+    let who = p.clone();
+    s.pool
+        .run(move |store| {
+            Ok(store.list_runs_visible(
+                state,
+                who.username(),
+                &who.projects,
+                who.is_admin(),
+                limit,
+                offset,
+            )?)
+        })
+        .await
+}
+
 /// The admin-only reason of a pipeline run, when it has one: pipelines
 /// that change the lab's shared state rather than write into the run's
 /// own directory.
@@ -143,20 +167,7 @@ pub async fn list(
         Some(v) => Some(v.parse::<RunState>()?),
         None => None,
     };
-    let who = p.clone();
-    let (runs, total) = s
-        .pool
-        .run(move |store| {
-            Ok(store.list_runs_visible(
-                state,
-                who.username(),
-                &who.projects,
-                who.is_admin(),
-                page.limit as i64,
-                page.offset as i64,
-            )?)
-        })
-        .await?;
+    let (runs, total) = visible_runs(&s, &p, state, page.limit as i64, page.offset as i64).await?;
     let items: Vec<Value> = runs.iter().map(run_json).collect();
     Ok(Json(
         serde_json::to_value(Paged::new(items, page, Some(total))).map_err(ApiError::internal)?,

@@ -97,21 +97,9 @@ pub async fn list(
         .and_then(|o| o.parse().ok())
         .unwrap_or(0)
         .max(0);
-    let who = p.clone();
     let (runs, total) = or_page(
         &p,
-        s.pool
-            .run(move |store| {
-                Ok(store.list_runs_visible(
-                    state,
-                    who.username(),
-                    &who.projects,
-                    who.is_admin(),
-                    PER_PAGE,
-                    offset,
-                )?)
-            })
-            .await,
+        crate::api::runs::visible_runs(&s, &p, state, PER_PAGE, offset).await,
     )?;
     Ok(render_list(
         &p,
@@ -210,21 +198,9 @@ pub async fn submit(
     match outcome {
         Ok(run) => Ok(redirect(&format!("/runs/{}", run.run_id))),
         Err(e) => {
-            let who = p.clone();
             let (runs, total) = or_page(
                 &p,
-                s.pool
-                    .run(move |store| {
-                        Ok(store.list_runs_visible(
-                            None,
-                            who.username(),
-                            &who.projects,
-                            who.is_admin(),
-                            PER_PAGE,
-                            0,
-                        )?)
-                    })
-                    .await,
+                crate::api::runs::visible_runs(&s, &p, None, PER_PAGE, 0).await,
             )?;
             Err(render_list(
                 &p,
