@@ -309,6 +309,40 @@ fn check(lab: &Lab, data: &Path) {
         None,
     );
     assert_eq!(st, 200);
+    // Seeing a run that read restricted data is a restricted read too.
+    let (st, _) = api(
+        &addr,
+        "GET",
+        &format!("/api/v1/runs/{rosa_run}/logs"),
+        &rosa,
+        None,
+    );
+    assert_eq!(st, 200);
+    let run_reads: Vec<(String, String)> = Store::open(&lab.store)
+        .unwrap()
+        .list_audit(500, None)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.action == "dataset.read" && e.event.target == format!("run {rosa_run}"))
+        .map(|e| {
+            (
+                e.event.actor.split(' ').next().unwrap_or("").to_string(),
+                e.event.details["read"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        run_reads.contains(&("ada".to_string(), "the run".to_string())),
+        "{run_reads:?}"
+    );
+    assert!(
+        run_reads.contains(&("rosa".to_string(), "the run's log".to_string())),
+        "{run_reads:?}"
+    );
+    assert!(
+        run_reads.iter().all(|(who, _)| who != "bob"),
+        "{run_reads:?}"
+    );
 
     // 3. Bob cannot launder rosa's output through an ingest run.
     let rosa_csv = out(&rosas).display().to_string();
