@@ -90,6 +90,19 @@ fn new_session(store: &mut Store, user: &str) -> (String, String) {
     )
 }
 
+/// A `#[tokio::test]` named `$test` that runs `$body(world)` on every
+/// backend's world.
+macro_rules! on_every_backend {
+    ($test:ident, $body:ident) => {
+        #[tokio::test]
+        async fn $test() {
+            for w in worlds(stringify!($test)) {
+                $body(w).await;
+            }
+        }
+    };
+}
+
 /// The same world on every backend: SQLite always, PostgreSQL when
 /// configured (with `CI` set a missing database fails).
 fn worlds(test: &str) -> Vec<World> {
@@ -261,12 +274,10 @@ fn method(m: &str) -> Method {
     Method::from_bytes(m.as_bytes()).unwrap()
 }
 
-#[tokio::test]
-async fn every_route_needs_credentials_except_the_public_ones() {
-    for w in worlds("every_route_needs_credentials_except_the_public_ones") {
-        every_route_needs_credentials_except_the_public_ones_on(w).await;
-    }
-}
+on_every_backend!(
+    every_route_needs_credentials_except_the_public_ones,
+    every_route_needs_credentials_except_the_public_ones_on
+);
 
 async fn every_route_needs_credentials_except_the_public_ones_on(w: World) {
     for (doc, _) in api::routes() {
@@ -318,12 +329,10 @@ async fn every_route_needs_credentials_except_the_public_ones_on(w: World) {
     }
 }
 
-#[tokio::test]
-async fn roles_and_restricted_datasets_are_enforced() {
-    for w in worlds("roles_and_restricted_datasets_are_enforced") {
-        roles_and_restricted_datasets_are_enforced_on(w).await;
-    }
-}
+on_every_backend!(
+    roles_and_restricted_datasets_are_enforced,
+    roles_and_restricted_datasets_are_enforced_on
+);
 
 async fn roles_and_restricted_datasets_are_enforced_on(w: World) {
     // Where are the secret file's targets? Read them as the admin.
@@ -428,12 +437,10 @@ async fn roles_and_restricted_datasets_are_enforced_on(w: World) {
     }
 }
 
-#[tokio::test]
-async fn a_revoked_token_fails_on_its_next_request() {
-    for w in worlds("a_revoked_token_fails_on_its_next_request") {
-        a_revoked_token_fails_on_its_next_request_on(w).await;
-    }
-}
+on_every_backend!(
+    a_revoked_token_fails_on_its_next_request,
+    a_revoked_token_fails_on_its_next_request_on
+);
 
 async fn a_revoked_token_fails_on_its_next_request_on(w: World) {
     let body = br#"{"name":"laptop","expires_days":7}"#.to_vec();
@@ -501,12 +508,10 @@ fn fingerprint(cfg: &StoreConfig) -> Vec<i64> {
     .collect()
 }
 
-#[tokio::test]
-async fn injection_and_traversal_in_every_parameter_are_refused_without_effect() {
-    for w in worlds("injection_and_traversal_in_every_parameter_are_refused_without_effect") {
-        injection_and_traversal_in_every_parameter_are_refused_without_effect_on(w).await;
-    }
-}
+on_every_backend!(
+    injection_and_traversal_in_every_parameter_are_refused_without_effect,
+    injection_and_traversal_in_every_parameter_are_refused_without_effect_on
+);
 
 async fn injection_and_traversal_in_every_parameter_are_refused_without_effect_on(w: World) {
     let before = off_runtime(|| fingerprint(&w.store_cfg));
@@ -603,12 +608,7 @@ async fn injection_and_traversal_in_every_parameter_are_refused_without_effect_o
     );
 }
 
-#[tokio::test]
-async fn oversized_bodies_get_413() {
-    for w in worlds("oversized_bodies_get_413") {
-        oversized_bodies_get_413_on(w).await;
-    }
-}
+on_every_backend!(oversized_bodies_get_413, oversized_bodies_get_413_on);
 
 async fn oversized_bodies_get_413_on(w: World) {
     let big = format!("ra,dec\n{}", "10.0,10.0\n".repeat(10_000)).into_bytes();
@@ -649,12 +649,10 @@ async fn oversized_bodies_get_413_on(w: World) {
     assert_eq!(body["error"]["field"], "limit");
 }
 
-#[tokio::test]
-async fn session_calls_without_csrf_are_refused() {
-    for w in worlds("session_calls_without_csrf_are_refused") {
-        session_calls_without_csrf_are_refused_on(w).await;
-    }
-}
+on_every_backend!(
+    session_calls_without_csrf_are_refused,
+    session_calls_without_csrf_are_refused_on
+);
 
 async fn session_calls_without_csrf_are_refused_on(w: World) {
     let (cookie, csrf) = &w.session;
@@ -756,12 +754,10 @@ async fn session_calls_without_csrf_are_refused_on(w: World) {
     );
 }
 
-#[tokio::test]
-async fn the_openapi_document_matches_the_router() {
-    for w in worlds("the_openapi_document_matches_the_router") {
-        the_openapi_document_matches_the_router_on(w).await;
-    }
-}
+on_every_backend!(
+    the_openapi_document_matches_the_router,
+    the_openapi_document_matches_the_router_on
+);
 
 async fn the_openapi_document_matches_the_router_on(w: World) {
     let (s, doc) = call(&w, Method::GET, "/api/v1/openapi.json", None, None).await;
@@ -823,12 +819,10 @@ async fn me_with(w: &World, cookie: &str) -> StatusCode {
     app(w.state.clone()).oneshot(req).await.unwrap().status()
 }
 
-#[tokio::test]
-async fn sessions_end_when_credentials_change() {
-    for w in worlds("sessions_end_when_credentials_change") {
-        sessions_end_when_credentials_change_on(w).await;
-    }
-}
+on_every_backend!(
+    sessions_end_when_credentials_change,
+    sessions_end_when_credentials_change_on
+);
 
 async fn sessions_end_when_credentials_change_on(w: World) {
     let session = |w: &World| with_store(&w.store_cfg, |s| new_session(s, "rosa"));
@@ -930,12 +924,10 @@ fn secret_reads(w: &World, actor: &str, route: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn every_restricted_read_is_audited() {
-    for w in worlds("every_restricted_read_is_audited") {
-        every_restricted_read_is_audited_on(w).await;
-    }
-}
+on_every_backend!(
+    every_restricted_read_is_audited,
+    every_restricted_read_is_audited_on
+);
 
 async fn every_restricted_read_is_audited_on(w: World) {
     let (ra, dec) = with_store(&w.store_cfg, |s| {
