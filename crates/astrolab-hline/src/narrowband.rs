@@ -273,7 +273,19 @@ fn lsq(rows: &[Vec<f64>], y: &[f64]) -> Option<(f64, Vec<f64>)> {
 }
 
 /// Flagging passes at most (see [`flag_narrowband`]).
-const MAX_PASSES: usize = 3;
+const MAX_PASSES: usize = 6;
+
+/// On a line's slope (neighbours differing by more than the run's height
+/// over the line through them) a run may stand out of that line instead of
+/// above both neighbours, at this multiple of the threshold for one channel
+/// and of the two-channel threshold for a pair. Real HI tops carry narrow
+/// structure a line through two channels does not follow: at 1 the shared
+/// SALSA sessions gain 17 flags on line tops (a pair at 1x: 30), at 1.25
+/// six (listed in tests/salsa_spikes.rs), with 95.0 % of injected spikes
+/// found against 94.1 % without the slope test.
+const SLOPE_K_SINGLE: f64 = 1.25;
+/// See [`SLOPE_K_SINGLE`].
+const SLOPE_K_PAIR: f64 = 3.0;
 
 /// Fraction of the threshold a two-channel run must reach.
 const WIDE_K: f64 = 0.9;
@@ -291,10 +303,6 @@ fn test_run(
     o: &SpikeOptions,
 ) -> Option<(f64, usize, f64)> {
     let run = first..first + w;
-    // Two channels that both stand out are less likely noise than one: each
-    // channel of a two-channel run need stand only WIDE_K k sigma above its
-    // neighbours (its excess over the background still needs k sigma).
-    let k_nb = if w > 1 { WIDE_K * k } else { k };
     if run.end > t.len() || !run.clone().all(|j| usable[j]) {
         return None;
     }
@@ -306,22 +314,28 @@ fn test_run(
         return None;
     }
     // (1) Every channel of the run above (or below) both neighbours by k
-    // sigma (on a line's flank the neighbours bracket the run: nothing).
-    let sign = (t[first] - t[a]).signum();
-    let excess: Vec<f64> = run
+    // sigma, which a line's flank never is; or, on a slope (neighbours
+    // differing by more than the run's height), above (below) the line
+    // through the neighbours by SLOPE_K k_sigma sigma (that height carries
+    // sqrt(1.5) sigma of noise): there the line follows the slope, so a
+    // spike on a flank stands out of it as on flat ground. At a session's
+    // recurring frequency the lower threshold `k` takes the first shape only.
+    let line = |j: usize| t[a] + (t[b] - t[a]) * (j - a) as f64 / (b - a) as f64;
+    let sign = (t[first] - line(first)).signum();
+    let excess: Vec<f64> = run.clone().map(|j| sign * (t[j] - line(j))).collect();
+    let over_both: Vec<f64> = run
         .clone()
-        .map(|j| {
-            sign * (t[j] - t[a]).abs().min((t[j] - t[b]).abs()) * {
-                let same = (t[j] - t[a]) * sign > 0.0 && (t[j] - t[b]) * sign > 0.0;
-                if same {
-                    1.0
-                } else {
-                    -1.0
-                }
-            }
-        })
+        .map(|j| (sign * (t[j] - t[a])).min(sign * (t[j] - t[b])))
         .collect();
-    if !excess.iter().all(|e| e * sign > k_nb * noise) {
+    let wide = |k: f64| if w > 1 { WIDE_K * k } else { k };
+    let steep = (t[b] - t[a]).abs() > excess.iter().copied().fold(f64::INFINITY, f64::min);
+    let f = if w > 1 { SLOPE_K_PAIR } else { SLOPE_K_SINGLE };
+    let on_slope = steep
+        && excess
+            .iter()
+            .all(|e| *e > f * wide(o.k_sigma) * 1.5f64.sqrt() * noise);
+    let above_both = over_both.iter().all(|e| *e > wide(k) * noise);
+    if !(on_slope || above_both) {
         return None;
     }
     // (2) Narrower than the resolution: a quartic background through the
@@ -340,7 +354,10 @@ fn test_run(
         .filter(|&j| usable[j] && j != a && j != b && !run.contains(&j))
         .collect();
     let left = outer.iter().filter(|&&j| j < a).count();
-    if left < 2 || outer.len() - left < 2 {
+    // The channels just beyond the neighbours must be there: across a gap
+    // (a flagged spike) the quartic cannot follow a steep line's flank.
+    let beyond = |j: Option<usize>| j.is_some_and(|j| j < t.len() && usable[j]);
+    if left < 2 || outer.len() - left < 2 || !beyond(a.checked_sub(1)) || !beyond(Some(b + 1)) {
         return None;
     }
     // Robust: a channel of the window off the quartic by more than 2 k sigma
@@ -384,10 +401,7 @@ fn test_run(
     (amp * sign > k * noise && e_neighbours * sign < 0.5 * rho * e_run * sign).then_some((
         amp,
         peak,
-        excess
-            .iter()
-            .map(|e| e * sign)
-            .fold(f64::INFINITY, f64::min),
+        excess.iter().copied().fold(f64::INFINITY, f64::min),
     ))
 }
 
@@ -498,11 +512,14 @@ pub fn flag_narrowband(
                 }
             }
         }
-        // Standing out most first (a spike's neighbour, dragged off the
-        // line through its own neighbours, comes later); a run overlapping
-        // (or touching) one already taken this pass waits for the next pass.
-        found.sort_by(|x, y| y.0.total_cmp(&x.0));
+        // Largest excess over the local background first: channels between
+        // two spikes, or beside one, stand out of the line through their
+        // neighbours (a spike among them) but hardly out of the background,
+        // so they come later; a run overlapping (or near) one already taken
+        // this pass waits for the next pass.
+        found.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
         let mut taken = vec![false; n];
+        let mut near = vec![false; n];
         // A one-channel candidate inside a two-channel one whose both
         // channels stand out over the background is the two-channel spike.
         let wide: Vec<(f64, f64, usize, usize, usize, FlagSource)> = found
@@ -517,8 +534,18 @@ pub fn flag_narrowband(
                 Some(c) => (c.2, c.3),
                 None => (first, w),
             };
+            // A run overlapping or touching a stronger candidate (taken or
+            // waiting) is dropped this pass: it is that candidate's edge.
             let lo = first.saturating_sub(1);
             let hi = (first + w + 1).min(n);
+            if near[lo..hi].iter().any(|&x| x) {
+                continue;
+            }
+            near[first..first + w].iter_mut().for_each(|x| *x = true);
+            // A run whose background window holds a stronger candidate taken
+            // this pass waits: its background is fitted again without it.
+            let lo = first.saturating_sub(o.half_window + 2);
+            let hi = (first + w + o.half_window + 2).min(n);
             if taken[lo..hi].iter().any(|&x| x) {
                 continue;
             }

@@ -108,8 +108,14 @@ fn shared_sessions_spikes_are_flagged() {
         }
     }
     assert_eq!(named, 2);
-    // 448 spectra, 115 k channels: 29 flagged features, 33 channels (0.03 %).
-    assert_eq!((total_runs, total_channels), (29, 33));
+    // 448 spectra, 115 k channels: 35 flagged features, 40 channels (0.03 %).
+    // Six of them sit on the slopes of bright lines (the slope test,
+    // narrowband::SLOPE_K_SINGLE): Observe-2/spectrum_11471 ch126 (+2.3 K,
+    // two channels) and ch129 (-4.1 K), Observe-3/spectrum_11659 ch119
+    // (-3.0 K) and ch123 (+3.4 K), Observe-5/spectrum_11929 ch128 (+3.2 K),
+    // Observe-6/spectrum_12252 ch132 (-2.1 K): one- and two-channel steps of
+    // 5-10 sigma that no resolved line makes at 2 km/s channels.
+    assert_eq!((total_runs, total_channels), (35, 40));
 }
 
 use astrolab_hline::baseline::{fit_baseline_auto, Order};
@@ -167,8 +173,11 @@ fn injected_spikes() {
     let (mut n_spikes, mut n_found, mut n_clean, mut n_clean_flagged) = (0, 0, 0, 0);
     let (mut n_fit, mut n_moved, mut n_spike_strongest) = (0, 0, 0);
     let mut n_moved_onto_flagged = 0;
+    // Moves against the uninjected spectrum fitted without the same channels.
+    let (mut n_moved_same_mask, mut n_moved_all_flagged, mut n_moved_by_mask) = (0, 0, 0);
     let mut n_unresolved_first = 0;
     let mut missed: Vec<String> = Vec::new();
+    let mut moved: Vec<String> = Vec::new();
     for set in 1..=6 {
         let specs = session(&data.join(format!("hline/salsa/Observe-{set}")));
         let mut injected: Vec<Spec> = Vec::new();
@@ -241,6 +250,26 @@ fn injected_spikes() {
             if (v1 - v0).abs().is_nan() || (v1 - v0).abs() >= 0.5 {
                 n_moved += 1;
             }
+            // The uninjected spectrum without the channels flagged in the
+            // injected one.
+            let (v0m, _) = strongest(s, &s.t_k, f);
+            if (v0m - v0).abs().is_nan() || (v0m - v0).abs() >= 0.5 {
+                n_moved_by_mask += 1;
+            }
+            if (v1 - v0m).abs().is_nan() || (v1 - v0m).abs() >= 0.5 {
+                n_moved_same_mask += 1;
+                let all_flagged = spikes
+                    .iter()
+                    .all(|&(c, w, _)| (c..c + w).all(|j| f.excluded[j]));
+                if all_flagged {
+                    n_moved_all_flagged += 1;
+                }
+                moved.push(format!(
+                    "{} {v0m:.2} -> {v1:.2} km/s{}",
+                    s.name,
+                    if all_flagged { "" } else { " (a spike missed)" }
+                ));
+            }
             // A spike taken for the strongest HI component (what `hline
             // fit` reports: the strongest resolved component): it moved by
             // more than 5 km/s onto a spike left in the data. Onto a flagged
@@ -264,25 +293,41 @@ fn injected_spikes() {
     }
     eprintln!(
         "spikes {n_spikes}, flagged {n_found}; clean channels {n_clean}, flagged {n_clean_flagged}; \
-         fits {n_fit}, strongest resolved component moved by 0.5 km/s or more {n_moved}, \
+         fits {n_fit}, strongest resolved component moved by 0.5 km/s or more {n_moved} \
+         (the uninjected spectrum without those channels moves in {n_moved_by_mask}; \
+         against it {n_moved_same_mask}, {n_moved_all_flagged} of them with every spike flagged), \
          a spike taken as the strongest {n_spike_strongest} (moved beside a flagged spike \
          {n_moved_onto_flagged}), an unresolved component \
          larger than the strongest resolved one {n_unresolved_first}"
     );
-    for m in missed.iter().take(40) {
+    for m in &missed {
         eprintln!("  missed {m}");
     }
-    // Measured (seed 15). Issue 15 asks for >= 95 % flagged, no spike ever
-    // the strongest and < 0.5 km/s moves everywhere: not reached yet. The
-    // misses are spikes on the flanks of bright lines (not above both
-    // neighbours), weak two-channel spikes on line tops and spikes below
-    // 5 sigma; the three spikes taken as the strongest are unflagged ones
-    // (4.3 K and 12.6 K two-channel, 4.6 K one-channel, on line tops); the
-    // moves come from those and from the BIC choosing other blends once
-    // channels go.
-    assert_eq!((n_spikes, n_found), (786, 742)); // 94.4 %
-    assert_eq!((n_clean, n_clean_flagged), (110_737, 44)); // 0.040 %
-    assert_eq!((n_fit, n_moved), (437, 62));
+    for m in &moved {
+        eprintln!("  moved {m}");
+    }
+    // Measured (seed 15): 747 of 786 spikes flagged (95.0 %, asked >= 95 %),
+    // 0.055 % of clean channels (asked <= 0.5 %). The misses are spikes near
+    // 5 sigma (2-3 K on 0.3-0.6 K noise) and two-channel spikes whose
+    // weaker channel hardly stands out (one channel flagged, the other
+    // left).
+    //
+    // Moves: removing one or two channels from a blended profile changes
+    // which decomposition the BIC prefers. The uninjected spectra fitted
+    // without the channels flagged in their injected copies move by 0.5
+    // km/s or more in 49 of 437 spectra (spectrum_10998: 11.68 -> 16.56
+    // km/s with two channels gone, one at +197 km/s): the decomposition's
+    // sensitivity to lost data, with no spike in the fit. What the spike
+    // handling answers for is the move against that fit: none where every
+    // injected spike was flagged (the flagged channels leave the fit
+    // exactly), 19 of 437 where one was missed. Issue 15 asks for no move
+    // at all and for no spike ever taken as the strongest component (3
+    // here: a leftover 2-5 K channel on a line top tips a blend); both
+    // need every spike found, which a 5-sigma test cannot promise.
+    assert_eq!((n_spikes, n_found), (786, 747)); // 95.0 %
+    assert_eq!((n_clean, n_clean_flagged), (110_737, 61)); // 0.055 %
+    assert_eq!((n_fit, n_moved, n_moved_by_mask), (437, 64, 49));
+    assert_eq!((n_moved_same_mask, n_moved_all_flagged), (19, 0));
     assert_eq!((n_spike_strongest, n_moved_onto_flagged), (3, 2));
-    assert_eq!(n_unresolved_first, 2);
+    assert_eq!(n_unresolved_first, 4);
 }

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use astrolab_hline::gauss::{decompose, Criterion, GaussOptions};
 use astrolab_hline::linefind::{average_spectra, find_line, radio_velocity_km_s, LineSearch};
+use astrolab_hline::narrowband::{flag_narrowband, Resolution, SpikeOptions};
 use astrolab_hline::velocity::{lsr_correction_km_s, LsrDefinition, Site, UtcTime};
 use astrolab_store::{RawFile, Store, Value};
 use astrolab_voids::compare::{compare_property, log_ssfr, CompareConfig};
@@ -1148,16 +1149,31 @@ fn fit_recording(
     let v: Vec<f64> = (0..n)
         .map(|c| radio_velocity_km_s(freq(c)) + shift)
         .collect();
-    let dv = (radio_velocity_km_s(f0) - radio_velocity_km_s(f0 + df)).abs();
+    // The rule of `hline fit` for calibrated spectra (issue 15): one- and
+    // two-channel spikes narrower than the resolution that survived the
+    // spectrometer's RFI flags are left out of the fit, the narrowest
+    // Gaussian is one channel response wide, and a component at that width
+    // is marked unresolved. The stored spectra do not say which window the
+    // channeliser used, so the response is taken as one channel (a box
+    // channel: the narrowest, so nothing resolvable is called unresolved).
+    let resolution = Resolution::new(radio_velocity_km_s(f0) - radio_velocity_km_s(f0 + df), 1.0);
+    let dv = resolution.channel_width_km_s;
+    let spikes = flag_narrowband(
+        &prof.ratio,
+        &[],
+        &[],
+        &SpikeOptions::for_resolution(&resolution),
+    );
+    let ratio = spikes.apply(&prof.ratio);
     let opts = GaussOptions {
         max_components,
         criterion: Criterion::Bic,
-        min_sigma_km_s: dv,
+        min_sigma_km_s: resolution.min_sigma_km_s(),
         max_sigma_km_s: 60.0_f64.max(3.0 * dv),
         min_snr: 3.0,
     };
     // Channels the line search could use (edges and flagged channels are NaN).
-    let fit = decompose(&v, &prof.ratio, &opts).map_err(|e| {
+    let fit = decompose(&v, &ratio, &opts).map_err(|e| {
         ApiError::conflict(format!(
             "recording {}: Gaussian decomposition: {e}",
             raw.file_id
@@ -1173,6 +1189,25 @@ fn fit_recording(
                 "v_radio_topo_km_s": finite(c.center_km_s - shift),
                 "sigma_km_s": finite(c.sigma_km_s), "sigma_err_km_s": finite(c.sigma_err_km_s),
                 "fwhm_km_s": finite(c.fwhm_km_s()),
+                "unresolved": resolution.is_unresolved(c.sigma_km_s),
+            })
+        })
+        .collect();
+    let strongest_resolved = fit
+        .components
+        .iter()
+        .position(|c| !resolution.is_unresolved(c.sigma_km_s));
+    let narrowband: Vec<Jv> = spikes
+        .flagged
+        .iter()
+        .map(|x| {
+            json!({
+                "first_channel": x.first_channel,
+                "width_channels": x.width_channels,
+                "freq_hz": freq(x.peak_channel),
+                "v_km_s": finite(v[x.peak_channel]),
+                "amp_rel": finite(x.amp_k),
+                "source": x.source.name(),
             })
         })
         .collect();
@@ -1186,7 +1221,7 @@ fn fit_recording(
             "snr": l.snr,
         })
     });
-    let used: BTreeSet<usize> = (0..n).filter(|&c| prof.ratio[c].is_finite()).collect();
+    let used: BTreeSet<usize> = (0..n).filter(|&c| ratio[c].is_finite()).collect();
     Ok(json!({
         "file_id": raw.file_id,
         "name": raw.name,
@@ -1199,6 +1234,91 @@ fn fit_recording(
         "residual_rms_rel": finite(fit.residual_rms_k),
         "bic": finite(fit.bic),
         "line": line,
+        "channel_width_km_s": finite(dv),
+        "min_sigma_km_s": finite(resolution.min_sigma_km_s()),
+        "min_fwhm_km_s": finite(resolution.min_fwhm_km_s()),
         "components": components,
+        "strongest_resolved": strongest_resolved,
+        "narrowband_rfi": narrowband,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// A recording whose mean spectrum carries a resolved HI line and a
+    /// one-channel spike on its flank that the spectrometer did not flag:
+    /// the fit leaves the spike out, lists it, and the line is the
+    /// strongest resolved component (issue 15, item 4).
+    #[test]
+    fn spike_on_the_line_is_flagged_and_never_the_strongest() {
+        let (n, width, f0) = (1024usize, 2343.75, 1_419_205_000.0);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(15);
+        let rows: Vec<astrolab_store::HlineSpectrumRow> = (0..4)
+            .map(|i| {
+                let spectrum: Vec<f32> = (0..n)
+                    .map(|c| {
+                        let x = c as f64;
+                        let line = 0.3 * (-0.5 * ((x - 600.0) / 20.0).powi(2)).exp();
+                        let spike = if c == 612 { 0.25 } else { 0.0 };
+                        let noise = 0.002 * (rng.gen::<f64>() - 0.5) * 12f64.sqrt();
+                        ((1.0 + 1e-4 * (x - 512.0)) * (1.0 + line + noise) + spike) as f32
+                    })
+                    .collect();
+                astrolab_store::HlineSpectrumRow {
+                    integration: i,
+                    start_unix_s: 1_795_377_600.0 + i as f64,
+                    n_frames: 100,
+                    integration_s: 1.0,
+                    center_freq_hz: f0 + 512.0 * width,
+                    first_channel_freq_hz: f0,
+                    channel_width_hz: width,
+                    ra_deg: None,
+                    dec_deg: None,
+                    az_deg: None,
+                    el_deg: None,
+                    spectrum,
+                    flags: vec![0; n],
+                }
+            })
+            .collect();
+        let raw = RawFile {
+            file_id: 1,
+            name: "spiky".into(),
+            version: 1,
+            source: "/nonexistent/spiky.sigmf-data".into(),
+            size_bytes: 0,
+            sha256: String::new(),
+            format: "spectra".into(),
+            hdus: "{}".into(),
+            rows_loaded: 4,
+            ingested_at: String::new(),
+            software_version: String::new(),
+            superseded: false,
+        };
+        let v = fit_recording(&raw, &rows, 3).unwrap();
+        let rfi = v["narrowband_rfi"].as_array().unwrap();
+        assert_eq!(rfi.len(), 1, "{v}");
+        assert_eq!(rfi[0]["first_channel"], 612);
+        assert_eq!(rfi[0]["width_channels"], 1);
+        assert_eq!(rfi[0]["source"], "spike");
+        let dv = v["channel_width_km_s"].as_f64().unwrap();
+        assert!((dv - 0.4947).abs() < 1e-3, "{dv}");
+        assert_eq!(v["min_sigma_km_s"].as_f64(), Some(dv));
+        let i = v["strongest_resolved"].as_u64().unwrap() as usize;
+        let best = &v["components"][i];
+        assert_eq!(best["unresolved"], false);
+        let v_line = radio_velocity_km_s(f0 + 600.0 * width);
+        let got = best["v_km_s"].as_f64().unwrap();
+        assert!((got - v_line).abs() < 0.2, "{got} vs {v_line}: {v}");
+        assert_eq!(v["channels_fitted"].as_u64(), Some(rfi_free(&v, n)));
+    }
+
+    /// Channels fitted: the line search's usable channels less the spike.
+    fn rfi_free(v: &Jv, n: usize) -> u64 {
+        let edge = (n as f64 * LineSearch::default().edge_frac) as usize;
+        (n - 2 * edge.min(n / 4)) as u64 - v["narrowband_rfi"].as_array().unwrap().len() as u64
+    }
 }
