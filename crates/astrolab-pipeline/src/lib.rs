@@ -1,0 +1,15 @@
+//! Every astrolab pipeline as a typed library call (issue 16): typed
+//! parameters shared by the CLI, the server and a cluster, shard planning,
+//! executors, typed progress events, and a provenance manifest for every
+//! run that `astrolab reproduce` can re-execute and compare byte for byte.
+//!
+//! Modules:
+//! * [`hash`]: streaming SHA-256 of files (the manifests' checksums).
+//! * [`manifest`]: the run manifest, written beside the outputs as an
+//!   RO-Crate `ro-crate-metadata.json` (Process Run Crate profile).
+//! * [`reproduce`]: checks a manifest's inputs and compares outputs byte for
+//!   byte, volatile fields excluded.
+
+pub mod hash;
+pub mod manifest;
+pub mod reproduce;
