@@ -1,5 +1,6 @@
 //! Command-line definitions (clap). Every command has `--help`.
 
+pub use astrolab_pipeline::params::defs::{DemoDataArgs, IngestArgs, SpectraBuildArgs, ConeArgs, OutputArgs, OutputFormat};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -136,31 +137,6 @@ pub enum SpectraCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct SpectraBuildArgs {
-    /// Directory searched recursively for coadd-*.fits (redrock-*.fits next
-    /// to each coadd gives Z, SPECTYPE, ZWARN).
-    #[arg(long)]
-    pub from: PathBuf,
-    /// Which spectra to keep, in the --where language over redrock columns,
-    /// e.g. "spectype = 'QSO' AND zwarn = 0".
-    #[arg(long)]
-    pub select: Option<String>,
-    /// Only coadds of this survey (main, sv3, ...).
-    #[arg(long)]
-    pub survey: Option<String>,
-    /// Only coadds of this program (dark, bright, ...).
-    #[arg(long)]
-    pub program: Option<String>,
-    /// Where the spectra files go (default HOME/spectra).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Also keep the spectra of negative TARGETIDs: fibres on no target
-    /// (sky and unassigned fibres), left out and counted by default.
-    #[arg(long)]
-    pub keep_negative_targetids: bool,
-}
-
-#[derive(Debug, Args)]
 pub struct SpectraGetArgs {
     /// TARGETIDs.
     #[arg(required = true)]
@@ -258,41 +234,6 @@ pub struct QuickstartArgs {
     pub seed: u64,
 }
 
-#[derive(Debug, Args)]
-pub struct DemoDataArgs {
-    /// Output directory (created if missing).
-    pub dir: PathBuf,
-    /// Random seed (same seed, same bytes).
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Number of galaxies.
-    #[arg(long, default_value_t = 20_000)]
-    pub galaxies: usize,
-    /// Do not write coadd and redrock spectra files.
-    #[arg(long)]
-    pub no_spectra: bool,
-    /// Directory with the DESI redrock QSO templates
-    /// (rrtemplate-QSO-{LOZ,HIZ}-v1.1.fits); default
-    /// $ASTROLAB_SHARED_DATA/templates or ../shared/data/templates when
-    /// present, else a power-law quasar model.
-    #[arg(long)]
-    pub templates: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct IngestArgs {
-    /// Files or directories (searched recursively for .fits and .csv).
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
-    /// Register a different file under an already registered name as a new
-    /// version (its rows replace the old version's).
-    #[arg(long)]
-    pub new_version: bool,
-    /// Print the outcome as JSON lines on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Apply pending migrations (also done automatically on first use).
@@ -314,30 +255,6 @@ pub enum FilesCommand {
     },
 }
 
-/// Result output options.
-#[derive(Debug, Args, Clone)]
-pub struct OutputArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
-    /// Write to this file instead of stdout (required for fits).
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
-}
-
-/// Output formats of query results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// Aligned text table.
-    Table,
-    /// Comma-separated values with a header line.
-    Csv,
-    /// JSON array of objects.
-    Json,
-    /// FITS binary table (needs --output).
-    Fits,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum QueryCommand {
     /// Rows within a radius of a position, nearest first.
@@ -346,34 +263,6 @@ pub enum QueryCommand {
     Xmatch(XmatchArgs),
     /// One read-only SQL statement.
     Sql(SqlArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct ConeArgs {
-    /// Centre right ascension, degrees [0, 360].
-    #[arg(long, allow_negative_numbers = true)]
-    pub ra: f64,
-    /// Centre declination, degrees [-90, 90].
-    #[arg(long, allow_negative_numbers = true)]
-    pub dec: f64,
-    /// Radius with unit: 1deg, 30arcmin, 5arcsec (a bare number is degrees).
-    #[arg(long)]
-    pub radius: String,
-    /// Sky table to search. Without it: zcatalog, unless zcatalog is empty
-    /// and exactly one other sky table holds rows (e.g. galaxies after
-    /// ingesting a galaxy list), which is then searched and named on
-    /// stderr.
-    #[arg(long)]
-    pub table: Option<String>,
-    /// Filter on the table's columns, e.g. "zwarn = 0 AND spectype = 'QSO'"
-    /// or "bgs_target & 2" (values are bound as parameters).
-    #[arg(long = "where")]
-    pub filter: Option<String>,
-    /// At most this many rows (nearest first).
-    #[arg(long)]
-    pub limit: Option<usize>,
-    #[command(flatten)]
-    pub out: OutputArgs,
 }
 
 /// Direction of a nearest-match crossmatch.

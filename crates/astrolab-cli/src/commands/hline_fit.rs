@@ -2,6 +2,7 @@
 //! high-velocity-cloud flags for calibrated spectra (SALSA FITS, our
 //! SDFITS-style outputs or GBTIDL's, CSV).
 
+pub use astrolab_pipeline::params::defs::{FitArgs, PlotFormat, LsrArg, AnalysisArgs, CriterionArg};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -22,101 +23,6 @@ use astrolab_hline::velocity::{
 use clap::{Args, ValueEnum};
 
 use crate::config::Config;
-
-/// Arguments of `hline fit`.
-#[derive(Debug, Args)]
-pub struct FitArgs {
-    /// Calibrated spectra: SALSA FITS, SDFITS-style FITS (ours or GBTIDL's),
-    /// or CSV with columns v_lsr_km_s, t_k (optional glon_deg, glat_deg).
-    #[arg(required = true)]
-    pub spectra: Vec<PathBuf>,
-    #[command(flatten)]
-    pub analysis: AnalysisArgs,
-    /// Result table: .csv, .json or .fits (one row per component).
-    #[arg(long)]
-    pub output: Option<PathBuf>,
-    /// Directory for one figure per spectrum (spectrum, baseline-subtracted,
-    /// with its components).
-    #[arg(long)]
-    pub plot_dir: Option<PathBuf>,
-    /// Figure format.
-    #[arg(long, value_enum, default_value_t = PlotFormat::Svg)]
-    pub plot_format: PlotFormat,
-}
-
-/// Figure formats.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum PlotFormat {
-    Svg,
-    Png,
-}
-
-impl PlotFormat {
-    pub fn ext(self) -> &'static str {
-        match self {
-            PlotFormat::Svg => "svg",
-            PlotFormat::Png => "png",
-        }
-    }
-}
-
-/// LSR definitions on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum LsrArg {
-    /// Kinematic LSR (20 km/s toward 18h +30 B1900), the radio standard.
-    Kinematic,
-    /// Schoenrich et al. 2010.
-    Schoenrich,
-}
-
-/// Options shared by `fit` and `rotation-curve`.
-#[derive(Debug, Args, Clone)]
-pub struct AnalysisArgs {
-    /// Line-free velocity windows for the baseline, km/s:
-    /// "-230:-180,-120:-40,60:220". Default: found automatically (channels
-    /// more than 3 sigma above an iterated fit, and their neighbours, masked).
-    #[arg(long, allow_hyphen_values = true)]
-    pub baseline_windows: Option<String>,
-    /// Baseline polynomial order; default: chosen by BIC up to --max-baseline-order.
-    #[arg(long)]
-    pub baseline_order: Option<usize>,
-    #[arg(long, default_value_t = 4)]
-    pub max_baseline_order: usize,
-    /// Most Gaussian components tried.
-    #[arg(long, default_value_t = 6)]
-    pub max_components: usize,
-    /// Information criterion for the number of components.
-    #[arg(long, value_enum, default_value_t = CriterionArg::Bic)]
-    pub criterion: CriterionArg,
-    /// Velocity range fitted (km/s), "lo:hi"; default: the whole spectrum.
-    #[arg(long, allow_hyphen_values = true)]
-    pub vrange: Option<String>,
-    /// LSR definition used when the correction is computed here (SDFITS
-    /// without VELO-LSR); SALSA files carry their own.
-    #[arg(long, value_enum, default_value_t = LsrArg::Kinematic)]
-    pub lsr: LsrArg,
-    /// Sun-Galactic centre distance, kpc (HVC model, rotation curve).
-    #[arg(long, default_value_t = 8.5)]
-    pub r0_kpc: f64,
-    /// Circular velocity at the Sun, km/s.
-    #[arg(long, default_value_t = 220.0)]
-    pub v0_km_s: f64,
-    /// Bad topocentric frequencies, MHz, left out of baseline and fit:
-    /// ranges "1420.005:1420.012" or single values "1420.0094" (the channel
-    /// holding it), comma-separated.
-    #[arg(long, allow_hyphen_values = true)]
-    pub mask_freq: Option<String>,
-    /// Bad v_LSR ranges or single velocities, km/s, as --mask-freq.
-    #[arg(long, allow_hyphen_values = true)]
-    pub mask_vel: Option<String>,
-}
-
-/// Criteria on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum CriterionArg {
-    Bic,
-    Aic,
-}
 
 /// A spectrum on a v_LSR axis with its pointing.
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! `astrolab hline rotation-curve`: the inner-Galaxy rotation curve by the
 //! tangent-point method and a longitude-velocity diagram over many pointings.
 
+pub use astrolab_pipeline::params::defs::{RotationArgs, VmaxArg};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -11,49 +12,6 @@ use clap::{Args, ValueEnum};
 
 use super::hline_fit::{analyse_all, print_recurring, write_atomic, AnalysisArgs};
 use crate::config::Config;
-
-/// Arguments of `hline rotation-curve`.
-#[derive(Debug, Args)]
-pub struct RotationArgs {
-    /// Calibrated spectra (as for `hline fit`); those with 0 < l < 90 give tangent points.
-    #[arg(required = true)]
-    pub spectra: Vec<PathBuf>,
-    #[command(flatten)]
-    pub analysis: AnalysisArgs,
-    /// How v_max is found: the most positive Gaussian component (above
-    /// --min-amp-k), or the most positive channel above --threshold-k.
-    #[arg(long, value_enum, default_value_t = VmaxArg::Component)]
-    pub vmax: VmaxArg,
-    /// Component method: smallest peak (K) for a component to count.
-    #[arg(long, default_value_t = 1.0)]
-    pub min_amp_k: f64,
-    /// Threshold method: brightness (K) the emission must exceed; default 5
-    /// times the spectrum's noise rms.
-    #[arg(long)]
-    pub threshold_k: Option<f64>,
-    /// Tangent points CSV (l, b, v_max, R, V).
-    #[arg(long)]
-    pub output: PathBuf,
-    /// Rotation-curve figure (.svg or .png).
-    #[arg(long)]
-    pub plot: Option<PathBuf>,
-    /// l-v diagram: its data as CSV (l, v, T) ...
-    #[arg(long)]
-    pub lv_output: Option<PathBuf>,
-    /// ... and its figure (.svg or .png).
-    #[arg(long)]
-    pub lv_plot: Option<PathBuf>,
-    /// Velocity step of the l-v grid, km/s.
-    #[arg(long, default_value_t = 2.0)]
-    pub lv_step_km_s: f64,
-}
-
-/// v_max methods on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum VmaxArg {
-    Component,
-    Threshold,
-}
 
 pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {
     let mut points: Vec<(PathBuf, TangentPoint)> = Vec::new();

@@ -7,6 +7,7 @@
 //! the archive so `astrolab hline fit` reads it, with the references'
 //! SHA-256 in its header.
 
+pub use astrolab_pipeline::params::defs::{CalibrationArgs};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -19,31 +20,6 @@ use clap::Args;
 use serde_json::json;
 
 use super::hline_process::{resolve, spectrometer_config, ProcessOptions};
-
-/// Calibration options of `hline process` / `hline watch`.
-#[derive(Debug, Clone, Default, Args)]
-pub struct CalibrationArgs {
-    /// Frequency switching: a reference recording of the same sky, tuned
-    /// off the line, with the same sample rate. T = Tsys (sig - ref) / ref
-    /// with Tsys from --tsys-k; when the tuning offset is a whole number of
-    /// channels the two phases are folded (as GBTIDL getfs).
-    #[arg(long, value_name = "RECORDING", conflicts_with = "yfactor_hot")]
-    pub fsw_ref: Option<PathBuf>,
-    /// Y-factor: a recording of the hot load (an absorber at --t-hot-k),
-    /// same tuning and sample rate as the signal.
-    #[arg(long, value_name = "RECORDING", requires = "yfactor_cold")]
-    pub yfactor_hot: Option<PathBuf>,
-    /// Y-factor: a recording of the cold load (cold sky at --t-cold-k).
-    #[arg(long, value_name = "RECORDING", requires = "yfactor_hot")]
-    pub yfactor_cold: Option<PathBuf>,
-    /// Y-factor: hot load temperature, K (an absorber at ambient).
-    #[arg(long, default_value_t = 290.0)]
-    pub t_hot_k: f64,
-    /// Y-factor: cold load temperature, K (cold sky towards the zenith at
-    /// 1.4 GHz: CMB, atmosphere and Galactic background together, about 10 K).
-    #[arg(long, default_value_t = 10.0)]
-    pub t_cold_k: f64,
-}
 
 /// Mean unflagged power per channel, accumulated integration by integration
 /// (weights: frames), with the RFI-flagged fraction.

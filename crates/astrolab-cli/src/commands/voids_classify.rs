@@ -1,5 +1,6 @@
 //! `astrolab voids classify` and `astrolab voids members`.
 
+pub use astrolab_pipeline::params::defs::{ClassifyArgs};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -14,41 +15,6 @@ use super::voids_io::{self, CatalogKind, Galaxies};
 use crate::cli::OutputArgs;
 use crate::config::Config;
 use crate::UsageError;
-
-/// Arguments of `voids classify`.
-#[derive(Debug, Args)]
-pub struct ClassifyArgs {
-    /// Void catalog files (DESIVAST/VAST VoidFinder or V2 FITS), any number.
-    #[arg(long = "catalog")]
-    pub catalogs: Vec<PathBuf>,
-    /// Void catalogs already ingested, by registry file id
-    /// (`astrolab files list`); read again from their source path, which
-    /// must still hold the same bytes.
-    #[arg(long = "run")]
-    pub runs: Vec<i64>,
-    /// Galaxies from a FITS or CSV file (ra, dec, z or redshift; targetid
-    /// when present) instead of the store.
-    #[arg(long)]
-    pub galaxies: Option<PathBuf>,
-    /// Store table with the galaxies: fastspec, zcatalog or galaxies
-    /// (default: the first of them that has rows).
-    #[arg(long)]
-    pub galaxies_table: Option<String>,
-    /// Omega_m for distances (default: the catalog's OMEGAM keyword; a
-    /// catalog without it needs this flag).
-    #[arg(long)]
-    pub omega_m: Option<f64>,
-    /// HEALPix depth of the footprint built from the galaxies when the
-    /// catalog has no MASK HDU (6: NSIDE 64, 0.92 deg cells).
-    #[arg(long, default_value_t = 6)]
-    pub mask_depth: u8,
-    /// Edge buffer, Mpc/h (VAST: 10).
-    #[arg(long, default_value_t = EDGE_BUFFER_MPC_H)]
-    pub edge_buffer: f64,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
 
 /// Arguments of `voids members`.
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! per algorithm and across algorithms, from the store's membership joined
 //! with FastSpecFit (the statistics are `astrolab_voids::compare`).
 
+pub use astrolab_pipeline::params::defs::{CompareArgs};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -14,30 +15,6 @@ use astrolab_voids::stats::{anderson_ksamp, match_control, ControlMatch};
 use clap::Args;
 
 use crate::config::Config;
-
-/// Arguments of `voids compare`.
-#[derive(Debug, Args)]
-pub struct CompareArgs {
-    /// Algorithms to compare (default: every one with membership rows).
-    #[arg(long = "algorithm")]
-    pub algorithms: Vec<String>,
-    /// Directory for summary.txt, summary.json and the figures (default
-    /// $ASTROLAB_HOME/voids/compare).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Bootstrap replicates.
-    #[arg(long, default_value_t = 1000)]
-    pub replicates: usize,
-    /// Bootstrap seed.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    pub level: f64,
-    /// Skip the figures.
-    #[arg(long)]
-    pub no_plots: bool,
-}
 
 /// The properties compared: (name, axis label).
 pub const PROPERTIES: [(&str, &str); 6] = [

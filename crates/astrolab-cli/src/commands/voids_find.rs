@@ -18,6 +18,7 @@
 //! - A NaN redshift is an error naming the row (a galaxy without a distance
 //!   cannot be placed; dropping it would change the wall/field split).
 
+pub use astrolab_pipeline::params::defs::{FindArgs};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -42,53 +43,6 @@ use crate::config::Config;
 const DEFAULT_OMEGA_M: f64 = 0.26;
 /// Grid spacing of the void volume measurement, Mpc/h.
 const VOLUME_GRID_MPC_H: f64 = 2.0;
-
-/// Arguments of `voids find`.
-#[derive(Debug, Args)]
-pub struct FindArgs {
-    /// Galaxy catalog: FITS or CSV table with ra, dec and z (or redshift)
-    /// columns; with --box-size, a whitespace "x y z" text file (Mpc/h).
-    #[arg(required_unless_present = "table")]
-    pub catalog: Option<PathBuf>,
-    /// Read the galaxies from this store table instead (fastspec, zcatalog
-    /// or galaxies).
-    #[arg(long, conflicts_with = "catalog")]
-    pub table: Option<String>,
-    /// Matter density of the flat LCDM cosmology (h = 1). Default: the
-    /// catalog's OMEGAM keyword, else 0.26.
-    #[arg(long)]
-    pub omega_m: Option<f64>,
-    /// Output FITS file (VAST VoidFinder layout). Default:
-    /// <catalog stem>_VoidFinder_Output.fits in the current directory.
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
-    /// Worker threads (default: all cores). The result does not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Lower comoving distance limit, Mpc/h (default: that of the lowest redshift).
-    #[arg(long)]
-    pub min_dist: Option<f64>,
-    /// Upper comoving distance limit, Mpc/h (default: that of the highest redshift).
-    #[arg(long)]
-    pub max_dist: Option<f64>,
-    /// Periodic box of this side (Mpc/h), no mask: CATALOG is an "x y z" text file.
-    #[arg(long)]
-    pub box_size: Option<f64>,
-    /// Lower corner of the periodic box on each axis, Mpc/h (default: -L/2
-    /// when a coordinate is negative, else 0).
-    #[arg(long, allow_hyphen_values = true, requires = "box_size")]
-    pub box_origin: Option<f64>,
-    /// Take the footprint from the MASK HDU of this VoidFinder file.
-    #[arg(long, conflicts_with = "mask_healpix_depth")]
-    pub mask: Option<PathBuf>,
-    /// Build the footprint from the HEALPix cells (this depth, NSIDE =
-    /// 2^depth) that hold galaxies, instead of VAST's RA/Dec grid.
-    #[arg(long)]
-    pub mask_healpix_depth: Option<u8>,
-    /// Do not fill one-cell gaps of the RA/Dec footprint (VAST's smooth_mask).
-    #[arg(long)]
-    pub no_smooth_mask: bool,
-}
 
 /// Galaxies ready for VoidFinder.
 struct Prepared {

@@ -1,0 +1,563 @@
+//! The parameter structs of the pipelines (moved here from the CLI so the
+//! server, the Python package and a cluster use the same declarations).
+//! Each derives clap's `Args` (the flags and their defaults) and serde's
+//! `Serialize` (the resolved parameters of a run); value enums serialise
+//! to the names clap accepts.
+
+use std::path::PathBuf;
+
+use astrolab_formats::iq::{
+    IqDatatype, PhysicalRange, CENTER_FREQ_RANGE, INTEGRATION_RANGE, SAMPLE_RATE_RANGE,
+};
+use astrolab_voids::membership::EDGE_BUFFER_MPC_H;
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+#[derive(Debug, Args, Serialize)]
+pub struct DemoDataArgs {
+    /// Output directory (created if missing).
+    pub dir: PathBuf,
+    /// Random seed (same seed, same bytes).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Number of galaxies.
+    #[arg(long, default_value_t = 20_000)]
+    pub galaxies: usize,
+    /// Do not write coadd and redrock spectra files.
+    #[arg(long)]
+    pub no_spectra: bool,
+    /// Directory with the DESI redrock QSO templates
+    /// (rrtemplate-QSO-{LOZ,HIZ}-v1.1.fits); default
+    /// $ASTROLAB_SHARED_DATA/templates or ../shared/data/templates when
+    /// present, else a power-law quasar model.
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Serialize)]
+pub struct IngestArgs {
+    /// Files or directories (searched recursively for .fits and .csv).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Register a different file under an already registered name as a new
+    /// version (its rows replace the old version's).
+    #[arg(long)]
+    pub new_version: bool,
+    /// Print the outcome as JSON lines on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Serialize)]
+pub struct SpectraBuildArgs {
+    /// Directory searched recursively for coadd-*.fits (redrock-*.fits next
+    /// to each coadd gives Z, SPECTYPE, ZWARN).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Which spectra to keep, in the --where language over redrock columns,
+    /// e.g. "spectype = 'QSO' AND zwarn = 0".
+    #[arg(long)]
+    pub select: Option<String>,
+    /// Only coadds of this survey (main, sv3, ...).
+    #[arg(long)]
+    pub survey: Option<String>,
+    /// Only coadds of this program (dark, bright, ...).
+    #[arg(long)]
+    pub program: Option<String>,
+    /// Where the spectra files go (default HOME/spectra).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also keep the spectra of negative TARGETIDs: fibres on no target
+    /// (sky and unassigned fibres), left out and counted by default.
+    #[arg(long)]
+    pub keep_negative_targetids: bool,
+}
+
+#[derive(Debug, Args, Serialize)]
+pub struct ConeArgs {
+    /// Centre right ascension, degrees [0, 360].
+    #[arg(long, allow_negative_numbers = true)]
+    pub ra: f64,
+    /// Centre declination, degrees [-90, 90].
+    #[arg(long, allow_negative_numbers = true)]
+    pub dec: f64,
+    /// Radius with unit: 1deg, 30arcmin, 5arcsec (a bare number is degrees).
+    #[arg(long)]
+    pub radius: String,
+    /// Sky table to search. Without it: zcatalog, unless zcatalog is empty
+    /// and exactly one other sky table holds rows (e.g. galaxies after
+    /// ingesting a galaxy list), which is then searched and named on
+    /// stderr.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Filter on the table's columns, e.g. "zwarn = 0 AND spectype = 'QSO'"
+    /// or "bgs_target & 2" (values are bound as parameters).
+    #[arg(long = "where")]
+    pub filter: Option<String>,
+    /// At most this many rows (nearest first).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Result output options.
+#[derive(Debug, Args, Clone, Serialize)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write to this file instead of stdout (required for fits).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// Output formats of query results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    /// Aligned text table.
+    Table,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// JSON array of objects.
+    Json,
+    /// FITS binary table (needs --output).
+    Fits,
+}
+
+/// Arguments of `voids find`.
+#[derive(Debug, Args, Serialize)]
+pub struct FindArgs {
+    /// Galaxy catalog: FITS or CSV table with ra, dec and z (or redshift)
+    /// columns; with --box-size, a whitespace "x y z" text file (Mpc/h).
+    #[arg(required_unless_present = "table")]
+    pub catalog: Option<PathBuf>,
+    /// Read the galaxies from this store table instead (fastspec, zcatalog
+    /// or galaxies).
+    #[arg(long, conflicts_with = "catalog")]
+    pub table: Option<String>,
+    /// Matter density of the flat LCDM cosmology (h = 1). Default: the
+    /// catalog's OMEGAM keyword, else 0.26.
+    #[arg(long)]
+    pub omega_m: Option<f64>,
+    /// Output FITS file (VAST VoidFinder layout). Default:
+    /// <catalog stem>_VoidFinder_Output.fits in the current directory.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Worker threads (default: all cores). The result does not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Lower comoving distance limit, Mpc/h (default: that of the lowest redshift).
+    #[arg(long)]
+    pub min_dist: Option<f64>,
+    /// Upper comoving distance limit, Mpc/h (default: that of the highest redshift).
+    #[arg(long)]
+    pub max_dist: Option<f64>,
+    /// Periodic box of this side (Mpc/h), no mask: CATALOG is an "x y z" text file.
+    #[arg(long)]
+    pub box_size: Option<f64>,
+    /// Lower corner of the periodic box on each axis, Mpc/h (default: -L/2
+    /// when a coordinate is negative, else 0).
+    #[arg(long, allow_hyphen_values = true, requires = "box_size")]
+    pub box_origin: Option<f64>,
+    /// Take the footprint from the MASK HDU of this VoidFinder file.
+    #[arg(long, conflicts_with = "mask_healpix_depth")]
+    pub mask: Option<PathBuf>,
+    /// Build the footprint from the HEALPix cells (this depth, NSIDE =
+    /// 2^depth) that hold galaxies, instead of VAST's RA/Dec grid.
+    #[arg(long)]
+    pub mask_healpix_depth: Option<u8>,
+    /// Do not fill one-cell gaps of the RA/Dec footprint (VAST's smooth_mask).
+    #[arg(long)]
+    pub no_smooth_mask: bool,
+}
+
+/// Arguments of `voids classify`.
+#[derive(Debug, Args, Serialize)]
+pub struct ClassifyArgs {
+    /// Void catalog files (DESIVAST/VAST VoidFinder or V2 FITS), any number.
+    #[arg(long = "catalog")]
+    pub catalogs: Vec<PathBuf>,
+    /// Void catalogs already ingested, by registry file id
+    /// (`astrolab files list`); read again from their source path, which
+    /// must still hold the same bytes.
+    #[arg(long = "run")]
+    pub runs: Vec<i64>,
+    /// Galaxies from a FITS or CSV file (ra, dec, z or redshift; targetid
+    /// when present) instead of the store.
+    #[arg(long)]
+    pub galaxies: Option<PathBuf>,
+    /// Store table with the galaxies: fastspec, zcatalog or galaxies
+    /// (default: the first of them that has rows).
+    #[arg(long)]
+    pub galaxies_table: Option<String>,
+    /// Omega_m for distances (default: the catalog's OMEGAM keyword; a
+    /// catalog without it needs this flag).
+    #[arg(long)]
+    pub omega_m: Option<f64>,
+    /// HEALPix depth of the footprint built from the galaxies when the
+    /// catalog has no MASK HDU (6: NSIDE 64, 0.92 deg cells).
+    #[arg(long, default_value_t = 6)]
+    pub mask_depth: u8,
+    /// Edge buffer, Mpc/h (VAST: 10).
+    #[arg(long, default_value_t = EDGE_BUFFER_MPC_H)]
+    pub edge_buffer: f64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `voids compare`.
+#[derive(Debug, Args, Serialize)]
+pub struct CompareArgs {
+    /// Algorithms to compare (default: every one with membership rows).
+    #[arg(long = "algorithm")]
+    pub algorithms: Vec<String>,
+    /// Directory for summary.txt, summary.json and the figures (default
+    /// $ASTROLAB_HOME/voids/compare).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Bootstrap replicates.
+    #[arg(long, default_value_t = 1000)]
+    pub replicates: usize,
+    /// Bootstrap seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub level: f64,
+    /// Skip the figures.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+/// Frame windows on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowArg {
+    Hann,
+    Blackman,
+}
+
+/// Channelisers on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChanneliserArg {
+    /// Windowed FFT.
+    Fft,
+    /// Polyphase filterbank.
+    Pfb,
+}
+
+/// Sample encodings of raw captures.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatatypeArg {
+    Cu8,
+    Ci8,
+    Ci16Le,
+    Cf32Le,
+}
+
+impl DatatypeArg {
+    pub fn datatype(self) -> IqDatatype {
+        match self {
+            DatatypeArg::Cu8 => IqDatatype::Cu8,
+            DatatypeArg::Ci8 => IqDatatype::Ci8,
+            DatatypeArg::Ci16Le => IqDatatype::Ci16Le,
+            DatatypeArg::Cf32Le => IqDatatype::Cf32Le,
+        }
+    }
+}
+
+/// A number on the command line inside `range` (the same physical ranges
+/// the recordings' own metadata must respect).
+pub fn in_range(s: &str, range: &PhysicalRange) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of {}", range.unit))?;
+    range.check(v)
+}
+
+pub fn integration_s(s: &str) -> std::result::Result<f64, String> {
+    in_range(s, &INTEGRATION_RANGE)
+}
+
+pub fn sample_rate_hz(s: &str) -> std::result::Result<f64, String> {
+    in_range(s, &SAMPLE_RATE_RANGE)
+}
+
+pub fn center_freq_hz(s: &str) -> std::result::Result<f64, String> {
+    in_range(s, &CENTER_FREQ_RANGE)
+}
+
+/// Spectrometer and output settings shared by `process` and `watch`.
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct ProcessOptions {
+    /// Frequency channels per spectrum.
+    #[arg(long, default_value_t = 1024)]
+    pub channels: usize,
+    /// Integration time per spectrum, seconds (1e-6 to 86400).
+    #[arg(long, default_value_t = 1.0, value_parser = integration_s)]
+    pub integration_s: f64,
+    /// Channeliser.
+    #[arg(long, value_enum, default_value_t = ChanneliserArg::Fft)]
+    pub channeliser: ChanneliserArg,
+    /// Taps of the polyphase filterbank.
+    #[arg(long, default_value_t = 4)]
+    pub taps: usize,
+    /// Window of the FFT frames or the PFB prototype.
+    #[arg(long, value_enum, default_value_t = WindowArg::Hann)]
+    pub window: WindowArg,
+    /// Spectral-kurtosis bounds, in standard deviations.
+    #[arg(long, default_value_t = 3.0)]
+    pub sk_sigma: f64,
+    /// Spike threshold, in robust sigmas above the running median.
+    #[arg(long, default_value_t = 6.0)]
+    pub spike_sigma: f64,
+    /// Raw captures (not SigMF): sample rate, Hz (rtl_sdr -s; 1e3 to
+    /// 1e11).
+    #[arg(long, value_parser = sample_rate_hz)]
+    pub sample_rate_hz: Option<f64>,
+    /// Raw captures: tuned frequency, Hz (rtl_sdr -f; 1e3 to 1e12).
+    #[arg(long, value_parser = center_freq_hz)]
+    pub center_freq_hz: Option<f64>,
+    /// Raw captures: start time, ISO 8601 UTC (e.g. 2026-11-22T20:00:00Z).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Raw captures: sample encoding.
+    #[arg(long, value_enum, default_value_t = DatatypeArg::Cu8)]
+    pub datatype: DatatypeArg,
+    /// Pointing, ICRS right ascension (overrides the recording's).
+    #[arg(long, requires = "dec_deg")]
+    pub ra_deg: Option<f64>,
+    /// Pointing, ICRS declination.
+    #[arg(long, requires = "ra_deg")]
+    pub dec_deg: Option<f64>,
+    /// Site latitude (overrides the recording's geolocation).
+    #[arg(long, requires = "lon_deg")]
+    pub lat_deg: Option<f64>,
+    /// Site longitude, east positive.
+    #[arg(long, requires = "lat_deg")]
+    pub lon_deg: Option<f64>,
+    /// Site height, metres.
+    #[arg(long, default_value_t = 0.0)]
+    pub height_m: f64,
+    /// System temperature, K: reports the line's peak in kelvin.
+    #[arg(long)]
+    pub tsys_k: Option<f64>,
+    /// Directory for the SigMF archives of spectra (default: HOME/hline).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// Do not register the recording nor write its spectra to the store.
+    #[arg(long)]
+    pub no_store: bool,
+    /// Process again a recording already in the store.
+    #[arg(long)]
+    pub force: bool,
+    /// Waterfall figure per recording (.svg or .png) in the archive
+    /// directory.
+    #[arg(long, value_enum)]
+    pub waterfall: Option<FigureArg>,
+    /// Exit with an error when no HI line is detected.
+    #[arg(long)]
+    pub require_line: bool,
+    /// One JSON object per recording on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub calibration: CalibrationArgs,
+}
+
+/// Figure formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FigureArg {
+    Svg,
+    Png,
+}
+
+/// Arguments of `hline process`.
+#[derive(Debug, Args, Serialize)]
+pub struct ProcessArgs {
+    /// Recordings: SigMF (.sigmf-meta, .sigmf-data or their stem) or raw
+    /// rtl_sdr captures (give --sample-rate-hz and --center-freq-hz).
+    #[arg(required = true)]
+    pub recordings: Vec<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub opts: ProcessOptions,
+}
+
+/// Calibration options of `hline process` / `hline watch`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct CalibrationArgs {
+    /// Frequency switching: a reference recording of the same sky, tuned
+    /// off the line, with the same sample rate. T = Tsys (sig - ref) / ref
+    /// with Tsys from --tsys-k; when the tuning offset is a whole number of
+    /// channels the two phases are folded (as GBTIDL getfs).
+    #[arg(long, value_name = "RECORDING", conflicts_with = "yfactor_hot")]
+    pub fsw_ref: Option<PathBuf>,
+    /// Y-factor: a recording of the hot load (an absorber at --t-hot-k),
+    /// same tuning and sample rate as the signal.
+    #[arg(long, value_name = "RECORDING", requires = "yfactor_cold")]
+    pub yfactor_hot: Option<PathBuf>,
+    /// Y-factor: a recording of the cold load (cold sky at --t-cold-k).
+    #[arg(long, value_name = "RECORDING", requires = "yfactor_hot")]
+    pub yfactor_cold: Option<PathBuf>,
+    /// Y-factor: hot load temperature, K (an absorber at ambient).
+    #[arg(long, default_value_t = 290.0)]
+    pub t_hot_k: f64,
+    /// Y-factor: cold load temperature, K (cold sky towards the zenith at
+    /// 1.4 GHz: CMB, atmosphere and Galactic background together, about 10 K).
+    #[arg(long, default_value_t = 10.0)]
+    pub t_cold_k: f64,
+}
+
+/// Arguments of `hline fit`.
+#[derive(Debug, Args, Serialize)]
+pub struct FitArgs {
+    /// Calibrated spectra: SALSA FITS, SDFITS-style FITS (ours or GBTIDL's),
+    /// or CSV with columns v_lsr_km_s, t_k (optional glon_deg, glat_deg).
+    #[arg(required = true)]
+    pub spectra: Vec<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Result table: .csv, .json or .fits (one row per component).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Directory for one figure per spectrum (spectrum, baseline-subtracted,
+    /// with its components).
+    #[arg(long)]
+    pub plot_dir: Option<PathBuf>,
+    /// Figure format.
+    #[arg(long, value_enum, default_value_t = PlotFormat::Svg)]
+    pub plot_format: PlotFormat,
+}
+
+/// Figure formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlotFormat {
+    Svg,
+    Png,
+}
+
+impl PlotFormat {
+    pub fn ext(self) -> &'static str {
+        match self {
+            PlotFormat::Svg => "svg",
+            PlotFormat::Png => "png",
+        }
+    }
+}
+
+/// LSR definitions on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LsrArg {
+    /// Kinematic LSR (20 km/s toward 18h +30 B1900), the radio standard.
+    Kinematic,
+    /// Schoenrich et al. 2010.
+    Schoenrich,
+}
+
+/// Options shared by `fit` and `rotation-curve`.
+#[derive(Debug, Args, Clone, Serialize)]
+pub struct AnalysisArgs {
+    /// Line-free velocity windows for the baseline, km/s:
+    /// "-230:-180,-120:-40,60:220". Default: found automatically (channels
+    /// more than 3 sigma above an iterated fit, and their neighbours, masked).
+    #[arg(long, allow_hyphen_values = true)]
+    pub baseline_windows: Option<String>,
+    /// Baseline polynomial order; default: chosen by BIC up to --max-baseline-order.
+    #[arg(long)]
+    pub baseline_order: Option<usize>,
+    #[arg(long, default_value_t = 4)]
+    pub max_baseline_order: usize,
+    /// Most Gaussian components tried.
+    #[arg(long, default_value_t = 6)]
+    pub max_components: usize,
+    /// Information criterion for the number of components.
+    #[arg(long, value_enum, default_value_t = CriterionArg::Bic)]
+    pub criterion: CriterionArg,
+    /// Velocity range fitted (km/s), "lo:hi"; default: the whole spectrum.
+    #[arg(long, allow_hyphen_values = true)]
+    pub vrange: Option<String>,
+    /// LSR definition used when the correction is computed here (SDFITS
+    /// without VELO-LSR); SALSA files carry their own.
+    #[arg(long, value_enum, default_value_t = LsrArg::Kinematic)]
+    pub lsr: LsrArg,
+    /// Sun-Galactic centre distance, kpc (HVC model, rotation curve).
+    #[arg(long, default_value_t = 8.5)]
+    pub r0_kpc: f64,
+    /// Circular velocity at the Sun, km/s.
+    #[arg(long, default_value_t = 220.0)]
+    pub v0_km_s: f64,
+    /// Bad topocentric frequencies, MHz, left out of baseline and fit:
+    /// ranges "1420.005:1420.012" or single values "1420.0094" (the channel
+    /// holding it), comma-separated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub mask_freq: Option<String>,
+    /// Bad v_LSR ranges or single velocities, km/s, as --mask-freq.
+    #[arg(long, allow_hyphen_values = true)]
+    pub mask_vel: Option<String>,
+}
+
+/// Criteria on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CriterionArg {
+    Bic,
+    Aic,
+}
+
+/// Arguments of `hline rotation-curve`.
+#[derive(Debug, Args, Serialize)]
+pub struct RotationArgs {
+    /// Calibrated spectra (as for `hline fit`); those with 0 < l < 90 give tangent points.
+    #[arg(required = true)]
+    pub spectra: Vec<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub analysis: AnalysisArgs,
+    /// How v_max is found: the most positive Gaussian component (above
+    /// --min-amp-k), or the most positive channel above --threshold-k.
+    #[arg(long, value_enum, default_value_t = VmaxArg::Component)]
+    pub vmax: VmaxArg,
+    /// Component method: smallest peak (K) for a component to count.
+    #[arg(long, default_value_t = 1.0)]
+    pub min_amp_k: f64,
+    /// Threshold method: brightness (K) the emission must exceed; default 5
+    /// times the spectrum's noise rms.
+    #[arg(long)]
+    pub threshold_k: Option<f64>,
+    /// Tangent points CSV (l, b, v_max, R, V).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Rotation-curve figure (.svg or .png).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// l-v diagram: its data as CSV (l, v, T) ...
+    #[arg(long)]
+    pub lv_output: Option<PathBuf>,
+    /// ... and its figure (.svg or .png).
+    #[arg(long)]
+    pub lv_plot: Option<PathBuf>,
+    /// Velocity step of the l-v grid, km/s.
+    #[arg(long, default_value_t = 2.0)]
+    pub lv_step_km_s: f64,
+}
+
+/// v_max methods on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VmaxArg {
+    Component,
+    Threshold,
+}
