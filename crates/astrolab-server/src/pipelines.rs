@@ -4,17 +4,20 @@
 //! # Design
 //!
 //! A run is a pipeline name and JSON parameters, queued in the store
-//! (`astrolab_store::runs`). Pipelines are the CLI's own commands: a
-//! worker ([`crate::worker`]) runs the `astrolab` executable as a child
-//! process (no shell) with the arguments [`build_args`] makes from the
-//! parameters, so the server runs exactly the code a researcher runs on
-//! the command line, and a pipeline that crashes takes only its child down.
+//! (`astrolab_store::runs`). The pipelines and their typed parameters are
+//! declared once in `astrolab_pipeline` (the same structs the CLI parses):
+//! the JSON is checked through that declaration (types, ranges, required
+//! and conflicting options, defaults), and a worker ([`crate::worker`])
+//! runs the `astrolab` executable as a child process (no shell) with the
+//! argument list the checked struct gives back, so the server runs exactly
+//! the code a researcher runs on the command line, and a pipeline that
+//! crashes takes only its child down.
 //!
 //! What a client sends is only ever a *value*:
 //!
-//! * flag names come from the [`catalog`], never from the request; every
-//!   value is passed as one `--flag=value` argument, so a value that starts
-//!   with `-` cannot become a flag of its own;
+//! * flag names come from the declaration, never from the request; every
+//!   value is passed as one `--flag=value` argument and positionals after
+//!   `--`, so a value that starts with `-` cannot become a flag of its own;
 //! * unknown pipelines and unknown or mistyped parameters are refused
 //!   with 400 naming the field (`params.NAME`);
 //! * every path is canonicalized (symlinks resolved) and must lie inside
@@ -22,7 +25,8 @@
 //!   `../../etc/passwd`, absolute paths elsewhere, symlinks pointing out
 //!   and NUL bytes are refused;
 //! * outputs always go under the run's own directory
-//!   `HOME/runs/<run_id>/`; no parameter names an output path.
+//!   `HOME/runs/<run_id>/`: the output parameters are set by the server
+//!   (`PipelineDef::fixed`) and refused from a request.
 //!
 //! `quickstart` is not offered: it writes demo data into the data home
 //! itself and ingests a synthetic sky into the lab's store, which is a
@@ -30,55 +34,14 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use astrolab_pipeline::catalog::{find, pipelines};
+use astrolab_pipeline::params::{ParamKind, ParamSpec};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 
-/// Type of a pipeline parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ParamKind {
-    /// A JSON integer.
-    Int,
-    /// A JSON number.
-    Float,
-    /// A JSON string (no control characters).
-    Str,
-    /// An existing file or directory inside the data home or a data root.
-    Path,
-    /// A JSON array of such paths.
-    #[serde(rename = "path_list")]
-    PathList,
-    /// true or false.
-    Bool,
-}
-
-impl ParamKind {
-    fn describe(self) -> &'static str {
-        match self {
-            ParamKind::Int => "an integer",
-            ParamKind::Float => "a number",
-            ParamKind::Str => "a string",
-            ParamKind::Path => "a path (string)",
-            ParamKind::PathList => "an array of paths",
-            ParamKind::Bool => "true or false",
-        }
-    }
-}
-
-/// One parameter of a pipeline.
-#[derive(Debug, Clone, Serialize)]
-pub struct ParamSpec {
-    /// Name in the run's `params` object.
-    pub name: &'static str,
-    /// Its type.
-    pub kind: ParamKind,
-    /// Must be given.
-    pub required: bool,
-    /// What it means.
-    pub doc: &'static str,
-}
+pub use astrolab_pipeline::catalog::canonical_name;
 
 /// A pipeline that can be submitted as a run.
 #[derive(Debug, Clone, Serialize)]
@@ -89,255 +52,21 @@ pub struct PipelineSpec {
     pub summary: &'static str,
     /// The CLI command it runs (`astrolab query cone`).
     pub command: String,
-    /// Its parameters.
+    /// The parameters a request may set.
     pub params: Vec<ParamSpec>,
-}
-
-/// Where a parameter's value goes on the command line.
-#[derive(Debug, Clone, Copy)]
-enum Place {
-    /// `--flag=value` (for a path list: once per path).
-    Flag(&'static str),
-    /// Bare arguments after the options (paths only).
-    Positional,
-    /// `--flag` when true, nothing when false.
-    Switch(&'static str),
-}
-
-struct ParamDef {
-    spec: ParamSpec,
-    place: Place,
-}
-
-/// A pipeline: its CLI words, parameters and the fixed arguments that send
-/// its outputs into the run directory.
-struct Def {
-    name: &'static str,
-    summary: &'static str,
-    words: &'static [&'static str],
-    params: Vec<ParamDef>,
-    outputs: fn(&Path) -> Vec<String>,
-}
-
-fn flag(
-    name: &'static str,
-    kind: ParamKind,
-    required: bool,
-    flag: &'static str,
-    doc: &'static str,
-) -> ParamDef {
-    ParamDef {
-        spec: ParamSpec {
-            name,
-            kind,
-            required,
-            doc,
-        },
-        place: if kind == ParamKind::Bool {
-            Place::Switch(flag)
-        } else {
-            Place::Flag(flag)
-        },
-    }
-}
-
-fn positional(name: &'static str, kind: ParamKind, required: bool, doc: &'static str) -> ParamDef {
-    ParamDef {
-        spec: ParamSpec {
-            name,
-            kind,
-            required,
-            doc,
-        },
-        place: Place::Positional,
-    }
-}
-
-fn out(flag: &str, dir: &Path, name: &str) -> String {
-    format!("{flag}={}", dir.join(name).display())
-}
-
-use ParamKind::{Bool, Float, Int, PathList, Str};
-
-fn defs() -> Vec<Def> {
-    let path = ParamKind::Path;
-    vec![
-        Def {
-            name: "demo-data",
-            summary: "Write a synthetic DESI sky (catalogs, void catalogs, spectra, truth tables) into the run directory",
-            words: &["demo-data"],
-            params: vec![
-                flag("seed", Int, false, "--seed", "random seed (same seed, same bytes; default 42)"),
-                flag("galaxies", Int, false, "--galaxies", "number of galaxies (default 20000)"),
-                flag("no_spectra", Bool, false, "--no-spectra", "do not write coadd and redrock spectra files"),
-                flag("templates", path, false, "--templates", "directory with the redrock QSO templates"),
-            ],
-            outputs: |d| vec![d.join("demo").display().to_string()],
-        },
-        Def {
-            name: "ingest",
-            summary: "Ingest catalog files or directories into the store (one transaction per file)",
-            words: &["ingest", "--json"],
-            params: vec![
-                positional("paths", PathList, true, "files or directories (searched for .fits and .csv)"),
-                flag("new_version", Bool, false, "--new-version", "register changed bytes under a known name as a new version"),
-            ],
-            outputs: |_| Vec::new(),
-        },
-        Def {
-            name: "voids-find",
-            summary: "Find voids with VoidFinder; writes the VAST VoidFinder FITS file",
-            words: &["voids", "find"],
-            params: vec![
-                positional("catalog", path, false, "galaxy catalog (FITS or CSV with ra, dec, z); or give table"),
-                flag("table", Str, false, "--table", "read the galaxies from this store table (fastspec, zcatalog, galaxies)"),
-                flag("omega_m", Float, false, "--omega-m", "matter density of the flat LCDM cosmology"),
-                flag("threads", Int, false, "--threads", "worker threads (the result does not depend on it)"),
-                flag("min_dist", Float, false, "--min-dist", "lower comoving distance limit, Mpc/h"),
-                flag("max_dist", Float, false, "--max-dist", "upper comoving distance limit, Mpc/h"),
-                flag("box_size", Float, false, "--box-size", "periodic box side, Mpc/h (catalog is an x y z text file)"),
-                flag("box_origin", Float, false, "--box-origin", "lower corner of the periodic box, Mpc/h"),
-                flag("mask", path, false, "--mask", "take the footprint from the MASK HDU of this VoidFinder file"),
-                flag("mask_healpix_depth", Int, false, "--mask-healpix-depth", "footprint from HEALPix cells of this depth"),
-                flag("no_smooth_mask", Bool, false, "--no-smooth-mask", "do not fill one-cell gaps of the footprint"),
-            ],
-            outputs: |d| vec![out("--output", d, "VoidFinder_Output.fits")],
-        },
-        Def {
-            name: "voids-classify",
-            summary: "Classify galaxies against void catalogs (void, wall, edge, outside) into the store",
-            words: &["voids", "classify", "--json"],
-            params: vec![
-                flag("catalogs", PathList, true, "--catalog", "void catalog files (VoidFinder or V2 FITS)"),
-                flag("galaxies", path, false, "--galaxies", "galaxies from this FITS or CSV file instead of the store"),
-                flag("galaxies_table", Str, false, "--galaxies-table", "store table with the galaxies"),
-                flag("omega_m", Float, false, "--omega-m", "Omega_m for distances"),
-                flag("mask_depth", Int, false, "--mask-depth", "HEALPix depth of a footprint built from the galaxies"),
-                flag("edge_buffer", Float, false, "--edge-buffer", "edge buffer, Mpc/h"),
-            ],
-            outputs: |_| Vec::new(),
-        },
-        Def {
-            name: "voids-compare",
-            summary: "Void vs wall galaxies: medians with bootstrap intervals, KS and AD tests, figures",
-            words: &["voids", "compare"],
-            params: vec![
-                flag("algorithm", Str, false, "--algorithm", "algorithm to compare (default: all with membership rows)"),
-                flag("replicates", Int, false, "--replicates", "bootstrap replicates (default 1000)"),
-                flag("seed", Int, false, "--seed", "bootstrap seed"),
-                flag("level", Float, false, "--level", "confidence level of the intervals"),
-                flag("no_plots", Bool, false, "--no-plots", "skip the figures"),
-            ],
-            outputs: |d| vec![out("--out", d, "compare")],
-        },
-        Def {
-            name: "hline-process",
-            summary: "Turn SDR recordings into integrated, RFI-flagged hydrogen-line spectra",
-            words: &["hline", "process", "--json"],
-            params: vec![
-                positional("recordings", PathList, true, "SigMF recordings or raw rtl_sdr captures"),
-                flag("channels", Int, false, "--channels", "frequency channels per spectrum"),
-                flag("integration_s", Float, false, "--integration-s", "integration time per spectrum, s"),
-                flag("channeliser", Str, false, "--channeliser", "fft or pfb"),
-                flag("taps", Int, false, "--taps", "taps of the polyphase filterbank"),
-                flag("window", Str, false, "--window", "window of the frames"),
-                flag("sk_sigma", Float, false, "--sk-sigma", "spectral-kurtosis bounds, sigma"),
-                flag("spike_sigma", Float, false, "--spike-sigma", "spike threshold, robust sigma"),
-                flag("sample_rate_hz", Float, false, "--sample-rate-hz", "raw captures: sample rate, Hz"),
-                flag("center_freq_hz", Float, false, "--center-freq-hz", "raw captures: tuned frequency, Hz"),
-                flag("start", Str, false, "--start", "raw captures: start time, ISO 8601 UTC"),
-                flag("datatype", Str, false, "--datatype", "raw captures: sample encoding"),
-                flag("ra_deg", Float, false, "--ra-deg", "pointing, ICRS right ascension"),
-                flag("dec_deg", Float, false, "--dec-deg", "pointing, ICRS declination"),
-                flag("lat_deg", Float, false, "--lat-deg", "site latitude"),
-                flag("lon_deg", Float, false, "--lon-deg", "site longitude, east positive"),
-                flag("height_m", Float, false, "--height-m", "site height, m"),
-                flag("tsys_k", Float, false, "--tsys-k", "system temperature, K"),
-                flag("no_store", Bool, false, "--no-store", "do not register the recording nor store its spectra"),
-                flag("force", Bool, false, "--force", "process again a recording already in the store"),
-                flag("waterfall", Str, false, "--waterfall", "waterfall figure: svg or png"),
-                flag("require_line", Bool, false, "--require-line", "fail when no HI line is detected"),
-            ],
-            outputs: |d| vec![out("--out-dir", d, "hline")],
-        },
-        Def {
-            name: "hline-rotation-curve",
-            summary: "Tangent-point rotation curve and l-v diagram from calibrated spectra",
-            words: &["hline", "rotation-curve"],
-            params: vec![
-                positional("spectra", PathList, true, "calibrated spectra (SALSA FITS, SDFITS-style FITS, CSV)"),
-                flag("vmax", Str, false, "--vmax", "component or threshold"),
-                flag("min_amp_k", Float, false, "--min-amp-k", "smallest component peak, K"),
-                flag("threshold_k", Float, false, "--threshold-k", "threshold brightness, K"),
-                flag("lv_step_km_s", Float, false, "--lv-step-km-s", "velocity step of the l-v grid, km/s"),
-                flag("max_components", Int, false, "--max-components", "most Gaussian components"),
-                flag("lsr", Str, false, "--lsr", "LSR definition"),
-                flag("r0_kpc", Float, false, "--r0-kpc", "Sun-Galactic centre distance, kpc"),
-                flag("v0_km_s", Float, false, "--v0-km-s", "Sun's circular velocity, km/s"),
-            ],
-            outputs: |d| {
-                vec![
-                    out("--output", d, "tangent_points.csv"),
-                    out("--plot", d, "rotation_curve.svg"),
-                    out("--lv-output", d, "lv.csv"),
-                    out("--lv-plot", d, "lv.svg"),
-                ]
-            },
-        },
-        Def {
-            name: "spectra-build",
-            summary: "Convert DESI coadds (with redrock) into indexed columnar spectra files",
-            words: &["spectra", "build"],
-            params: vec![
-                flag("from", path, true, "--from", "directory searched for coadd-*.fits"),
-                flag("select", Str, false, "--select", "which spectra to keep, e.g. spectype = 'QSO' AND zwarn = 0"),
-                flag("survey", Str, false, "--survey", "only coadds of this survey"),
-                flag("program", Str, false, "--program", "only coadds of this program"),
-            ],
-            outputs: |d| vec![out("--out", d, "spectra")],
-        },
-        Def {
-            name: "query-cone",
-            summary: "Cone search on a sky table; the result is a CSV file in the run directory",
-            words: &["query", "cone", "--format=csv"],
-            params: vec![
-                flag("ra", Float, true, "--ra", "centre right ascension, degrees"),
-                flag("dec", Float, true, "--dec", "centre declination, degrees"),
-                flag("radius", Str, true, "--radius", "radius with unit: 1deg, 30arcmin, 5arcsec"),
-                flag("table", Str, false, "--table", "table to search (default zcatalog)"),
-                flag("where", Str, false, "--where", "filter, e.g. zwarn = 0 AND spectype = 'QSO'"),
-                flag("limit", Int, false, "--limit", "at most this many rows"),
-            ],
-            outputs: |d| vec![out("--output", d, "cone.csv")],
-        },
-    ]
 }
 
 /// Every pipeline a run can name, with its parameters.
 pub fn catalog() -> Vec<PipelineSpec> {
-    defs()
+    pipelines()
         .into_iter()
         .map(|d| PipelineSpec {
             name: d.name,
             summary: d.summary,
-            command: format!(
-                "astrolab {}",
-                d.words
-                    .iter()
-                    .filter(|w| !w.starts_with('-'))
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-            params: d.params.into_iter().map(|p| p.spec).collect(),
+            command: d.command(),
+            params: d.public_specs(),
         })
         .collect()
-}
-
-/// The catalog name of `name`, accepting the CLI spelling too
-/// (`voids find`, `voids_find`).
-pub fn canonical_name(name: &str) -> String {
-    name.trim().replace([' ', '_'], "-").to_ascii_lowercase()
 }
 
 /// Longest string parameter accepted, bytes.
@@ -403,73 +132,9 @@ fn confined(name: &str, raw: &str, roots: &[PathBuf]) -> ApiResult<PathBuf> {
     Ok(canon)
 }
 
-fn path_text(name: &str, v: &Value) -> ApiResult<String> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| ApiError::bad_request(&field(name), "must be a path (string)"))
-}
-
-/// One checked value, as command-line text (paths canonical).
-enum Checked {
-    One(String),
-    Many(Vec<String>),
-    Switch(bool),
-}
-
-fn check_value(spec: &ParamSpec, v: &Value, roots: &[PathBuf]) -> ApiResult<Checked> {
-    let f = field(spec.name);
-    let wrong = || ApiError::bad_request(&f, format!("must be {}", spec.kind.describe()));
-    Ok(match spec.kind {
-        ParamKind::Int => Checked::One(v.as_i64().ok_or_else(wrong)?.to_string()),
-        ParamKind::Float => {
-            let x = v.as_f64().ok_or_else(wrong)?;
-            if !x.is_finite() {
-                return Err(wrong());
-            }
-            Checked::One(x.to_string())
-        }
-        ParamKind::Bool => Checked::Switch(v.as_bool().ok_or_else(wrong)?),
-        ParamKind::Str => {
-            let s = v.as_str().ok_or_else(wrong)?;
-            if s.len() > MAX_STR {
-                return Err(ApiError::bad_request(
-                    &f,
-                    format!("longer than {MAX_STR} bytes"),
-                ));
-            }
-            if s.chars().any(char::is_control) {
-                return Err(ApiError::bad_request(&f, "contains control characters"));
-            }
-            Checked::One(s.to_string())
-        }
-        ParamKind::Path => {
-            let raw = path_text(spec.name, v)?;
-            Checked::One(confined(spec.name, &raw, roots)?.display().to_string())
-        }
-        ParamKind::PathList => {
-            let items = v.as_array().ok_or_else(wrong)?;
-            if items.is_empty() {
-                return Err(ApiError::bad_request(&f, "give at least one path"));
-            }
-            if items.len() > MAX_PATHS {
-                return Err(ApiError::bad_request(
-                    &f,
-                    format!("at most {MAX_PATHS} paths"),
-                ));
-            }
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                let raw = path_text(spec.name, item)?;
-                out.push(confined(spec.name, &raw, roots)?.display().to_string());
-            }
-            Checked::Many(out)
-        }
-    })
-}
-
 /// Checks a run's parameters and builds the child's arguments (after the
-/// executable): the pipeline's CLI words, then `--flag=value` options, the
-/// fixed output options pointing into `run_dir`, then positional paths.
+/// executable): the pipeline's CLI words, then the arguments of the
+/// checked parameter struct, outputs pointing into `run_dir`.
 ///
 /// `roots` are the directories paths may name, the data home first
 /// (relative paths are taken relative to it). Errors are 400 naming the
@@ -496,15 +161,40 @@ pub fn build_args_and_inputs(
     build(name, params, roots, run_dir)
 }
 
+/// Confines one path parameter's value (a string, or an array of them for
+/// a list), giving the canonical paths back.
+fn confine_value(spec: &ParamSpec, v: &Value, roots: &[PathBuf]) -> ApiResult<Vec<String>> {
+    let f = field(&spec.name);
+    let items: Vec<&Value> = match (spec.list, v) {
+        (true, Value::Array(a)) => a.iter().collect(),
+        (true, _) => return Err(ApiError::bad_request(&f, "must be an array of paths")),
+        (false, v) => vec![v],
+    };
+    if spec.list && items.is_empty() {
+        return Err(ApiError::bad_request(&f, "give at least one path"));
+    }
+    if items.len() > MAX_PATHS {
+        return Err(ApiError::bad_request(&f, format!("at most {MAX_PATHS} paths")));
+    }
+    items
+        .into_iter()
+        .map(|x| {
+            let raw = x
+                .as_str()
+                .ok_or_else(|| ApiError::bad_request(&f, "must be a path (string)"))?;
+            Ok(confined(&spec.name, raw, roots)?.display().to_string())
+        })
+        .collect()
+}
+
 fn build(
     name: &str,
     params: &Value,
     roots: &[PathBuf],
     run_dir: &Path,
 ) -> ApiResult<(Vec<String>, Vec<PathBuf>)> {
-    let canonical = canonical_name(name);
-    let Some(def) = defs().into_iter().find(|d| d.name == canonical) else {
-        let names: Vec<&str> = defs().iter().map(|d| d.name).collect();
+    let Some(def) = find(name) else {
+        let names: Vec<&str> = pipelines().iter().map(|d| d.name).collect();
         return Err(ApiError::bad_request(
             "pipeline",
             format!(
@@ -513,15 +203,22 @@ fn build(
             ),
         ));
     };
-    let empty = serde_json::Map::new();
-    let obj = match params {
-        Value::Null => &empty,
-        Value::Object(m) => m,
+    let mut obj = match params {
+        Value::Null => serde_json::Map::new(),
+        Value::Object(m) => m.clone(),
         _ => return Err(ApiError::bad_request("params", "must be a JSON object")),
     };
+    let public = def.public_specs();
+    let fixed = (def.fixed)(run_dir);
     for key in obj.keys() {
-        if !def.params.iter().any(|p| p.spec.name == key) {
-            let known: Vec<&str> = def.params.iter().map(|p| p.spec.name).collect();
+        if fixed.contains_key(key) {
+            return Err(ApiError::bad_request(
+                &field(key),
+                "set by the server (outputs go to the run's own directory)",
+            ));
+        }
+        if !public.iter().any(|p| &p.name == key) {
+            let known: Vec<&str> = public.iter().map(|p| p.name.as_str()).collect();
             return Err(ApiError::bad_request(
                 &field(key),
                 format!(
@@ -532,51 +229,39 @@ fn build(
             ));
         }
     }
-    let mut args: Vec<String> = def.words.iter().map(|w| w.to_string()).collect();
-    let mut positionals = Vec::new();
     let mut inputs = Vec::new();
-    for p in &def.params {
-        let v = match obj.get(p.spec.name) {
-            None | Some(Value::Null) if p.spec.required => {
-                return Err(ApiError::bad_request(&field(p.spec.name), "required"))
+    for spec in &public {
+        let v = match obj.get(&spec.name) {
+            None | Some(Value::Null) if spec.required => {
+                return Err(ApiError::bad_request(&field(&spec.name), "required"))
             }
             None | Some(Value::Null) => continue,
             Some(v) => v,
         };
-        let checked = check_value(&p.spec, v, roots)?;
-        match (&checked, p.spec.kind) {
-            (Checked::One(s), ParamKind::Path) => inputs.push(PathBuf::from(s)),
-            (Checked::Many(list), ParamKind::PathList) => {
-                inputs.extend(list.iter().map(PathBuf::from))
-            }
-            _ => {}
-        }
-        match (checked, p.place) {
-            (Checked::Switch(true), Place::Switch(flag)) => args.push(flag.to_string()),
-            (Checked::Switch(false), _) => {}
-            (Checked::One(s), Place::Flag(flag)) => args.push(format!("{flag}={s}")),
-            (Checked::Many(list), Place::Flag(flag)) => {
-                args.extend(list.into_iter().map(|s| format!("{flag}={s}")))
-            }
-            (Checked::One(s), Place::Positional) => positionals.push(s),
-            (Checked::Many(list), Place::Positional) => positionals.extend(list),
-            (_, place) => {
-                // A mismatch between a kind and its place is a bug in the
-                // table above, which the unit tests exercise.
-                return Err(ApiError::internal(format!(
-                    "pipeline {} parameter {}: kind {:?} cannot go to {place:?}",
-                    def.name, p.spec.name, p.spec.kind
-                )));
+        if let Some(s) = v.as_str() {
+            if s.len() > MAX_STR {
+                return Err(ApiError::bad_request(
+                    &field(&spec.name),
+                    format!("longer than {MAX_STR} bytes"),
+                ));
             }
         }
+        if spec.kind == ParamKind::Path {
+            let canon = confine_value(spec, v, roots)?;
+            inputs.extend(canon.iter().map(PathBuf::from));
+            let replaced = if spec.list {
+                Value::from(canon)
+            } else {
+                Value::from(canon.into_iter().next().unwrap_or_default())
+            };
+            obj.insert(spec.name.clone(), replaced);
+        }
     }
-    args.extend((def.outputs)(run_dir));
-    if !positionals.is_empty() {
-        // Positional values are canonical absolute paths (never starting
-        // with '-'); `--` makes that structural rather than incidental.
-        args.push("--".to_string());
-        args.extend(positionals);
-    }
+    obj.extend(fixed);
+    let checked = (def.check)(&Value::Object(obj))
+        .map_err(|e| ApiError::bad_request(&e.field, e.message))?;
+    let mut args: Vec<String> = def.words.iter().map(|w| w.to_string()).collect();
+    args.extend(checked.args);
     Ok((args, inputs))
 }
 
@@ -627,8 +312,8 @@ mod tests {
                     ParamKind::Int => json!(3),
                     ParamKind::Float => json!(1.5),
                     ParamKind::Str => json!("1deg"),
+                    ParamKind::Path if q.list => json!(["cats/zcat.fits"]),
                     ParamKind::Path => json!("cats"),
-                    ParamKind::PathList => json!(["cats/zcat.fits"]),
                     ParamKind::Bool => json!(true),
                 };
                 params.insert(q.name.to_string(), v);

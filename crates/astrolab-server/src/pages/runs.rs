@@ -45,10 +45,15 @@ fn submit_form(
         for prm in &spec.params {
             docs += &format!(
                 "<li><code>{}</code> ({}{}): {}</li>",
-                escape(prm.name),
-                escape(&format!("{:?}", prm.kind).to_lowercase()),
+                escape(&prm.name),
+                escape(&format!(
+                    "{}{:?}",
+                    if prm.list { "list of " } else { "" },
+                    prm.kind
+                )
+                .to_lowercase()),
                 if prm.required { ", required" } else { "" },
-                escape(prm.doc)
+                escape(&prm.doc)
             );
         }
         docs += "</ul></dd>";
