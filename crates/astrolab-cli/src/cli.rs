@@ -1,6 +1,8 @@
 //! Command-line definitions (clap). Every command has `--help`.
 
-pub use astrolab_pipeline::params::defs::{DemoDataArgs, IngestArgs, SpectraBuildArgs, ConeArgs, OutputArgs, OutputFormat};
+pub use astrolab_pipeline::params::defs::{
+    ConeArgs, DemoDataArgs, IngestArgs, OutputArgs, OutputFormat, SpectraBuildArgs,
+};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -174,7 +174,10 @@ fn confine_value(spec: &ParamSpec, v: &Value, roots: &[PathBuf]) -> ApiResult<Ve
         return Err(ApiError::bad_request(&f, "give at least one path"));
     }
     if items.len() > MAX_PATHS {
-        return Err(ApiError::bad_request(&f, format!("at most {MAX_PATHS} paths")));
+        return Err(ApiError::bad_request(
+            &f,
+            format!("at most {MAX_PATHS} paths"),
+        ));
     }
     items
         .into_iter()
@@ -258,8 +261,8 @@ fn build(
         }
     }
     obj.extend(fixed);
-    let checked = (def.check)(&Value::Object(obj))
-        .map_err(|e| ApiError::bad_request(&e.field, e.message))?;
+    let checked =
+        (def.check)(&Value::Object(obj)).map_err(|e| ApiError::bad_request(&e.field, e.message))?;
     let mut args: Vec<String> = def.words.iter().map(|w| w.to_string()).collect();
     args.extend(checked.args);
     Ok((args, inputs))

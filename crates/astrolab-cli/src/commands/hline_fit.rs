@@ -2,7 +2,7 @@
 //! high-velocity-cloud flags for calibrated spectra (SALSA FITS, our
 //! SDFITS-style outputs or GBTIDL's, CSV).
 
-pub use astrolab_pipeline::params::defs::{FitArgs, PlotFormat, LsrArg, AnalysisArgs, CriterionArg};
+pub use astrolab_pipeline::params::defs::{AnalysisArgs, CriterionArg, FitArgs, LsrArg};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -20,7 +20,6 @@ use astrolab_hline::science::{
 use astrolab_hline::velocity::{
     lsr_correction_km_s, radio_velocity_km_s, LsrDefinition, Site, UtcTime,
 };
-use clap::{Args, ValueEnum};
 
 use crate::config::Config;
 

@@ -5,16 +5,15 @@
 //! processed once), a summary with the HI line when there is one, and an
 //! optional waterfall figure.
 
-pub use astrolab_pipeline::params::defs::{WindowArg, ChanneliserArg, DatatypeArg, ProcessOptions, FigureArg, ProcessArgs};
+pub use astrolab_pipeline::params::defs::{
+    ChanneliserArg, FigureArg, ProcessArgs, ProcessOptions, WindowArg,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use astrolab_formats::iq::{
-    encode_into, IqDatatype, IqReader, PhysicalRange, RtlRecording, CENTER_FREQ_RANGE,
-    INTEGRATION_RANGE, SAMPLE_RATE_RANGE,
-};
+use astrolab_formats::iq::{encode_into, IqDatatype, IqReader, RtlRecording};
 use astrolab_formats::sigmf::{
     format_datetime_unix_s, parse_datetime_unix_s, sigmf_pair, write_sigmf_meta, ArchiveHeader,
     Geolocation, Pointing, SigmfRecording, SigmfWriteMeta, SpectraArchiveWriter,
@@ -26,12 +25,10 @@ use astrolab_hline::spectrometer::{
 use astrolab_hline::synth::{generate, Quantisation, SynthConfig};
 use astrolab_hline::velocity::{lsr_correction_km_s, LsrDefinition, Site, UtcTime};
 use astrolab_store::{HlineRecording, HlineSpectrumRow, Store};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::json;
 
-use super::hline_sdr_cal::{
-    calibrate, write_calibrated, CalibratedOut, CalibrationArgs, MeanSpectrum,
-};
+use super::hline_sdr_cal::{calibrate, write_calibrated, CalibratedOut, MeanSpectrum};
 use crate::config::Config;
 
 /// Arguments of `hline watch`.

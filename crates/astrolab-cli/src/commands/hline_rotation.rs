@@ -8,9 +8,8 @@ use anyhow::{Context, Result};
 use astrolab_hline::science::{
     lv_diagram, tangent_point, terminal_velocity_km_s, TangentPoint, VmaxMethod,
 };
-use clap::{Args, ValueEnum};
 
-use super::hline_fit::{analyse_all, print_recurring, write_atomic, AnalysisArgs};
+use super::hline_fit::{analyse_all, print_recurring, write_atomic};
 use crate::config::Config;
 
 pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {

@@ -7,7 +7,6 @@
 //! the archive so `astrolab hline fit` reads it, with the references'
 //! SHA-256 in its header.
 
-pub use astrolab_pipeline::params::defs::{CalibrationArgs};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -16,7 +15,6 @@ use astrolab_formats::sdfits::{write_sdfits, SdfitsOutRow};
 use astrolab_formats::Card;
 use astrolab_hline::calibrate::{apply_y_factor, switched_sdr_k, y_factor};
 use astrolab_hline::spectrometer::{Integration, Spectrometer};
-use clap::Args;
 use serde_json::json;
 
 use super::hline_process::{resolve, spectrometer_config, ProcessOptions};

@@ -1,13 +1,13 @@
 //! `astrolab voids classify` and `astrolab voids members`.
 
-pub use astrolab_pipeline::params::defs::{ClassifyArgs};
+pub use astrolab_pipeline::params::defs::ClassifyArgs;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use astrolab_store::{MembershipKey, MembershipRows, Progress};
 use astrolab_voids::membership::{
-    classify_v2, classify_voidfinder, voidfinder_edge_classes, Member, EDGE_BUFFER_MPC_H,
-    VFLAG_EDGE, VFLAG_OUTSIDE, VFLAG_VOID, VFLAG_WALL,
+    classify_v2, classify_voidfinder, voidfinder_edge_classes, Member, VFLAG_EDGE, VFLAG_OUTSIDE,
+    VFLAG_VOID, VFLAG_WALL,
 };
 use clap::Args;
 

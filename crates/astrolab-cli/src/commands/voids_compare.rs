@@ -2,9 +2,8 @@
 //! per algorithm and across algorithms, from the store's membership joined
 //! with FastSpecFit (the statistics are `astrolab_voids::compare`).
 
-pub use astrolab_pipeline::params::defs::{CompareArgs};
+pub use astrolab_pipeline::params::defs::CompareArgs;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use astrolab_voids::compare::{
@@ -12,7 +11,6 @@ use astrolab_voids::compare::{
     PropertyComparison,
 };
 use astrolab_voids::stats::{anderson_ksamp, match_control, ControlMatch};
-use clap::Args;
 
 use crate::config::Config;
 

@@ -18,13 +18,12 @@
 //! - A NaN redshift is an error naming the row (a galaxy without a distance
 //!   cannot be placed; dropping it would change the wall/field split).
 
-pub use astrolab_pipeline::params::defs::{FindArgs};
+pub use astrolab_pipeline::params::defs::FindArgs;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::Args;
 
 use astrolab_formats::vast::{
     write_vast_voidfinder, VastHeader, VastHole, VastMask, VastMaximal, VastVoidFinder,

@@ -46,12 +46,10 @@ fn submit_form(
             docs += &format!(
                 "<li><code>{}</code> ({}{}): {}</li>",
                 escape(&prm.name),
-                escape(&format!(
-                    "{}{:?}",
-                    if prm.list { "list of " } else { "" },
-                    prm.kind
-                )
-                .to_lowercase()),
+                escape(
+                    &format!("{}{:?}", if prm.list { "list of " } else { "" }, prm.kind)
+                        .to_lowercase()
+                ),
                 if prm.required { ", required" } else { "" },
                 escape(&prm.doc)
             );
