@@ -321,6 +321,10 @@ mod tests {
                 };
                 params.insert(q.name.to_string(), v);
             }
+            // voids-find needs a catalog file or a store table.
+            if p.name == "voids-find" {
+                params.insert("table".into(), json!("galaxies"));
+            }
             let args = build_args(
                 p.name,
                 &Value::Object(params),
@@ -352,13 +356,13 @@ mod tests {
             vec![
                 "query".to_string(),
                 "cone".into(),
-                "--format=csv".into(),
                 "--ra=150.5".into(),
-                "--dec=-2".into(),
+                "--dec=-2.0".into(),
                 "--radius=30arcmin".into(),
                 // A value that looks like a flag stays the value of --where.
                 "--where=--output=/etc/passwd".into(),
                 "--limit=10".into(),
+                "--format=csv".into(),
                 format!("--output={}", run.join("cone.csv").display()),
             ]
         );
@@ -378,7 +382,7 @@ mod tests {
         let cats = fx.home.join("cats").display().to_string();
         assert_eq!(
             args,
-            vec!["ingest", "--json", "--new-version", "--", &zcat, &cats]
+            vec!["ingest", "--new-version", "--json", "--", &zcat, &cats]
         );
     }
 
@@ -518,7 +522,9 @@ mod tests {
             demo,
             vec![
                 "demo-data".to_string(),
+                "--seed=42".into(),
                 "--galaxies=100".into(),
+                "--".into(),
                 run.join("demo").display().to_string()
             ]
         );

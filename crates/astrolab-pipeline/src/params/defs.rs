@@ -92,7 +92,8 @@ pub struct ConeArgs {
     pub table: Option<String>,
     /// Filter on the table's columns, e.g. "zwarn = 0 AND spectype = 'QSO'"
     /// or "bgs_target & 2" (values are bound as parameters).
-    #[arg(long = "where")]
+    #[arg(long = "where", id = "where")]
+    #[serde(rename = "where")]
     pub filter: Option<String>,
     /// At most this many rows (nearest first).
     #[arg(long)]
