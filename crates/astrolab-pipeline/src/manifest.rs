@@ -6,7 +6,7 @@
 //! `SoftwareApplication` for astrolab, a `CreateAction` with `instrument`,
 //! `object` = inputs and parameters, `result` = outputs), so generic RO-Crate
 //! tools can read it. The `CreateAction` also carries astrolab's own
-//! [`RunManifest`] verbatim as a JSON literal (`astrolabManifest`): that is
+//! [`RunManifest`] verbatim as JSON text (`astrolabManifest`): that is
 //! what [`read_manifest`] returns, so a round trip is exact and does not
 //! depend on how other tools might rewrite the descriptive entities.
 //!
@@ -496,7 +496,10 @@ pub fn to_ro_crate(m: &RunManifest) -> Result<Value, ManifestError> {
             "sha256": o.sha256,
         });
         if !o.volatile.is_empty() {
-            e["volatileFields"] = serde_json::to_value(&o.volatile).unwrap_or(Value::Null);
+            // JSON text, not a nested object: RO-Crate readers take every
+            // nested object for a reference to another entity.
+            e["volatileFields"] =
+                Value::String(serde_json::to_string(&o.volatile).unwrap_or_default());
         }
         output_entities.push(e);
     }
@@ -652,11 +655,14 @@ pub fn to_ro_crate(m: &RunManifest) -> Result<Value, ManifestError> {
     for f in m.inputs.iter().chain(&m.outputs) {
         utf8(&f.path)?;
     }
-    action["astrolabManifest"] =
-        serde_json::to_value(m).map_err(|e| ManifestError::NotAstrolabCrate {
+    // Embedded as JSON text, not a nested object: RO-Crate readers (e.g.
+    // the Python `rocrate`) take every nested object for an entity reference.
+    action["astrolabManifest"] = serde_json::to_string(m).map(Value::String).map_err(|e| {
+        ManifestError::NotAstrolabCrate {
             path: PathBuf::from(METADATA_FILE),
             reason: format!("the manifest cannot be serialised: {e}"),
-        })?;
+        }
+    })?;
     graph.push(action);
     graph.extend(object_entities);
     graph.extend(output_entities);
@@ -668,8 +674,8 @@ pub fn to_ro_crate(m: &RunManifest) -> Result<Value, ManifestError> {
             WFRUN_CONTEXT,
             {
                 "astrolab": ASTROLAB_TERMS,
-                "astrolabManifest": {"@id": format!("{ASTROLAB_TERMS}manifest"), "@type": "@json"},
-                "volatileFields": {"@id": format!("{ASTROLAB_TERMS}volatileFields"), "@type": "@json"},
+                "astrolabManifest": format!("{ASTROLAB_TERMS}manifest"),
+                "volatileFields": format!("{ASTROLAB_TERMS}volatileFields"),
                 "rawFileId": format!("{ASTROLAB_TERMS}rawFileId"),
                 "executor": format!("{ASTROLAB_TERMS}executor"),
                 "threads": format!("{ASTROLAB_TERMS}threads"),
@@ -748,7 +754,10 @@ pub fn read_manifest(path: &Path) -> Result<RunManifest, ManifestError> {
         .filter(|e| has_type(e, "CreateAction"))
         .find_map(|e| e.get("astrolabManifest"))
         .ok_or_else(|| not_ours("no CreateAction entity carries `astrolabManifest`".to_string()))?;
-    serde_json::from_value(embedded.clone())
+    let text = embedded
+        .as_str()
+        .ok_or_else(|| not_ours("its `astrolabManifest` field is not a JSON text".to_string()))?;
+    serde_json::from_str(text)
         .map_err(|e| not_ours(format!("its `astrolabManifest` field is wrong: {e}")))
 }
 
