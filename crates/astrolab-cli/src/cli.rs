@@ -97,6 +97,10 @@ pub enum Command {
     /// The web server: REST API (/api/v1), web pages, accounts, audit
     /// log, run queue and Prometheus metrics (/metrics).
     Serve(crate::commands::serve::ServeArgs),
+    /// Run a pipeline from JSON parameters (the server's run format) into
+    /// an output directory, with a provenance manifest
+    /// (ro-crate-metadata.json) beside the outputs.
+    Run(crate::commands::run::RunArgs),
     /// Execute queued pipeline runs (several workers may share one
     /// PostgreSQL store, on several machines).
     Worker(crate::commands::worker::WorkerArgs),

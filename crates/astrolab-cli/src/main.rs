@@ -56,6 +56,28 @@ fn exit_code(err: &anyhow::Error) -> i32 {
     1
 }
 
+/// Runs one parsed command (`astrolab run` comes back here with the
+/// command its JSON parameters stand for).
+fn dispatch(cfg: &config::Config, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Quickstart(a) => commands::quickstart::run(cfg, &a),
+        Command::DemoData(a) => commands::demo::run(&a),
+        Command::Ingest(a) => commands::ingest::run(cfg, &a),
+        Command::Db(c) => commands::db::run(cfg, &c),
+        Command::Files(c) => commands::files::run(cfg, &c),
+        Command::Query(c) => commands::query::run(cfg, &c),
+        Command::Fetch(c) => commands::fetch::run(cfg, &c),
+        Command::Spectra(c) => commands::spectra::run(cfg, &c),
+        Command::Voids(c) => commands::voids::run(cfg, &c),
+        Command::Hline(c) => commands::hline::run(cfg, &c),
+        Command::Serve(a) => commands::serve::run(cfg, &a),
+        Command::Worker(a) => commands::worker::run(cfg, &a),
+        Command::User(c) => commands::serve::run_user(cfg, &c),
+        Command::Token(c) => commands::serve::run_token(cfg, &c),
+        Command::Run(a) => commands::run::run(cfg, &a, dispatch),
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let cfg = match config::resolve(&cli.global) {
@@ -66,22 +88,7 @@ fn main() {
         }
     };
     init_logging(cfg.log_format, cli.global.verbose);
-    let result = match cli.command {
-        Command::Quickstart(a) => commands::quickstart::run(&cfg, &a),
-        Command::DemoData(a) => commands::demo::run(&a),
-        Command::Ingest(a) => commands::ingest::run(&cfg, &a),
-        Command::Db(c) => commands::db::run(&cfg, &c),
-        Command::Files(c) => commands::files::run(&cfg, &c),
-        Command::Query(c) => commands::query::run(&cfg, &c),
-        Command::Fetch(c) => commands::fetch::run(&cfg, &c),
-        Command::Spectra(c) => commands::spectra::run(&cfg, &c),
-        Command::Voids(c) => commands::voids::run(&cfg, &c),
-        Command::Hline(c) => commands::hline::run(&cfg, &c),
-        Command::Serve(a) => commands::serve::run(&cfg, &a),
-        Command::Worker(a) => commands::worker::run(&cfg, &a),
-        Command::User(c) => commands::serve::run_user(&cfg, &c),
-        Command::Token(c) => commands::serve::run_token(&cfg, &c),
-    };
+    let result = dispatch(&cfg, cli.command);
     if let Err(e) = result {
         // `astrolab ... | head` closing the pipe early is not a failure.
         if e.chain().any(|c| {
