@@ -802,8 +802,9 @@ pub(crate) fn output_id(path: &Path) -> Result<String, ManifestError> {
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters, as
-/// RO-Crate asks for data entity ids (applied to each path segment).
-fn percent_encode(s: &str) -> String {
+/// RO-Crate asks for data entity ids (applied to each path segment; the
+/// server's OpenID Connect requests use it too).
+pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -503,17 +503,7 @@ fn identity(cfg: &OidcConfig, claims: &LabIdTokenClaims) -> ApiResult<Identity> 
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use astrolab_pipeline::manifest::percent_encode;
 
 /// The role the claims map to (`server.oidc_role_claims`: claim name ->
 /// value -> role); the highest match wins, viewer when none.
