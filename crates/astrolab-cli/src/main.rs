@@ -13,17 +13,8 @@ use clap::Parser;
 use cli::{Cli, Command, LogFormat};
 
 /// An error in what the user asked for (exit code 2), as opposed to a
-/// failure while doing it (exit code 1).
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+/// failure while doing it (exit code 1); one type with the pipelines'.
+pub use astrolab_pipeline::UsageError;
 
 fn init_logging(format: LogFormat, verbose: u8) {
     let default = match verbose {

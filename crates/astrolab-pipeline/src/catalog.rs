@@ -9,6 +9,8 @@ use clap::{Args, FromArgMatches};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::context::Ctx;
+use crate::error::PipelineError;
 use crate::params::defs::{
     ClassifyArgs, CompareArgs, ConeArgs, DemoDataArgs, FindArgs, IngestArgs, ProcessArgs,
     RotationArgs, SpectraBuildArgs,
@@ -41,6 +43,11 @@ pub struct PipelineDef {
     pub specs: fn() -> Vec<ParamSpec>,
     /// JSON parameters through the declaration.
     pub check: fn(&Value) -> Result<Checked, ParamError>,
+    /// Runs it in this process on resolved JSON parameters (fixed ones
+    /// included), giving its typed output as JSON: [`erased`] of its
+    /// [`crate::Pipeline`]. `None` while the pipeline's body still lives
+    /// in the CLI.
+    pub run: Option<fn(&Ctx, &Value) -> Result<Value, PipelineError>>,
 }
 
 impl PipelineDef {
@@ -67,6 +74,15 @@ fn check<T: Args + FromArgMatches + Serialize>(v: &Value) -> Result<Checked, Par
     })
 }
 
+/// A pipeline as a catalog entry's `run`: JSON parameters through its
+/// declaration, run in process, output as JSON.
+pub fn erased<P: crate::Pipeline + Default>(
+    ctx: &Ctx,
+    params: &Value,
+) -> Result<Value, PipelineError> {
+    crate::pipeline::run_json(&P::default(), ctx, params)
+}
+
 fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -89,6 +105,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["demo-data"],
             fixed: |d| obj(json!({ "dir": at(d, "demo") })),
             specs: specs::<DemoDataArgs>,
+            run: None,
             check: check::<DemoDataArgs>,
         },
         PipelineDef {
@@ -97,6 +114,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["ingest"],
             fixed: |_| obj(json!({ "json": true })),
             specs: specs::<IngestArgs>,
+            run: None,
             check: check::<IngestArgs>,
         },
         PipelineDef {
@@ -105,6 +123,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["voids", "find"],
             fixed: |d| obj(json!({ "output": at(d, "VoidFinder_Output.fits") })),
             specs: specs::<FindArgs>,
+            run: None,
             check: check::<FindArgs>,
         },
         PipelineDef {
@@ -113,6 +132,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["voids", "classify"],
             fixed: |_| obj(json!({ "json": true })),
             specs: specs::<ClassifyArgs>,
+            run: None,
             check: check::<ClassifyArgs>,
         },
         PipelineDef {
@@ -121,6 +141,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["voids", "compare"],
             fixed: |d| obj(json!({ "out": at(d, "compare") })),
             specs: specs::<CompareArgs>,
+            run: None,
             check: check::<CompareArgs>,
         },
         PipelineDef {
@@ -129,6 +150,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["hline", "process"],
             fixed: |d| obj(json!({ "out_dir": at(d, "hline"), "json": true })),
             specs: specs::<ProcessArgs>,
+            run: None,
             check: check::<ProcessArgs>,
         },
         PipelineDef {
@@ -144,6 +166,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
                 }))
             },
             specs: specs::<RotationArgs>,
+            run: None,
             check: check::<RotationArgs>,
         },
         PipelineDef {
@@ -152,6 +175,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["spectra", "build"],
             fixed: |d| obj(json!({ "out": at(d, "spectra") })),
             specs: specs::<SpectraBuildArgs>,
+            run: None,
             check: check::<SpectraBuildArgs>,
         },
         PipelineDef {
@@ -160,6 +184,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["query", "cone"],
             fixed: |d| obj(json!({ "format": "csv", "output": at(d, "cone.csv") })),
             specs: specs::<ConeArgs>,
+            run: None,
             check: check::<ConeArgs>,
         },
     ]

@@ -4,6 +4,11 @@
 //! run that `astrolab reproduce` can re-execute and compare byte for byte.
 //!
 //! Modules:
+//! * [`pipeline`]: the `Pipeline` trait (plan shards, run one, reduce)
+//!   and the in-process runner.
+//! * [`context`]: what a run is given: store, threads, typed events,
+//!   cancellation.
+//! * [`error`]: why a run failed.
 //! * [`catalog`]: the pipelines a run can name and where their outputs go.
 //! * [`params`]: one typed parameter struct per pipeline (clap + serde),
 //!   JSON parameters parsed through the command line's own declarations.
@@ -17,8 +22,15 @@
 //! cards (volatile `DATE`-like values) and to name where a difference lies.
 
 pub mod catalog;
+pub mod context;
+pub mod error;
 mod fits;
 pub mod hash;
 pub mod manifest;
 pub mod params;
+pub mod pipeline;
 pub mod reproduce;
+
+pub use context::{CancelToken, Ctx, Event, EventSink, Level};
+pub use error::{PipelineError, UsageError};
+pub use pipeline::{run_in_process, Pipeline, SinglePipeline};

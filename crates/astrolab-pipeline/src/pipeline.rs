@@ -1,0 +1,214 @@
+//! The [`Pipeline`] trait: plan shards, run one shard, reduce.
+//!
+//! A shard is a natural unit of the work (a recording, a file, a HEALPix
+//! pixel, a void catalog); shards are independent, so an executor may run
+//! them on threads, in other processes or on a Ray cluster. The reduce
+//! step receives the partial results in shard order whatever order they
+//! finished in, so the output never depends on the executor or the thread
+//! count. Shards and partials are serde types: a cluster executor ships
+//! them as JSON.
+
+use clap::{Args, FromArgMatches};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::context::Ctx;
+use crate::error::PipelineError;
+use crate::params::parse_json;
+
+/// One pipeline: typed parameters in, a typed output out.
+pub trait Pipeline: Send + Sync {
+    /// Parameters: one declaration for CLI flags, JSON and the run record.
+    type Params: Args + FromArgMatches + Serialize + DeserializeOwned + Send + Sync;
+    /// One unit of work.
+    type Shard: Serialize + DeserializeOwned + Send + Sync;
+    /// What one shard gives.
+    type Partial: Serialize + DeserializeOwned + Send;
+    /// What the run gives (recorded in the run, printed by the CLI).
+    type Output: Serialize + DeserializeOwned + Send;
+
+    /// Divides the work (reads what it must to know the units).
+    fn plan(&self, ctx: &Ctx, params: &Self::Params) -> Result<Vec<Self::Shard>, PipelineError>;
+
+    /// Does one unit of work.
+    fn run_shard(
+        &self,
+        ctx: &Ctx,
+        params: &Self::Params,
+        shard: &Self::Shard,
+    ) -> Result<Self::Partial, PipelineError>;
+
+    /// Combines the partial results, given in shard order.
+    fn reduce(
+        &self,
+        ctx: &Ctx,
+        params: &Self::Params,
+        partials: Vec<Self::Partial>,
+    ) -> Result<Self::Output, PipelineError>;
+
+    /// How many shards may run at once (1 for pipelines whose shards share
+    /// a store transaction or a file; the default lets the executor use
+    /// every thread it has).
+    fn max_parallel_shards(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Runs `pipeline` in this process: plans, runs the shards on up to
+/// `ctx.threads` threads (each shard's own parallel loops share the same
+/// pool), reduces in shard order. Progress is reported per shard;
+/// cancellation is checked before each shard.
+pub fn run_in_process<P: Pipeline>(
+    pipeline: &P,
+    ctx: &Ctx,
+    params: &P::Params,
+) -> Result<P::Output, PipelineError> {
+    ctx.check_cancelled()?;
+    let shards = pipeline.plan(ctx, params)?;
+    let total = shards.len();
+    let workers = ctx
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(pipeline.max_parallel_shards().unwrap_or(usize::MAX))
+        .clamp(1, total.max(1));
+    let partials = if workers <= 1 || total <= 1 {
+        let mut out = Vec::with_capacity(total);
+        for (i, s) in shards.iter().enumerate() {
+            ctx.check_cancelled()?;
+            out.push(pipeline.run_shard(ctx, params, s)?);
+            if total > 1 {
+                ctx.progress("shards", i as u64 + 1, total as u64);
+            }
+        }
+        out
+    } else {
+        run_parallel(pipeline, ctx, params, &shards, workers)?
+    };
+    ctx.check_cancelled()?;
+    pipeline.reduce(ctx, params, partials)
+}
+
+/// Shards on `workers` threads, each shard's parallel loops sharing the
+/// run's pool; the first error stops the others at their next shard.
+fn run_parallel<P: Pipeline>(
+    pipeline: &P,
+    ctx: &Ctx,
+    params: &P::Params,
+    shards: &[P::Shard],
+    workers: usize,
+) -> Result<Vec<P::Partial>, PipelineError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let total = shards.len();
+    let slots: Vec<Mutex<Option<Result<P::Partial, PipelineError>>>> =
+        (0..total).map(|_| Mutex::new(None)).collect();
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    // Each worker gets its share of the thread budget for the science's
+    // own rayon loops.
+    let per_worker = ctx.threads.map(|t| (t / workers).max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let mut wctx = ctx.clone();
+                wctx.threads = per_worker.or(Some(1));
+                loop {
+                    if failed.load(Ordering::SeqCst) || ctx.cancel.is_cancelled() {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= total {
+                        return;
+                    }
+                    let r = pipeline.run_shard(&wctx, params, &shards[i]);
+                    if r.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(r);
+                    }
+                    let d = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    ctx.progress("shards", d as u64, total as u64);
+                }
+            });
+        }
+    });
+    ctx.check_cancelled()?;
+    let mut out = Vec::with_capacity(total);
+    for slot in slots {
+        let r = slot
+            .into_inner()
+            .map_err(|_| PipelineError::Executor("a shard thread panicked".into()))?;
+        match r {
+            Some(Ok(p)) => out.push(p),
+            Some(Err(e)) => return Err(e),
+            // A shard not run: an earlier one failed and its error is
+            // further on (in shard order) or cancellation was asked.
+            None => continue,
+        }
+    }
+    if out.len() != total {
+        return Err(PipelineError::Executor(
+            "a shard did not run; its error was lost".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// [`run_in_process`] over JSON: parameters through the declaration,
+/// output as JSON (what the catalog's erased entries call).
+pub fn run_json<P: Pipeline>(
+    pipeline: &P,
+    ctx: &Ctx,
+    params: &Value,
+) -> Result<Value, PipelineError> {
+    let p: P::Params = parse_json(params)?;
+    let out = run_in_process(pipeline, ctx, &p)?;
+    serde_json::to_value(out)
+        .map_err(|e| PipelineError::Failed(anyhow::anyhow!("the output as JSON: {e}")))
+}
+
+/// A pipeline with a single shard (the whole work); for pipelines whose
+/// work does not divide (a VoidFinder run, a statistics comparison).
+pub trait SinglePipeline: Send + Sync {
+    /// Parameters.
+    type Params: Args + FromArgMatches + Serialize + DeserializeOwned + Send + Sync;
+    /// Output.
+    type Output: Serialize + DeserializeOwned + Send;
+    /// Runs the whole work.
+    fn run(&self, ctx: &Ctx, params: &Self::Params) -> Result<Self::Output, PipelineError>;
+}
+
+/// Marks the one shard of a [`SinglePipeline`].
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Whole;
+
+impl<T: SinglePipeline> Pipeline for T {
+    type Params = T::Params;
+    type Shard = Whole;
+    type Partial = T::Output;
+    type Output = T::Output;
+    fn plan(&self, _: &Ctx, _: &Self::Params) -> Result<Vec<Whole>, PipelineError> {
+        Ok(vec![Whole])
+    }
+    fn run_shard(
+        &self,
+        ctx: &Ctx,
+        params: &Self::Params,
+        _: &Whole,
+    ) -> Result<T::Output, PipelineError> {
+        self.run(ctx, params)
+    }
+    fn reduce(
+        &self,
+        _: &Ctx,
+        _: &Self::Params,
+        mut partials: Vec<T::Output>,
+    ) -> Result<T::Output, PipelineError> {
+        partials
+            .pop()
+            .ok_or_else(|| PipelineError::Executor("the single shard gave nothing".into()))
+    }
+}
