@@ -5,10 +5,13 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod hline;
 pub mod openapi;
 pub mod page;
 pub mod runs;
 pub mod science;
+pub mod spectra;
+pub mod voids;
 
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 
@@ -160,15 +163,15 @@ pub fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
         ),
         (
             route!("GET" "/api/v1/spectra/{targetid}", Some(VIEWER), "spectra", "A spectrum by TARGETID: wavelength, flux, ivar, mask", [p("targetid", "integer", "DESI TARGETID")], JSON, "application/json"),
-            get(science::spectrum),
+            get(spectra::spectrum),
         ),
         (
             route!("GET" "/api/v1/spectra/{targetid}/plot.svg", Some(VIEWER), "spectra", "SVG plot of a spectrum (flux, 1-sigma band, masked pixels, lines)", [p("targetid", "integer", "DESI TARGETID"), q("rest", "boolean", false, "rest-frame wavelength axis")], JSON, "image/svg+xml"),
-            get(science::spectrum_svg),
+            get(spectra::spectrum_svg),
         ),
         (
             route!("GET" "/api/v1/voids/summary", Some(VIEWER), "voids", "Void membership counts per algorithm, catalog, class and galaxy source file (rows whose catalog or galaxies the caller may not read are left out)", [], JSON, "application/json"),
-            get(science::void_summary),
+            get(voids::void_summary),
         ),
         (
             route!("GET" "/api/v1/voids/members", Some(VIEWER), "voids", "Galaxies by void class (void, wall, edge, outside)", [
@@ -176,26 +179,26 @@ pub fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             q("class", "string", false, "void (default), wall, edge or outside"),
             PAGE[0], PAGE[1],
         ], JSON, "application/json"),
-            get(science::void_members),
+            get(voids::void_members),
         ),
         (
             route!("GET" "/api/v1/voids/stats", Some(VIEWER), "voids", "Void vs wall comparison of a galaxy property (KS and AD tests, medians)", [
             q("algorithm", "string", true, "void-finding algorithm as stored (VoidFinder, VIDE, REVOLVER, ZOBOV)"),
             q("property", "string", false, "fastspec column (default logmstar)"),
         ], JSON, "application/json"),
-            get(science::void_stats),
+            get(voids::void_stats),
         ),
         (
             route!("GET" "/api/v1/hline/recordings", Some(VIEWER), "hline", "Hydrogen-line recordings in the store", [PAGE[0], PAGE[1]], JSON, "application/json"),
-            get(science::hline_recordings),
+            get(hline::hline_recordings),
         ),
         (
             route!("GET" "/api/v1/hline/recordings/{file_id}/spectra", Some(VIEWER), "hline", "Integrated spectra of a recording (frequency axis, power, RFI flags)", [p("file_id", "integer", "raw-file id of the recording"), PAGE[0], PAGE[1]], JSON, "application/json"),
-            get(science::hline_spectra),
+            get(hline::hline_spectra),
         ),
         (
             route!("GET" "/api/v1/hline/recordings/{file_id}/fit", Some(VIEWER), "hline", "Gaussian components of the recording's mean spectrum (LSR velocities)", [p("file_id", "integer", "raw-file id of the recording"), q("components", "integer", false, "at most this many components (default 3)")], JSON, "application/json"),
-            get(science::hline_fit),
+            get(hline::hline_fit),
         ),
         (
             route!("GET" "/api/v1/pipelines", Some(VIEWER), "runs", "Pipelines that can be submitted as runs, with their parameters", [], JSON, "application/json"),

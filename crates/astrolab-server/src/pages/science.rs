@@ -72,7 +72,7 @@ pub async fn spectrum(
     let rest = q
         .get("rest")
         .is_some_and(|v| v == "1" || v == "true" || v == "on");
-    let info = or_page(&p, crate::api::science::spectrum_info(&s, &p, id).await)?;
+    let info = or_page(&p, crate::api::spectra::spectrum_info(&s, &p, id).await)?;
     let num = |k: &str| {
         q.get(k)
             .and_then(|v| v.trim().parse::<f64>().ok())
@@ -137,7 +137,7 @@ pub async fn voids(
     PageUser(p): PageUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let (rows, mut disclosed) = or_page(&p, crate::api::science::void_summary_for(&s, &p).await)?;
+    let (rows, mut disclosed) = or_page(&p, crate::api::voids::void_summary_for(&s, &p).await)?;
     let summary = by_catalog(&rows);
     let mut algorithms: Vec<String> = summary.iter().map(|m| m.algorithm.clone()).collect();
     algorithms.dedup();
@@ -180,7 +180,7 @@ pub async fn voids(
         opts += &format!(r#"<option value="{0}"{sel}>{0}</option>"#, escape(a));
     }
     let mut props = String::new();
-    for pr in crate::api::science::VOID_STAT_PROPERTIES {
+    for pr in crate::api::voids::VOID_STAT_PROPERTIES {
         let sel = if *pr == property { " selected" } else { "" };
         props += &format!(r#"<option value="{0}"{sel}>{0}</option>"#, escape(pr));
     }
@@ -189,7 +189,7 @@ pub async fn voids(
 <form method="get" action="/voids" class="inline"><label for="algorithm">Algorithm</label><select id="algorithm" name="algorithm">{opts}</select><label for="property">Property</label><select id="property" name="property">{props}</select><button type="submit">Compare</button></form>"#
     );
     // The API's own function: the same statistics, settings and restrictions.
-    match crate::api::science::void_stats_for(&s, &p, &algorithm, &property).await {
+    match crate::api::voids::void_stats_for(&s, &p, &algorithm, &property).await {
         Ok((st, also)) => {
             disclosed.extend(also);
             // Read through its JSON form (what the API route answers;
