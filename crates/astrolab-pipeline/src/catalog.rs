@@ -27,6 +27,10 @@ pub struct Checked {
     pub resolved: Value,
 }
 
+/// A catalog entry's in-process run: resolved JSON parameters in, the
+/// typed output as JSON out.
+pub type RunFn = fn(&Ctx, &Value) -> Result<Value, PipelineError>;
+
 /// One pipeline.
 #[derive(Debug, Clone, Copy)]
 pub struct PipelineDef {
@@ -47,7 +51,7 @@ pub struct PipelineDef {
     /// included), giving its typed output as JSON: [`erased`] of its
     /// [`crate::Pipeline`]. `None` while the pipeline's body still lives
     /// in the CLI.
-    pub run: Option<fn(&Ctx, &Value) -> Result<Value, PipelineError>>,
+    pub run: Option<RunFn>,
 }
 
 impl PipelineDef {

@@ -103,8 +103,8 @@ fn run_parallel<P: Pipeline>(
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let total = shards.len();
-    let slots: Vec<Mutex<Option<Result<P::Partial, PipelineError>>>> =
-        (0..total).map(|_| Mutex::new(None)).collect();
+    type Slot<T> = Mutex<Option<Result<T, PipelineError>>>;
+    let slots: Vec<Slot<P::Partial>> = (0..total).map(|_| Mutex::new(None)).collect();
     let failed = std::sync::atomic::AtomicBool::new(false);
     // Each worker gets its share of the thread budget for the science's
     // own rayon loops.
