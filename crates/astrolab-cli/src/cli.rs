@@ -101,6 +101,12 @@ pub enum Command {
     /// an output directory, with a provenance manifest
     /// (ro-crate-metadata.json) beside the outputs.
     Run(crate::commands::run::RunArgs),
+    /// Re-execute a run from its manifest and compare every output byte
+    /// for byte (volatile fields excluded); refuses when an input changed.
+    Reproduce(crate::commands::reproduce::ReproduceArgs),
+    /// Runs' provenance manifests.
+    #[command(subcommand)]
+    Runs(crate::commands::reproduce::RunsCommand),
     /// Execute queued pipeline runs (several workers may share one
     /// PostgreSQL store, on several machines).
     Worker(crate::commands::worker::WorkerArgs),

@@ -35,7 +35,11 @@ fn init_logging(format: LogFormat, verbose: u8) {
 
 fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
-        if cause.downcast_ref::<UsageError>().is_some() {
+        if cause.downcast_ref::<UsageError>().is_some()
+            || cause
+                .downcast_ref::<astrolab_pipeline::PipelineError>()
+                .is_some_and(|e| e.is_usage())
+        {
             return 2;
         }
         if let Some(astrolab_store::StoreError::BadRequest { .. }) =
@@ -66,6 +70,8 @@ fn dispatch(cfg: &config::Config, command: Command) -> anyhow::Result<()> {
         Command::User(c) => commands::serve::run_user(cfg, &c),
         Command::Token(c) => commands::serve::run_token(cfg, &c),
         Command::Run(a) => commands::run::run(cfg, &a, dispatch),
+        Command::Reproduce(a) => commands::reproduce::reproduce(cfg, &a, dispatch),
+        Command::Runs(c) => commands::reproduce::runs(cfg, &c),
     }
 }
 

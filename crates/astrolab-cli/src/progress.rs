@@ -46,6 +46,7 @@ impl EventSink for Terminal {
                 let print = || match level {
                     Level::Info => println!("{message}"),
                     Level::Warn => eprintln!("warning: {message}"),
+                    Level::Detail => eprintln!("{message}"),
                 };
                 match bars.as_ref().and_then(|b| b.values().next()) {
                     Some(pb) => pb.suspend(print),

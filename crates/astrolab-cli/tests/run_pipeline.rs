@@ -56,7 +56,13 @@ fn run_from_json_matches_the_command_and_writes_a_manifest() {
     assert_eq!(m.parameters["seed"], 7);
     assert_eq!(m.executor, "in-process");
     assert!(!m.outputs.is_empty());
-    for o in &m.outputs {
+    // The typed result is an output too (checksummed, reproduced).
+    assert!(m.outputs.iter().any(|o| o.path == Path::new("result.json")));
+    for o in m
+        .outputs
+        .iter()
+        .filter(|o| o.path != Path::new("result.json"))
+    {
         let rel = o.path.strip_prefix("demo").unwrap();
         let (size, sha) = sha256_file(&direct.join(rel)).unwrap();
         assert_eq!(
@@ -67,7 +73,7 @@ fn run_from_json_matches_the_command_and_writes_a_manifest() {
         );
     }
     let direct_files = std::fs::read_dir(&direct).unwrap().count();
-    assert_eq!(m.outputs.len(), direct_files);
+    assert_eq!(m.outputs.len(), direct_files + 1);
 
     // Parameters the runner sets, unknown ones and a used directory are refused.
     std::fs::write(&params, r#"{"dir": "/tmp/elsewhere"}"#).unwrap();

@@ -26,6 +26,9 @@ pub enum Level {
     Info,
     /// Something the user should know about (a fallback taken, data dropped).
     Warn,
+    /// Diagnostics (a child process's stderr: its tracing log), kept in a
+    /// run's log but not part of what the pipeline says.
+    Detail,
 }
 
 /// One typed event of a run.

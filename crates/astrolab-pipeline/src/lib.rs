@@ -9,6 +9,10 @@
 //! * [`context`]: what a run is given: store, threads, typed events,
 //!   cancellation.
 //! * [`error`]: why a run failed.
+//! * [`executor`]: in-process and subprocess executors; each writes the
+//!   run's manifest beside its outputs.
+//! * [`volatile`]: the fields of each pipeline's outputs that change from
+//!   run to run.
 //! * [`catalog`]: the pipelines a run can name and where their outputs go.
 //! * [`params`]: one typed parameter struct per pipeline (clap + serde),
 //!   JSON parameters parsed through the command line's own declarations.
@@ -24,13 +28,16 @@
 pub mod catalog;
 pub mod context;
 pub mod error;
+pub mod executor;
 mod fits;
 pub mod hash;
 pub mod manifest;
 pub mod params;
 pub mod pipeline;
 pub mod reproduce;
+pub mod volatile;
 
 pub use context::{CancelToken, Ctx, Event, EventSink, Level};
 pub use error::{PipelineError, UsageError};
+pub use executor::{Executor, InProcess, RunOutcome, Subprocess};
 pub use pipeline::{run_in_process, Pipeline, SinglePipeline};

@@ -11,24 +11,27 @@
 //! 2. **Claim** the oldest queued run with a lease of 30 s
 //!    ([`astrolab_store::Store::claim_run`]: `FOR UPDATE SKIP LOCKED` on
 //!    PostgreSQL, so claimers never get the same run).
-//! 3. **Run** the pipeline: the `astrolab` executable with the arguments
-//!    [`crate::pipelines::build_args`] builds (checked again here: files
-//!    may have moved since submission), no shell, the worker's
-//!    `ASTROLAB_HOME` and `ASTROLAB_DATABASE_URL`, working directory and
-//!    outputs in `HOME/runs/<run_id>/` (emptied at the start of each
-//!    attempt, so a retry never sees a lost attempt's partial files).
-//!    stdout and stderr lines go to `run_logs`, batched and flushed at
-//!    least every second; a line `progress: 0.42` sets the run's progress
-//!    instead.
+//! 3. **Run** the pipeline through the subprocess executor
+//!    ([`astrolab_pipeline::Subprocess`]: `astrolab run PIPELINE --params -
+//!    --out-dir RUN_DIR --events json`), after the parameters are checked
+//!    again ([`crate::pipelines::build_args_and_inputs`]: files may have
+//!    moved since submission, and inputs the submitter may not read refuse
+//!    the run), no shell, the worker's `ASTROLAB_HOME` and
+//!    `ASTROLAB_DATABASE_URL`, outputs and the run's provenance manifest in
+//!    `HOME/runs/<run_id>/` (emptied at the start of each attempt, so a
+//!    retry never sees a lost attempt's partial files). The child's typed
+//!    events come back on a channel: log events go to `run_logs` (batched,
+//!    flushed at least every second), progress events set the run's
+//!    progress, the result event becomes the run's typed result.
 //! 4. **Heartbeat** every 5 s, renewing the lease and reporting progress.
 //!    The heartbeat is fenced by (worker, attempt): when it answers false
 //!    the run was taken back (reaped after a stall, say) and the child is
 //!    killed at once, so a run never executes twice at the same time. When
 //!    the database cannot be reached the child is killed before the lease
 //!    could have expired, for the same reason.
-//! 5. **Finish**: exit code 0 is `succeeded` with the result
-//!    `{run_dir, files: [{path, bytes}]}`; anything else is `failed` with
-//!    the last stderr lines as the message.
+//! 5. **Finish**: success is `succeeded` with the result `{run_dir,
+//!    files: [{path, bytes}], seconds, output, manifest}` (`output`: the
+//!    pipeline's typed result); a failure is `failed` with the error.
 //!
 //! Children get `PR_SET_PDEATHSIG` (SIGKILL) on Linux: a worker killed
 //! with SIGKILL takes its child with it, and the run is retried by another
@@ -39,13 +42,10 @@
 //! the run is retried elsewhere rather than reported as failed.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use astrolab_store::{RunRecord, StoreConfig};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::now_ms;
@@ -216,8 +216,8 @@ impl InProcessWorker {
 
 /// How an attempt ended, from the worker's side.
 enum End {
-    /// The child exited.
-    Exited(std::process::ExitStatus),
+    /// The executor finished: the run's outcome or why it failed.
+    Done(Box<Result<astrolab_pipeline::RunOutcome, astrolab_pipeline::PipelineError>>),
     /// The lease was lost (or could not be renewed): child killed, nothing
     /// reported.
     Lost,
@@ -238,7 +238,14 @@ struct LogBuffer {
 }
 
 impl LogBuffer {
-    fn push(&mut self, stream: &'static str, line: String) {
+    fn push(&mut self, stream: &'static str, mut line: String) {
+        if line.len() > MAX_LINE {
+            let mut cut = MAX_LINE;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+        }
         if stream == "stderr" {
             if self.stderr_tail.len() == TAIL_LINES {
                 self.stderr_tail.pop_front();
@@ -290,50 +297,6 @@ impl LogBuffer {
             }
         }
     }
-}
-
-fn spawn_reader<R: AsyncRead + Unpin + Send + 'static>(
-    r: R,
-    stream: &'static str,
-    tx: mpsc::Sender<(&'static str, String)>,
-) {
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(r);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                        buf.pop();
-                    }
-                    let mut line = String::from_utf8_lossy(&buf).into_owned();
-                    if line.len() > MAX_LINE {
-                        let mut cut = MAX_LINE;
-                        while !line.is_char_boundary(cut) {
-                            cut -= 1;
-                        }
-                        line.truncate(cut);
-                        line.push_str(" [line cut]");
-                    }
-                    if tx.send((stream, line)).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// `progress: 0.42` (also `progress: 42%`) -> 0.42.
-fn parse_progress(line: &str) -> Option<f64> {
-    let rest = line.trim().strip_prefix("progress:")?.trim();
-    let x = match rest.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
-        None => rest.parse::<f64>().ok()?,
-    };
-    x.is_finite().then_some(x.clamp(0.0, 1.0))
 }
 
 /// Every file under `dir`: relative path and size, sorted.
@@ -510,44 +473,27 @@ async fn execute(
         finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
         return;
     }
-    let mut cmd = Command::new(&cfg.executable);
-    cmd.args(&args)
-        .current_dir(&run_dir)
-        .env("ASTROLAB_HOME", &cfg.home)
-        .env("ASTROLAB_LOG_FORMAT", "human")
-        .env("ASTROLAB_PROGRESS", "lines")
-        // The pipeline reads with the submitter's rights and records what
-        // restricted data it read on the run (astrolab_store::acting).
-        .env("ASTROLAB_RUN_ID", run_id.to_string())
-        .env_remove("ASTROLAB_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    match cfg.child_database_url() {
-        Some(url) => cmd.env("ASTROLAB_DATABASE_URL", url),
-        None => cmd.env_remove("ASTROLAB_DATABASE_URL"),
+    let Some(def) = astrolab_pipeline::catalog::find(&run.pipeline) else {
+        let msg = format!("unknown pipeline {:?}", run.pipeline);
+        finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
+        return;
     };
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl is async-signal-safe and touches no memory of the
-    // parent; it only asks the kernel to SIGKILL the child when the
-    // thread that spawned it (a runtime thread living as long as the
-    // worker) exits, so a SIGKILLed worker leaves no orphan pipeline.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The subprocess executor: `astrolab run PIPELINE --params -
+    // --out-dir RUN_DIR --events json` in a child process; its typed
+    // events come back on a channel, its manifest lands in the run
+    // directory.
+    use astrolab_pipeline::Executor;
+    let mut exec = astrolab_pipeline::Subprocess::new(&cfg.executable);
+    exec.env = vec![("ASTROLAB_LOG_FORMAT".into(), "human".into())];
+    exec.kill_with_parent = true;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut store = StoreConfig::sqlite(&cfg.home);
+    store.database_url = cfg.child_database_url();
+    let mut ctx = astrolab_pipeline::Ctx::new(store, std::sync::Arc::new(ChannelSink(tx)));
+    // The pipeline reads with the submitter's rights and records what
+    // restricted data it read on the run (astrolab_store::acting).
+    ctx.acting_for_run = Some(run_id);
+    let cancel = ctx.cancel.clone();
     let mut logs = LogBuffer {
         pending: Vec::new(),
         stored: 0,
@@ -555,21 +501,11 @@ async fn execute(
         stderr_tail: Default::default(),
         stdout: Vec::new(),
     };
-    logs.push("stdout", format!("$ astrolab {}", args.join(" ")));
-    let end = match cmd.spawn() {
-        Err(e) => End::Error(format!("cannot start {}: {e}", cfg.executable.display())),
-        Ok(mut child) => {
-            let (tx, mut rx) = mpsc::channel(1024);
-            if let Some(o) = child.stdout.take() {
-                spawn_reader(o, "stdout", tx.clone());
-            }
-            if let Some(e) = child.stderr.take() {
-                spawn_reader(e, "stderr", tx.clone());
-            }
-            drop(tx);
-            supervise(pool, cfg, &run, &mut child, &mut rx, &mut logs, stop).await
-        }
-    };
+    logs.push("stdout", format!("$ {} {}", def.command(), args.join(" ")));
+    let params = run.params.clone();
+    let dir = run_dir.clone();
+    let handle = tokio::task::spawn_blocking(move || exec.execute(&def, &params, &dir, &ctx));
+    let end = supervise(pool, cfg, &run, handle, &cancel, &mut rx, &mut logs, stop).await;
     if logs.dropped > 0 {
         let note = format!("[{} more log lines not stored]", logs.dropped);
         logs.dropped = 0;
@@ -579,79 +515,72 @@ async fn execute(
     let secs = t0.elapsed().as_secs_f64();
     let pipeline = crate::pipelines::canonical_name(&run.pipeline);
     match end {
-        End::Exited(status) if status.success() => {
-            // Every output with its checksum: bytes a restricted run wrote
-            // stay restricted wherever they are copied and ingested. A run
-            // whose outputs cannot be recorded does not succeed.
-            if let Err(e) = record_outputs(pool, run_id, &run_dir).await {
-                let msg = format!("recording the outputs of run {run_id}: {}", e.message);
-                finish(pool, &run, &cfg.worker_id, false, Some(0), Some(msg), None).await;
-                return;
-            }
-            let mut result = json!({ "run_dir": run_dir.display().to_string(), "files": list_files(&run_dir), "seconds": secs });
-            if pipeline == "ingest" {
-                let rows = ingested_rows(&logs.stdout);
-                if let Some(m) = &cfg.metrics {
-                    for (table, n) in &rows {
-                        m.ingest_rows.with_label_values(&[table]).inc_by(*n);
+        End::Done(done) => match *done {
+            Ok(outcome) => {
+                // Every output with its checksum: bytes a restricted run wrote
+                // stay restricted wherever they are copied and ingested. A run
+                // whose outputs cannot be recorded does not succeed.
+                if let Err(e) = record_outputs(pool, run_id, &run_dir).await {
+                    let msg = format!("recording the outputs of run {run_id}: {}", e.message);
+                    finish(pool, &run, &cfg.worker_id, false, Some(0), Some(msg), None).await;
+                    return;
+                }
+                let mut result = json!({
+                    "run_dir": run_dir.display().to_string(),
+                    "files": list_files(&run_dir),
+                    "seconds": secs,
+                    "output": outcome.result,
+                    "manifest": outcome.manifest_path.display().to_string(),
+                });
+                if pipeline == "ingest" {
+                    let rows = ingested_rows(&logs.stdout);
+                    if let Some(m) = &cfg.metrics {
+                        for (table, n) in &rows {
+                            m.ingest_rows.with_label_values(&[table]).inc_by(*n);
+                        }
                     }
+                    result["ingested_rows"] = json!(rows
+                        .iter()
+                        .map(|(t, n)| json!({"table": t, "rows": n}))
+                        .collect::<Vec<_>>());
                 }
-                result["ingested_rows"] = json!(rows
-                    .iter()
-                    .map(|(t, n)| json!({"table": t, "rows": n}))
-                    .collect::<Vec<_>>());
-            }
-            if let Some(m) = &cfg.metrics {
-                m.pipeline_duration
-                    .with_label_values(&[&pipeline])
-                    .observe(secs);
-            }
-            tracing::info!(run_id, attempt, seconds = secs, "run succeeded");
-            finish(
-                pool,
-                &run,
-                &cfg.worker_id,
-                true,
-                Some(0),
-                Some("succeeded".into()),
-                Some(result),
-            )
-            .await;
-        }
-        End::Exited(status) => {
-            if let Some(m) = &cfg.metrics {
-                m.pipeline_duration
-                    .with_label_values(&[&pipeline])
-                    .observe(secs);
-            }
-            let how = match status.code() {
-                Some(c) => format!("exit code {c}"),
-                None => {
-                    #[cfg(unix)]
-                    let sig = std::os::unix::process::ExitStatusExt::signal(&status);
-                    #[cfg(not(unix))]
-                    let sig: Option<i32> = None;
-                    format!("killed by signal {}", sig.unwrap_or(0))
+                if let Some(m) = &cfg.metrics {
+                    m.pipeline_duration
+                        .with_label_values(&[&pipeline])
+                        .observe(secs);
                 }
-            };
-            let tail: Vec<String> = logs.stderr_tail.iter().cloned().collect();
-            let msg = if tail.is_empty() {
-                how
-            } else {
-                format!("{how}: {}", tail.join("\n"))
-            };
-            tracing::info!(run_id, attempt, "run failed");
-            finish(
-                pool,
-                &run,
-                &cfg.worker_id,
-                false,
-                status.code(),
-                Some(msg),
-                None,
-            )
-            .await;
-        }
+                tracing::info!(run_id, attempt, seconds = secs, "run succeeded");
+                finish(
+                    pool,
+                    &run,
+                    &cfg.worker_id,
+                    true,
+                    Some(0),
+                    Some("succeeded".into()),
+                    Some(result),
+                )
+                .await;
+            }
+            Err(e) => {
+                if let Some(m) = &cfg.metrics {
+                    m.pipeline_duration
+                        .with_label_values(&[&pipeline])
+                        .observe(secs);
+                }
+                let code = if e.is_usage() { 2 } else { 1 };
+                tracing::info!(run_id, attempt, "run failed");
+                finish(
+                    pool,
+                    &run,
+                    &cfg.worker_id,
+                    false,
+                    Some(code),
+                    Some(e.to_string()),
+                    None,
+                )
+                .await;
+            }
+        },
         End::Error(msg) => {
             tracing::error!(run_id, attempt, error = %msg, "run could not execute");
             finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
@@ -669,18 +598,35 @@ async fn execute(
     }
 }
 
-/// Waits for the child while heartbeating, storing logs and watching for
-/// stop.
+/// Typed events of the executor into the supervising task.
+struct ChannelSink(mpsc::UnboundedSender<astrolab_pipeline::Event>);
+
+impl astrolab_pipeline::EventSink for ChannelSink {
+    fn emit(&self, event: astrolab_pipeline::Event) {
+        // The supervisor is gone only once the run is over.
+        let _ = self.0.send(event);
+    }
+}
+
+type ExecHandle = tokio::task::JoinHandle<
+    Result<astrolab_pipeline::RunOutcome, astrolab_pipeline::PipelineError>,
+>;
+
+/// Waits for the executor while heartbeating, storing its log events and
+/// progress, and watching for stop. Losing the lease or running out of
+/// grace cancels the run (the executor kills its child).
 #[allow(clippy::too_many_arguments)]
 async fn supervise(
     pool: &StorePool,
     cfg: &WorkerConfig,
     run: &RunRecord,
-    child: &mut tokio::process::Child,
-    rx: &mut mpsc::Receiver<(&'static str, String)>,
+    mut handle: ExecHandle,
+    cancel: &astrolab_pipeline::CancelToken,
+    rx: &mut mpsc::UnboundedReceiver<astrolab_pipeline::Event>,
     logs: &mut LogBuffer,
     stop: &mut watch::Receiver<bool>,
 ) -> End {
+    use astrolab_pipeline::{Event, Level};
     let (run_id, attempt) = (run.run_id, run.attempts);
     let mut heartbeat = tokio::time::interval(cfg.heartbeat);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -694,36 +640,35 @@ async fn supervise(
         Duration::from_millis(cfg.lease_ms.max(0) as u64).saturating_sub(cfg.heartbeat * 2);
     let mut progress: Option<f64> = None;
     let mut reported: Option<f64> = None;
-    let mut exited: Option<std::process::ExitStatus> = None;
-    let mut logs_done = false;
     let mut give_up_at: Option<tokio::time::Instant> = if *stop.borrow() {
         Some(tokio::time::Instant::now() + cfg.grace)
     } else {
         None
     };
-    loop {
-        if exited.is_some() && logs_done {
-            break;
-        }
+    // Cancels the run and waits for the executor to have killed its child.
+    async fn stop_run(cancel: &astrolab_pipeline::CancelToken, handle: &mut ExecHandle) {
+        cancel.cancel();
+        let _ = handle.await;
+    }
+    let outcome = loop {
         tokio::select! {
-            status = child.wait(), if exited.is_none() => match status {
-                Ok(s) => exited = Some(s),
-                Err(e) => {
-                    let _ = child.start_kill();
-                    return End::Error(format!("waiting for the pipeline: {e}"));
-                }
-            },
-            line = rx.recv(), if !logs_done => match line {
-                Some((stream, line)) => match parse_progress(&line) {
-                    Some(p) => progress = Some(p),
-                    None => {
-                        logs.push(stream, line);
-                        if logs.pending.len() >= 1000 {
-                            logs.flush(pool, run_id).await;
+            joined = &mut handle => break joined,
+            ev = rx.recv() => match ev {
+                Some(Event::Progress { .. }) => {
+                    if let Some(ev) = ev {
+                        if let Some(f) = ev.fraction() {
+                            progress = Some(f);
                         }
                     }
-                },
-                None => logs_done = true,
+                }
+                Some(Event::Log { level, message }) => {
+                    let stream = if level == Level::Info { "stdout" } else { "stderr" };
+                    logs.push(stream, message);
+                    if logs.pending.len() >= 1000 {
+                        logs.flush(pool, run_id).await;
+                    }
+                }
+                Some(Event::Result { .. }) | None => {}
             },
             _ = flush.tick() => logs.flush(pool, run_id).await,
             _ = heartbeat.tick() => {
@@ -736,15 +681,13 @@ async fn supervise(
                         reported = progress;
                     }
                     Ok(false) => {
-                        let _ = child.start_kill();
-                        let _ = child.wait().await;
+                        stop_run(cancel, &mut handle).await;
                         return End::Lost;
                     }
                     Err(e) => {
                         tracing::warn!(run_id, error = %e, "heartbeat failed");
                         if last_renewed.elapsed() >= renew_deadline {
-                            let _ = child.start_kill();
-                            let _ = child.wait().await;
+                            stop_run(cancel, &mut handle).await;
                             return End::Lost;
                         }
                     }
@@ -757,31 +700,34 @@ async fn supervise(
                     give_up_at = Some(tokio::time::Instant::now() + cfg.grace);
                 }
             },
-            _ = async { tokio::time::sleep_until(give_up_at.unwrap_or_else(tokio::time::Instant::now)).await }, if give_up_at.is_some() && exited.is_none() => {
-                let _ = child.start_kill();
-                let _ = child.wait().await;
+            _ = async { tokio::time::sleep_until(give_up_at.unwrap_or_else(tokio::time::Instant::now)).await }, if give_up_at.is_some() => {
+                stop_run(cancel, &mut handle).await;
                 return End::Abandoned;
             },
         }
+    };
+    // Events sent before the executor returned are all in the channel.
+    while let Ok(ev) = rx.try_recv() {
+        if let Event::Log { level, message } = ev {
+            logs.push(
+                if level == Level::Info {
+                    "stdout"
+                } else {
+                    "stderr"
+                },
+                message,
+            );
+        }
     }
-    match exited {
-        Some(s) => End::Exited(s),
-        None => End::Error("the pipeline ended without an exit status".into()),
+    match outcome {
+        Ok(r) => End::Done(Box::new(r)),
+        Err(e) => End::Error(format!("the executor thread ended abnormally: {e}")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn worker_progress_lines() {
-        assert_eq!(parse_progress("progress: 0.42"), Some(0.42));
-        assert_eq!(parse_progress("  progress:50%"), Some(0.5));
-        assert_eq!(parse_progress("progress: 7"), Some(1.0));
-        assert_eq!(parse_progress("progress: nan"), None);
-        assert_eq!(parse_progress("loaded 5 rows"), None);
-    }
 
     #[test]
     fn worker_ingest_rows_from_json_lines() {

@@ -15,6 +15,7 @@ pub mod hline_waterfall;
 pub mod ingest;
 pub mod query;
 pub mod quickstart;
+pub mod reproduce;
 pub mod run;
 pub mod serve;
 pub mod spectra;

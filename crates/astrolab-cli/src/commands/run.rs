@@ -6,12 +6,13 @@
 //! resolved parameters, every input and output with its SHA-256, the
 //! software and the host.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use astrolab_pipeline::catalog::{find, pipelines};
-use astrolab_pipeline::manifest::{host_name, write_manifest, FileEntry, RunManifest, Software};
-use astrolab_pipeline::params::ParamKind;
+use astrolab_pipeline::catalog::{find, pipelines, Checked, PipelineDef};
+use astrolab_pipeline::executor::{Executor, InProcess, Subprocess};
+use astrolab_pipeline::{Ctx, EventSink, PipelineError};
 use clap::{Args, Parser};
 use serde_json::Value;
 
@@ -36,30 +37,41 @@ pub struct RunArgs {
     /// List the pipelines and their parameters as JSON.
     #[arg(long)]
     pub list: bool,
+    /// Where the run's events go: `human` (log lines on stdout, progress
+    /// bars on a terminal) or `json` (one typed event per line on stdout:
+    /// progress, log, and the result last; what the subprocess executor
+    /// and the server's workers read).
+    #[arg(long, value_enum, default_value_t = EventsFormat::Human)]
+    pub events: EventsFormat,
+    /// Worker threads (default: every core). Outputs are the same bytes
+    /// whatever the count.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Where the run executes: in this process (default) or in a child
+    /// `astrolab run` process.
+    #[arg(long, value_enum, default_value_t = ExecutorKind::InProcess)]
+    pub executor: ExecutorKind,
 }
 
-/// Every file under `p` (itself when a file), sorted.
-fn files_under(p: &Path) -> Result<Vec<PathBuf>> {
-    if p.is_file() {
-        return Ok(vec![p.to_path_buf()]);
-    }
-    let mut out = Vec::new();
-    let mut stack = vec![p.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let e = e?;
-            let path = e.path();
-            if e.file_type()?.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+/// `--events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventsFormat {
+    /// For a person at a terminal.
+    Human,
+    /// JSON lines for a program.
+    Json,
 }
 
+/// `--executor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    /// Threads of this process.
+    InProcess,
+    /// A child `astrolab run` process.
+    Subprocess,
+}
+
+/// Runs `astrolab run`.
 pub fn run(
     cfg: &Config,
     a: &RunArgs,
@@ -95,94 +107,64 @@ pub fn run(
         std::fs::read_to_string(params_path)
             .with_context(|| format!("reading {}", params_path.display()))?
     };
-    let mut params: Value = serde_json::from_str(&text)
+    let params: Value = serde_json::from_str(&text)
         .map_err(|e| UsageError(format!("{}: not JSON: {e}", params_path.display())))?;
-    let Some(obj) = params.as_object_mut() else {
-        bail!(UsageError(format!(
-            "{}: the parameters must be a JSON object",
-            params_path.display()
-        )));
+    let sink: Arc<dyn EventSink> = match a.events {
+        EventsFormat::Human => Arc::new(crate::progress::Terminal::default()),
+        EventsFormat::Json => Arc::new(crate::progress::JsonLines),
     };
-    if out_dir.exists() && std::fs::read_dir(out_dir)?.next().is_some() {
-        bail!(UsageError(format!(
-            "--out-dir {}: not empty; give a new or empty directory",
-            out_dir.display()
-        )));
+    let mut ctx = crate::progress::ctx_with(cfg, sink)?;
+    ctx.threads = a.threads;
+    let outcome = execute(cfg, a.executor, &def, &params, out_dir, &ctx, dispatch)
+        .map_err(anyhow::Error::from)?;
+    if a.events == EventsFormat::Human {
+        eprintln!("manifest: {}", outcome.manifest_path.display());
     }
-    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let out_dir = std::fs::canonicalize(out_dir)?;
-    let fixed = (def.fixed)(&out_dir);
-    for k in fixed.keys() {
-        if obj.contains_key(k) {
-            bail!(UsageError(format!(
-                "params.{k}: set by `astrolab run` (outputs go to --out-dir)"
-            )));
-        }
-    }
-    obj.extend(fixed);
-    let checked = (def.check)(&params).map_err(|e| UsageError(e.to_string()))?;
-    // The command the declaration stands for, parsed by the CLI itself.
-    let argv = std::iter::once("astrolab".to_string())
-        .chain(def.words.iter().map(|w| w.to_string()))
-        .chain(checked.args.iter().cloned());
-    let cli = crate::cli::Cli::try_parse_from(argv)
-        .map_err(|e| UsageError(format!("{}: {e}", def.name)))?;
-    let mut inputs = Vec::new();
-    for spec in (def.specs)() {
-        if spec.kind != ParamKind::Path || (def.fixed)(&out_dir).contains_key(&spec.name) {
-            continue;
-        }
-        let vals: Vec<String> = match &checked.resolved[&spec.name] {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(v) => v
-                .iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect(),
-            _ => Vec::new(),
-        };
-        for v in vals {
-            for f in files_under(Path::new(&v))? {
-                inputs.push(FileEntry::input(&f, None)?);
-            }
-        }
-    }
-    let start = time::OffsetDateTime::now_utc();
-    dispatch(cfg, cli.command)?;
-    let end = time::OffsetDateTime::now_utc();
-    let mut outputs = Vec::new();
-    for f in files_under(&out_dir)? {
-        let rel = f.strip_prefix(&out_dir).unwrap_or(&f).to_path_buf();
-        if rel == Path::new(astrolab_pipeline::manifest::METADATA_FILE) {
-            continue;
-        }
-        outputs.push(FileEntry::output(&out_dir, &rel, Vec::new())?);
-    }
-    let m = RunManifest {
-        pipeline: def.name.to_string(),
-        parameters: checked.resolved,
-        inputs,
-        outputs,
-        software: Software::current(
-            env!("CARGO_PKG_VERSION"),
-            option_env!("ASTROLAB_GIT_COMMIT"),
-            None,
-            if cfg!(debug_assertions) {
-                "debug"
-            } else {
-                "release"
-            },
-            &format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
-        ),
-        executor: "in-process".into(),
-        threads: None,
-        host: host_name(),
-        start_time: start,
-        end_time: end,
-        run_id: None,
-        submitter: None,
-        license: None,
-    };
-    let path = write_manifest(&out_dir, &m)?;
-    eprintln!("manifest: {}", path.display());
     Ok(())
+}
+
+/// Runs `def` through the chosen executor (shared with `astrolab
+/// reproduce`).
+pub fn execute(
+    cfg: &Config,
+    kind: ExecutorKind,
+    def: &PipelineDef,
+    params: &Value,
+    out_dir: &std::path::Path,
+    ctx: &Ctx,
+    dispatch: fn(&Config, crate::cli::Command) -> Result<()>,
+) -> std::result::Result<astrolab_pipeline::RunOutcome, PipelineError> {
+    match kind {
+        ExecutorKind::Subprocess => {
+            let exe = std::env::current_exe()
+                .map_err(|e| PipelineError::Executor(format!("finding astrolab: {e}")))?;
+            Subprocess::new(exe).execute(def, params, out_dir, ctx)
+        }
+        ExecutorKind::InProcess => {
+            let cfg = cfg.clone();
+            // Pipelines whose body still lives in the CLI: the command the
+            // checked arguments stand for, parsed by the CLI itself.
+            let fallback = move |def: &PipelineDef, checked: &Checked, _: &Ctx| {
+                let argv = std::iter::once("astrolab".to_string())
+                    .chain(def.words.iter().map(|w| w.to_string()))
+                    .chain(checked.args.iter().cloned());
+                let cli = crate::cli::Cli::try_parse_from(argv).map_err(|e| {
+                    PipelineError::Failed(anyhow::Error::new(UsageError(format!(
+                        "{}: {e}",
+                        def.name
+                    ))))
+                })?;
+                dispatch(&cfg, cli.command)?;
+                Ok(Value::Null)
+            };
+            let label = std::env::var("ASTROLAB_EXECUTOR")
+                .ok()
+                .filter(|v| v == "subprocess");
+            InProcess {
+                label,
+                fallback: Some(Box::new(fallback)),
+            }
+            .execute(def, params, out_dir, ctx)
+        }
+    }
 }
