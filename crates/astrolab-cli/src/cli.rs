@@ -1,8 +1,10 @@
 //! Command-line definitions (clap). Every command has `--help`.
 
+pub use astrolab_pipeline::fetch::FetchDesiArgs;
 pub use astrolab_pipeline::params::defs::{
     ConeArgs, DemoDataArgs, IngestArgs, OutputArgs, OutputFormat, SpectraBuildArgs,
 };
+pub use astrolab_pipeline::query::{SqlArgs, XmatchArgs};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -173,70 +175,6 @@ pub enum FetchCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["healpix", "all"])))]
-pub struct FetchDesiArgs {
-    /// Data release (dr1 -> iron, edr -> fuji).
-    #[arg(long, default_value = "dr1")]
-    pub release: String,
-    /// Survey (main, sv1, sv3, ...).
-    #[arg(long, default_value = "main")]
-    pub survey: String,
-    /// Program (dark, bright, backup, ...).
-    #[arg(long, default_value = "dark")]
-    pub program: String,
-    /// HEALPix pixels (nside 64 nested), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub healpix: Vec<u32>,
-    /// Every pixel the mirror lists for the survey and program.
-    #[arg(long)]
-    pub all: bool,
-    /// Release root: https://... or s3://BUCKET/PREFIX
-    /// (default: https://data.desi.lbl.gov/public/RELEASE).
-    #[arg(long)]
-    pub mirror: Option<String>,
-    /// Region of an s3:// mirror.
-    #[arg(long, default_value = "us-west-2")]
-    pub s3_region: String,
-    /// Path-style endpoint of an S3-compatible store, instead of AWS.
-    #[arg(long)]
-    pub s3_endpoint: Option<String>,
-    /// Destination directory (default: HOME/desi/RELEASE); files keep
-    /// their release-relative paths.
-    #[arg(long)]
-    pub dest: Option<PathBuf>,
-    /// Parallel downloads.
-    #[arg(long, default_value_t = 4)]
-    pub jobs: usize,
-    /// Stop (cleanly, before a file) when free space under --dest would
-    /// drop below this many GB (10^9 bytes).
-    #[arg(long, default_value_t = 50.0)]
-    pub min_free_gb: f64,
-    /// Retries per file after the first attempt (exponential backoff,
-    /// Retry-After honoured).
-    #[arg(long, default_value_t = 5)]
-    pub retries: u32,
-    /// File kinds, comma-separated: coadd, redrock.
-    #[arg(long, value_delimiter = ',', default_value = "coadd,redrock")]
-    pub kinds: Vec<String>,
-    /// Convert as you go: once a pixel's coadd and redrock files verified,
-    /// build its spectra file into the store (as `spectra build`).
-    #[arg(long)]
-    pub convert: bool,
-    /// With --convert: delete the coadd and redrock files once converted
-    /// (the lab's 4.28 TB -> 103 GB workflow; the state file keeps them as
-    /// done, so a rerun does not fetch them again).
-    #[arg(long, requires = "convert")]
-    pub delete_raw: bool,
-    /// With --convert: which spectra to keep (the --where language over
-    /// redrock columns), e.g. "spectype = 'QSO' AND zwarn = 0".
-    #[arg(long, requires = "convert")]
-    pub select: Option<String>,
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
 pub struct QuickstartArgs {
     /// Number of demo galaxies.
     #[arg(long, default_value_t = 20_000)]
@@ -275,41 +213,4 @@ pub enum QueryCommand {
     Xmatch(XmatchArgs),
     /// One read-only SQL statement.
     Sql(SqlArgs),
-}
-
-/// Direction of a nearest-match crossmatch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DirectionArg {
-    /// Each row of A gets its nearest B.
-    AToB,
-    /// Each row of B gets its nearest A.
-    BToA,
-}
-
-#[derive(Debug, Args)]
-pub struct XmatchArgs {
-    /// First side: a table name or a FITS/CSV file with ra/dec columns.
-    pub a: String,
-    /// Second side: a table name or a FITS/CSV file.
-    pub b: String,
-    /// Match radius with unit (1arcsec, 0.5arcmin, 0.001deg).
-    #[arg(long, default_value = "1arcsec")]
-    pub radius: String,
-    /// Which side looks for its nearest partner.
-    #[arg(long, value_enum, default_value_t = DirectionArg::AToB)]
-    pub direction: DirectionArg,
-    /// Return every pair within the radius instead of the nearest only
-    /// (what q3c_join returns).
-    #[arg(long)]
-    pub all_pairs: bool,
-    #[command(flatten)]
-    pub out: OutputArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct SqlArgs {
-    /// The statement (SELECT or WITH ... SELECT).
-    pub sql: String,
-    #[command(flatten)]
-    pub out: OutputArgs,
 }

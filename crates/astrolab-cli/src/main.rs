@@ -6,7 +6,6 @@ mod config;
 mod output;
 mod plot;
 mod progress;
-mod units;
 
 use clap::Parser;
 
@@ -42,6 +41,13 @@ fn exit_code(err: &anyhow::Error) -> i32 {
         {
             return 2;
         }
+        // A pipeline's error says itself whether it is the user's.
+        if cause
+            .downcast_ref::<astrolab_pipeline::PipelineError>()
+            .is_some_and(|e| e.is_usage())
+        {
+            return 2;
+        }
         if let Some(astrolab_store::StoreError::BadRequest { .. }) =
             cause.downcast_ref::<astrolab_store::StoreError>()
         {
@@ -56,7 +62,7 @@ fn exit_code(err: &anyhow::Error) -> i32 {
 fn dispatch(cfg: &config::Config, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Quickstart(a) => commands::quickstart::run(cfg, &a),
-        Command::DemoData(a) => commands::demo::run(&a),
+        Command::DemoData(a) => commands::demo::run(cfg, &a),
         Command::Ingest(a) => commands::ingest::run(cfg, &a),
         Command::Db(c) => commands::db::run(cfg, &c),
         Command::Files(c) => commands::files::run(cfg, &c),

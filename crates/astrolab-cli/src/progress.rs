@@ -100,6 +100,30 @@ pub fn ctx(cfg: &Config) -> anyhow::Result<Ctx> {
     ctx_with(cfg, Arc::new(Terminal::default()))
 }
 
+/// [`ctx`] without the log's info lines (warnings and progress still
+/// show): for a command that runs pipelines as steps and prints its own
+/// summary (`quickstart`).
+pub fn quiet_ctx(cfg: &Config) -> anyhow::Result<Ctx> {
+    ctx_with(cfg, Arc::new(Quiet(Terminal::default())))
+}
+
+/// Passes every event but info lines on.
+struct Quiet(Terminal);
+
+impl EventSink for Quiet {
+    fn emit(&self, event: Event) {
+        if !matches!(
+            event,
+            Event::Log {
+                level: Level::Info,
+                ..
+            }
+        ) {
+            self.0.emit(event);
+        }
+    }
+}
+
 /// [`ctx`] with another event sink.
 pub fn ctx_with(cfg: &Config, events: Arc<dyn EventSink>) -> anyhow::Result<Ctx> {
     let mut c = Ctx::new(cfg.store(), events);
@@ -111,18 +135,4 @@ pub fn ctx_with(cfg: &Config, events: Arc<dyn EventSink>) -> anyhow::Result<Ctx>
         c.acting_for_run = Some(run);
     }
     Ok(c)
-}
-
-/// A counter of rows loaded with rate, for work whose total is not known
-/// in advance (commands not yet moved into the pipeline layer).
-pub fn rows(message: String) -> ProgressBar {
-    bar(&message, 0)
-}
-
-/// Reports `done` of `total` work items as a `progress: FRACTION` line on
-/// stderr when a worker runs us (`ASTROLAB_PROGRESS=lines`).
-pub fn fraction(done: usize, total: usize) {
-    if total > 0 && std::env::var("ASTROLAB_PROGRESS").is_ok_and(|v| v == "lines") {
-        eprintln!("progress: {:.4}", done as f64 / total as f64);
-    }
 }

@@ -28,7 +28,6 @@
 //! gives the same bytes.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use astrolab_formats::{write_fits, Card, ColumnData, ColumnOut, HduOut};
@@ -622,27 +621,12 @@ fn write_v2(
     })
 }
 
-/// Write `bytes` to `path` through a temporary file and a rename.
+/// Write `bytes` to `path` atomically (`astrolab_formats::atomic`).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DemoError> {
-    let io = |source| DemoError::Io {
+    astrolab_formats::atomic::write(path, bytes).map_err(|source| DemoError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    })
 }
 
 fn write_truth_csv(dir: &Path, sky: &SyntheticSky) -> Result<DemoFile, DemoError> {

@@ -529,13 +529,12 @@ fn part_path(dest: &Path) -> PathBuf {
     dest.with_file_name(name)
 }
 
+/// Creates `path`'s directory, then writes it atomically.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    let tmp = part_path(path);
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)
+    astrolab_formats::atomic::write(path, bytes)
 }
 
 fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {

@@ -74,19 +74,15 @@ impl State {
     /// Writes the state atomically.
     pub(crate) fn save(&self, dest: &Path) -> Result<(), FetchError> {
         let path = Self::path(dest);
-        let tmp = dest.join(format!("{STATE_FILE}.tmp"));
         let json = serde_json::to_vec_pretty(self).map_err(|e| FetchError::State {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&json)?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| FetchError::io(&path, e))
+        astrolab_formats::atomic::write_with(&path, |w| {
+            w.write_all(&json)?;
+            w.write_all(b"\n")
+        })
+        .map_err(|e| FetchError::io(&path, e))
     }
 }
 

@@ -1,6 +1,8 @@
 //! File formats for astrolab: readers and writers that turn files into
 //! arrays and tables with errors that name the file, HDU, column and row.
 //!
+//! - [`atomic`]: atomic file writes (temporary file, fsync, rename), used
+//!   by every crate that writes outputs.
 //! - [`fits`]: pure-Rust FITS (primary arrays, IMAGE and BINTABLE extensions),
 //!   memory-mapped reads and atomic writes. Why not cfitsio: see the module docs.
 //! - [`spectra`]: DESI coadds and redrock files, SDSS spec files, and the
@@ -17,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod atomic;
 pub mod fits;
 pub mod iq;
 pub mod salsa;

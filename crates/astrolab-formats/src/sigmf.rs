@@ -490,33 +490,14 @@ pub fn write_sigmf_meta(meta_path: &Path, m: &SigmfWriteMeta, n_samples: u64) ->
     })
 }
 
-fn tmp_name(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
 fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    let tmp = tmp_name(path);
-    let io = |source| IqError::Io {
+    crate::atomic::write_with(path, fill).map_err(|source| IqError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let res = (|| {
-        let mut w = BufWriter::new(File::create(&tmp)?);
-        fill(&mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.map_err(io)
+    })
 }
 
 /// Description of an archive of integrated spectra.
@@ -571,8 +552,8 @@ impl SpectraArchiveWriter {
     pub fn create(path: &Path, header: ArchiveHeader) -> Result<SpectraArchiveWriter> {
         let (meta_path, data_path) = sigmf_pair(path);
         let flags_path = flags_path_for(&data_path);
-        let data_tmp = tmp_name(&data_path);
-        let flags_tmp = tmp_name(&flags_path);
+        let data_tmp = crate::atomic::temp_path(&data_path);
+        let flags_tmp = crate::atomic::temp_path(&flags_path);
         let open = |p: &Path| {
             File::create(p)
                 .map(BufWriter::new)
@@ -739,7 +720,7 @@ impl SpectraArchiveWriter {
             .collect();
         let root = json!({"global": global, "captures": captures, "annotations": []});
         let rename = |from: &Path, to: &Path| {
-            std::fs::rename(from, to).map_err(|source| IqError::Io {
+            crate::atomic::commit(from, to).map_err(|source| IqError::Io {
                 path: to.to_path_buf(),
                 source,
             })

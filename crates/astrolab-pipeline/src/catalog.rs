@@ -109,7 +109,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["demo-data"],
             fixed: |d| obj(json!({ "dir": at(d, "demo") })),
             specs: specs::<DemoDataArgs>,
-            run: None,
+            run: Some(erased::<crate::demo::DemoData>),
             check: check::<DemoDataArgs>,
         },
         PipelineDef {
@@ -118,7 +118,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["ingest"],
             fixed: |_| obj(json!({ "json": true })),
             specs: specs::<IngestArgs>,
-            run: None,
+            run: Some(erased::<crate::ingest::Ingest>),
             check: check::<IngestArgs>,
         },
         PipelineDef {
@@ -179,7 +179,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["spectra", "build"],
             fixed: |d| obj(json!({ "out": at(d, "spectra") })),
             specs: specs::<SpectraBuildArgs>,
-            run: None,
+            run: Some(erased::<crate::spectra::Build>),
             check: check::<SpectraBuildArgs>,
         },
         PipelineDef {
@@ -188,7 +188,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["query", "cone"],
             fixed: |d| obj(json!({ "format": "csv", "output": at(d, "cone.csv") })),
             specs: specs::<ConeArgs>,
-            run: None,
+            run: Some(erased::<crate::query::Cone>),
             check: check::<ConeArgs>,
         },
     ]

@@ -22,20 +22,32 @@
 //! * [`reproduce`]: checks a manifest's inputs and compares outputs byte for
 //!   byte, volatile fields excluded.
 //!
+//! * [`demo`], [`ingest`], [`query`], [`spectra`], [`fetch`]: the data
+//!   platform's pipelines (synthetic sky, catalog ingest, sky queries, the
+//!   spectral store, DESI downloads), with [`output`] writing query
+//!   results and [`units`] reading angles with units.
+//!
 //! A private `fits` module walks FITS HDUs just far enough to find header
 //! cards (volatile `DATE`-like values) and to name where a difference lies.
 
 pub mod catalog;
 pub mod context;
+pub mod demo;
 pub mod error;
 pub mod executor;
+pub mod fetch;
 mod fits;
 pub mod hash;
+pub mod ingest;
 pub mod manifest;
+pub mod output;
 pub mod params;
 pub mod pipeline;
+pub mod query;
 pub mod reproduce;
 pub mod volatile;
+pub mod spectra;
+pub mod units;
 
 pub use context::{CancelToken, Ctx, Event, EventSink, Level};
 pub use error::{PipelineError, UsageError};

@@ -14,8 +14,8 @@
 //! timestamp, a "# written at" line) that legitimately change between runs;
 //! [`normalised_bytes`] blanks or drops them so two runs compare equal.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -697,31 +697,10 @@ pub fn write_manifest(out_dir: &Path, m: &RunManifest) -> Result<PathBuf, Manife
     // Serialising a Value to memory cannot fail (string keys only).
     let mut text = serde_json::to_vec_pretty(&crate_json).unwrap_or_default();
     text.push(b'\n');
-    let tmp = out_dir.join(format!(".{METADATA_FILE}.tmp-{}", std::process::id()));
-    let werr = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ManifestError::Write { path, source }
-    };
-    let result = (|| {
-        let mut f = File::options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(werr(&tmp))?;
-        f.write_all(&text).map_err(werr(&tmp))?;
-        f.sync_all().map_err(werr(&tmp))?;
-        fs::rename(&tmp, &target).map_err(werr(&target))
-    })();
-    if result.is_err() {
-        // Best effort: do not leave a stray temporary file behind.
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    // Make the rename itself durable.
-    File::open(out_dir)
-        .and_then(|d| d.sync_all())
-        .map_err(werr(out_dir))?;
+    astrolab_formats::atomic::write(&target, &text).map_err(|source| ManifestError::Write {
+        path: target.clone(),
+        source,
+    })?;
     Ok(target)
 }
 

@@ -303,22 +303,11 @@ pub(crate) fn write_tmp(path: &Path, meta: &FileMeta, rows: &[SpectraRow]) -> Re
     result.map(|()| tmp)
 }
 
-/// Renames a complete `tmp` to `path` and fsyncs the directory.
+/// Renames a complete `tmp` to `path` and fsyncs the directory
+/// (`astrolab_formats::atomic::commit`).
 pub(crate) fn commit(tmp: &Path, path: &Path) -> Result<u64> {
-    std::fs::rename(tmp, path)
+    astrolab_formats::atomic::commit(tmp, path)
         .map_err(|e| SpectraStoreError::io(path, "rename the .tmp file to", e))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    // Make the rename itself durable. Opening a directory read-only and
-    // fsyncing it works on Linux and macOS; on other systems skip it.
-    #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| SpectraStoreError::io(dir, "fsync the directory", e))?;
-    #[cfg(not(unix))]
-    let _ = dir;
     let len = std::fs::metadata(path)
         .map_err(|e| SpectraStoreError::io(path, "stat", e))?
         .len();

@@ -40,7 +40,7 @@ use rayon::prelude::*;
 
 use crate::batch::SpectrumView;
 use crate::error::SpectraStoreError;
-use crate::file::{commit, tmp_path, SpectraFile, SpectraRow};
+use crate::file::{tmp_path, SpectraFile, SpectraRow};
 
 type Result<T> = std::result::Result<T, SpectraStoreError>;
 
@@ -93,8 +93,7 @@ pub fn write_hot_copy(parquet: &Path) -> Result<PathBuf> {
     let rows = file.read_all()?;
     let out = hot_path(parquet);
     let tmp = tmp_path(&out);
-    let write = || -> std::io::Result<()> {
-        let mut w = BufWriter::with_capacity(1 << 22, File::create(&tmp)?);
+    let write = |w: &mut BufWriter<File>| -> std::io::Result<()> {
         let mut header = [0u8; HEADER_BYTES];
         header[0..8].copy_from_slice(MAGIC);
         header[8..12].copy_from_slice(&npix_u32.to_le_bytes());
@@ -115,14 +114,10 @@ pub fn write_hot_copy(parquet: &Path) -> Result<PathBuf> {
             buf.extend(r.mask.iter().flat_map(|v| v.to_le_bytes()));
             w.write_all(&buf)?;
         }
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()
+        Ok(())
     };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(SpectraStoreError::io(&tmp, "write the hot copy", e));
-    }
-    commit(&tmp, &out)?;
+    astrolab_formats::atomic::write_via(&tmp, &out, write)
+        .map_err(|e| SpectraStoreError::io(&tmp, "write the hot copy", e))?;
     Ok(out)
 }
 

@@ -18,7 +18,6 @@
 //! - it is written to a temporary name, synced and renamed; anything
 //!   missing, short or malformed is rebuilt from the database.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -147,17 +146,13 @@ pub(crate) fn write(
     let path = sel.path(home, s);
     let dir = dir(home);
     std::fs::create_dir_all(&dir)?;
-    let tmp = path.with_extension(format!("ids.tmp{}", std::process::id()));
     let mut buf = Vec::with_capacity(16 + ids.len() * 8);
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(&(ids.len() as u64).to_le_bytes());
     for id in ids {
         buf.extend_from_slice(&id.to_le_bytes());
     }
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&buf)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
+    astrolab_formats::atomic::write(&path, &buf)?;
     let own = sel.prefix();
     for e in std::fs::read_dir(&dir)?.flatten() {
         let p = e.path();

@@ -171,12 +171,10 @@ pub(crate) fn write(path: &Path, c: &Cached) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("cache");
     let stem = name.strip_suffix(".pos").unwrap_or(name);
     let tmp = path.with_file_name(format!("{stem}{}", temp_suffix()));
-    write_file(&tmp, c).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    astrolab_formats::atomic::write_via(&tmp, path, |w| w.write_all(&encode(c)))
 }
 
 /// Where an ingest writes a table's cache before its rows are committed
@@ -199,6 +197,13 @@ pub(crate) fn write_file(path: &Path, c: &Cached) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(&encode(c))?;
+    f.sync_all()
+}
+
+/// The bytes of a cache file.
+fn encode(c: &Cached) -> Vec<u8> {
     let mut buf = Vec::with_capacity(16 + c.ra.len() * 24);
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(&(c.ra.len() as u64).to_le_bytes());
@@ -208,9 +213,7 @@ pub(crate) fn write_file(path: &Path, c: &Cached) -> std::io::Result<()> {
     for x in c.ra.iter().chain(&c.dec) {
         buf.extend_from_slice(&x.to_le_bytes());
     }
-    let mut f = std::fs::File::create(path)?;
-    f.write_all(&buf)?;
-    f.sync_all()
+    buf
 }
 
 /// Reads a cache file; None when missing or malformed.

@@ -16,7 +16,7 @@ use crate::store::Store;
 use crate::value::Value;
 
 /// What the registry keeps about one file.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RawFile {
     /// Row id, referenced by every loaded row (`file_id`).
     pub file_id: i64,

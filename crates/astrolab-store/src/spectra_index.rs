@@ -158,6 +158,74 @@ impl Store {
             .map(|r| record(r)))
     }
 
+    /// The raw files a spectra file was built from: its `sources` list
+    /// names each input as `NAME sha256:HEX`, matched against the registry
+    /// by checksum and by name (a restricted file's other versions are
+    /// restricted too). None when the list cannot be read: nothing then
+    /// says which files it came from, and callers must fail closed.
+    pub fn spectra_source_file_ids(&mut self, rec: &SpectraFileRecord) -> Result<Option<Vec<i64>>> {
+        let Ok(list) = serde_json::from_str::<Vec<String>>(&rec.sources) else {
+            return Ok(None);
+        };
+        let mut shas = HashSet::new();
+        let mut names = HashSet::new();
+        for entry in &list {
+            match entry.split_once(" sha256:") {
+                Some((name, sha)) => {
+                    names.insert(name.trim().to_string());
+                    shas.insert(sha.trim().to_ascii_lowercase());
+                }
+                None => {
+                    names.insert(entry.trim().to_string());
+                }
+            }
+        }
+        Ok(Some(
+            self.raw_files()?
+                .iter()
+                .filter(|f| shas.contains(&f.sha256) || names.contains(&f.name))
+                .map(|f| f.file_id)
+                .collect(),
+        ))
+    }
+
+    /// The spectral type the redshift catalogs (`redshifts`, then
+    /// `zcatalog`) give a TARGETID, leaving out rows loaded from
+    /// `exclude_file_ids` (the caller's forbidden raw files); None when no
+    /// catalog has the target (or only an empty type).
+    pub fn spectype_of(
+        &mut self,
+        target_id: i64,
+        exclude_file_ids: &[i64],
+    ) -> Result<Option<String>> {
+        let mut params = vec![Value::Int(target_id)];
+        params.extend(exclude_file_ids.iter().map(|&id| Value::Int(id)));
+        let not_in = |mark: char| {
+            if exclude_file_ids.is_empty() {
+                String::new()
+            } else {
+                let marks: Vec<String> = (2..=params.len()).map(|i| format!("{mark}{i}")).collect();
+                format!(" AND file_id NOT IN ({})", marks.join(", "))
+            }
+        };
+        let (s_not_in, p_not_in) = (not_in('?'), not_in('$'));
+        for table in ["redshifts", "zcatalog"] {
+            let s = format!("SELECT spectype FROM {table} WHERE targetid = ?1{s_not_in} LIMIT 1");
+            let p = format!("SELECT spectype FROM {table} WHERE targetid = $1{p_not_in} LIMIT 1");
+            let found = self
+                .query_rows(&s, &p, &params)?
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().next())
+                .map(|v| v.to_string())
+                .filter(|t| !t.is_empty());
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
     /// Where the spectra of these TARGETIDs are (targets without a spectrum
     /// are absent from the answer). Sorted by file then row, so callers
     /// read each file once.

@@ -93,3 +93,54 @@ fn select_uses_the_where_language_on_redrock_columns() {
     assert_eq!(got.into_iter().collect::<Vec<_>>(), vec![1]);
     assert!(select_redrock(&rows, "nosuch = 1").is_err());
 }
+
+/// The spectrum page's spectral type comes from the redshift catalogs,
+/// rows of forbidden raw files left out; a spectra file's sources name
+/// its raw files by checksum or name.
+#[test]
+fn spectype_and_source_files_leave_out_what_they_must() {
+    use astrolab_store::{IngestOptions, IngestOutcome, Progress};
+    let (dir, cfgs) = backends("spectype_of");
+    let path = dir.path().join("zpix-spectype.fits");
+    let (ra, dec) = sky_points(6, 3);
+    write_zcatalog(&path, &ra, &dec, 3);
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        let outcome = store
+            .ingest_file(&path, &IngestOptions::default(), &mut Progress::none())
+            .unwrap();
+        let file = match outcome {
+            IngestOutcome::Loaded { file, .. } | IngestOutcome::AlreadyIngested { file } => file,
+        };
+        // write_zcatalog: TARGETID 39627000000000000 + i, SPECTYPE cycling
+        // GALAXY, QSO, STAR.
+        let qso = 39627000000000001;
+        assert_eq!(store.spectype_of(qso, &[]).unwrap().as_deref(), Some("QSO"));
+        assert_eq!(
+            store
+                .spectype_of(qso, &[file.file_id + 1000])
+                .unwrap()
+                .as_deref(),
+            Some("QSO")
+        );
+        assert_eq!(store.spectype_of(qso, &[file.file_id]).unwrap(), None);
+        assert_eq!(store.spectype_of(-5, &[]).unwrap(), None);
+
+        let mut r = rec("/s/main/dark/1.parquet", 1);
+        r.sources =
+            serde_json::to_string(&[format!("renamed.fits sha256:{}", file.sha256)]).unwrap();
+        assert_eq!(
+            store.spectra_source_file_ids(&r).unwrap(),
+            Some(vec![file.file_id])
+        );
+        r.sources = serde_json::to_string(&[file.name.clone()]).unwrap();
+        assert_eq!(
+            store.spectra_source_file_ids(&r).unwrap(),
+            Some(vec![file.file_id])
+        );
+        r.sources = "[\"other.fits sha256:00\"]".into();
+        assert_eq!(store.spectra_source_file_ids(&r).unwrap(), Some(vec![]));
+        r.sources = "not json".into();
+        assert_eq!(store.spectra_source_file_ids(&r).unwrap(), None);
+    }
+}

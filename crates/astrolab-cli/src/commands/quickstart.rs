@@ -42,7 +42,7 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
         &DemoConfig {
             seed: args.seed,
             n_galaxies: args.galaxies,
-            spectra: super::demo::spectra_config(true, None),
+            spectra: astrolab_pipeline::demo::spectra_config(true, None),
             ..DemoConfig::default()
         },
     )
@@ -66,7 +66,10 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
             "embedded SQLite"
         }
     );
-    let mut store = super::open_store(cfg)?;
+    // The steps' own summary lines are left out (quickstart prints its
+    // own); their warnings and progress still show.
+    let ctx = crate::progress::quiet_ctx(cfg)?;
+    let mut store = ctx.open_store()?;
     // Catalogs and redrock files go to the catalog tables; coadds (spectra)
     // go to the spectral store in step 4.
     let paths: Vec<PathBuf> = demo
@@ -76,7 +79,8 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
         .map(|f| f.path.clone())
         .filter(|p| p.extension().is_some_and(|e| e == "fits"))
         .collect();
-    let (outcomes, failed) = super::ingest::ingest_all(
+    let report = astrolab_pipeline::ingest::ingest_all(
+        &ctx,
         &mut store,
         &IngestArgs {
             paths,
@@ -85,6 +89,7 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
         },
         true,
     )?;
+    let (outcomes, failed) = (report.outcomes, report.failed.len());
     if failed > 0 {
         anyhow::bail!("{failed} demo file(s) failed to ingest");
     }
@@ -163,9 +168,9 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
     }
 
     // Spectra: the coadds into the spectral store, one quasar plotted.
-    let built = super::spectra::build(
-        &mut store,
-        cfg,
+    let built = astrolab_pipeline::run_in_process(
+        &astrolab_pipeline::spectra::Build,
+        &ctx,
         &SpectraBuildArgs {
             from: demo_dir.clone(),
             select: None,
@@ -185,7 +190,7 @@ pub fn run(cfg: &Config, args: &QuickstartArgs) -> Result<()> {
     ));
     let qso = store.sql_readonly("SELECT targetid, z FROM redshifts WHERE spectype = 'QSO' AND zwarn = 0 ORDER BY targetid LIMIT 1")?;
     if let Some(tid) = qso.rows.first().and_then(|r| r[0].as_i64()) {
-        let fetched = super::spectra::fetch_spectra(&mut store, &[tid])?;
+        let fetched = astrolab_pipeline::spectra::fetch_spectra(&mut store, &[tid])?;
         if let Some(f) = fetched.first() {
             let svg = crate::plot::spectrum_svg(&crate::plot::SpectrumPlot {
                 title: format!("demo quasar TARGETID {tid}  z = {:.3}", f.z),

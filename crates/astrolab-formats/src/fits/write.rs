@@ -4,10 +4,9 @@
 //! written under a temporary name in the target directory and renamed into
 //! place when complete, so the target path never holds a half-written file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use super::error::{hdu_label, FitsError, Result};
 use super::header::{format_card, record, Card};
@@ -637,40 +636,15 @@ fn write_table(
     pad(out, t.nrows * t.row_len, 0)
 }
 
-/// Runs `fill` on a temporary file beside `path`, then renames it into place;
-/// on any error the temporary file is removed and `path` is left untouched.
+/// Runs `fill` on a temporary file beside `path`, then renames it into place
+/// ([`crate::atomic`]); on any error the temporary file is removed and `path`
+/// is left untouched.
 fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io = |source| FitsError::Io {
+    crate::atomic::write_with(path, fill).map_err(|source| FitsError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let name = path.file_name().ok_or_else(|| {
-        io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file path",
-        ))
-    })?;
-    let tmp: PathBuf = path.with_file_name(format!(
-        ".{}.{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        fill(&mut out)?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        // Best effort: the original error is the one worth reporting.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    })
 }

@@ -11,9 +11,9 @@ use astrolab_formats::iq::{
 };
 use astrolab_voids::membership::EDGE_BUFFER_MPC_H;
 use clap::{Args, ValueEnum};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Args, Serialize)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct DemoDataArgs {
     /// Output directory (created if missing).
     pub dir: PathBuf,
@@ -34,7 +34,7 @@ pub struct DemoDataArgs {
     pub templates: Option<PathBuf>,
 }
 
-#[derive(Debug, Args, Serialize)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct IngestArgs {
     /// Files or directories (searched recursively for .fits and .csv).
     #[arg(required = true)]
@@ -48,7 +48,7 @@ pub struct IngestArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args, Serialize)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct SpectraBuildArgs {
     /// Directory searched recursively for coadd-*.fits (redrock-*.fits next
     /// to each coadd gives Z, SPECTYPE, ZWARN).
@@ -73,7 +73,7 @@ pub struct SpectraBuildArgs {
     pub keep_negative_targetids: bool,
 }
 
-#[derive(Debug, Args, Serialize)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct ConeArgs {
     /// Centre right ascension, degrees [0, 360].
     #[arg(long, allow_negative_numbers = true)]
@@ -104,7 +104,7 @@ pub struct ConeArgs {
 }
 
 /// Result output options.
-#[derive(Debug, Args, Clone, Serialize)]
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
 pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -115,7 +115,7 @@ pub struct OutputArgs {
 }
 
 /// Output formats of query results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OutputFormat {
     /// Aligned text table.

@@ -75,38 +75,6 @@ pub struct SpectrumJson {
     pub program: String,
 }
 
-/// The raw files a spectra file was built from: its `sources` list names
-/// each input as `NAME sha256:HEX`, matched against the registry by
-/// checksum and by name (a restricted file's other versions are restricted
-/// too). None when the list cannot be read: nothing then shows which files
-/// it came from.
-fn spectra_source_ids(store: &mut Store, sources: &str) -> ApiResult<Option<Vec<i64>>> {
-    let Ok(list) = serde_json::from_str::<Vec<String>>(sources) else {
-        return Ok(None);
-    };
-    let mut shas = HashSet::new();
-    let mut names = HashSet::new();
-    for entry in &list {
-        match entry.split_once(" sha256:") {
-            Some((name, sha)) => {
-                names.insert(name.trim().to_string());
-                shas.insert(sha.trim().to_ascii_lowercase());
-            }
-            None => {
-                names.insert(entry.trim().to_string());
-            }
-        }
-    }
-    Ok(Some(
-        store
-            .raw_files()?
-            .iter()
-            .filter(|f| shas.contains(&f.sha256) || names.contains(&f.name))
-            .map(|f| f.file_id)
-            .collect(),
-    ))
-}
-
 /// Locates, checks access and reads one spectrum.
 async fn fetch_spectrum(
     s: &AppState,
@@ -126,7 +94,7 @@ async fn fetch_spectrum(
             let rec = store.spectra_file_by_path(&loc.path)?;
             let rules = store.read_rules(&p.projects, p.is_admin())?;
             let sources = match &rec {
-                Some(r) => spectra_source_ids(store, &r.sources)?,
+                Some(r) => store.spectra_source_file_ids(r)?,
                 None => None,
             };
             // Fail closed: without the file's record (or with a sources
@@ -141,8 +109,8 @@ async fn fetch_spectrum(
                 return Ok(None);
             }
             let restricted = rules.restricted_datasets(sources.unwrap_or_default());
-            let denied: HashSet<i64> = rules.forbidden_ids().into_iter().collect();
-            let spectype = spectype_of(store, target, &denied);
+            let denied: Vec<i64> = rules.forbidden_ids().into_iter().collect();
+            let spectype = store.spectype_of(target, &denied)?;
             Ok(Some((loc, rec, spectype, restricted)))
         })
         .await?;
@@ -186,28 +154,6 @@ struct SpectrumJsonMeta {
     program: String,
     z_index: Option<f64>,
     spectype: Option<String>,
-}
-
-/// The redshift catalogs' spectral type of a target (rows of forbidden
-/// files left out); None when no catalog has it.
-fn spectype_of(store: &mut Store, target: i64, denied: &HashSet<i64>) -> Option<String> {
-    let not_denied = if denied.is_empty() {
-        String::new()
-    } else {
-        format!(" AND file_id NOT IN ({})", id_list(denied.iter().copied()))
-    };
-    ["redshifts", "zcatalog"].iter().find_map(|table| {
-        // A store without the table (or column) simply has no type to show.
-        let sql =
-            format!("SELECT spectype FROM {table} WHERE targetid = {target}{not_denied} LIMIT 1");
-        store
-            .sql_readonly(&sql)
-            .ok()?
-            .rows
-            .first()
-            .map(|r| r[0].to_string())
-            .filter(|t| !t.is_empty())
-    })
 }
 
 /// What the spectrum page shows above the plot.

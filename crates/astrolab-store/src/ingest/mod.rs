@@ -59,7 +59,7 @@ pub struct IngestOptions {
 }
 
 /// What an ingest did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum IngestOutcome {
     /// The file was loaded.

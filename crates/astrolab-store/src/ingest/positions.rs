@@ -91,7 +91,7 @@ impl PendingPositions {
         for (table, written) in self.join() {
             let done = written.and_then(|tmp| {
                 let path = poscache::path(home, table, file);
-                std::fs::rename(&tmp, &path).inspect_err(|_| {
+                astrolab_formats::atomic::commit(&tmp, &path).inspect_err(|_| {
                     let _ = std::fs::remove_file(&tmp);
                 })
             });
