@@ -20,6 +20,15 @@
 //! with the galaxy-map cell edge; here MMR is the minimum maximal radius and
 //! the cell edge is GMEL. Reading accepts files without MASK, WALL or FIELD
 //! (DESIVAST ships MAXIMALS and HOLES only).
+//!
+//! NCPU (the cores a run used) is read when present and written only when
+//! [`VastHeader::cpus`] is set; `astrolab voids find` leaves it out, so that
+//! its files do not depend on the machine (VAST's readers do not use it).
+//!
+//! [`read_void_catalog`] is the one reader of void catalogs: VoidFinder
+//! files (this layout) and V2 files (REVOLVER, VIDE, ZOBOV: VOIDS,
+//! ZONEVOID, GALZONE), with the algorithm and galactic cap identified from
+//! the header or the file name ([`catalog_algorithm`], [`catalog_cap`]).
 
 use std::path::{Path, PathBuf};
 
@@ -113,6 +122,7 @@ pub struct VastHeader {
     pub min_maximal_radius_mpc_h: Option<f64>,
     pub galaxy_map_edge_mpc_h: Option<f64>,
     pub pts_per_unit_volume: Option<f64>,
+    /// NCPU: never written by `astrolab voids find` (see the module docs).
     pub cpus: Option<i64>,
     pub batch_size: Option<i64>,
 }

@@ -93,6 +93,7 @@ fn voidfinder_membership_equals_brute_force_and_truth() {
             }
         }
     }
+    eprintln!("PIN vf n_void {n_void}");
     assert!(n_void > 100, "{n_void} void galaxies");
     // Known truth: galaxies planted inside a void are (nearly all) in a
     // hole of that void; galaxies far outside every void are in none.
@@ -107,6 +108,7 @@ fn voidfinder_membership_equals_brute_force_and_truth() {
             far_ok += usize::from(mi.vflag != VFLAG_VOID);
         }
     }
+    eprintln!("PIN vf inside {inside} inside_ok {inside_ok} far {far} far_ok {far_ok}");
     assert!(inside > 20 && far > 1000, "{inside} {far}");
     assert!(
         inside_ok as f64 >= 0.95 * inside as f64,
@@ -190,6 +192,7 @@ fn v2_membership_follows_zones() {
                 assert_eq!(m[i].void_id, Some(v0));
             }
         }
+        eprintln!("PIN v2 {:?} n_void {n_void}", v2.algorithm);
         assert!(n_void > 100);
         // Points that are not catalog galaxies take their nearest galaxy's
         // zone: shifting galaxies by 1e-3 Mpc/h and dropping their ids
@@ -203,6 +206,7 @@ fn v2_membership_follows_zones() {
         let agree = (0..moved.len())
             .filter(|&i| (anon[i].vflag == 1) == (m[i].vflag == 1))
             .count();
+        eprintln!("PIN v2 {:?} agree {agree} of {}", v2.algorithm, moved.len());
         assert!(agree as f64 > 0.999 * moved.len() as f64, "{agree}");
     }
 }

@@ -45,6 +45,7 @@ fn voidfinder_box_gadget_periodic() {
         out.maximals.len(),
         out.holes.len()
     );
+    eprintln!("PIN frac {frac} rmin {rmin} rmed {rmed} rmax {rmax} vol {vol} voids {} holes {} wall {} field {}", out.maximals.len(), out.holes.len(), out.wall_xyz.len(), out.field_xyz.len());
     // Mean separation (1e6 / 7660)^(1/3) = 5.1 Mpc/h: voids of 10-25 Mpc/h.
     assert!(out.maximals.len() >= 10, "{} voids", out.maximals.len());
     assert!(rmin > 10.0 && rmax < 35.0);

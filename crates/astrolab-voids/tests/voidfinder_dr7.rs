@@ -54,6 +54,7 @@ fn voidfinder_dr7_four_galaxy_holes_and_plausible_voids() {
     // Wall/field split: VAST reports 3rd-neighbour separation and removes
     // roughly 5-7 % of a volume-limited sample as field galaxies.
     let field_frac = out.field_xyz.len() as f64 / xyz.len() as f64;
+    eprintln!("PIN field_frac {field_frac} frac {frac} rmin {rmin} rmed {rmed} rmax {rmax} vol {vol} counts {:?} nn {} {} {}", out.counts, out.split.nn_mean_mpc_h, out.split.nn_std_mpc_h, out.split.threshold_mpc_h);
     assert!(
         (0.03..0.10).contains(&field_frac),
         "field fraction {field_frac}"
