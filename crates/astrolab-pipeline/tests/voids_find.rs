@@ -42,11 +42,32 @@ fn dr7_in_vast_configuration_counts_exactly() {
         "max_dist": 301.27,
         "output": output,
     }));
-    eprintln!("{log}\n{out:?}");
+    // VAST's filter_galaxies: 13124 of the 120606 galaxies lie beyond
+    // 301.27 Mpc/h (or below the lowest redshift's distance).
+    assert!(
+        log.contains("13124 galaxies outside [0.30, 301.27] Mpc/h dropped"),
+        "{log}"
+    );
+    assert_eq!(
+        (out.galaxies, out.wall, out.field, out.duplicates),
+        (107_482, 98_415, 9_067, 0)
+    );
+    assert_eq!((out.dropped_radial, out.outside_footprint), (13_124, 0));
+    assert_eq!((out.voids, out.holes), (896, 29_477));
+    // The void volume is a count of 2^3 (Mpc/h)^3 grid cells: exact.
+    assert_eq!(out.void_volume_mpc3_h3, 13_417_192.0);
+    assert_eq!(format!("{:.6}", out.void_fraction), "0.663148");
+    assert_eq!(
+        format!("{:.3}", out.survey_volume_mpc3_h3),
+        "20232566.443"
+    );
+    // The file holds what the run reports, and no thread count.
     let file = read_vast_voidfinder(&output).unwrap();
-    assert_eq!(out.voids, file.maximals.len());
-    assert_eq!(out.holes, file.holes.len());
-    panic!("pin");
+    assert_eq!((file.maximals.len(), file.holes.len()), (896, 29_477));
+    assert_eq!((file.wall_xyz.len(), file.field_xyz.len()), (98_415, 9_067));
+    assert_eq!(file.header.omega_m, Some(0.26));
+    assert_eq!(file.header.dist_limits_mpc_h.map(|d| d.1), Some(301.27));
+    assert_eq!(file.header.cpus, None);
 }
 
 #[test]
@@ -61,6 +82,22 @@ fn gadget_box_counts_exactly() {
         "box_size": 100.0,
         "output": output,
     }));
-    eprintln!("{log}\n{out:?}");
-    panic!("pin");
+    assert!(log.contains("voids: 74 (0 at the survey edge)"), "{log}");
+    assert_eq!(
+        (out.galaxies, out.wall, out.field, out.duplicates),
+        (7_660, 6_911, 749, 0)
+    );
+    assert_eq!((out.voids, out.holes), (74, 2_241));
+    assert_eq!(out.void_volume_mpc3_h3, 853_632.0);
+    assert_eq!(out.void_fraction, 0.853632);
+    assert_eq!(out.survey_volume_mpc3_h3, 1e6);
+    // The same bytes on one thread.
+    let again = tmp.path().join("box1.fits");
+    find(json!({
+        "catalog": dir.join("voids/gadget_sim_100_256_wall.dat"),
+        "box_size": 100.0,
+        "threads": 1,
+        "output": again,
+    }));
+    assert!(std::fs::read(&output).unwrap() == std::fs::read(&again).unwrap());
 }
