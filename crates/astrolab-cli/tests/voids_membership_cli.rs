@@ -462,3 +462,36 @@ fn membership_of_our_voidfinder_output_on_real_test_data() {
     assert!(got.len() > 100, "{} points in holes", got.len());
     assert_eq!(c[0]["void"].as_u64().unwrap() as usize, want.len());
 }
+
+/// The same inputs and parameters give the same VoidFinder file, byte for
+/// byte, on one thread and on two (the file records no thread count).
+#[test]
+fn voids_find_bytes_do_not_depend_on_the_thread_count() {
+    let Some(shared) = astrolab_formats::testdata::require_shared_data("voids find threads") else {
+        return;
+    };
+    let input = shared.join("voids/test_data.fits");
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    for (threads, out) in [("1", "one.fits"), ("2", "two.fits")] {
+        ok(&run(
+            dir,
+            &[
+                "voids",
+                "find",
+                input.to_str().unwrap(),
+                "--omega-m",
+                "0.3",
+                "--threads",
+                threads,
+                "-o",
+                out,
+            ],
+        ));
+    }
+    let one = std::fs::read(dir.join("one.fits")).unwrap();
+    let two = std::fs::read(dir.join("two.fits")).unwrap();
+    assert!(one == two, "the files differ");
+    let f = FitsFile::open(&dir.join("one.fits")).unwrap();
+    assert_eq!(f.hdus()[0].header.get_i64("NCPU"), None);
+}

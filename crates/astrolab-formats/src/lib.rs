@@ -8,6 +8,10 @@
 //! - [`spectra`]: DESI coadds and redrock files, SDSS spec files, and the
 //!   merge of DESI's B, R, Z arms onto one 0.8 A grid.
 //! - [`table_csv`]: small CSV tables read column by column.
+//! - [`galaxy_table`]: galaxy lists (RA, Dec, z) from FITS or CSV, and
+//!   `x y z` box files, for the void pipelines.
+//! - [`vast`]: VAST/DESIVAST void catalogs (VoidFinder and V2), read and
+//!   written.
 //! - [`testdata`]: where the lab's shared real data lives, for tests.
 //!
 //! ```no_run
@@ -21,6 +25,7 @@
 
 pub mod atomic;
 pub mod fits;
+pub mod galaxy_table;
 pub mod iq;
 pub mod salsa;
 pub mod sdfits;

@@ -20,6 +20,15 @@
 //! with the galaxy-map cell edge; here MMR is the minimum maximal radius and
 //! the cell edge is GMEL. Reading accepts files without MASK, WALL or FIELD
 //! (DESIVAST ships MAXIMALS and HOLES only).
+//!
+//! NCPU (the cores a run used) is read when present and written only when
+//! [`VastHeader::cpus`] is set; `astrolab voids find` leaves it out, so that
+//! its files do not depend on the machine (VAST's readers do not use it).
+//!
+//! [`read_void_catalog`] is the one reader of void catalogs: VoidFinder
+//! files (this layout) and V2 files (REVOLVER, VIDE, ZOBOV: VOIDS,
+//! ZONEVOID, GALZONE), with the algorithm and galactic cap identified from
+//! the header or the file name ([`catalog_algorithm`], [`catalog_cap`]).
 
 use std::path::{Path, PathBuf};
 
@@ -113,6 +122,7 @@ pub struct VastHeader {
     pub min_maximal_radius_mpc_h: Option<f64>,
     pub galaxy_map_edge_mpc_h: Option<f64>,
     pub pts_per_unit_volume: Option<f64>,
+    /// NCPU: never written by `astrolab voids find` (see the module docs).
     pub cpus: Option<i64>,
     pub batch_size: Option<i64>,
 }
@@ -403,31 +413,64 @@ fn read_xyz(t: &crate::fits::BinTable<'_>) -> Result<Vec<[f64; 3]>, FitsError> {
 /// Reads a VoidFinder file written by VAST, DESIVAST or
 /// [`write_vast_voidfinder`]. MAXIMALS and HOLES are required; MASK, WALL
 /// and FIELD are read when present. Missing R/RA/DEC/EDGE columns (older
-/// files) read as NaN / 0.
+/// files) read as NaN / 0; a MAXIMALS table without VOID numbers its voids
+/// by row, and HOLES may call the void FLAG (older VAST releases).
 pub fn read_vast_voidfinder(path: &Path) -> Result<VastVoidFinder, VastError> {
     let fits = FitsFile::open(path)?;
     let header = VastHeader::from_header(&fits.hdu_at(0)?.header);
-    let mask = if fits.has_hdu("MASK") {
-        let hdu = fits.hdu("MASK")?;
-        let resolution = hdu.header.get_i64(key::MSKRES.0).unwrap_or(1);
-        let (values, shape) = fits.read_image_f64("MASK")?;
-        let n = usize::try_from(resolution).unwrap_or(0);
-        if shape != [360 * n, 180 * n] {
-            return Err(VastError::MaskShape {
-                path: path.to_path_buf(),
-                shape,
-                resolution,
-            });
-        }
-        Some(VastMask {
+    let mask = read_mask(path, &fits)?;
+    Ok(read_voidfinder_hdus(path, &fits, header, mask)?.0)
+}
+
+/// The MASK image, when the file has one. MSKRES is read from the MASK
+/// header, else from the primary header (some DESIVAST files keep it there).
+fn read_mask(path: &Path, fits: &FitsFile) -> Result<Option<VastMask>, VastError> {
+    if !fits.has_hdu("MASK") {
+        return Ok(None);
+    }
+    let hdu = fits.hdu("MASK")?;
+    let resolution = hdu
+        .header
+        .get_i64(key::MSKRES.0)
+        .or_else(|| fits.hdus()[0].header.get_i64(key::MSKRES.0))
+        .ok_or_else(|| VastError::Invalid {
+            path: path.to_path_buf(),
+            message: "HDU MASK has no MSKRES keyword (cells per degree)".into(),
+        })?;
+    let (values, shape) = fits.read_image_f64("MASK")?;
+    let n = usize::try_from(resolution).unwrap_or(0);
+    if n == 0 || shape != [360 * n, 180 * n] {
+        return Err(VastError::MaskShape {
+            path: path.to_path_buf(),
+            shape,
             resolution,
-            cells: values.iter().map(|&v| v != 0.0).collect(),
-            smoothed: hdu.header.get_bool(key::SMMSK.0),
-            coverage_sr: hdu.header.get_f64(key::COVSTR.0).unwrap_or(f64::NAN),
-        })
-    } else {
-        None
-    };
+        });
+    }
+    Ok(Some(VastMask {
+        resolution,
+        cells: values.iter().map(|&v| v != 0.0).collect(),
+        smoothed: hdu.header.get_bool(key::SMMSK.0),
+        coverage_sr: hdu.header.get_f64(key::COVSTR.0).unwrap_or(f64::NAN),
+    }))
+}
+
+/// The columns of a VoidFinder catalog that [`VastVoidFinder`] does not
+/// hold: what DESIVAST adds to VAST's own output, and what it leaves out.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VoidFinderExtras {
+    /// Whether MAXIMALS has an EDGE column (when not, the EDGE of every
+    /// [`VastMaximal`] reads 0 and the edge classes are still to be made).
+    pub has_edge: bool,
+    /// DESIVAST's effective radius R_EFF of each void (MAXIMALS row), Mpc/h.
+    pub r_eff_mpc_h: Option<Vec<f64>>,
+}
+
+fn read_voidfinder_hdus(
+    path: &Path,
+    fits: &FitsFile,
+    header: VastHeader,
+    mask: Option<VastMask>,
+) -> Result<(VastVoidFinder, VoidFinderExtras), VastError> {
     let wall_xyz = if fits.has_hdu("WALL") {
         read_xyz(&fits.table("WALL")?)?
     } else {
@@ -442,7 +485,11 @@ pub fn read_vast_voidfinder(path: &Path) -> Result<VastVoidFinder, VastError> {
     let centers = read_xyz(&t)?;
     let n = centers.len();
     let radius = t.read_f64("RADIUS")?;
-    let void = t.read_i64("VOID")?;
+    let void = if t.has_column("VOID") {
+        t.read_i64("VOID")?
+    } else {
+        (0..n as i64).collect()
+    };
     let opt_f = |name: &str| -> Result<Vec<f64>, FitsError> {
         if t.has_column(name) {
             t.read_f64(name)
@@ -450,10 +497,16 @@ pub fn read_vast_voidfinder(path: &Path) -> Result<VastVoidFinder, VastError> {
             Ok(vec![f64::NAN; n])
         }
     };
-    let edge = if t.has_column("EDGE") {
+    let has_edge = t.has_column("EDGE");
+    let edge = if has_edge {
         t.read_i64("EDGE")?
     } else {
         vec![0; n]
+    };
+    let r_eff_mpc_h = if t.has_column("R_EFF") {
+        Some(t.read_f64("R_EFF")?)
+    } else {
+        None
     };
     let (r, ra, dec) = (opt_f("R")?, opt_f("RA")?, opt_f("DEC")?);
     let maximals = (0..n)
@@ -470,7 +523,17 @@ pub fn read_vast_voidfinder(path: &Path) -> Result<VastVoidFinder, VastError> {
     let t = fits.table("HOLES")?;
     let centers = read_xyz(&t)?;
     let radius = t.read_f64("RADIUS")?;
-    let void = t.read_i64("VOID")?;
+    // VAST calls the hole's void FLAG in older releases, VOID now.
+    let void = match ["VOID", "FLAG"].iter().find(|c| t.has_column(c)) {
+        Some(c) => t.read_i64(c)?,
+        None => {
+            return Err(VastError::Invalid {
+                path: path.to_path_buf(),
+                message: "HDU HOLES: no VOID (or FLAG) column: which void does each hole belong to?"
+                    .into(),
+            })
+        }
+    };
     let holes = centers
         .iter()
         .zip(&radius)
@@ -481,13 +544,214 @@ pub fn read_vast_voidfinder(path: &Path) -> Result<VastVoidFinder, VastError> {
             void: v,
         })
         .collect();
-    Ok(VastVoidFinder {
-        header,
-        mask,
-        wall_xyz,
-        field_xyz,
-        maximals,
-        holes,
+    Ok((
+        VastVoidFinder {
+            header,
+            mask,
+            wall_xyz,
+            field_xyz,
+            maximals,
+            holes,
+        },
+        VoidFinderExtras {
+            has_edge,
+            r_eff_mpc_h,
+        },
+    ))
+}
+
+/// The void-finding algorithms DESIVAST publishes.
+pub const VOID_ALGORITHMS: [&str; 4] = ["VoidFinder", "REVOLVER", "VIDE", "ZOBOV"];
+
+/// The algorithm of a void catalog: the first primary keyword among
+/// ALGORITHM, ALGORTHM, METHOD and VOIDFIND naming one of
+/// [`VOID_ALGORITHMS`], else the file name (DESIVAST names contain it).
+pub fn catalog_algorithm(path: &Path, primary: &crate::fits::Header) -> Option<String> {
+    for k in ["ALGORITHM", "ALGORTHM", "METHOD", "VOIDFIND"] {
+        if let Some(v) = primary.get_str(k) {
+            if let Some(a) = VOID_ALGORITHMS
+                .iter()
+                .find(|a| v.trim().eq_ignore_ascii_case(a))
+            {
+                return Some(a.to_string());
+            }
+        }
+    }
+    from_name(path, &VOID_ALGORITHMS)
+}
+
+/// The galactic cap of a void catalog, NGC or SGC, from the primary
+/// keywords CAP, GALCAP or REGION, else the file name; `ALL` when neither
+/// says.
+pub fn catalog_cap(path: &Path, primary: &crate::fits::Header) -> String {
+    for k in ["CAP", "GALCAP", "REGION"] {
+        if let Some(v) = primary.get_str(k) {
+            let v = v.trim().to_ascii_uppercase();
+            if v == "NGC" || v == "SGC" {
+                return v;
+            }
+        }
+    }
+    from_name(path, &["NGC", "SGC"]).unwrap_or_else(|| "ALL".to_string())
+}
+
+fn from_name(path: &Path, choices: &[&str]) -> Option<String> {
+    let name = path.file_name()?.to_str()?.to_ascii_uppercase();
+    choices
+        .iter()
+        .find(|a| name.contains(&a.to_ascii_uppercase()))
+        .map(|a| a.to_string())
+}
+
+/// One row of a V2 VOIDS table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct V2Void {
+    /// VOID (the row number when the table has no VOID column).
+    pub void: i64,
+    pub center_mpc_h: [f64; 3],
+    pub radius_mpc_h: f64,
+}
+
+/// A V2 catalog (REVOLVER, VIDE, ZOBOV): VOIDS, ZONEVOID and GALZONE.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct V2Catalog {
+    /// VOIDS (empty when the file has none).
+    pub voids: Vec<V2Void>,
+    /// ZONEVOID rows: (ZONE, VOID0, VOID1).
+    pub zone_void: Vec<(i64, i64, i64)>,
+    /// GALZONE ZONE of each galaxy.
+    pub gal_zone: Vec<i64>,
+    /// GALZONE TARGETID (or TARGET), when present.
+    pub gal_targetid: Option<Vec<i64>>,
+    /// GALZONE X, Y, Z (Mpc/h), when present.
+    pub gal_xyz_mpc_h: Option<Vec<[f64; 3]>>,
+    /// GALZONE EDGE, when present.
+    pub gal_edge: Option<Vec<i64>>,
+    /// GALZONE OUT, when present.
+    pub gal_out: Option<Vec<i64>>,
+}
+
+/// What a void catalog holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VoidCatalogKind {
+    /// MAXIMALS + HOLES (VAST or DESIVAST VoidFinder).
+    VoidFinder(VastVoidFinder, VoidFinderExtras),
+    /// VOIDS + ZONEVOID + GALZONE, with the primary keywords and MASK.
+    V2(VastHeader, Option<VastMask>, V2Catalog),
+}
+
+/// A DESIVAST or VAST void catalog file: the one model of these files
+/// (`voids classify`, `voids find --mask` and the store's ingest read
+/// them through it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoidCatalogFile {
+    /// The algorithm ([`catalog_algorithm`]); `None` when neither the
+    /// header nor the file name says.
+    pub algorithm: Option<String>,
+    /// NGC, SGC or ALL ([`catalog_cap`]).
+    pub cap: String,
+    /// The voids.
+    pub kind: VoidCatalogKind,
+}
+
+impl VoidCatalogFile {
+    /// The PRIMARY keywords (OMEGAM, DLIML/DLIMU, ...).
+    pub fn header(&self) -> &VastHeader {
+        match &self.kind {
+            VoidCatalogKind::VoidFinder(v, _) => &v.header,
+            VoidCatalogKind::V2(h, _, _) => h,
+        }
+    }
+    /// The MASK HDU, when present.
+    pub fn mask(&self) -> Option<&VastMask> {
+        match &self.kind {
+            VoidCatalogKind::VoidFinder(v, _) => v.mask.as_ref(),
+            VoidCatalogKind::V2(_, m, _) => m.as_ref(),
+        }
+    }
+}
+
+/// Reads a VoidFinder (MAXIMALS + HOLES) or V2 (ZONEVOID + GALZONE, VOIDS
+/// when present) catalog; any other file is refused naming its HDUs.
+pub fn read_void_catalog(path: &Path) -> Result<VoidCatalogFile, VastError> {
+    let fits = FitsFile::open(path)?;
+    let primary = &fits.hdu_at(0)?.header;
+    let header = VastHeader::from_header(primary);
+    let algorithm = catalog_algorithm(path, primary);
+    let cap = catalog_cap(path, primary);
+    let mask = read_mask(path, &fits)?;
+    let kind = if fits.has_hdu("MAXIMALS") && fits.has_hdu("HOLES") {
+        let (v, extras) = read_voidfinder_hdus(path, &fits, header, mask)?;
+        VoidCatalogKind::VoidFinder(v, extras)
+    } else if fits.has_hdu("ZONEVOID") && fits.has_hdu("GALZONE") {
+        VoidCatalogKind::V2(header, mask, read_v2_hdus(&fits)?)
+    } else {
+        let names: Vec<String> = fits.hdus().iter().map(|h| h.name()).collect();
+        return Err(VastError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "not a void catalog (HDUs {}); expected MAXIMALS + HOLES (VoidFinder) or ZONEVOID + GALZONE (V2)",
+                names.join(", ")
+            ),
+        });
+    };
+    Ok(VoidCatalogFile {
+        algorithm,
+        cap,
+        kind,
+    })
+}
+
+fn read_v2_hdus(fits: &FitsFile) -> Result<V2Catalog, FitsError> {
+    let zv = fits.table("ZONEVOID")?;
+    let zone = zv.read_i64("ZONE")?;
+    let v0 = zv.read_i64("VOID0")?;
+    let v1 = zv.read_i64("VOID1")?;
+    let gz = fits.table("GALZONE")?;
+    let gal_zone = gz.read_i64("ZONE")?;
+    let gal_targetid = match ["TARGETID", "TARGET"].iter().find(|c| gz.has_column(c)) {
+        Some(c) => Some(gz.read_i64(c)?),
+        None => None,
+    };
+    let gal_xyz_mpc_h = if ["X", "Y", "Z"].iter().all(|c| gz.has_column(c)) {
+        Some(read_xyz(&gz)?)
+    } else {
+        None
+    };
+    let opt = |c: &str| -> Result<Option<Vec<i64>>, FitsError> {
+        Ok(if gz.has_column(c) {
+            Some(gz.read_i64(c)?)
+        } else {
+            None
+        })
+    };
+    let voids = if fits.has_hdu("VOIDS") {
+        let vt = fits.table("VOIDS")?;
+        let centers = read_xyz(&vt)?;
+        let radius = vt.read_f64("RADIUS")?;
+        let ids = if vt.has_column("VOID") {
+            vt.read_i64("VOID")?
+        } else {
+            (0..centers.len() as i64).collect()
+        };
+        (0..centers.len())
+            .map(|i| V2Void {
+                void: ids[i],
+                center_mpc_h: centers[i],
+                radius_mpc_h: radius[i],
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(V2Catalog {
+        voids,
+        zone_void: (0..zone.len()).map(|i| (zone[i], v0[i], v1[i])).collect(),
+        gal_zone,
+        gal_targetid,
+        gal_xyz_mpc_h,
+        gal_edge: opt("EDGE")?,
+        gal_out: opt("OUT")?,
     })
 }
 

@@ -127,7 +127,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["voids", "find"],
             fixed: |d| obj(json!({ "output": at(d, "VoidFinder_Output.fits") })),
             specs: specs::<FindArgs>,
-            run: None,
+            run: Some(erased::<crate::voids::Find>),
             check: check::<FindArgs>,
         },
         PipelineDef {
@@ -136,7 +136,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["voids", "classify"],
             fixed: |_| obj(json!({ "json": true })),
             specs: specs::<ClassifyArgs>,
-            run: None,
+            run: Some(erased::<crate::voids::Classify>),
             check: check::<ClassifyArgs>,
         },
         PipelineDef {
@@ -145,7 +145,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["voids", "compare"],
             fixed: |d| obj(json!({ "out": at(d, "compare") })),
             specs: specs::<CompareArgs>,
-            run: None,
+            run: Some(erased::<crate::voids::Compare>),
             check: check::<CompareArgs>,
         },
         PipelineDef {

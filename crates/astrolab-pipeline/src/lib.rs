@@ -19,6 +19,9 @@
 //! * [`hash`]: streaming SHA-256 of files (the manifests' checksums).
 //! * [`manifest`]: the run manifest, written beside the outputs as an
 //!   RO-Crate `ro-crate-metadata.json` (Process Run Crate profile).
+//! * [`render`]: figures to SVG or PNG files.
+//! * [`voids`]: the cosmic-void pipelines (find, classify, compare,
+//!   publish).
 //! * [`reproduce`]: checks a manifest's inputs and compares outputs byte for
 //!   byte, volatile fields excluded.
 //!
@@ -48,6 +51,9 @@ pub mod reproduce;
 pub mod volatile;
 pub mod spectra;
 pub mod units;
+pub mod render;
+pub mod reproduce;
+pub mod voids;
 
 pub use context::{CancelToken, Ctx, Event, EventSink, Level};
 pub use error::{PipelineError, UsageError};

@@ -30,6 +30,36 @@ use crate::schema::{ColType, ColumnSpec, Source, TableSpec};
 use crate::store::{Conn, Store};
 use crate::value::Value;
 
+/// One void's galaxies ([`Store::void_properties`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VoidProperties {
+    /// Void-finding algorithm.
+    pub algorithm: String,
+    /// NGC, SGC or ALL.
+    pub cap: String,
+    /// The void's id in its catalog.
+    pub void_id: i64,
+    /// Void galaxies (vflag 1) in it.
+    pub n_galaxies: i64,
+    /// Their mean R_VOID_NORM (None when none is known).
+    pub r_void_norm_mean: Option<f64>,
+}
+
+/// Where a galaxy is ([`Store::target_positions`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TargetPosition {
+    /// TARGETID.
+    pub target_id: i64,
+    /// RA, degrees.
+    pub ra: Option<f64>,
+    /// Dec, degrees.
+    pub dec: Option<f64>,
+    /// Redshift.
+    pub z: Option<f64>,
+    /// The raw file of the row.
+    pub file_id: Option<i64>,
+}
+
 const fn col(name: &'static str, ty: ColType) -> ColumnSpec {
     ColumnSpec {
         name,
@@ -508,6 +538,17 @@ impl Store {
         filter_expr: Option<&str>,
         limit: Option<usize>,
     ) -> Result<ResultTable> {
+        self.void_membership_rows(None, filter_expr, limit)
+    }
+
+    /// [`Store::void_membership_select`] of one algorithm only (bound as a
+    /// parameter), when `algorithm` is given.
+    pub fn void_membership_rows(
+        &mut self,
+        algorithm: Option<&str>,
+        filter_expr: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<ResultTable> {
         let cols = VOID_MEMBERSHIP.column_names();
         let ph = match self.backend() {
             crate::Backend::Sqlite => '?',
@@ -515,10 +556,18 @@ impl Store {
         };
         let mut sql = format!("SELECT {} FROM void_membership", cols.join(", "));
         let mut params = Vec::new();
+        let mut conds = Vec::new();
+        if let Some(a) = algorithm {
+            params.push(Value::Text(a.to_string()));
+            conds.push(format!("algorithm = {ph}1"));
+        }
         if let Some(f) = filter_expr {
-            let c = filter::compile(f, &VOID_MEMBERSHIP, ph, 1)?;
-            sql.push_str(&format!(" WHERE {}", c.sql));
-            params = c.params;
+            let c = filter::compile(f, &VOID_MEMBERSHIP, ph, params.len() + 1)?;
+            conds.push(format!("({})", c.sql));
+            params.extend(c.params);
+        }
+        if !conds.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
         }
         sql.push_str(" ORDER BY algorithm, cap, target_id");
         if let Some(l) = limit {
@@ -529,6 +578,90 @@ impl Store {
             columns: cols.iter().map(|c| c.to_string()).collect(),
             rows,
         })
+    }
+
+    /// (target id, vflag) of every membership row of `algorithm`, ordered
+    /// by cap and target id (a galaxy classified in two caps appears twice,
+    /// the SGC row last).
+    pub fn void_membership_vflags(&mut self, algorithm: &str) -> Result<Vec<(i64, i64)>> {
+        let body = "SELECT target_id, vflag FROM void_membership WHERE algorithm = {p}1 ORDER BY cap, target_id";
+        let (s, p) = (body.replace("{p}", "?"), body.replace("{p}", "$"));
+        let rows = self.query_rows(&s, &p, &[Value::Text(algorithm.to_string())])?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| Some((r[0].as_i64()?, r[1].as_i64()?)))
+            .collect())
+    }
+
+    /// Per algorithm, cap and void: the void galaxies (vflag 1) and their
+    /// mean R_VOID_NORM, ordered by algorithm, cap and void id.
+    pub fn void_properties(&mut self) -> Result<Vec<VoidProperties>> {
+        let sql = "SELECT algorithm, cap, void_id, COUNT(*), AVG(r_void_norm) FROM void_membership WHERE vflag = 1 AND void_id IS NOT NULL GROUP BY algorithm, cap, void_id ORDER BY algorithm, cap, void_id";
+        Ok(self
+            .query_rows(sql, sql, &[])?
+            .into_iter()
+            .map(|r| VoidProperties {
+                algorithm: r[0].to_string(),
+                cap: r[1].to_string(),
+                void_id: r[2].as_i64().unwrap_or(-1),
+                n_galaxies: r[3].as_i64().unwrap_or(0),
+                r_void_norm_mean: r[4].as_f64(),
+            })
+            .collect())
+    }
+
+    /// RA, Dec and redshift of `target_ids` from the galaxy lists and then
+    /// FastSpecFit (so a caller folding them in order keeps FastSpecFit's
+    /// values), with the file each row came from; rows of
+    /// `exclude_file_ids` are left out. The ids are bound as one parameter.
+    pub fn target_positions(
+        &mut self,
+        target_ids: &[i64],
+        exclude_file_ids: &[i64],
+    ) -> Result<Vec<TargetPosition>> {
+        if target_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pg = self.backend() == crate::Backend::Postgres;
+        let list: Vec<String> = target_ids.iter().map(i64::to_string).collect();
+        let (ids_cond, ids) = if pg {
+            (
+                "targetid = ANY($1::text::bigint[])".to_string(),
+                Value::Text(format!("{{{}}}", list.join(","))),
+            )
+        } else {
+            (
+                "targetid IN (SELECT value FROM json_each(?1))".to_string(),
+                Value::Text(format!("[{}]", list.join(","))),
+            )
+        };
+        let mut params = vec![ids];
+        let exclude = if exclude_file_ids.is_empty() {
+            String::new()
+        } else {
+            let (cond, v) = not_in_ids("file_id", exclude_file_ids, pg, 2);
+            params.push(v);
+            format!(" AND {cond}")
+        };
+        let mut out = Vec::new();
+        for table in ["galaxies", "fastspec"] {
+            // Fixed table names; the ids and exclusions are parameters.
+            let sql = format!(
+                "SELECT targetid, ra, dec, z, file_id FROM {table} WHERE {ids_cond}{exclude}"
+            );
+            for r in self.query_rows(&sql, &sql, &params)? {
+                if let Some(t) = r[0].as_i64() {
+                    out.push(TargetPosition {
+                        target_id: t,
+                        ra: r[1].as_f64(),
+                        dec: r[2].as_f64(),
+                        z: r[3].as_f64(),
+                        file_id: r[4].as_i64(),
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Membership of one algorithm joined with FastSpecFit properties by

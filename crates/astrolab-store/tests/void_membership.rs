@@ -459,3 +459,75 @@ fn membership_of_schema_6_has_an_unknown_source_that_fails_closed() {
         );
     }
 }
+
+/// The typed reads of `voids publish` and the voids API: rows of one
+/// algorithm (bound, with a filter), vflags, per-void properties, and
+/// galaxy positions by TARGETID with files left out.
+#[test]
+fn typed_membership_reads_for_publication_and_the_api() {
+    let (dir, cfgs) = backends("void_membership_typed_reads");
+    let gal = dir.path().join("gal.csv");
+    std::fs::write(
+        &gal,
+        "targetid,ra,dec,z\n1000,10.0,1.0,0.05\n1001,11.0,2.0,0.06\n1002,12.0,3.0,\n",
+    )
+    .unwrap();
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        let b = store.backend();
+        store
+            .write_void_membership(&key("VoidFinder", "NGC"), &rows(30, 0), &mut Progress::none())
+            .unwrap();
+        store
+            .write_void_membership(&key("VIDE", "SGC"), &rows(10, 0), &mut Progress::none())
+            .unwrap();
+        // The algorithm is a parameter: a quote in it is a value, not SQL.
+        let t = store
+            .void_membership_rows(Some("VIDE"), Some("vflag = 1"), None)
+            .unwrap();
+        assert_eq!(t.rows.len(), 4, "{b}");
+        let t = store
+            .void_membership_rows(Some("x' OR '1' = '1"), None, None)
+            .unwrap();
+        assert!(t.rows.is_empty(), "{b}");
+        let flags = store.void_membership_vflags("VIDE").unwrap();
+        assert_eq!(
+            flags,
+            (0..10)
+                .map(|i| (1000 + i as i64, i64::from([0u8, 1, 1, 2, 9][i % 5])))
+                .collect::<Vec<_>>(),
+            "{b}"
+        );
+        // rows(): void ids i / 10 for the vflag-1 rows, R_VOID_NORM (i % 7) / 7.
+        let p = store.void_properties().unwrap();
+        let vf: Vec<(i64, i64)> = p
+            .iter()
+            .filter(|v| v.algorithm == "VoidFinder")
+            .map(|v| (v.void_id, v.n_galaxies))
+            .collect();
+        assert_eq!(vf, [(0, 4), (1, 4), (2, 4)], "{b}");
+        let vide = p.iter().find(|v| v.algorithm == "VIDE").unwrap();
+        assert_eq!((vide.cap.as_str(), vide.void_id), ("SGC", 0), "{b}");
+        // Rows 1, 2, 6, 7: (1 + 2 + 6 + 0) / 7 / 4.
+        let want = (1.0 + 2.0 + 6.0 + 0.0) / 7.0 / 4.0;
+        assert!((vide.r_void_norm_mean.unwrap() - want).abs() < 1e-12, "{b}");
+
+        let id = match store
+            .ingest_file(&gal, &IngestOptions::default(), &mut Progress::none())
+            .unwrap()
+        {
+            IngestOutcome::Loaded { file, .. } => file.file_id,
+            o => panic!("{o:?}"),
+        };
+        let pos = store.target_positions(&[1001, 1002, 5], &[]).unwrap();
+        assert_eq!(pos.len(), 2, "{b}");
+        assert_eq!(
+            (pos[0].target_id, pos[0].ra, pos[0].dec, pos[0].z, pos[0].file_id),
+            (1001, Some(11.0), Some(2.0), Some(0.06), Some(id)),
+            "{b}"
+        );
+        assert_eq!((pos[1].target_id, pos[1].z), (1002, None), "{b}");
+        assert!(store.target_positions(&[1001], &[id]).unwrap().is_empty(), "{b}");
+        assert!(store.target_positions(&[], &[]).unwrap().is_empty(), "{b}");
+    }
+}

@@ -9,3 +9,4 @@ pub mod geometry;
 pub mod mask;
 pub mod membership;
 pub mod stats;
+pub mod survey;

@@ -90,6 +90,31 @@ pub enum RadiusKind {
     Maximal,
 }
 
+/// The radii normalising R_VOID_NORM: DESIVAST's effective radius R_EFF
+/// where the catalog has one that is finite and positive (rows without
+/// fall back to the maximal sphere's radius), else every maximal radius.
+pub fn norm_radii(r_eff_mpc_h: Option<&[f64]>, maximals: &[Sphere]) -> (Vec<f64>, RadiusKind) {
+    match r_eff_mpc_h {
+        Some(r) => (
+            r.iter()
+                .zip(maximals)
+                .map(|(r, s)| {
+                    if r.is_finite() && *r > 0.0 {
+                        *r
+                    } else {
+                        s.radius_mpc_h
+                    }
+                })
+                .collect(),
+            RadiusKind::Effective,
+        ),
+        None => (
+            maximals.iter().map(|s| s.radius_mpc_h).collect(),
+            RadiusKind::Maximal,
+        ),
+    }
+}
+
 /// A VoidFinder catalog: holes with their void, and one maximal per void.
 #[derive(Debug, Clone)]
 pub struct VoidFinderVoids {

@@ -89,5 +89,6 @@ fn voidfinder_synthetic_recovers_planted_voids() {
         planted >= 10,
         "too few planted voids ({planted}) for a meaningful test"
     );
-    assert!(frac >= 0.9, "recovered {found} of {planted}");
+    // The seeds are fixed: 43 of the 44 planted voids are recovered.
+    assert_eq!((found, planted), (43, 44), "recovered {found} of {planted}");
 }

@@ -20,7 +20,6 @@ pub mod run;
 pub mod serve;
 pub mod spectra;
 pub mod voids;
-pub mod voids_find;
 pub mod worker;
 
 use anyhow::{Context, Result};

@@ -1,50 +1,54 @@
 //! `astrolab voids ...`: void finding, membership, statistics, publication.
+//! Each command runs its pipeline (`astrolab_pipeline::voids`); `members`
+//! reads the store.
 
 use anyhow::Result;
+use astrolab_pipeline::params::defs::{ClassifyArgs, CompareArgs, FindArgs, PublishArgs};
+use astrolab_pipeline::{run_in_process, voids};
 use clap::Subcommand;
 
 use crate::config::Config;
 
-// The membership, statistics and publication commands live beside this
-// file (commands/voids_*.rs).
-#[path = "voids_classify.rs"]
-mod voids_classify;
-#[path = "voids_compare.rs"]
-mod voids_compare;
-#[path = "voids_io.rs"]
-mod voids_io;
-#[path = "voids_plots.rs"]
-mod voids_plots;
-#[path = "voids_publish.rs"]
-mod voids_publish;
+#[path = "voids_members.rs"]
+mod voids_members;
 
 /// Void commands.
 #[derive(Debug, Subcommand)]
 pub enum VoidsCommand {
     /// Find voids in a galaxy catalog with VoidFinder (Hoyle & Vogeley 2002,
     /// as in VAST) and write VAST's VoidFinder FITS layout.
-    Find(super::voids_find::FindArgs),
+    Find(FindArgs),
     /// Classify galaxies against void catalogs (VoidFinder holes, V2 zones):
     /// vflag 0 wall, 1 void, 2 edge, 9 outside, the void id and R_VOID_NORM,
     /// stored per galaxy and algorithm; prints the counts.
-    Classify(voids_classify::ClassifyArgs),
+    Classify(ClassifyArgs),
     /// Membership rows from the store, e.g. --where "vflag = 1".
-    Members(voids_classify::MembersArgs),
+    Members(voids_members::MembersArgs),
     /// Void vs wall (and vs a mass- and redshift-matched control sample):
     /// medians with bootstrap intervals, KS and Anderson-Darling tests, CDF
     /// and histogram figures, a text summary.
-    Compare(voids_compare::CompareArgs),
+    Compare(CompareArgs),
     /// Write the void-galaxy catalog to publish (FITS: GALAXY_DATA,
     /// VOID_PROPERTIES) with a SHA256SUMS file.
-    Publish(voids_publish::PublishArgs),
+    Publish(PublishArgs),
 }
 
 pub fn run(cfg: &Config, cmd: &VoidsCommand) -> Result<()> {
+    let ctx = || crate::progress::ctx(cfg);
     match cmd {
-        VoidsCommand::Find(a) => super::voids_find::run(cfg, a),
-        VoidsCommand::Classify(a) => voids_classify::run_classify(cfg, a),
-        VoidsCommand::Members(a) => voids_classify::run_members(cfg, a),
-        VoidsCommand::Compare(a) => voids_compare::run(cfg, a),
-        VoidsCommand::Publish(a) => voids_publish::run(cfg, a),
+        VoidsCommand::Find(a) => {
+            run_in_process(&voids::Find, &ctx()?, a)?;
+        }
+        VoidsCommand::Classify(a) => {
+            run_in_process(&voids::Classify, &ctx()?, a)?;
+        }
+        VoidsCommand::Members(a) => voids_members::run(&ctx()?, a)?,
+        VoidsCommand::Compare(a) => {
+            run_in_process(&voids::Compare, &ctx()?, a)?;
+        }
+        VoidsCommand::Publish(a) => {
+            run_in_process(&voids::Publish, &ctx()?, a)?;
+        }
     }
+    Ok(())
 }

@@ -129,7 +129,7 @@ pub enum OutputFormat {
 }
 
 /// Arguments of `voids find`.
-#[derive(Debug, Args, Serialize)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct FindArgs {
     /// Galaxy catalog: FITS or CSV table with ra, dec and z (or redshift)
     /// columns; with --box-size, a whitespace "x y z" text file (Mpc/h).
@@ -176,7 +176,7 @@ pub struct FindArgs {
 }
 
 /// Arguments of `voids classify`.
-#[derive(Debug, Args, Serialize)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct ClassifyArgs {
     /// Void catalog files (DESIVAST/VAST VoidFinder or V2 FITS), any number.
     #[arg(long = "catalog")]
@@ -211,7 +211,7 @@ pub struct ClassifyArgs {
 }
 
 /// Arguments of `voids compare`.
-#[derive(Debug, Args, Serialize)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct CompareArgs {
     /// Algorithms to compare (default: every one with membership rows).
     #[arg(long = "algorithm")]
@@ -232,6 +232,36 @@ pub struct CompareArgs {
     /// Skip the figures.
     #[arg(long)]
     pub no_plots: bool,
+}
+
+/// Arguments of `voids publish`.
+#[derive(Debug, Args, Serialize, Deserialize)]
+pub struct PublishArgs {
+    /// Output FITS file.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// The algorithm whose vflag = 1 defines IS_VOID (and the control sample).
+    #[arg(long, default_value = "VoidFinder")]
+    pub algorithm: String,
+    /// AUTHOR keyword.
+    #[arg(long)]
+    pub author: String,
+    /// VAC_VERS keyword.
+    #[arg(long, default_value = "1.0")]
+    pub vac_version: String,
+    /// FSF_VERS keyword (FastSpecFit version of the properties).
+    #[arg(long, default_value = "v3.0")]
+    pub fsf_version: String,
+    /// DATE keyword (default: today, UTC, YYYY-MM-DD).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// FastSpecFit files to validate LOGMSTAR and SFR against.
+    #[arg(long = "input")]
+    pub inputs: Vec<PathBuf>,
+    /// Fail (instead of warning) when the validation finds > 1 % of
+    /// objects off by > 0.1 dex.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Frame windows on the command line.

@@ -1,49 +1,21 @@
 //! Void membership: summary, members by class and the void-vs-wall
 //! statistics of `astrolab voids compare`, restricted rows left out.
 
-#[allow(unused_imports)]
-use std::collections::{BTreeSet, HashMap, HashSet};
-#[allow(unused_imports)]
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeSet, HashMap};
 
-#[allow(unused_imports)]
-use astrolab_hline::gauss::{decompose, Criterion, GaussOptions};
-#[allow(unused_imports)]
-use astrolab_hline::linefind::{average_spectra, find_line, radio_velocity_km_s, LineSearch};
-#[allow(unused_imports)]
-use astrolab_hline::narrowband::{flag_narrowband, Resolution, SpikeOptions};
-#[allow(unused_imports)]
-use astrolab_hline::velocity::{lsr_correction_km_s, LsrDefinition, Site, UtcTime};
-#[allow(unused_imports)]
-use astrolab_store::{RawFile, Store, Value};
-#[allow(unused_imports)]
-use astrolab_voids::compare::{compare_property, log_ssfr, CompareConfig};
-#[allow(unused_imports)]
-use axum::extract::{Path as UrlPath, Query, State};
-#[allow(unused_imports)]
-use axum::http::header;
-#[allow(unused_imports)]
-use axum::response::{IntoResponse, Response};
-#[allow(unused_imports)]
+use astrolab_store::Store;
+use astrolab_voids::compare::{compare_property, AlgorithmSample, CompareConfig};
+use axum::extract::{Query, State};
 use axum::Json;
-#[allow(unused_imports)]
 use serde::Serialize;
-#[allow(unused_imports)]
 use serde_json::{json, Value as Jv};
 
-#[allow(unused_imports)]
-use crate::api::page::{Page, PageParams, Paged};
-#[allow(unused_imports)]
+use crate::api::page::Paged;
 use crate::auth::{Authed, Principal, VIEWER};
-#[allow(unused_imports)]
 use crate::error::{ApiError, ApiResult};
-#[allow(unused_imports)]
 use crate::state::AppState;
 
-#[allow(unused_imports)]
-use super::science::{
-    blocking, bool_param, finite, forbidden, id_list, int_param, page, path_id, Params,
-};
+use super::science::{blocking, page, Params};
 
 /// The membership sources (catalog and galaxy files) this caller may not
 /// read: see `Store::forbidden_membership_sources`.
@@ -176,26 +148,10 @@ fn positions(
 ) -> ApiResult<(Positions, BTreeSet<i64>)> {
     let mut out = HashMap::new();
     let mut files = BTreeSet::new();
-    if ids.is_empty() {
-        return Ok((out, files));
-    }
-    let not_denied = if denied.is_empty() {
-        String::new()
-    } else {
-        format!(" AND file_id NOT IN ({})", id_list(denied.iter().copied()))
-    };
-    for table in ["galaxies", "fastspec"] {
-        // Later tables win: FastSpecFit's values over a galaxy list's.
-        let sql = format!(
-            "SELECT targetid, ra, dec, z, file_id FROM {table} WHERE targetid IN ({}){not_denied}",
-            id_list(ids.iter().copied())
-        );
-        for r in store.sql_readonly(&sql)?.rows {
-            if let Some(t) = r[0].as_i64() {
-                out.insert(t, [r[1].as_f64(), r[2].as_f64(), r[3].as_f64()]);
-                files.extend(r[4].as_i64());
-            }
-        }
+    // Galaxy lists first, FastSpecFit last: later rows win.
+    for p in store.target_positions(ids, denied)? {
+        out.insert(p.target_id, [p.ra, p.dec, p.z]);
+        files.extend(p.file_id);
     }
     Ok((out, files))
 }
@@ -281,35 +237,13 @@ const PROPERTIES: [(&str, &str); 6] = [
 /// galaxies without FastSpecFit (no finite LOGMSTAR) are left out; log sSFR
 /// is `log10(SFR) - LOGMSTAR` with -inf (SFR <= 0) dropped.
 pub fn void_wall_values(t: &astrolab_store::ResultTable, property: &str) -> (Vec<f64>, Vec<f64>) {
-    let f = |r: &[Value], i: usize| r[i].as_f64().unwrap_or(f64::NAN);
-    let (mut void, mut wall) = (Vec::new(), Vec::new());
-    for r in &t.rows {
-        let logm = f(r, 4);
-        if !logm.is_finite() {
-            continue;
-        }
-        let v = match property {
-            "logmstar" => logm,
-            "sfr" => f(r, 5),
-            "log_ssfr" => {
-                let ls = log_ssfr(f(r, 5), logm);
-                if ls.is_finite() {
-                    ls
-                } else {
-                    f64::NAN
-                }
-            }
-            "dn4000" => f(r, 6),
-            "age" => f(r, 7),
-            _ => f(r, 8),
-        };
-        match r[2].as_i64() {
-            Some(1) => void.push(v),
-            Some(0) => wall.push(v),
-            _ => {}
-        }
-    }
-    (void, wall)
+    let s = AlgorithmSample::from_galaxies(&astrolab_pipeline::voids::sample::galaxy_properties(t));
+    // PROPERTIES lists them in the order of the sample's columns.
+    let k = PROPERTIES
+        .iter()
+        .position(|(n, _)| *n == property)
+        .unwrap_or(PROPERTIES.len() - 1);
+    (s.values(k, &s.void_rows), s.values(k, &s.wall_rows))
 }
 
 /// The properties `voids/stats` accepts (API names).

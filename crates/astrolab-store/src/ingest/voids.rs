@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use astrolab_formats::fits::FitsFile;
+use astrolab_formats::vast::{catalog_algorithm, catalog_cap};
 
 use super::columns::{f64_of, fill_from, set_sky};
 use crate::batch::{Batch, Values};
@@ -18,53 +19,16 @@ use crate::schema::{
     TableSpec, V2_GALZONE, V2_VOIDS, V2_ZONEVOID, VOIDFINDER_HOLES, VOIDFINDER_MAXIMALS,
 };
 
-const ALGORITHMS: [&str; 4] = ["VoidFinder", "REVOLVER", "VIDE", "ZOBOV"];
-
-/// The void-finding algorithm, from the primary header (ALGORITHM, METHOD)
-/// or the file name (DESIVAST names contain it).
+/// The void-finding algorithm, from the primary header or the file name
+/// (`astrolab_formats::vast::catalog_algorithm`, the rule every reader of
+/// these files uses); `default` when neither says.
 fn algorithm(path: &Path, fits: &FitsFile, default: &str) -> String {
-    let header = &fits.hdus()[0].header;
-    for key in ["ALGORITHM", "ALGORTHM", "METHOD", "VOIDFIND"] {
-        if let Some(v) = header.get_str(key) {
-            if let Some(a) = ALGORITHMS.iter().find(|a| v.trim().eq_ignore_ascii_case(a)) {
-                return a.to_string();
-            }
-        }
-    }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("")
-        .to_ascii_uppercase();
-    ALGORITHMS
-        .iter()
-        .find(|a| name.contains(&a.to_ascii_uppercase()))
-        .map_or_else(|| default.to_string(), |a| a.to_string())
+    catalog_algorithm(path, &fits.hdus()[0].header).unwrap_or_else(|| default.to_string())
 }
 
-/// The galactic cap (NGC or SGC), from the header (CAP, GALCAP, REGION) or
-/// the file name; `ALL` when neither says.
+/// The galactic cap (`astrolab_formats::vast::catalog_cap`).
 fn cap(path: &Path, fits: &FitsFile) -> String {
-    let header = &fits.hdus()[0].header;
-    for key in ["CAP", "GALCAP", "REGION"] {
-        if let Some(v) = header.get_str(key) {
-            let v = v.trim().to_ascii_uppercase();
-            if v == "NGC" || v == "SGC" {
-                return v;
-            }
-        }
-    }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("")
-        .to_ascii_uppercase();
-    for c in ["NGC", "SGC"] {
-        if name.contains(c) {
-            return c.to_string();
-        }
-    }
-    "ALL".to_string()
+    catalog_cap(path, &fits.hdus()[0].header)
 }
 
 fn spheres(

@@ -1,4 +1,4 @@
-//! `astrolab voids publish`: the void-galaxy value-added catalog.
+//! `voids publish`: the void-galaxy value-added catalog.
 //!
 //! FITS with PRIMARY (AUTHOR, DATE, VAC_VERS, FSF_VERS, the algorithm that
 //! defines IS_VOID), GALAXY_DATA (TARGETID, RA, DEC, Z, LOGMSTAR, SFR,
@@ -10,69 +10,49 @@
 //!
 //! Validation: with `--input` (the FastSpecFit files the catalog derives
 //! from), LOGMSTAR and log10(SFR) of every published galaxy are compared
-//! with the input by TARGETID; more than 1 % of objects differing by more
-//! than 0.1 dex prints a warning (and fails with `--strict`).
+//! with the input by TARGETID ([`astrolab_voids::compare::agreement`]);
+//! more than 1 % of objects differing by more than 0.1 dex is a warning
+//! (and fails with `--strict`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use astrolab_formats::fits::{write_fits, Card, ColumnData, ColumnOut, FitsFile, HduOut};
-use clap::Args;
+use astrolab_voids::compare::{agreement, Agreement};
+use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use super::sample::load_sample;
+use crate::context::Ctx;
+use crate::error::PipelineError;
+use crate::params::defs::PublishArgs;
+use crate::pipeline::SinglePipeline;
 
-/// Arguments of `voids publish`.
-#[derive(Debug, Args)]
-pub struct PublishArgs {
-    /// Output FITS file.
-    #[arg(long, short)]
+/// The publication pipeline.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Publish;
+
+/// What was published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishOutput {
+    /// The catalog written.
     pub output: PathBuf,
-    /// The algorithm whose vflag = 1 defines IS_VOID (and the control sample).
-    #[arg(long, default_value = "VoidFinder")]
-    pub algorithm: String,
-    /// AUTHOR keyword.
-    #[arg(long)]
-    pub author: String,
-    /// VAC_VERS keyword.
-    #[arg(long, default_value = "1.0")]
-    pub vac_version: String,
-    /// FSF_VERS keyword (FastSpecFit version of the properties).
-    #[arg(long, default_value = "v3.0")]
-    pub fsf_version: String,
-    /// DATE keyword (default: today, UTC, YYYY-MM-DD).
-    #[arg(long)]
-    pub date: Option<String>,
-    /// FastSpecFit files to validate LOGMSTAR and SFR against.
-    #[arg(long = "input")]
-    pub inputs: Vec<PathBuf>,
-    /// Fail (instead of warning) when the validation finds > 1 % of
-    /// objects off by > 0.1 dex.
-    #[arg(long)]
-    pub strict: bool,
+    /// The SHA256SUMS file beside it.
+    pub sums: PathBuf,
+    /// Galaxies in GALAXY_DATA.
+    pub galaxies: usize,
+    /// Void galaxies (IS_VOID).
+    pub void: usize,
+    /// Control galaxies (IS_CONTROL).
+    pub control: usize,
+    /// Rows of VOID_PROPERTIES.
+    pub voids: usize,
+    /// Galaxies compared with `--input`, and how many differ.
+    pub validation: Option<(usize, usize)>,
 }
 
-/// Outcome of the validation against the input catalog.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Validation {
-    /// Galaxies found in the input.
-    pub compared: usize,
-    /// Galaxies with LOGMSTAR or log10 SFR off by more than 0.1 dex.
-    pub differing: usize,
-}
-
-impl Validation {
-    /// Fraction differing.
-    pub fn fraction(&self) -> f64 {
-        if self.compared == 0 {
-            0.0
-        } else {
-            self.differing as f64 / self.compared as f64
-        }
-    }
-}
-
-fn find_column(fits: &FitsFile, name: &str) -> Result<Option<Vec<f64>>> {
+/// The first table column called `name` in any HDU of `fits`.
+fn find_f64(fits: &FitsFile, name: &str) -> Result<Option<Vec<f64>>> {
     for (i, h) in fits.hdus().iter().enumerate() {
         if h.nrows().is_none() {
             continue;
@@ -99,19 +79,14 @@ fn find_i64(fits: &FitsFile, name: &str) -> Result<Option<Vec<i64>>> {
 }
 
 /// Compares published (LOGMSTAR, SFR) with the input files by TARGETID.
-pub fn validate(
-    inputs: &[PathBuf],
-    target: &[i64],
-    logm: &[f64],
-    sfr: &[f64],
-) -> Result<Validation> {
+pub fn validate(inputs: &[PathBuf], target: &[i64], logm: &[f64], sfr: &[f64]) -> Result<Agreement> {
     let mut truth: HashMap<i64, (f64, f64)> = HashMap::new();
     for p in inputs {
         let fits = FitsFile::open(p).with_context(|| format!("opening {}", p.display()))?;
         let (Some(id), Some(m), Some(s)) = (
             find_i64(&fits, "TARGETID")?,
-            find_column(&fits, "LOGMSTAR")?,
-            find_column(&fits, "SFR")?,
+            find_f64(&fits, "LOGMSTAR")?,
+            find_f64(&fits, "SFR")?,
         ) else {
             bail!(
                 "{}: --input needs TARGETID, LOGMSTAR and SFR columns",
@@ -128,30 +103,7 @@ pub fn validate(
             truth.insert(id[i], (m[i], s[i]));
         }
     }
-    let mut v = Validation {
-        compared: 0,
-        differing: 0,
-    };
-    let dex = |a: f64| if a > 0.0 { a.log10() } else { f64::NAN };
-    for i in 0..target.len() {
-        let Some(&(m, s)) = truth.get(&target[i]) else {
-            continue;
-        };
-        v.compared += 1;
-        let dm = (logm[i] - m).abs();
-        let ds = (dex(sfr[i]) - dex(s)).abs();
-        // NaN on one side only (a value lost or invented) counts as a difference.
-        let off =
-            |d: f64, a: f64, b: f64| d > 0.1 || (d.is_nan() && a.is_finite() != b.is_finite());
-        if off(dm, logm[i], m) || off(ds, dex(sfr[i]), dex(s)) {
-            v.differing += 1;
-        }
-    }
-    Ok(v)
-}
-
-fn sha256_hex(path: &Path) -> Result<String> {
-    Ok(astrolab_store::file_digest(path)?.1)
+    Ok(agreement(&truth, target, logm, sfr))
 }
 
 fn today() -> String {
@@ -164,8 +116,17 @@ fn today() -> String {
     )
 }
 
-pub fn run(cfg: &Config, args: &PublishArgs) -> Result<()> {
-    let mut store = crate::commands::open_store(cfg)?;
+impl SinglePipeline for Publish {
+    type Params = PublishArgs;
+    type Output = PublishOutput;
+
+    fn run(&self, ctx: &Ctx, args: &PublishArgs) -> Result<PublishOutput, PipelineError> {
+        Ok(run(ctx, args)?)
+    }
+}
+
+fn run(ctx: &Ctx, args: &PublishArgs) -> Result<PublishOutput> {
+    let mut store = ctx.open_store()?;
     let algorithms = store.void_membership_algorithms()?;
     if !algorithms.iter().any(|a| a == &args.algorithm) {
         bail!(
@@ -174,40 +135,29 @@ pub fn run(cfg: &Config, args: &PublishArgs) -> Result<()> {
             if algorithms.is_empty() { "none".to_string() } else { algorithms.join(", ") }
         );
     }
-    let s = super::voids_compare::load_sample(&mut store, &args.algorithm)?;
-    let pos = store.sql_readonly("SELECT targetid, ra, dec FROM fastspec")?;
-    let radec: HashMap<i64, (f64, f64)> = pos
+    let s = load_sample(&mut store, &args.algorithm)?;
+    // Columns file_id, id (TARGETID), ra, dec, z.
+    let radec: HashMap<i64, (f64, f64)> = store
+        .galaxy_rows("fastspec")?
         .rows
         .iter()
-        .filter_map(|r| Some((r[0].as_i64()?, (r[1].as_f64()?, r[2].as_f64()?))))
+        .filter_map(|r| Some((r[1].as_i64()?, (r[2].as_f64()?, r[3].as_f64()?))))
         .collect();
     let n = s.target_id.len();
     let mut is_control = vec![false; n];
     for &i in &s.control_rows {
         is_control[i] = true;
     }
+    let coord = |k: usize| -> Vec<f64> {
+        s.target_id
+            .iter()
+            .map(|t| radec.get(t).map_or(f64::NAN, |p| if k == 0 { p.0 } else { p.1 }))
+            .collect()
+    };
     let mut cols = vec![
         ColumnOut::new("TARGETID", ColumnData::I64(s.target_id.clone())),
-        ColumnOut::new(
-            "RA",
-            ColumnData::F64(
-                s.target_id
-                    .iter()
-                    .map(|t| radec.get(t).map_or(f64::NAN, |p| p.0))
-                    .collect(),
-            ),
-        )
-        .with_unit("deg"),
-        ColumnOut::new(
-            "DEC",
-            ColumnData::F64(
-                s.target_id
-                    .iter()
-                    .map(|t| radec.get(t).map_or(f64::NAN, |p| p.1))
-                    .collect(),
-            ),
-        )
-        .with_unit("deg"),
+        ColumnOut::new("RA", ColumnData::F64(coord(0))).with_unit("deg"),
+        ColumnOut::new("DEC", ColumnData::F64(coord(1))).with_unit("deg"),
         ColumnOut::new("Z", ColumnData::F64(s.z.clone())),
         ColumnOut::new("LOGMSTAR", ColumnData::F64(s.props[0].clone())).with_unit("dex(Msun)"),
         ColumnOut::new("SFR", ColumnData::F64(s.props[1].clone())).with_unit("Msun / yr"),
@@ -218,19 +168,7 @@ pub fn run(cfg: &Config, args: &PublishArgs) -> Result<()> {
         ColumnOut::new("IS_CONTROL", ColumnData::Bool(is_control)),
     ];
     for alg in &algorithms {
-        let rows = store.void_membership_select(
-            Some(&format!("algorithm = '{}'", alg.replace('\'', "''"))),
-            None,
-        )?;
-        let (ti, vi) = (rows.column_index("target_id"), rows.column_index("vflag"));
-        let (Some(ti), Some(vi)) = (ti, vi) else {
-            continue;
-        };
-        let flags: HashMap<i64, i64> = rows
-            .rows
-            .iter()
-            .filter_map(|r| Some((r[ti].as_i64()?, r[vi].as_i64()?)))
-            .collect();
+        let flags: HashMap<i64, i64> = store.void_membership_vflags(alg)?.into_iter().collect();
         cols.push(ColumnOut::new(
             format!("VFLAG_{}", alg.to_ascii_uppercase()),
             ColumnData::I64(
@@ -241,23 +179,16 @@ pub fn run(cfg: &Config, args: &PublishArgs) -> Result<()> {
             ),
         ));
     }
-    let vp = store.sql_readonly(
-        "SELECT algorithm, cap, void_id, COUNT(*), AVG(r_void_norm) FROM void_membership WHERE vflag = 1 AND void_id IS NOT NULL GROUP BY algorithm, cap, void_id ORDER BY algorithm, cap, void_id",
-    )?;
-    let text = |i: usize| {
-        vp.rows
-            .iter()
-            .map(|r| r[i].to_string())
-            .collect::<Vec<String>>()
-    };
+    let vp = store.void_properties()?;
     let width = |v: &[String]| v.iter().map(|s| s.len()).max().unwrap_or(1).max(1);
-    let (algs, caps) = (text(0), text(1));
+    let algs: Vec<String> = vp.iter().map(|v| v.algorithm.clone()).collect();
+    let caps: Vec<String> = vp.iter().map(|v| v.cap.clone()).collect();
     let void_cols = vec![
         ColumnOut::new(
             "ALGORITHM",
             ColumnData::Str {
                 width: width(&algs),
-                values: algs.clone(),
+                values: algs,
             },
         ),
         ColumnOut::new(
@@ -269,31 +200,27 @@ pub fn run(cfg: &Config, args: &PublishArgs) -> Result<()> {
         ),
         ColumnOut::new(
             "VOID",
-            ColumnData::I64(
-                vp.rows
-                    .iter()
-                    .map(|r| r[2].as_i64().unwrap_or(-1))
-                    .collect(),
-            ),
+            ColumnData::I64(vp.iter().map(|v| v.void_id).collect()),
         ),
         ColumnOut::new(
             "N_GALAXIES",
-            ColumnData::I64(vp.rows.iter().map(|r| r[3].as_i64().unwrap_or(0)).collect()),
+            ColumnData::I64(vp.iter().map(|v| v.n_galaxies).collect()),
         ),
         ColumnOut::new(
             "R_VOID_NORM_MEAN",
             ColumnData::F64(
-                vp.rows
-                    .iter()
-                    .map(|r| r[4].as_f64().unwrap_or(f64::NAN))
+                vp.iter()
+                    .map(|v| v.r_void_norm_mean.unwrap_or(f64::NAN))
                     .collect(),
             ),
         ),
     ];
 
     // Validation before anything is written.
+    let mut validation = None;
     if !args.inputs.is_empty() {
         let v = validate(&args.inputs, &s.target_id, &s.props[0], &s.props[1])?;
+        validation = Some((v.compared, v.differing));
         let msg = format!(
             "validation: {} of {} galaxies ({:.2} %) differ from the input catalog by more than 0.1 dex in LOGMSTAR or SFR",
             v.differing,
@@ -304,9 +231,9 @@ pub fn run(cfg: &Config, args: &PublishArgs) -> Result<()> {
             if args.strict {
                 bail!("{msg} (more than 1 %); nothing written");
             }
-            eprintln!("warning: {msg} (more than 1 %)");
+            ctx.warn(format!("{msg} (more than 1 %)"));
         } else {
-            println!("{msg}");
+            ctx.info(msg);
         }
     }
     let date = args.date.clone().unwrap_or_else(today);
@@ -338,7 +265,9 @@ pub fn run(cfg: &Config, args: &PublishArgs) -> Result<()> {
     // write_fits writes to a temporary name and renames.
     write_fits(&args.output, &hdus)
         .with_context(|| format!("writing {}", args.output.display()))?;
-    let sum = sha256_hex(&args.output)?;
+    let sum = astrolab_store::file_digest(&args.output)
+        .with_context(|| format!("reading {}", args.output.display()))?
+        .1;
     let name = args
         .output
         .file_name()
@@ -355,14 +284,22 @@ pub fn run(cfg: &Config, args: &PublishArgs) -> Result<()> {
     std::fs::write(&tmp, format!("{sum}  {name}\n"))
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &sums).with_context(|| format!("renaming to {}", sums.display()))?;
-    println!(
+    ctx.info(format!(
         "wrote {} ({} galaxies, {} void, {} control; {} voids) and {}",
         args.output.display(),
         n,
         s.void_rows.len(),
         s.control_rows.len(),
-        vp.rows.len(),
+        vp.len(),
         sums.display()
-    );
-    Ok(())
+    ));
+    Ok(PublishOutput {
+        output: args.output.clone(),
+        sums,
+        galaxies: n,
+        void: s.void_rows.len(),
+        control: s.control_rows.len(),
+        voids: vp.len(),
+        validation,
+    })
 }

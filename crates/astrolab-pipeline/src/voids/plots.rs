@@ -1,6 +1,6 @@
 //! Figures of `astrolab voids compare`: empirical CDFs and histograms of a
 //! property for several galaxy populations, as hand-written SVG (PNG via
-//! `crate::plot::write_plot`).
+//! `crate::render::write_plot`).
 
 use std::fmt::Write;
 
@@ -16,7 +16,7 @@ const R: f64 = 20.0;
 const T: f64 = 40.0;
 const B: f64 = 55.0;
 
-use crate::plot::{escape as esc, nice_ticks};
+use astrolab_spectra::plot::{escape as esc, nice_ticks};
 
 fn range(series: &[(String, Vec<f64>)]) -> Option<(f64, f64)> {
     let (lo, hi) = series

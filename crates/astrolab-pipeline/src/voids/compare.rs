@@ -1,119 +1,46 @@
-//! `astrolab voids compare`: void vs wall and vs a matched control sample,
-//! per algorithm and across algorithms, from the store's membership joined
-//! with FastSpecFit (the statistics are `astrolab_voids::compare`).
+//! `voids compare`: void vs wall and vs a matched control sample, per
+//! algorithm and across algorithms, from the store's membership joined
+//! with FastSpecFit (the statistics are `astrolab_voids::compare`): a text
+//! summary, the same as JSON, and CDF and histogram figures.
 
-pub use astrolab_pipeline::params::defs::CompareArgs;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use astrolab_voids::compare::{
-    compare_fraction, compare_property, is_quenched, log_ssfr, CompareConfig, FractionComparison,
-    PropertyComparison,
+    compare_fraction, compare_property, CompareConfig, FractionComparison, PropertyComparison,
+    PROPERTIES,
 };
-use astrolab_voids::stats::{anderson_ksamp, match_control, ControlMatch};
+use astrolab_voids::stats::anderson_ksamp;
+use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use super::plots::{cdf_svg, hist_svg};
+use super::sample::load_sample;
+use crate::context::Ctx;
+use crate::error::PipelineError;
+use crate::params::defs::CompareArgs;
+use crate::pipeline::SinglePipeline;
+use crate::render::write_plot;
 
-/// The properties compared: (name, axis label).
-pub const PROPERTIES: [(&str, &str); 6] = [
-    ("LOGMSTAR", "log10 M* [M_sun]"),
-    ("SFR", "SFR [M_sun/yr]"),
-    ("LOG_SSFR", "log10 sSFR [1/yr]"),
-    ("DN4000", "Dn4000"),
-    ("AGE", "age [Gyr]"),
-    ("ZZSUN", "Z/Z_sun"),
-];
+/// The comparison pipeline.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Compare;
 
-/// One algorithm's galaxies with FastSpecFit values.
-pub struct AlgorithmSample {
-    /// TARGETID per row.
-    pub target_id: Vec<i64>,
-    /// vflag per row.
-    pub vflag: Vec<i64>,
-    /// Redshift per row.
-    pub z: Vec<f64>,
-    /// Values of [`PROPERTIES`], per property then row.
-    pub props: Vec<Vec<f64>>,
-    /// Rows of the void galaxies.
-    pub void_rows: Vec<usize>,
-    /// Rows of the wall galaxies.
-    pub wall_rows: Vec<usize>,
-    /// Rows of the control sample (wall galaxies matched to void ones).
-    pub control_rows: Vec<usize>,
-}
-
-/// Reads one algorithm's membership joined with FastSpecFit and matches
-/// the control sample (mass and redshift, without replacement).
-pub fn load_sample(store: &mut astrolab_store::Store, algorithm: &str) -> Result<AlgorithmSample> {
-    // The CLI reads the whole store (no caller to restrict).
-    let t = store.void_membership_with_fastspec(algorithm, &[])?;
-    let f = |r: &[astrolab_store::Value], i: usize| r[i].as_f64().unwrap_or(f64::NAN);
-    let mut s = AlgorithmSample {
-        target_id: Vec::new(),
-        vflag: Vec::new(),
-        z: Vec::new(),
-        props: vec![Vec::new(); PROPERTIES.len()],
-        void_rows: Vec::new(),
-        wall_rows: Vec::new(),
-        control_rows: Vec::new(),
-    };
-    for r in &t.rows {
-        let logm = f(r, 4);
-        if !logm.is_finite() {
-            // No FastSpecFit row: nothing to compare.
-            continue;
-        }
-        let sfr = f(r, 5);
-        s.target_id.push(r[0].as_i64().unwrap_or(-1));
-        s.vflag.push(r[2].as_i64().unwrap_or(-1));
-        s.z.push(f(r, 3));
-        let ls = log_ssfr(sfr, logm);
-        let vals = [
-            logm,
-            sfr,
-            if ls.is_finite() { ls } else { f64::NAN },
-            f(r, 6),
-            f(r, 7),
-            f(r, 8),
-        ];
-        for (k, v) in vals.iter().enumerate() {
-            s.props[k].push(*v);
-        }
-    }
-    for (i, &v) in s.vflag.iter().enumerate() {
-        match v {
-            1 => s.void_rows.push(i),
-            0 => s.wall_rows.push(i),
-            _ => {}
-        }
-    }
-    let pick = |rows: &[usize], col: &[f64]| rows.iter().map(|&i| col[i]).collect::<Vec<f64>>();
-    let matched = match_control(
-        &pick(&s.void_rows, &s.props[0]),
-        &pick(&s.void_rows, &s.z),
-        &pick(&s.wall_rows, &s.props[0]),
-        &pick(&s.wall_rows, &s.z),
-        &ControlMatch::default(),
-    );
-    s.control_rows = matched.iter().flatten().map(|&k| s.wall_rows[k]).collect();
-    s.control_rows.sort_unstable();
-    Ok(s)
-}
-
-#[derive(serde::Serialize)]
-struct Row {
-    algorithm: String,
-    property: String,
-    versus: String,
-    n_void: usize,
-    n_other: usize,
-    median_void: [f64; 3],
-    median_other: [f64; 3],
-    ks_d: f64,
-    ks_p: f64,
-    ks_method: String,
-    ad_t: Option<f64>,
-    ad_p: Option<f64>,
+/// One property of one algorithm, void against wall or control.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub algorithm: String,
+    pub property: String,
+    pub versus: String,
+    pub n_void: usize,
+    pub n_other: usize,
+    pub median_void: [f64; 3],
+    pub median_other: [f64; 3],
+    pub ks_d: f64,
+    pub ks_p: f64,
+    pub ks_method: String,
+    pub ad_t: Option<f64>,
+    pub ad_p: Option<f64>,
 }
 
 fn row(alg: &str, versus: &str, c: &PropertyComparison) -> Row {
@@ -133,14 +60,15 @@ fn row(alg: &str, versus: &str, c: &PropertyComparison) -> Row {
     }
 }
 
-#[derive(serde::Serialize)]
-struct FracRow {
-    algorithm: String,
-    versus: String,
-    n_void: usize,
-    n_other: usize,
-    quenched_void: [f64; 3],
-    quenched_other: [f64; 3],
+/// Quenched fractions of one algorithm, void against wall or control.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FracRow {
+    pub algorithm: String,
+    pub versus: String,
+    pub n_void: usize,
+    pub n_other: usize,
+    pub quenched_void: [f64; 3],
+    pub quenched_other: [f64; 3],
 }
 
 fn frac_row(alg: &str, versus: &str, f: &FractionComparison) -> FracRow {
@@ -154,8 +82,32 @@ fn frac_row(alg: &str, versus: &str, f: &FractionComparison) -> FracRow {
     }
 }
 
-pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
-    let mut store = crate::commands::open_store(cfg)?;
+/// What a comparison gave and where it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareOutput {
+    /// The directory of summary.txt, summary.json and the figures.
+    pub out: PathBuf,
+    /// Algorithms compared.
+    pub algorithms: Vec<String>,
+    /// Per algorithm and property.
+    pub properties: Vec<Row>,
+    /// Quenched fractions.
+    pub quenched: Vec<FracRow>,
+    /// Figures written.
+    pub figures: usize,
+}
+
+impl SinglePipeline for Compare {
+    type Params = CompareArgs;
+    type Output = CompareOutput;
+
+    fn run(&self, ctx: &Ctx, args: &CompareArgs) -> Result<CompareOutput, PipelineError> {
+        Ok(run(ctx, args)?)
+    }
+}
+
+fn run(ctx: &Ctx, args: &CompareArgs) -> Result<CompareOutput> {
+    let mut store = ctx.open_store()?;
     let algorithms = if args.algorithms.is_empty() {
         store.void_membership_algorithms()?
     } else {
@@ -167,7 +119,7 @@ pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| cfg.store().home.join("voids").join("compare"));
+        .unwrap_or_else(|| ctx.home().join("voids").join("compare"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let cc = CompareConfig {
         level: args.level,
@@ -178,7 +130,8 @@ pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
     let mut fracs = Vec::new();
     let mut samples = Vec::new();
     let mut figures = 0usize;
-    for alg in &algorithms {
+    for (n, alg) in algorithms.iter().enumerate() {
+        ctx.check_cancelled()?;
         let s = load_sample(&mut store, alg)?;
         if s.void_rows.is_empty() || s.wall_rows.is_empty() {
             bail!(
@@ -188,12 +141,10 @@ pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
             );
         }
         for (k, (name, label)) in PROPERTIES.iter().enumerate() {
-            let col = &s.props[k];
-            let pick = |rows: &[usize]| rows.iter().map(|&i| col[i]).collect::<Vec<f64>>();
             let (v, w, c) = (
-                pick(&s.void_rows),
-                pick(&s.wall_rows),
-                pick(&s.control_rows),
+                s.values(k, &s.void_rows),
+                s.values(k, &s.wall_rows),
+                s.values(k, &s.control_rows),
             );
             if v.iter().all(|x| !x.is_finite()) || w.iter().all(|x| !x.is_finite()) {
                 continue;
@@ -213,48 +164,36 @@ pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
                     ("control (matched M*, z)".to_string(), c),
                 ];
                 let stem = format!("{}_{}", alg.to_lowercase(), name.to_lowercase());
-                if let Some(svg) = super::voids_plots::cdf_svg(
-                    &format!("{name}: {alg} void vs wall"),
-                    label,
-                    &series,
-                ) {
+                let title = format!("{name}: {alg} void vs wall");
+                if let Some(svg) = cdf_svg(&title, label, &series) {
                     for ext in ["svg", "png"] {
-                        crate::plot::write_plot(&svg, &out.join(format!("cdf_{stem}.{ext}")))?;
+                        write_plot(&svg, &out.join(format!("cdf_{stem}.{ext}")))?;
                         figures += 1;
                     }
                 }
-                if let Some(svg) = super::voids_plots::hist_svg(
-                    &format!("{name}: {alg} void vs wall"),
-                    label,
-                    &series,
-                    30,
-                ) {
+                if let Some(svg) = hist_svg(&title, label, &series, 30) {
                     for ext in ["svg", "png"] {
-                        crate::plot::write_plot(&svg, &out.join(format!("hist_{stem}.{ext}")))?;
+                        write_plot(&svg, &out.join(format!("hist_{stem}.{ext}")))?;
                         figures += 1;
                     }
                 }
             }
         }
-        let q = |rows: &[usize]| {
-            rows.iter()
-                .map(|&i| is_quenched(log_ssfr(s.props[1][i], s.props[0][i])))
-                .collect::<Vec<_>>()
-        };
-        let qv = q(&s.void_rows);
+        let qv = s.quenched(&s.void_rows);
         fracs.push(frac_row(
             alg,
             "wall",
-            &compare_fraction("quenched", &qv, &q(&s.wall_rows), &cc)?,
+            &compare_fraction("quenched", &qv, &s.quenched(&s.wall_rows), &cc)?,
         ));
         if !s.control_rows.is_empty() {
             fracs.push(frac_row(
                 alg,
                 "control",
-                &compare_fraction("quenched", &qv, &q(&s.control_rows), &cc)?,
+                &compare_fraction("quenched", &qv, &s.quenched(&s.control_rows), &cc)?,
             ));
         }
         samples.push(s);
+        ctx.progress("algorithms", n as u64 + 1, algorithms.len() as u64);
     }
     // Across algorithms: do the void galaxies of the algorithms differ?
     let mut across = Vec::new();
@@ -263,9 +202,8 @@ pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
             let sets: Vec<Vec<f64>> = samples
                 .iter()
                 .map(|s| {
-                    s.void_rows
-                        .iter()
-                        .map(|&i| s.props[k][i])
+                    s.values(k, &s.void_rows)
+                        .into_iter()
                         .filter(|x| x.is_finite())
                         .collect()
                 })
@@ -283,7 +221,42 @@ pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
             }
         }
     }
-    // The plain-text table.
+    let txt = summary_text(args, &algorithms, &rows, &fracs, &across);
+    std::fs::write(out.join("summary.txt"), &txt)
+        .with_context(|| format!("writing {}", out.join("summary.txt").display()))?;
+    let json = serde_json::json!({"properties": rows, "quenched": fracs, "across_algorithms": across,
+        "level": args.level, "replicates": args.replicates, "seed": args.seed});
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&json)?,
+    )
+    .with_context(|| format!("writing {}", out.join("summary.json").display()))?;
+    // The text ends in a newline: one line each, as `print!` gave them.
+    for line in txt.lines() {
+        ctx.info(line);
+    }
+    ctx.info("");
+    ctx.info(format!(
+        "wrote {} (summary.txt, summary.json, {figures} figures)",
+        out.display()
+    ));
+    Ok(CompareOutput {
+        out,
+        algorithms,
+        properties: rows,
+        quenched: fracs,
+        figures,
+    })
+}
+
+/// The plain-text table of summary.txt.
+fn summary_text(
+    args: &CompareArgs,
+    algorithms: &[String],
+    rows: &[Row],
+    fracs: &[FracRow],
+    across: &[serde_json::Value],
+) -> String {
     let mut txt = String::new();
     let _ = writeln!(
         txt,
@@ -305,8 +278,8 @@ pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
         "AD T",
         "AD p"
     );
-    for r in &rows {
-        let ci = |m: [f64; 3]| format!("{:.4} [{:.4}, {:.4}]", m[0], m[1], m[2]);
+    let ci = |m: [f64; 3]| format!("{:.4} [{:.4}, {:.4}]", m[0], m[1], m[2]);
+    for r in rows {
         let _ = writeln!(
             txt,
             "{:<11} {:<9} {:<8} {:>7} {:>7} {:>28} {:>28} {:>7.4} {:>9.3e} {:>8} {:>7}",
@@ -333,8 +306,7 @@ pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
         "quenched void [lo, hi]",
         "quenched other [lo, hi]"
     );
-    for f in &fracs {
-        let ci = |m: [f64; 3]| format!("{:.4} [{:.4}, {:.4}]", m[0], m[1], m[2]);
+    for f in fracs {
         let _ = writeln!(
             txt,
             "{:<11} {:<8} {:>7} {:>7} {:>30} {:>30}",
@@ -352,7 +324,7 @@ pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
             "\nvoid galaxies across algorithms ({}): Anderson-Darling k-sample",
             algorithms.join(", ")
         );
-        for a in &across {
+        for a in across {
             let _ = writeln!(
                 txt,
                 "{:<9} T = {:.3}  p = {:.4}",
@@ -362,19 +334,5 @@ pub fn run(cfg: &Config, args: &CompareArgs) -> Result<()> {
             );
         }
     }
-    std::fs::write(out.join("summary.txt"), &txt)
-        .with_context(|| format!("writing {}", out.join("summary.txt").display()))?;
-    let json = serde_json::json!({"properties": rows, "quenched": fracs, "across_algorithms": across,
-        "level": args.level, "replicates": args.replicates, "seed": args.seed});
-    std::fs::write(
-        out.join("summary.json"),
-        serde_json::to_string_pretty(&json)?,
-    )
-    .with_context(|| format!("writing {}", out.join("summary.json").display()))?;
-    print!("{txt}");
-    println!(
-        "\nwrote {} (summary.txt, summary.json, {figures} figures)",
-        out.display()
-    );
-    Ok(())
+    txt
 }
