@@ -52,7 +52,6 @@ pub mod volatile;
 pub mod spectra;
 pub mod units;
 pub mod render;
-pub mod reproduce;
 pub mod voids;
 
 pub use context::{CancelToken, Ctx, Event, EventSink, Level};
