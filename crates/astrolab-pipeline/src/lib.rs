@@ -15,6 +15,9 @@
 //! * [`hash`]: streaming SHA-256 of files (the manifests' checksums).
 //! * [`manifest`]: the run manifest, written beside the outputs as an
 //!   RO-Crate `ro-crate-metadata.json` (Process Run Crate profile).
+//! * [`hline`]: the hydrogen-line pipelines (process, fit, calibrate,
+//!   rotation curve) and the analysis of a stored recording.
+//! * [`render`]: figures to files (SVG, PNG through resvg).
 //! * [`reproduce`]: checks a manifest's inputs and compares outputs byte for
 //!   byte, volatile fields excluded.
 //!
@@ -26,9 +29,11 @@ pub mod context;
 pub mod error;
 mod fits;
 pub mod hash;
+pub mod hline;
 pub mod manifest;
 pub mod params;
 pub mod pipeline;
+pub mod render;
 pub mod reproduce;
 
 pub use context::{CancelToken, Ctx, Event, EventSink, Level};
