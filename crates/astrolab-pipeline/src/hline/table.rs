@@ -88,7 +88,7 @@ impl Row<'_> {
 
 /// One flagged channel run of a spectrum: (frequency Hz, v_LSR km/s,
 /// signed excess K) at its peak channel.
-pub(crate) fn flag_point(a: &Analysis, f: &astrolab_hline::narrowband::Flagged) -> (f64, f64, f64) {
+pub fn flag_point(a: &Analysis, f: &astrolab_hline::narrowband::Flagged) -> (f64, f64, f64) {
     let c = f.peak_channel;
     (
         a.spectrum
