@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use astrolab_formats::sdfits::{write_sdfits, Sdfits, SdfitsOutRow, SdfitsRow};
-use serde::{Deserialize, Serialize};
 use astrolab_formats::Card;
 use astrolab_hline::calibrate::{
     average, getps_integration, CalSpectrum, PsIntegration, PsOptions,
 };
 use astrolab_hline::velocity::{lsr_correction_km_s, LsrDefinition, Site, UtcTime};
+use serde::{Deserialize, Serialize};
 
 use crate::context::Ctx;
 use crate::error::PipelineError;

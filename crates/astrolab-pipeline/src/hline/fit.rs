@@ -159,8 +159,8 @@ pub fn analyse_all(
 /// Baseline, decomposition, column density and HVC flags of one spectrum,
 /// the channels in `flags` left out ([`astrolab_hline::analysis::analyse`]).
 pub fn analyse(s: Loaded, flags: NarrowbandFlags, o: &AnalysisOptions) -> Result<Analysis> {
-    let result = analyse_spectrum(s.view(), flags, o)
-        .with_context(|| s.path.display().to_string())?;
+    let result =
+        analyse_spectrum(s.view(), flags, o).with_context(|| s.path.display().to_string())?;
     Ok(Analysis {
         spectrum: s,
         result,
@@ -263,7 +263,8 @@ impl SinglePipeline for Fit {
         let (all, persistent) = match a.recording {
             Some(file_id) => {
                 let mut store = ctx.open_store()?;
-                let r = super::recording::analyse_stored_recording(&mut store, file_id, &a.analysis)?;
+                let r =
+                    super::recording::analyse_stored_recording(&mut store, file_id, &a.analysis)?;
                 (vec![r.analysis], r.recurring_rfi_hz)
             }
             None => analyse_all(ctx, &a.spectra, &a.analysis)?,

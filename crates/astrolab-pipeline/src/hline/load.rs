@@ -16,11 +16,18 @@ use crate::params::defs::LsrArg;
 /// A spectrum on a v_LSR axis with its pointing.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// Where it came from: the file, or `NAME (file ID)` for a recording
+    /// in the store.
     pub path: PathBuf,
+    /// Short name (the file stem; figures are named after it).
     pub name: String,
+    /// v_LSR per channel, km/s.
     pub v_lsr_km_s: Vec<f64>,
+    /// Temperature per channel, K (Tsys units for an uncalibrated recording).
     pub t_k: Vec<f64>,
+    /// Galactic longitude of the pointing, degrees (NaN when unknown).
     pub l_deg: f64,
+    /// Galactic latitude of the pointing, degrees (NaN when unknown).
     pub b_deg: f64,
     /// Where the LSR correction came from.
     pub lsr_source: String,
@@ -32,6 +39,7 @@ pub struct Loaded {
     pub lsr_correction_km_s: Option<f64>,
 }
 
+/// `lo:hi,lo:hi` ranges of flag `what`.
 pub(crate) fn parse_ranges(s: &str, what: &str) -> Result<Vec<(f64, f64)>> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())

@@ -445,11 +445,11 @@ pub fn process_one(
     let mut file_id = None;
     if let (Some(st), Some((size, sha))) = (store, digest) {
         let mut details = json!({
-                "datatype": input.datatype.sigmf_name(), "sample_rate_hz": input.sample_rate_hz,
-                "center_freq_hz": input.center_freq_hz, "n_samples": n_samples,
-                "start": input.start_unix_s.map(format_datetime_unix_s),
-                "archive": archive_meta.display().to_string(),
-            });
+            "datatype": input.datatype.sigmf_name(), "sample_rate_hz": input.sample_rate_hz,
+            "center_freq_hz": input.center_freq_hz, "n_samples": n_samples,
+            "start": input.start_unix_s.map(format_datetime_unix_s),
+            "archive": archive_meta.display().to_string(),
+        });
         // The calibrated spectrum is what the recording is analysed as
         // (`hline fit --recording`, the server's fit; see `super::recording`).
         if let (Some(p), Some(m)) = (&cal_path, details.as_object_mut()) {
@@ -641,11 +641,9 @@ impl Pipeline for Process {
     ) -> Result<Vec<ProcessSummary>, PipelineError> {
         let failed = partials.iter().filter(|o| o.error.is_some()).count();
         if failed > 0 {
-            return Err(anyhow::anyhow!(
-                "{failed} of {} recordings failed",
-                p.recordings.len()
-            )
-            .into());
+            return Err(
+                anyhow::anyhow!("{failed} of {} recordings failed", p.recordings.len()).into(),
+            );
         }
         Ok(partials.into_iter().filter_map(|o| o.summary).collect())
     }

@@ -163,7 +163,16 @@ fn run(ctx: &Ctx, a: &RotationArgs) -> anyhow::Result<RotationOutput> {
         n_rfi_flagged: n_flagged,
         tangent_points: points
             .iter()
-            .map(|(p, t)| (p.clone(), t.l_deg, t.b_deg, t.v_max_km_s, t.r_kpc, t.v_rot_km_s))
+            .map(|(p, t)| {
+                (
+                    p.clone(),
+                    t.l_deg,
+                    t.b_deg,
+                    t.v_max_km_s,
+                    t.r_kpc,
+                    t.v_rot_km_s,
+                )
+            })
             .collect(),
         written,
     })
