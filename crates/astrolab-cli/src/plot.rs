@@ -3,4 +3,4 @@
 //! the axis ticks live in `astrolab_spectra::plot`, shared with the server.
 
 pub use astrolab_pipeline::render::write_plot;
-pub use astrolab_spectra::plot::{escape, nice_ticks, spectrum_svg, SpectrumPlot};
+pub use astrolab_spectra::plot::{spectrum_svg, SpectrumPlot};

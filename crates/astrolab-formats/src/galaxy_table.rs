@@ -212,7 +212,11 @@ mod tests {
     fn csv_columns_by_any_accepted_name() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("g.csv");
-        std::fs::write(&p, "TARGET_RA,Dec,Redshift,targetid\n1.5,2.5,0.1,7\n3,4,,\n").unwrap();
+        std::fs::write(
+            &p,
+            "TARGET_RA,Dec,Redshift,targetid\n1.5,2.5,0.1,7\n3,4,,\n",
+        )
+        .unwrap();
         let g = read_galaxy_table(&p).unwrap();
         assert_eq!(g.ra_deg, [1.5, 3.0]);
         assert_eq!(g.dec_deg, [2.5, 4.0]);
@@ -223,7 +227,10 @@ mod tests {
         let e = read_galaxy_table(&p).unwrap_err().to_string();
         assert_eq!(
             e,
-            format!("{}: no Dec column (looked for dec, target_dec)", p.display())
+            format!(
+                "{}: no Dec column (looked for dec, target_dec)",
+                p.display()
+            )
         );
     }
 
@@ -241,6 +248,9 @@ mod tests {
             )
         );
         std::fs::write(&p, "1 2 3\n4 5 6\n").unwrap();
-        assert_eq!(read_xyz_text(&p).unwrap(), [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        assert_eq!(
+            read_xyz_text(&p).unwrap(),
+            [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+        );
     }
 }

@@ -529,8 +529,9 @@ fn read_voidfinder_hdus(
         None => {
             return Err(VastError::Invalid {
                 path: path.to_path_buf(),
-                message: "HDU HOLES: no VOID (or FLAG) column: which void does each hole belong to?"
-                    .into(),
+                message:
+                    "HDU HOLES: no VOID (or FLAG) column: which void does each hole belong to?"
+                        .into(),
             })
         }
     };

@@ -459,3 +459,60 @@ mod tests {
         assert_eq!(m.exposure_s, 2.0);
     }
 }
+
+/// The fold rule of SDR frequency switching: with the reference tuned
+/// `shift_channels` channels above the signal, the two phases are folded
+/// (as GBTIDL `getfs`) only when the throw is a whole number of channels
+/// (within 0.01 channel), not zero, and less than half the band of
+/// `n_channels`; `None` otherwise (the negative image then stays).
+pub fn fold_shift(shift_channels: f64, n_channels: usize) -> Option<i64> {
+    let whole = shift_channels.round();
+    ((shift_channels - whole).abs() < 0.01 && whole != 0.0 && whole.abs() < n_channels as f64 / 2.0)
+        .then_some(whole as i64)
+}
+
+/// `spectrum` with the ghost images of a folded frequency-switched line
+/// set to NaN: the line spans channels `first..=last`; its negative ghosts
+/// lie `shift` channels either side, and each is masked with half the
+/// line's width of margin on both sides, so a second line search does not
+/// take a ghost's edge for a line.
+pub fn mask_fold_ghosts(spectrum: &[f64], first: usize, last: usize, shift: i64) -> Vec<f64> {
+    let n = spectrum.len() as i64;
+    let mut masked = spectrum.to_vec();
+    let width = last.saturating_sub(first) + 1;
+    for s in [shift, -shift] {
+        let lo = first as i64 + s - width as i64 / 2;
+        let hi = last as i64 + s + width as i64 / 2;
+        for ch in lo.max(0)..=hi.min(n - 1) {
+            masked[ch as usize] = f64::NAN;
+        }
+    }
+    masked
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+
+    #[test]
+    fn fold_rule_needs_a_whole_throw_inside_half_the_band() {
+        assert_eq!(fold_shift(128.0, 1024), Some(128));
+        assert_eq!(fold_shift(-128.004, 1024), Some(-128));
+        assert_eq!(fold_shift(128.3, 1024), None);
+        assert_eq!(fold_shift(0.0, 1024), None);
+        assert_eq!(fold_shift(512.0, 1024), None);
+    }
+
+    #[test]
+    fn ghosts_either_side_are_masked() {
+        let s = vec![1.0; 100];
+        let m = mask_fold_ghosts(&s, 40, 43, 20);
+        // Line 40..=43 (width 4, margin 2): ghosts 58..=65 and 18..=25.
+        let nan: Vec<usize> = (0..100).filter(|&c| m[c].is_nan()).collect();
+        let want: Vec<usize> = (18..=25).chain(58..=65).collect();
+        assert_eq!(nan, want);
+        // Near the band edge the mask is clipped, never out of range.
+        let m = mask_fold_ghosts(&s, 2, 5, 90);
+        assert!(m[99].is_nan() && m[0].is_finite());
+    }
+}

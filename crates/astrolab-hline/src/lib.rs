@@ -4,7 +4,9 @@
 //!
 //! Pure science: arrays in, arrays and tables out; no database, no HTTP.
 
+pub mod analysis;
 pub mod linefind;
+pub mod mean;
 pub mod narrowband;
 pub mod pfb;
 pub mod rfi;

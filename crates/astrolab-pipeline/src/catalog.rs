@@ -154,7 +154,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["hline", "process"],
             fixed: |d| obj(json!({ "out_dir": at(d, "hline"), "json": true })),
             specs: specs::<ProcessArgs>,
-            run: None,
+            run: Some(erased::<crate::hline::Process>),
             check: check::<ProcessArgs>,
         },
         PipelineDef {
@@ -170,7 +170,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
                 }))
             },
             specs: specs::<RotationArgs>,
-            run: None,
+            run: Some(erased::<crate::hline::RotationCurve>),
             check: check::<RotationArgs>,
         },
         PipelineDef {

@@ -22,6 +22,9 @@
 //! * [`render`]: figures to SVG or PNG files.
 //! * [`voids`]: the cosmic-void pipelines (find, classify, compare,
 //!   publish).
+//! * [`hline`]: the hydrogen-line pipelines (process, fit, calibrate,
+//!   rotation curve) and the analysis of a stored recording.
+//! * [`render`]: figures to files (SVG, PNG through resvg).
 //! * [`reproduce`]: checks a manifest's inputs and compares outputs byte for
 //!   byte, volatile fields excluded.
 //!
@@ -41,18 +44,19 @@ pub mod executor;
 pub mod fetch;
 mod fits;
 pub mod hash;
+pub mod hline;
 pub mod ingest;
 pub mod manifest;
 pub mod output;
 pub mod params;
 pub mod pipeline;
 pub mod query;
+pub mod render;
 pub mod reproduce;
-pub mod volatile;
 pub mod spectra;
 pub mod units;
-pub mod render;
 pub mod voids;
+pub mod volatile;
 
 pub use context::{CancelToken, Ctx, Event, EventSink, Level};
 pub use error::{PipelineError, UsageError};

@@ -2,7 +2,9 @@
 //! system's fonts: on a machine without any font installed the labels are
 //! left out, the drawing is not). The spectrum plot itself, the XML escape
 //! and the axis ticks live in `astrolab_spectra::plot`, shared with the
-//! server.
+//! server; pipelines write their figures through [`write_plot`].
+
+pub use astrolab_spectra::plot::{escape, nice_ticks, spectrum_svg, SpectrumPlot};
 
 /// Writes the plot to `path`: SVG for `.svg`, PNG (rendered at twice the
 /// SVG's size) for `.png`.
@@ -47,7 +49,7 @@ pub fn write_plot(svg: &str, path: &std::path::Path) -> anyhow::Result<()> {
                 .save_png(path)
                 .with_context(|| format!("writing {}", path.display()))
         }
-        _ => Err(crate::UsageError(format!(
+        _ => Err(crate::error::UsageError(format!(
             "--plot {}: name the file .svg or .png",
             path.display()
         ))
@@ -58,7 +60,6 @@ pub fn write_plot(svg: &str, path: &std::path::Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use astrolab_spectra::plot::{spectrum_svg, SpectrumPlot};
 
     #[test]
     fn writes_svg_and_png() {

@@ -57,10 +57,7 @@ fn dr7_in_vast_configuration_counts_exactly() {
     // The void volume is a count of 2^3 (Mpc/h)^3 grid cells: exact.
     assert_eq!(out.void_volume_mpc3_h3, 13_417_192.0);
     assert_eq!(format!("{:.6}", out.void_fraction), "0.663148");
-    assert_eq!(
-        format!("{:.3}", out.survey_volume_mpc3_h3),
-        "20232566.443"
-    );
+    assert_eq!(format!("{:.3}", out.survey_volume_mpc3_h3), "20232566.443");
     // The file holds what the run reports, and no thread count.
     let file = read_vast_voidfinder(&output).unwrap();
     assert_eq!((file.maximals.len(), file.holes.len()), (896, 29_477));

@@ -10,6 +10,10 @@ use crate::error::{Result, StoreError};
 use crate::registry::now_rfc3339;
 use crate::store::{Conn, Store};
 
+/// Registry formats of hydrogen-line recordings (`hline process`): SigMF
+/// and raw `rtl_sdr` captures.
+pub const HLINE_FORMATS: [&str; 2] = ["sigmf", "rtl_iq"];
+
 /// A raw SDR recording to register.
 #[derive(Debug, Clone)]
 pub struct HlineRecording {
@@ -218,6 +222,19 @@ impl Store {
                 Ok(file_id)
             }
         }
+    }
+
+    /// Every registered hydrogen-line recording (formats
+    /// [`HLINE_FORMATS`], every version), oldest first.
+    pub fn hline_recordings(&mut self) -> Result<Vec<crate::RawFile>> {
+        self.raw_files_of_format(&HLINE_FORMATS)
+    }
+
+    /// The hydrogen-line recording with this file id, if there is one.
+    pub fn hline_recording(&mut self, file_id: i64) -> Result<Option<crate::RawFile>> {
+        Ok(self
+            .raw_file(file_id)?
+            .filter(|f| HLINE_FORMATS.contains(&f.format.as_str())))
     }
 
     /// The spectra of one recording, in integration order.

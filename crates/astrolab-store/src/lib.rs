@@ -51,7 +51,7 @@ pub use accounts::{ApiTokenInfo, NewApiToken, NewSession, NewUser, Role, Session
 pub use audit::{AuditEvent, AuditRecord};
 pub use datasets::{Dataset, ReadRules, Visibility};
 pub use error::{Result, StoreError};
-pub use hline::{HlineRecording, HlineSpectrumRow};
+pub use hline::{HlineRecording, HlineSpectrumRow, HLINE_FORMATS};
 pub use ingest::{detect_format, expand_paths, Format, IngestOptions, IngestOutcome, Progress};
 pub use query::{ConeQuery, ResultTable};
 pub use registry::{file_digest, RawFile};

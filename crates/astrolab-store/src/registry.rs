@@ -112,6 +112,44 @@ impl Store {
             .map(|r| from_row(r)))
     }
 
+    /// The file with this id (any version), if any.
+    pub fn raw_file(&mut self, file_id: i64) -> Result<Option<RawFile>> {
+        let s = format!("SELECT {COLUMNS} FROM raw_files WHERE file_id = ?1");
+        let p = format!("SELECT {COLUMNS} FROM raw_files WHERE file_id = $1");
+        Ok(self
+            .query_rows(&s, &p, &[Value::Int(file_id)])?
+            .first()
+            .map(|r| from_row(r)))
+    }
+
+    /// Every registered file (all versions) of one of `formats`, oldest
+    /// first.
+    pub fn raw_files_of_format(&mut self, formats: &[&str]) -> Result<Vec<RawFile>> {
+        if formats.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = |sigil: &str| {
+            (1..=formats.len())
+                .map(|i| format!("{sigil}{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let s = format!(
+            "SELECT {COLUMNS} FROM raw_files WHERE format IN ({}) ORDER BY file_id",
+            list("?")
+        );
+        let p = format!(
+            "SELECT {COLUMNS} FROM raw_files WHERE format IN ({}) ORDER BY file_id",
+            list("$")
+        );
+        let params: Vec<Value> = formats.iter().map(|f| Value::Text(f.to_string())).collect();
+        Ok(self
+            .query_rows(&s, &p, &params)?
+            .iter()
+            .map(|r| from_row(r))
+            .collect())
+    }
+
     /// The live file registered under `name`, if any.
     pub fn raw_file_by_name(&mut self, name: &str) -> Result<Option<RawFile>> {
         let s = format!("SELECT {COLUMNS} FROM raw_files WHERE name = ?1 AND superseded = 0 ORDER BY version DESC LIMIT 1");

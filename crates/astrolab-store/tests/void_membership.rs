@@ -476,7 +476,11 @@ fn typed_membership_reads_for_publication_and_the_api() {
         let mut store = Store::open(&cfg).unwrap();
         let b = store.backend();
         store
-            .write_void_membership(&key("VoidFinder", "NGC"), &rows(30, 0), &mut Progress::none())
+            .write_void_membership(
+                &key("VoidFinder", "NGC"),
+                &rows(30, 0),
+                &mut Progress::none(),
+            )
             .unwrap();
         store
             .write_void_membership(&key("VIDE", "SGC"), &rows(10, 0), &mut Progress::none())
@@ -522,12 +526,21 @@ fn typed_membership_reads_for_publication_and_the_api() {
         let pos = store.target_positions(&[1001, 1002, 5], &[]).unwrap();
         assert_eq!(pos.len(), 2, "{b}");
         assert_eq!(
-            (pos[0].target_id, pos[0].ra, pos[0].dec, pos[0].z, pos[0].file_id),
+            (
+                pos[0].target_id,
+                pos[0].ra,
+                pos[0].dec,
+                pos[0].z,
+                pos[0].file_id
+            ),
             (1001, Some(11.0), Some(2.0), Some(0.06), Some(id)),
             "{b}"
         );
         assert_eq!((pos[1].target_id, pos[1].z), (1002, None), "{b}");
-        assert!(store.target_positions(&[1001], &[id]).unwrap().is_empty(), "{b}");
+        assert!(
+            store.target_positions(&[1001], &[id]).unwrap().is_empty(),
+            "{b}"
+        );
         assert!(store.target_positions(&[], &[]).unwrap().is_empty(), "{b}");
     }
 }

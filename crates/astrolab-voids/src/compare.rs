@@ -242,7 +242,11 @@ impl AlgorithmSample {
             &pick(&self.wall_rows, &self.z),
             &ControlMatch::default(),
         );
-        self.control_rows = matched.iter().flatten().map(|&k| self.wall_rows[k]).collect();
+        self.control_rows = matched
+            .iter()
+            .flatten()
+            .map(|&k| self.wall_rows[k])
+            .collect();
         self.control_rows.sort_unstable();
     }
 
@@ -370,7 +374,10 @@ mod tests {
             g(4, 2, 9.0, 1.0),
         ]);
         assert_eq!(s.target_id, [1, 3, 4]);
-        assert_eq!((s.void_rows.clone(), s.wall_rows.clone()), (vec![0], vec![1]));
+        assert_eq!(
+            (s.void_rows.clone(), s.wall_rows.clone()),
+            (vec![0], vec![1])
+        );
         assert!(s.props[2][1].is_nan());
         assert_eq!(s.quenched(&[0, 1]), [Some(false), Some(true)]);
         let mut c = s.clone();

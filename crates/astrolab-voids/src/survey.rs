@@ -194,7 +194,11 @@ pub fn membership_positions(
     omega_m: f64,
 ) -> Result<(Vec<f64>, Vec<[f64; 3]>), SurveyError> {
     let cosmo = FlatLcdm::new(omega_m).map_err(|e| SurveyError::OmegaM(omega_m, e.to_string()))?;
-    let z_max = z.iter().copied().filter(|z| z.is_finite()).fold(0.0, f64::max);
+    let z_max = z
+        .iter()
+        .copied()
+        .filter(|z| z.is_finite())
+        .fold(0.0, f64::max);
     let table = cosmo.distance_table(z_max.max(1e-3));
     let dist: Vec<f64> = z
         .iter()

@@ -56,7 +56,11 @@ fn voidfinder_dr7_four_galaxy_holes_and_plausible_voids() {
     // Wall/field split: VAST reports 3rd-neighbour separation and removes
     // the galaxies beyond mean + 1.5 sd as field galaxies: 8.5 % here.
     assert_eq!(
-        (out.wall_xyz.len(), out.field_xyz.len(), out.split.duplicate_rows.len()),
+        (
+            out.wall_xyz.len(),
+            out.field_xyz.len(),
+            out.split.duplicate_rows.len()
+        ),
         (110_370, 10_236, 0)
     );
     assert_eq!(

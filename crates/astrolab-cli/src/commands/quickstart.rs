@@ -403,7 +403,7 @@ fn hline_steps(
     out_dir: &std::path::Path,
 ) -> Result<Vec<String>> {
     let dir = out_dir.join("hline");
-    let meta = super::hline_process::write_demo_recording(&dir, args.seed)?;
+    let meta = astrolab_pipeline::hline::process::write_demo_recording(&dir, args.seed)?;
     run_command(
         cfg,
         &[

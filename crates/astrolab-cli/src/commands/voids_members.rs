@@ -154,7 +154,11 @@ pub fn run(ctx: &astrolab_pipeline::Ctx, args: &MembersArgs) -> Result<()> {
         return Ok(());
     }
     // The algorithm is bound as a parameter, the filter compiled by the store.
-    let t = store.void_membership_rows(args.algorithm.as_deref(), args.filter.as_deref(), args.limit)?;
+    let t = store.void_membership_rows(
+        args.algorithm.as_deref(),
+        args.filter.as_deref(),
+        args.limit,
+    )?;
     crate::output::emit(&t, &args.out, "MEMBERS")
 }
 

@@ -265,7 +265,7 @@ pub struct PublishArgs {
 }
 
 /// Frame windows on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WindowArg {
     Hann,
@@ -273,7 +273,7 @@ pub enum WindowArg {
 }
 
 /// Channelisers on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChanneliserArg {
     /// Windowed FFT.
@@ -283,7 +283,7 @@ pub enum ChanneliserArg {
 }
 
 /// Sample encodings of raw captures.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatatypeArg {
     Cu8,
@@ -326,7 +326,7 @@ pub fn center_freq_hz(s: &str) -> std::result::Result<f64, String> {
 }
 
 /// Spectrometer and output settings shared by `process` and `watch`.
-#[derive(Debug, Clone, Args, Serialize)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct ProcessOptions {
     /// Frequency channels per spectrum.
     #[arg(long, default_value_t = 1024)]
@@ -405,7 +405,7 @@ pub struct ProcessOptions {
 }
 
 /// Figure formats.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FigureArg {
     Svg,
@@ -413,7 +413,7 @@ pub enum FigureArg {
 }
 
 /// Arguments of `hline process`.
-#[derive(Debug, Args, Serialize)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct ProcessArgs {
     /// Recordings: SigMF (.sigmf-meta, .sigmf-data or their stem) or raw
     /// rtl_sdr captures (give --sample-rate-hz and --center-freq-hz).
@@ -425,7 +425,7 @@ pub struct ProcessArgs {
 }
 
 /// Calibration options of `hline process` / `hline watch`.
-#[derive(Debug, Clone, Default, Args, Serialize)]
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
 pub struct CalibrationArgs {
     /// Frequency switching: a reference recording of the same sky, tuned
     /// off the line, with the same sample rate. T = Tsys (sig - ref) / ref
@@ -450,12 +450,19 @@ pub struct CalibrationArgs {
 }
 
 /// Arguments of `hline fit`.
-#[derive(Debug, Args, Serialize)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct FitArgs {
     /// Calibrated spectra: SALSA FITS, SDFITS-style FITS (ours or GBTIDL's),
     /// or CSV with columns v_lsr_km_s, t_k (optional glon_deg, glat_deg).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "recording")]
+    #[serde(default)]
     pub spectra: Vec<PathBuf>,
+    /// Instead of files: the recording with this file id in the store
+    /// (`hline process`), analysed as the server's hydrogen-line page does:
+    /// its calibrated spectrum when it has one, else the mean of its
+    /// integrations relative to the baseline (in units of Tsys).
+    #[arg(long, value_name = "FILE_ID", conflicts_with = "spectra")]
+    pub recording: Option<i64>,
     #[command(flatten)]
     #[serde(flatten)]
     pub analysis: AnalysisArgs,
@@ -472,7 +479,7 @@ pub struct FitArgs {
 }
 
 /// Figure formats.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlotFormat {
     Svg,
@@ -489,7 +496,7 @@ impl PlotFormat {
 }
 
 /// LSR definitions on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LsrArg {
     /// Kinematic LSR (20 km/s toward 18h +30 B1900), the radio standard.
@@ -499,7 +506,7 @@ pub enum LsrArg {
 }
 
 /// Options shared by `fit` and `rotation-curve`.
-#[derive(Debug, Args, Clone, Serialize)]
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
 pub struct AnalysisArgs {
     /// Line-free velocity windows for the baseline, km/s:
     /// "-230:-180,-120:-40,60:220". Default: found automatically (channels
@@ -541,7 +548,7 @@ pub struct AnalysisArgs {
 }
 
 /// Criteria on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CriterionArg {
     Bic,
@@ -549,7 +556,7 @@ pub enum CriterionArg {
 }
 
 /// Arguments of `hline rotation-curve`.
-#[derive(Debug, Args, Serialize)]
+#[derive(Debug, Args, Serialize, Deserialize)]
 pub struct RotationArgs {
     /// Calibrated spectra (as for `hline fit`); those with 0 < l < 90 give tangent points.
     #[arg(required = true)]
@@ -586,9 +593,68 @@ pub struct RotationArgs {
 }
 
 /// v_max methods on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum VmaxArg {
     Component,
     Threshold,
+}
+
+/// Arguments of `hline calibrate`.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct CalibrateArgs {
+    /// GBT SDFITS file (raw VEGAS or any SDFITS with CAL/SIG/PROCSEQN columns).
+    pub sdfits: PathBuf,
+    /// Scan number: the ON or the OFF scan of a position-switched pair.
+    #[arg(long)]
+    pub scan: i64,
+    /// Spectral window (IFNUM).
+    #[arg(long, default_value_t = 0)]
+    pub ifnum: i64,
+    /// Polarisation (PLNUM).
+    #[arg(long, default_value_t = 0)]
+    pub plnum: i64,
+    /// Feed (FDNUM).
+    #[arg(long, default_value_t = 0)]
+    pub fdnum: i64,
+    /// Only this integration (0-based); default: all, averaged with
+    /// GBTIDL's weights (exposure x channel width / Tsys^2).
+    #[arg(long)]
+    pub intnum: Option<i64>,
+    /// Smooth the reference (OFF) by a boxcar of this many channels before
+    /// the division (GBTIDL `smthoff`).
+    #[arg(long, default_value_t = 1)]
+    pub smthoff: usize,
+    /// Output SDFITS-style file.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+/// Arguments of `hline watch`.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct WatchArgs {
+    /// Directory where recordings land.
+    pub dir: PathBuf,
+    /// Process what is there (complete and stable) and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between scans.
+    #[arg(long, default_value_t = 5.0)]
+    pub interval_s: f64,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub opts: ProcessOptions,
+}
+
+/// Parameters of the waterfall figure of a recording's spectra archive.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct WaterfallArgs {
+    /// The spectra archive `hline process` wrote (its `.sigmf-meta`).
+    pub archive: PathBuf,
+    /// The figure (.svg or .png).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Title (default: the archive's source recording).
+    #[arg(long)]
+    pub title: Option<String>,
 }

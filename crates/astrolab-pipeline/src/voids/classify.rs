@@ -235,11 +235,9 @@ impl SinglePipeline for Classify {
         let paths = catalog_paths(&files, args)?;
         let g = load_galaxies(&mut store, &files, args)?;
         if g.target_id.is_empty() {
-            return Err(anyhow::anyhow!(
-                "{}: no galaxies to classify (empty catalog)",
-                g.source
-            )
-            .into());
+            return Err(
+                anyhow::anyhow!("{}: no galaxies to classify (empty catalog)", g.source).into(),
+            );
         }
         let mut all = Vec::new();
         for (i, (p, file_id)) in paths.iter().enumerate() {

@@ -79,7 +79,12 @@ fn find_i64(fits: &FitsFile, name: &str) -> Result<Option<Vec<i64>>> {
 }
 
 /// Compares published (LOGMSTAR, SFR) with the input files by TARGETID.
-pub fn validate(inputs: &[PathBuf], target: &[i64], logm: &[f64], sfr: &[f64]) -> Result<Agreement> {
+pub fn validate(
+    inputs: &[PathBuf],
+    target: &[i64],
+    logm: &[f64],
+    sfr: &[f64],
+) -> Result<Agreement> {
     let mut truth: HashMap<i64, (f64, f64)> = HashMap::new();
     for p in inputs {
         let fits = FitsFile::open(p).with_context(|| format!("opening {}", p.display()))?;
@@ -151,7 +156,11 @@ fn run(ctx: &Ctx, args: &PublishArgs) -> Result<PublishOutput> {
     let coord = |k: usize| -> Vec<f64> {
         s.target_id
             .iter()
-            .map(|t| radec.get(t).map_or(f64::NAN, |p| if k == 0 { p.0 } else { p.1 }))
+            .map(|t| {
+                radec
+                    .get(t)
+                    .map_or(f64::NAN, |p| if k == 0 { p.0 } else { p.1 })
+            })
             .collect()
     };
     let mut cols = vec![

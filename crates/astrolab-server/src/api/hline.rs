@@ -1,51 +1,22 @@
-//! Hydrogen-line recordings: integrated spectra and the Gaussian
-//! components of the mean spectrum with LSR velocities.
+//! Hydrogen-line recordings: integrated spectra, and the analysis of a
+//! recording, which is `astrolab hline fit --recording`'s
+//! (`astrolab_pipeline::hline::recording`): the same function, the CLI's
+//! default options, so the page and the command cannot disagree.
 
-#[allow(unused_imports)]
-use std::collections::{BTreeSet, HashMap, HashSet};
-#[allow(unused_imports)]
-use std::path::{Path, PathBuf};
-
-#[allow(unused_imports)]
-use astrolab_hline::gauss::{decompose, Criterion, GaussOptions};
-#[allow(unused_imports)]
-use astrolab_hline::linefind::{average_spectra, find_line, radio_velocity_km_s, LineSearch};
-#[allow(unused_imports)]
-use astrolab_hline::narrowband::{flag_narrowband, Resolution, SpikeOptions};
-#[allow(unused_imports)]
-use astrolab_hline::velocity::{lsr_correction_km_s, LsrDefinition, Site, UtcTime};
-#[allow(unused_imports)]
-use astrolab_store::{RawFile, Store, Value};
-#[allow(unused_imports)]
-use astrolab_voids::compare::{compare_property, log_ssfr, CompareConfig};
-#[allow(unused_imports)]
+use astrolab_pipeline::hline::recording::{analyse_recording, RecordingError};
+use astrolab_pipeline::params::defs::AnalysisArgs;
+use astrolab_store::{HlineSpectrumRow, RawFile, Store};
 use axum::extract::{Path as UrlPath, Query, State};
-#[allow(unused_imports)]
-use axum::http::header;
-#[allow(unused_imports)]
-use axum::response::{IntoResponse, Response};
-#[allow(unused_imports)]
 use axum::Json;
-#[allow(unused_imports)]
 use serde::Serialize;
-#[allow(unused_imports)]
 use serde_json::{json, Value as Jv};
 
-#[allow(unused_imports)]
-use crate::api::page::{Page, PageParams, Paged};
-#[allow(unused_imports)]
+use crate::api::page::Paged;
 use crate::auth::{Authed, Principal, VIEWER};
-#[allow(unused_imports)]
 use crate::error::{ApiError, ApiResult};
-#[allow(unused_imports)]
 use crate::state::AppState;
 
-#[allow(unused_imports)]
-use super::science::{
-    blocking, bool_param, finite, forbidden, id_list, int_param, page, path_id, Params,
-};
-
-const HLINE_FORMATS: [&str; 2] = ["sigmf", "rtl_iq"];
+use super::science::{blocking, finite, forbidden, int_param, page, path_id, Params};
 
 /// A recording as the API lists it.
 #[derive(Debug, Serialize)]
@@ -72,9 +43,11 @@ pub struct Recording {
 
 fn recording(f: &RawFile) -> Recording {
     let mut details: Jv = serde_json::from_str(&f.hdus).unwrap_or(Jv::Null);
-    // The archive's path on the server is no business of the caller.
+    // Paths on the server (the archive, the calibrated spectrum) are no
+    // business of the caller.
     if let Some(m) = details.as_object_mut() {
         m.remove("archive");
+        m.remove("calibrated");
     }
     Recording {
         file_id: f.file_id,
@@ -93,13 +66,9 @@ fn recording(f: &RawFile) -> Recording {
 fn readable_recordings(store: &mut Store, p: &Principal) -> ApiResult<Vec<RawFile>> {
     let denied = forbidden(store, p)?;
     Ok(store
-        .raw_files()?
+        .hline_recordings()?
         .into_iter()
-        .filter(|f| {
-            HLINE_FORMATS.contains(&f.format.as_str())
-                && !f.superseded
-                && !denied.contains(&f.file_id)
-        })
+        .filter(|f| !f.superseded && !denied.contains(&f.file_id))
         .collect())
 }
 
@@ -107,13 +76,8 @@ fn readable_recordings(store: &mut Store, p: &Principal) -> ApiResult<Vec<RawFil
 fn readable_recording(store: &mut Store, p: &Principal, file_id: i64) -> ApiResult<RawFile> {
     let denied = forbidden(store, p)?;
     store
-        .raw_files()?
-        .into_iter()
-        .find(|f| {
-            f.file_id == file_id
-                && HLINE_FORMATS.contains(&f.format.as_str())
-                && !denied.contains(&f.file_id)
-        })
+        .hline_recording(file_id)?
+        .filter(|f| !denied.contains(&f.file_id))
         .ok_or_else(|| {
             ApiError::not_found(format!("no hydrogen-line recording with file id {file_id}"))
         })
@@ -232,58 +196,15 @@ pub async fn hline_spectra(
     Ok(Json(out))
 }
 
-/// The observing site of a recording: its SigMF `core:geolocation`, else
-/// the site written into its spectra archive by `hline process`.
-/// `Ok(None)`: neither says where it was observed; `Err(why)`: a file that
-/// would say could not be read (the caller is told why, not "no site").
-fn recording_site(raw: &RawFile) -> Result<Option<Site>, String> {
-    let to_site = |g: astrolab_formats::sigmf::Geolocation| Site {
-        lat_deg: g.lat_deg,
-        lon_deg: g.lon_deg,
-        height_m: if g.alt_m.is_finite() { g.alt_m } else { 0.0 },
-    };
-    // Raw recordings are often deleted after processing (the archive
-    // stays), so an unreadable recording only matters when the archive
-    // cannot answer either.
-    let mut unread = None;
-    if raw.format == "sigmf" {
-        match astrolab_formats::sigmf::SigmfRecording::open(Path::new(&raw.source)) {
-            Ok(rec) => {
-                if let Some(g) = rec.geolocation {
-                    return Ok(Some(to_site(g)));
-                }
-            }
-            Err(e) => unread = Some(format!("the recording {} cannot be read ({e})", raw.source)),
-        }
-    }
-    let details: Jv = serde_json::from_str(&raw.hdus).map_err(|e| {
-        format!(
-            "the registry entry of {} has unreadable details ({e})",
-            raw.name
-        )
-    })?;
-    let Some(archive) = details.get("archive").and_then(Jv::as_str) else {
-        return match unread {
-            Some(why) => Err(why),
-            None => Ok(None),
-        };
-    };
-    let read = astrolab_formats::sigmf::read_spectra_archive(Path::new(archive)).map_err(|e| {
-        let archive_err = format!("the spectra archive {archive} cannot be read ({e})");
-        match &unread {
-            Some(why) => format!("{why} and {archive_err}"),
-            None => archive_err,
-        }
-    })?;
-    Ok(read.header.geolocation.map(to_site))
-}
-
-/// `GET /api/v1/hline/recordings/{file_id}/fit?components=`: the mean of
-/// the recording's integrations (flagged channels left out), its baseline
-/// and line search (`astrolab_hline::linefind`, as `hline process` does),
-/// and a Gaussian decomposition (`astrolab_hline::gauss`, as `hline fit`
-/// does) of the baseline-removed spectrum `P / baseline - 1` on the LSR
-/// velocity axis. Amplitudes are in units of the system temperature.
+/// `GET /api/v1/hline/recordings/{file_id}/fit?components=`: the analysis
+/// `astrolab hline fit --recording FILE_ID` prints
+/// (`astrolab_pipeline::hline::recording::analyse_recording` with the CLI's
+/// default options; `components` sets `--max-components`, 1 to 8): the
+/// recording's calibrated spectrum in K when `hline process` made one,
+/// else the mean of its integrations relative to the line search's
+/// baseline (`P / baseline - 1`, amplitudes in units of the system
+/// temperature), on the LSR velocity axis; narrow-band RFI left out,
+/// polynomial baseline, Gaussian components.
 pub async fn hline_fit(
     State(s): State<AppState>,
     Authed(p): Authed<VIEWER>,
@@ -292,8 +213,8 @@ pub async fn hline_fit(
 ) -> ApiResult<Json<Jv>> {
     let file_id = path_id(&file_id, "file_id")?;
     let max_components = match int_param(&q, "components")? {
-        None => 3,
-        Some(n @ 1..=8) => n as usize,
+        None => None,
+        Some(n @ 1..=8) => Some(n as usize),
         Some(n) => {
             return Err(ApiError::bad_request(
                 "components",
@@ -322,138 +243,68 @@ pub async fn hline_fit(
     Ok(Json(out))
 }
 
+/// The CLI's default analysis options, `max_components` when given.
+fn analysis_args(max_components: Option<usize>) -> ApiResult<AnalysisArgs> {
+    let mut a: AnalysisArgs = astrolab_pipeline::params::parse_json(&json!({}))
+        .map_err(|e| ApiError::internal(format!("the default analysis options: {e}")))?;
+    if let Some(n) = max_components {
+        a.max_components = n;
+    }
+    Ok(a)
+}
+
 fn fit_recording(
     raw: &RawFile,
-    rows: &[astrolab_store::HlineSpectrumRow],
-    max_components: usize,
+    rows: &[HlineSpectrumRow],
+    max_components: Option<usize>,
 ) -> ApiResult<Jv> {
-    let Some(first) = rows.first() else {
-        return Err(ApiError::conflict(format!(
-            "recording {} has no integrated spectra",
-            raw.file_id
-        )));
-    };
-    let n = first.spectrum.len();
-    if rows
-        .iter()
-        .any(|r| r.spectrum.len() != n || r.flags.len() != n)
-    {
-        return Err(ApiError::internal(format!(
-            "recording {}: spectra of different lengths",
-            raw.file_id
-        )));
-    }
-    let spectra: Vec<f32> = rows
-        .iter()
-        .flat_map(|r| r.spectrum.iter().copied())
-        .collect();
-    let flags: Vec<u8> = rows.iter().flat_map(|r| r.flags.iter().copied()).collect();
-    let n_frames: Vec<u64> = rows.iter().map(|r| r.n_frames.max(0) as u64).collect();
-    let (mean, _) = average_spectra(&spectra, &flags, &n_frames, n);
-    let (f0, df) = (first.first_channel_freq_hz, first.channel_width_hz);
-    let freq = |c: usize| f0 + c as f64 * df;
-    let prof = find_line(&mean, freq, &LineSearch::default())
-        .map_err(|e| ApiError::conflict(format!("recording {}: {e}", raw.file_id)))?;
-
-    // LSR correction at the middle of the recording, towards the pointing
-    // of the middle integration (what `hline process` reports).
-    let last = &rows[rows.len() - 1];
-    let mid_t = 0.5 * (first.start_unix_s + last.start_unix_s + last.integration_s);
-    let mid = &rows[rows.len() / 2];
-    let site = recording_site(raw);
-    let (corr, frame) = match (site, mid.ra_deg, mid.dec_deg) {
-        (Err(why), _, _) => (
-            None,
-            format!("topocentric radio velocity: the site is unknown because {why}"),
-        ),
-        (Ok(Some(site)), Some(ra), Some(dec)) => {
-            let c = lsr_correction_km_s(
-                UtcTime::from_unix_seconds(mid_t),
-                site,
-                ra,
-                dec,
-                LsrDefinition::Kinematic,
-            )
-            .map_err(ApiError::internal)?;
-            (Some(c), "v_LSR (kinematic LSR)".to_string())
+    let args = analysis_args(max_components)?;
+    let r = analyse_recording(raw, rows, &args).map_err(|e| match e {
+        RecordingError::Inconsistent(_) | RecordingError::Store(_) => {
+            ApiError::internal(e.to_string())
         }
-        (Ok(None), _, _) => (
-            None,
-            "topocentric radio velocity: the recording has no site (SigMF core:geolocation)"
-                .to_string(),
-        ),
-        _ => (
-            None,
-            "topocentric radio velocity: the recording has no ICRS pointing".to_string(),
-        ),
-    };
-    let shift = corr.unwrap_or(0.0);
-    let v: Vec<f64> = (0..n)
-        .map(|c| radio_velocity_km_s(freq(c)) + shift)
-        .collect();
-    // The rule of `hline fit` for calibrated spectra (issue 15): one- and
-    // two-channel spikes narrower than the resolution that survived the
-    // spectrometer's RFI flags are left out of the fit, the narrowest
-    // Gaussian is one channel response wide, and a component at that width
-    // is marked unresolved. The stored spectra do not say which window the
-    // channeliser used, so the response is taken as one channel (a box
-    // channel: the narrowest, so nothing resolvable is called unresolved).
-    let resolution = Resolution::new(radio_velocity_km_s(f0) - radio_velocity_km_s(f0 + df), 1.0);
-    let dv = resolution.channel_width_km_s;
-    let spikes = flag_narrowband(
-        &prof.ratio,
-        &[],
-        &[],
-        &SpikeOptions::for_resolution(&resolution),
-    );
-    let ratio = spikes.apply(&prof.ratio);
-    let opts = GaussOptions {
-        max_components,
-        criterion: Criterion::Bic,
-        min_sigma_km_s: resolution.min_sigma_km_s(),
-        max_sigma_km_s: 60.0_f64.max(3.0 * dv),
-        min_snr: 3.0,
-    };
-    // Channels the line search could use (edges and flagged channels are NaN).
-    let fit = decompose(&v, &ratio, &opts).map_err(|e| {
-        ApiError::conflict(format!(
-            "recording {}: Gaussian decomposition: {e}",
-            raw.file_id
-        ))
+        RecordingError::NotFound(_) => ApiError::not_found(e.to_string()),
+        _ => ApiError::conflict(e.to_string()),
     })?;
-    let components: Vec<Jv> = fit
+    let a = &r.analysis;
+    let shift = r.lsr_correction_km_s.unwrap_or(0.0);
+    let components: Vec<Jv> = a
+        .fit
         .components
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
             json!({
                 "amp_rel": finite(c.amp_k), "amp_err_rel": finite(c.amp_err_k),
                 "v_km_s": finite(c.center_km_s), "v_err_km_s": finite(c.center_err_km_s),
                 "v_radio_topo_km_s": finite(c.center_km_s - shift),
                 "sigma_km_s": finite(c.sigma_km_s), "sigma_err_km_s": finite(c.sigma_err_km_s),
                 "fwhm_km_s": finite(c.fwhm_km_s()),
-                "unresolved": resolution.is_unresolved(c.sigma_km_s),
+                "integral_km_s": finite(c.integral_k_km_s()),
+                "deviation_km_s": a.deviation_km_s.get(i).map(|d| finite(*d)),
+                "hvc_candidate": a.hvc.iter().any(|h| h.0 == i),
+                "unresolved": a.resolution.is_unresolved(c.sigma_km_s),
             })
         })
         .collect();
-    let strongest_resolved = fit
-        .components
-        .iter()
-        .position(|c| !resolution.is_unresolved(c.sigma_km_s));
-    let narrowband: Vec<Jv> = spikes
+    let narrowband: Vec<Jv> = a
+        .flags
         .flagged
         .iter()
         .map(|x| {
+            let (hz, v, amp) = astrolab_pipeline::hline::table::flag_point(a, x);
             json!({
                 "first_channel": x.first_channel,
                 "width_channels": x.width_channels,
-                "freq_hz": freq(x.peak_channel),
-                "v_km_s": finite(v[x.peak_channel]),
-                "amp_rel": finite(x.amp_k),
+                "freq_hz": finite(hz),
+                "v_km_s": finite(v),
+                "amp_rel": finite(amp),
                 "source": x.source.name(),
             })
         })
         .collect();
-    let line = prof.line.map(|l| {
+    let corr = r.lsr_correction_km_s;
+    let line = r.profile.line.map(|l| {
         json!({
             "center_freq_hz": l.center_freq_hz,
             "v_radio_topo_km_s": l.v_radio_km_s,
@@ -463,24 +314,28 @@ fn fit_recording(
             "snr": l.snr,
         })
     });
-    let used: BTreeSet<usize> = (0..n).filter(|&c| ratio[c].is_finite()).collect();
     Ok(json!({
-        "file_id": raw.file_id,
-        "name": raw.name,
-        "n_integrations": rows.len(),
-        "n_channels": n,
-        "channels_fitted": used.len(),
-        "velocity_frame": frame,
+        "file_id": r.file_id,
+        "name": r.name,
+        "n_integrations": r.n_integrations,
+        "n_channels": r.n_channels,
+        "calibrated": r.calibrated.is_some(),
+        "unit": r.unit(),
+        "channels_fitted": a.channels_fitted,
+        "velocity_frame": r.velocity_frame,
         "lsr_correction_km_s": corr,
-        "noise_rel": finite(prof.noise_rel),
-        "residual_rms_rel": finite(fit.residual_rms_k),
-        "bic": finite(fit.bic),
+        "noise_rel": finite(r.profile.noise_rel),
+        "baseline_order": a.baseline.order,
+        "baseline_rms_rel": finite(a.baseline.rms),
+        "residual_rms_rel": finite(a.fit.residual_rms_k),
+        "bic": finite(a.fit.bic),
+        "n_hi_cm2": finite(a.n_hi_cm2),
         "line": line,
-        "channel_width_km_s": finite(dv),
-        "min_sigma_km_s": finite(resolution.min_sigma_km_s()),
-        "min_fwhm_km_s": finite(resolution.min_fwhm_km_s()),
+        "channel_width_km_s": finite(a.resolution.channel_width_km_s),
+        "min_sigma_km_s": finite(a.resolution.min_sigma_km_s()),
+        "min_fwhm_km_s": finite(a.resolution.min_fwhm_km_s()),
         "components": components,
-        "strongest_resolved": strongest_resolved,
+        "strongest_resolved": a.strongest_resolved_index(),
         "narrowband_rfi": narrowband,
     }))
 }
@@ -488,6 +343,7 @@ fn fit_recording(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use astrolab_hline::linefind::radio_velocity_km_s;
     use rand::{Rng, SeedableRng};
 
     /// A recording whose mean spectrum carries a resolved HI line and a
@@ -540,7 +396,7 @@ mod tests {
             software_version: String::new(),
             superseded: false,
         };
-        let v = fit_recording(&raw, &rows, 3).unwrap();
+        let v = fit_recording(&raw, &rows, Some(3)).unwrap();
         let rfi = v["narrowband_rfi"].as_array().unwrap();
         assert_eq!(rfi.len(), 1, "{v}");
         assert_eq!(rfi[0]["first_channel"], 612);
@@ -558,9 +414,10 @@ mod tests {
         assert_eq!(v["channels_fitted"].as_u64(), Some(rfi_free(&v, n)));
     }
 
-    /// Channels fitted: the line search's usable channels less the spike.
+    /// Channels fitted: the central 80 % of the band (`hline fit`'s
+    /// default range, inside the line search's usable channels) less the
+    /// spike.
     fn rfi_free(v: &Jv, n: usize) -> u64 {
-        let edge = (n as f64 * LineSearch::default().edge_frac) as usize;
-        (n - 2 * edge.min(n / 4)) as u64 - v["narrowband_rfi"].as_array().unwrap().len() as u64
+        (n - 2 * (n / 10)) as u64 - v["narrowband_rfi"].as_array().unwrap().len() as u64
     }
 }

@@ -87,12 +87,3 @@ pub(crate) fn forbidden(store: &mut Store, p: &Principal) -> ApiResult<HashSet<i
         .into_iter()
         .collect())
 }
-
-/// `IN (...)` list of ids for SQL built here: integers only, so nothing a
-/// caller sent can reach the statement.
-pub(crate) fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
-    ids.into_iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}

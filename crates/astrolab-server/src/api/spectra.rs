@@ -1,49 +1,19 @@
 //! Spectra by TARGETID: JSON and the SVG plot of `astrolab spectra get
 //! --plot`; a spectrum whose raw file is forbidden answers 404.
 
-#[allow(unused_imports)]
-use std::collections::{BTreeSet, HashMap, HashSet};
-#[allow(unused_imports)]
 use std::path::{Path, PathBuf};
 
-#[allow(unused_imports)]
-use astrolab_hline::gauss::{decompose, Criterion, GaussOptions};
-#[allow(unused_imports)]
-use astrolab_hline::linefind::{average_spectra, find_line, radio_velocity_km_s, LineSearch};
-#[allow(unused_imports)]
-use astrolab_hline::narrowband::{flag_narrowband, Resolution, SpikeOptions};
-#[allow(unused_imports)]
-use astrolab_hline::velocity::{lsr_correction_km_s, LsrDefinition, Site, UtcTime};
-#[allow(unused_imports)]
-use astrolab_store::{RawFile, Store, Value};
-#[allow(unused_imports)]
-use astrolab_voids::compare::{compare_property, log_ssfr, CompareConfig};
-#[allow(unused_imports)]
 use axum::extract::{Path as UrlPath, Query, State};
-#[allow(unused_imports)]
 use axum::http::header;
-#[allow(unused_imports)]
 use axum::response::{IntoResponse, Response};
-#[allow(unused_imports)]
 use axum::Json;
-#[allow(unused_imports)]
 use serde::Serialize;
-#[allow(unused_imports)]
-use serde_json::{json, Value as Jv};
 
-#[allow(unused_imports)]
-use crate::api::page::{Page, PageParams, Paged};
-#[allow(unused_imports)]
 use crate::auth::{Authed, Principal, VIEWER};
-#[allow(unused_imports)]
 use crate::error::{ApiError, ApiResult};
-#[allow(unused_imports)]
 use crate::state::AppState;
 
-#[allow(unused_imports)]
-use super::science::{
-    blocking, bool_param, finite, forbidden, id_list, int_param, page, path_id, Params,
-};
+use super::science::{blocking, bool_param, finite, path_id, Params};
 
 /// A spectrum as `GET /api/v1/spectra/{targetid}` answers it. Non-finite
 /// numbers are `null` (JSON has no NaN).

@@ -347,12 +347,9 @@ pub async fn hline(
             .run(move |store| {
                 let hidden = store.forbidden_file_ids(&who.projects, who.is_admin())?;
                 let recs: Vec<_> = store
-                    .raw_files()?
+                    .hline_recordings()?
                     .into_iter()
-                    .filter(|f| {
-                        (f.format == "sigmf" || f.format == "rtl_iq")
-                            && !hidden.contains(&f.file_id)
-                    })
+                    .filter(|f| !hidden.contains(&f.file_id))
                     .collect();
                 let pick = match chosen {
                     Some(id) => Some(

@@ -15,39 +15,12 @@ use astrolab_hline::calibrate::{
     average, getps_integration, CalSpectrum, PsIntegration, PsOptions,
 };
 use astrolab_hline::velocity::{lsr_correction_km_s, LsrDefinition, Site, UtcTime};
-use clap::Args;
+use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
-
-/// Arguments of `hline calibrate`.
-#[derive(Debug, Args)]
-pub struct CalibrateArgs {
-    /// GBT SDFITS file (raw VEGAS or any SDFITS with CAL/SIG/PROCSEQN columns).
-    pub sdfits: PathBuf,
-    /// Scan number: the ON or the OFF scan of a position-switched pair.
-    #[arg(long)]
-    pub scan: i64,
-    /// Spectral window (IFNUM).
-    #[arg(long, default_value_t = 0)]
-    pub ifnum: i64,
-    /// Polarisation (PLNUM).
-    #[arg(long, default_value_t = 0)]
-    pub plnum: i64,
-    /// Feed (FDNUM).
-    #[arg(long, default_value_t = 0)]
-    pub fdnum: i64,
-    /// Only this integration (0-based); default: all, averaged with
-    /// GBTIDL's weights (exposure x channel width / Tsys^2).
-    #[arg(long)]
-    pub intnum: Option<i64>,
-    /// Smooth the reference (OFF) by a boxcar of this many channels before
-    /// the division (GBTIDL `smthoff`).
-    #[arg(long, default_value_t = 1)]
-    pub smthoff: usize,
-    /// Output SDFITS-style file.
-    #[arg(long)]
-    pub output: PathBuf,
-}
+use crate::context::Ctx;
+use crate::error::PipelineError;
+pub use crate::params::defs::CalibrateArgs;
+use crate::pipeline::SinglePipeline;
 
 /// Which scan of the pair is the signal (ON) and which the reference (OFF).
 fn pair(sd: &Sdfits, a: &CalibrateArgs) -> Result<(i64, i64)> {
@@ -254,30 +227,57 @@ pub fn velocity_cards(lsr_km_s: Option<f64>, procedure: &str) -> Vec<Card> {
     cards
 }
 
-pub fn run(_cfg: &Config, a: &CalibrateArgs) -> Result<()> {
-    let sd = Sdfits::open(&a.sdfits)?;
-    let (row, lsr) = calibrate(&sd, a)?;
-    write(&a.output, &row, lsr)?;
-    let finite: Vec<f64> = row
-        .data_k
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
-    println!(
-        "{}: getps scan {} ifnum {} plnum {}: Tsys {:.4} K, exposure {:.3} s, {} channels{} -> {}",
-        a.sdfits.display(),
-        row.scan,
-        a.ifnum,
-        a.plnum,
-        row.tsys_k,
-        row.exposure_s,
-        finite.len(),
-        lsr.map(|v| format!(", LSR correction {v:.3} km/s"))
-            .unwrap_or_default(),
-        a.output.display()
-    );
-    Ok(())
+/// What `hline calibrate` gives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CalibrateOutput {
+    /// The ON scan calibrated.
+    pub scan: i64,
+    /// Median system temperature, K.
+    pub tsys_k: f64,
+    /// Total exposure, s.
+    pub exposure_s: f64,
+    /// Finite channels of the result.
+    pub n_channels: usize,
+    /// The LSR correction written (VELO-LSR), km/s.
+    pub lsr_correction_km_s: Option<f64>,
+    /// The SDFITS-style file written.
+    pub output: PathBuf,
+}
+
+/// `astrolab hline calibrate`: GBTIDL `getps` on one position-switched pair.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Calibrate;
+
+impl SinglePipeline for Calibrate {
+    type Params = CalibrateArgs;
+    type Output = CalibrateOutput;
+    fn run(&self, ctx: &Ctx, a: &CalibrateArgs) -> Result<CalibrateOutput, PipelineError> {
+        let sd = Sdfits::open(&a.sdfits).map_err(anyhow::Error::from)?;
+        let (row, lsr) = calibrate(&sd, a)?;
+        write(&a.output, &row, lsr)?;
+        let finite = row.data_k.iter().filter(|v| v.is_finite()).count();
+        ctx.info(format!(
+            "{}: getps scan {} ifnum {} plnum {}: Tsys {:.4} K, exposure {:.3} s, {} channels{} -> {}",
+            a.sdfits.display(),
+            row.scan,
+            a.ifnum,
+            a.plnum,
+            row.tsys_k,
+            row.exposure_s,
+            finite,
+            lsr.map(|v| format!(", LSR correction {v:.3} km/s"))
+                .unwrap_or_default(),
+            a.output.display()
+        ));
+        Ok(CalibrateOutput {
+            scan: row.scan,
+            tsys_k: row.tsys_k,
+            exposure_s: row.exposure_s,
+            n_channels: finite,
+            lsr_correction_km_s: lsr,
+            output: a.output.clone(),
+        })
+    }
 }
 
 fn write(path: &Path, row: &SdfitsOutRow, lsr: Option<f64>) -> Result<()> {

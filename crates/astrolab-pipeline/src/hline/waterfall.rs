@@ -4,7 +4,15 @@
 //! RFI-flagged cells in red. Binned to at most 400 x 200 cells so the
 //! SVG stays small whatever the recording length.
 
-use astrolab_formats::sigmf::SpectraArchive;
+use std::path::PathBuf;
+
+use astrolab_formats::sigmf::{read_spectra_archive, SpectraArchive};
+use serde::{Deserialize, Serialize};
+
+use crate::context::Ctx;
+use crate::error::PipelineError;
+use crate::params::defs::WaterfallArgs;
+use crate::pipeline::SinglePipeline;
 
 use astrolab_spectra::plot::viridis as colour;
 
@@ -147,7 +155,40 @@ pub fn waterfall_svg(a: &SpectraArchive, title: &str) -> String {
     s
 }
 
-use crate::plot::{escape as xml_escape, nice_ticks};
+/// What a waterfall run gives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaterfallOutput {
+    /// Integrations drawn.
+    pub n_integrations: usize,
+    /// The figure written.
+    pub output: PathBuf,
+}
+
+/// The waterfall figure of a spectra archive (what `hline process
+/// --waterfall` draws for each recording).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Waterfall;
+
+impl SinglePipeline for Waterfall {
+    type Params = WaterfallArgs;
+    type Output = WaterfallOutput;
+    fn run(&self, ctx: &Ctx, a: &WaterfallArgs) -> Result<WaterfallOutput, PipelineError> {
+        let archive = read_spectra_archive(&a.archive).map_err(anyhow::Error::from)?;
+        let title = a
+            .title
+            .clone()
+            .unwrap_or_else(|| archive.header.source_name.clone());
+        let svg = waterfall_svg(&archive, &title);
+        crate::render::write_plot(&svg, &a.output)?;
+        ctx.info(format!("waterfall: {}", a.output.display()));
+        Ok(WaterfallOutput {
+            n_integrations: archive.n_integrations(),
+            output: a.output.clone(),
+        })
+    }
+}
+
+use crate::render::{escape as xml_escape, nice_ticks};
 
 #[cfg(test)]
 mod tests {

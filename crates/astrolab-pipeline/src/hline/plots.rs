@@ -1,4 +1,4 @@
-//! Hydrogen-line figures as hand-written SVG (PNG through `plot::write_plot`):
+//! Hydrogen-line figures as hand-written SVG (PNG through `crate::render::write_plot`):
 //! a spectrum with its Gaussian components, the rotation curve, and the
 //! longitude-velocity diagram.
 
@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use astrolab_hline::science::{LvDiagram, TangentPoint};
 
-use super::hline_fit::Analysis;
+use super::fit::Analysis;
 
 const W: f64 = 1000.0;
 const H: f64 = 480.0;
@@ -15,7 +15,7 @@ const RIGHT: f64 = 30.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 55.0;
 
-use crate::plot::{escape as esc, nice_ticks};
+use crate::render::{escape as esc, nice_ticks};
 
 /// Axis limits of finite values, padded; (0, 1) when there are none.
 fn limits<'a>(vals: impl Iterator<Item = &'a f64>, pad: f64) -> (f64, f64) {

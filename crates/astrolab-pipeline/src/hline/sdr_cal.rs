@@ -13,57 +13,13 @@ use anyhow::{bail, Context, Result};
 use astrolab_formats::iq::IqReader;
 use astrolab_formats::sdfits::{write_sdfits, SdfitsOutRow};
 use astrolab_formats::Card;
-use astrolab_hline::calibrate::{apply_y_factor, switched_sdr_k, y_factor};
-use astrolab_hline::spectrometer::{Integration, Spectrometer};
+use astrolab_hline::calibrate::{apply_y_factor, fold_shift, switched_sdr_k, y_factor};
+pub use astrolab_hline::mean::MeanSpectrum;
+use astrolab_hline::spectrometer::Spectrometer;
 use serde_json::json;
 
-use super::hline_process::{resolve, spectrometer_config, ProcessOptions};
-
-/// Mean unflagged power per channel, accumulated integration by integration
-/// (weights: frames), with the RFI-flagged fraction.
-#[derive(Debug, Clone)]
-pub struct MeanSpectrum {
-    sum: Vec<f64>,
-    weight: Vec<f64>,
-    /// Channel-integrations seen.
-    pub n_cells: usize,
-    /// Of those, flagged (RFI) or not finite.
-    pub n_flagged: usize,
-}
-
-impl MeanSpectrum {
-    /// An empty accumulator for `n` channels.
-    pub fn new(n: usize) -> MeanSpectrum {
-        MeanSpectrum {
-            sum: vec![0.0; n],
-            weight: vec![0.0; n],
-            n_cells: 0,
-            n_flagged: 0,
-        }
-    }
-
-    /// Adds one integration's clean channels.
-    pub fn add(&mut self, int: &Integration) {
-        for (c, (&p, &f)) in int.power.iter().zip(&int.flags).enumerate() {
-            self.n_cells += 1;
-            if f == 0 && p.is_finite() {
-                self.sum[c] += p as f64 * int.n_frames as f64;
-                self.weight[c] += int.n_frames as f64;
-            } else {
-                self.n_flagged += 1;
-            }
-        }
-    }
-
-    /// The mean per channel (NaN where every integration was flagged).
-    pub fn mean(&self) -> Vec<f64> {
-        self.sum
-            .iter()
-            .zip(&self.weight)
-            .map(|(s, w)| if *w > 0.0 { s / w } else { f64::NAN })
-            .collect()
-    }
-}
+use super::process::{resolve, spectrometer_config};
+use crate::params::defs::ProcessOptions;
 
 /// A calibration reference recording's mean spectrum and identity.
 struct Reference {
@@ -172,10 +128,7 @@ pub fn calibrate(
         };
         let r = reference(rp, o, sample_rate_hz, "frequency-switching reference")?;
         let shift_ch = (r.center_freq_hz - center_freq_hz) / channel_width_hz;
-        let whole = shift_ch.round();
-        let fold =
-            ((shift_ch - whole).abs() < 0.01 && whole != 0.0 && whole.abs() < n as f64 / 2.0)
-                .then_some(whole as i64);
+        let fold = fold_shift(shift_ch, n);
         if shift_ch.abs() < 0.5 {
             bail!(
                 "{}: frequency-switching reference tuned to {} Hz, the signal's tuning: no frequency throw",
@@ -321,7 +274,7 @@ pub fn write_calibrated(c: &Calibrated, out: &CalibratedOut<'_>) -> Result<()> {
         ctype3: "DEC".into(),
         data_k: c.t_k.clone(),
     };
-    let mut cards = super::hline_calibrate::velocity_cards(out.lsr_km_s, c.method);
+    let mut cards = super::calibrate::velocity_cards(out.lsr_km_s, c.method);
     cards.extend(c.cards.iter().cloned());
     write_sdfits(out.path, std::slice::from_ref(&row), cards)
         .with_context(|| format!("writing {}", out.path.display()))

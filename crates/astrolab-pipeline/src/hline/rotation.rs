@@ -1,28 +1,63 @@
 //! `astrolab hline rotation-curve`: the inner-Galaxy rotation curve by the
 //! tangent-point method and a longitude-velocity diagram over many pointings.
 
-pub use astrolab_pipeline::params::defs::{RotationArgs, VmaxArg};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Context;
 use astrolab_hline::science::{
     lv_diagram, tangent_point, terminal_velocity_km_s, TangentPoint, VmaxMethod,
 };
+use serde::{Deserialize, Serialize};
 
-use super::hline_fit::{analyse_all, print_recurring, write_atomic};
-use crate::config::Config;
+use super::fit::{analyse_all, recurring_words};
+use super::table::write_atomic;
+use crate::context::Ctx;
+use crate::error::PipelineError;
+use crate::params::defs::{RotationArgs, VmaxArg};
+use crate::pipeline::SinglePipeline;
 
-pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {
+/// What a rotation-curve run gives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotationOutput {
+    /// Spectra analysed.
+    pub n_spectra: usize,
+    /// Narrow-band RFI features flagged across them.
+    pub n_rfi_flagged: usize,
+    /// Tangent points: (file, l deg, b deg, v_max km/s, R kpc, V km/s), by R.
+    pub tangent_points: Vec<(PathBuf, f64, f64, f64, f64, f64)>,
+    /// Files written (tangent points, figures, l-v data).
+    pub written: Vec<PathBuf>,
+}
+
+/// `astrolab hline rotation-curve`: one session over all the spectra
+/// (recurring RFI is learned across them), so one shard.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RotationCurve;
+
+impl SinglePipeline for RotationCurve {
+    type Params = RotationArgs;
+    type Output = RotationOutput;
+    fn run(&self, ctx: &Ctx, a: &RotationArgs) -> Result<RotationOutput, PipelineError> {
+        Ok(run(ctx, a)?)
+    }
+}
+
+fn run(ctx: &Ctx, a: &RotationArgs) -> anyhow::Result<RotationOutput> {
+    let mut written = Vec::new();
     let mut points: Vec<(PathBuf, TangentPoint)> = Vec::new();
     let mut lv_input = Vec::new();
     let (mut vmin, mut vmax) = (f64::INFINITY, f64::NEG_INFINITY);
     // One session: narrow-band RFI flagged in each spectrum, recurring
     // frequencies learned across them (as `hline fit`).
-    let (all, persistent) = analyse_all(&a.spectra, &a.analysis)?;
-    print_recurring(&persistent);
+    let (all, persistent) = analyse_all(ctx, &a.spectra, &a.analysis)?;
+    if let Some(line) = recurring_words(&persistent) {
+        ctx.info(line);
+    }
     let n_flagged: usize = all.iter().map(|r| r.flags.flagged.len()).sum();
     if n_flagged > 0 {
-        println!("{n_flagged} narrow-band RFI features flagged and left out of the fits");
+        ctx.info(format!(
+            "{n_flagged} narrow-band RFI features flagged and left out of the fits"
+        ));
     }
     for r in &all {
         let p = &r.spectrum.path;
@@ -74,15 +109,16 @@ pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {
         );
     }
     write_atomic(&a.output, csv.as_bytes())?;
-    println!(
+    written.push(a.output.clone());
+    ctx.info(format!(
         "{} spectra, {} tangent points (0 < l < 90) -> {}",
         a.spectra.len(),
         points.len(),
         a.output.display()
-    );
+    ));
     if let Some(plot) = &a.plot {
         let pts: Vec<TangentPoint> = points.iter().map(|p| p.1).collect();
-        let svg = super::hline_plots::rotation_curve_svg(
+        let svg = super::plots::rotation_curve_svg(
             &pts,
             a.analysis.v0_km_s,
             &format!(
@@ -90,7 +126,8 @@ pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {
                 a.analysis.r0_kpc, a.analysis.v0_km_s
             ),
         );
-        crate::plot::write_plot(&svg, plot)?;
+        crate::render::write_plot(&svg, plot)?;
+        written.push(plot.clone());
     }
     if a.lv_output.is_some() || a.lv_plot.is_some() {
         let step = a.lv_step_km_s.abs().max(1e-3);
@@ -113,11 +150,30 @@ pub fn run(_cfg: &Config, a: &RotationArgs) -> Result<()> {
             }
             write_atomic(out, s.as_bytes())
                 .with_context(|| format!("writing {}", out.display()))?;
+            written.push(out.clone());
         }
         if let Some(plot) = &a.lv_plot {
-            let svg = super::hline_plots::lv_svg(&d, "Longitude-velocity diagram");
-            crate::plot::write_plot(&svg, plot)?;
+            let svg = super::plots::lv_svg(&d, "Longitude-velocity diagram");
+            crate::render::write_plot(&svg, plot)?;
+            written.push(plot.clone());
         }
     }
-    Ok(())
+    Ok(RotationOutput {
+        n_spectra: a.spectra.len(),
+        n_rfi_flagged: n_flagged,
+        tangent_points: points
+            .iter()
+            .map(|(p, t)| {
+                (
+                    p.clone(),
+                    t.l_deg,
+                    t.b_deg,
+                    t.v_max_km_s,
+                    t.r_kpc,
+                    t.v_rot_km_s,
+                )
+            })
+            .collect(),
+        written,
+    })
 }

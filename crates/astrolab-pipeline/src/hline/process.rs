@@ -5,9 +5,6 @@
 //! processed once), a summary with the HI line when there is one, and an
 //! optional waterfall figure.
 
-pub use astrolab_pipeline::params::defs::{
-    ChanneliserArg, FigureArg, ProcessArgs, ProcessOptions, WindowArg,
-};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,6 +15,7 @@ use astrolab_formats::sigmf::{
     format_datetime_unix_s, parse_datetime_unix_s, sigmf_pair, write_sigmf_meta, ArchiveHeader,
     Geolocation, Pointing, SigmfRecording, SigmfWriteMeta, SpectraArchiveWriter,
 };
+use astrolab_hline::calibrate::mask_fold_ghosts;
 use astrolab_hline::linefind::{find_line, LineSearch, HI_REST_FREQ_HZ};
 use astrolab_hline::spectrometer::{
     channel_freq_hz, Channeliser, Integration, Spectrometer, SpectrometerConfig, Window,
@@ -25,29 +23,19 @@ use astrolab_hline::spectrometer::{
 use astrolab_hline::synth::{generate, Quantisation, SynthConfig};
 use astrolab_hline::velocity::{lsr_correction_km_s, LsrDefinition, Site, UtcTime};
 use astrolab_store::{HlineRecording, HlineSpectrumRow, Store};
-use clap::Args;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::hline_sdr_cal::{calibrate, write_calibrated, CalibratedOut, MeanSpectrum};
-use crate::config::Config;
-
-/// Arguments of `hline watch`.
-#[derive(Debug, Args)]
-pub struct WatchArgs {
-    /// Directory where recordings land.
-    pub dir: PathBuf,
-    /// Process what is there (complete and stable) and exit.
-    #[arg(long)]
-    pub once: bool,
-    /// Seconds between scans.
-    #[arg(long, default_value_t = 5.0)]
-    pub interval_s: f64,
-    #[command(flatten)]
-    pub opts: ProcessOptions,
-}
+use super::sdr_cal::{calibrate, write_calibrated, CalibratedOut, MeanSpectrum};
+use crate::context::Ctx;
+use crate::error::PipelineError;
+use crate::params::defs::{
+    ChanneliserArg, FigureArg, ProcessArgs, ProcessOptions, WatchArgs, WindowArg,
+};
+use crate::pipeline::{Pipeline, SinglePipeline};
 
 /// What processing one recording produced.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProcessSummary {
     /// The recording's data file.
     pub recording: String,
@@ -168,9 +156,10 @@ fn pointing_for(input: &Input, o: &ProcessOptions, sample: u64) -> Option<Pointi
     input.sigmf.as_ref().and_then(|s| s.pointing_at(sample))
 }
 
-/// Processes one recording.
+/// Processes one recording; `home` is the data home (the archives go to
+/// `HOME/hline` unless `--out-dir`).
 pub fn process_one(
-    cfg: &Config,
+    home: &Path,
     path: &Path,
     o: &ProcessOptions,
     store: Option<&mut Store>,
@@ -209,7 +198,7 @@ pub fn process_one(
     let n = scfg.n_channels;
     let channel_width_hz = input.sample_rate_hz / n as f64;
     let first_channel_freq_hz = channel_freq_hz(0, n, input.center_freq_hz, input.sample_rate_hz);
-    let out_dir = o.out_dir.clone().unwrap_or_else(|| cfg.home.join("hline"));
+    let out_dir = o.out_dir.clone().unwrap_or_else(|| home.join("hline"));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let stem = input
         .name
@@ -367,15 +356,7 @@ pub fn process_one(
         let mut prof = find_line(spectrum, freq, &LineSearch::default());
         if let (Some(c), Ok(p)) = (&cal, &prof) {
             if let (Some(s), Some(l)) = (c.fold_shift, p.line) {
-                let mut masked = spectrum.to_vec();
-                let width = l.last_channel - l.first_channel + 1;
-                for shift in [s, -s] {
-                    let lo = l.first_channel as i64 + shift - width as i64 / 2;
-                    let hi = l.last_channel as i64 + shift + width as i64 / 2;
-                    for ch in lo.max(0)..=hi.min(n as i64 - 1) {
-                        masked[ch as usize] = f64::NAN;
-                    }
-                }
+                let masked = mask_fold_ghosts(spectrum, l.first_channel, l.last_channel, s);
                 prof = find_line(&masked, freq, &LineSearch::default());
             }
         }
@@ -385,6 +366,7 @@ pub fn process_one(
         Some(c) => search(&c.search_k)?,
         None => search(&mean)?,
     };
+    let mut cal_path = None;
     let calibration = match &cal {
         None => None,
         Some(c) => {
@@ -411,6 +393,7 @@ pub fn process_one(
             )?;
             let mut d = c.details.clone();
             d["spectrum"] = json!(path.display().to_string());
+            cal_path = Some(path);
             Some(d)
         }
     };
@@ -461,6 +444,18 @@ pub fn process_one(
     };
     let mut file_id = None;
     if let (Some(st), Some((size, sha))) = (store, digest) {
+        let mut details = json!({
+            "datatype": input.datatype.sigmf_name(), "sample_rate_hz": input.sample_rate_hz,
+            "center_freq_hz": input.center_freq_hz, "n_samples": n_samples,
+            "start": input.start_unix_s.map(format_datetime_unix_s),
+            "archive": archive_meta.display().to_string(),
+        });
+        // The calibrated spectrum is what the recording is analysed as
+        // (`hline fit --recording`, the server's fit; see `super::recording`).
+        if let (Some(p), Some(m)) = (&cal_path, details.as_object_mut()) {
+            m.insert("calibrated".into(), json!(p.display().to_string()));
+        }
+        let details = details.to_string();
         let rec = HlineRecording {
             name: input.name.clone(),
             source: std::fs::canonicalize(&input.data_path)
@@ -470,13 +465,7 @@ pub fn process_one(
             size_bytes: size as i64,
             sha256: sha,
             format: input.format.to_string(),
-            details: json!({
-                "datatype": input.datatype.sigmf_name(), "sample_rate_hz": input.sample_rate_hz,
-                "center_freq_hz": input.center_freq_hz, "n_samples": n_samples,
-                "start": input.start_unix_s.map(format_datetime_unix_s),
-                "archive": archive_meta.display().to_string(),
-            })
-            .to_string(),
+            details,
         };
         file_id = Some(st.store_hline_recording(&rec, &rows)?);
     }
@@ -489,8 +478,8 @@ pub fn process_one(
             };
             let p = out_dir.join(format!("{stem}.waterfall.{ext}"));
             let a = astrolab_formats::sigmf::read_spectra_archive(&archive_meta)?;
-            let svg = super::hline_waterfall::waterfall_svg(&a, &input.name);
-            crate::plot::write_plot(&svg, &p)?;
+            let svg = super::waterfall::waterfall_svg(&a, &input.name);
+            crate::render::write_plot(&svg, &p)?;
             Some(p.display().to_string())
         }
     };
@@ -514,23 +503,24 @@ pub fn process_one(
     })
 }
 
-fn report(s: &ProcessSummary, o: &ProcessOptions) -> Result<()> {
+/// The lines `hline process` prints for one recording.
+fn report(ctx: &Ctx, s: &ProcessSummary, o: &ProcessOptions) -> Result<()> {
     if o.json {
-        println!("{}", serde_json::to_string(s)?);
+        ctx.info(serde_json::to_string(s)?);
         return Ok(());
     }
     if s.status == "skipped" {
-        println!("{}: skipped: {}", s.recording, s.note);
+        ctx.info(format!("{}: skipped: {}", s.recording, s.note));
         return Ok(());
     }
-    println!(
+    ctx.info(format!(
         "{}: {} integrations, {:.2} % of channels flagged as RFI, {:.1}x real time -> {}",
         s.recording,
         s.n_integrations,
         100.0 * s.flagged_fraction,
         s.realtime_factor,
         s.archive.as_deref().unwrap_or("-")
-    );
+    ));
     match &s.line {
         Some(l) => {
             let v_lsr = l["v_lsr_km_s"]
@@ -543,7 +533,7 @@ fn report(s: &ProcessSummary, o: &ProcessOptions) -> Result<()> {
                     l["peak_over_tsys"].as_f64().unwrap_or(f64::NAN)
                 ),
             };
-            println!(
+            ctx.info(format!(
                 "  HI line: {:.6} MHz, v_radio(topo) {:.2} km/s, v_LSR {} km/s, peak {}, FWHM {:.1} km/s, S/N {:.0} ({})",
                 l["center_freq_hz"].as_f64().unwrap_or(f64::NAN) / 1e6,
                 l["v_radio_topo_km_s"].as_f64().unwrap_or(f64::NAN),
@@ -552,61 +542,115 @@ fn report(s: &ProcessSummary, o: &ProcessOptions) -> Result<()> {
                 l["fwhm_km_s"].as_f64().unwrap_or(f64::NAN),
                 l["snr"].as_f64().unwrap_or(f64::NAN),
                 s.note
-            );
+            ));
         }
-        None => println!("  {}", s.note),
+        None => ctx.info(format!("  {}", s.note)),
     }
     if let Some(c) = &s.calibration {
         let trx = c["trx_k"]
             .as_f64()
             .map(|t| format!(", Trx {t:.1} K"))
             .unwrap_or_default();
-        println!(
+        ctx.info(format!(
             "  calibrated ({}): Tsys {:.1} K{trx} -> {}",
             c["method"].as_str().unwrap_or("-"),
             c["tsys_k"].as_f64().unwrap_or(f64::NAN),
             c["spectrum"].as_str().unwrap_or("-")
-        );
+        ));
         if let Some(note) = c["note"].as_str() {
-            println!("  {note}");
+            ctx.info(format!("  {note}"));
         }
     }
     if let Some(w) = &s.waterfall {
-        println!("  waterfall: {w}");
+        ctx.info(format!("  waterfall: {w}"));
     }
     Ok(())
 }
 
-fn open_store(cfg: &Config, o: &ProcessOptions) -> Result<Option<Store>> {
+/// The store a recording is registered in, unless `--no-store`.
+fn open_store(ctx: &Ctx, o: &ProcessOptions) -> Result<Option<Store>, PipelineError> {
     if o.no_store {
         return Ok(None);
     }
-    Ok(Some(super::open_store(cfg)?))
+    Ok(Some(ctx.open_store()?))
 }
 
-/// `astrolab hline process`.
-pub fn run(cfg: &Config, args: &ProcessArgs) -> Result<()> {
-    let mut store = open_store(cfg, &args.opts)?;
-    let mut failed = 0;
-    for p in &args.recordings {
-        match process_one(cfg, p, &args.opts, store.as_mut()) {
+/// What one recording gave: its summary, or why it failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordingOutcome {
+    /// The recording as given.
+    pub recording: PathBuf,
+    /// Its summary, when it was processed or skipped.
+    pub summary: Option<ProcessSummary>,
+    /// Why it failed (an error, or no line with `--require-line`).
+    pub error: Option<String>,
+}
+
+/// `astrolab hline process`: one shard per recording. The shards share
+/// the store (a recording's SHA-256 decides whether it is processed), so
+/// they run one at a time, in the order given.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Process;
+
+impl Pipeline for Process {
+    type Params = ProcessArgs;
+    type Shard = PathBuf;
+    type Partial = RecordingOutcome;
+    type Output = Vec<ProcessSummary>;
+
+    fn plan(&self, _: &Ctx, p: &ProcessArgs) -> Result<Vec<PathBuf>, PipelineError> {
+        Ok(p.recordings.clone())
+    }
+
+    fn run_shard(
+        &self,
+        ctx: &Ctx,
+        p: &ProcessArgs,
+        path: &PathBuf,
+    ) -> Result<RecordingOutcome, PipelineError> {
+        let mut store = open_store(ctx, &p.opts)?;
+        let mut out = RecordingOutcome {
+            recording: path.clone(),
+            summary: None,
+            error: None,
+        };
+        match process_one(&ctx.home(), path, &p.opts, store.as_mut()) {
             Ok(s) => {
-                report(&s, &args.opts)?;
-                if args.opts.require_line && s.status == "processed" && s.line.is_none() {
-                    eprintln!("error: {}: {}", p.display(), s.note);
-                    failed += 1;
+                report(ctx, &s, &p.opts)?;
+                if p.opts.require_line && s.status == "processed" && s.line.is_none() {
+                    let why = format!("{}: {}", path.display(), s.note);
+                    ctx.warn(why.clone());
+                    out.error = Some(why);
                 }
+                out.summary = Some(s);
             }
             Err(e) => {
-                eprintln!("error: {e:#}");
-                failed += 1;
+                let why = format!("{e:#}");
+                ctx.warn(why.clone());
+                out.error = Some(why);
             }
         }
+        Ok(out)
     }
-    if failed > 0 {
-        bail!("{failed} of {} recordings failed", args.recordings.len());
+
+    fn reduce(
+        &self,
+        _: &Ctx,
+        p: &ProcessArgs,
+        partials: Vec<RecordingOutcome>,
+    ) -> Result<Vec<ProcessSummary>, PipelineError> {
+        let failed = partials.iter().filter(|o| o.error.is_some()).count();
+        if failed > 0 {
+            return Err(
+                anyhow::anyhow!("{failed} of {} recordings failed", p.recordings.len()).into(),
+            );
+        }
+        Ok(partials.into_iter().filter_map(|o| o.summary).collect())
     }
-    Ok(())
+
+    fn max_parallel_shards(&self) -> Option<usize> {
+        Some(1)
+    }
 }
 
 /// Recordings in `dir` whose meta and complete data are present.
@@ -633,56 +677,74 @@ fn candidates(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
 /// `astrolab hline watch`: process each recording once its meta file and
 /// complete data file are there and the data size has stopped changing
 /// between two scans. The registry makes it idempotent: a restarted watch
-/// skips what is already in the store.
-pub fn watch(cfg: &Config, args: &WatchArgs) -> Result<()> {
-    let mut store = open_store(cfg, &args.opts)?;
-    let mut seen: HashMap<PathBuf, u64> = HashMap::new();
-    let mut done: HashMap<PathBuf, u64> = HashMap::new();
-    let interval = Duration::from_secs_f64(args.interval_s.max(0.05));
-    let settle = if args.once {
-        Duration::from_millis(300)
-    } else {
-        interval
-    };
-    loop {
-        let first = candidates(&args.dir)?;
-        for (p, size) in &first {
-            seen.entry(p.clone()).or_insert(*size);
-        }
-        std::thread::sleep(settle);
-        let now = candidates(&args.dir)?;
-        for (p, size) in now {
-            let stable = seen.get(&p) == Some(&size);
-            seen.insert(p.clone(), size);
-            if !stable || done.get(&p) == Some(&size) {
-                continue;
+/// skips what is already in the store. Runs until cancelled, or one pass
+/// with `--once`; gives the summaries of the recordings it took.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Watch;
+
+impl SinglePipeline for Watch {
+    type Params = WatchArgs;
+    type Output = Vec<ProcessSummary>;
+    fn run(&self, ctx: &Ctx, args: &WatchArgs) -> Result<Vec<ProcessSummary>, PipelineError> {
+        let mut store = open_store(ctx, &args.opts)?;
+        let home = ctx.home();
+        let mut seen: HashMap<PathBuf, u64> = HashMap::new();
+        let mut done: HashMap<PathBuf, u64> = HashMap::new();
+        let mut summaries = Vec::new();
+        let interval = Duration::from_secs_f64(args.interval_s.max(0.05));
+        let settle = if args.once {
+            Duration::from_millis(300)
+        } else {
+            interval
+        };
+        loop {
+            ctx.check_cancelled()?;
+            let first = candidates(&args.dir)?;
+            for (p, size) in &first {
+                seen.entry(p.clone()).or_insert(*size);
             }
-            match SigmfRecording::open(&p) {
-                Err(astrolab_formats::iq::IqError::Truncated { path, message }) => {
-                    // Still being copied: the meta promises more samples.
-                    tracing::info!(recording = %path.display(), %message, "waiting for the rest of the recording");
-                    if args.once {
-                        eprintln!("{}: incomplete, skipped: {message}", path.display());
+            std::thread::sleep(settle);
+            let now = candidates(&args.dir)?;
+            for (p, size) in now {
+                ctx.check_cancelled()?;
+                let stable = seen.get(&p) == Some(&size);
+                seen.insert(p.clone(), size);
+                if !stable || done.get(&p) == Some(&size) {
+                    continue;
+                }
+                match SigmfRecording::open(&p) {
+                    Err(astrolab_formats::iq::IqError::Truncated { path, message }) => {
+                        // Still being copied: the meta promises more samples.
+                        tracing::info!(recording = %path.display(), %message, "waiting for the rest of the recording");
+                        if args.once {
+                            ctx.warn(format!(
+                                "{}: incomplete, skipped: {message}",
+                                path.display()
+                            ));
+                        }
+                        continue;
                     }
-                    continue;
+                    Err(e) => {
+                        ctx.warn(e.to_string());
+                        done.insert(p.clone(), size);
+                        continue;
+                    }
+                    Ok(_) => {}
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    done.insert(p.clone(), size);
-                    continue;
+                match process_one(&home, &p, &args.opts, store.as_mut()) {
+                    Ok(s) => {
+                        report(ctx, &s, &args.opts)?;
+                        summaries.push(s);
+                    }
+                    Err(e) => ctx.warn(format!("{e:#}")),
                 }
-                Ok(_) => {}
+                done.insert(p, size);
             }
-            match process_one(cfg, &p, &args.opts, store.as_mut()) {
-                Ok(s) => report(&s, &args.opts)?,
-                Err(e) => eprintln!("error: {e:#}"),
+            if args.once {
+                return Ok(summaries);
             }
-            done.insert(p, size);
+            std::thread::sleep(interval);
         }
-        if args.once {
-            return Ok(());
-        }
-        std::thread::sleep(interval);
     }
 }
 
@@ -822,14 +884,9 @@ mod tests {
                 .unwrap(),
         )
         .unwrap();
-        let cfg = Config {
-            home: dir.path().join("home"),
-            database_url: None,
-            log_format: crate::cli::LogFormat::Human,
-            server: Default::default(),
-        };
+        let home = dir.path().join("home");
         let o = Opts::parse_from(["x", "--integration-s", "0.25", "--tsys-k", "120"]).o;
-        let s = process_one(&cfg, &meta, &o, None).unwrap();
+        let s = process_one(&home, &meta, &o, None).unwrap();
         let line = s.line.expect("line");
         let v_true = truth["line_center_v_radio_topo_km_s"].as_f64().unwrap();
         assert!((line["v_radio_topo_km_s"].as_f64().unwrap() - v_true).abs() < 0.5);
