@@ -75,8 +75,8 @@ fn dispatch(cfg: &config::Config, command: Command) -> anyhow::Result<()> {
         Command::Worker(a) => commands::worker::run(cfg, &a),
         Command::User(c) => commands::serve::run_user(cfg, &c),
         Command::Token(c) => commands::serve::run_token(cfg, &c),
-        Command::Run(a) => commands::run::run(cfg, &a, dispatch),
-        Command::Reproduce(a) => commands::reproduce::reproduce(cfg, &a, dispatch),
+        Command::Run(a) => commands::run::run(cfg, &a),
+        Command::Reproduce(a) => commands::reproduce::reproduce(cfg, &a),
         Command::Runs(c) => commands::reproduce::runs(cfg, &c),
     }
 }

@@ -49,9 +49,8 @@ pub struct PipelineDef {
     pub check: fn(&Value) -> Result<Checked, ParamError>,
     /// Runs it in this process on resolved JSON parameters (fixed ones
     /// included), giving its typed output as JSON: [`erased`] of its
-    /// [`crate::Pipeline`]. `None` while the pipeline's body still lives
-    /// in the CLI.
-    pub run: Option<RunFn>,
+    /// [`crate::Pipeline`].
+    pub run: RunFn,
 }
 
 impl PipelineDef {
@@ -109,7 +108,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["demo-data"],
             fixed: |d| obj(json!({ "dir": at(d, "demo") })),
             specs: specs::<DemoDataArgs>,
-            run: Some(erased::<crate::demo::DemoData>),
+            run: erased::<crate::demo::DemoData>,
             check: check::<DemoDataArgs>,
         },
         PipelineDef {
@@ -118,7 +117,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["ingest"],
             fixed: |_| obj(json!({ "json": true })),
             specs: specs::<IngestArgs>,
-            run: Some(erased::<crate::ingest::Ingest>),
+            run: erased::<crate::ingest::Ingest>,
             check: check::<IngestArgs>,
         },
         PipelineDef {
@@ -127,7 +126,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["voids", "find"],
             fixed: |d| obj(json!({ "output": at(d, "VoidFinder_Output.fits") })),
             specs: specs::<FindArgs>,
-            run: Some(erased::<crate::voids::Find>),
+            run: erased::<crate::voids::Find>,
             check: check::<FindArgs>,
         },
         PipelineDef {
@@ -136,7 +135,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["voids", "classify"],
             fixed: |_| obj(json!({ "json": true })),
             specs: specs::<ClassifyArgs>,
-            run: Some(erased::<crate::voids::Classify>),
+            run: erased::<crate::voids::Classify>,
             check: check::<ClassifyArgs>,
         },
         PipelineDef {
@@ -145,7 +144,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["voids", "compare"],
             fixed: |d| obj(json!({ "out": at(d, "compare") })),
             specs: specs::<CompareArgs>,
-            run: Some(erased::<crate::voids::Compare>),
+            run: erased::<crate::voids::Compare>,
             check: check::<CompareArgs>,
         },
         PipelineDef {
@@ -154,7 +153,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["hline", "process"],
             fixed: |d| obj(json!({ "out_dir": at(d, "hline"), "json": true })),
             specs: specs::<ProcessArgs>,
-            run: Some(erased::<crate::hline::Process>),
+            run: erased::<crate::hline::Process>,
             check: check::<ProcessArgs>,
         },
         PipelineDef {
@@ -170,7 +169,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
                 }))
             },
             specs: specs::<RotationArgs>,
-            run: Some(erased::<crate::hline::RotationCurve>),
+            run: erased::<crate::hline::RotationCurve>,
             check: check::<RotationArgs>,
         },
         PipelineDef {
@@ -179,7 +178,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["spectra", "build"],
             fixed: |d| obj(json!({ "out": at(d, "spectra") })),
             specs: specs::<SpectraBuildArgs>,
-            run: Some(erased::<crate::spectra::Build>),
+            run: erased::<crate::spectra::Build>,
             check: check::<SpectraBuildArgs>,
         },
         PipelineDef {
@@ -188,7 +187,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             words: &["query", "cone"],
             fixed: |d| obj(json!({ "format": "csv", "output": at(d, "cone.csv") })),
             specs: specs::<ConeArgs>,
-            run: Some(erased::<crate::query::Cone>),
+            run: erased::<crate::query::Cone>,
             check: check::<ConeArgs>,
         },
     ]

@@ -250,19 +250,12 @@ pub fn software() -> Software {
     )
 }
 
-/// A pipeline body the catalog does not hold as a library call yet (the
-/// CLI passes its own dispatcher).
-pub type Fallback =
-    dyn Fn(&PipelineDef, &Checked, &Ctx) -> Result<Value, PipelineError> + Send + Sync;
-
 /// Runs in this process: shards on `ctx.threads` threads.
 #[derive(Default)]
 pub struct InProcess {
     /// Recorded as the executor (`in-process`; a subprocess child records
     /// `subprocess`, as that is how the run was isolated).
     pub label: Option<String>,
-    /// For pipelines whose catalog entry has no `run`.
-    pub fallback: Option<Box<Fallback>>,
 }
 
 impl Executor for InProcess {
@@ -281,16 +274,7 @@ impl Executor for InProcess {
         let checked = prepare(def, params, &out_dir)?;
         let inputs = input_entries(def, &checked.resolved, &out_dir)?;
         let start = time::OffsetDateTime::now_utc();
-        let result = match (def.run, &self.fallback) {
-            (Some(run), _) => run(ctx, &checked.resolved)?,
-            (None, Some(f)) => f(def, &checked, ctx)?,
-            (None, None) => {
-                return Err(PipelineError::Executor(format!(
-                    "{} is not a library call in this build",
-                    def.name
-                )))
-            }
-        };
+        let result = (def.run)(ctx, &checked.resolved)?;
         let end = time::OffsetDateTime::now_utc();
         write_result(&out_dir, &result)?;
         let m = RunManifest {

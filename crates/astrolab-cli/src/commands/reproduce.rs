@@ -146,11 +146,7 @@ pub fn runs(cfg: &Config, cmd: &RunsCommand) -> Result<()> {
 }
 
 /// `astrolab reproduce`.
-pub fn reproduce(
-    cfg: &Config,
-    a: &ReproduceArgs,
-    dispatch: fn(&Config, crate::cli::Command) -> Result<()>,
-) -> Result<()> {
+pub fn reproduce(cfg: &Config, a: &ReproduceArgs) -> Result<()> {
     let file = manifest_file(&a.manifest);
     let m = load(&a.manifest)?;
     let run_dir = file
@@ -189,7 +185,7 @@ pub fn reproduce(
     let params = submitted_part(&def, &m.parameters);
     let mut ctx = crate::progress::ctx_with(cfg, Arc::new(astrolab_pipeline::context::Discard))?;
     ctx.threads = a.threads;
-    let outcome = super::run::execute(cfg, a.executor, &def, &params, &new_dir, &ctx, dispatch)
+    let outcome = super::run::execute(a.executor, &def, &params, &new_dir, &ctx)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("re-running {} into {}", m.pipeline, new_dir.display()))?;
     match compare_outputs(&m, &run_dir, &new_dir) {

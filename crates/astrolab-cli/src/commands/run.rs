@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use astrolab_pipeline::catalog::{find, pipelines, Checked, PipelineDef};
+use astrolab_pipeline::catalog::{find, pipelines, PipelineDef};
 use astrolab_pipeline::executor::{Executor, InProcess, Subprocess};
 use astrolab_pipeline::{Ctx, EventSink, PipelineError};
-use clap::{Args, Parser};
+use clap::Args;
 use serde_json::Value;
 
 use crate::config::Config;
@@ -72,11 +72,7 @@ pub enum ExecutorKind {
 }
 
 /// Runs `astrolab run`.
-pub fn run(
-    cfg: &Config,
-    a: &RunArgs,
-    dispatch: fn(&Config, crate::cli::Command) -> Result<()>,
-) -> Result<()> {
+pub fn run(cfg: &Config, a: &RunArgs) -> Result<()> {
     if a.list {
         let list: Vec<Value> = pipelines()
             .iter()
@@ -115,8 +111,7 @@ pub fn run(
     };
     let mut ctx = crate::progress::ctx_with(cfg, sink)?;
     ctx.threads = a.threads;
-    let outcome = execute(cfg, a.executor, &def, &params, out_dir, &ctx, dispatch)
-        .map_err(anyhow::Error::from)?;
+    let outcome = execute(a.executor, &def, &params, out_dir, &ctx).map_err(anyhow::Error::from)?;
     if a.events == EventsFormat::Human {
         eprintln!("manifest: {}", outcome.manifest_path.display());
     }
@@ -126,13 +121,11 @@ pub fn run(
 /// Runs `def` through the chosen executor (shared with `astrolab
 /// reproduce`).
 pub fn execute(
-    cfg: &Config,
     kind: ExecutorKind,
     def: &PipelineDef,
     params: &Value,
     out_dir: &std::path::Path,
     ctx: &Ctx,
-    dispatch: fn(&Config, crate::cli::Command) -> Result<()>,
 ) -> std::result::Result<astrolab_pipeline::RunOutcome, PipelineError> {
     match kind {
         ExecutorKind::Subprocess => {
@@ -141,30 +134,10 @@ pub fn execute(
             Subprocess::new(exe).execute(def, params, out_dir, ctx)
         }
         ExecutorKind::InProcess => {
-            let cfg = cfg.clone();
-            // Pipelines whose body still lives in the CLI: the command the
-            // checked arguments stand for, parsed by the CLI itself.
-            let fallback = move |def: &PipelineDef, checked: &Checked, _: &Ctx| {
-                let argv = std::iter::once("astrolab".to_string())
-                    .chain(def.words.iter().map(|w| w.to_string()))
-                    .chain(checked.args.iter().cloned());
-                let cli = crate::cli::Cli::try_parse_from(argv).map_err(|e| {
-                    PipelineError::Failed(anyhow::Error::new(UsageError(format!(
-                        "{}: {e}",
-                        def.name
-                    ))))
-                })?;
-                dispatch(&cfg, cli.command)?;
-                Ok(Value::Null)
-            };
             let label = std::env::var("ASTROLAB_EXECUTOR")
                 .ok()
                 .filter(|v| v == "subprocess");
-            InProcess {
-                label,
-                fallback: Some(Box::new(fallback)),
-            }
-            .execute(def, params, out_dir, ctx)
+            InProcess { label }.execute(def, params, out_dir, ctx)
         }
     }
 }
