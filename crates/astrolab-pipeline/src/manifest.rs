@@ -145,7 +145,9 @@ pub enum Volatile {
     },
     /// A JSON document's field, as an RFC 6901 pointer (e.g.
     /// `"/written_at"`): removed from objects, set to null in arrays (so
-    /// later elements keep their indices).
+    /// later elements keep their indices). A `*` segment (our extension)
+    /// stands for every element or member at that level, e.g.
+    /// `"/outcomes/*/file/ingested_at"`.
     JsonPointer(String),
     /// Text lines starting with this prefix (e.g. `"# written at"`) are dropped.
     LinePrefix(String),
@@ -439,23 +441,55 @@ fn remove_pointer(value: &mut Value, pointer: &str) -> Option<()> {
         *value = Value::Null;
         return Some(());
     }
-    if !pointer.starts_with('/') {
-        return None;
-    }
-    let (parent, last) = pointer.rsplit_once('/')?;
-    let last = last.replace("~1", "/").replace("~0", "~");
-    match value.pointer_mut(parent) {
-        Some(Value::Object(map)) => {
-            map.remove(&last);
+    let rest = pointer.strip_prefix('/')?;
+    let segments: Vec<String> = rest
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    remove_segments(value, &segments);
+    Some(())
+}
+
+/// Removes what `segments` name below `value` (`*` matching every child).
+fn remove_segments(value: &mut Value, segments: &[String]) {
+    let Some((first, rest)) = segments.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        match value {
+            Value::Object(map) if first == "*" => map.clear(),
+            Value::Object(map) => {
+                map.remove(first);
+            }
+            Value::Array(items) if first == "*" => items.iter_mut().for_each(|i| *i = Value::Null),
+            Value::Array(items) => {
+                if let Some(item) = first.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    *item = Value::Null;
+                }
+            }
+            _ => {}
         }
-        Some(Value::Array(items)) => {
-            if let Some(item) = last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                *item = Value::Null;
+        return;
+    }
+    match value {
+        Value::Object(map) if first == "*" => {
+            map.values_mut().for_each(|v| remove_segments(v, rest))
+        }
+        Value::Object(map) => {
+            if let Some(v) = map.get_mut(first) {
+                remove_segments(v, rest);
+            }
+        }
+        Value::Array(items) if first == "*" => {
+            items.iter_mut().for_each(|v| remove_segments(v, rest))
+        }
+        Value::Array(items) => {
+            if let Some(v) = first.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                remove_segments(v, rest);
             }
         }
         _ => {}
     }
-    Some(())
 }
 
 /// The RO-Crate JSON-LD document describing `m` (what [`write_manifest`]
