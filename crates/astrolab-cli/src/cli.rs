@@ -2,7 +2,7 @@
 
 pub use astrolab_pipeline::fetch::FetchDesiArgs;
 pub use astrolab_pipeline::params::defs::{
-    ConeArgs, DemoDataArgs, IngestArgs, OutputArgs, OutputFormat, SpectraBuildArgs,
+    ConeArgs, DemoDataArgs, IngestArgs, OutputArgs, SpectraBuildArgs,
 };
 pub use astrolab_pipeline::query::{SqlArgs, XmatchArgs};
 use std::path::PathBuf;
@@ -66,7 +66,7 @@ pub enum Command {
     /// Run everything on demo data: generate a synthetic DESI sky, ingest
     /// it into the embedded store, run example queries and every analysis,
     /// and print where the results are.
-    Quickstart(QuickstartArgs),
+    Quickstart(crate::commands::quickstart::QuickstartArgs),
     /// Write a synthetic sky in genuine DESI formats (zpix, FastSpecFit v3,
     /// DESIVAST VoidFinder and V2, coadd and redrock spectra) with planted
     /// voids, injected spectral rarities and truth tables.
@@ -172,16 +172,6 @@ pub enum FetchCommand {
     /// sha256 before they get their final name; rerun the same command to
     /// resume (verified files are skipped, partial files continue).
     Desi(FetchDesiArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct QuickstartArgs {
-    /// Number of demo galaxies.
-    #[arg(long, default_value_t = 20_000)]
-    pub galaxies: usize,
-    /// Random seed of the demo sky.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
 }
 
 #[derive(Debug, Subcommand)]

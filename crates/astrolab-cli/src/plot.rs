@@ -3,4 +3,3 @@
 //! the axis ticks live in `astrolab_spectra::plot`, shared with the server.
 
 pub use astrolab_pipeline::render::write_plot;
-pub use astrolab_spectra::plot::{spectrum_svg, SpectrumPlot};

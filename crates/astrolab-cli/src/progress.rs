@@ -100,30 +100,6 @@ pub fn ctx(cfg: &Config) -> anyhow::Result<Ctx> {
     ctx_with(cfg, Arc::new(Terminal::default()))
 }
 
-/// [`ctx`] without the log's info lines (warnings and progress still
-/// show): for a command that runs pipelines as steps and prints its own
-/// summary (`quickstart`).
-pub fn quiet_ctx(cfg: &Config) -> anyhow::Result<Ctx> {
-    ctx_with(cfg, Arc::new(Quiet(Terminal::default())))
-}
-
-/// Passes every event but info lines on.
-struct Quiet(Terminal);
-
-impl EventSink for Quiet {
-    fn emit(&self, event: Event) {
-        if !matches!(
-            event,
-            Event::Log {
-                level: Level::Info,
-                ..
-            }
-        ) {
-            self.0.emit(event);
-        }
-    }
-}
-
 /// [`ctx`] with another event sink.
 pub fn ctx_with(cfg: &Config, events: Arc<dyn EventSink>) -> anyhow::Result<Ctx> {
     let mut c = Ctx::new(cfg.store(), events);

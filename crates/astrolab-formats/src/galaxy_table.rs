@@ -37,11 +37,11 @@ pub enum GalaxyTableError {
     Open {
         path: PathBuf,
         #[source]
-        source: FitsError,
+        source: Box<FitsError>,
     },
     /// A column cannot be read (the FITS error names HDU and column).
     #[error(transparent)]
-    Fits(#[from] FitsError),
+    Fits(Box<FitsError>),
     /// A CSV column holds something that is not a number.
     #[error(transparent)]
     Value(#[from] CsvError),
@@ -128,7 +128,7 @@ pub fn read_galaxy_table(path: &Path) -> Result<GalaxyTable, GalaxyTableError> {
     } else {
         let open = |source| GalaxyTableError::Open {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         };
         let fits = FitsFile::open(path).map_err(open)?;
         let t = fits.first_table().map_err(open)?;
@@ -202,6 +202,12 @@ pub fn read_xyz_text(path: &Path) -> Result<Vec<[f64; 3]>, GalaxyTableError> {
         out.push([v[0], v[1], v[2]]);
     }
     Ok(out)
+}
+
+impl From<FitsError> for GalaxyTableError {
+    fn from(e: FitsError) -> Self {
+        GalaxyTableError::Fits(Box::new(e))
+    }
 }
 
 #[cfg(test)]

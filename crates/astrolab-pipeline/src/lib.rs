@@ -51,6 +51,7 @@ pub mod output;
 pub mod params;
 pub mod pipeline;
 pub mod query;
+pub mod quickstart;
 pub mod render;
 pub mod reproduce;
 pub mod spectra;

@@ -658,3 +658,14 @@ pub struct WaterfallArgs {
     #[arg(long)]
     pub title: Option<String>,
 }
+
+/// `astrolab quickstart`.
+#[derive(Debug, Args, Serialize, Deserialize)]
+pub struct QuickstartArgs {
+    /// Number of demo galaxies.
+    #[arg(long, default_value_t = 20_000)]
+    pub galaxies: usize,
+    /// Random seed of the demo sky.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

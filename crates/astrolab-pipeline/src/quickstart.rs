@@ -1,0 +1,469 @@
+//! `astrolab quickstart`: the whole chain on demo data, on a fresh machine,
+//! with no arguments: every pipeline that exists, called as the library
+//! calls they are, a summary and where the results are. It grows as
+//! capabilities land. Not a catalog pipeline: it writes demo data into the
+//! data home and loads it into the lab's store (a first-day tutorial).
+//!
+//! The SQL text here is what a newcomer would type into `astrolab query
+//! sql` (the store's read-only query door), shown on purpose.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use astrolab_demo::{generate_sky, DemoConfig};
+use astrolab_store::query::{Direction, XmatchMode, XmatchQuery, XmatchSide};
+use astrolab_store::{ConeQuery, ResultTable};
+use std::sync::Arc;
+
+use crate::context::{Ctx, Event, EventSink, Level};
+use crate::params::defs::{IngestArgs, OutputArgs, OutputFormat, QuickstartArgs, SpectraBuildArgs};
+use crate::params::parse_args;
+
+/// Passes every event but info lines on (the steps' own summary lines are
+/// left out: quickstart prints its own).
+struct Quiet(Arc<dyn EventSink>);
+
+impl EventSink for Quiet {
+    fn emit(&self, event: Event) {
+        if !matches!(
+            event,
+            Event::Log {
+                level: Level::Info,
+                ..
+            }
+        ) {
+            self.0.emit(event);
+        }
+    }
+}
+
+fn csv_out(dir: &std::path::Path, name: &str) -> OutputArgs {
+    OutputArgs {
+        format: OutputFormat::Csv,
+        output: Some(dir.join(name)),
+    }
+}
+
+fn first_f64(t: &ResultTable, col: &str) -> Option<f64> {
+    t.column(col)?.first().and_then(|v| v.as_f64())
+}
+
+/// The tutorial.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Quickstart;
+
+impl crate::SinglePipeline for Quickstart {
+    type Params = QuickstartArgs;
+    type Output = serde_json::Value;
+    fn run(
+        &self,
+        ctx: &Ctx,
+        args: &QuickstartArgs,
+    ) -> Result<serde_json::Value, crate::PipelineError> {
+        Ok(run(ctx, args)?)
+    }
+}
+
+/// Runs every step; the summary (also written to `quickstart/summary.json`).
+pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
+    let home = outer.home();
+    let t0 = Instant::now();
+    let demo_dir = home.join("demo");
+    let out_dir = home.join("quickstart");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let mut done: Vec<String> = Vec::new();
+
+    // 1. Demo data in the genuine DESI formats.
+    outer.info(format!(
+        "[1/6] writing a synthetic DESI sky ({} galaxies, seed {}) to {}",
+        args.galaxies,
+        args.seed,
+        demo_dir.display()
+    ));
+    let demo = generate_sky(
+        &demo_dir,
+        &DemoConfig {
+            seed: args.seed,
+            n_galaxies: args.galaxies,
+            spectra: crate::demo::spectra_config(true, None),
+            ..DemoConfig::default()
+        },
+    )
+    .with_context(|| format!("writing demo data to {}", demo_dir.display()))?;
+    done.push(format!(
+        "demo sky: {} galaxies, {} planted voids, {} files in {}",
+        demo.n_galaxies,
+        demo.n_planted_voids,
+        demo.files.len(),
+        demo_dir.display()
+    ));
+
+    // 2. Ingest into the store.
+    let sc = outer.store.clone();
+    outer.info(format!(
+        "[2/6] ingesting into {} ({})",
+        sc.describe(),
+        if sc.database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "embedded SQLite"
+        }
+    ));
+    // The steps' own summary lines are left out (quickstart prints its
+    // own); their warnings and progress still show.
+    let mut ctx = outer.clone();
+    ctx.events = Arc::new(Quiet(outer.events.clone()));
+    let mut store = ctx.open_store()?;
+    // Catalogs and redrock files go to the catalog tables; coadds (spectra)
+    // go to the spectral store in step 4.
+    let paths: Vec<PathBuf> = demo
+        .files
+        .iter()
+        .filter(|f| f.kind != "coadd")
+        .map(|f| f.path.clone())
+        .filter(|p| p.extension().is_some_and(|e| e == "fits"))
+        .collect();
+    let report = crate::ingest::ingest_all(
+        &ctx,
+        &mut store,
+        &IngestArgs {
+            paths,
+            new_version: true,
+            json: false,
+        },
+        true,
+    )?;
+    let (outcomes, failed) = (report.outcomes, report.failed.len());
+    if failed > 0 {
+        anyhow::bail!("{failed} demo file(s) failed to ingest");
+    }
+    let unchanged = outcomes
+        .iter()
+        .filter(|o| matches!(o, astrolab_store::IngestOutcome::AlreadyIngested { .. }))
+        .count();
+    let rows: i64 = outcomes
+        .iter()
+        .map(|o| match o {
+            astrolab_store::IngestOutcome::Loaded { file, .. } => file.rows_loaded,
+            _ => 0,
+        })
+        .sum();
+    done.push(format!(
+        "ingested {} catalog files into the store: {} loaded ({rows} rows), {unchanged} unchanged (same bytes already ingested)",
+        outcomes.len(),
+        outcomes.len() - unchanged
+    ));
+
+    // 3. Example queries.
+    outer.info("[3/6] example queries");
+    let biggest = store.sql_readonly("SELECT ra, dec, radius_mpc_h FROM v2_voids WHERE algorithm = 'REVOLVER' ORDER BY radius_mpc_h DESC LIMIT 1")?;
+    let (ra, dec) = (
+        first_f64(&biggest, "ra").unwrap_or(180.0),
+        first_f64(&biggest, "dec").unwrap_or(25.0),
+    );
+    let cone = store.cone(&ConeQuery {
+        table: "fastspec".into(),
+        ra_deg: ra,
+        dec_deg: dec,
+        radius_deg: 2.0,
+        filter: Some("zwarn = 0 AND logmstar > 9".into()),
+        limit: None,
+        exclude_file_ids: Vec::new(),
+    })?;
+    crate::output::emit(&ctx, &cone, &csv_out(&out_dir, "cone_search.csv"), "CONE")?;
+    done.push(format!(
+        "cone search: {} galaxies with log M* > 9 within 2 deg of the largest REVOLVER void (RA {ra:.3}, Dec {dec:.3}) -> quickstart/cone_search.csv",
+        cone.rows.len()
+    ));
+    let xm = store.xmatch(&XmatchQuery {
+        a: XmatchSide::Table("fastspec".into()),
+        b: XmatchSide::Table("zcatalog".into()),
+        radius_deg: 1.0 / 3600.0,
+        direction: Direction::AToB,
+        mode: XmatchMode::Nearest,
+    })?;
+    crate::output::emit(
+        &ctx,
+        &xm,
+        &csv_out(&out_dir, "xmatch_fastspec_zcatalog.csv"),
+        "XMATCH",
+    )?;
+    done.push(format!("crossmatch: {} FastSpecFit galaxies matched to the redshift catalog within 1 arcsec -> quickstart/xmatch_fastspec_zcatalog.csv", xm.rows.len()));
+    let types = store.sql_readonly("SELECT spectype, COUNT(*) AS n, AVG(z) AS mean_z FROM zcatalog GROUP BY spectype ORDER BY n DESC")?;
+    crate::output::emit(
+        &ctx,
+        &types,
+        &csv_out(&out_dir, "spectypes.csv"),
+        "SPECTYPES",
+    )?;
+    done.push("SQL: objects per spectral type -> quickstart/spectypes.csv".to_string());
+
+    // 4. Analyses that exist so far: void membership from the V2 catalogs.
+    outer.info("[4/6] analyses and spectra");
+    let membership = store.sql_readonly(
+        "SELECT g.algorithm, COUNT(*) AS galaxies, SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) AS in_voids, \
+         ROUND(100.0 * SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) / COUNT(*), 1) AS void_percent \
+         FROM v2_galzone g JOIN v2_zonevoid zv ON zv.file_id = g.file_id AND zv.zone = g.zone GROUP BY g.algorithm ORDER BY g.algorithm",
+    )?;
+    crate::output::emit(
+        &ctx,
+        &membership,
+        &csv_out(&out_dir, "v2_void_membership.csv"),
+        "MEMBERSHIP",
+    )?;
+    for r in &membership.rows {
+        done.push(format!(
+            "V2 void membership ({}): {} of {} galaxies in voids ({}%)",
+            r[0], r[2], r[1], r[3]
+        ));
+    }
+
+    // Spectra: the coadds into the spectral store, one quasar plotted.
+    let built = crate::run_in_process(
+        &crate::spectra::Build,
+        &ctx,
+        &SpectraBuildArgs {
+            from: demo_dir.clone(),
+            select: None,
+            survey: None,
+            program: None,
+            out: None,
+            keep_negative_targetids: false,
+        },
+    )?;
+    done.push(format!(
+        "spectral store: {} spectra from {} coadds in {} Parquet files ({} already built) -> {}",
+        built.spectra,
+        built.coadds,
+        built.built,
+        built.unchanged,
+        home.join("spectra").display()
+    ));
+    let qso = store.sql_readonly("SELECT targetid, z FROM redshifts WHERE spectype = 'QSO' AND zwarn = 0 ORDER BY targetid LIMIT 1")?;
+    if let Some(tid) = qso.rows.first().and_then(|r| r[0].as_i64()) {
+        let fetched = crate::spectra::fetch_spectra(&mut store, &[tid])?;
+        if let Some(f) = fetched.first() {
+            let svg = crate::render::spectrum_svg(&crate::render::SpectrumPlot {
+                title: format!("demo quasar TARGETID {tid}  z = {:.3}", f.z),
+                wavelength: &f.wavelength,
+                flux: &f.row.flux,
+                ivar: &f.row.ivar,
+                mask: &f.row.mask,
+                z: f.z.is_finite().then_some(f.z),
+                rest_frame: false,
+            });
+            let plot = out_dir.join(format!("spectrum_{tid}.svg"));
+            std::fs::write(&plot, svg).with_context(|| format!("writing {}", plot.display()))?;
+            done.push(format!("spectrum: quasar {tid} read back by TARGETID and plotted -> quickstart/spectrum_{tid}.svg"));
+        }
+    }
+
+    // 5. Voids: membership from the demo's DESIVAST catalogs, void-vs-wall
+    // statistics, and our own VoidFinder on a demo patch with known voids.
+    outer.info("[5/6] cosmic voids");
+    done.extend(voids_steps(outer, args, &demo_dir, &out_dir)?);
+
+    // 6. The 21 cm line: a synthetic SDR recording through the spectrometer.
+    outer.info("[6/6] hydrogen line");
+    done.extend(hline_steps(outer, args, &out_dir)?);
+
+    let summary = serde_json::json!({
+        "astrolab_version": env!("CARGO_PKG_VERSION"),
+        "store": sc.describe(),
+        "demo": demo,
+        "steps": done,
+        "seconds": t0.elapsed().as_secs_f64(),
+    });
+    let summary_path = out_dir.join("summary.json");
+    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)?)
+        .with_context(|| format!("writing {}", summary_path.display()))?;
+
+    outer.info("");
+    outer.info(format!(
+        "astrolab quickstart finished in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    ));
+    for d in &done {
+        outer.info(format!("  - {d}"));
+    }
+    outer.info("");
+    outer.info(format!("Results:  {}", out_dir.display()));
+    outer.info(format!("Database: {}", sc.describe()));
+    outer.info("");
+    outer.info("Try next:");
+    outer.info(format!("  astrolab query cone --ra {ra:.3} --dec {dec:.3} --radius 1deg --table fastspec --where \"logmstar > 10.5\""));
+    outer.info("  astrolab query sql \"SELECT algorithm, COUNT(*) FROM voidfinder_holes GROUP BY algorithm\"");
+    outer.info("  astrolab db status");
+    outer.info("  astrolab spectra get TARGETID --plot spectrum.svg --rest-frame");
+    outer.info("Real DESI DR1 data (zpix-main-bright.fits, fastspec-iron-main-bright-nside1-hp*.fits, DESIVAST_*.fits):");
+    outer.info("  astrolab ingest /path/to/desi/dr1/");
+    outer
+        .info("  astrolab fetch desi --survey main --program dark --healpix 26065 --dest desi-dr1");
+    outer.info(
+        "  astrolab spectra build --from desi-dr1 --select \"spectype = 'QSO' AND zwarn = 0\"",
+    );
+    outer.info("The web server over the same store (API, pages, run queue, metrics):");
+    outer
+        .info("  astrolab user add YOU --admin        # asks for a password; no defaults anywhere");
+    outer.info("  astrolab serve --insecure-cookies    # then open http://127.0.0.1:8080 (plain HTTP on loopback only)");
+    outer.info("PostgreSQL (with q3c for the fastest cone searches):");
+    outer.info("  ASTROLAB_DATABASE_URL=postgres://user@host/astrolab astrolab ingest ...");
+    Ok(summary)
+}
+
+/// Runs one step from the arguments a user would type after the
+/// command's words (same declaration, same parsing), in this process.
+fn run_step<P: crate::Pipeline>(ctx: &Ctx, pipeline: &P, args: &[String]) -> Result<()> {
+    let params: P::Params =
+        parse_args(args).map_err(|e| anyhow::anyhow!("quickstart step {}: {e}", args.join(" ")))?;
+    crate::run_in_process(pipeline, ctx, &params)?;
+    Ok(())
+}
+
+fn s(p: &std::path::Path) -> String {
+    p.display().to_string()
+}
+
+/// Void membership, statistics and VoidFinder on demo skies.
+fn voids_steps(
+    ctx: &Ctx,
+    args: &QuickstartArgs,
+    demo_dir: &std::path::Path,
+    out_dir: &std::path::Path,
+) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    // Membership of every demo galaxy in the demo's DESIVAST catalogs
+    // (VoidFinder and V2, both caps), stored and queryable.
+    let mut catalogs: Vec<PathBuf> = std::fs::read_dir(demo_dir)
+        .with_context(|| format!("listing {}", demo_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("DESIVAST") && n.ends_with(".fits"))
+        })
+        .collect();
+    catalogs.sort();
+    let mut cmd: Vec<String> = Vec::new();
+    for c in &catalogs {
+        cmd.push("--catalog".into());
+        cmd.push(s(c));
+    }
+    run_step(ctx, &crate::voids::Classify, &cmd)?;
+    done.push(format!(
+        "void membership: every demo galaxy classified against {} DESIVAST catalogs (try: astrolab voids members --summary)",
+        catalogs.len()
+    ));
+    let stats_dir = out_dir.join("voids");
+    run_step(
+        ctx,
+        &crate::voids::Compare,
+        &[
+            "--out".into(),
+            s(&stats_dir),
+            "--replicates".into(),
+            "200".into(),
+        ],
+    )?;
+    done.push(format!(
+        "void vs wall statistics (KS, AD, bootstrap CIs, CDF figures) -> {}",
+        stats_dir.join("summary.txt").display()
+    ));
+
+    // VoidFinder on a compact demo patch dense enough to resolve its
+    // planted voids (a DR7-like density; interiors at 5 % of the mean, as
+    // Hoyle & Vogeley 2004 measure in real voids).
+    let patch = astrolab_demo::generate_catalog(&DemoConfig {
+        seed: args.seed,
+        n_galaxies: 40_000,
+        footprint: astrolab_demo::Footprint {
+            ra_min_deg: 150.0,
+            ra_max_deg: 200.0,
+            dec_min_deg: 0.0,
+            dec_max_deg: 35.0,
+            z_min: 0.02,
+            z_max: 0.11,
+        },
+        void_density_contrast: 0.05,
+        spectra: astrolab_demo::SpectraConfig {
+            enabled: false,
+            ..astrolab_demo::SpectraConfig::default()
+        },
+        ..DemoConfig::default()
+    })
+    .context("generating the VoidFinder demo patch")?;
+    let g = &patch.galaxies;
+    let csv_path = out_dir.join("voidfinder_patch_galaxies.csv");
+    let mut text = String::from("ra,dec,z\n");
+    for i in 0..g.ra_deg.len() {
+        text.push_str(&format!("{},{},{}\n", g.ra_deg[i], g.dec_deg[i], g.z[i]));
+    }
+    std::fs::write(&csv_path, text).with_context(|| format!("writing {}", csv_path.display()))?;
+    let vf_path = out_dir.join("voidfinder_patch_VoidFinder_Output.fits");
+    run_step(
+        ctx,
+        &crate::voids::Find,
+        &[
+            s(&csv_path),
+            "--omega-m".into(),
+            patch.config.omega_m.to_string(),
+            "--output".into(),
+            s(&vf_path),
+        ],
+    )?;
+    let found = astrolab_formats::vast::read_vast_voidfinder(&vf_path)
+        .with_context(|| format!("reading {}", vf_path.display()))?;
+    let big: Vec<_> = patch
+        .voids
+        .iter()
+        .filter(|v| v.radius_mpc_h > 15.0)
+        .collect();
+    let recovered = big
+        .iter()
+        .filter(|v| {
+            found.maximals.iter().any(|m| {
+                let d = (0..3)
+                    .map(|a| (m.center_mpc_h[a] - v.center_mpc_h[a]).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                d <= 0.2 * v.radius_mpc_h
+                    && (m.radius_mpc_h - v.radius_mpc_h).abs() <= 0.15 * v.radius_mpc_h
+            })
+        })
+        .count();
+    done.push(format!(
+        "VoidFinder: {} voids in a {}-galaxy demo patch; {recovered} of {} planted voids with R > 15 Mpc/h recovered (centre within 0.2 R, radius within 15 %) -> {}",
+        found.maximals.len(),
+        g.ra_deg.len(),
+        big.len(),
+        vf_path.display()
+    ));
+    Ok(done)
+}
+
+/// One synthetic SDR recording through `hline process`, with its truth.
+fn hline_steps(ctx: &Ctx, args: &QuickstartArgs, out_dir: &std::path::Path) -> Result<Vec<String>> {
+    let dir = out_dir.join("hline");
+    let meta = crate::hline::process::write_demo_recording(&dir, args.seed)?;
+    run_step(
+        ctx,
+        &crate::hline::Process,
+        &[
+            s(&meta),
+            // 12 integrations of 0.25 s (the recording is 3 s long), and the
+            // demo receiver's system temperature to put the line in kelvin.
+            "--integration-s".into(),
+            "0.25".into(),
+            "--tsys-k".into(),
+            "120".into(),
+            "--waterfall".into(),
+            "svg".into(),
+        ],
+    )?;
+    Ok(vec![format!(
+        "hydrogen line: synthetic 8-bit SDR recording (RFI, DC spike, bandpass ripple; truth in {}) -> flagged spectra, the line's LSR velocity and a waterfall in {}",
+        meta.with_extension("").with_extension("truth.json").display(),
+        ctx.home().join("hline").display()
+    )])
+}
