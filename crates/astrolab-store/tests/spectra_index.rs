@@ -133,7 +133,7 @@ fn spectype_and_source_files_leave_out_what_they_must() {
             store.spectra_source_file_ids(&r).unwrap(),
             Some(vec![file.file_id])
         );
-        r.sources = serde_json::to_string(&[file.name.clone()]).unwrap();
+        r.sources = serde_json::to_string(std::slice::from_ref(&file.name)).unwrap();
         assert_eq!(
             store.spectra_source_file_ids(&r).unwrap(),
             Some(vec![file.file_id])
