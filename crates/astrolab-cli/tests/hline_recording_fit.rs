@@ -123,7 +123,7 @@ fn same_components<'a>(
             .collect()
     };
     assert_eq!(
-        channels(&web, "narrowband_rfi"),
+        channels(web, "narrowband_rfi"),
         channels(cli, "flagged_channels")
     );
     wc
