@@ -512,7 +512,7 @@ mod fold_tests {
         let want: Vec<usize> = (18..=25).chain(58..=65).collect();
         assert_eq!(nan, want);
         // Near the band edge the mask is clipped, never out of range.
-        let m = mask_fold_ghosts(&s, 2, 5, 90);
+        let m = mask_fold_ghosts(&s, 2, 5, 95);
         assert!(m[99].is_nan() && m[0].is_finite());
     }
 }
