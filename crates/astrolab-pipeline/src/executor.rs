@@ -224,15 +224,7 @@ fn write_result(out_dir: &Path, result: &Value) -> Result<(), PipelineError> {
     let mut text = serde_json::to_vec_pretty(&rel)
         .map_err(|e| PipelineError::Failed(anyhow::anyhow!("the result as JSON: {e}")))?;
     text.push(b'\n');
-    let tmp = out_dir.join(format!(".{RESULT_FILE}.tmp"));
-    let io = |e: std::io::Error| {
-        PipelineError::Failed(anyhow::anyhow!(
-            "writing {}: {e}",
-            out_dir.join(RESULT_FILE).display()
-        ))
-    };
-    std::fs::write(&tmp, &text).map_err(io)?;
-    std::fs::rename(&tmp, out_dir.join(RESULT_FILE)).map_err(io)
+    crate::output::write_file(&out_dir.join(RESULT_FILE), &text).map_err(PipelineError::Failed)
 }
 
 /// This build's software facts.

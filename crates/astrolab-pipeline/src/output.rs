@@ -12,6 +12,14 @@ use astrolab_store::{ResultTable, Value};
 use crate::context::Ctx;
 use crate::params::defs::{OutputArgs, OutputFormat};
 
+/// Writes `bytes` to `path` atomically ([`astrolab_formats::atomic`]: a
+/// reader or a kill never sees a partial file), naming the file in the
+/// error. Every output file of a pipeline is written through here.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    astrolab_formats::atomic::write(path, bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// Writes `table` as `out` asks: to its `--output` file, else into
 /// `stdout` (the CLI passes its standard output).
 pub fn write_to(
@@ -24,13 +32,9 @@ pub fn write_to(
         (OutputFormat::Fits, None) => bail!("--format fits needs --output FILE.fits"),
         (OutputFormat::Fits, Some(p)) => write_fits_table(table, p, extname),
         (fmt, Some(p)) => {
-            let mut f = std::io::BufWriter::new(
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-            );
-            write_text(table, fmt, &mut f)?;
-            f.flush()
-                .with_context(|| format!("writing {}", p.display()))?;
-            Ok(())
+            let mut text = Vec::new();
+            write_text(table, fmt, &mut text)?;
+            write_file(p, &text)
         }
         (fmt, None) => {
             let mut w = std::io::BufWriter::new(stdout);
@@ -65,10 +69,11 @@ pub fn write_json_to(
         Ok(())
     };
     match &out.output {
-        Some(p) => write(&mut std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        ))
-        .with_context(|| format!("writing {}", p.display())),
+        Some(p) => {
+            let mut text = Vec::new();
+            write(&mut text)?;
+            write_file(p, &text)
+        }
         None => write(&mut std::io::BufWriter::new(stdout)),
     }
 }

@@ -254,7 +254,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
                 rest_frame: false,
             });
             let plot = out_dir.join(format!("spectrum_{tid}.svg"));
-            std::fs::write(&plot, svg).with_context(|| format!("writing {}", plot.display()))?;
+            crate::output::write_file(&plot, svg.as_bytes())?;
             done.push(format!("spectrum: quasar {tid} read back by TARGETID and plotted -> quickstart/spectrum_{tid}.svg"));
         }
     }
@@ -276,8 +276,10 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
         "seconds": t0.elapsed().as_secs_f64(),
     });
     let summary_path = out_dir.join("summary.json");
-    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)?)
-        .with_context(|| format!("writing {}", summary_path.display()))?;
+    crate::output::write_file(
+        &summary_path,
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
 
     outer.info("");
     outer.info(format!(
@@ -399,7 +401,7 @@ fn voids_steps(
     for i in 0..g.ra_deg.len() {
         text.push_str(&format!("{},{},{}\n", g.ra_deg[i], g.dec_deg[i], g.z[i]));
     }
-    std::fs::write(&csv_path, text).with_context(|| format!("writing {}", csv_path.display()))?;
+    crate::output::write_file(&csv_path, text.as_bytes())?;
     let vf_path = out_dir.join("voidfinder_patch_VoidFinder_Output.fits");
     run_step(
         ctx,

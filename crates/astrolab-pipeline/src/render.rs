@@ -15,9 +15,7 @@ pub fn write_plot(svg: &str, path: &std::path::Path) -> anyhow::Result<()> {
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase())
     {
-        Some(e) if e == "svg" => {
-            std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))
-        }
+        Some(e) if e == "svg" => crate::output::write_file(path, svg.as_bytes()),
         Some(e) if e == "png" => {
             let mut opt = resvg::usvg::Options::default();
             let db = opt.fontdb_mut();

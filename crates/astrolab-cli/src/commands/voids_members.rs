@@ -2,7 +2,7 @@
 //! per-catalog summary, or the TARGETIDs of one class (written fast: the
 //! void-vs-wall selection may hold millions).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use crate::cli::OutputArgs;
@@ -145,9 +145,9 @@ pub fn run(ctx: &astrolab_pipeline::Ctx, args: &MembersArgs) -> Result<()> {
         let ids = store.void_membership_targets(a, v)?;
         match &args.out.output {
             Some(p) => {
-                let f =
-                    std::fs::File::create(p).with_context(|| format!("writing {}", p.display()))?;
-                write_ids(f, &ids).with_context(|| format!("writing {}", p.display()))?;
+                let mut text = Vec::new();
+                write_ids(&mut text, &ids)?;
+                astrolab_pipeline::output::write_file(p, &text)?;
             }
             None => write_ids(std::io::stdout().lock(), &ids)?,
         }

@@ -757,21 +757,18 @@ pub fn write_demo_recording(dir: &Path, seed: u64) -> Result<PathBuf> {
     synth.quantisation = Quantisation::Bits8;
     let stem = dir.join(format!("hline-demo-{seed}"));
     let (meta, data) = sigmf_pair(&stem);
-    let tmp = data.with_extension("sigmf-data.tmp");
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?,
-    );
     let mut bytes = Vec::new();
-    let truth = generate(&synth, |x| {
-        bytes.clear();
-        encode_into(IqDatatype::Cu8, x, &mut bytes);
-        std::io::Write::write_all(&mut f, &bytes)
+    let mut truth = None;
+    astrolab_formats::atomic::write_with(&data, |f| {
+        truth = Some(generate(&synth, |x| {
+            bytes.clear();
+            encode_into(IqDatatype::Cu8, x, &mut bytes);
+            std::io::Write::write_all(f, &bytes)
+        })?);
+        Ok::<(), std::io::Error>(())
     })
-    .with_context(|| format!("writing {}", tmp.display()))?;
-    f.into_inner()
-        .map_err(|e| e.into_error())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &data).with_context(|| format!("renaming to {}", data.display()))?;
+    .with_context(|| format!("writing {}", data.display()))?;
+    let truth = truth.expect("the generator ran");
     // 2026-11-22T20:00:00Z from Onsala, towards l = 30, b = 0.
     let start = 1_795_377_600.0;
     write_sigmf_meta(
@@ -817,8 +814,10 @@ pub fn write_demo_recording(dir: &Path, seed: u64) -> Result<PathBuf> {
         "n_clipped": truth.n_clipped,
     });
     let tp = stem.with_extension("truth.json");
-    std::fs::write(&tp, serde_json::to_string_pretty(&truth_json)? + "\n")
-        .with_context(|| format!("writing {}", tp.display()))?;
+    super::table::write_atomic(
+        &tp,
+        (serde_json::to_string_pretty(&truth_json)? + "\n").as_bytes(),
+    )?;
     Ok(meta)
 }
 

@@ -366,13 +366,4 @@ fn finite(v: f64) -> serde_json::Value {
     }
 }
 
-/// Writes `bytes` to a temporary name beside `path`, then renames.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp{}",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
-}
+pub use crate::output::write_file as write_atomic;

@@ -222,15 +222,13 @@ fn run(ctx: &Ctx, args: &CompareArgs) -> Result<CompareOutput> {
         }
     }
     let txt = summary_text(args, &algorithms, &rows, &fracs, &across);
-    std::fs::write(out.join("summary.txt"), &txt)
-        .with_context(|| format!("writing {}", out.join("summary.txt").display()))?;
+    crate::output::write_file(&out.join("summary.txt"), txt.as_bytes())?;
     let json = serde_json::json!({"properties": rows, "quenched": fracs, "across_algorithms": across,
         "level": args.level, "replicates": args.replicates, "seed": args.seed});
-    std::fs::write(
-        out.join("summary.json"),
-        serde_json::to_string_pretty(&json)?,
-    )
-    .with_context(|| format!("writing {}", out.join("summary.json").display()))?;
+    crate::output::write_file(
+        &out.join("summary.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
     // The text ends in a newline: one line each, as `print!` gave them.
     for line in txt.lines() {
         ctx.info(line);

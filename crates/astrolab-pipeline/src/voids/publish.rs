@@ -289,10 +289,8 @@ fn run(ctx: &Ctx, args: &PublishArgs) -> Result<PublishOutput> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let sums = dir.join("SHA256SUMS");
-    let tmp = dir.join(format!(".SHA256SUMS.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, format!("{sum}  {name}\n"))
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &sums).with_context(|| format!("renaming to {}", sums.display()))?;
+    astrolab_formats::atomic::write(&sums, format!("{sum}  {name}\n").as_bytes())
+        .with_context(|| format!("writing {}", sums.display()))?;
     ctx.info(format!(
         "wrote {} ({} galaxies, {} void, {} control; {} voids) and {}",
         args.output.display(),
