@@ -6,3 +6,4 @@
 //! Modules are added by topic: rest-frame preprocessing, the synthetic
 //! labelled benchmark set, the variational autoencoder (burn), the
 //! Isolation Forest on its latents, and score calibration.
+pub mod dataset;
