@@ -7,3 +7,4 @@
 //! labelled benchmark set, the variational autoencoder (burn), the
 //! Isolation Forest on its latents, and score calibration.
 pub mod dataset;
+pub mod preprocess;
