@@ -61,6 +61,7 @@ mod geometry;
 mod lines;
 mod output;
 mod population;
+mod rarities;
 mod sky;
 mod spectra;
 mod spectra_out;
@@ -69,7 +70,10 @@ mod voids;
 
 use std::path::Path;
 
-pub use config::{DemoConfig, Footprint, SpectraConfig, VoidEffects};
+pub use config::{
+    DemoConfig, Footprint, QsoPopulation, RarityMix, SpectraConfig, VoidEffects,
+    BENCHMARK_QSO_PER_DEG2,
+};
 pub use error::DemoError;
 pub use finders::{
     GalZone, Hole, Maximal, V2Algorithm, V2Catalog, V2Void, VoidCatalogs, VoidFinderCatalog,
@@ -83,8 +87,8 @@ pub use output::{
 pub use sky::{generate_catalog, Galaxies, MeasuredEffects, SyntheticSky, HEALPIX_NSIDE};
 pub use spectra::{
     balnicity_km_s, calzetti_k, dn4000_of, outflow_wavelength_a, resolution_data, simulate_spectra,
-    Arm, BalTrough, Rarity, SimSpectrum, SpectraGroup, SyntheticSpectra, ARMS, LINE_REST_A,
-    MASK_COSMIC, RESOLUTION_NDIAG, WAVE_STEP_A,
+    AbsorberLine, Arm, BalTrough, Rarity, SimSpectrum, SpectraGroup, SyntheticSpectra, ARMS,
+    LINE_REST_A, MASK_COSMIC, RESOLUTION_NDIAG, WAVE_STEP_A,
 };
 pub use spectra_out::{SPECTRA_TRUTH_CSV, SPECTRA_TRUTH_JSON};
 pub use targets::{ObjectKind, Spectrum};

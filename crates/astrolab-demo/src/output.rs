@@ -823,9 +823,7 @@ pub fn write_sky(dir: &Path, sky: &SyntheticSky) -> Result<DemoSummary, DemoErro
     for cat in &sky.void_catalogs.v2 {
         files.push(write_v2(dir, sky, cat, cap)?);
     }
-    let spectra = crate::spectra::simulate_spectra(sky)?;
-    files.extend(crate::spectra_out::write_spectra(dir, sky, &spectra)?);
-    drop(spectra);
+    files.extend(crate::spectra_out::write_spectra(dir, sky)?);
     files.push(write_truth_csv(dir, sky)?);
     let truth = write_truth_json(dir, sky, &files)?;
     let truth_path = truth.path.clone();

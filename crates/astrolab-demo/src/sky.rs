@@ -364,10 +364,16 @@ pub fn generate_catalog(cfg: &DemoConfig) -> Result<SyntheticSky, DemoError> {
             ObjectKind::Star
         };
         let (ra, dec) = geom.sample_radec(&mut other_rng);
-        let (z, mag_r, g_minus_r, r_minus_z) = match kind {
-            ObjectKind::Qso => (
+        let (z, mag_r, g_minus_r, r_minus_z) = match (kind, &cfg.qso_population) {
+            (ObjectKind::Qso, None) => (
                 (gauss(&mut other_rng, 0.35).exp()).clamp(0.3, 3.5),
                 other_rng.gen_range(17.5..20.0),
+                0.15 + gauss(&mut other_rng, 0.1),
+                0.25 + gauss(&mut other_rng, 0.1),
+            ),
+            (ObjectKind::Qso, Some(q)) => (
+                other_rng.gen_range(q.z_min..q.z_max),
+                other_rng.gen_range(q.mag_r_min..q.mag_r_max),
                 0.15 + gauss(&mut other_rng, 0.1),
                 0.25 + gauss(&mut other_rng, 0.1),
             ),

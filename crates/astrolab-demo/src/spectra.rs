@@ -66,7 +66,7 @@ use crate::targets::ObjectKind;
 use crate::DemoError;
 
 /// Speed of light (km/s).
-const C_KM_S: f64 = 299_792.458;
+pub(crate) const C_KM_S: f64 = 299_792.458;
 /// Speed of light (A/s), for f_nu -> f_lambda.
 const C_A_S: f64 = 2.997_924_58e18;
 /// Pixel step of every arm (A).
@@ -119,13 +119,13 @@ pub const LINE_REST_A: [f64; crate::N_LINES] = [
     3727.09, 3729.88, 4862.68, 4960.30, 5008.24, 6549.86, 6564.61, 6585.27, 6718.29, 6732.67,
 ];
 
-const LYA_A: f64 = 1215.67;
-const SIIV_A: f64 = 1396.76;
-const CIV_A: f64 = 1549.06;
-const CIII_A: f64 = 1908.73;
-const MGII_A: f64 = 2798.75;
-const HBETA_A: f64 = 4862.68;
-const HALPHA_A: f64 = 6564.61;
+pub(crate) const LYA_A: f64 = 1215.67;
+pub(crate) const SIIV_A: f64 = 1396.76;
+pub(crate) const CIV_A: f64 = 1549.06;
+pub(crate) const CIII_A: f64 = 1908.73;
+pub(crate) const MGII_A: f64 = 2798.75;
+pub(crate) const HBETA_A: f64 = 4862.68;
+pub(crate) const HALPHA_A: f64 = 6564.61;
 const OIII_5007_A: f64 = 5008.24;
 const OIII_4959_A: f64 = 4960.30;
 
@@ -184,6 +184,60 @@ pub enum Rarity {
     },
     /// A whole arm with flux 0 and ivar 0 (MASK left 0).
     DroppedArm { arm: &'static str },
+    /// An intervening absorption system below the quasar's redshift: a
+    /// strong Mg II or C IV doublet, or a damped Ly-alpha system (DLA).
+    NarrowAbsorber {
+        /// `MgII`, `CIV` or `DLA`.
+        system: &'static str,
+        z_abs: f64,
+        /// Doppler parameter `b = sqrt(2) sigma_v` (km/s).
+        b_km_s: f64,
+        /// `log10 N(HI) / cm^-2` (DLA only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        log_n_hi: Option<f64>,
+        lines: Vec<AbsorberLine>,
+    },
+    /// Every broad emission line on the grid moved by `velocity_km_s`
+    /// (positive: redshifted) against the systemic redshift Z.
+    ShiftedLines {
+        velocity_km_s: f64,
+        lines: Vec<&'static str>,
+    },
+    /// Broad lines split into a blue and a red peak at `-+ half_separation`.
+    DoublePeakedLines {
+        half_separation_km_s: f64,
+        /// Share of the line flux in the blue peak.
+        blue_fraction: f64,
+        lines: Vec<&'static str>,
+    },
+    /// A flux-calibration step: every arm redward of the `junction` (`B/R`
+    /// or `R/Z` dichroic) multiplied by `factor`, its ivar by `1/factor^2`.
+    ArmStep { junction: &'static str, factor: f64 },
+    /// A star (schematic model) written as a quasar at the catalog's Z.
+    StarAsQso { teff_k: f64, velocity_km_s: f64 },
+    /// A galaxy at `z_galaxy` written as a quasar at the catalog's Z.
+    GalaxyAsQso {
+        z_galaxy: f64,
+        dn4000: f64,
+        vdisp_km_s: f64,
+        /// Rest-frame equivalent width of its H-alpha emission (A).
+        halpha_rest_ew_a: f64,
+    },
+}
+
+/// One absorption line of a [`Rarity::NarrowAbsorber`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AbsorberLine {
+    pub line: &'static str,
+    /// Vacuum rest wavelength (A).
+    pub rest_wavelength_a: f64,
+    /// `rest_wavelength_a * (1 + z_abs)`.
+    pub observed_wavelength_a: f64,
+    pub oscillator_strength: f64,
+    /// Optical depth at the line centre (before the instrument).
+    pub tau0: f64,
+    /// Rest-frame equivalent width (A).
+    pub rest_ew_a: f64,
 }
 
 impl Rarity {
@@ -197,15 +251,37 @@ impl Rarity {
             Rarity::DeadColumn { .. } => "dead_column",
             Rarity::CosmicSpike { .. } => "cosmic_spike",
             Rarity::DroppedArm { .. } => "dropped_arm",
+            Rarity::NarrowAbsorber { .. } => "narrow_absorber",
+            Rarity::ShiftedLines { .. } => "shifted_lines",
+            Rarity::DoublePeakedLines { .. } => "double_peaked_lines",
+            Rarity::ArmStep { .. } => "arm_step",
+            Rarity::StarAsQso { .. } => "star_as_qso",
+            Rarity::GalaxyAsQso { .. } => "galaxy_as_qso",
+        }
+    }
+
+    /// The class of issue 17 the rarity belongs to: `bal`,
+    /// `narrow_absorber`, `line_kinematics`, `odd_continuum`, `artefact`
+    /// or `not_a_quasar`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Rarity::Bal { .. } => "bal",
+            Rarity::NarrowAbsorber { .. } => "narrow_absorber",
+            Rarity::OiiiOutflow { .. }
+            | Rarity::ShiftedLines { .. }
+            | Rarity::DoublePeakedLines { .. } => "line_kinematics",
+            Rarity::Reddened { .. } | Rarity::SharpBreak { .. } => "odd_continuum",
+            Rarity::DeadColumn { .. }
+            | Rarity::CosmicSpike { .. }
+            | Rarity::DroppedArm { .. }
+            | Rarity::ArmStep { .. } => "artefact",
+            Rarity::StarAsQso { .. } | Rarity::GalaxyAsQso { .. } => "not_a_quasar",
         }
     }
 
     /// Artefacts (not astrophysical): the model is untouched, the data are.
     pub fn is_artefact(&self) -> bool {
-        matches!(
-            self,
-            Rarity::DeadColumn { .. } | Rarity::CosmicSpike { .. } | Rarity::DroppedArm { .. }
-        )
+        self.class() == "artefact"
     }
 }
 
@@ -364,7 +440,7 @@ fn lsf_sigma_px(t: f64) -> f64 {
 }
 
 /// Instrumental sigma (A) at an observed wavelength.
-fn lsf_sigma_a(wave_a: f64) -> f64 {
+pub(crate) fn lsf_sigma_a(wave_a: f64) -> f64 {
     let arm = ARMS
         .iter()
         .rev()
@@ -420,7 +496,7 @@ fn nmgy_to_flam(nmgy: f64, wave_a: f64) -> f64 {
 }
 
 /// Effective wavelength of the r band used to normalise models (A).
-const R_BAND_A: f64 = 6200.0;
+pub(crate) const R_BAND_A: f64 = 6200.0;
 
 /// Calzetti et al. (2000) k(lambda), lambda in A (Eq. 4, R_V = 4.05),
 /// extrapolated linearly below 1200 A.
@@ -477,27 +553,38 @@ pub fn balnicity_km_s(depth: f64, v_min_km_s: f64, v_max_km_s: f64) -> f64 {
 }
 
 /// Inputs of one spectrum taken from the catalogs.
-struct Target {
-    targetid: i64,
-    kind: ObjectKind,
-    zcat_row: usize,
-    healpix: i32,
-    z: f64,
+pub(crate) struct Target {
+    pub targetid: i64,
+    pub kind: ObjectKind,
+    pub zcat_row: usize,
+    pub healpix: i32,
+    pub z: f64,
     /// Fibre r flux (nanomaggies).
-    fiber_r_nmgy: f64,
-    tsnr2_bgs: f64,
-    galaxy: Option<GalaxyInputs>,
+    pub fiber_r_nmgy: f64,
+    pub tsnr2_bgs: f64,
+    pub galaxy: Option<GalaxyInputs>,
+    /// How this spectrum's rarity is chosen.
+    pub planned: Planned,
 }
 
-struct GalaxyInputs {
-    dn4000: f64,
-    vdisp_km_s: f64,
-    line_flux: [f64; crate::N_LINES],
+/// How a spectrum's rarity is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Planned {
+    /// With this probability, of a kind drawn from the default weights.
+    Draw(f64),
+    /// Allotted in advance (`SpectraConfig::rarity_mix`): this kind, or none.
+    Kind(Option<&'static str>),
+}
+
+pub(crate) struct GalaxyInputs {
+    pub dn4000: f64,
+    pub vdisp_km_s: f64,
+    pub line_flux: [f64; crate::N_LINES],
 }
 
 /// Galaxy continuum shape (rest frame, arbitrary units): a power law of
 /// slope `beta` times a break of height `step` centred at 3975 A.
-fn galaxy_continuum(rest_a: f64, beta: f64, step: f64) -> f64 {
+pub(crate) fn galaxy_continuum(rest_a: f64, beta: f64, step: f64) -> f64 {
     let s = 1.0 / step + (1.0 - 1.0 / step) * 0.5 * (1.0 + ((rest_a - 3975.0) / 15.0).tanh());
     (rest_a / 5500.0).powf(beta) * s
 }
@@ -519,7 +606,7 @@ pub fn dn4000_of(f_lambda: impl Fn(f64) -> f64) -> f64 {
 /// Slope and break height of the continuum of a galaxy of the given
 /// Dn4000: the slope reddens with Dn4000, the height is solved for so that
 /// the model's own Dn4000 is the catalog's.
-fn galaxy_continuum_params(dn4000: f64) -> (f64, f64) {
+pub(crate) fn galaxy_continuum_params(dn4000: f64) -> (f64, f64) {
     let beta = (2.0 * (dn4000 - 1.5)).clamp(-1.5, 1.5);
     let target = dn4000.clamp(0.8, 4.0);
     let mut step = target;
@@ -582,6 +669,35 @@ fn lya_forest<R: Rng>(rng: &mut R, wave: &[f64], z: f64) -> Vec<f64> {
     tau.iter().map(|t| (-t).exp()).collect()
 }
 
+/// Noiseless galaxy spectrum at redshift `z` on `wave` with the r-band
+/// flux density `target_flam`, and the continuum normalisation used.
+pub(crate) fn galaxy_model(
+    wave: &[f64],
+    z: f64,
+    g: &GalaxyInputs,
+    target_flam: f64,
+) -> (Vec<f64>, f64) {
+    let (beta, step) = galaxy_continuum_params(g.dn4000);
+    let norm = target_flam / galaxy_continuum(R_BAND_A / (1.0 + z), beta, step);
+    let mut m: Vec<f64> = wave
+        .iter()
+        .map(|w| galaxy_continuum(w / (1.0 + z), beta, step) * norm)
+        .collect();
+    for (k, &l0) in LINE_REST_A.iter().enumerate() {
+        let obs = l0 * (1.0 + z);
+        let sigma_v = obs * g.vdisp_km_s / C_KM_S;
+        let sigma = (sigma_v * sigma_v + lsf_sigma_a(obs).powi(2)).sqrt();
+        add_gaussian(&mut m, wave, obs, sigma, g.line_flux[k].max(0.0));
+    }
+    (m, norm)
+}
+
+/// The r-band flux density (1e-17 erg/s/cm^2/A) a target's model is
+/// scaled to.
+pub(crate) fn target_flam(t: &Target) -> f64 {
+    nmgy_to_flam(t.fiber_r_nmgy.max(0.05), R_BAND_A)
+}
+
 /// The noiseless model (no rarity) and the COEFF of one target.
 fn base_model(
     t: &Target,
@@ -592,22 +708,10 @@ fn base_model(
     let z = t.z.max(0.0);
     let rest: Vec<f64> = wave.iter().map(|w| w / (1.0 + z)).collect();
     let mut coeff = [0.0; 10];
-    let target_flam = nmgy_to_flam(t.fiber_r_nmgy.max(0.05), R_BAND_A);
+    let target_flam = target_flam(t);
     let mut model = match (&t.galaxy, templates) {
         (Some(g), _) => {
-            let (beta, step) = galaxy_continuum_params(g.dn4000);
-            let shape: Vec<f64> = rest
-                .iter()
-                .map(|&l| galaxy_continuum(l, beta, step))
-                .collect();
-            let norm = target_flam / galaxy_continuum(R_BAND_A / (1.0 + z), beta, step);
-            let mut m: Vec<f64> = shape.iter().map(|s| s * norm).collect();
-            for (k, &l0) in LINE_REST_A.iter().enumerate() {
-                let obs = l0 * (1.0 + z);
-                let sigma_v = obs * g.vdisp_km_s / C_KM_S;
-                let sigma = (sigma_v * sigma_v + lsf_sigma_a(obs).powi(2)).sqrt();
-                add_gaussian(&mut m, wave, obs, sigma, g.line_flux[k].max(0.0));
-            }
+            let (m, norm) = galaxy_model(wave, z, g, target_flam);
             for (i, c) in coeff.iter_mut().enumerate() {
                 *c = norm * gauss(rng, 1.0) / (1.0 + i as f64);
             }
@@ -870,7 +974,7 @@ impl NoiseModel {
     }
 }
 
-fn arm_offset(k: usize) -> usize {
+pub(crate) fn arm_offset(k: usize) -> usize {
     ARMS[..k].iter().map(|a| a.n_pix).sum()
 }
 
@@ -888,16 +992,29 @@ fn simulate_one(
     wave: &[f64],
     noise: &NoiseModel,
     templates: Option<&QsoTemplates>,
-    rarity_fraction: f64,
 ) -> SimSpectrum {
     let mut model_rng = spectrum_rng(seed, t.targetid, 0);
+    // The model stream as it starts, to evaluate the same object again at
+    // other wavelengths (shifted and double-peaked lines).
+    let model_rng_start = model_rng.clone();
     let mut rarity_rng = spectrum_rng(seed, t.targetid, 1);
     let mut noise_rng = spectrum_rng(seed, t.targetid, 2);
     let (mut model, coeff) = base_model(t, wave, templates, &mut model_rng);
-    let rarity =
-        (rarity_rng.gen::<f64>() < rarity_fraction).then(|| draw_rarity(&mut rarity_rng, t));
+    let rarity = match t.planned {
+        Planned::Draw(fraction) => {
+            (rarity_rng.gen::<f64>() < fraction).then(|| draw_rarity(&mut rarity_rng, t))
+        }
+        Planned::Kind(kind) => kind.map(|k| crate::rarities::draw_kind(&mut rarity_rng, t, k)),
+    };
     if let Some(r) = &rarity {
         apply_to_model(&mut model, wave, t, r);
+        // The base model at wavelengths times `factor`: the same object
+        // with every feature moved by 1 / factor.
+        let base_at = |factor: f64| {
+            let scaled: Vec<f64> = wave.iter().map(|w| w * factor).collect();
+            base_model(t, &scaled, templates, &mut model_rng_start.clone()).0
+        };
+        crate::rarities::apply_to_model(&mut model, wave, t, r, &base_at);
     }
     let depth_scale = match t.kind {
         ObjectKind::Galaxy => (1000.0 / t.tsnr2_bgs.max(1.0)).sqrt().clamp(0.5, 5.0),
@@ -959,6 +1076,14 @@ fn simulate_one(
                     mask[i] = 0;
                 }
             }
+            Rarity::ArmStep { junction, factor } => {
+                // The arms redward of the junction: R and Z, or Z.
+                let first = if *junction == "B/R" { 1 } else { 2 };
+                for i in arm_offset(first)..n {
+                    flux[i] *= *factor as f32;
+                    ivar[i] /= (*factor * *factor) as f32;
+                }
+            }
             _ => {}
         }
     }
@@ -984,6 +1109,8 @@ fn rng_poisson<R: Rng>(rng: &mut R, mean: f64) -> usize {
 
 /// Random stream of the target selection.
 const SELECTION_STREAM: u64 = 9;
+/// Random stream of the allotment of rarities ([`crate::RarityMix`]).
+const RARITY_MIX_STREAM: u64 = 10;
 
 /// Choose the targets: whole HEALPix pixels of galaxies (in a seeded random
 /// order, while they fit under `max_galaxies`) and up to `n_qso` quasars.
@@ -1027,6 +1154,7 @@ fn select_targets(sky: &SyntheticSky) -> (Vec<Target>, Vec<Target>) {
                     vdisp_km_s: g.vdisp_km_s[i],
                     line_flux: g.line_flux[i],
                 }),
+                planned: Planned::Draw(cfg.rarity_fraction),
             }
         })
         .collect();
@@ -1036,9 +1164,21 @@ fn select_targets(sky: &SyntheticSky) -> (Vec<Target>, Vec<Target>) {
     qso_rows.shuffle(&mut rng);
     qso_rows.truncate(cfg.n_qso);
     qso_rows.sort_unstable();
+    let planned: Vec<Planned> = match &cfg.rarity_mix {
+        None => vec![Planned::Draw(cfg.rarity_fraction); qso_rows.len()],
+        Some(mix) => {
+            let mut mix_rng = ChaCha8Rng::seed_from_u64(sky.config.seed);
+            mix_rng.set_stream(RARITY_MIX_STREAM);
+            crate::rarities::allot_kinds(&mut mix_rng, qso_rows.len(), cfg.rarity_fraction, mix)
+                .into_iter()
+                .map(Planned::Kind)
+                .collect()
+        }
+    };
     let qsos = qso_rows
         .into_iter()
-        .map(|r| {
+        .zip(planned)
+        .map(|(r, planned)| {
             let s = &sky.zcatalog[r];
             Target {
                 targetid: s.targetid,
@@ -1050,65 +1190,122 @@ fn select_targets(sky: &SyntheticSky) -> (Vec<Target>, Vec<Target>) {
                 fiber_r_nmgy: 0.78 * f64::from(s.flux_nmgy[1]),
                 tsnr2_bgs: f64::from(s.tsnr2_bgs),
                 galaxy: None,
+                planned,
             }
         })
         .collect();
     (galaxies, qsos)
 }
 
-fn group(program: &'static str, spectra: Vec<SimSpectrum>) -> Vec<SpectraGroup> {
-    let mut groups: Vec<SpectraGroup> = Vec::new();
-    for s in spectra {
+/// Targets of consecutive equal HEALPix pixels, one group each.
+fn group_targets(program: &'static str, targets: Vec<Target>) -> Vec<PlannedGroup> {
+    let mut groups: Vec<PlannedGroup> = Vec::new();
+    for t in targets {
         match groups.last_mut() {
-            Some(g) if g.healpix == s.healpix => g.spectra.push(s),
-            _ => groups.push(SpectraGroup {
+            Some(g) if g.healpix == t.healpix => g.targets.push(t),
+            _ => groups.push(PlannedGroup {
                 program,
-                healpix: s.healpix,
-                spectra: vec![s],
+                healpix: t.healpix,
+                targets: vec![t],
             }),
         }
     }
     groups
 }
 
-/// Simulate the spectra of `sky` as configured by
-/// [`crate::DemoConfig::spectra`] (an empty set when disabled).
-pub fn simulate_spectra(sky: &SyntheticSky) -> Result<SyntheticSpectra, DemoError> {
-    let cfg = &sky.config.spectra;
-    let templates = load_templates(cfg.templates_dir.as_deref())?;
-    let qso_model = if templates.is_some() {
-        "redrock-templates"
-    } else {
-        "power-law"
-    };
-    if !cfg.enabled {
-        return Ok(SyntheticSpectra {
-            groups: Vec::new(),
+/// The targets of one coadd file, before simulation.
+struct PlannedGroup {
+    program: &'static str,
+    healpix: i32,
+    targets: Vec<Target>,
+}
+
+/// Everything needed to simulate the spectra of a sky one group at a time,
+/// so that writing a large set holds one file's spectra in memory, not all.
+pub(crate) struct SpectraPlan {
+    seed: u64,
+    templates: Option<QsoTemplates>,
+    qso_model: &'static str,
+    wave: Vec<f64>,
+    noise: NoiseModel,
+    /// Bright (galaxy) groups first, then dark (quasar) groups.
+    groups: Vec<PlannedGroup>,
+}
+
+impl SpectraPlan {
+    /// Load the templates and choose the targets of `sky` (none when the
+    /// spectra are disabled).
+    pub(crate) fn new(sky: &SyntheticSky) -> Result<Self, DemoError> {
+        let cfg = &sky.config.spectra;
+        let templates = load_templates(cfg.templates_dir.as_deref())?;
+        let qso_model = if templates.is_some() {
+            "redrock-templates"
+        } else {
+            "power-law"
+        };
+        let wave = all_wavelengths();
+        let noise = NoiseModel::new(&wave);
+        let groups = if cfg.enabled {
+            let (galaxies, qsos) = select_targets(sky);
+            // Targets are in zcatalog order (HEALPIX, then TARGETID).
+            let mut g = group_targets("bright", galaxies);
+            g.extend(group_targets("dark", qsos));
+            g
+        } else {
+            Vec::new()
+        };
+        Ok(SpectraPlan {
+            seed: sky.config.seed,
+            templates,
             qso_model,
-        });
+            wave,
+            noise,
+            groups,
+        })
     }
-    let wave = all_wavelengths();
-    let noise = NoiseModel::new(&wave);
-    let (galaxies, qsos) = select_targets(sky);
-    let seed = sky.config.seed;
-    let sim = |ts: &[Target]| -> Vec<SimSpectrum> {
-        ts.iter()
-            .map(|t| {
-                simulate_one(
-                    seed,
-                    t,
-                    &wave,
-                    &noise,
-                    templates.as_ref(),
-                    cfg.rarity_fraction,
-                )
-            })
-            .collect()
-    };
-    // Targets are in zcatalog order (HEALPIX, then TARGETID).
-    let mut groups = group("bright", sim(&galaxies));
-    groups.extend(group("dark", sim(&qsos)));
-    Ok(SyntheticSpectra { groups, qso_model })
+
+    /// `redrock-templates` or `power-law`.
+    pub(crate) fn qso_model(&self) -> &'static str {
+        self.qso_model
+    }
+
+    pub(crate) fn n_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Simulate group `i` (0-based, in file order).
+    pub(crate) fn group(&self, i: usize) -> SpectraGroup {
+        let g = &self.groups[i];
+        SpectraGroup {
+            program: g.program,
+            healpix: g.healpix,
+            spectra: g
+                .targets
+                .iter()
+                .map(|t| {
+                    simulate_one(
+                        self.seed,
+                        t,
+                        &self.wave,
+                        &self.noise,
+                        self.templates.as_ref(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Simulate the spectra of `sky` as configured by
+/// [`crate::DemoConfig::spectra`] (an empty set when disabled), all in
+/// memory (about 0.13 MB a spectrum; [`crate::generate_sky`] writes them
+/// one file at a time instead).
+pub fn simulate_spectra(sky: &SyntheticSky) -> Result<SyntheticSpectra, DemoError> {
+    let plan = SpectraPlan::new(sky)?;
+    Ok(SyntheticSpectra {
+        groups: (0..plan.n_groups()).map(|i| plan.group(i)).collect(),
+        qso_model: plan.qso_model(),
+    })
 }
 
 #[cfg(test)]

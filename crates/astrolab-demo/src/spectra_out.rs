@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::output::{fits_err, provenance, write_atomic, DemoFile};
 use crate::sky::{SyntheticSky, HEALPIX_NSIDE};
-use crate::spectra::{resolution_data, Rarity, SimSpectrum, SpectraGroup, SyntheticSpectra, ARMS};
+use crate::spectra::{resolution_data, Rarity, SimSpectrum, SpectraGroup, SpectraPlan, ARMS};
 use crate::targets::Spectrum;
 use crate::DemoError;
 
@@ -212,11 +212,6 @@ fn write_coadd(dir: &Path, sky: &SyntheticSky, g: &SpectraGroup) -> Result<DemoF
                 .flat_map(|s| pick(s, k).iter().copied())
                 .collect()
         };
-        let res1 = resolution_data(arm);
-        let mut res = Vec::with_capacity(nspec * res1.len());
-        for _ in 0..nspec {
-            res.extend_from_slice(&res1);
-        }
         let name = |what: &str| format!("{}_{what}", arm.name);
         hdus.extend([
             HduOut::Image {
@@ -247,13 +242,20 @@ fn write_coadd(dir: &Path, sky: &SyntheticSky, g: &SpectraGroup) -> Result<DemoF
                         .collect(),
                 ),
             },
-            HduOut::Image {
+        ]);
+        if sky.config.spectra.write_resolution {
+            let res1 = resolution_data(arm);
+            let mut res = Vec::with_capacity(nspec * res1.len());
+            for _ in 0..nspec {
+                res.extend_from_slice(&res1);
+            }
+            hdus.push(HduOut::Image {
                 extname: name("RESOLUTION"),
                 header: vec![],
                 shape: vec![nspec, crate::spectra::RESOLUTION_NDIAG, n],
                 data: ImageData::F32(res),
-            },
-        ]);
+            });
+        }
     }
     let mut scores = vec![col(
         "TARGETID",
@@ -396,7 +398,7 @@ fn write_redrock(dir: &Path, sky: &SyntheticSky, g: &SpectraGroup) -> Result<Dem
 
 /// One row of the spectra truth table.
 #[derive(Debug, Clone, Serialize)]
-struct TruthRow<'a> {
+struct TruthRow {
     targetid: i64,
     spectype: &'static str,
     z: f64,
@@ -404,29 +406,33 @@ struct TruthRow<'a> {
     /// The coadd file and row of the spectrum.
     file: String,
     row: usize,
+    /// [`Rarity::class`], written when the rarities follow a
+    /// [`crate::RarityMix`] (the anomaly benchmark).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class: Option<&'static str>,
     #[serde(flatten)]
-    rarity: &'a Rarity,
+    rarity: Rarity,
 }
 
-fn truth_rows(spectra: &SyntheticSpectra) -> Vec<TruthRow<'_>> {
+/// The truth rows of one group's spectra that carry a rarity.
+fn truth_rows(g: &SpectraGroup, with_class: bool) -> Vec<TruthRow> {
     let mut out = Vec::new();
-    for g in &spectra.groups {
-        for (row, s) in g.spectra.iter().enumerate() {
-            if let Some(r) = &s.rarity {
-                out.push(TruthRow {
-                    targetid: s.targetid,
-                    spectype: match s.kind {
-                        crate::ObjectKind::Qso => "QSO",
-                        crate::ObjectKind::Star => "STAR",
-                        crate::ObjectKind::Galaxy => "GALAXY",
-                    },
-                    z: s.z,
-                    healpix: s.healpix,
-                    file: g.coadd_file(),
-                    row,
-                    rarity: r,
-                });
-            }
+    for (row, s) in g.spectra.iter().enumerate() {
+        if let Some(r) = &s.rarity {
+            out.push(TruthRow {
+                targetid: s.targetid,
+                spectype: match s.kind {
+                    crate::ObjectKind::Qso => "QSO",
+                    crate::ObjectKind::Star => "STAR",
+                    crate::ObjectKind::Galaxy => "GALAXY",
+                },
+                z: s.z,
+                healpix: s.healpix,
+                file: g.coadd_file(),
+                row,
+                class: with_class.then(|| r.class()),
+                rarity: r.clone(),
+            });
         }
     }
     out
@@ -450,17 +456,17 @@ fn params_text(r: &Rarity) -> String {
 fn write_truth(
     dir: &Path,
     sky: &SyntheticSky,
-    spectra: &SyntheticSpectra,
+    qso_model: &'static str,
+    n_spec: usize,
+    rows: &[TruthRow],
 ) -> Result<[DemoFile; 2], DemoError> {
     use serde_json::json;
-    let rows = truth_rows(spectra);
     let jpath = dir.join(SPECTRA_TRUTH_JSON);
-    let n_spec: usize = spectra.groups.iter().map(|g| g.spectra.len()).sum();
-    let doc = json!({
+    let mut doc = json!({
         "generator": concat!("astrolab-demo ", env!("CARGO_PKG_VERSION")),
         "seed": sky.config.seed,
         "spectra_config": &sky.config.spectra,
-        "qso_model": spectra.qso_model,
+        "qso_model": qso_model,
         "n_spectra": n_spec,
         "n_rarities": rows.len(),
         "flux_unit": FLUX_UNIT,
@@ -469,8 +475,26 @@ fn write_truth(
                   left unflagged in MASK; the others change the astrophysical model. \
                   BAL troughs: flat bottom of depth `depth` between v_min and v_max \
                   (observed_min_a..observed_max_a), 500 km/s cosine tapers outside.",
-        "rarities": &rows,
+        "rarities": rows,
     });
+    if sky.config.spectra.rarity_mix.is_some() {
+        // The benchmark's labels: every spectrum not listed is a normal
+        // quasar; per class, how many are.
+        let mut counts = std::collections::BTreeMap::new();
+        for r in rows {
+            *counts.entry(r.rarity.class()).or_insert(0usize) += 1;
+        }
+        doc["n_quasars"] = json!(n_spec);
+        doc["class_counts"] = json!(counts);
+        doc["classes"] = json!({
+            "bal": "broad absorption troughs (kind bal)",
+            "narrow_absorber": "intervening Mg II / C IV doublets and DLAs (narrow_absorber)",
+            "line_kinematics": "shifted or double-peaked broad lines (shifted_lines, double_peaked_lines)",
+            "odd_continuum": "reddened or broken continua (reddened, sharp_break)",
+            "artefact": "instrument artefacts (arm_step, cosmic_spike, dead_column, dropped_arm)",
+            "not_a_quasar": "stars and galaxies written with SPECTYPE QSO (star_as_qso, galaxy_as_qso)",
+        });
+    }
     let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|source| DemoError::Json {
         path: jpath.clone(),
         source,
@@ -479,7 +503,7 @@ fn write_truth(
     write_atomic(&jpath, &bytes)?;
     let cpath = dir.join(SPECTRA_TRUTH_CSV);
     let mut s = String::from("TARGETID,KIND,SPECTYPE,Z,HEALPIX,FILE,ROW,PARAMS\n");
-    for r in &rows {
+    for r in rows {
         s.push_str(&format!(
             "{},{},{},{},{},{},{},{}\n",
             r.targetid,
@@ -489,7 +513,7 @@ fn write_truth(
             r.healpix,
             r.file,
             r.row,
-            params_text(r.rarity)
+            params_text(&r.rarity)
         ));
     }
     write_atomic(&cpath, s.as_bytes())?;
@@ -507,18 +531,21 @@ fn write_truth(
     ])
 }
 
-/// Write the coadd and redrock files of every group, then the truth table.
-pub(crate) fn write_spectra(
-    dir: &Path,
-    sky: &SyntheticSky,
-    spectra: &SyntheticSpectra,
-) -> Result<Vec<DemoFile>, DemoError> {
-    let mut files = Vec::with_capacity(2 * spectra.groups.len() + 2);
-    for g in &spectra.groups {
-        files.push(write_coadd(dir, sky, g)?);
-        files.push(write_redrock(dir, sky, g)?);
+/// Simulate and write the coadd and redrock files one group at a time (a
+/// large set never sits in memory whole), then the truth table.
+pub(crate) fn write_spectra(dir: &Path, sky: &SyntheticSky) -> Result<Vec<DemoFile>, DemoError> {
+    let plan = SpectraPlan::new(sky)?;
+    let with_class = sky.config.spectra.rarity_mix.is_some();
+    let mut files = Vec::with_capacity(2 * plan.n_groups() + 2);
+    let (mut rows, mut n_spec) = (Vec::new(), 0);
+    for i in 0..plan.n_groups() {
+        let g = plan.group(i);
+        files.push(write_coadd(dir, sky, &g)?);
+        files.push(write_redrock(dir, sky, &g)?);
+        rows.extend(truth_rows(&g, with_class));
+        n_spec += g.spectra.len();
     }
-    files.extend(write_truth(dir, sky, spectra)?);
+    files.extend(write_truth(dir, sky, plan.qso_model(), n_spec, &rows)?);
     Ok(files)
 }
 
