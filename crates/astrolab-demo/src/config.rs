@@ -96,7 +96,7 @@ pub struct SpectraConfig {
     /// n_galaxies` of them).
     pub n_qso: usize,
     /// Fraction of spectra given an injected rarity (BAL, [OIII] wing, odd
-    /// continuum, artefact).
+    /// continuum, artefact; more kinds with `rarity_mix`).
     pub rarity_fraction: f64,
     /// Directory holding `rrtemplate-QSO-{LOZ,HIZ}-v1.1.fits` (redrock QSO
     /// PCA templates); the quasar model falls back to a power law with

@@ -12,7 +12,7 @@
 //! | `DESIVAST_BGS_VOLLIM_V2_{REVOLVER,VIDE,ZOBOV}_NGC.fits` | VAST V2 (PRIMARY, VOIDS, ZONEVOID, GALZONE) |
 //! | `coadd-main-bright-PIX.fits`, `coadd-main-dark-PIX.fits` | healpix coadds (PRIMARY, FIBERMAP, EXP_FIBERMAP, B/R/Z WAVELENGTH, FLUX, IVAR, MASK, RESOLUTION, SCORES): galaxies (bright) and quasars (dark) per NSIDE 64 pixel |
 //! | `redrock-main-{bright,dark}-PIX.fits` | redrock (PRIMARY, REDSHIFTS, FIBERMAP, EXP_FIBERMAP, TSNR2), Z equal to the catalog's |
-//! | `spectra_truth.json`, `spectra_truth.csv` | rarities injected into the spectra (BAL troughs, [OIII] outflows, odd continua, artefacts) |
+//! | `spectra_truth.json`, `spectra_truth.csv` | rarities injected into the spectra (BAL troughs, [OIII] outflows, odd continua, artefacts; for the anomaly benchmark also narrow absorbers, shifted and double-peaked lines, arm steps, stars and galaxies as QSOs, with their class and visibility) |
 //! | `truth.json`, `truth_galaxies.csv` | planted voids, per-galaxy membership, injected effects |
 //!
 //! The sky: galaxies uniform in comoving volume (flat LCDM, h = 1) over an
@@ -46,6 +46,11 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! [`DemoConfig::anomaly_benchmark`] is the labelled quasar set for
+//! anomaly detection (issue 17): N quasars at z 0.5-3.5 in DESI coadd and
+//! redrock files, a given fraction with injected rarities spread evenly
+//! over six classes, the labels in `spectra_truth.json`.
 //!
 //! [`generate_catalog`] gives the same sky in memory ([`SyntheticSky`]),
 //! [`simulate_spectra`] its spectra ([`SyntheticSpectra`]; whether and

@@ -298,12 +298,14 @@ fn draw_absorber(rng: &mut ChaCha8Rng, z: f64) -> Option<Rarity> {
         let log_n_hi = rng.gen_range(20.3..21.3);
         let tau0 = dla_tau(10f64.powf(log_n_hi), DLA_B_KM_S, HI_LYA.1);
         let rest_ew = dla_rest_ew_a(10f64.powf(log_n_hi), DLA_B_KM_S);
+        let lines = vec![line(HI_LYA, tau0, rest_ew)];
         return Some(Rarity::NarrowAbsorber {
             system,
             z_abs,
             b_km_s: DLA_B_KM_S,
             log_n_hi: Some(log_n_hi),
-            lines: vec![line(HI_LYA, tau0, rest_ew)],
+            total_rest_ew_a: total_rest_ew_a(z_abs, DLA_B_KM_S, Some(log_n_hi), &lines),
+            lines,
         });
     }
     let (doublet, ew) = if system == "MgII" {
@@ -315,12 +317,14 @@ fn draw_absorber(rng: &mut ChaCha8Rng, z: f64) -> Option<Rarity> {
     let b_km_s = ew * C_KM_S / (doublet[0].1 * gaussian_line_ew_units(tau0));
     let tau0_2 = tau0 * doublet[1].2 * doublet[1].1 / (doublet[0].2 * doublet[0].1);
     let ew_2 = doublet[1].1 * b_km_s / C_KM_S * gaussian_line_ew_units(tau0_2);
+    let lines = vec![line(doublet[0], tau0, ew), line(doublet[1], tau0_2, ew_2)];
     Some(Rarity::NarrowAbsorber {
         system,
         z_abs,
         b_km_s,
         log_n_hi: None,
-        lines: vec![line(doublet[0], tau0, ew), line(doublet[1], tau0_2, ew_2)],
+        total_rest_ew_a: total_rest_ew_a(z_abs, b_km_s, None, &lines),
+        lines,
     })
 }
 
@@ -394,10 +398,12 @@ struct AbsorberSystem<'a> {
     lines: &'a [AbsorberLine],
 }
 
-/// Multiply `model` by the absorber's transmission seen through the LSF:
-/// `1 - (A * G)` with `A = 1 - exp(-tau)` on a 0.05 A grid and `G` the
-/// Gaussian LSF at each pixel (normalised over +-5 sigma).
-fn apply_absorber(model: &mut [f64], wave: &[f64], sys: &AbsorberSystem<'_>) {
+/// Step (A, observed) of the grid the absorption is computed on.
+const ABSORBER_DX_A: f64 = 0.05;
+
+/// The observed range an absorber affects, and its absorption `1 -
+/// exp(-tau)` there every [`ABSORBER_DX_A`] from the range's start.
+fn absorber_profile(sys: &AbsorberSystem<'_>) -> (f64, Vec<f64>) {
     let half = match sys.log_n_hi {
         Some(log_n) => dla_half_width_rest_a(10f64.powf(log_n)) * (1.0 + sys.z_abs),
         None => {
@@ -410,11 +416,32 @@ fn apply_absorber(model: &mut [f64], wave: &[f64], sys: &AbsorberSystem<'_>) {
     let first = sys.lines[0].observed_wavelength_a;
     let last = sys.lines[sys.lines.len() - 1].observed_wavelength_a;
     let (lo, hi) = (first - half, last + half);
-    const DX: f64 = 0.05;
-    let n = ((hi - lo) / DX).ceil() as usize + 1;
-    let absorbed: Vec<f64> = (0..n)
-        .map(|j| 1.0 - (-absorber_tau(sys, lo + j as f64 * DX)).exp())
+    let n = ((hi - lo) / ABSORBER_DX_A).ceil() as usize + 1;
+    let absorbed = (0..n)
+        .map(|j| 1.0 - (-absorber_tau(sys, lo + j as f64 * ABSORBER_DX_A)).exp())
         .collect();
+    (lo, absorbed)
+}
+
+/// Rest equivalent width (A) of a whole absorption system.
+fn total_rest_ew_a(z_abs: f64, b_km_s: f64, log_n_hi: Option<f64>, lines: &[AbsorberLine]) -> f64 {
+    let (_, absorbed) = absorber_profile(&AbsorberSystem {
+        z_abs,
+        b_km_s,
+        log_n_hi,
+        lines,
+    });
+    absorbed.iter().sum::<f64>() * ABSORBER_DX_A / (1.0 + z_abs)
+}
+
+/// Multiply `model` by the absorber's transmission seen through the LSF:
+/// `1 - (A * G)` with `A = 1 - exp(-tau)` on a 0.05 A grid and `G` the
+/// Gaussian LSF at each pixel (normalised over +-5 sigma).
+fn apply_absorber(model: &mut [f64], wave: &[f64], sys: &AbsorberSystem<'_>) {
+    const DX: f64 = ABSORBER_DX_A;
+    let (lo, absorbed) = absorber_profile(sys);
+    let n = absorbed.len();
+    let hi = lo + (n - 1) as f64 * DX;
     for (m, &w) in model.iter_mut().zip(wave) {
         if w < lo || w > hi {
             continue;

@@ -47,11 +47,19 @@
 //!   an unflagged cosmic-ray spike, an arm dropped with flux and ivar 0).
 //!   Artefacts are left unflagged in MASK on purpose: they are there to be
 //!   found.
+//! - With a [`crate::RarityMix`] (the anomaly benchmark, see
+//!   [`crate::DemoConfig::anomaly_benchmark`]) the quasars' rarities are
+//!   allotted exactly and may also be intervening narrow absorbers (Mg II,
+//!   C IV, DLA), shifted or double-peaked broad lines, arm-junction steps,
+//!   stars or galaxies written as quasars, and BALs of varied strength;
+//!   their models are in `rarities.rs`, with references.
 //!
 //! Deterministic: every spectrum draws from its own ChaCha8 streams seeded
 //! by the config seed and its TARGETID (one stream for the model, one for
 //! the rarity, one for the noise), so the model of a spectrum does not
-//! depend on whether a rarity was injected into it.
+//! depend on whether a rarity was injected into it. The writer simulates
+//! one HEALPix group at a time, so memory stays at one file's spectra
+//! whatever the number of quasars.
 
 use std::path::{Path, PathBuf};
 
@@ -195,6 +203,9 @@ pub enum Rarity {
         /// `log10 N(HI) / cm^-2` (DLA only).
         #[serde(skip_serializing_if = "Option::is_none")]
         log_n_hi: Option<f64>,
+        /// Rest equivalent width of the whole system (A): less than the
+        /// sum of the lines' when a wide doublet blends.
+        total_rest_ew_a: f64,
         lines: Vec<AbsorberLine>,
     },
     /// Every broad emission line on the grid moved by `velocity_km_s`
@@ -236,7 +247,7 @@ pub struct AbsorberLine {
     pub oscillator_strength: f64,
     /// Optical depth at the line centre (before the instrument).
     pub tau0: f64,
-    /// Rest-frame equivalent width (A).
+    /// Rest-frame equivalent width of this line alone (A).
     pub rest_ew_a: f64,
 }
 
@@ -302,6 +313,12 @@ pub struct SimSpectrum {
     /// Redrock-like COEFF (template coefficients, zero padded to 10).
     pub coeff: [f64; 10],
     pub rarity: Option<Rarity>,
+    /// How visible the rarity is in this spectrum's noise: `sum ivar (E -
+    /// E0)^2` over the pixels, with `E` the expected flux with the rarity
+    /// (artefacts included) and `E0` without, `ivar` as written. About 25
+    /// is a 5 sigma feature; 0 for what has ivar 0 (dead columns, dropped
+    /// arms). `None` without a rarity.
+    pub rarity_delta_chi2: Option<f64>,
 }
 
 /// The spectra of one HEALPix pixel and program (one coadd + redrock file).
@@ -1006,6 +1023,7 @@ fn simulate_one(
         }
         Planned::Kind(kind) => kind.map(|k| crate::rarities::draw_kind(&mut rarity_rng, t, k)),
     };
+    let plain_model = rarity.is_some().then(|| model.clone());
     if let Some(r) = &rarity {
         apply_to_model(&mut model, wave, t, r);
         // The base model at wavelengths times `factor`: the same object
@@ -1087,6 +1105,35 @@ fn simulate_one(
             _ => {}
         }
     }
+    let rarity_delta_chi2 = plain_model.map(|plain| {
+        let mut expected = model.clone();
+        match &rarity {
+            Some(Rarity::ArmStep { junction, factor }) => {
+                let first = if *junction == "B/R" { 1 } else { 2 };
+                expected[arm_offset(first)..]
+                    .iter_mut()
+                    .for_each(|e| *e *= factor);
+            }
+            Some(Rarity::CosmicSpike {
+                arm,
+                first_pixel,
+                n_pixels,
+                amplitude,
+            }) => {
+                let o = arm_offset(arm_index(arm)) + first_pixel;
+                expected[o..o + n_pixels]
+                    .iter_mut()
+                    .for_each(|e| *e += amplitude);
+            }
+            _ => {}
+        }
+        expected
+            .iter()
+            .zip(&plain)
+            .zip(&ivar)
+            .map(|((e, p), &iv)| f64::from(iv) * (e - p).powi(2))
+            .sum()
+    });
     let model32: Vec<f32> = model.iter().map(|&x| x as f32).collect();
     SimSpectrum {
         targetid: t.targetid,
@@ -1100,6 +1147,7 @@ fn simulate_one(
         model: split3(&model32),
         coeff,
         rarity,
+        rarity_delta_chi2,
     }
 }
 

@@ -410,6 +410,9 @@ struct TruthRow {
     /// [`crate::RarityMix`] (the anomaly benchmark).
     #[serde(skip_serializing_if = "Option::is_none")]
     class: Option<&'static str>,
+    /// [`SimSpectrum::rarity_delta_chi2`], written with `class`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delta_chi2: Option<f64>,
     #[serde(flatten)]
     rarity: Rarity,
 }
@@ -431,6 +434,7 @@ fn truth_rows(g: &SpectraGroup, with_class: bool) -> Vec<TruthRow> {
                 file: g.coadd_file(),
                 row,
                 class: with_class.then(|| r.class()),
+                delta_chi2: s.rarity_delta_chi2.filter(|_| with_class),
                 rarity: r.clone(),
             });
         }
@@ -485,6 +489,11 @@ fn write_truth(
             *counts.entry(r.rarity.class()).or_insert(0usize) += 1;
         }
         doc["n_quasars"] = json!(n_spec);
+        doc["delta_chi2"] = json!(
+            "per rarity: sum over pixels of ivar (E - E0)^2, E the expected flux with the \
+             rarity and E0 without, ivar as written: how visible it is in this spectrum's \
+             noise (25 is about 5 sigma; 0 where the pixels have ivar 0)"
+        );
         doc["class_counts"] = json!(counts);
         doc["classes"] = json!({
             "bal": "broad absorption troughs (kind bal)",
