@@ -32,6 +32,9 @@
 //!   around each line (-12000..+12000 km/s, less on the red side of
 //!   H-beta and H-alpha, so that [OIII] and [SII] stay put) with 2000 km/s
 //!   cosine tapers; the continuum under the window barely changes.
+//! - Reddened continua with E(B-V) = 0.05-0.3 (the dust-reddened quasars
+//!   of Richards et al. 2003, AJ 126, 1131), less than the demo's default
+//!   0.3-0.8, which at z ~ 3 leaves no rest-UV flux to see.
 //! - Arm-junction steps: the arms redward of the B/R or R/Z dichroic
 //!   multiplied by 0.7-0.9 or 1.1-1.3 (a flux-calibration error; ivar
 //!   scales with it), an artefact applied to the data, not the model.
@@ -140,8 +143,11 @@ fn try_kind(rng: &mut ChaCha8Rng, t: &Target, kind: &str) -> Option<Rarity> {
                 lines,
             }
         }
+        // Dust-reddened quasars: E(B-V) up to ~0.3 (Richards et al. 2003,
+        // AJ 126, 1131). The demo's default 0.3-0.8 leaves nothing of a
+        // z ~ 3 quasar's rest-UV (7 mag at 1500 A).
         "reddened" => Rarity::Reddened {
-            ebv_mag: rng.gen_range(0.3..0.8),
+            ebv_mag: rng.gen_range(0.05..0.3),
         },
         "sharp_break" => Rarity::SharpBreak {
             observed_wavelength_a: rng.gen_range(4500.0..8500.0),
