@@ -544,3 +544,86 @@ impl DemoConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_fields_stay_out_of_the_default_config_json() {
+        // truth.json and spectra_truth.json serialise the config: the demo's
+        // files keep their bytes when the benchmark's fields are unset.
+        let v = serde_json::to_value(DemoConfig::default()).unwrap();
+        assert!(v.get("qso_population").is_none());
+        assert!(v["spectra"].get("rarity_mix").is_none());
+        assert!(v["spectra"].get("write_resolution").is_none());
+        let b = serde_json::to_value(DemoConfig::anomaly_benchmark(100, 0.02, 1)).unwrap();
+        assert_eq!(b["spectra"]["write_resolution"], false);
+        assert_eq!(b["qso_population"]["z_min"], 0.5);
+        // And they read back, missing or present.
+        let back: DemoConfig = serde_json::from_value(b).unwrap();
+        assert_eq!(back, DemoConfig::anomaly_benchmark(100, 0.02, 1));
+        let plain: DemoConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(plain, DemoConfig::default());
+    }
+
+    #[test]
+    fn the_benchmark_sky_is_sized_to_desi_quasar_density() {
+        let c = DemoConfig::anomaly_benchmark(20_000, 0.015, 7);
+        c.validate().unwrap();
+        // 100 deg^2 in the Dec 0-10 band: 10.05 deg of RA.
+        let span = c.footprint.ra_max_deg - c.footprint.ra_min_deg;
+        assert!((span - 10.051).abs() < 1e-3, "{span}");
+        assert_eq!(c.qso_fraction, 20.0);
+        assert_eq!((c.spectra.n_qso, c.spectra.max_galaxies), (20_000, 0));
+        // Small sets keep a 1 deg wide strip; the largest allowed fits.
+        let small = DemoConfig::anomaly_benchmark(50, 0.02, 7);
+        assert_eq!(small.footprint.ra_max_deg - small.footprint.ra_min_deg, 1.0);
+        DemoConfig::anomaly_benchmark(100_000, 0.02, 7)
+            .validate()
+            .unwrap();
+        // One more is refused (the quasars per galaxy, then the spectra).
+        let err = DemoConfig::anomaly_benchmark(100_001, 0.02, 7)
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("qso_fraction"), "{err}");
+    }
+
+    #[test]
+    fn bad_mixes_and_populations_are_rejected() {
+        let mut c = DemoConfig::anomaly_benchmark(100, 0.02, 1);
+        c.spectra.rarity_mix = Some(RarityMix {
+            bal: -1.0,
+            ..RarityMix::default()
+        });
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("spectra.rarity_mix"), "{err}");
+        let zero = RarityMix {
+            bal: 0.0,
+            narrow_absorber: 0.0,
+            shifted_lines: 0.0,
+            double_peaked_lines: 0.0,
+            reddened: 0.0,
+            sharp_break: 0.0,
+            arm_step: 0.0,
+            cosmic_spike: 0.0,
+            dead_column: 0.0,
+            dropped_arm: 0.0,
+            star_as_qso: 0.0,
+            galaxy_as_qso: 0.0,
+        };
+        c.spectra.rarity_mix = Some(zero);
+        assert!(c.validate().is_err());
+        let mut c = DemoConfig::anomaly_benchmark(100, 0.02, 1);
+        c.qso_population = Some(QsoPopulation {
+            z_min: 3.0,
+            z_max: 2.0,
+            ..QsoPopulation::default()
+        });
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("qso_population.z_min/z_max"), "{err}");
+        // The weights of the default mix: a sixth per class.
+        let w: f64 = RarityMix::default().weights().iter().map(|x| x.1).sum();
+        assert!((w - 1.0).abs() < 1e-12);
+    }
+}
