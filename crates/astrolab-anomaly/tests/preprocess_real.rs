@@ -142,9 +142,9 @@ fn desi_quasar_from_three_arms() {
         .collect();
     let p = Preprocessor::default();
     let r = p.rest_frame(&segments, z).unwrap();
-    // 3600-9824 A at z = 2.225: rest 1116-3046 A, 872 pixels; the sky
-    // windows are narrower than a rest pixel (9.2-28 A observed) here, so
-    // only two pixels are lost whole.
+    // 3600-9824 A at z = 2.225: rest 1116-3046 A, 872 pixels. A rest
+    // pixel spans 4.1-11.3 A observed, so most sky windows (6-10 A) take
+    // only part of one; two pixels are lost whole. The coadd masks none.
     assert_eq!(r.n_valid, 870);
     same_scale(r.scale, 1.296_937_732_402_288_6);
     assert_eq!(r.ivar[pixel(1100.0)], 0.0);
