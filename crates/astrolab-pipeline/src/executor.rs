@@ -444,7 +444,9 @@ impl Executor for Subprocess {
                         }
                         return;
                     }
-                    std::thread::sleep(Duration::from_millis(50));
+                    // Parked, not slept: the run's end unparks it at once,
+                    // so a finished run never waits out the poll interval.
+                    std::thread::park_timeout(Duration::from_millis(50));
                 }
             })
         };
@@ -469,11 +471,13 @@ impl Executor for Subprocess {
                 .try_wait();
             match st {
                 Ok(Some(s)) => break s,
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                // Its stdout is closed, so the child is exiting: poll finely.
+                Ok(None) => std::thread::sleep(Duration::from_millis(1)),
                 Err(e) => return Err(PipelineError::Executor(format!("waiting for the run: {e}"))),
             }
         };
         finished.store(true, std::sync::atomic::Ordering::SeqCst);
+        watcher.thread().unpark();
         let _ = watcher.join();
         let err_text = err_reader.join().unwrap_or_default();
         if ctx.cancel.is_cancelled() {
