@@ -45,11 +45,28 @@ impl SinglePipeline for DemoData {
     type Output = DemoDataOutput;
 
     fn run(&self, ctx: &Ctx, args: &DemoDataArgs) -> Result<DemoDataOutput, PipelineError> {
-        let cfg = DemoConfig {
-            seed: args.seed,
-            n_galaxies: args.galaxies,
-            spectra: spectra_config(!args.no_spectra, args.templates.clone()),
-            ..DemoConfig::default()
+        let cfg = match args.anomaly_benchmark {
+            Some(_) if args.no_spectra => {
+                return Err(PipelineError::Failed(anyhow::Error::new(
+                    crate::error::UsageError(
+                        "--anomaly-benchmark writes spectra: drop --no-spectra".into(),
+                    ),
+                )))
+            }
+            Some(n) => {
+                let mut cfg = DemoConfig::anomaly_benchmark(n, args.rarity_fraction, args.seed);
+                cfg.spectra.templates_dir = templates_dir(args.templates.clone());
+                if cfg.spectra.templates_dir.is_none() {
+                    ctx.warn("no redrock QSO templates found (--templates DIR): the benchmark quasars fall back to a power-law model");
+                }
+                cfg
+            }
+            None => DemoConfig {
+                seed: args.seed,
+                n_galaxies: args.galaxies,
+                spectra: spectra_config(!args.no_spectra, args.templates.clone()),
+                ..DemoConfig::default()
+            },
         };
         let summary = generate_sky(&args.dir, &cfg)
             .with_context(|| format!("writing demo data to {}", args.dir.display()))?;

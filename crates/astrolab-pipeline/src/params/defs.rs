@@ -32,6 +32,32 @@ pub struct DemoDataArgs {
     /// present, else a power-law quasar model.
     #[arg(long)]
     pub templates: Option<PathBuf>,
+    /// Write the labelled anomaly benchmark instead of the demo sky: this
+    /// many DESI-like quasars (z 0.5-3.5, redrock templates, DESI noise,
+    /// masks and sky residuals) with injected rarities in ten kinds of six
+    /// classes, as coadd + redrock files and spectra_truth.json (--galaxies
+    /// is then ignored: the benchmark sky is sized by its quasars).
+    #[arg(long, value_name = "N_QUASARS")]
+    #[serde(default)]
+    pub anomaly_benchmark: Option<usize>,
+    /// With --anomaly-benchmark: the fraction of quasars given a rarity.
+    #[arg(long, default_value_t = 0.015, value_parser = rarity_fraction)]
+    #[serde(default = "default_rarity_fraction")]
+    pub rarity_fraction: f64,
+}
+
+fn default_rarity_fraction() -> f64 {
+    0.015
+}
+
+/// A fraction of spectra in (0, 0.5].
+fn rarity_fraction(s: &str) -> Result<f64, String> {
+    let f: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if f > 0.0 && f <= 0.5 {
+        Ok(f)
+    } else {
+        Err(format!("{f} is outside (0, 0.5]: rarities are rare"))
+    }
 }
 
 #[derive(Debug, Args, Serialize, Deserialize)]
