@@ -481,6 +481,41 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// TARGETIDs of the redshift catalogs (`redshifts`, the ingested
+    /// redrock files, then `zcatalog`) that pass `select`, a `--where`
+    /// expression over their columns (e.g. `spectype = 'QSO' AND zwarn =
+    /// 0`), leaving out rows of files in `forbidden` and of files the
+    /// principal a store acts for may not read. Sorted, each once.
+    pub fn select_target_ids(&mut self, select: &str, forbidden: &[i64]) -> Result<Vec<i64>> {
+        let p = ph(self);
+        let mut excluded: Vec<i64> = forbidden.to_vec();
+        excluded.extend(self.acting_forbidden());
+        excluded.sort_unstable();
+        excluded.dedup();
+        let mut out = Vec::new();
+        for spec in [&crate::schema::REDSHIFTS, &crate::schema::ZCATALOG] {
+            let c = crate::query::filter::compile(select, spec, p, 1)?;
+            let mut params = c.params;
+            let mut sql = format!(
+                "SELECT DISTINCT targetid FROM {} WHERE ({})",
+                spec.name, c.sql
+            );
+            if !excluded.is_empty() {
+                let (cond, ids) = not_in_ids("file_id", &excluded, p == '$', params.len() + 1);
+                params.push(ids);
+                sql.push_str(&format!(" AND {cond}"));
+            }
+            out.extend(
+                self.query_rows(&sql, &sql, &params)?
+                    .iter()
+                    .map(|r| int(&r[0])),
+            );
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
     /// Ranked score rows of a model that pass `filter`, most anomalous
     /// first, leaving out the files in `forbidden` (the caller's
     /// [`crate::ReadRules::forbidden_ids`]) and those the principal a

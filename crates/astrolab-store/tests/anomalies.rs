@@ -225,3 +225,51 @@ fn scores_round_trip_rank_filter_skip_and_label() {
         assert!(e.contains("no anomaly model"), "{b}: {e}");
     }
 }
+
+/// `--select` over the redshift catalogs: exactly the QSO rows with ZWARN
+/// 0 of an ingested zcatalog, and none of a file the caller may not read.
+#[test]
+fn select_target_ids_applies_the_filter_and_the_rules() {
+    let (dir, cfgs) = backends("anomalies_select");
+    let (ra, dec) = common::sky_points(60, 3);
+    let f = dir.path().join("zcat.fits");
+    common::write_zcatalog(&f, &ra, &dec, 3);
+    // The writer's rows: SPECTYPE cycles GALAXY, QSO, STAR; every tenth row
+    // has ZWARN 4. QSO rows are i % 3 == 1; those with i % 10 == 0 drop out.
+    let want: Vec<i64> = (0..60i64)
+        .filter(|i| i % 3 == 1 && i % 10 != 0)
+        .map(|i| 39627000000000000 + i)
+        .collect();
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        let b = store.backend();
+        let out = store
+            .ingest_file(
+                &f,
+                &astrolab_store::IngestOptions::default(),
+                &mut Progress::none(),
+            )
+            .unwrap();
+        let file_id = match out {
+            astrolab_store::IngestOutcome::Loaded { file, .. }
+            | astrolab_store::IngestOutcome::AlreadyIngested { file } => file.file_id,
+        };
+        let got = store
+            .select_target_ids("spectype = 'QSO' AND zwarn = 0", &[])
+            .unwrap();
+        assert_eq!(got, want, "{b}");
+        assert_eq!(got.len(), 18, "{b}");
+        assert!(
+            store
+                .select_target_ids("spectype = 'QSO'", &[file_id])
+                .unwrap()
+                .is_empty(),
+            "{b}"
+        );
+        let e = store
+            .select_target_ids("nonsense_column = 1", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nonsense_column"), "{b}: {e}");
+    }
+}
