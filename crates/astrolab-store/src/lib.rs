@@ -25,6 +25,7 @@
 
 mod accounts;
 pub mod acting;
+mod anomalies;
 mod audit;
 mod batch;
 mod datasets;
@@ -48,6 +49,10 @@ mod value;
 mod voids_membership;
 
 pub use accounts::{ApiTokenInfo, NewApiToken, NewSession, NewUser, Role, SessionInfo, User};
+pub use anomalies::{
+    latent_text, AnomalyFilter, AnomalyLabel, AnomalyLabelRow, AnomalyModel, AnomalyScore,
+    AnomalySkip, QUASAR_ANOMALIES,
+};
 pub use audit::{AuditEvent, AuditRecord};
 pub use datasets::{Dataset, ReadRules, Visibility};
 pub use error::{Result, StoreError};

@@ -94,6 +94,17 @@ static MIGRATIONS: &[Migration] = &[
         )),
         needs_q3c: false,
     },
+    Migration {
+        version: 9,
+        name: "anomalous quasars: model registry, scores, skips, labels",
+        sqlite: Some(include_str!(
+            "../migrations/sqlite/0009_quasar_anomalies.sql"
+        )),
+        postgres: Some(include_str!(
+            "../migrations/postgres/0009_quasar_anomalies.sql"
+        )),
+        needs_q3c: false,
+    },
 ];
 
 /// State of one migration in a database.
