@@ -6,8 +6,13 @@
 //! Modules are added by topic: rest-frame preprocessing, the synthetic
 //! labelled benchmark set, the variational autoencoder (burn), the
 //! Isolation Forest on its latents, and score calibration.
+pub mod checkpoint;
 pub mod dataset;
 pub mod model;
+pub mod train;
+
+#[cfg(test)]
+pub(crate) mod toy;
 
 /// The CPU backend: burn's pure-Rust ndarray backend, single-threaded (see
 /// the crate's `Cargo.toml`), so results are bit-identical run to run.

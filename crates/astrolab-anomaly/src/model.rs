@@ -39,7 +39,7 @@
 //! (CPU or CUDA). Parameter ids are numbered in construction order for the same
 //! reason: they key the optimiser state in a checkpoint.
 
-use burn::module::{Ignored, Module, Param, ParamId};
+use burn::module::{Ignored, Module, ModuleVisitor, Param, ParamId};
 use burn::nn::conv::Conv1d;
 use burn::nn::{Linear, PaddingConfig1d};
 use burn::tensor::activation::leaky_relu;
@@ -248,6 +248,28 @@ impl<B: Backend> Vae<B> {
     /// The network's shape.
     pub fn config(&self) -> &VaeConfig {
         &self.config.0
+    }
+
+    /// Every trainable parameter, flattened in module order (convolutions,
+    /// encoder layers, decoder layers; weight before bias).
+    pub fn weights(&self) -> Vec<f32> {
+        struct Collect(Vec<f32>);
+        impl<B: Backend> ModuleVisitor<B> for Collect {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+                let data = param.val().into_data().convert::<f32>();
+                self.0.extend(data.iter::<f32>());
+            }
+        }
+        let mut c = Collect(Vec::new());
+        self.visit(&mut c);
+        c.0
+    }
+
+    /// FNV-1a 64 of the bits of [`Self::weights`]: equal exactly when the
+    /// weights are bit-identical.
+    pub fn weights_fingerprint(&self) -> u64 {
+        let bytes: Vec<u8> = self.weights().iter().flat_map(|w| w.to_le_bytes()).collect();
+        crate::checkpoint::fnv1a64(&bytes)
     }
 
     /// Encodes a batch: `flux` and `mask` are `[batch, len]` (flux 0 and mask
