@@ -8,7 +8,9 @@
 //! Isolation Forest on its latents, and score calibration.
 pub mod checkpoint;
 pub mod dataset;
+pub mod iforest;
 pub mod model;
+pub mod score;
 pub mod train;
 
 #[cfg(test)]
