@@ -6,6 +6,7 @@
 //! Modules are added by topic: rest-frame preprocessing, the synthetic
 //! labelled benchmark set, the variational autoencoder (burn), the
 //! Isolation Forest on its latents, and score calibration.
+pub mod calibrate;
 pub mod checkpoint;
 pub mod dataset;
 pub mod iforest;
