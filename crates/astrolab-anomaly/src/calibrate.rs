@@ -1,0 +1,396 @@
+//! The combined ANOMALY_SCORE, its threshold at a chosen false-positive
+//! rate, and the metrics that judge it.
+//!
+//! **Combination.** The two detectors measure different things: the
+//! reconstruction reduced chi-square ([`crate::score`]) flags a spectrum the
+//! VAE cannot reproduce; the Isolation Forest score ([`crate::iforest`])
+//! flags one the VAE reproduces but places in a sparse corner of latent
+//! space. Their scales are unrelated (chi-square is heavy-tailed and
+//! unbounded; the forest score lives in (0, 1]), so each is first mapped
+//! through its own empirical distribution on held-out *normal* spectra
+//! (the "reference" set) — a rank normalisation, as in conformal outlier
+//! detection (Vovk, Gammerman & Shafer 2005; Bates et al. 2023, Ann. Stat.
+//! 51, 149) — and the two ranks are combined by their **maximum**. The
+//! maximum, not the mean: an anomaly often shows in one channel only (a
+//! broad absorption trough is badly reconstructed yet may sit in an
+//! ordinary latent region), and a mean would halve such a signal with the
+//! other channel's ordinary rank. The price of the maximum is more false
+//! positives at a given rank (two chances to be extreme), which the
+//! threshold below absorbs because it is calibrated on the combined score.
+//!
+//! **Rank normalisation** ([`Reference::rank`]): the mid-rank empirical CDF
+//! of the reference values (Hazen plotting positions, `(i - 1/2) / n` for
+//! distinct values), interpolated linearly between reference values so
+//! that it is continuous and strictly increasing inside the range, and
+//! continued beyond it by hyperbolic tails that tend to 0 and 1, with the
+//! reference range as their scale. So spectra more extreme than every
+//! reference normal still rank among themselves instead of tying at 1.
+//!
+//! **Threshold** ([`threshold_at_fpr`]): a spectrum is anomalous when its
+//! score is *above* the threshold; the threshold is the empirical quantile
+//! of the combined scores of a second held-out set of normal spectra (the
+//! "calibration" set, disjoint from the reference set so the quantile is
+//! not taken on the values that defined the ranks): the `k`-th smallest of
+//! `n` with `k = n - floor(n * fpr)`, so at most `floor(n * fpr)`
+//! calibration normals lie above it.
+//!
+//! **Metrics**: ROC AUC by the Mann–Whitney statistic with mid-ranks for
+//! ties (Hanley & McNeil 1982, Radiology 143, 29), precision in the top `k`
+//! (ties at the cut counted by their expected share) and recall per class
+//! at a threshold.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Calibration inputs that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("calibration: {0}")]
+pub struct CalibrateError(pub String);
+
+/// The empirical distribution of one score on reference normal spectra.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    /// Distinct reference values, ascending.
+    values: Vec<f64>,
+    /// Mid-rank CDF at each distinct value.
+    cdf: Vec<f64>,
+    /// Scale of the tails beyond the reference range.
+    tail_scale: f64,
+}
+
+impl Reference {
+    /// The distribution of `values` (at least one, all finite).
+    pub fn fit(values: &[f64]) -> Result<Self, CalibrateError> {
+        if values.is_empty() {
+            return Err(CalibrateError("no reference values".into()));
+        }
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(CalibrateError("non-finite reference value".into()));
+        }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len() as f64;
+        let (mut distinct, mut cdf) = (Vec::new(), Vec::new());
+        let mut i = 0;
+        while i < sorted.len() {
+            let j = sorted[i..].iter().take_while(|&&v| v == sorted[i]).count();
+            distinct.push(sorted[i]);
+            cdf.push((i as f64 + j as f64 / 2.0) / n);
+            i += j;
+        }
+        let range = sorted[sorted.len() - 1] - sorted[0];
+        Ok(Self {
+            values: distinct,
+            cdf,
+            tail_scale: if range > 0.0 { range } else { 1.0 },
+        })
+    }
+
+    /// The rank of `x` in `(0, 1)` (see the module docs); increasing in `x`,
+    /// `+inf` gives 1, `-inf` gives 0 and NaN gives NaN.
+    pub fn rank(&self, x: f64) -> f64 {
+        if x.is_nan() {
+            return f64::NAN;
+        }
+        let (v, p, s) = (&self.values, &self.cdf, self.tail_scale);
+        let last = v.len() - 1;
+        if x > v[last] {
+            return 1.0 - (1.0 - p[last]) * s / (s + (x - v[last]));
+        }
+        if x < v[0] {
+            return p[0] * s / (s + (v[0] - x));
+        }
+        // v[j] <= x < v[j + 1], or x == v[last].
+        let j = v.partition_point(|&r| r <= x) - 1;
+        if j == last {
+            return p[last];
+        }
+        p[j] + (p[j + 1] - p[j]) * (x - v[j]) / (v[j + 1] - v[j])
+    }
+}
+
+/// The fitted combination and threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Reference distribution of the reduced chi-square.
+    pub chi2: Reference,
+    /// Reference distribution of the Isolation Forest score.
+    pub iforest: Reference,
+    /// Anomalous means `score > threshold`.
+    pub threshold: f64,
+    /// The false-positive rate asked for.
+    pub target_fpr: f64,
+    /// The fraction of calibration normals above the threshold
+    /// (at most `target_fpr`).
+    pub calibration_fpr: f64,
+}
+
+impl Calibration {
+    /// Fits the ranks on the reference normals (`ref_chi2`, `ref_iforest`,
+    /// one pair per spectrum) and the threshold on the disjoint calibration
+    /// normals (`cal_chi2`, `cal_iforest`) at `target_fpr` (e.g. 0.01).
+    pub fn fit(
+        ref_chi2: &[f64],
+        ref_iforest: &[f64],
+        cal_chi2: &[f64],
+        cal_iforest: &[f64],
+        target_fpr: f64,
+    ) -> Result<Self, CalibrateError> {
+        if ref_chi2.len() != ref_iforest.len() || cal_chi2.len() != cal_iforest.len() {
+            return Err(CalibrateError("one chi-square and one forest score per spectrum".into()));
+        }
+        let mut c = Self {
+            chi2: Reference::fit(ref_chi2)?,
+            iforest: Reference::fit(ref_iforest)?,
+            threshold: f64::NAN,
+            target_fpr,
+            calibration_fpr: f64::NAN,
+        };
+        let cal = c.score_all(cal_chi2, cal_iforest);
+        c.threshold = threshold_at_fpr(&cal, target_fpr)?;
+        c.calibration_fpr =
+            cal.iter().filter(|&&s| s > c.threshold).count() as f64 / cal.len() as f64;
+        Ok(c)
+    }
+
+    /// ANOMALY_SCORE of one spectrum: the larger of its two ranks.
+    pub fn score(&self, chi2: f64, iforest: f64) -> f64 {
+        self.chi2.rank(chi2).max(self.iforest.rank(iforest))
+    }
+
+    /// [`Self::score`] of each pair.
+    pub fn score_all(&self, chi2: &[f64], iforest: &[f64]) -> Vec<f64> {
+        assert_eq!(chi2.len(), iforest.len(), "one pair per spectrum");
+        chi2.iter().zip(iforest).map(|(&c, &f)| self.score(c, f)).collect()
+    }
+
+    /// Whether a score is above the threshold.
+    pub fn is_anomalous(&self, score: f64) -> bool {
+        score > self.threshold
+    }
+}
+
+/// The threshold holding the false-positive rate `fpr` (in `[0, 1)`) on the
+/// scores of normal spectra: the `k`-th smallest with
+/// `k = n - floor(n * fpr)`; at most `floor(n * fpr)` of them are above it.
+pub fn threshold_at_fpr(normal_scores: &[f64], fpr: f64) -> Result<f64, CalibrateError> {
+    if normal_scores.is_empty() {
+        return Err(CalibrateError("no calibration scores".into()));
+    }
+    if !(0.0..1.0).contains(&fpr) {
+        return Err(CalibrateError(format!("false-positive rate {fpr} is not in [0, 1)")));
+    }
+    if normal_scores.iter().any(|s| s.is_nan()) {
+        return Err(CalibrateError("NaN calibration score".into()));
+    }
+    let mut s = normal_scores.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    let k = n - (n as f64 * fpr).floor() as usize;
+    Ok(s[k - 1])
+}
+
+/// Area under the ROC curve of `scores` (higher = more anomalous) for the
+/// labels `positive`: the Mann–Whitney U over `n_pos * n_neg`, ties counted
+/// one half. `None` without both a positive and a negative.
+pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
+    assert_eq!(scores.len(), positive.len(), "one label per score");
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    let n_neg = positive.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Sum of the (1-based, mid-) ranks of the positives.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < order.len() {
+        let j = i + order[i..]
+            .iter()
+            .take_while(|&&k| scores[k].total_cmp(&scores[order[i]]).is_eq())
+            .count();
+        let mid = (i + 1 + j) as f64 / 2.0;
+        rank_sum += mid * order[i..j].iter().filter(|&&k| positive[k]).count() as f64;
+        i = j;
+    }
+    let u = rank_sum - (n_pos * (n_pos + 1)) as f64 / 2.0;
+    Some(u / (n_pos as f64 * n_neg as f64))
+}
+
+/// Fraction of positives among the `k` highest scores. Scores tied with the
+/// `k`-th count by their expected share (as if ties were ordered at random).
+/// `None` for `k = 0` or `k > n`.
+pub fn precision_at_k(scores: &[f64], positive: &[bool], k: usize) -> Option<f64> {
+    assert_eq!(scores.len(), positive.len(), "one label per score");
+    if k == 0 || k > scores.len() {
+        return None;
+    }
+    let mut sorted: Vec<f64> = scores.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let cut = sorted[k - 1];
+    let (mut n_above, mut pos_above, mut n_tie, mut pos_tie) = (0usize, 0usize, 0usize, 0usize);
+    for (&s, &p) in scores.iter().zip(positive) {
+        match s.total_cmp(&cut) {
+            std::cmp::Ordering::Greater => {
+                n_above += 1;
+                pos_above += usize::from(p);
+            }
+            std::cmp::Ordering::Equal => {
+                n_tie += 1;
+                pos_tie += usize::from(p);
+            }
+            std::cmp::Ordering::Less => {}
+        }
+    }
+    let from_ties = (k - n_above) as f64 * pos_tie as f64 / n_tie as f64;
+    Some((pos_above as f64 + from_ties) / k as f64)
+}
+
+/// How many of one class a threshold flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassRecall<K> {
+    /// The class.
+    pub class: K,
+    /// Spectra of the class.
+    pub n: usize,
+    /// Those with a score above the threshold.
+    pub flagged: usize,
+    /// `flagged / n` (for the normal class, its false-positive rate).
+    pub recall: f64,
+}
+
+/// Recall per class at `threshold` (flagged = score above it), classes in
+/// ascending order.
+pub fn recall_by_class<K: Ord + Clone>(
+    scores: &[f64],
+    classes: &[K],
+    threshold: f64,
+) -> Vec<ClassRecall<K>> {
+    assert_eq!(scores.len(), classes.len(), "one class per score");
+    let mut counts: BTreeMap<&K, (usize, usize)> = BTreeMap::new();
+    for (&s, c) in scores.iter().zip(classes) {
+        let e = counts.entry(c).or_default();
+        e.0 += 1;
+        e.1 += usize::from(s > threshold);
+    }
+    counts
+        .into_iter()
+        .map(|(c, (n, flagged))| ClassRecall {
+            class: c.clone(),
+            n,
+            flagged,
+            recall: flagged as f64 / n as f64,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_of_hand_made_rankings() {
+        // The textbook case: pairs (pos, neg) ordered right 3 times of 4.
+        let s = [0.1, 0.4, 0.35, 0.8];
+        let y = [false, false, true, true];
+        assert_eq!(roc_auc(&s, &y), Some(0.75));
+        // Perfect and reversed.
+        assert_eq!(roc_auc(&[1.0, 2.0, 3.0], &[false, true, true]), Some(1.0));
+        assert_eq!(roc_auc(&[3.0, 2.0, 1.0], &[false, true, true]), Some(0.0));
+        // Ties count one half: the positive ties one negative, is below the other.
+        assert_eq!(roc_auc(&[1.0, 1.0, 2.0], &[true, false, false]), Some(0.25));
+        // All tied: 0.5.
+        assert_eq!(roc_auc(&[5.0; 4], &[true, false, true, false]), Some(0.5));
+        // 2 positives, 3 negatives, one tie across classes: U = 3 + 1.5 = 4.5 of 6.
+        assert_eq!(
+            roc_auc(&[0.9, 0.5, 0.5, 0.2, 0.7], &[true, true, false, false, false]),
+            Some(4.5 / 6.0)
+        );
+        assert_eq!(roc_auc(&[1.0], &[true]), None);
+    }
+
+    #[test]
+    fn precision_in_the_top_k() {
+        let s = [0.9, 0.8, 0.7, 0.6, 0.5];
+        let y = [true, false, true, false, false];
+        assert_eq!(precision_at_k(&s, &y, 1), Some(1.0));
+        assert_eq!(precision_at_k(&s, &y, 2), Some(0.5));
+        assert_eq!(precision_at_k(&s, &y, 3), Some(2.0 / 3.0));
+        assert_eq!(precision_at_k(&s, &y, 0), None);
+        assert_eq!(precision_at_k(&s, &y, 6), None);
+        // A tie across the cut: top 2 of [0.9, 0.5 (pos), 0.5 (neg)] is the
+        // 0.9 negative plus half a positive in expectation.
+        assert_eq!(precision_at_k(&[0.9, 0.5, 0.5], &[false, true, false], 2), Some(0.25));
+    }
+
+    #[test]
+    fn recall_per_class_at_a_threshold() {
+        let s = [0.1, 0.9, 0.95, 0.2, 0.99, 0.3];
+        let c = ["normal", "bal", "bal", "bal", "lens", "normal"];
+        let r = recall_by_class(&s, &c, 0.5);
+        assert_eq!(
+            r,
+            vec![
+                ClassRecall { class: "bal", n: 3, flagged: 2, recall: 2.0 / 3.0 },
+                ClassRecall { class: "lens", n: 1, flagged: 1, recall: 1.0 },
+                ClassRecall { class: "normal", n: 2, flagged: 0, recall: 0.0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn threshold_holds_the_false_positive_rate() {
+        let normals: Vec<f64> = (1..=200).map(f64::from).collect();
+        // floor(200 * 0.01) = 2 above: the 198th smallest.
+        assert_eq!(threshold_at_fpr(&normals, 0.01), Ok(198.0));
+        assert_eq!(threshold_at_fpr(&normals, 0.0), Ok(200.0));
+        assert_eq!(threshold_at_fpr(&normals, 0.5), Ok(100.0));
+        // 150 normals at 1 %: floor(1.5) = 1 above.
+        assert_eq!(threshold_at_fpr(&normals[..150], 0.01), Ok(149.0));
+        // Ties at the quantile: fewer than floor(n fpr) may be above.
+        let tied = [1.0, 2.0, 2.0, 2.0];
+        assert_eq!(threshold_at_fpr(&tied, 0.25), Ok(2.0));
+        assert!(threshold_at_fpr(&normals, 1.0).is_err());
+        assert!(threshold_at_fpr(&[], 0.01).is_err());
+    }
+
+    #[test]
+    fn ranks_are_mid_rank_cdf_with_tails() {
+        let r = Reference::fit(&[3.0, 1.0, 2.0, 2.0]).unwrap();
+        // Distinct 1, 2, 3 with mid-rank CDF 1/8, 1/2, 7/8.
+        assert_eq!(r.rank(1.0), 0.125);
+        assert_eq!(r.rank(2.0), 0.5);
+        assert_eq!(r.rank(3.0), 0.875);
+        assert_eq!(r.rank(2.5), 0.6875);
+        // Tails with the reference range (2) as scale: halfway to 1 (or 0)
+        // one range beyond the extreme.
+        assert_eq!(r.rank(5.0), 0.9375);
+        assert_eq!(r.rank(-1.0), 0.0625);
+        assert_eq!(r.rank(f64::INFINITY), 1.0);
+        assert_eq!(r.rank(f64::NEG_INFINITY), 0.0);
+        assert!(r.rank(1e9) < 1.0);
+        let one = Reference::fit(&[4.0]).unwrap();
+        assert_eq!((one.rank(4.0), one.rank(5.0)), (0.5, 0.75));
+        assert!(Reference::fit(&[]).is_err());
+    }
+
+    #[test]
+    fn calibration_combines_by_max_and_holds_its_rate() {
+        // Reference: chi2 1..=100, forest scores 0.30..0.399 (uncorrelated order).
+        let ref_chi2: Vec<f64> = (1..=100).map(f64::from).collect();
+        let ref_if: Vec<f64> = (0..100).map(|i| 0.3 + f64::from((i * 37) % 100) / 1000.0).collect();
+        // Calibration normals drawn from the same ranges.
+        let cal_chi2: Vec<f64> = (0..200).map(|i| 1.0 + f64::from((i * 53) % 199) / 2.0).collect();
+        let cal_if: Vec<f64> = (0..200).map(|i| 0.3 + f64::from((i * 71) % 199) / 2000.0).collect();
+        let c = Calibration::fit(&ref_chi2, &ref_if, &cal_chi2, &cal_if, 0.01).unwrap();
+        assert_eq!(c.threshold, 0.99);
+        assert_eq!(c.calibration_fpr, 0.01);
+        // A spectrum extreme in one channel only is flagged.
+        assert!(c.is_anomalous(c.score(1000.0, 0.35)));
+        assert!(c.is_anomalous(c.score(50.0, 0.9)));
+        assert!(!c.is_anomalous(c.score(50.0, 0.35)));
+        assert_eq!(c.score(50.0, 0.35), c.chi2.rank(50.0).max(c.iforest.rank(0.35)));
+    }
+}

@@ -1,0 +1,720 @@
+//! Training the VAE ([`crate::model`]): Adam (Kingma & Ba 2015, ICLR,
+//! arXiv:1412.6980) on mini-batches, a held-out validation split with early
+//! stopping (Prechelt 1998, "Early stopping — but when?"), checkpoints after
+//! every epoch, and resumption.
+//!
+//! **Determinism.** Every random choice comes from ChaCha8 streams seeded by
+//! [`TrainConfig::seed`]: the weight initialisation ([`Vae::new`]), the
+//! train/validation split (stream 1), and one training stream (stream 2) that
+//! shuffles each epoch's batches and draws the reparameterisation noise. On
+//! the CPU backend every operation runs single-threaded in a fixed order, so
+//! a seed gives the same weights bit for bit, on any machine's thread count.
+//!
+//! **Resumption.** A checkpoint (written atomically after each epoch)
+//! holds the weights, the Adam moments, the epoch count, the training
+//! stream's exact position (seed, stream, word position), the best weights
+//! so far with their validation loss, the early-stopping counter, the loss
+//! history and both configs. Resuming from epoch k therefore replays epochs
+//! k+1... exactly as an uninterrupted run would: the final weights are the
+//! same bits. The checkpoint also records the data set (rows, grid length
+//! and a hash of the ids): resuming with another model shape, another
+//! trajectory (seed, batch size, learning rate, beta, validation fraction)
+//! or other data is an error that names the field. `max_epochs` and
+//! `patience` may change between runs (to train longer).
+//!
+//! **Losses** are per spectrum (the mean over spectra of
+//! `0.5 * chi2 + beta * KL`): the training loss averages the batch losses
+//! (weighted by batch size) with sampled `z`; the validation loss decodes
+//! the posterior mean, so it does not depend on the noise.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::{AutodiffModule, Module};
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor, TensorData};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{self, CheckpointError, Kind};
+use crate::dataset::Dataset;
+use crate::model::{observed, Batch, ConfigError, Vae, VaeConfig};
+
+/// File name of the checkpoint inside the checkpoint directory.
+pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Seed of every random choice (initialisation, split, shuffles, noise).
+    pub seed: u64,
+    /// Epochs at most.
+    pub max_epochs: usize,
+    /// Spectra per mini-batch.
+    pub batch_size: usize,
+    /// Adam's step size.
+    pub learning_rate: f64,
+    /// Weight of the KL term (1 = the plain VAE).
+    pub beta: f64,
+    /// Fraction of the (scorable) spectra held out for validation, `[0, 1)`.
+    /// With 0 there is no early stopping and the final weights are returned.
+    pub val_fraction: f64,
+    /// Early stopping: stop after this many epochs without a better
+    /// validation loss.
+    pub patience: usize,
+}
+
+impl Default for TrainConfig {
+    /// Seed 0, 200 epochs at most, batches of 64, learning rate 1e-3,
+    /// beta 1, 10 % validation, patience 10.
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            max_epochs: 200,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            beta: 1.0,
+            val_fraction: 0.1,
+            patience: 10,
+        }
+    }
+}
+
+/// Progress after one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// Epochs completed (1 after the first).
+    pub epoch: usize,
+    /// Mean training loss per spectrum over the epoch.
+    pub train_loss: f64,
+    /// Mean validation loss per spectrum (`None` without a validation set).
+    pub val_loss: Option<f64>,
+    /// Whether this epoch's weights are the best so far.
+    pub best: bool,
+}
+
+/// Why training ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopReason {
+    /// `max_epochs` reached.
+    MaxEpochs,
+    /// `patience` epochs without improvement.
+    EarlyStopped,
+}
+
+/// Receives progress and may cancel. Both methods have no-op defaults.
+pub trait TrainObserver {
+    /// Called after every epoch (after its checkpoint is written).
+    fn on_epoch(&mut self, _report: &EpochReport) {}
+    /// Polled before every mini-batch; `true` stops training with
+    /// [`TrainError::Cancelled`]. The last checkpoint (end of the previous
+    /// epoch) stays, so a later call resumes from it.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// An observer that ignores progress and never cancels.
+pub struct Silent;
+
+impl TrainObserver for Silent {}
+
+/// Training failed or was cancelled.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The model config is not buildable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data or the training config cannot be trained on.
+    #[error("cannot train: {0}")]
+    Input(String),
+    /// A checkpoint could not be read, written, or belongs to another run.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The observer cancelled; `completed_epochs` are in the checkpoint.
+    #[error("training cancelled after {completed_epochs} completed epochs")]
+    Cancelled {
+        /// Epochs completed (and checkpointed, with a checkpoint directory).
+        completed_epochs: usize,
+    },
+}
+
+/// The result of training.
+#[derive(Debug)]
+pub struct Trained<B: Backend> {
+    /// The weights with the best validation loss (the final weights without
+    /// a validation set), ready for scoring.
+    pub model: Vae<B>,
+    /// The epoch of those weights.
+    pub best_epoch: usize,
+    /// One report per completed epoch, resumed runs included.
+    pub history: Vec<EpochReport>,
+    /// Why training ended.
+    pub stop: StopReason,
+    /// Spectra trained on.
+    pub n_train: usize,
+    /// Spectra held out for validation.
+    pub n_val: usize,
+}
+
+/// The parts of a data set a checkpoint checks on resumption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct DataFingerprint {
+    n: usize,
+    len: usize,
+    ids_fnv: u64,
+}
+
+impl DataFingerprint {
+    fn of(data: &Dataset) -> Self {
+        let bytes: Vec<u8> = data.ids.iter().flat_map(|i| i.to_le_bytes()).collect();
+        Self {
+            n: data.n(),
+            len: data.len,
+            ids_fnv: checkpoint::fnv1a64(&bytes),
+        }
+    }
+}
+
+/// The exact position of a ChaCha8 stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct RngState {
+    seed: [u8; 32],
+    stream: u64,
+    /// `u128` as a decimal string (JSON numbers stop at 64 bits).
+    word_pos: String,
+}
+
+impl RngState {
+    fn of(rng: &ChaCha8Rng) -> Self {
+        Self {
+            seed: rng.get_seed(),
+            stream: rng.get_stream(),
+            word_pos: rng.get_word_pos().to_string(),
+        }
+    }
+
+    fn restore(&self) -> Option<ChaCha8Rng> {
+        let mut rng = ChaCha8Rng::from_seed(self.seed);
+        rng.set_stream(self.stream);
+        rng.set_word_pos(self.word_pos.parse().ok()?);
+        Some(rng)
+    }
+}
+
+/// The JSON header of a checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointHeader {
+    crate_version: String,
+    burn_version: String,
+    model: VaeConfig,
+    train: TrainConfig,
+    data: DataFingerprint,
+    epochs_done: usize,
+    rng: RngState,
+    best_epoch: usize,
+    best_val_loss: Option<f64>,
+    epochs_since_best: usize,
+    stop: Option<StopReason>,
+    history: Vec<EpochReport>,
+}
+
+/// Mutable state of a run between epochs.
+struct State<B: AutodiffBackend, O> {
+    model: Vae<B>,
+    optim: O,
+    best: Vae<B::InnerBackend>,
+    rng: ChaCha8Rng,
+    epochs_done: usize,
+    best_epoch: usize,
+    best_val_loss: Option<f64>,
+    epochs_since_best: usize,
+    stop: Option<StopReason>,
+    history: Vec<EpochReport>,
+}
+
+/// Trains a VAE of shape `model_config` on `data`.
+///
+/// With `checkpoint_dir`, a checkpoint is written there after every epoch,
+/// and if one is already there training resumes from it (see the module
+/// docs); a finished run's checkpoint returns its result at once. Spectra
+/// without any observed pixel are left out (they carry no information).
+pub fn train<B: AutodiffBackend>(
+    data: &Dataset,
+    model_config: &VaeConfig,
+    config: &TrainConfig,
+    checkpoint_dir: Option<&Path>,
+    observer: &mut dyn TrainObserver,
+    device: &B::Device,
+) -> Result<Trained<B::InnerBackend>, TrainError> {
+    model_config.validate()?;
+    check_inputs(data, model_config, config)?;
+    let (train_rows, val_rows) = split(data, config);
+    if train_rows.is_empty() {
+        return Err(TrainError::Input(
+            "no spectrum with an observed pixel is left for training".into(),
+        ));
+    }
+    let adam = AdamConfig::new();
+    let ckpt_path: Option<PathBuf> = checkpoint_dir.map(|d| d.join(CHECKPOINT_FILE));
+    let mut st = match &ckpt_path {
+        Some(p) if p.exists() => load_state::<B, _>(p, data, model_config, config, adam.init(), device)?,
+        _ => {
+            let model = Vae::<B>::new(model_config, config.seed, device)?;
+            let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+            rng.set_stream(2);
+            State {
+                best: model.valid(),
+                model,
+                optim: adam.init(),
+                rng,
+                epochs_done: 0,
+                best_epoch: 0,
+                best_val_loss: None,
+                epochs_since_best: 0,
+                stop: None,
+                history: Vec::new(),
+            }
+        }
+    };
+    if let Some(dir) = checkpoint_dir {
+        std::fs::create_dir_all(dir).map_err(|source| CheckpointError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    // A finished run stays finished unless it hit max_epochs and more are asked.
+    if st.stop == Some(StopReason::MaxEpochs) && st.epochs_done < config.max_epochs {
+        st.stop = None;
+    }
+    if st.stop.is_none() && !val_rows.is_empty() && st.epochs_since_best >= config.patience && st.epochs_done > 0 {
+        st.stop = Some(StopReason::EarlyStopped);
+    }
+    while st.stop.is_none() {
+        if st.epochs_done >= config.max_epochs {
+            st.stop = Some(StopReason::MaxEpochs);
+            break;
+        }
+        let train_loss = run_epoch(&mut st, data, &train_rows, config, observer, device)?;
+        st.epochs_done += 1;
+        let val_loss = (!val_rows.is_empty())
+            .then(|| mean_loss(&st.model.valid(), data, &val_rows, config, device));
+        let best = match (val_loss, st.best_val_loss) {
+            (None, _) => true,
+            (Some(_), None) => true,
+            (Some(v), Some(b)) => v < b,
+        };
+        if best {
+            st.best = st.model.valid();
+            st.best_epoch = st.epochs_done;
+            st.best_val_loss = val_loss;
+            st.epochs_since_best = 0;
+        } else {
+            st.epochs_since_best += 1;
+        }
+        if val_loss.is_some() && st.epochs_since_best >= config.patience {
+            st.stop = Some(StopReason::EarlyStopped);
+        } else if st.epochs_done >= config.max_epochs {
+            st.stop = Some(StopReason::MaxEpochs);
+        }
+        let report = EpochReport {
+            epoch: st.epochs_done,
+            train_loss,
+            val_loss,
+            best,
+        };
+        st.history.push(report.clone());
+        if let Some(p) = &ckpt_path {
+            save_state(p, &st, data, model_config, config)?;
+        }
+        observer.on_epoch(&report);
+    }
+    Ok(Trained {
+        model: st.best,
+        best_epoch: st.best_epoch,
+        history: st.history,
+        stop: st.stop.expect("the loop ends with a stop reason"),
+        n_train: train_rows.len(),
+        n_val: val_rows.len(),
+    })
+}
+
+fn check_inputs(data: &Dataset, m: &VaeConfig, c: &TrainConfig) -> Result<(), TrainError> {
+    let bad = |s: String| Err(TrainError::Input(s));
+    if data.len != m.len {
+        return bad(format!(
+            "the spectra have {} pixels but the model expects {}",
+            data.len, m.len
+        ));
+    }
+    if data.flux.len() != data.n() * data.len || data.ivar.len() != data.flux.len() {
+        return bad("flux/ivar lengths do not match ids × len".into());
+    }
+    if c.batch_size == 0 {
+        return bad("batch_size must be at least 1".into());
+    }
+    if !(0.0..1.0).contains(&c.val_fraction) {
+        return bad(format!("val_fraction {} is not in [0, 1)", c.val_fraction));
+    }
+    if !(c.learning_rate > 0.0 && c.learning_rate.is_finite()) || !(c.beta >= 0.0 && c.beta.is_finite()) {
+        return bad("learning_rate must be > 0 and beta >= 0, both finite".into());
+    }
+    Ok(())
+}
+
+/// Row indices of the scorable spectra, split by a seeded shuffle (stream 1):
+/// the first `round(val_fraction * n)` go to validation.
+fn split(data: &Dataset, c: &TrainConfig) -> (Vec<usize>, Vec<usize>) {
+    let mut rows: Vec<usize> = (0..data.n())
+        .filter(|&i| {
+            let (f, v) = data.row(i);
+            f.iter().zip(v).any(|(&f, &v)| observed(f, v))
+        })
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(c.seed);
+    rng.set_stream(1);
+    rows.shuffle(&mut rng);
+    let n_val = (c.val_fraction * rows.len() as f64).round() as usize;
+    let train = rows.split_off(n_val);
+    (train, rows)
+}
+
+/// One pass over the shuffled training rows; returns the mean loss.
+fn run_epoch<B: AutodiffBackend, O: Optimizer<Vae<B>, B>>(
+    st: &mut State<B, O>,
+    data: &Dataset,
+    train_rows: &[usize],
+    c: &TrainConfig,
+    observer: &dyn TrainObserver,
+    device: &B::Device,
+) -> Result<f64, TrainError> {
+    let mut order = train_rows.to_vec();
+    order.shuffle(&mut st.rng);
+    let latent = st.model.config().latent_dim;
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    let mut model = st.model.clone();
+    for rows in order.chunks(c.batch_size) {
+        if observer.cancelled() {
+            return Err(TrainError::Cancelled {
+                completed_epochs: st.epochs_done,
+            });
+        }
+        let batch = Batch::<B>::from_rows(data, rows, device);
+        let eps: Vec<f32> = (0..rows.len() * latent)
+            .map(|_| StandardNormal.sample(&mut st.rng))
+            .collect();
+        let eps = Tensor::from_data(TensorData::new(eps, [rows.len(), latent]), device);
+        let loss = model.loss(&batch, Some(eps), c.beta);
+        sum += loss.clone().into_scalar().elem::<f64>() * rows.len() as f64;
+        n += rows.len();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = st.optim.step(c.learning_rate, model, grads);
+    }
+    st.model = model;
+    Ok(sum / n as f64)
+}
+
+/// Mean per-spectrum loss (posterior mean decoded) over `rows`.
+fn mean_loss<B: Backend>(
+    model: &Vae<B>,
+    data: &Dataset,
+    rows: &[usize],
+    c: &TrainConfig,
+    device: &B::Device,
+) -> f64 {
+    let mut sum = 0.0f64;
+    for chunk in rows.chunks(c.batch_size) {
+        let batch = Batch::<B>::from_rows(data, chunk, device);
+        let (half_chi2, kl) = model.loss_terms(&batch, None);
+        let per: Vec<f32> = (half_chi2 + kl * c.beta)
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .expect("f32 data");
+        sum += per.iter().map(|&v| f64::from(v)).sum::<f64>();
+    }
+    sum / rows.len() as f64
+}
+
+fn save_state<B: AutodiffBackend, O: Optimizer<Vae<B>, B>>(
+    path: &Path,
+    st: &State<B, O>,
+    data: &Dataset,
+    model_config: &VaeConfig,
+    config: &TrainConfig,
+) -> Result<(), TrainError> {
+    let header = CheckpointHeader {
+        crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        burn_version: checkpoint::BURN_VERSION.to_string(),
+        model: model_config.clone(),
+        train: config.clone(),
+        data: DataFingerprint::of(data),
+        epochs_done: st.epochs_done,
+        rng: RngState::of(&st.rng),
+        best_epoch: st.best_epoch,
+        best_val_loss: st.best_val_loss,
+        epochs_since_best: st.epochs_since_best,
+        stop: st.stop,
+        history: st.history.clone(),
+    };
+    let model = checkpoint::record_bytes::<B, _>(st.model.clone().into_record());
+    let optim = checkpoint::record_bytes::<B, _>(st.optim.to_record());
+    let best = checkpoint::record_bytes::<B::InnerBackend, _>(st.best.clone().into_record());
+    let bytes = checkpoint::encode(Kind::Checkpoint, &header, &[&model, &optim, &best]);
+    checkpoint::write_atomic(path, &bytes)?;
+    Ok(())
+}
+
+fn load_state<B: AutodiffBackend, O: Optimizer<Vae<B>, B>>(
+    path: &Path,
+    data: &Dataset,
+    model_config: &VaeConfig,
+    config: &TrainConfig,
+    optim: O,
+    device: &B::Device,
+) -> Result<State<B, O>, TrainError> {
+    let bytes = checkpoint::read(path)?;
+    let (h, blobs): (CheckpointHeader, _) = checkpoint::decode(path, Kind::Checkpoint, &bytes)?;
+    checkpoint::check_model_config(path, &h.model, model_config)?;
+    let fp = DataFingerprint::of(data);
+    checkpoint::mismatch(
+        path,
+        "training run",
+        [
+            ("seed", h.train.seed.to_string(), config.seed.to_string()),
+            ("batch_size", h.train.batch_size.to_string(), config.batch_size.to_string()),
+            ("learning_rate", h.train.learning_rate.to_string(), config.learning_rate.to_string()),
+            ("beta", h.train.beta.to_string(), config.beta.to_string()),
+            ("val_fraction", h.train.val_fraction.to_string(), config.val_fraction.to_string()),
+            ("number of spectra", h.data.n.to_string(), fp.n.to_string()),
+            ("spectrum ids (FNV-1a)", format!("{:016x}", h.data.ids_fnv), format!("{:016x}", fp.ids_fnv)),
+        ],
+    )?;
+    let invalid = |why: String| CheckpointError::Invalid {
+        path: path.to_path_buf(),
+        why,
+    };
+    let [model_b, optim_b, best_b]: [Vec<u8>; 3] = blobs
+        .try_into()
+        .map_err(|b: Vec<Vec<u8>>| invalid(format!("{} blobs, a checkpoint has 3", b.len())))?;
+    let rng = h.rng.restore().ok_or_else(|| invalid("unreadable RNG state".into()))?;
+    let model = Vae::<B>::new(model_config, 0, device)?;
+    let model = model.load_record(checkpoint::record_from::<B, _>(path, model_b, device)?);
+    let optim = optim.load_record(checkpoint::record_from::<B, _>(path, optim_b, device)?);
+    let best = Vae::<B::InnerBackend>::new(model_config, 0, device)?;
+    let best = best.load_record(checkpoint::record_from::<B::InnerBackend, _>(path, best_b, device)?);
+    Ok(State {
+        model,
+        optim,
+        best,
+        rng,
+        epochs_done: h.epochs_done,
+        best_epoch: h.best_epoch,
+        best_val_loss: h.best_val_loss,
+        epochs_since_best: h.epochs_since_best,
+        stop: h.stop,
+        history: h.history,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{toy::toy_set, CpuBackend, CpuTrainBackend};
+    use std::cell::Cell;
+
+    fn small() -> VaeConfig {
+        VaeConfig {
+            len: 64,
+            latent_dim: 3,
+            conv_channels: vec![4, 8],
+            kernel_size: 5,
+            enc_hidden: 16,
+            dec_hidden: vec![16],
+        }
+    }
+
+    fn cfg() -> TrainConfig {
+        TrainConfig {
+            seed: 42,
+            max_epochs: 6,
+            batch_size: 16,
+            learning_rate: 3e-3,
+            beta: 1.0,
+            val_fraction: 0.2,
+            patience: 100,
+        }
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("astrolab-anomaly-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    /// Records reports; cancels once `cancel_after` epochs are done.
+    struct Watch {
+        reports: Vec<EpochReport>,
+        cancel_after: Option<usize>,
+        stop: Cell<bool>,
+    }
+
+    impl TrainObserver for Watch {
+        fn on_epoch(&mut self, r: &EpochReport) {
+            self.reports.push(r.clone());
+            if Some(r.epoch) == self.cancel_after {
+                self.stop.set(true);
+            }
+        }
+        fn cancelled(&self) -> bool {
+            self.stop.get()
+        }
+    }
+
+    fn watch(cancel_after: Option<usize>) -> Watch {
+        Watch {
+            reports: Vec::new(),
+            cancel_after,
+            stop: Cell::new(false),
+        }
+    }
+
+    #[test]
+    fn seeded_training_is_bit_reproducible_and_resumable() {
+        let (data, _) = toy_set(120, 0, 64, 1);
+        let device = Default::default();
+        let (dir_a, dir_b) = (tmp("resume-a"), tmp("resume-b"));
+
+        let mut w = watch(None);
+        let a = train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_a), &mut w, &device)
+            .unwrap();
+        assert_eq!(w.reports.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!((a.n_train, a.n_val, a.stop), (96, 24, StopReason::MaxEpochs));
+        // The same bits on every run and thread count (the test runs under
+        // RAYON_NUM_THREADS=1 and =2 alike: the CPU backend never spawns).
+        let fp = a.model.weights_fingerprint();
+        assert_eq!(fp, PINNED_FINGERPRINT, "{fp:#018x}");
+        let without_ckpt =
+            train::<CpuTrainBackend>(&data, &small(), &cfg(), None, &mut Silent, &device).unwrap();
+        assert_eq!(without_ckpt.model.weights(), a.model.weights());
+
+        // Cancelled after epoch 3, then resumed: the same final weights.
+        let mut w = watch(Some(3));
+        let e = train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_b), &mut w, &device)
+            .unwrap_err();
+        assert!(matches!(e, TrainError::Cancelled { completed_epochs: 3 }), "{e}");
+        let mut w = watch(None);
+        let b = train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_b), &mut w, &device)
+            .unwrap();
+        assert_eq!(w.reports.iter().map(|r| r.epoch).collect::<Vec<_>>(), [4, 5, 6]);
+        assert_eq!(b.model.weights(), a.model.weights());
+        assert_eq!(b.history, a.history);
+        assert_eq!(b.best_epoch, a.best_epoch);
+
+        // A finished run's checkpoint returns its result without training.
+        let mut w = watch(None);
+        let again = train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_b), &mut w, &device)
+            .unwrap();
+        assert!(w.reports.is_empty());
+        assert_eq!(again.model.weights(), a.model.weights());
+
+        // Asking for more epochs continues the finished run from epoch 6.
+        let longer = TrainConfig {
+            max_epochs: 7,
+            ..cfg()
+        };
+        let mut w = watch(None);
+        train::<CpuTrainBackend>(&data, &small(), &longer, Some(&dir_b), &mut w, &device).unwrap();
+        assert_eq!(w.reports.iter().map(|r| r.epoch).collect::<Vec<_>>(), [7]);
+
+        // Another model shape, another trajectory or other data: clear errors.
+        let other = small().with_latent_dim(4);
+        let e = train::<CpuTrainBackend>(&data, &other, &cfg(), Some(&dir_a), &mut Silent, &device)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: written for a different model: latent_dim is 3 in the file but 4 here; \
+                 use the config the file was written with, or a fresh checkpoint directory",
+                dir_a.join(CHECKPOINT_FILE).display()
+            )
+        );
+        let (wide, _) = toy_set(120, 0, 80, 1);
+        let wide_cfg = VaeConfig { len: 80, ..small() };
+        let e = train::<CpuTrainBackend>(&wide, &wide_cfg, &cfg(), Some(&dir_a), &mut Silent, &device)
+            .unwrap_err();
+        assert!(
+            matches!(&e, TrainError::Checkpoint(CheckpointError::Mismatch { field: "len", .. })),
+            "{e}"
+        );
+        let reseeded = TrainConfig { seed: 43, ..cfg() };
+        let e = train::<CpuTrainBackend>(&data, &small(), &reseeded, Some(&dir_a), &mut Silent, &device)
+            .unwrap_err();
+        assert!(e.to_string().contains("seed is 42 in the file but 43 here"), "{e}");
+        let fewer = data.subset(&(0..100).collect::<Vec<_>>());
+        let e = train::<CpuTrainBackend>(&fewer, &small(), &cfg(), Some(&dir_a), &mut Silent, &device)
+            .unwrap_err();
+        assert!(e.to_string().contains("number of spectra is 120 in the file but 100"), "{e}");
+        // A damaged checkpoint is an error, not a crash.
+        let p = dir_a.join(CHECKPOINT_FILE);
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let e = train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_a), &mut Silent, &device)
+            .unwrap_err();
+        assert!(e.to_string().contains("checksum mismatch"), "{e}");
+
+        std::fs::remove_dir_all(&dir_a).unwrap();
+        std::fs::remove_dir_all(&dir_b).unwrap();
+    }
+
+    /// The fingerprint of the weights after 6 epochs of the test above
+    /// (x86-64; matrixmultiply picks its AVX2/FMA kernels at run time, so a
+    /// CPU without them would give other last bits).
+    const PINNED_FINGERPRINT: u64 = 0x284a_c115_7bad_d9fa;
+
+    #[test]
+    fn early_stopping_keeps_the_best_weights() {
+        let (data, _) = toy_set(80, 0, 64, 2);
+        let device = Default::default();
+        let c = TrainConfig {
+            max_epochs: 50,
+            learning_rate: 0.05,
+            patience: 2,
+            ..cfg()
+        };
+        let mut w = watch(None);
+        let t = train::<CpuTrainBackend>(&data, &small(), &c, None, &mut w, &device).unwrap();
+        assert_eq!(t.stop, StopReason::EarlyStopped);
+        let epochs = t.history.len();
+        assert_eq!(t.best_epoch + 2, epochs);
+        let best = t.history[t.best_epoch - 1].val_loss.unwrap();
+        assert!(t.history.iter().all(|r| r.val_loss.unwrap() >= best));
+        assert_eq!(w.reports, t.history);
+        assert_eq!((t.best_epoch, epochs), (3, 5));
+        assert_eq!(best, 406.0493211746216);
+        // The returned model is the best epoch's: its validation loss is the
+        // recorded one.
+        let (_, val_rows) = split(&data, &c);
+        let v = mean_loss::<CpuBackend>(&t.model, &data, &val_rows, &c, &device);
+        assert_eq!(v, best);
+    }
+
+    #[test]
+    fn bad_inputs_are_refused() {
+        let (data, _) = toy_set(10, 0, 64, 3);
+        let device = Default::default();
+        let e = train::<CpuTrainBackend>(&data, &VaeConfig { len: 65, ..small() }, &cfg(), None, &mut Silent, &device)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "cannot train: the spectra have 64 pixels but the model expects 65");
+        let mut empty = Dataset::new(64);
+        empty.push(1, &[0.0; 64], &[0.0; 64]);
+        let e = train::<CpuTrainBackend>(&empty, &small(), &cfg(), None, &mut Silent, &device).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot train: no spectrum with an observed pixel is left for training"
+        );
+    }
+}
