@@ -53,6 +53,14 @@ impl SinglePipeline for DemoData {
                     ),
                 )))
             }
+            Some(_) if !(args.rarity_fraction > 0.0 && args.rarity_fraction <= 0.5) => {
+                return Err(PipelineError::Failed(anyhow::Error::new(
+                    crate::error::UsageError(format!(
+                        "--rarity-fraction {} is outside (0, 0.5]: rarities are rare",
+                        args.rarity_fraction
+                    )),
+                )))
+            }
             Some(n) => {
                 let mut cfg = DemoConfig::anomaly_benchmark(n, args.rarity_fraction, args.seed);
                 cfg.spectra.templates_dir = templates_dir(args.templates.clone());
