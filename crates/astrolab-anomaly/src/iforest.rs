@@ -182,7 +182,11 @@ impl IsolationForest {
                             left,
                             right,
                         } => {
-                            k = if f64::from(x[attr]) < value { left } else { right };
+                            k = if f64::from(x[attr]) < value {
+                                left
+                            } else {
+                                right
+                            };
                             depth += 1.0;
                         }
                         Node::Leaf { size } => return depth + average_path_length(size),
@@ -227,10 +231,12 @@ fn grow(
     // Attributes that vary on these points, with their ranges.
     let ranges: Vec<(usize, f64, f64)> = (0..dim)
         .filter_map(|a| {
-            let (lo, hi) = idx.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
-                let v = f64::from(data[i * dim + a]);
-                (lo.min(v), hi.max(v))
-            });
+            let (lo, hi) = idx
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
+                    let v = f64::from(data[i * dim + a]);
+                    (lo.min(v), hi.max(v))
+                });
             (lo < hi).then_some((a, lo, hi))
         })
         .collect();

@@ -10,6 +10,7 @@ pub mod calibrate;
 pub mod checkpoint;
 pub mod dataset;
 pub mod iforest;
+pub mod knn;
 pub mod model;
 pub mod preprocess;
 pub mod score;

@@ -114,10 +114,7 @@ impl VaeConfig {
         if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
             return bad("kernel_size must be odd");
         }
-        if self.conv_channels.contains(&0)
-            || self.dec_hidden.contains(&0)
-            || self.enc_hidden == 0
-        {
+        if self.conv_channels.contains(&0) || self.dec_hidden.contains(&0) || self.enc_hidden == 0 {
             return bad("every layer needs at least one unit or channel");
         }
         if self.len < self.kernel_size {
@@ -268,7 +265,11 @@ impl<B: Backend> Vae<B> {
     /// FNV-1a 64 of the bits of [`Self::weights`]: equal exactly when the
     /// weights are bit-identical.
     pub fn weights_fingerprint(&self) -> u64 {
-        let bytes: Vec<u8> = self.weights().iter().flat_map(|w| w.to_le_bytes()).collect();
+        let bytes: Vec<u8> = self
+            .weights()
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
         crate::checkpoint::fnv1a64(&bytes)
     }
 
@@ -282,10 +283,7 @@ impl<B: Backend> Vae<B> {
             x = leaky_relu(conv.forward(x), LEAKY_SLOPE);
         }
         let [_, c, l] = x.dims();
-        let h = leaky_relu(
-            self.enc_fc.forward(x.reshape([batch, c * l])),
-            LEAKY_SLOPE,
-        );
+        let h = leaky_relu(self.enc_fc.forward(x.reshape([batch, c * l])), LEAKY_SLOPE);
         let mu = self.enc_mu.forward(h.clone());
         let logvar = self
             .enc_logvar
@@ -392,7 +390,10 @@ mod tests {
         assert_eq!(c.conv_out_len(), 375);
         // 2*16*5+16 + 16*32*5+32 + 32*64*5+64 = 176 + 2592 + 10304
         // + 64*375*128+128 + 2*(128*16+16) + (16*64+64) + (64*256+256) + (256*3000+3000)
-        assert_eq!(c.n_params(), 13_072 + 3_072_128 + 4_128 + 1_088 + 16_640 + 771_000);
+        assert_eq!(
+            c.n_params(),
+            13_072 + 3_072_128 + 4_128 + 1_088 + 16_640 + 771_000
+        );
         let c = VaeConfig::new(257);
         assert_eq!(c.conv_out_len(), 33);
     }

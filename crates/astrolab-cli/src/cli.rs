@@ -96,6 +96,10 @@ pub enum Command {
     /// single-dish spectra, fit components, the rotation curve.
     #[command(subcommand)]
     Hline(crate::commands::hline::HlineCommand),
+    /// Anomalous quasars: train a VAE on the spectral store, score and
+    /// rank every quasar, find spectra like a given one.
+    #[command(subcommand)]
+    Anomalies(crate::commands::anomalies::AnomaliesCommand),
     /// The web server: REST API (/api/v1), web pages, accounts, audit
     /// log, run queue and Prometheus metrics (/metrics).
     Serve(crate::commands::serve::ServeArgs),

@@ -71,6 +71,7 @@ fn dispatch(cfg: &config::Config, command: Command) -> anyhow::Result<()> {
         Command::Spectra(c) => commands::spectra::run(cfg, &c),
         Command::Voids(c) => commands::voids::run(cfg, &c),
         Command::Hline(c) => commands::hline::run(cfg, &c),
+        Command::Anomalies(c) => commands::anomalies::run(cfg, &c),
         Command::Serve(a) => commands::serve::run(cfg, &a),
         Command::Worker(a) => commands::worker::run(cfg, &a),
         Command::User(c) => commands::serve::run_user(cfg, &c),

@@ -36,6 +36,7 @@
 //! A private `fits` module walks FITS HDUs just far enough to find header
 //! cards (volatile `DATE`-like values) and to name where a difference lies.
 
+pub mod anomalies;
 pub mod catalog;
 pub mod context;
 pub mod demo;

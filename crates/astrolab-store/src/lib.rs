@@ -59,7 +59,7 @@ pub use error::{Result, StoreError};
 pub use hline::{HlineRecording, HlineSpectrumRow, HLINE_FORMATS};
 pub use ingest::{detect_format, expand_paths, Format, IngestOptions, IngestOutcome, Progress};
 pub use query::{ConeQuery, ResultTable};
-pub use registry::{file_digest, RawFile};
+pub use registry::{file_digest, now_rfc3339, RawFile};
 pub use runs::{NewRun, QueueStats, RunAttempt, RunLogLine, RunRecord, RunState};
 pub use spectra_index::{select_redrock, SpectraFileRecord, SpectrumLocation};
 pub use store::{redact_url, Backend, Store, StoreConfig};

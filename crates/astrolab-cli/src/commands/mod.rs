@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod anomalies;
 pub mod db;
 pub mod demo;
 pub mod fetch;

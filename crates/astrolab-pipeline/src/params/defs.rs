@@ -685,3 +685,91 @@ pub struct QuickstartArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 }
+
+/// `anomalies train`: a variational autoencoder over the store's quasar
+/// spectra, its Isolation Forest and its calibration (issue 17).
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
+pub struct AnomaliesTrainArgs {
+    /// Which spectra: a --where expression over the redshift catalogs
+    /// (redrock `redshifts`, then `zcatalog`) of the store.
+    #[arg(long, default_value = "spectype = 'QSO' AND zwarn = 0")]
+    pub select: String,
+    /// Dimension of the latent space.
+    #[arg(long, default_value_t = 16)]
+    pub latent: usize,
+    /// Seed of every random choice (same seed, same weights and scores).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Epochs at most.
+    #[arg(long, default_value_t = 200)]
+    pub max_epochs: usize,
+    /// Spectra per mini-batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Adam's step size.
+    #[arg(long, default_value_t = 1e-3)]
+    pub learning_rate: f64,
+    /// Weight of the KL term (1 = the plain VAE).
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f64,
+    /// Fraction of the training spectra held out for early stopping.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    /// Early stopping: epochs without a better validation loss.
+    #[arg(long, default_value_t = 10)]
+    pub patience: usize,
+    /// Fraction of the selected spectra never trained on: half fixes the
+    /// score ranks, half the threshold.
+    #[arg(long, default_value_t = 0.2)]
+    pub calibration_fraction: f64,
+    /// False-positive rate the threshold holds on held-out spectra.
+    #[arg(long, default_value_t = 0.01)]
+    pub fpr: f64,
+    /// Train on at most this many spectra (a seeded sample).
+    #[arg(long)]
+    pub max_spectra: Option<usize>,
+    /// Directory of the model (weights, forest, calibration, training
+    /// checkpoint); an unfinished training there is resumed.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Do not register the model in the store.
+    #[arg(long)]
+    pub no_register: bool,
+}
+
+/// `anomalies score`: score the store's quasars with a registered model.
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
+pub struct AnomaliesScoreArgs {
+    /// Model id (or a unique prefix); default the newest model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Which spectra: a --where expression over the redshift catalogs.
+    #[arg(long, default_value = "spectype = 'QSO' AND zwarn = 0")]
+    pub select: String,
+    /// Spectra per shard (read, rest-framed and scored together).
+    #[arg(long, default_value_t = 5000)]
+    pub shard_size: usize,
+    /// The ranked catalog (CSV: TARGETID, Z, RECON_CHI2, ISO_SCORE,
+    /// ANOMALY_SCORE, RANK, ANOMALOUS, then the latent vector).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Do not write the scores into the store.
+    #[arg(long)]
+    pub no_store: bool,
+}
+
+/// `anomalies similar`: the quasars nearest to one in latent space.
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
+pub struct AnomaliesSimilarArgs {
+    /// TARGETID of the quasar to start from.
+    pub target_id: i64,
+    /// Neighbours to list.
+    #[arg(short, long, default_value_t = 20)]
+    pub k: usize,
+    /// Model id (or a unique prefix); default the newest model.
+    #[arg(long)]
+    pub model: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub out: OutputArgs,
+}

@@ -1,0 +1,18 @@
+//! Anomalous quasars (issue 17) as pipelines: `anomalies train` (a VAE,
+//! its Isolation Forest and calibration, from the store's quasar spectra),
+//! `anomalies score` (every selected quasar ranked, written to the store
+//! and as a catalog) and `anomalies similar` (exact nearest neighbours in
+//! latent space). The science is `astrolab-anomaly`'s; here are the
+//! reading of spectra from the store in shards, the model directory, the
+//! registry and the progress events.
+
+pub mod model_dir;
+pub mod read;
+pub mod score;
+pub mod similar;
+pub mod train;
+
+pub use model_dir::ModelDir;
+pub use score::{AnomaliesScore, ScoreOutput};
+pub use similar::{similar, similar_table, SimilarRow};
+pub use train::{AnomaliesTrain, TrainOutput};

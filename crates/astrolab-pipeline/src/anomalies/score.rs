@@ -1,0 +1,252 @@
+//! `anomalies score`: every selected quasar through a registered model, in
+//! shards of `--shard-size` TARGETIDs (read, rest-framed, encoded and
+//! scored together, then dropped, so memory follows the shard): the
+//! reconstruction's reduced chi-square, the latent mean, the Isolation
+//! Forest score, the combined ANOMALY_SCORE and whether it is above the
+//! model's threshold. Ranked over all scored spectra (1 = most anomalous,
+//! ties by TARGETID), written as a CSV catalog and into the store's
+//! `quasar_anomalies`; spectra that cannot be scored are counted by
+//! reason (and kept in `anomaly_skips`), never given a score.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use astrolab_anomaly::preprocess::Preprocessor;
+use astrolab_anomaly::CpuBackend;
+use astrolab_store::{AnomalyScore, AnomalySkip, Progress};
+use serde::{Deserialize, Serialize};
+
+use super::model_dir::ModelDir;
+use super::read::read_rest_frame;
+use crate::context::Ctx;
+use crate::error::{PipelineError, UsageError};
+use crate::params::defs::AnomaliesScoreArgs;
+use crate::pipeline::SinglePipeline;
+
+/// Spectra per inference batch.
+const SCORE_BATCH: usize = 256;
+
+/// The `anomalies-score` pipeline.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AnomaliesScore;
+
+/// What scoring made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreOutput {
+    /// The model.
+    pub model_id: String,
+    /// Spectra scored.
+    pub scored: usize,
+    /// Spectra not scored, by reason.
+    pub skipped: BTreeMap<String, usize>,
+    /// Selected targets without a spectrum in the store.
+    pub without_spectrum: usize,
+    /// Scored spectra above the model's threshold.
+    pub anomalous: usize,
+    /// The model's threshold.
+    pub threshold: f64,
+    /// The ten most anomalous TARGETIDs, rank 1 first.
+    pub top: Vec<i64>,
+    /// The catalog.
+    pub output: PathBuf,
+    /// Whether the scores went into the store.
+    pub stored: bool,
+}
+
+fn usage(msg: String) -> PipelineError {
+    PipelineError::Failed(anyhow::Error::new(UsageError(msg)))
+}
+
+/// The model directory a registry entry points to.
+pub fn model_dir_of(m: &astrolab_store::AnomalyModel) -> Result<ModelDir, PipelineError> {
+    m.config
+        .get("model_dir")
+        .and_then(|v| v.as_str())
+        .map(|p| ModelDir(PathBuf::from(p)))
+        .ok_or_else(|| {
+            usage(format!(
+                "the registry entry of model {} names no model directory",
+                m.model_id
+            ))
+        })
+}
+
+/// The model `--model` names, else the newest.
+pub fn pick_model(
+    store: &mut astrolab_store::Store,
+    id: Option<&str>,
+) -> Result<astrolab_store::AnomalyModel, PipelineError> {
+    let err = |e| PipelineError::Store("reading the anomaly model registry".into(), Box::new(e));
+    match id {
+        Some(id) => store.anomaly_model(id).map_err(|e| match e {
+            astrolab_store::StoreError::BadRequest { .. } => usage(e.to_string()),
+            e => err(e),
+        }),
+        None => store.latest_anomaly_model().map_err(err)?.ok_or_else(|| {
+            usage(
+                "no anomaly model is registered: train one with `astrolab anomalies train`".into(),
+            )
+        }),
+    }
+}
+
+impl SinglePipeline for AnomaliesScore {
+    type Params = AnomaliesScoreArgs;
+    type Output = ScoreOutput;
+
+    fn run(&self, ctx: &Ctx, a: &AnomaliesScoreArgs) -> Result<ScoreOutput, PipelineError> {
+        if a.shard_size == 0 {
+            return Err(usage("--shard-size must be at least 1".into()));
+        }
+        let mut store = ctx.open_store()?;
+        let model = pick_model(&mut store, a.model.as_deref())?;
+        let dir = model_dir_of(&model)?;
+        let (card, forest, vae) = dir.load()?;
+        if card.model_id != model.model_id {
+            return Err(usage(format!(
+                "{} holds model {}, not the registered {}",
+                dir.0.display(),
+                card.model_id,
+                model.model_id
+            )));
+        }
+        let ids = store
+            .select_target_ids(&a.select, &[])
+            .map_err(|e| PipelineError::Store(format!("--select {:?}", a.select), Box::new(e)))?;
+        let pre = Preprocessor {
+            z_min: card.z_range[0],
+            z_max: card.z_range[1],
+            ..Preprocessor::default()
+        };
+        let device = Default::default();
+        let mut scores: Vec<AnomalyScore> = Vec::new();
+        let mut skips: Vec<AnomalySkip> = Vec::new();
+        let mut missing = 0;
+        let n_shards = ids.len().div_ceil(a.shard_size);
+        for (k, shard) in ids.chunks(a.shard_size).enumerate() {
+            ctx.check_cancelled()?;
+            let s = read_rest_frame(&mut store, shard, &pre)?;
+            missing += s.missing;
+            skips.extend(s.skipped.iter().map(|(t, f, why)| AnomalySkip {
+                target_id: *t,
+                file_id: *f,
+                reason: why.clone(),
+            }));
+            let sc = astrolab_anomaly::score::score::<CpuBackend>(
+                &vae,
+                &s.dataset,
+                SCORE_BATCH,
+                &device,
+            )
+            .map_err(|e| anyhow!(e))?;
+            let iso = forest.score_all(&sc.latent_mean).map_err(|e| anyhow!(e))?;
+            let mut next = 0;
+            for i in 0..s.dataset.n() {
+                let t = s.dataset.ids[i];
+                match sc.chi2_red[i] {
+                    None => skips.push(AnomalySkip {
+                        target_id: t,
+                        file_id: s.file_ids[i],
+                        reason: "no_observed_pixels".into(),
+                    }),
+                    Some(chi2) => {
+                        let d = card.vae.latent_dim;
+                        let latent = sc.latent_mean[next * d..(next + 1) * d].to_vec();
+                        let iso_score = iso[next];
+                        next += 1;
+                        scores.push(AnomalyScore {
+                            target_id: t,
+                            file_id: s.file_ids[i],
+                            z: s.z[i],
+                            latent,
+                            recon_chi2: chi2,
+                            iso_score,
+                            anomaly_score: card.calibration.score(chi2, iso_score),
+                            rank: 0,
+                        });
+                    }
+                }
+            }
+            ctx.progress("scoring", (k + 1) as u64, n_shards as u64);
+        }
+        // Rank: highest score first, ties by TARGETID.
+        scores.sort_by(|x, y| {
+            y.anomaly_score
+                .total_cmp(&x.anomaly_score)
+                .then(x.target_id.cmp(&y.target_id))
+        });
+        for (r, s) in scores.iter_mut().enumerate() {
+            s.rank = r as i64 + 1;
+        }
+        skips.sort_by_key(|s| s.target_id);
+        let threshold = card.calibration.threshold;
+        let anomalous = scores
+            .iter()
+            .filter(|s| s.anomaly_score > threshold)
+            .count();
+        crate::output::write_file(
+            &a.output,
+            catalog_csv(&scores, threshold, card.vae.latent_dim).as_bytes(),
+        )?;
+        let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
+        for s in &skips {
+            *skipped.entry(s.reason.clone()).or_default() += 1;
+        }
+        if !a.no_store {
+            store
+                .write_anomaly_scores(&model.model_id, &scores, &skips, &mut Progress::none())
+                .map_err(|e| PipelineError::Store("writing the scores".into(), Box::new(e)))?;
+        }
+        ctx.info(format!(
+            "{} spectra scored with {}: {} above the threshold {:.6}; {} skipped{}; {} selected without a spectrum; catalog {}",
+            scores.len(),
+            model.model_id,
+            anomalous,
+            threshold,
+            skips.len(),
+            if skipped.is_empty() { String::new() } else { format!(" {skipped:?}") },
+            missing,
+            a.output.display()
+        ));
+        Ok(ScoreOutput {
+            model_id: model.model_id,
+            scored: scores.len(),
+            skipped,
+            without_spectrum: missing,
+            anomalous,
+            threshold,
+            top: scores.iter().take(10).map(|s| s.target_id).collect(),
+            output: a.output.clone(),
+            stored: !a.no_store,
+        })
+    }
+}
+
+/// The ranked catalog as CSV, rank 1 first.
+fn catalog_csv(scores: &[AnomalyScore], threshold: f64, dim: usize) -> String {
+    let mut s = String::from("TARGETID,Z,RECON_CHI2,ISO_SCORE,ANOMALY_SCORE,RANK,ANOMALOUS");
+    for j in 0..dim {
+        let _ = write!(s, ",LATENT_{j}");
+    }
+    s.push('\n');
+    for r in scores {
+        let _ = write!(
+            s,
+            "{},{},{},{},{},{},{}",
+            r.target_id,
+            r.z,
+            r.recon_chi2,
+            r.iso_score,
+            r.anomaly_score,
+            r.rank,
+            u8::from(r.anomaly_score > threshold)
+        );
+        for v in &r.latent {
+            let _ = write!(s, ",{v}");
+        }
+        s.push('\n');
+    }
+    s
+}
