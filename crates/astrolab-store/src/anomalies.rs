@@ -530,7 +530,7 @@ impl Store {
         let pg = p == '$';
         let mut params = vec![Value::Text(model_id.to_string())];
         let mut conds = vec![format!("a.model_id = {p}1")];
-        let mut bind = |v: Value, params: &mut Vec<Value>| {
+        let bind = |v: Value, params: &mut Vec<Value>| {
             params.push(v);
             format!("{p}{}", params.len())
         };

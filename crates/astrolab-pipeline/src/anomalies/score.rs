@@ -115,11 +115,9 @@ impl SinglePipeline for AnomaliesScore {
         let ids = store
             .select_target_ids(&a.select, &[])
             .map_err(|e| PipelineError::Store(format!("--select {:?}", a.select), Box::new(e)))?;
-        let pre = Preprocessor {
-            z_min: card.z_range[0],
-            z_max: card.z_range[1],
-            ..Preprocessor::default()
-        };
+        let mut pre = Preprocessor::default();
+        pre.z_min = card.z_range[0];
+        pre.z_max = card.z_range[1];
         let device = Default::default();
         let mut scores: Vec<AnomalyScore> = Vec::new();
         let mut skips: Vec<AnomalySkip> = Vec::new();
