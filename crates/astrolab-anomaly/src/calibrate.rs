@@ -138,7 +138,9 @@ impl Calibration {
         target_fpr: f64,
     ) -> Result<Self, CalibrateError> {
         if ref_chi2.len() != ref_iforest.len() || cal_chi2.len() != cal_iforest.len() {
-            return Err(CalibrateError("one chi-square and one forest score per spectrum".into()));
+            return Err(CalibrateError(
+                "one chi-square and one forest score per spectrum".into(),
+            ));
         }
         let mut c = Self {
             chi2: Reference::fit(ref_chi2)?,
@@ -162,7 +164,10 @@ impl Calibration {
     /// [`Self::score`] of each pair.
     pub fn score_all(&self, chi2: &[f64], iforest: &[f64]) -> Vec<f64> {
         assert_eq!(chi2.len(), iforest.len(), "one pair per spectrum");
-        chi2.iter().zip(iforest).map(|(&c, &f)| self.score(c, f)).collect()
+        chi2.iter()
+            .zip(iforest)
+            .map(|(&c, &f)| self.score(c, f))
+            .collect()
     }
 
     /// Whether a score is above the threshold.
@@ -179,7 +184,9 @@ pub fn threshold_at_fpr(normal_scores: &[f64], fpr: f64) -> Result<f64, Calibrat
         return Err(CalibrateError("no calibration scores".into()));
     }
     if !(0.0..1.0).contains(&fpr) {
-        return Err(CalibrateError(format!("false-positive rate {fpr} is not in [0, 1)")));
+        return Err(CalibrateError(format!(
+            "false-positive rate {fpr} is not in [0, 1)"
+        )));
     }
     if normal_scores.iter().any(|s| s.is_nan()) {
         return Err(CalibrateError("NaN calibration score".into()));
@@ -305,7 +312,10 @@ mod tests {
         assert_eq!(roc_auc(&[5.0; 4], &[true, false, true, false]), Some(0.5));
         // 2 positives, 3 negatives, one tie across classes: U = 3 + 1.5 = 4.5 of 6.
         assert_eq!(
-            roc_auc(&[0.9, 0.5, 0.5, 0.2, 0.7], &[true, true, false, false, false]),
+            roc_auc(
+                &[0.9, 0.5, 0.5, 0.2, 0.7],
+                &[true, true, false, false, false]
+            ),
             Some(4.5 / 6.0)
         );
         assert_eq!(roc_auc(&[1.0], &[true]), None);
@@ -322,7 +332,10 @@ mod tests {
         assert_eq!(precision_at_k(&s, &y, 6), None);
         // A tie across the cut: top 2 of [0.9, 0.5 (pos), 0.5 (neg)] is the
         // 0.9 negative plus half a positive in expectation.
-        assert_eq!(precision_at_k(&[0.9, 0.5, 0.5], &[false, true, false], 2), Some(0.25));
+        assert_eq!(
+            precision_at_k(&[0.9, 0.5, 0.5], &[false, true, false], 2),
+            Some(0.25)
+        );
     }
 
     #[test]
@@ -333,9 +346,24 @@ mod tests {
         assert_eq!(
             r,
             vec![
-                ClassRecall { class: "bal", n: 3, flagged: 2, recall: 2.0 / 3.0 },
-                ClassRecall { class: "lens", n: 1, flagged: 1, recall: 1.0 },
-                ClassRecall { class: "normal", n: 2, flagged: 0, recall: 0.0 },
+                ClassRecall {
+                    class: "bal",
+                    n: 3,
+                    flagged: 2,
+                    recall: 2.0 / 3.0
+                },
+                ClassRecall {
+                    class: "lens",
+                    n: 1,
+                    flagged: 1,
+                    recall: 1.0
+                },
+                ClassRecall {
+                    class: "normal",
+                    n: 2,
+                    flagged: 0,
+                    recall: 0.0
+                },
             ]
         );
     }
@@ -380,10 +408,16 @@ mod tests {
     fn calibration_combines_by_max_and_holds_its_rate() {
         // Reference: chi2 1..=100, forest scores 0.30..0.399 (uncorrelated order).
         let ref_chi2: Vec<f64> = (1..=100).map(f64::from).collect();
-        let ref_if: Vec<f64> = (0..100).map(|i| 0.3 + f64::from((i * 37) % 100) / 1000.0).collect();
+        let ref_if: Vec<f64> = (0..100)
+            .map(|i| 0.3 + f64::from((i * 37) % 100) / 1000.0)
+            .collect();
         // Calibration normals drawn from the same ranges.
-        let cal_chi2: Vec<f64> = (0..200).map(|i| 1.0 + f64::from((i * 53) % 199) / 2.0).collect();
-        let cal_if: Vec<f64> = (0..200).map(|i| 0.3 + f64::from((i * 71) % 199) / 2000.0).collect();
+        let cal_chi2: Vec<f64> = (0..200)
+            .map(|i| 1.0 + f64::from((i * 53) % 199) / 2.0)
+            .collect();
+        let cal_if: Vec<f64> = (0..200)
+            .map(|i| 0.3 + f64::from((i * 71) % 199) / 2000.0)
+            .collect();
         let c = Calibration::fit(&ref_chi2, &ref_if, &cal_chi2, &cal_if, 0.01).unwrap();
         assert_eq!(c.threshold, 0.99);
         assert_eq!(c.calibration_fpr, 0.01);
@@ -391,6 +425,9 @@ mod tests {
         assert!(c.is_anomalous(c.score(1000.0, 0.35)));
         assert!(c.is_anomalous(c.score(50.0, 0.9)));
         assert!(!c.is_anomalous(c.score(50.0, 0.35)));
-        assert_eq!(c.score(50.0, 0.35), c.chi2.rank(50.0).max(c.iforest.rank(0.35)));
+        assert_eq!(
+            c.score(50.0, 0.35),
+            c.chi2.rank(50.0).max(c.iforest.rank(0.35))
+        );
     }
 }

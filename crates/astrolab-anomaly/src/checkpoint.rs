@@ -93,7 +93,8 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 /// Encodes a container.
 pub(crate) fn encode<H: Serialize>(kind: Kind, header: &H, blobs: &[&[u8]]) -> Vec<u8> {
     let header = serde_json::to_vec(header).expect("headers are plain data");
-    let mut out = Vec::with_capacity(64 + header.len() + blobs.iter().map(|b| b.len() + 8).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(64 + header.len() + blobs.iter().map(|b| b.len() + 8).sum::<usize>());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(kind as u32).to_le_bytes());
@@ -146,8 +147,8 @@ pub(crate) fn decode<H: DeserializeOwned>(
     }
     let header_len = r.u64().ok_or_else(short)? as usize;
     let header = r.take(header_len).ok_or_else(short)?;
-    let header: H = serde_json::from_slice(header)
-        .map_err(|e| invalid(&format!("unreadable header ({e})")))?;
+    let header: H =
+        serde_json::from_slice(header).map_err(|e| invalid(&format!("unreadable header ({e})")))?;
     let n = r.u32().ok_or_else(short)?;
     let mut blobs = Vec::new();
     for _ in 0..n {
@@ -187,8 +188,14 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointEr
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = File::create(&tmp)?;
@@ -214,8 +221,12 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
 
 /// A burn record as bytes (named MessagePack, full precision).
 pub(crate) fn record_bytes<B: Backend, R: Record<B>>(record: R) -> Vec<u8> {
-    Recorder::<B>::record(&NamedMpkBytesRecorder::<FullPrecisionSettings>::default(), record, ())
-        .expect("records of plain tensors serialise")
+    Recorder::<B>::record(
+        &NamedMpkBytesRecorder::<FullPrecisionSettings>::default(),
+        record,
+        (),
+    )
+    .expect("records of plain tensors serialise")
 }
 
 /// A burn record from bytes written by [`record_bytes`].
@@ -244,14 +255,26 @@ pub(crate) fn check_model_config(
 ) -> Result<(), CheckpointError> {
     let fields: [(&'static str, String, String); 6] = [
         ("len", found.len.to_string(), expected.len.to_string()),
-        ("latent_dim", found.latent_dim.to_string(), expected.latent_dim.to_string()),
+        (
+            "latent_dim",
+            found.latent_dim.to_string(),
+            expected.latent_dim.to_string(),
+        ),
         (
             "conv_channels",
             format!("{:?}", found.conv_channels),
             format!("{:?}", expected.conv_channels),
         ),
-        ("kernel_size", found.kernel_size.to_string(), expected.kernel_size.to_string()),
-        ("enc_hidden", found.enc_hidden.to_string(), expected.enc_hidden.to_string()),
+        (
+            "kernel_size",
+            found.kernel_size.to_string(),
+            expected.kernel_size.to_string(),
+        ),
+        (
+            "enc_hidden",
+            found.enc_hidden.to_string(),
+            expected.enc_hidden.to_string(),
+        ),
         (
             "dec_hidden",
             format!("{:?}", found.dec_hidden),
@@ -360,7 +383,8 @@ mod tests {
 
     #[test]
     fn model_file_round_trip_and_mismatch() {
-        let dir = std::env::temp_dir().join(format!("astrolab-anomaly-model-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("astrolab-anomaly-model-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("vae.bin");
         let device = Default::default();

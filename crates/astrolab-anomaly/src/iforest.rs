@@ -121,7 +121,7 @@ impl IsolationForest {
     /// Needs at least 2 points, all values finite.
     pub fn fit(data: &[f32], dim: usize, config: &IForestConfig) -> Result<Self, IForestError> {
         let bad = |s: &str| Err(IForestError(s.to_string()));
-        if dim == 0 || data.len() % dim != 0 {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
             return bad("data length is not a multiple of the dimension");
         }
         let n = data.len() / dim;
@@ -182,7 +182,11 @@ impl IsolationForest {
                             left,
                             right,
                         } => {
-                            k = if f64::from(x[attr]) < value { left } else { right };
+                            k = if f64::from(x[attr]) < value {
+                                left
+                            } else {
+                                right
+                            };
                             depth += 1.0;
                         }
                         Node::Leaf { size } => return depth + average_path_length(size),
@@ -200,7 +204,7 @@ impl IsolationForest {
 
     /// Scores of `n = data.len() / dim` points stored row-major.
     pub fn score_all(&self, data: &[f32]) -> Result<Vec<f64>, IForestError> {
-        if data.len() % self.dim != 0 {
+        if !data.len().is_multiple_of(self.dim) {
             return Err(IForestError(
                 "data length is not a multiple of the dimension".into(),
             ));
@@ -227,10 +231,12 @@ fn grow(
     // Attributes that vary on these points, with their ranges.
     let ranges: Vec<(usize, f64, f64)> = (0..dim)
         .filter_map(|a| {
-            let (lo, hi) = idx.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
-                let v = f64::from(data[i * dim + a]);
-                (lo.min(v), hi.max(v))
-            });
+            let (lo, hi) = idx
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
+                    let v = f64::from(data[i * dim + a]);
+                    (lo.min(v), hi.max(v))
+                });
             (lo < hi).then_some((a, lo, hi))
         })
         .collect();

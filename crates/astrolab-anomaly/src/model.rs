@@ -115,13 +115,10 @@ impl VaeConfig {
         if self.latent_dim == 0 {
             return bad("latent_dim must be at least 1");
         }
-        if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
+        if self.kernel_size.is_multiple_of(2) {
             return bad("kernel_size must be odd");
         }
-        if self.conv_channels.contains(&0)
-            || self.dec_hidden.contains(&0)
-            || self.enc_hidden == 0
-        {
+        if self.conv_channels.contains(&0) || self.dec_hidden.contains(&0) || self.enc_hidden == 0 {
             return bad("every layer needs at least one unit or channel");
         }
         if self.len < self.kernel_size {
@@ -373,7 +370,11 @@ impl<B: Backend> Vae<B> {
     /// FNV-1a 64 of the bits of [`Self::weights`]: equal exactly when the
     /// weights are bit-identical.
     pub fn weights_fingerprint(&self) -> u64 {
-        let bytes: Vec<u8> = self.weights().iter().flat_map(|w| w.to_le_bytes()).collect();
+        let bytes: Vec<u8> = self
+            .weights()
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
         crate::checkpoint::fnv1a64(&bytes)
     }
 
@@ -533,7 +534,10 @@ mod tests {
         assert_eq!(c.conv_out_len(), 375);
         // 2*16*5+16 + 16*32*5+32 + 32*64*5+64 = 176 + 2592 + 10304
         // + 64*375*128+128 + 2*(128*16+16) + (16*64+64) + (64*256+256) + (256*3000+3000)
-        assert_eq!(c.n_params(), 13_072 + 3_072_128 + 4_128 + 1_088 + 16_640 + 771_000);
+        assert_eq!(
+            c.n_params(),
+            13_072 + 3_072_128 + 4_128 + 1_088 + 16_640 + 771_000
+        );
         let c = VaeConfig::new(257);
         assert_eq!(c.conv_out_len(), 33);
     }
@@ -552,20 +556,34 @@ mod tests {
             let [kc, c_out] = conv.weight.dims();
             let c_in = kc / k;
             // Ours [t * c_in + c, o] is burn's [o, c, t].
-            let w = conv.weight.val().reshape([k, c_in, c_out]).permute([2, 1, 0]);
-            let out = conv1d(x, w, Some(conv.bias.val()), ConvOptions::new([2], [k / 2], [1], 1));
+            let w = conv
+                .weight
+                .val()
+                .reshape([k, c_in, c_out])
+                .permute([2, 1, 0]);
+            let out = conv1d(
+                x,
+                w,
+                Some(conv.bias.val()),
+                ConvOptions::new([2], [k / 2], [1], 1),
+            );
             x = leaky_relu(out, LEAKY_SLOPE);
         }
         x.swap_dims(1, 2)
     }
 
     /// Replaces every convolution parameter by integers drawn from `range`.
-    fn integer_convs(model: Vae<CpuBackend>, range: std::ops::RangeInclusive<i8>) -> Vae<CpuBackend> {
+    fn integer_convs(
+        model: Vae<CpuBackend>,
+        range: std::ops::RangeInclusive<i8>,
+    ) -> Vae<CpuBackend> {
         let device = Default::default();
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let mut ints = |dims: Vec<usize>| {
             let n = dims.iter().product();
-            let v: Vec<f32> = (0..n).map(|_| f32::from(rng.gen_range(range.clone()))).collect();
+            let v: Vec<f32> = (0..n)
+                .map(|_| f32::from(rng.gen_range(range.clone())))
+                .collect();
             TensorData::new(v, dims)
         };
         let convs = model
@@ -609,7 +627,11 @@ mod tests {
         }
         // ...and stacks of layers with non-negative values (the leaky ReLU is
         // then the identity, and the sums stay exact integers).
-        for (len, k, channels) in [(100, 5, vec![4, 3, 2]), (37, 3, vec![2, 2]), (256, 5, vec![3, 3, 3, 2])] {
+        for (len, k, channels) in [
+            (100, 5, vec![4, 3, 2]),
+            (37, 3, vec![2, 2]),
+            (256, 5, vec![3, 3, 3, 2]),
+        ] {
             let cfg = VaeConfig {
                 conv_channels: channels.clone(),
                 kernel_size: k,
@@ -618,7 +640,10 @@ mod tests {
             let m = integer_convs(Vae::new(&cfg, 0, &device).unwrap(), 0..=2);
             let (f, mk) = input(2, len, 0..=2);
             let ours = m.conv_features(f.clone(), mk.clone());
-            assert_eq!(ours.dims(), [2, cfg.conv_out_len(), *channels.last().unwrap()]);
+            assert_eq!(
+                ours.dims(),
+                [2, cfg.conv_out_len(), *channels.last().unwrap()]
+            );
             let theirs = reference_features(&m, f, mk);
             assert_eq!(ours.into_data(), theirs.into_data(), "len {len} k {k}");
         }
@@ -631,7 +656,10 @@ mod tests {
         assert_eq!(l.len, vec![3000, 1500, 750, 375]);
         assert_eq!(l.pad, vec![14, 6, 2, 0]);
         assert_eq!(l.stride, vec![3016, 1508, 754, 377]);
-        assert_eq!(&l.mask(3, 2)[370..380], &[1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        assert_eq!(
+            &l.mask(3, 2)[370..380],
+            &[1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+        );
     }
 
     #[test]

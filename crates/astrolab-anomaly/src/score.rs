@@ -133,7 +133,10 @@ mod tests {
         // Recompute row 0 by hand from the decoded mean.
         let batch = Batch::<CpuBackend>::from_rows(&d, &[0], &device);
         let (mu, _) = m.encode(batch.flux, batch.mask);
-        assert_eq!(mu.clone().into_data().to_vec::<f32>().unwrap(), s.latent_mean[..2]);
+        assert_eq!(
+            mu.clone().into_data().to_vec::<f32>().unwrap(),
+            s.latent_mean[..2]
+        );
         let r: Vec<f32> = m.decode(mu).into_data().to_vec().unwrap();
         let v = [1.0, 4.0, 0.0, 0.0, 2.0, 1.0, 1.0, 1.0];
         let chi2: f64 = (0..8)
@@ -145,7 +148,9 @@ mod tests {
         // Batch size does not change the scores.
         assert_eq!(score(&m, &d, 1, &device).unwrap(), s);
         assert_eq!(
-            score(&m, &Dataset::new(9), 3, &device).unwrap_err().to_string(),
+            score(&m, &Dataset::new(9), 3, &device)
+                .unwrap_err()
+                .to_string(),
             "cannot score: the spectra have 9 pixels but the model expects 8"
         );
     }

@@ -90,16 +90,19 @@ mod tests {
             val_fraction: 0.1,
             patience: 5,
         };
-        let t = train::<CpuTrainBackend>(&data, &model_cfg, &cfg, None, &mut Silent, &device)
-            .unwrap();
+        let t =
+            train::<CpuTrainBackend>(&data, &model_cfg, &cfg, None, &mut Silent, &device).unwrap();
         let last = t.history.last().unwrap();
         // Still improving at the last epoch: 40 epochs keep the test short.
-        assert_eq!((t.stop, t.best_epoch, last.epoch), (StopReason::MaxEpochs, 40, 40));
+        assert_eq!(
+            (t.stop, t.best_epoch, last.epoch),
+            (StopReason::MaxEpochs, 40, 40)
+        );
 
         let s = score::<CpuBackend>(&t.model, &data, 128, &device).unwrap();
         assert_eq!(s.scorable.len(), 520);
-        let forest = IsolationForest::fit(&s.latent_mean, s.latent_dim, &IForestConfig::default())
-            .unwrap();
+        let forest =
+            IsolationForest::fit(&s.latent_mean, s.latent_dim, &IForestConfig::default()).unwrap();
         let chi2 = s.scorable_chi2();
         let iso = forest.score_all(&s.latent_mean).unwrap();
 
@@ -123,7 +126,10 @@ mod tests {
         // score. Neither channel alone does it: "no_lines" spectra are
         // reconstructed well (chi2 ~ 2) but sit apart in latent space, troughs
         // the other way round; hence the maximum of the two ranks.
-        assert_eq!((auc(&combined), auc(&chi2), auc(&iso)), (1.0, 0.8325, 0.8106));
+        assert_eq!(
+            (auc(&combined), auc(&chi2), auc(&iso)),
+            (1.0, 0.8325, 0.8106)
+        );
         assert_eq!(precision_at_k(&combined, &positive, 20), Some(1.0));
         let recall: Vec<(&str, usize, usize)> = recall_by_class(&combined, &classes, cal.threshold)
             .into_iter()
@@ -141,6 +147,9 @@ mod tests {
         );
         // 1 % of the 200 calibration normals above the threshold (2 of them);
         // 6 of the 500 training normals (1.2 %).
-        assert_eq!((cal.threshold, cal.calibration_fpr), (0.9975191371153649, 0.01));
+        assert_eq!(
+            (cal.threshold, cal.calibration_fpr),
+            (0.9975191371153649, 0.01)
+        );
     }
 }

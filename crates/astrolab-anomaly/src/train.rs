@@ -261,7 +261,9 @@ pub fn train<B: AutodiffBackend>(
     let adam = AdamConfig::new();
     let ckpt_path: Option<PathBuf> = checkpoint_dir.map(|d| d.join(CHECKPOINT_FILE));
     let mut st = match &ckpt_path {
-        Some(p) if p.exists() => load_state::<B, _>(p, data, model_config, config, adam.init(), device)?,
+        Some(p) if p.exists() => {
+            load_state::<B, _>(p, data, model_config, config, adam.init(), device)?
+        }
         _ => {
             let model = Vae::<B>::new(model_config, config.seed, device)?;
             let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -290,7 +292,11 @@ pub fn train<B: AutodiffBackend>(
     if st.stop == Some(StopReason::MaxEpochs) && st.epochs_done < config.max_epochs {
         st.stop = None;
     }
-    if st.stop.is_none() && !val_rows.is_empty() && st.epochs_since_best >= config.patience && st.epochs_done > 0 {
+    if st.stop.is_none()
+        && !val_rows.is_empty()
+        && st.epochs_since_best >= config.patience
+        && st.epochs_done > 0
+    {
         st.stop = Some(StopReason::EarlyStopped);
     }
     while st.stop.is_none() {
@@ -359,7 +365,9 @@ fn check_inputs(data: &Dataset, m: &VaeConfig, c: &TrainConfig) -> Result<(), Tr
     if !(0.0..1.0).contains(&c.val_fraction) {
         return bad(format!("val_fraction {} is not in [0, 1)", c.val_fraction));
     }
-    if !(c.learning_rate > 0.0 && c.learning_rate.is_finite()) || !(c.beta >= 0.0 && c.beta.is_finite()) {
+    let lr_ok = c.learning_rate > 0.0 && c.learning_rate.is_finite();
+    let beta_ok = c.beta >= 0.0 && c.beta.is_finite();
+    if !(lr_ok && beta_ok) {
         return bad("learning_rate must be > 0 and beta >= 0, both finite".into());
     }
     Ok(())
@@ -485,12 +493,28 @@ fn load_state<B: AutodiffBackend, O: Optimizer<Vae<B>, B>>(
         "training run",
         [
             ("seed", h.train.seed.to_string(), config.seed.to_string()),
-            ("batch_size", h.train.batch_size.to_string(), config.batch_size.to_string()),
-            ("learning_rate", h.train.learning_rate.to_string(), config.learning_rate.to_string()),
+            (
+                "batch_size",
+                h.train.batch_size.to_string(),
+                config.batch_size.to_string(),
+            ),
+            (
+                "learning_rate",
+                h.train.learning_rate.to_string(),
+                config.learning_rate.to_string(),
+            ),
             ("beta", h.train.beta.to_string(), config.beta.to_string()),
-            ("val_fraction", h.train.val_fraction.to_string(), config.val_fraction.to_string()),
+            (
+                "val_fraction",
+                h.train.val_fraction.to_string(),
+                config.val_fraction.to_string(),
+            ),
             ("number of spectra", h.data.n.to_string(), fp.n.to_string()),
-            ("spectrum ids (FNV-1a)", format!("{:016x}", h.data.ids_fnv), format!("{:016x}", fp.ids_fnv)),
+            (
+                "spectrum ids (FNV-1a)",
+                format!("{:016x}", h.data.ids_fnv),
+                format!("{:016x}", fp.ids_fnv),
+            ),
         ],
     )?;
     let invalid = |why: String| CheckpointError::Invalid {
@@ -500,12 +524,17 @@ fn load_state<B: AutodiffBackend, O: Optimizer<Vae<B>, B>>(
     let [model_b, optim_b, best_b]: [Vec<u8>; 3] = blobs
         .try_into()
         .map_err(|b: Vec<Vec<u8>>| invalid(format!("{} blobs, a checkpoint has 3", b.len())))?;
-    let rng = h.rng.restore().ok_or_else(|| invalid("unreadable RNG state".into()))?;
+    let rng = h
+        .rng
+        .restore()
+        .ok_or_else(|| invalid("unreadable RNG state".into()))?;
     let model = Vae::<B>::new(model_config, 0, device)?;
     let model = model.load_record(checkpoint::record_from::<B, _>(path, model_b, device)?);
     let optim = optim.load_record(checkpoint::record_from::<B, _>(path, optim_b, device)?);
     let best = Vae::<B::InnerBackend>::new(model_config, 0, device)?;
-    let best = best.load_record(checkpoint::record_from::<B::InnerBackend, _>(path, best_b, device)?);
+    let best = best.load_record(checkpoint::record_from::<B::InnerBackend, _>(
+        path, best_b, device,
+    )?);
     Ok(State {
         model,
         optim,
@@ -550,7 +579,8 @@ mod tests {
     }
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("astrolab-anomaly-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("astrolab-anomaly-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         d
     }
@@ -591,8 +621,14 @@ mod tests {
         let mut w = watch(None);
         let a = train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_a), &mut w, &device)
             .unwrap();
-        assert_eq!(w.reports.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
-        assert_eq!((a.n_train, a.n_val, a.stop), (96, 24, StopReason::MaxEpochs));
+        assert_eq!(
+            w.reports.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5, 6]
+        );
+        assert_eq!(
+            (a.n_train, a.n_val, a.stop),
+            (96, 24, StopReason::MaxEpochs)
+        );
         // The same bits on every run and thread count (the test runs under
         // RAYON_NUM_THREADS=1 and =2 alike: the CPU backend never spawns).
         let fp = a.model.weights_fingerprint();
@@ -605,19 +641,31 @@ mod tests {
         let mut w = watch(Some(3));
         let e = train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_b), &mut w, &device)
             .unwrap_err();
-        assert!(matches!(e, TrainError::Cancelled { completed_epochs: 3 }), "{e}");
+        assert!(
+            matches!(
+                e,
+                TrainError::Cancelled {
+                    completed_epochs: 3
+                }
+            ),
+            "{e}"
+        );
         let mut w = watch(None);
         let b = train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_b), &mut w, &device)
             .unwrap();
-        assert_eq!(w.reports.iter().map(|r| r.epoch).collect::<Vec<_>>(), [4, 5, 6]);
+        assert_eq!(
+            w.reports.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+            [4, 5, 6]
+        );
         assert_eq!(b.model.weights(), a.model.weights());
         assert_eq!(b.history, a.history);
         assert_eq!(b.best_epoch, a.best_epoch);
 
         // A finished run's checkpoint returns its result without training.
         let mut w = watch(None);
-        let again = train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_b), &mut w, &device)
-            .unwrap();
+        let again =
+            train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_b), &mut w, &device)
+                .unwrap();
         assert!(w.reports.is_empty());
         assert_eq!(again.model.weights(), a.model.weights());
 
@@ -644,26 +692,46 @@ mod tests {
         );
         let (wide, _) = toy_set(120, 0, 80, 1);
         let wide_cfg = VaeConfig { len: 80, ..small() };
-        let e = train::<CpuTrainBackend>(&wide, &wide_cfg, &cfg(), Some(&dir_a), &mut Silent, &device)
-            .unwrap_err();
+        let e =
+            train::<CpuTrainBackend>(&wide, &wide_cfg, &cfg(), Some(&dir_a), &mut Silent, &device)
+                .unwrap_err();
         assert!(
-            matches!(&e, TrainError::Checkpoint(CheckpointError::Mismatch { field: "len", .. })),
+            matches!(
+                &e,
+                TrainError::Checkpoint(CheckpointError::Mismatch { field: "len", .. })
+            ),
             "{e}"
         );
         let reseeded = TrainConfig { seed: 43, ..cfg() };
-        let e = train::<CpuTrainBackend>(&data, &small(), &reseeded, Some(&dir_a), &mut Silent, &device)
-            .unwrap_err();
-        assert!(e.to_string().contains("seed is 42 in the file but 43 here"), "{e}");
+        let e = train::<CpuTrainBackend>(
+            &data,
+            &small(),
+            &reseeded,
+            Some(&dir_a),
+            &mut Silent,
+            &device,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("seed is 42 in the file but 43 here"),
+            "{e}"
+        );
         let fewer = data.subset(&(0..100).collect::<Vec<_>>());
-        let e = train::<CpuTrainBackend>(&fewer, &small(), &cfg(), Some(&dir_a), &mut Silent, &device)
-            .unwrap_err();
-        assert!(e.to_string().contains("number of spectra is 120 in the file but 100"), "{e}");
+        let e =
+            train::<CpuTrainBackend>(&fewer, &small(), &cfg(), Some(&dir_a), &mut Silent, &device)
+                .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("number of spectra is 120 in the file but 100"),
+            "{e}"
+        );
         // A damaged checkpoint is an error, not a crash.
         let p = dir_a.join(CHECKPOINT_FILE);
         let bytes = std::fs::read(&p).unwrap();
         std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
-        let e = train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_a), &mut Silent, &device)
-            .unwrap_err();
+        let e =
+            train::<CpuTrainBackend>(&data, &small(), &cfg(), Some(&dir_a), &mut Silent, &device)
+                .unwrap_err();
         assert!(e.to_string().contains("checksum mismatch"), "{e}");
 
         std::fs::remove_dir_all(&dir_a).unwrap();
@@ -706,12 +774,23 @@ mod tests {
     fn bad_inputs_are_refused() {
         let (data, _) = toy_set(10, 0, 64, 3);
         let device = Default::default();
-        let e = train::<CpuTrainBackend>(&data, &VaeConfig { len: 65, ..small() }, &cfg(), None, &mut Silent, &device)
-            .unwrap_err();
-        assert_eq!(e.to_string(), "cannot train: the spectra have 64 pixels but the model expects 65");
+        let e = train::<CpuTrainBackend>(
+            &data,
+            &VaeConfig { len: 65, ..small() },
+            &cfg(),
+            None,
+            &mut Silent,
+            &device,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot train: the spectra have 64 pixels but the model expects 65"
+        );
         let mut empty = Dataset::new(64);
         empty.push(1, &[0.0; 64], &[0.0; 64]);
-        let e = train::<CpuTrainBackend>(&empty, &small(), &cfg(), None, &mut Silent, &device).unwrap_err();
+        let e = train::<CpuTrainBackend>(&empty, &small(), &cfg(), None, &mut Silent, &device)
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "cannot train: no spectrum with an observed pixel is left for training"
