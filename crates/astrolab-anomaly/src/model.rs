@@ -189,7 +189,7 @@ pub struct StridedConv1d<B: Backend> {
 /// land where layer `l + 1` expects them; `stride[l] = stride[0] / 2^l` is
 /// the smallest that holds every tap of every output.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConvLayout {
+pub(crate) struct ConvLayout {
     /// Positions per spectrum at the input of layer `l` (`len[n]`: the output).
     pub len: Vec<usize>,
     /// Zero rows before each spectrum.
@@ -200,7 +200,7 @@ pub struct ConvLayout {
 
 impl ConvLayout {
     /// The layout of `n_layers` convolutions of kernel `k` on `len` pixels.
-    pub fn new(len: usize, k: usize, n_layers: usize) -> Self {
+    pub(crate) fn new(len: usize, k: usize, n_layers: usize) -> Self {
         let h = k / 2;
         let mut lens = vec![len];
         for _ in 0..n_layers {
@@ -227,7 +227,7 @@ impl ConvLayout {
     }
 
     /// 1 on the rows of layer `l` that hold a spectrum's positions, 0 elsewhere.
-    pub fn mask(&self, l: usize, batch: usize) -> Vec<f32> {
+    pub(crate) fn mask(&self, l: usize, batch: usize) -> Vec<f32> {
         let (s, p, n) = (self.stride[l], self.pad[l], self.len[l]);
         (0..batch * s)
             .map(|r| f32::from(u8::from((p..p + n).contains(&(r % s)))))
