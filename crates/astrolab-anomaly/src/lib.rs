@@ -81,3 +81,16 @@ pub type CudaBackend = burn::backend::Cuda<f32>;
 /// [`CudaBackend`] with automatic differentiation, for training on a GPU.
 #[cfg(feature = "cuda")]
 pub type CudaTrainBackend = burn::backend::Autodiff<CudaBackend>;
+
+/// Compile-time check that the CUDA types are training and scoring backends.
+#[cfg(feature = "cuda")]
+const _: () = {
+    fn backends<
+        T: burn::tensor::backend::AutodiffBackend<InnerBackend = I>,
+        I: burn::tensor::backend::Backend,
+    >() {
+    }
+    let _ = backends::<CudaTrainBackend, CudaBackend>;
+    let _ = train::train::<CudaTrainBackend>;
+    let _ = score::score::<CudaBackend>;
+};

@@ -2,8 +2,9 @@
 //! 2014, "Auto-Encoding Variational Bayes", ICLR, arXiv:1312.6114).
 //!
 //! The architecture follows the spectrum autoencoders of the field (Portillo
-//! et al. 2020, AJ 160, 45; Liang, Melchior et al. 2023, AJ 166, 75, "spender"):
-//! a 1-D convolutional encoder and a fully connected decoder.
+//! et al. 2020, AJ 160, 45; "spender": Melchior et al. 2023, AJ 166, 74, and
+//! its use for outlier detection, Liang et al. 2023, AJ 166, 75): a 1-D
+//! convolutional encoder and a fully connected decoder.
 //!
 //! - **Encoder.** Two input channels, the flux (0 where missing) and the
 //!   observed-pixel mask (1 where `ivar > 0`), so a masked stretch does not

@@ -786,7 +786,8 @@ mod tests {
             train::<CpuTrainBackend>(&data, &small(), &patient, Some(&dir), &mut Silent, &device)
                 .unwrap();
         let straight =
-            train::<CpuTrainBackend>(&data, &small(), &patient, None, &mut Silent, &device).unwrap();
+            train::<CpuTrainBackend>(&data, &small(), &patient, None, &mut Silent, &device)
+                .unwrap();
         assert!(resumed.history.len() > 7);
         assert_eq!(resumed.history, straight.history);
         assert_eq!(resumed.model.weights(), straight.model.weights());
