@@ -39,6 +39,7 @@
 //! the posterior mean, so it does not depend on the noise.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
@@ -132,6 +133,25 @@ pub trait TrainObserver {
 pub struct Silent;
 
 impl TrainObserver for Silent {}
+
+/// An observer from a progress closure and a cancellation flag (set it from
+/// another thread, e.g. a job's cancel request, to stop before the next
+/// mini-batch).
+pub struct Hooks<'a, F: FnMut(&EpochReport)> {
+    /// Called after every epoch.
+    pub on_epoch: F,
+    /// Training stops when this becomes `true`.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl<F: FnMut(&EpochReport)> TrainObserver for Hooks<'_, F> {
+    fn on_epoch(&mut self, report: &EpochReport) {
+        (self.on_epoch)(report)
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
 
 /// Training failed or was cancelled.
 #[derive(Debug, thiserror::Error)]
@@ -792,6 +812,32 @@ mod tests {
         assert_eq!(resumed.history, straight.history);
         assert_eq!(resumed.model.weights(), straight.model.weights());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hooks_forward_progress_and_cancel() {
+        let (data, _) = toy_set(40, 0, 64, 5);
+        let device = Default::default();
+        let c = TrainConfig {
+            max_epochs: 2,
+            ..cfg()
+        };
+        let mut seen = Vec::new();
+        let flag = AtomicBool::new(false);
+        let mut hooks = Hooks {
+            on_epoch: |r: &EpochReport| seen.push(r.epoch),
+            cancel: Some(&flag),
+        };
+        train::<CpuTrainBackend>(&data, &small(), &c, None, &mut hooks, &device).unwrap();
+        assert_eq!(seen, [1, 2]);
+        flag.store(true, Ordering::Relaxed);
+        let mut hooks = Hooks {
+            on_epoch: |_: &EpochReport| {},
+            cancel: Some(&flag),
+        };
+        let e =
+            train::<CpuTrainBackend>(&data, &small(), &c, None, &mut hooks, &device).unwrap_err();
+        assert_eq!(e.to_string(), "training cancelled after 0 completed epochs");
     }
 
     #[test]
