@@ -34,7 +34,7 @@ pub const BURN_VERSION: &str = "0.20.1";
 
 /// What a container holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A training checkpoint ([`crate::train`]).
     Checkpoint = 1,
     /// A trained model ([`save_model`]).
