@@ -99,7 +99,7 @@ fn scores_round_trip_rank_filter_skip_and_label() {
         // Filters: score, redshift, paging; files the caller may not read.
         let f = AnomalyFilter {
             min_score: Some(0.5),
-            z_max: Some(0.57),
+            z_max: Some(0.575),
             ..Default::default()
         };
         let got: Vec<i64> = store
