@@ -283,7 +283,7 @@ mod tests {
             }
         }
         assert!(failed.is_empty(), "{}", failed.join("\n"));
-        assert_eq!(n, 97);
+        assert_eq!(n, 99);
     }
 
     #[test]

@@ -296,7 +296,7 @@ impl Store {
         let sql = "SELECT model_id, created_at, latent_dim, weights_sha256, config, calibration, manifest, training_file_ids FROM anomaly_models ORDER BY created_at DESC, model_id";
         self.query_rows(sql, sql, &[])?
             .iter()
-            .map(model_of_row)
+            .map(|r| model_of_row(r))
             .collect()
     }
 
@@ -746,7 +746,7 @@ impl Store {
     }
 }
 
-fn model_of_row(r: &Vec<Value>) -> Result<AnomalyModel> {
+fn model_of_row(r: &[Value]) -> Result<AnomalyModel> {
     let id = text(&r[0]);
     let json = |v: &Value, what: &str| -> Result<serde_json::Value> {
         serde_json::from_str(&text(v)).map_err(|e| {

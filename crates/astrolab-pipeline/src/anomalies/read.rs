@@ -12,6 +12,14 @@ use astrolab_anomaly::dataset::Dataset;
 use astrolab_anomaly::preprocess::{Observed, Preprocessor, Segment, REST_NPIX};
 use astrolab_store::Store;
 
+/// One spectrum as read: its wavelength grid (shared by the file's rows),
+/// the row, and its raw file.
+type Read = (
+    std::rc::Rc<Vec<f64>>,
+    astrolab_spectra::SpectraRow,
+    Option<i64>,
+);
+
 /// A shard on the rest-frame grid.
 #[derive(Debug, Clone, Default)]
 pub struct RestShard {
@@ -53,14 +61,7 @@ pub fn read_rest_frame(
         }
     }
     // Per TARGETID: its spectrum (wavelength, row) and raw file.
-    let mut read: HashMap<
-        i64,
-        (
-            std::rc::Rc<Vec<f64>>,
-            astrolab_spectra::SpectraRow,
-            Option<i64>,
-        ),
-    > = HashMap::with_capacity(first.len());
+    let mut read: HashMap<i64, Read> = HashMap::with_capacity(first.len());
     for (path, idx) in &by_file {
         let rec = store.spectra_file_by_path(path)?;
         let lab = rec.as_ref().is_some_and(|r| r.survey == "lab");
