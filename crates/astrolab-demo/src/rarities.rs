@@ -59,9 +59,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::RarityMix;
 use crate::spectra::{
-    balnicity_km_s, galaxy_continuum, galaxy_continuum_params, galaxy_model, lsf_sigma_a,
-    outflow_wavelength_a, target_flam, AbsorberLine, BalTrough, GalaxyInputs, Rarity, Target, ARMS,
-    CIII_A, CIV_A, C_KM_S, HALPHA_A, HBETA_A, LYA_A, MGII_A, R_BAND_A, SIIV_A, WAVE_STEP_A,
+    galaxy_continuum, galaxy_continuum_params, galaxy_model, lsf_sigma_a, target_flam,
+    AbsorberLine, GalaxyInputs, Rarity, Target, ARMS, CIII_A, CIV_A, C_KM_S, HALPHA_A, HBETA_A,
+    LYA_A, MGII_A, R_BAND_A, WAVE_STEP_A,
 };
 
 /// Which of `n` quasars get which kind: exactly `round(n * fraction)` of
@@ -205,32 +205,7 @@ fn draw_bal_varied(rng: &mut ChaCha8Rng, z: f64) -> Option<Rarity> {
     let v_max = (v_min + width).min(25_000.0);
     let depth = rng.gen_range(0.15..0.95);
     let lobal = rng.gen::<f64>() < 0.15;
-    let mut troughs = Vec::new();
-    for (line, rest) in [("SiIV", SIIV_A), ("CIV", CIV_A), ("MgII", MGII_A)] {
-        if line == "MgII" && !(lobal || troughs.is_empty()) {
-            continue;
-        }
-        let lo = outflow_wavelength_a(rest, z, v_max);
-        let hi = outflow_wavelength_a(rest, z, v_min);
-        if lo >= GRID_MIN_A && hi <= GRID_MAX_A {
-            troughs.push(BalTrough {
-                line,
-                rest_wavelength_a: rest,
-                v_min_km_s: v_min,
-                v_max_km_s: v_max,
-                depth,
-                observed_min_a: lo,
-                observed_max_a: hi,
-            });
-        }
-    }
-    if troughs.is_empty() {
-        return None;
-    }
-    Some(Rarity::Bal {
-        balnicity_km_s: balnicity_km_s(depth, v_min, v_max),
-        troughs,
-    })
+    crate::spectra::bal_rarity(z, v_min, v_max, depth, lobal, (GRID_MIN_A, GRID_MAX_A))
 }
 
 /// Mg II and C IV doublets and H I Ly-alpha: (name, vacuum rest A,

@@ -833,20 +833,33 @@ fn draw_bal(rng: &mut ChaCha8Rng, z: f64) -> Option<Rarity> {
     let v_max = (v_min + rng.gen_range(3000.0..10_000.0f64)).min(25_000.0);
     let depth = rng.gen_range(0.3..0.9);
     let lobal = rng.gen::<f64>() < 0.3;
-    let mut troughs = Vec::new();
     let (wmin, wmax) = (
         ARMS[0].wave_min_a,
         ARMS[2].wave_min_a + 2880.0 * WAVE_STEP_A,
     );
-    // SiIV and CIV (HiBAL), with MgII too for LoBALs or when the
-    // high-ionisation troughs fall blueward of the grid.
+    bal_rarity(z, v_min, v_max, depth, lobal, (wmin, wmax))
+}
+
+/// The BAL rarity of an outflow at `v_min..v_max` (km/s) with a trough of
+/// `depth`: SiIV and CIV (HiBAL), with MgII too for LoBALs or when the
+/// high-ionisation troughs fall blueward of the grid; only the troughs
+/// inside `grid` (observed A) are kept, and None when none is.
+pub(crate) fn bal_rarity(
+    z: f64,
+    v_min: f64,
+    v_max: f64,
+    depth: f64,
+    lobal: bool,
+    grid: (f64, f64),
+) -> Option<Rarity> {
+    let mut troughs = Vec::new();
     for (line, rest) in [("SiIV", SIIV_A), ("CIV", CIV_A), ("MgII", MGII_A)] {
         if line == "MgII" && !(lobal || troughs.is_empty()) {
             continue;
         }
         let lo = outflow_wavelength_a(rest, z, v_max);
         let hi = outflow_wavelength_a(rest, z, v_min);
-        if lo >= wmin && hi <= wmax {
+        if lo >= grid.0 && hi <= grid.1 {
             troughs.push(BalTrough {
                 line,
                 rest_wavelength_a: rest,

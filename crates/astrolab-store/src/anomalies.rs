@@ -19,18 +19,12 @@ use crate::batch::{Batch, Values};
 use crate::error::{Result, StoreError};
 use crate::ingest::Progress;
 use crate::query::not_in_ids;
-use crate::schema::{ColType, ColumnSpec, Source, TableSpec};
+use crate::schema::{ColType, TableSpec};
 use crate::store::{Conn, Store};
 use crate::tx::{int, opt_int, text};
 use crate::value::Value;
 
-const fn col(name: &'static str, ty: ColType) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        ty,
-        source: Source::Computed,
-    }
-}
+use crate::schema::computed as col;
 
 /// The `quasar_anomalies` table.
 pub static QUASAR_ANOMALIES: TableSpec = TableSpec {

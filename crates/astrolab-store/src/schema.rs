@@ -93,7 +93,7 @@ const fn opt(name: &'static str, ty: ColType, column: &'static str) -> ColumnSpe
     }
 }
 
-const fn computed(name: &'static str, ty: ColType) -> ColumnSpec {
+pub(crate) const fn computed(name: &'static str, ty: ColType) -> ColumnSpec {
     ColumnSpec {
         name,
         ty,

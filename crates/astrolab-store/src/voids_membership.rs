@@ -26,7 +26,7 @@ use crate::error::{Result, StoreError};
 use crate::ingest::Progress;
 use crate::membership_cache;
 use crate::query::{filter, not_in_ids, ResultTable};
-use crate::schema::{ColType, ColumnSpec, Source, TableSpec};
+use crate::schema::{ColType, TableSpec};
 use crate::store::{Conn, Store};
 use crate::value::Value;
 
@@ -60,13 +60,7 @@ pub struct TargetPosition {
     pub file_id: Option<i64>,
 }
 
-const fn col(name: &'static str, ty: ColType) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        ty,
-        source: Source::Computed,
-    }
-}
+use crate::schema::computed as col;
 
 /// The `void_membership` table (also the column list `--where` accepts).
 pub static VOID_MEMBERSHIP: TableSpec = TableSpec {
