@@ -45,6 +45,7 @@ impl SinglePipeline for DemoData {
     type Output = DemoDataOutput;
 
     fn run(&self, ctx: &Ctx, args: &DemoDataArgs) -> Result<DemoDataOutput, PipelineError> {
+        let rarity_fraction = args.rarity_fraction.unwrap_or(0.015);
         let cfg = match args.anomaly_benchmark {
             Some(_) if args.no_spectra => {
                 return Err(PipelineError::Failed(anyhow::Error::new(
@@ -53,16 +54,15 @@ impl SinglePipeline for DemoData {
                     ),
                 )))
             }
-            Some(_) if !(args.rarity_fraction > 0.0 && args.rarity_fraction <= 0.5) => {
+            Some(_) if !(rarity_fraction > 0.0 && rarity_fraction <= 0.5) => {
                 return Err(PipelineError::Failed(anyhow::Error::new(
                     crate::error::UsageError(format!(
-                        "--rarity-fraction {} is outside (0, 0.5]: rarities are rare",
-                        args.rarity_fraction
+                        "--rarity-fraction {rarity_fraction} is outside (0, 0.5]: rarities are rare"
                     )),
                 )))
             }
             Some(n) => {
-                let mut cfg = DemoConfig::anomaly_benchmark(n, args.rarity_fraction, args.seed);
+                let mut cfg = DemoConfig::anomaly_benchmark(n, rarity_fraction, args.seed);
                 cfg.spectra.templates_dir = templates_dir(args.templates.clone());
                 if cfg.spectra.templates_dir.is_none() {
                     ctx.warn("no redrock QSO templates found (--templates DIR): the benchmark quasars fall back to a power-law model");

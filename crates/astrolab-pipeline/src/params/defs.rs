@@ -40,14 +40,10 @@ pub struct DemoDataArgs {
     #[arg(long, value_name = "N_QUASARS")]
     #[serde(default)]
     pub anomaly_benchmark: Option<usize>,
-    /// With --anomaly-benchmark: the fraction of quasars given a rarity.
-    #[arg(long, default_value_t = 0.015)]
-    #[serde(default = "default_rarity_fraction")]
-    pub rarity_fraction: f64,
-}
-
-fn default_rarity_fraction() -> f64 {
-    0.015
+    /// With --anomaly-benchmark: the fraction of quasars given a rarity
+    /// (default 0.015).
+    #[arg(long)]
+    pub rarity_fraction: Option<f64>,
 }
 
 #[derive(Debug, Args, Serialize, Deserialize)]
