@@ -181,6 +181,39 @@ fn every_pipeline_same_bytes_queue_in_process_and_reproduce() {
         .collect();
     salsa.sort();
 
+    // Quasars for the anomaly pipelines: a small labelled benchmark set,
+    // its redshift catalogs and spectra loaded into both homes alike.
+    let qso = inputs.join("qso");
+    local.ok(&[
+        "demo-data",
+        qso.to_str().unwrap(),
+        "--anomaly-benchmark",
+        "160",
+        "--seed",
+        "9",
+        "--templates",
+        data.join("templates").to_str().unwrap(),
+    ]);
+    // Only its redrock files: its catalogs share the demo sky's file names.
+    let mut redrock: Vec<String> = std::fs::read_dir(&qso)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("redrock-")
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    redrock.sort();
+    for h in [&queue, &local] {
+        let mut args = vec!["ingest"];
+        args.extend(redrock.iter().map(String::as_str));
+        h.ok(&args);
+        h.ok(&["spectra", "build", "--from", qso.to_str().unwrap()]);
+    }
+
     // In order: later pipelines read what earlier ones loaded.
     let plan: Vec<(&str, Value)> = vec![
         (
@@ -213,6 +246,11 @@ fn every_pipeline_same_bytes_queue_in_process_and_reproduce() {
             "hline-rotation-curve",
             json!({"spectra": salsa, "baseline_windows": "-230:-180,60:220"}),
         ),
+        (
+            "anomalies-train",
+            json!({"max_epochs": 2, "batch_size": 32, "calibration_fraction": 0.5, "seed": 4}),
+        ),
+        ("anomalies-score", json!({"shard_size": 50})),
     ];
     let catalog: Vec<String> = astrolab_pipeline::catalog::pipelines()
         .iter()
@@ -321,6 +359,12 @@ fn every_pipeline_same_bytes_queue_in_process_and_reproduce() {
 
     // 3. Every in-process run reproduced with two threads.
     let fresh = Home::new(&root, "fresh", &[&inputs, &data]);
+    // The files the local home held before the plan, so raw-file ids match.
+    {
+        let mut args = vec!["ingest"];
+        args.extend(redrock.iter().map(String::as_str));
+        fresh.ok(&args);
+    }
     for (name, _) in &plan {
         let dir = local_runs.join(name);
         let home = if matches!(*name, "ingest" | "hline-process") {

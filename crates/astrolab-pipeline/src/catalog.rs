@@ -12,8 +12,8 @@ use serde_json::{json, Map, Value};
 use crate::context::Ctx;
 use crate::error::PipelineError;
 use crate::params::defs::{
-    ClassifyArgs, CompareArgs, ConeArgs, DemoDataArgs, FindArgs, IngestArgs, ProcessArgs,
-    RotationArgs, SpectraBuildArgs,
+    AnomaliesScoreArgs, AnomaliesTrainArgs, ClassifyArgs, CompareArgs, ConeArgs, DemoDataArgs,
+    FindArgs, IngestArgs, ProcessArgs, RotationArgs, SpectraBuildArgs,
 };
 use crate::params::{parse_json, resolved, specs, to_args, ParamError, ParamSpec};
 
@@ -190,6 +190,24 @@ pub fn pipelines() -> Vec<PipelineDef> {
             run: erased::<crate::query::Cone>,
             check: check::<ConeArgs>,
         },
+        PipelineDef {
+            name: "anomalies-train",
+            summary: "Train the anomalous-quasar VAE, its Isolation Forest and calibration on the store's quasar spectra; the model directory is in the run directory and the model is registered",
+            words: &["anomalies", "train"],
+            fixed: |d| obj(json!({ "output": at(d, "model") })),
+            specs: specs::<AnomaliesTrainArgs>,
+            run: erased::<crate::anomalies::AnomaliesTrain>,
+            check: check::<AnomaliesTrainArgs>,
+        },
+        PipelineDef {
+            name: "anomalies-score",
+            summary: "Score and rank the store's quasars with a registered anomaly model: the catalog (CSV) in the run directory, the scores into the store",
+            words: &["anomalies", "score"],
+            fixed: |d| obj(json!({ "output": at(d, "anomalies.csv") })),
+            specs: specs::<AnomaliesScoreArgs>,
+            run: erased::<crate::anomalies::AnomaliesScore>,
+            check: check::<AnomaliesScoreArgs>,
+        },
     ]
 }
 
@@ -283,7 +301,7 @@ mod tests {
             }
         }
         assert!(failed.is_empty(), "{}", failed.join("\n"));
-        assert_eq!(n, 99);
+        assert_eq!(n, 118);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A trained model on disk: one directory holding the weights
 //! (`model.bin`), the Isolation Forest on the training latents
-//! (`iforest.json`), the model card (`model.json`: architecture, grid,
-//! training settings and history, calibration, counts) and the training
-//! checkpoint (`checkpoint/`, from which an interrupted training resumes).
+//! (`iforest.json`) and the model card (`model.json`: architecture, grid,
+//! training settings and history, calibration, counts); while training
+//! runs, also its checkpoint (`checkpoint/`, from which an interrupted
+//! training resumes; removed once the model is complete).
 //! Every file is written atomically; the card is written last, so a
 //! directory with a card is a complete model.
 

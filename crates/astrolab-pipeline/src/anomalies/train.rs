@@ -287,6 +287,12 @@ impl SinglePipeline for AnomaliesTrain {
         };
         write_json(&dir.forest(), &forest)?;
         write_json(&dir.card(), &card)?;
+        // The checkpoint served an interrupted training; a finished model
+        // does not need it, and its optimiser state is stored in an order
+        // that varies between processes (burn keeps it in a hash map), so
+        // it would be the one output that does not reproduce byte for byte.
+        std::fs::remove_dir_all(dir.checkpoint())
+            .with_context(|| format!("removing {}", dir.checkpoint().display()))?;
 
         let mut registered = false;
         if !a.no_register {

@@ -119,6 +119,12 @@ pub fn needs_admin(pipeline: &str, params: &Value) -> Option<&'static str> {
             Some("hline-process with force replaces a stored recording")
         }
         "ingest" if on("new_version") => Some("ingest with new_version replaces a catalog's rows"),
+        "anomalies-train" if !on("no_register") => {
+            Some("anomalies-train registers a model in the lab's model registry")
+        }
+        "anomalies-score" if !on("no_store") => {
+            Some("anomalies-score replaces a model's scores in the store")
+        }
         _ => None,
     }
 }
