@@ -145,6 +145,36 @@ fn benchmark_quasars_train_score_and_similar() {
         std::fs::read(model2.join("model.json")).unwrap()
     );
 
+    // The model directory taken to another store (another lab, a copy):
+    // registered there on first use, and the same spectra give the same
+    // catalog, byte for byte.
+    let home2 = tmp.path().join("home2");
+    let run2 = |args: &[&str]| {
+        let o = bin()
+            .env("ASTROLAB_HOME", &home2)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "astrolab {args:?}: {}", text(&o));
+        text(&o)
+    };
+    run2(&["ingest", demo.to_str().unwrap()]);
+    run2(&["spectra", "build", "--from", demo.to_str().unwrap()]);
+    let catalog2 = tmp.path().join("scores2.csv");
+    run2(&[
+        "anomalies",
+        "score",
+        "--model-dir",
+        model.to_str().unwrap(),
+        "--output",
+        catalog2.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(&catalog2).unwrap(),
+        std::fs::read(&catalog).unwrap()
+    );
+    assert!(run2(&["anomalies", "models", "--format", "csv"]).contains("vae-afc9bc297060729f"));
+
     // Bad input: a quasar without a score, and weights changed behind the
     // card's back, are refused with the reason, never a crash.
     let o = bin()

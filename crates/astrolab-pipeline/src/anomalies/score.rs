@@ -101,8 +101,21 @@ impl SinglePipeline for AnomaliesScore {
             return Err(usage("--shard-size must be at least 1".into()));
         }
         let mut store = ctx.open_store()?;
-        let model = pick_model(&mut store, a.model.as_deref())?;
-        let dir = model_dir_of(&model)?;
+        let model = match &a.model_dir {
+            Some(d) => {
+                // A directory from elsewhere: checked whole, then
+                // registered (a no-op when its weights already are).
+                let dir = ModelDir(d.clone());
+                let (card, _, _) = dir.load()?;
+                super::train::register(&mut store, &dir, &card)?;
+                pick_model(&mut store, Some(&card.model_id))?
+            }
+            None => pick_model(&mut store, a.model.as_deref())?,
+        };
+        let dir = match &a.model_dir {
+            Some(d) => ModelDir(d.clone()),
+            None => model_dir_of(&model)?,
+        };
         let (card, forest, vae) = dir.load()?;
         if card.model_id != model.model_id {
             return Err(usage(format!(

@@ -322,7 +322,7 @@ impl SinglePipeline for AnomaliesTrain {
 /// Registers the model (its directory's absolute path in the config, so
 /// `anomalies score` finds it); a model already registered with the same
 /// weights is left as it is.
-fn register(
+pub(crate) fn register(
     store: &mut astrolab_store::Store,
     dir: &ModelDir,
     card: &ModelCard,

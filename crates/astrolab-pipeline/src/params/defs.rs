@@ -737,8 +737,12 @@ pub struct AnomaliesTrainArgs {
 #[derive(Debug, Args, Clone, Serialize, Deserialize)]
 pub struct AnomaliesScoreArgs {
     /// Model id (or a unique prefix); default the newest model.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "model_dir")]
     pub model: Option<String>,
+    /// Score with this model directory (made by `anomalies train`, here or
+    /// elsewhere); it is registered in this store on first use.
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
     /// Which spectra: a --where expression over the redshift catalogs.
     #[arg(long, default_value = "spectype = 'QSO' AND zwarn = 0")]
     pub select: String,
