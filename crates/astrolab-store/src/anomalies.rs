@@ -238,6 +238,31 @@ fn parse_latent(s: &str, target_id: i64) -> Result<Vec<f32>> {
         .collect()
 }
 
+impl Store {
+    /// The files a read must leave out: the caller's `forbidden` and those
+    /// of the principal this store acts for, sorted, each once.
+    fn excluded_files(&self, forbidden: &[i64]) -> Vec<i64> {
+        let mut excluded: Vec<i64> = forbidden.to_vec();
+        excluded.extend(self.acting_forbidden());
+        excluded.sort_unstable();
+        excluded.dedup();
+        excluded
+    }
+
+    /// The condition leaving out score rows of `excluded` files, bound as
+    /// parameter `next`; None when nothing is excluded. A row without a
+    /// file (a spectrum from no registered file) is public, as such files
+    /// are everywhere else.
+    fn score_row_filter(&self, excluded: &[i64], next: usize) -> Option<(String, Value)> {
+        if excluded.is_empty() {
+            return None;
+        }
+        let pg = ph(self) == '$';
+        let (cond, ids) = not_in_ids("a.file_id", excluded, pg, next);
+        Some((format!("(a.file_id IS NULL OR {cond})"), ids))
+    }
+}
+
 fn ph(store: &Store) -> char {
     match store.backend() {
         crate::Backend::Sqlite => '?',
@@ -482,10 +507,7 @@ impl Store {
     /// principal a store acts for may not read. Sorted, each once.
     pub fn select_target_ids(&mut self, select: &str, forbidden: &[i64]) -> Result<Vec<i64>> {
         let p = ph(self);
-        let mut excluded: Vec<i64> = forbidden.to_vec();
-        excluded.extend(self.acting_forbidden());
-        excluded.sort_unstable();
-        excluded.dedup();
+        let excluded = self.excluded_files(forbidden);
         let mut out = Vec::new();
         for spec in [&crate::schema::REDSHIFTS, &crate::schema::ZCATALOG] {
             let c = crate::query::filter::compile(select, spec, p, 1)?;
@@ -546,16 +568,10 @@ impl Store {
                 "EXISTS (SELECT 1 FROM anomaly_labels l WHERE l.model_id = a.model_id AND l.target_id = a.target_id AND l.label = {b})"
             ));
         }
-        let mut excluded: Vec<i64> = forbidden.to_vec();
-        excluded.extend(self.acting_forbidden());
-        excluded.sort_unstable();
-        excluded.dedup();
-        if !excluded.is_empty() {
-            let (cond, ids) = not_in_ids("a.file_id", &excluded, pg, params.len() + 1);
+        let excluded = self.excluded_files(forbidden);
+        if let Some((cond, ids)) = self.score_row_filter(&excluded, params.len() + 1) {
             params.push(ids);
-            // A row without a file (a spectrum from no registered file) is
-            // public, as such files are everywhere else.
-            conds.push(format!("(a.file_id IS NULL OR {cond})"));
+            conds.push(cond);
         }
         let mut sql = format!(
             "SELECT a.target_id, a.file_id, a.z, a.latent_vec, a.recon_chi2, a.iso_score, a.anomaly_score, a.rank FROM quasar_anomalies a WHERE {}",
@@ -608,14 +624,10 @@ impl Store {
         let p = ph(self);
         let mut params = vec![Value::Text(model_id.to_string())];
         let mut sql = format!("SELECT COUNT(*) FROM quasar_anomalies a WHERE a.model_id = {p}1");
-        let mut excluded: Vec<i64> = forbidden.to_vec();
-        excluded.extend(self.acting_forbidden());
-        if !excluded.is_empty() {
-            excluded.sort_unstable();
-            excluded.dedup();
-            let (cond, ids) = not_in_ids("a.file_id", &excluded, p == '$', 2);
+        let excluded = self.excluded_files(forbidden);
+        if let Some((cond, ids)) = self.score_row_filter(&excluded, 2) {
             params.push(ids);
-            sql.push_str(&format!(" AND (a.file_id IS NULL OR {cond})"));
+            sql.push_str(&format!(" AND {cond}"));
         }
         Ok(self
             .query_rows(&sql, &sql, &params)?
@@ -716,14 +728,10 @@ impl Store {
         let mut sql = format!(
             "SELECT l.target_id, l.username, l.label, l.labelled_at, a.file_id FROM anomaly_labels l JOIN quasar_anomalies a ON a.model_id = l.model_id AND a.target_id = l.target_id WHERE l.model_id = {p}1"
         );
-        let mut excluded: Vec<i64> = forbidden.to_vec();
-        excluded.extend(self.acting_forbidden());
-        if !excluded.is_empty() {
-            excluded.sort_unstable();
-            excluded.dedup();
-            let (cond, ids) = not_in_ids("a.file_id", &excluded, p == '$', 2);
+        let excluded = self.excluded_files(forbidden);
+        if let Some((cond, ids)) = self.score_row_filter(&excluded, 2) {
             params.push(ids);
-            sql.push_str(&format!(" AND (a.file_id IS NULL OR {cond})"));
+            sql.push_str(&format!(" AND {cond}"));
         }
         sql.push_str(" ORDER BY l.target_id, l.username");
         self.query_rows(&sql, &sql, &params)?
