@@ -255,7 +255,46 @@ impl Store {
         }
         out.sort_by(|a, b| a.path.cmp(&b.path).then(a.row.cmp(&b.row)));
         out.dedup_by(|a, b| a.target_id == b.target_id && a.path == b.path && a.row == b.row);
+        self.acting_filter_spectra(&mut out)?;
         Ok(out)
+    }
+
+    /// For a store acting for someone (a run): leaves out the spectra of
+    /// files built from raw files the principal may not read, and of files
+    /// whose sources cannot be told (fail closed, unless the principal is
+    /// an admin), and records the reads of restricted files (audit event,
+    /// the run's restriction). Nothing to do when nothing is restricted.
+    fn acting_filter_spectra(&mut self, out: &mut Vec<SpectrumLocation>) -> Result<()> {
+        let Some(a) = self.acting() else {
+            return Ok(());
+        };
+        if a.rules.nothing_restricted() {
+            return Ok(());
+        }
+        let admin = a.rules.is_admin();
+        let paths: std::collections::BTreeSet<String> =
+            out.iter().map(|l| l.path.clone()).collect();
+        let mut allowed = std::collections::HashMap::new();
+        let mut read = Vec::new();
+        for p in paths {
+            let sources = match self.spectra_file_by_path(&p)? {
+                Some(rec) => self.spectra_source_file_ids(&rec)?,
+                None => None,
+            };
+            let ok = match sources {
+                Some(ids) => {
+                    let ok = ids.iter().all(|&i| self.acting_may_read(i));
+                    if ok {
+                        read.extend(ids);
+                    }
+                    ok
+                }
+                None => admin,
+            };
+            allowed.insert(p, ok);
+        }
+        out.retain(|l| allowed.get(&l.path).copied().unwrap_or(false));
+        self.acting_note_read("spectra", read)
     }
 }
 

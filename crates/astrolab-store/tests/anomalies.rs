@@ -273,3 +273,123 @@ fn select_target_ids_applies_the_filter_and_the_rules() {
         assert!(e.contains("nonsense_column"), "{b}: {e}");
     }
 }
+
+/// Spectra read for a run follow the submitter's dataset rules: a spectra
+/// file built from a restricted raw file is left out for a non-member, and
+/// a member's read of it restricts the run (the anomaly pipelines and
+/// `spectra get` read through `locate_spectra`).
+#[test]
+fn spectra_read_for_a_run_follow_the_submitters_rules() {
+    use astrolab_store::{NewRun, NewUser, Role, SpectraFileRecord, Visibility};
+    let (dir, cfgs) = backends("anomalies_spectra_rules");
+    let (ra, dec) = common::sky_points(10, 5);
+    let f = dir.path().join("zsecret.fits");
+    common::write_zcatalog(&f, &ra, &dec, 5);
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        let b = store.backend();
+        let file = match store
+            .ingest_file(
+                &f,
+                &astrolab_store::IngestOptions::default(),
+                &mut Progress::none(),
+            )
+            .unwrap()
+        {
+            astrolab_store::IngestOutcome::Loaded { file, .. }
+            | astrolab_store::IngestOutcome::AlreadyIngested { file } => file,
+        };
+        store
+            .upsert_dataset("secret", "", Visibility::Restricted, &["p1".to_string()])
+            .unwrap();
+        store.add_file_to_dataset("secret", file.file_id).unwrap();
+        let rec = |path: &str, sources: serde_json::Value| SpectraFileRecord {
+            spectra_file_id: 0,
+            path: path.into(),
+            survey: "main".into(),
+            program: "dark".into(),
+            healpix: 1,
+            n_spectra: 1,
+            size_bytes: 1,
+            sources: sources.to_string(),
+            built_at: "2026-12-05T00:00:00Z".into(),
+            software_version: "test".into(),
+        };
+        let secret_src = serde_json::json!([format!("{} sha256:{}", file.name, file.sha256)]);
+        store
+            .register_spectra_file(&rec("/s/secret.parquet", secret_src), &[(1, 0, 1.0)])
+            .unwrap();
+        store
+            .register_spectra_file(
+                &rec(
+                    "/s/public.parquet",
+                    serde_json::json!(["coadd-other.fits sha256:00"]),
+                ),
+                &[(2, 0, 1.0)],
+            )
+            .unwrap();
+        store
+            .register_spectra_file(
+                &rec("/s/unknown.parquet", serde_json::json!("not a list")),
+                &[(3, 0, 1.0)],
+            )
+            .unwrap();
+        let mut run_of = |name: &str, projects: &[&str]| {
+            store
+                .create_user(&NewUser {
+                    username: name.into(),
+                    role: Role::Researcher,
+                    password_hash: None,
+                    oidc_subject: None,
+                    email: None,
+                    projects: projects.iter().map(|p| p.to_string()).collect(),
+                })
+                .unwrap();
+            store
+                .submit_run(
+                    &NewRun {
+                        pipeline: "anomalies-score".into(),
+                        params: serde_json::json!({}),
+                        submitted_by: name.into(),
+                        max_attempts: 1,
+                    },
+                    0,
+                )
+                .unwrap()
+                .run_id
+        };
+        let bob_run = run_of("bob", &[]);
+        let rosa_run = run_of("rosa", &["p1"]);
+        let located = |store: &mut Store| -> Vec<i64> {
+            store
+                .locate_spectra(&[1, 2, 3])
+                .unwrap()
+                .iter()
+                .map(|l| l.target_id)
+                .collect()
+        };
+        // Acting for nobody (the operator's CLI): everything.
+        assert_eq!(located(&mut store), vec![2, 1, 3], "{b}");
+        let mut bob = Store::open(&cfg).unwrap();
+        bob.act_for_run(bob_run).unwrap();
+        assert_eq!(
+            located(&mut bob),
+            vec![2],
+            "{b}: bob reads only the public file; unknown sources fail closed"
+        );
+        let mut rosa = Store::open(&cfg).unwrap();
+        rosa.act_for_run(rosa_run).unwrap();
+        assert_eq!(
+            located(&mut rosa),
+            vec![2, 1],
+            "{b}: rosa reads the secret file too"
+        );
+        let run = store.get_run(rosa_run).unwrap().unwrap();
+        assert_eq!(run.restricted_projects, Some(vec!["p1".to_string()]), "{b}");
+        assert_eq!(
+            store.get_run(bob_run).unwrap().unwrap().restricted_projects,
+            None,
+            "{b}"
+        );
+    }
+}
