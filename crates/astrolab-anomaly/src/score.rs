@@ -72,15 +72,8 @@ pub fn score<B: Backend>(
     let mut chi2_red = vec![None; data.n()];
     let mut latent_mean = Vec::with_capacity(scorable.len() * latent_dim);
     for rows in scorable.chunks(batch_size) {
-        let batch = Batch::<B>::from_rows(data, rows, device);
-        let (mu, _) = model.encode(batch.flux, batch.mask);
-        let recon: Vec<f32> = model
-            .decode(mu.clone())
-            .into_data()
-            .convert::<f32>()
-            .to_vec()
-            .expect("f32 data");
-        latent_mean.extend(mu.into_data().convert::<f32>().iter::<f32>());
+        let (mu, recon) = encode_decode(model, data, rows, device);
+        latent_mean.extend(mu);
         for (b, &row) in rows.iter().enumerate() {
             let (f, v) = data.row(row);
             let r = &recon[b * len..(b + 1) * len];
@@ -98,6 +91,28 @@ pub fn score<B: Backend>(
         scorable,
         latent_mean,
     })
+}
+
+/// The latent means of `rows` of `data` and the decoded spectra of those
+/// means, row-major (`rows.len() * latent_dim` and `rows.len() * len`
+/// values): what [`score`] measures, and what a page draws beside the
+/// spectrum.
+pub fn encode_decode<B: Backend>(
+    model: &Vae<B>,
+    data: &Dataset,
+    rows: &[usize],
+    device: &B::Device,
+) -> (Vec<f32>, Vec<f32>) {
+    let batch = Batch::<B>::from_rows(data, rows, device);
+    let (mu, _) = model.encode(batch.flux, batch.mask);
+    let recon: Vec<f32> = model
+        .decode(mu.clone())
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .expect("f32 data");
+    let mu: Vec<f32> = mu.into_data().convert::<f32>().iter::<f32>().collect();
+    (mu, recon)
 }
 
 #[cfg(test)]

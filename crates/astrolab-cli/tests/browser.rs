@@ -3,7 +3,8 @@
 //! lines over `std::net`): log in, run a cone search and see the table,
 //! open a spectrum and zoom it, submit a run and watch it succeed on its
 //! page (the server's in-process worker runs this crate's `astrolab`
-//! binary), look at every other page, log out. A PNG screenshot of each
+//! binary), look at every other page, log out. And issue 17's: label an
+//! anomalous quasar on its validation page and find it in the export. A PNG screenshot of each
 //! page goes to `target/screenshots/`, and to `docs/screenshots/` with
 //! `ASTROLAB_UPDATE_SCREENSHOTS=1`.
 //!
@@ -298,6 +299,16 @@ impl Driver {
         )
     }
 
+    /// Runs an asynchronous script: it ends by calling its last argument
+    /// (`arguments[0]`) with the value to return.
+    fn js_async(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
     /// Waits until `script` returns true.
     fn wait(&self, what: &str, secs: u64, script: &str) {
         let t0 = Instant::now();
@@ -345,6 +356,60 @@ impl Drop for Driver {
 }
 
 // ---------------------------------------------------------------- test
+
+/// chromedriver and Chromium, or None (the test is skipped; a failure
+/// when `CI` is set).
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let driver = find_tool(
+        "ASTROLAB_CHROMEDRIVER",
+        &["chromedriver", "/usr/lib/chromium/chromedriver"],
+    );
+    let chromium = find_tool(
+        "ASTROLAB_CHROMIUM",
+        &["chromium", "chromium-browser", "google-chrome"],
+    );
+    match (driver, chromium) {
+        (Some(d), Some(c)) => Some((d, c)),
+        _ => {
+            let why = "chromium/chromedriver not found (set ASTROLAB_CHROMIUM and ASTROLAB_CHROMEDRIVER; scripts/lib/tools.sh installs them)";
+            if std::env::var_os("CI").is_some() {
+                panic!("{why}");
+            }
+            eprintln!("skipping the browser test: {why}");
+            None
+        }
+    }
+}
+
+/// Starts the server (as `astrolab serve` would) on a thread that runs
+/// until the test process ends; returns where it listens.
+fn serve(cfg: astrolab_server::ServerConfig, store_cfg: &StoreConfig) -> SocketAddr {
+    let state = astrolab_server::build_state(cfg, store_cfg.clone()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = rt.block_on(astrolab_server::serve(state, move |addr| {
+            let _ = tx.send(addr);
+        }));
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("server listening")
+}
+
+/// Where screenshots go: target/screenshots, and docs/screenshots with
+/// `ASTROLAB_UPDATE_SCREENSHOTS=1`.
+fn shot_dirs() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut dirs = vec![root.join("target/screenshots")];
+    if std::env::var("ASTROLAB_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        dirs.push(root.join("docs/screenshots"));
+    }
+    dirs
+}
 
 fn add_user(store: &mut Store, name: &str, role: Role) {
     store
@@ -398,20 +463,7 @@ fn log_out(d: &Driver) {
 
 #[test]
 fn a_researcher_works_through_the_web_pages() {
-    let driver = find_tool(
-        "ASTROLAB_CHROMEDRIVER",
-        &["chromedriver", "/usr/lib/chromium/chromedriver"],
-    );
-    let chromium = find_tool(
-        "ASTROLAB_CHROMIUM",
-        &["chromium", "chromium-browser", "google-chrome"],
-    );
-    let (Some(driver), Some(chromium)) = (driver, chromium) else {
-        let why = "chromium/chromedriver not found (set ASTROLAB_CHROMIUM and ASTROLAB_CHROMEDRIVER; scripts/lib/tools.sh installs them)";
-        if std::env::var_os("CI").is_some() {
-            panic!("{why}");
-        }
-        eprintln!("skipping the browser test: {why}");
+    let Some((driver, chromium)) = browser_tools() else {
         return;
     };
 
@@ -499,29 +551,8 @@ fn a_researcher_works_through_the_web_pages() {
         TestUser::grace(),
     );
     issuer.configure(&mut cfg);
-    let state = astrolab_server::build_state(cfg, store_cfg.clone()).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        // Runs until the test process ends.
-        let _ = rt.block_on(astrolab_server::serve(state, move |addr| {
-            let _ = tx.send(addr);
-        }));
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server listening");
-
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut shot_dirs = vec![root.join("target/screenshots")];
-    if std::env::var("ASTROLAB_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        shot_dirs.push(root.join("docs/screenshots"));
-    }
-    let d = Driver::start(&driver, &chromium, format!("http://{addr}"), shot_dirs);
+    let addr = serve(cfg, &store_cfg);
+    let d = Driver::start(&driver, &chromium, format!("http://{addr}"), shot_dirs());
 
     // Pages need a login: the dashboard sends us to the form, then back.
     d.go("/catalog");
@@ -680,5 +711,159 @@ fn a_researcher_works_through_the_web_pages() {
     assert_eq!(issuer.tokens_issued(), 1);
     d.go("/account");
     assert_eq!(d.text("#me-role"), "researcher");
+    log_out(&d);
+}
+
+/// Issue 17's validation page: a researcher opens the ranked quasars of a
+/// model trained and scored by the CLI, opens the most anomalous one
+/// (spectrum over its reconstruction, residuals, neighbours), labels it
+/// "anomaly" with the page's button, finds it under the label filter, and
+/// finds it with their name in the exported catalog.
+#[test]
+fn a_researcher_labels_an_anomaly_and_finds_it_in_the_export() {
+    let Some((driver, chromium)) = browser_tools() else {
+        return;
+    };
+    let Some(data) = astrolab_formats::testdata::require_shared_data("anomaly page") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let h = home.to_str().unwrap();
+    let qso = dir.path().join("qso");
+    let ok = |args: &[&str]| {
+        let mut all = vec!["--home", h];
+        all.extend_from_slice(args);
+        let o = run(dir.path(), &all);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+    };
+    ok(&[
+        "demo-data",
+        qso.to_str().unwrap(),
+        "--anomaly-benchmark",
+        "160",
+        "--seed",
+        "9",
+        "--templates",
+        data.join("templates").to_str().unwrap(),
+    ]);
+    let mut redrock: Vec<String> = std::fs::read_dir(&qso)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("redrock-")
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    redrock.sort();
+    let mut ingest = vec!["ingest"];
+    ingest.extend(redrock.iter().map(String::as_str));
+    ok(&ingest);
+    ok(&["spectra", "build", "--from", qso.to_str().unwrap()]);
+    let model = dir.path().join("model");
+    ok(&[
+        "anomalies",
+        "train",
+        "--output",
+        model.to_str().unwrap(),
+        "--max-epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--calibration-fraction",
+        "0.5",
+        "--seed",
+        "4",
+    ]);
+    let scores = dir.path().join("scores.csv");
+    ok(&["anomalies", "score", "--output", scores.to_str().unwrap()]);
+    let top: i64 = std::fs::read_to_string(&scores)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let store_cfg = StoreConfig::sqlite(&home);
+    let mut store = Store::open(&store_cfg).unwrap();
+    add_user(&mut store, "rosa", Role::Researcher);
+    drop(store);
+    let mut cfg = astrolab_server::ServerConfig::defaults(
+        home.clone(),
+        PathBuf::from(env!("CARGO_BIN_EXE_astrolab")),
+    );
+    cfg.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    cfg.secure_cookies = false;
+    let addr = serve(cfg, &store_cfg);
+    let d = Driver::start(&driver, &chromium, format!("http://{addr}"), shot_dirs());
+    log_in(&d, "rosa", None);
+
+    // The ranked list, most anomalous first, reached from the navigation.
+    d.click("nav a[href='/anomalies']");
+    d.wait(
+        "the ranked quasars",
+        20,
+        "return document.querySelector('#anomalies tbody tr') !== null",
+    );
+    assert_eq!(d.count("#anomalies tbody tr"), 50, "one page of 50");
+    assert!(d
+        .text("#anomaly-count")
+        .starts_with("160 quasars scored by vae-"));
+    d.shot("anomalies");
+    d.click(&format!(
+        "#anomalies tbody tr:first-child a[href^='/anomalies/{top}']"
+    ));
+    d.wait(
+        "the quasar's page",
+        30,
+        "return document.getElementById('anomaly-targetid') !== null",
+    );
+    assert_eq!(d.text("#anomaly-targetid"), top.to_string());
+    assert_eq!(d.text("#anomaly-rank"), "1");
+    assert_eq!(d.text("#anomaly-labels"), "none yet");
+    assert_eq!(
+        d.js("return document.querySelectorAll('#anomaly-spectrum svg path, #anomaly-spectrum svg polyline').length > 1"),
+        json!(true),
+        "spectrum and reconstruction are drawn"
+    );
+    assert_eq!(d.count("#neighbours tbody tr"), 10);
+    d.shot("anomaly");
+
+    // Label it with the page's button.
+    d.click("#label-anomaly");
+    d.wait(
+        "the saved label",
+        20,
+        "return document.getElementById('label-saved') !== null",
+    );
+    assert!(
+        d.text("#anomaly-labels").starts_with("anomaly by rosa ("),
+        "{}",
+        d.text("#anomaly-labels")
+    );
+    // The label filter finds it, alone.
+    d.go("/anomalies?label=anomaly");
+    d.wait(
+        "the filtered list",
+        20,
+        "return document.querySelector('#anomalies') !== null",
+    );
+    assert_eq!(d.count("#anomalies tbody tr"), 1);
+    assert!(d.text("#anomalies tbody tr").contains("rosa: anomaly"));
+    // And the export link's catalog holds it with rosa's name.
+    let csv = d.js_async(
+        "const done = arguments[0]; fetch(document.getElementById('export-csv').href).then(r => r.text()).then(done, e => done('error ' + e));",
+    );
+    let csv = csv.as_str().unwrap().to_string();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[1].starts_with(&format!("{top},")), "{csv}");
+    assert!(lines[1].contains(",anomaly,rosa,"), "{csv}");
     log_out(&d);
 }

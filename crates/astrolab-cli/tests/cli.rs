@@ -184,6 +184,22 @@ fn quickstart_runs_from_nothing_and_reports_results() {
         .unwrap_or_else(|| panic!("{hi}"));
     assert!((v - v_true).abs() < 0.5, "{hi} vs truth {v_true}");
     assert!(home.join("quickstart/voids/summary.txt").is_file());
+    // Anomalous quasars: the demo quasars' model (seeded: this exact model
+    // on x86-64 with AVX2/FMA), every confident quasar scored, the
+    // ranking measured against the injected rarities.
+    let an = out
+        .lines()
+        .find(|l| l.contains("anomalous quasars: model "))
+        .unwrap_or_else(|| panic!("no anomaly line in {out}"));
+    for want in [
+        "model vae-7f4b9975ab9de71d ",
+        "439 scored (4 above its 1 % threshold)",
+        "among 20 injected rarities the ROC AUC is 0.705 and the top 20 hold 7",
+    ] {
+        assert!(an.contains(want), "{want:?} not in {an}");
+    }
+    let ranked = std::fs::read_to_string(home.join("quickstart/anomalies/anomalies.csv")).unwrap();
+    assert_eq!(ranked.lines().count(), 1 + 439);
     // Every FastSpecFit galaxy is in the redshift catalog at the same position.
     let xm = std::fs::read_to_string(home.join("quickstart/xmatch_fastspec_zcatalog.csv")).unwrap();
     assert_eq!(xm.lines().count() - 1, 4000);
@@ -195,6 +211,10 @@ fn quickstart_runs_from_nothing_and_reports_results() {
     let o = run(d.path(), &["quickstart", "--galaxies", "4000"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("unchanged"));
+    // The second run reuses the trained model: the same one, not trained again.
+    let again = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(again.contains("model vae-7f4b9975ab9de71d "), "{again}");
+    assert!(!text(&o).contains("epoch "), "trained again: {}", text(&o));
     let o = run(
         d.path(),
         &[

@@ -76,7 +76,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
 
     // 1. Demo data in the genuine DESI formats.
     outer.info(format!(
-        "[1/6] writing a synthetic DESI sky ({} galaxies, seed {}) to {}",
+        "[1/7] writing a synthetic DESI sky ({} galaxies, seed {}) to {}",
         args.galaxies,
         args.seed,
         demo_dir.display()
@@ -102,7 +102,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     // 2. Ingest into the store.
     let sc = outer.store.clone();
     outer.info(format!(
-        "[2/6] ingesting into {} ({})",
+        "[2/7] ingesting into {} ({})",
         sc.describe(),
         if sc.database_url.is_some() {
             "PostgreSQL"
@@ -156,7 +156,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     ));
 
     // 3. Example queries.
-    outer.info("[3/6] example queries");
+    outer.info("[3/7] example queries");
     let biggest = store.sql_readonly("SELECT ra, dec, radius_mpc_h FROM v2_voids WHERE algorithm = 'REVOLVER' ORDER BY radius_mpc_h DESC LIMIT 1")?;
     let (ra, dec) = (
         first_f64(&biggest, "ra").unwrap_or(180.0),
@@ -200,7 +200,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     done.push("SQL: objects per spectral type -> quickstart/spectypes.csv".to_string());
 
     // 4. Analyses that exist so far: void membership from the V2 catalogs.
-    outer.info("[4/6] analyses and spectra");
+    outer.info("[4/7] analyses and spectra");
     let membership = store.sql_readonly(
         "SELECT g.algorithm, COUNT(*) AS galaxies, SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) AS in_voids, \
          ROUND(100.0 * SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) / COUNT(*), 1) AS void_percent \
@@ -261,12 +261,16 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
 
     // 5. Voids: membership from the demo's DESIVAST catalogs, void-vs-wall
     // statistics, and our own VoidFinder on a demo patch with known voids.
-    outer.info("[5/6] cosmic voids");
+    outer.info("[5/7] cosmic voids");
     done.extend(voids_steps(outer, args, &demo_dir, &out_dir)?);
 
     // 6. The 21 cm line: a synthetic SDR recording through the spectrometer.
-    outer.info("[6/6] hydrogen line");
+    outer.info("[6/7] hydrogen line");
     done.extend(hline_steps(outer, args, &out_dir)?);
+
+    // 7. Anomalous quasars: a small VAE trained on demo quasars, scored.
+    outer.info("[7/7] anomalous quasars");
+    done.extend(anomaly_steps(&ctx, args, &out_dir)?);
 
     let summary = serde_json::json!({
         "astrolab_version": env!("CARGO_PKG_VERSION"),
@@ -298,6 +302,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     outer.info("  astrolab query sql \"SELECT algorithm, COUNT(*) FROM voidfinder_holes GROUP BY algorithm\"");
     outer.info("  astrolab db status");
     outer.info("  astrolab spectra get TARGETID --plot spectrum.svg --rest-frame");
+    outer.info("  astrolab anomalies export --all --format csv   # the ranked quasars; label them on the server's /anomalies page");
     outer.info("Real DESI DR1 data (zpix-main-bright.fits, fastspec-iron-main-bright-nside1-hp*.fits, DESIVAST_*.fits):");
     outer.info("  astrolab ingest /path/to/desi/dr1/");
     outer
@@ -467,5 +472,126 @@ fn hline_steps(ctx: &Ctx, args: &QuickstartArgs, out_dir: &std::path::Path) -> R
         "hydrogen line: synthetic 8-bit SDR recording (RFI, DC spike, bandpass ripple; truth in {}) -> flagged spectra, the line's LSR velocity and a waterfall in {}",
         meta.with_extension("").with_extension("truth.json").display(),
         ctx.home().join("hline").display()
+    )])
+}
+
+/// Quasars of the quickstart's anomaly step: enough for the ranks and the
+/// threshold (80 held out) and a model that separates its rarities.
+const QUICKSTART_QUASARS: usize = 400;
+/// Their rarity fraction: 20 rarities to find among 400.
+const QUICKSTART_RARITIES: f64 = 0.05;
+
+/// A labelled set of demo quasars (redrock templates when found, else the
+/// power-law model) east of the demo sky, ingested and built, a small VAE
+/// trained on every confident quasar of the store (reused when the same
+/// model is already there), every quasar scored, and the ranking measured
+/// against the injected rarities.
+fn anomaly_steps(
+    ctx: &Ctx,
+    args: &QuickstartArgs,
+    out_dir: &std::path::Path,
+) -> Result<Vec<String>> {
+    use crate::anomalies::{AnomaliesScore, AnomaliesTrain, ModelDir};
+    use crate::params::defs::{AnomaliesScoreArgs, AnomaliesTrainArgs};
+    let home = ctx.home();
+    let dir = home.join("demo-quasars");
+    let mut cfg = DemoConfig::anomaly_benchmark(QUICKSTART_QUASARS, QUICKSTART_RARITIES, args.seed);
+    // East of the demo sky (RA 140-220), so no TARGETID or file is shared.
+    let span = cfg.footprint.ra_max_deg - cfg.footprint.ra_min_deg;
+    cfg.footprint.ra_min_deg = 230.0;
+    cfg.footprint.ra_max_deg = 230.0 + span;
+    cfg.spectra.templates_dir = crate::demo::templates_dir(None);
+    let quasars = generate_sky(&dir, &cfg)
+        .with_context(|| format!("writing demo quasars to {}", dir.display()))?;
+    let redrock: Vec<PathBuf> = quasars
+        .files
+        .iter()
+        .filter(|f| f.kind == "redrock")
+        .map(|f| f.path.clone())
+        .collect();
+    let mut store = ctx.open_store()?;
+    let report = crate::ingest::ingest_all(
+        ctx,
+        &mut store,
+        &IngestArgs {
+            paths: redrock,
+            new_version: true,
+            json: false,
+        },
+        true,
+    )?;
+    if !report.failed.is_empty() {
+        anyhow::bail!(
+            "{} demo quasar file(s) failed to ingest",
+            report.failed.len()
+        );
+    }
+    crate::run_in_process(
+        &crate::spectra::Build,
+        ctx,
+        &SpectraBuildArgs {
+            from: dir.clone(),
+            select: None,
+            survey: None,
+            program: None,
+            out: None,
+            keep_negative_targetids: false,
+        },
+    )?;
+    let model_dir = out_dir.join("anomalies").join("model");
+    let train: AnomaliesTrainArgs = parse_args(&[
+        "--output".into(),
+        s(&model_dir),
+        "--max-epochs".into(),
+        "12".into(),
+        "--batch-size".into(),
+        "32".into(),
+        "--seed".into(),
+        args.seed.to_string(),
+    ])
+    .map_err(|e| anyhow::anyhow!("quickstart anomalies train: {e}"))?;
+    let model_id = match ModelDir(model_dir.clone()).load() {
+        // Trained by an earlier quickstart: the same seed and spectra
+        // give the same weights, so it is not trained again.
+        Ok((card, _, _)) => {
+            crate::anomalies::train::register(&mut store, &ModelDir(model_dir.clone()), &card)?;
+            card.model_id
+        }
+        Err(_) => crate::run_in_process(&AnomaliesTrain, ctx, &train)?.model_id,
+    };
+    let catalog = out_dir.join("anomalies").join("anomalies.csv");
+    let scored = crate::run_in_process(
+        &AnomaliesScore,
+        ctx,
+        &AnomaliesScoreArgs {
+            model: Some(model_id.clone()),
+            model_dir: None,
+            select: train.select.clone(),
+            shard_size: 5000,
+            output: catalog.clone(),
+            no_store: false,
+        },
+    )?;
+    // How well the ranking finds the injected rarities.
+    let truth: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("spectra_truth.json"))
+            .with_context(|| format!("reading {}", dir.join("spectra_truth.json").display()))?,
+    )?;
+    let rare: std::collections::HashSet<i64> = truth["rarities"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["targetid"].as_i64()).collect())
+        .unwrap_or_default();
+    let rows = store.anomaly_scores(&model_id, &Default::default(), &[])?;
+    let scores: Vec<f64> = rows.iter().map(|r| r.anomaly_score).collect();
+    let positive: Vec<bool> = rows.iter().map(|r| rare.contains(&r.target_id)).collect();
+    let auc = astrolab_anomaly::calibrate::roc_auc(&scores, &positive);
+    let top20 = positive.iter().take(20).filter(|p| **p).count();
+    Ok(vec![format!(
+        "anomalous quasars: model {model_id} trained on the store's confident quasars, {} scored ({} above its 1 % threshold); among {} injected rarities the ROC AUC is {} and the top 20 hold {top20} -> {} (browse and label them on the server's /anomalies page)",
+        scored.scored,
+        scored.anomalous,
+        rare.len(),
+        auc.map_or("n/a".to_string(), |a| format!("{a:.3}")),
+        catalog.display()
     )])
 }

@@ -1,10 +1,10 @@
-//! `astrolab anomalies train|score|similar|models`: anomalous quasars
+//! `astrolab anomalies train|score|similar|export|models`: anomalous quasars
 //! (issue 17), through `astrolab_pipeline::anomalies`.
 
 use anyhow::Result;
 use astrolab_pipeline::anomalies::{self, similar_table, AnomaliesScore, AnomaliesTrain};
 use astrolab_pipeline::params::defs::{
-    AnomaliesScoreArgs, AnomaliesSimilarArgs, AnomaliesTrainArgs, OutputArgs,
+    AnomaliesExportArgs, AnomaliesScoreArgs, AnomaliesSimilarArgs, AnomaliesTrainArgs, OutputArgs,
 };
 use astrolab_pipeline::run_in_process;
 use astrolab_store::{ResultTable, Value};
@@ -26,6 +26,9 @@ pub enum AnomaliesCommand {
     Score(AnomaliesScoreArgs),
     /// Quasars like this one: exact nearest neighbours in latent space.
     Similar(AnomaliesSimilarArgs),
+    /// The labelled anomaly catalog (labels from the validation page):
+    /// scores, rank, threshold flag, latest label, who and when.
+    Export(AnomaliesExportArgs),
     /// The registered models.
     Models {
         #[command(flatten)]
@@ -53,6 +56,12 @@ pub fn run(cfg: &Config, cmd: &AnomaliesCommand) -> Result<()> {
                 threads,
             )?;
             crate::output::emit(&similar_table(&rows), &a.out, "SIMILAR")?;
+        }
+        AnomaliesCommand::Export(a) => {
+            let mut store = ctx.open_store()?;
+            let model = anomalies::score::pick_model(&mut store, a.model.as_deref())?;
+            let table = anomalies::labelled_catalog(&mut store, &model, &[], a.all)?;
+            crate::output::emit(&table, &a.out, "ANOMALIES")?;
         }
         AnomaliesCommand::Models { out } => {
             let models = ctx.open_store()?.anomaly_models()?;

@@ -2,16 +2,18 @@
 //! its Isolation Forest and calibration, from the store's quasar spectra),
 //! `anomalies score` (every selected quasar ranked, written to the store
 //! and as a catalog) and `anomalies similar` (exact nearest neighbours in
-//! latent space). The science is `astrolab-anomaly`'s; here are the
+//! latent space), and what the validation page shows (`inspect`). The science is `astrolab-anomaly`'s; here are the
 //! reading of spectra from the store in shards, the model directory, the
 //! registry and the progress events.
 
+pub mod inspect;
 pub mod model_dir;
 pub mod read;
 pub mod score;
 pub mod similar;
 pub mod train;
 
+pub use inspect::{labelled_catalog, ranked, reconstruct, RankedRow, Reconstruction};
 pub use model_dir::ModelDir;
 pub use score::{AnomaliesScore, ScoreOutput};
 pub use similar::{similar, similar_table, SimilarRow};

@@ -758,6 +758,21 @@ pub struct AnomaliesScoreArgs {
     pub no_store: bool,
 }
 
+/// `anomalies export`: the labelled anomaly catalog.
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
+pub struct AnomaliesExportArgs {
+    /// Model id (or a unique prefix); default the newest model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Every scored quasar, not only the labelled ones.
+    #[arg(long)]
+    #[serde(default)]
+    pub all: bool,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub out: OutputArgs,
+}
+
 /// `anomalies similar`: the quasars nearest to one in latent space.
 #[derive(Debug, Args, Clone, Serialize, Deserialize)]
 pub struct AnomaliesSimilarArgs {

@@ -4,6 +4,7 @@
 //! also calls every documented route through the router).
 
 pub mod admin;
+pub mod anomalies;
 pub mod catalog;
 pub mod hline;
 pub mod openapi;
@@ -187,6 +188,41 @@ pub fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             q("property", "string", false, "fastspec column (default logmstar)"),
         ], JSON, "application/json"),
             get(voids::void_stats),
+        ),
+        (
+            route!("GET" "/api/v1/anomalies/models", Some(VIEWER), "anomalies", "Registered anomaly models: threshold, scored quasars the caller may read, skips by reason", [], JSON, "application/json"),
+            get(anomalies::models),
+        ),
+        (
+            route!("GET" "/api/v1/anomalies", Some(VIEWER), "anomalies", "Quasars ranked by ANOMALY_SCORE (1 = most anomalous) with their labels", [
+            q("model", "string", false, "model id or unique prefix (default the newest)"),
+            q("min_score", "number", false, "only ANOMALY_SCORE >= this"),
+            q("z_min", "number", false, "only redshift >= this"),
+            q("z_max", "number", false, "only redshift <= this"),
+            q("label", "string", false, "only quasars someone labelled anomaly, artefact, normal or unsure"),
+            PAGE[0], PAGE[1],
+        ], JSON, "application/json"),
+            get(anomalies::list),
+        ),
+        (
+            route!("GET" "/api/v1/anomalies/export", Some(VIEWER), "anomalies", "The labelled anomaly catalog (scores, rank, threshold flag, latest label, who, when) as CSV or FITS", [
+            q("model", "string", false, "model id or unique prefix (default the newest)"),
+            q("format", "string", false, "csv (default) or fits"),
+            q("all", "boolean", false, "every scored quasar, not only the labelled ones"),
+        ], JSON, "text/csv"),
+            get(anomalies::export),
+        ),
+        (
+            route!("GET" "/api/v1/anomalies/{targetid}", Some(VIEWER), "anomalies", "One scored quasar: scores, labels, rest-frame spectrum, the model's reconstruction and the residuals", [p("targetid", "integer", "DESI TARGETID"), q("model", "string", false, "model id or unique prefix (default the newest)")], JSON, "application/json"),
+            get(anomalies::one),
+        ),
+        (
+            route!("GET" "/api/v1/anomalies/{targetid}/similar", Some(VIEWER), "anomalies", "Quasars like this one: exact nearest neighbours in latent space", [p("targetid", "integer", "DESI TARGETID"), q("k", "integer", false, "neighbours (default 20, at most 1000)"), q("model", "string", false, "model id or unique prefix (default the newest)")], JSON, "application/json"),
+            get(anomalies::similar),
+        ),
+        (
+            route!("PUT" "/api/v1/anomalies/{targetid}/label", Some(RESEARCHER), "anomalies", "Label a scored quasar (yours replaces your earlier one; audited)", [p("targetid", "integer", "DESI TARGETID")], Some(("application/json", "{label: anomaly|artefact|normal|unsure, model?}")), "application/json"),
+            put(anomalies::label),
         ),
         (
             route!("GET" "/api/v1/hline/recordings", Some(VIEWER), "hline", "Hydrogen-line recordings in the store", [PAGE[0], PAGE[1]], JSON, "application/json"),

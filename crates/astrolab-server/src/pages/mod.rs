@@ -23,6 +23,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod anomalies;
 mod data;
 mod login;
 mod runs;
@@ -57,6 +58,9 @@ pub fn router() -> Router<AppState> {
         .route("/spectra", get(science::spectra_form))
         .route("/spectra/{targetid}", get(science::spectrum))
         .route("/voids", get(science::voids))
+        .route("/anomalies", get(anomalies::list))
+        .route("/anomalies/{targetid}", get(anomalies::one))
+        .route("/anomalies/{targetid}/label", post(anomalies::label))
         .route("/hline", get(science::hline))
         .route("/runs", get(runs::list).post(runs::submit))
         .route("/runs/{id}", get(runs::one))
@@ -257,6 +261,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/catalog", "Catalog", Role::Viewer),
     ("/spectra", "Spectra", Role::Viewer),
     ("/voids", "Voids", Role::Viewer),
+    ("/anomalies", "Anomalies", Role::Viewer),
     ("/hline", "Hydrogen line", Role::Viewer),
     ("/runs", "Runs", Role::Viewer),
     ("/account", "Account", Role::Viewer),
