@@ -1,0 +1,178 @@
+//! Research aid for issue 17: which residual statistic separates the
+//! benchmark's rarities best? Reads every confident quasar of a store,
+//! reconstructs it with a trained model, and prints the ROC AUC (overall
+//! and per rarity class) of several candidate statistics against the
+//! benchmark's truth file.
+//!
+//! ```text
+//! cargo run --release -p astrolab-pipeline --example anomaly_variants -- HOME MODEL_DIR spectra_truth.json
+//! ```
+
+use std::collections::HashMap;
+
+use astrolab_anomaly::calibrate::roc_auc;
+use astrolab_anomaly::model::observed;
+use astrolab_anomaly::preprocess::Preprocessor;
+use astrolab_anomaly::CpuBackend;
+use astrolab_pipeline::anomalies::read::read_rest_frame;
+use astrolab_pipeline::anomalies::ModelDir;
+use astrolab_store::{Store, StoreConfig};
+
+/// Largest standardised chi-square excess over windows of `w` pixels.
+fn scan(z2: &[f64], seen: &[bool], w: usize) -> f64 {
+    let n = z2.len();
+    let (mut s, mut c) = (vec![0.0; n + 1], vec![0usize; n + 1]);
+    for j in 0..n {
+        s[j + 1] = s[j] + if seen[j] { z2[j] } else { 0.0 };
+        c[j + 1] = c[j] + usize::from(seen[j]);
+    }
+    let mut best = f64::NEG_INFINITY;
+    for a in 0..n.saturating_sub(w) {
+        let m = c[a + w] - c[a];
+        if m * 2 < w || m == 0 {
+            continue;
+        }
+        let e = (s[a + w] - s[a] - m as f64) / (2.0 * m as f64).sqrt();
+        best = best.max(e);
+    }
+    best
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (home, model, truth) = (&args[0], &args[1], &args[2]);
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
+    let class: HashMap<i64, String> = truth["rarities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["targetid"].as_i64().unwrap(),
+                r["class"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut store = Store::open(&StoreConfig::sqlite(std::path::Path::new(home))).unwrap();
+    let ids = store
+        .select_target_ids("spectype = 'QSO' AND zwarn = 0", &[])
+        .unwrap();
+    let (card, forest, vae) = ModelDir(model.into()).load().unwrap();
+    let mut pre = Preprocessor::default();
+    pre.z_min = card.z_range[0];
+    pre.z_max = card.z_range[1];
+    let names = [
+        "chi2",
+        "chi2_floor02",
+        "chi2_floor05",
+        "chi2_floor10",
+        "scan5",
+        "scan20",
+        "scan80",
+        "scan5_f05",
+        "scan20_f05",
+        "scan80_f05",
+        "iso",
+    ];
+    let mut stats: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut labels: Vec<Option<String>> = Vec::new();
+    let device = Default::default();
+    for shard in ids.chunks(2000) {
+        let s = read_rest_frame(&mut store, shard, &pre).unwrap();
+        let rows: Vec<usize> = (0..s.dataset.n()).collect();
+        for chunk in rows.chunks(256) {
+            let (mu, rec) = astrolab_anomaly::score::encode_decode::<CpuBackend>(
+                &vae, &s.dataset, chunk, &device,
+            );
+            let iso = forest.score_all(&mu).unwrap();
+            let len = s.dataset.len;
+            for (b, &row) in chunk.iter().enumerate() {
+                let (f, v) = s.dataset.row(row);
+                let r = &rec[b * len..(b + 1) * len];
+                let seen: Vec<bool> = (0..len).map(|j| observed(f[j], v[j])).collect();
+                let n_obs = seen.iter().filter(|x| **x).count() as f64;
+                let z2 = |eps: f64| -> Vec<f64> {
+                    (0..len)
+                        .map(|j| {
+                            if !seen[j] {
+                                return 0.0;
+                            }
+                            let iv = f64::from(v[j]);
+                            let m = eps * f64::from(r[j]);
+                            let ie = iv / (1.0 + iv * m * m);
+                            ie * (f64::from(f[j]) - f64::from(r[j])).powi(2)
+                        })
+                        .collect()
+                };
+                let z0 = z2(0.0);
+                let z5 = z2(0.05);
+                let sum = |z: &[f64]| z.iter().sum::<f64>() / n_obs;
+                let vals = [
+                    sum(&z0),
+                    sum(&z2(0.02)),
+                    sum(&z5),
+                    sum(&z2(0.10)),
+                    scan(&z0, &seen, 5),
+                    scan(&z0, &seen, 20),
+                    scan(&z0, &seen, 80),
+                    scan(&z5, &seen, 5),
+                    scan(&z5, &seen, 20),
+                    scan(&z5, &seen, 80),
+                    iso[b],
+                ];
+                for (k, x) in vals.iter().enumerate() {
+                    stats[k].push(*x);
+                }
+                labels.push(class.get(&s.dataset.ids[row]).cloned());
+            }
+        }
+    }
+    let mut classes: Vec<String> = class.values().cloned().collect();
+    classes.sort();
+    classes.dedup();
+    print!("{:>14} {:>7}", "statistic", "all");
+    for c in &classes {
+        print!(" {:>16}", c);
+    }
+    println!();
+    let report = |name: &str, x: &[f64]| {
+        let pos: Vec<bool> = labels.iter().map(|l| l.is_some()).collect();
+        print!("{name:>14} {:>7.4}", roc_auc(x, &pos).unwrap_or(f64::NAN));
+        for c in &classes {
+            let (xs, ps): (Vec<f64>, Vec<bool>) = labels
+                .iter()
+                .zip(x)
+                .filter(|(l, _)| l.is_none() || l.as_deref() == Some(c.as_str()))
+                .map(|(l, v)| (*v, l.is_some()))
+                .unzip();
+            print!(" {:>16.4}", roc_auc(&xs, &ps).unwrap_or(f64::NAN));
+        }
+        println!();
+    };
+    for (k, n) in names.iter().enumerate() {
+        report(n, &stats[k]);
+    }
+    // Rank-max combinations (ranks within this set).
+    let rank = |x: &[f64]| -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..x.len()).collect();
+        idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+        let mut r = vec![0.0; x.len()];
+        for (i, &j) in idx.iter().enumerate() {
+            r[j] = i as f64 / x.len() as f64;
+        }
+        r
+    };
+    let ranks: Vec<Vec<f64>> = stats.iter().map(|x| rank(x)).collect();
+    let combo = |ks: &[usize]| -> Vec<f64> {
+        (0..labels.len())
+            .map(|i| ks.iter().map(|&k| ranks[k][i]).fold(0.0, f64::max))
+            .collect()
+    };
+    report("max(c,iso)", &combo(&[0, 10]));
+    report("max(c05,iso)", &combo(&[2, 10]));
+    report("max(c05,s20f,iso)", &combo(&[2, 8, 10]));
+    report("max(c05,s5f,s80f,iso)", &combo(&[2, 7, 9, 10]));
+    report("max(c05,s5f,s20f,s80f)", &combo(&[2, 7, 8, 9]));
+    report("max(c,s5,s20,s80,iso)", &combo(&[0, 4, 5, 6, 10]));
+}
