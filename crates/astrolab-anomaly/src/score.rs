@@ -8,6 +8,28 @@
 //! is *unscorable*: it gets no chi-square and no latent vector, never a
 //! made-up score.
 
+//!
+//! **Noise model.** The inverse variance of a spectrum says how noisy its
+//! pixels are, not how well any model of 16 numbers can reproduce a quasar:
+//! a bright normal quasar is reproduced to a few per cent, which its
+//! inverse variance calls hundreds of sigma, so a plain chi-square ranks
+//! bright normals above faint rarities. [`NoiseModel`] adds the model's own
+//! fractional error in quadrature, `1/ivar_eff = 1/ivar + (eps * r)^2`
+//! (the "error floor" of template fitting: e.g. Bolton et al. 2012, AJ
+//! 144, 144, for the SDSS pipeline's; measured here on the labelled
+//! benchmark: `examples/anomaly_variants.rs` in astrolab-pipeline, AUC
+//! 0.73 without, 0.83 with eps = 0.07 on one model).
+//!
+//! **Local statistic.** A rarity confined to a few pixels (a narrow
+//! absorber, a shifted line peak, a cosmic ray) hardly moves a chi-square
+//! over two thousand pixels. [`Scores::local`] is the largest standardised
+//! chi-square excess in any window of `window` consecutive grid pixels,
+//! `max_w (sum_w z^2 - m) / sqrt(2 m)` over windows with at least half
+//! their `m` pixels observed: a scan statistic (Glaz, Naus & Wallenstein
+//! 2001, *Scan Statistics*), with the noise model's per-pixel error
+//! ([`NoiseModel::pixel_error`], estimated on the training spectra where
+//! the model's misfit shows above the noise).
+
 use burn::tensor::backend::Backend;
 
 use crate::dataset::Dataset;
@@ -24,6 +46,9 @@ pub struct Scores {
     pub n_obs: Vec<usize>,
     /// Input row of each scorable spectrum, ascending.
     pub scorable: Vec<usize>,
+    /// Local scan statistic per input row (see the module docs); `None`
+    /// for an unscorable row.
+    pub local: Vec<Option<f64>>,
     /// Latent means of the scorable spectra, row-major:
     /// `latent_mean[k * latent_dim..(k + 1) * latent_dim]` is row `scorable[k]`'s.
     pub latent_mean: Vec<f32>,
@@ -37,6 +62,138 @@ impl Scores {
             .map(|&i| self.chi2_red[i].expect("scorable rows have a chi-square"))
             .collect()
     }
+
+    /// The local statistics of the scorable rows, in the order of
+    /// [`Self::scorable`].
+    pub fn scorable_local(&self) -> Vec<f64> {
+        self.scorable
+            .iter()
+            .map(|&i| self.local[i].expect("scorable rows have a local statistic"))
+            .collect()
+    }
+}
+
+/// How far a reconstruction may stray from a normal spectrum beyond its
+/// noise (module docs): a fractional error for the chi-square, and one per
+/// grid pixel for the local statistic.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NoiseModel {
+    /// Fractional model error of the reduced chi-square (0 = ivar alone).
+    pub model_error: f64,
+    /// Fractional model error per grid pixel for the local statistic;
+    /// empty: `model_error` everywhere.
+    pub pixel_error: Vec<f32>,
+    /// Window of the local statistic, grid pixels.
+    pub window: usize,
+}
+
+impl Default for NoiseModel {
+    /// The pure noise model: the inverse variance alone, a 5-pixel window.
+    fn default() -> Self {
+        NoiseModel {
+            model_error: 0.0,
+            pixel_error: Vec::new(),
+            window: 5,
+        }
+    }
+}
+
+/// Spectra at most used by [`NoiseModel::estimate`].
+const ESTIMATE_MAX_SPECTRA: usize = 5000;
+/// A pixel's misfit is measured only where its signal-to-noise exceeds this.
+const ESTIMATE_MIN_SNR: f64 = 5.0;
+/// Fewer such pixels than this: the global `model_error` stands.
+const ESTIMATE_MIN_SAMPLES: usize = 20;
+
+impl NoiseModel {
+    /// The inverse variance with the model error of `eps` added.
+    #[inline]
+    pub fn effective_ivar(ivar: f32, recon: f32, eps: f64) -> f64 {
+        let iv = f64::from(ivar);
+        let m = eps * f64::from(recon);
+        iv / (1.0 + iv * m * m)
+    }
+
+    /// Estimates [`Self::pixel_error`] on (at most the first 5,000 of) the
+    /// training spectra: per grid pixel, the median over spectra where
+    /// that pixel's signal-to-noise exceeds 5 of
+    /// `max(0, (f - r)^2 - 1/ivar) / r^2`, square-rooted. The median keeps
+    /// the few rarities of a training set from setting it.
+    pub fn estimate<B: Backend>(
+        model: &Vae<B>,
+        data: &Dataset,
+        batch_size: usize,
+        device: &B::Device,
+        model_error: f64,
+        window: usize,
+    ) -> NoiseModel {
+        let len = data.len;
+        let rows: Vec<usize> = (0..data.n().min(ESTIMATE_MAX_SPECTRA)).collect();
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); len];
+        for chunk in rows.chunks(batch_size.max(1)) {
+            let (_, recon) = encode_decode(model, data, chunk, device);
+            for (b, &row) in chunk.iter().enumerate() {
+                let (f, v) = data.row(row);
+                let r = &recon[b * len..(b + 1) * len];
+                for j in 0..len {
+                    let (fj, vj) = (f64::from(f[j]), f64::from(v[j]));
+                    if !observed(f[j], v[j]) || fj * fj * vj <= ESTIMATE_MIN_SNR.powi(2) {
+                        continue;
+                    }
+                    let d = fj - f64::from(r[j]);
+                    let rr = f64::from(r[j]).abs().max(1e-3);
+                    samples[j].push(((d * d - 1.0 / vj) / (rr * rr)).max(0.0));
+                }
+            }
+        }
+        let pixel_error = samples
+            .iter_mut()
+            .map(|x| {
+                if x.len() < ESTIMATE_MIN_SAMPLES {
+                    return model_error as f32;
+                }
+                x.sort_by(f64::total_cmp);
+                x[x.len() / 2].sqrt() as f32
+            })
+            .collect();
+        NoiseModel {
+            model_error,
+            pixel_error,
+            window,
+        }
+    }
+
+    fn pixel_eps(&self, j: usize) -> f64 {
+        self.pixel_error
+            .get(j)
+            .map_or(self.model_error, |&e| f64::from(e))
+    }
+}
+
+/// The largest standardised chi-square excess over `window` consecutive
+/// pixels with at least half of them observed (0, no excess, when no
+/// window qualifies).
+fn scan_statistic(z2: &[f64], seen: &[bool], window: usize) -> f64 {
+    let n = z2.len();
+    let w = window.clamp(1, n.max(1));
+    let (mut s, mut c) = (vec![0.0f64; n + 1], vec![0usize; n + 1]);
+    for j in 0..n {
+        s[j + 1] = s[j] + if seen[j] { z2[j] } else { 0.0 };
+        c[j + 1] = c[j] + usize::from(seen[j]);
+    }
+    let mut best = f64::NEG_INFINITY;
+    for a in 0..=n.saturating_sub(w) {
+        let m = c[a + w] - c[a];
+        if m == 0 || 2 * m < w {
+            continue;
+        }
+        best = best.max((s[a + w] - s[a] - m as f64) / (2.0 * m as f64).sqrt());
+    }
+    if best.is_finite() {
+        best
+    } else {
+        0.0
+    }
 }
 
 /// Scoring was asked of data the model cannot take.
@@ -44,12 +201,24 @@ impl Scores {
 #[error("cannot score: {0}")]
 pub struct ScoreError(pub String);
 
-/// Scores `data` with `model`, `batch_size` spectra at a time.
+/// Scores `data` with `model`, `batch_size` spectra at a time, under the
+/// pure noise model (the inverse variance alone).
 pub fn score<B: Backend>(
     model: &Vae<B>,
     data: &Dataset,
     batch_size: usize,
     device: &B::Device,
+) -> Result<Scores, ScoreError> {
+    score_with(model, data, batch_size, device, &NoiseModel::default())
+}
+
+/// Scores `data` with `model` under `noise`, `batch_size` spectra at a time.
+pub fn score_with<B: Backend>(
+    model: &Vae<B>,
+    data: &Dataset,
+    batch_size: usize,
+    device: &B::Device,
+    noise: &NoiseModel,
 ) -> Result<Scores, ScoreError> {
     let len = model.config().len;
     if data.len != len {
@@ -70,6 +239,9 @@ pub fn score<B: Backend>(
         .collect();
     let scorable: Vec<usize> = (0..data.n()).filter(|&i| n_obs[i] > 0).collect();
     let mut chi2_red = vec![None; data.n()];
+    let mut local = vec![None; data.n()];
+    let mut z2 = vec![0.0f64; len];
+    let mut seen = vec![false; len];
     let mut latent_mean = Vec::with_capacity(scorable.len() * latent_dim);
     for rows in scorable.chunks(batch_size) {
         let (mu, recon) = encode_decode(model, data, rows, device);
@@ -77,16 +249,25 @@ pub fn score<B: Backend>(
         for (b, &row) in rows.iter().enumerate() {
             let (f, v) = data.row(row);
             let r = &recon[b * len..(b + 1) * len];
-            let chi2: f64 = (0..len)
-                .filter(|&j| observed(f[j], v[j]))
-                .map(|j| f64::from(v[j]) * (f64::from(f[j]) - f64::from(r[j])).powi(2))
-                .sum();
+            let mut chi2 = 0.0f64;
+            for j in 0..len {
+                seen[j] = observed(f[j], v[j]);
+                if !seen[j] {
+                    z2[j] = 0.0;
+                    continue;
+                }
+                let d2 = (f64::from(f[j]) - f64::from(r[j])).powi(2);
+                chi2 += NoiseModel::effective_ivar(v[j], r[j], noise.model_error) * d2;
+                z2[j] = NoiseModel::effective_ivar(v[j], r[j], noise.pixel_eps(j)) * d2;
+            }
             chi2_red[row] = Some(chi2 / n_obs[row] as f64);
+            local[row] = Some(scan_statistic(&z2, &seen, noise.window));
         }
     }
     Ok(Scores {
         latent_dim,
         chi2_red,
+        local,
         n_obs,
         scorable,
         latent_mean,

@@ -41,8 +41,7 @@ fn scan(z2: &[f64], seen: &[bool], w: usize) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (home, model, truth) = (&args[0], &args[1], &args[2]);
-    let truth: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
+    let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
     let class: HashMap<i64, String> = truth["rarities"]
         .as_array()
         .unwrap()
@@ -64,20 +63,30 @@ fn main() {
     pre.z_max = card.z_range[1];
     let names = [
         "chi2",
-        "chi2_floor02",
         "chi2_floor05",
-        "chi2_floor10",
-        "scan5",
-        "scan20",
-        "scan80",
-        "scan5_f05",
-        "scan20_f05",
-        "scan80_f05",
+        "chi2_pix",
+        "chi2_pix_x2",
+        "scan5_pix",
+        "scan20_pix",
+        "scan80_pix",
+        "scanmax_pix",
         "iso",
+        "chi2_floor10",
+        "scan5_f10",
+        "scan20_f10",
+        "scan80_f10",
+        "chi2_floor07",
+        "scan5_f07",
+        "scan20_f07",
+        "scan80_f07",
+        "scanmax_f07",
     ];
     let mut stats: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut labels: Vec<Option<String>> = Vec::new();
     let device = Default::default();
+    // Pass 1: every spectrum's flux, ivar and reconstruction.
+    let mut kept: Vec<(Vec<f32>, Vec<f32>, Vec<f32>, f64)> = Vec::new();
+    let len = astrolab_anomaly::preprocess::REST_NPIX;
     for shard in ids.chunks(2000) {
         let s = read_rest_frame(&mut store, shard, &pre).unwrap();
         let rows: Vec<usize> = (0..s.dataset.n()).collect();
@@ -86,46 +95,100 @@ fn main() {
                 &vae, &s.dataset, chunk, &device,
             );
             let iso = forest.score_all(&mu).unwrap();
-            let len = s.dataset.len;
             for (b, &row) in chunk.iter().enumerate() {
                 let (f, v) = s.dataset.row(row);
-                let r = &rec[b * len..(b + 1) * len];
-                let seen: Vec<bool> = (0..len).map(|j| observed(f[j], v[j])).collect();
-                let n_obs = seen.iter().filter(|x| **x).count() as f64;
-                let z2 = |eps: f64| -> Vec<f64> {
-                    (0..len)
-                        .map(|j| {
-                            if !seen[j] {
-                                return 0.0;
-                            }
-                            let iv = f64::from(v[j]);
-                            let m = eps * f64::from(r[j]);
-                            let ie = iv / (1.0 + iv * m * m);
-                            ie * (f64::from(f[j]) - f64::from(r[j])).powi(2)
-                        })
-                        .collect()
-                };
-                let z0 = z2(0.0);
-                let z5 = z2(0.05);
-                let sum = |z: &[f64]| z.iter().sum::<f64>() / n_obs;
-                let vals = [
-                    sum(&z0),
-                    sum(&z2(0.02)),
-                    sum(&z5),
-                    sum(&z2(0.10)),
-                    scan(&z0, &seen, 5),
-                    scan(&z0, &seen, 20),
-                    scan(&z0, &seen, 80),
-                    scan(&z5, &seen, 5),
-                    scan(&z5, &seen, 20),
-                    scan(&z5, &seen, 80),
+                kept.push((
+                    f.to_vec(),
+                    v.to_vec(),
+                    rec[b * len..(b + 1) * len].to_vec(),
                     iso[b],
-                ];
-                for (k, x) in vals.iter().enumerate() {
-                    stats[k].push(*x);
-                }
+                ));
                 labels.push(class.get(&s.dataset.ids[row]).cloned());
             }
+        }
+    }
+    // Per-pixel fractional model error: the median over spectra of the
+    // residual variance beyond the noise, relative to the model squared.
+    let mut eps2 = vec![0.0f64; len];
+    for j in 0..len {
+        let mut x: Vec<f64> = kept
+            .iter()
+            .filter(|(f, v, _, _)| {
+                observed(f[j], v[j]) && f64::from(f[j]).powi(2) * f64::from(v[j]) > 25.0
+            })
+            .map(|(f, v, r, _)| {
+                let d = f64::from(f[j]) - f64::from(r[j]);
+                let rr = f64::from(r[j]).abs().max(1e-3);
+                (d * d - 1.0 / f64::from(v[j])) / (rr * rr)
+            })
+            .collect();
+        if x.len() < 20 {
+            eps2[j] = 0.05 * 0.05;
+            continue;
+        }
+        x.sort_by(f64::total_cmp);
+        eps2[j] = x[x.len() / 2].max(0.0);
+    }
+    let e: Vec<f64> = eps2.iter().map(|x| x.sqrt()).collect();
+    eprintln!(
+        "per-pixel fractional model error: min {:.4} median {:.4} max {:.4}",
+        e.iter().cloned().fold(f64::INFINITY, f64::min),
+        {
+            let mut y = e.clone();
+            y.sort_by(f64::total_cmp);
+            y[y.len() / 2]
+        },
+        e.iter().cloned().fold(0.0, f64::max)
+    );
+    for (f, v, r, iso) in &kept {
+        let seen: Vec<bool> = (0..len).map(|j| observed(f[j], v[j])).collect();
+        let n_obs = seen.iter().filter(|x| **x).count() as f64;
+        let z2 = |scale: f64, floor: Option<f64>| -> Vec<f64> {
+            (0..len)
+                .map(|j| {
+                    if !seen[j] {
+                        return 0.0;
+                    }
+                    let iv = f64::from(v[j]);
+                    let m2 = match floor {
+                        Some(eps) => (eps * f64::from(r[j])).powi(2),
+                        None => scale * eps2[j] * f64::from(r[j]).powi(2),
+                    };
+                    let ie = iv / (1.0 + iv * m2);
+                    ie * (f64::from(f[j]) - f64::from(r[j])).powi(2)
+                })
+                .collect()
+        };
+        let z0 = z2(0.0, Some(0.0));
+        let zp = z2(1.0, None);
+        let sum = |z: &[f64]| z.iter().sum::<f64>() / n_obs;
+        let s5 = scan(&zp, &seen, 5);
+        let s20 = scan(&zp, &seen, 20);
+        let s80 = scan(&zp, &seen, 80);
+        let vals = [
+            sum(&z0),
+            sum(&z2(0.0, Some(0.05))),
+            sum(&zp),
+            sum(&z2(2.0, None)),
+            s5,
+            s20,
+            s80,
+            s5.max(s20).max(s80),
+            *iso,
+            sum(&z2(0.0, Some(0.10))),
+            scan(&z2(0.0, Some(0.10)), &seen, 5),
+            scan(&z2(0.0, Some(0.10)), &seen, 20),
+            scan(&z2(0.0, Some(0.10)), &seen, 80),
+            sum(&z2(0.0, Some(0.07))),
+            scan(&z2(0.0, Some(0.07)), &seen, 5),
+            scan(&z2(0.0, Some(0.07)), &seen, 20),
+            scan(&z2(0.0, Some(0.07)), &seen, 80),
+            scan(&z2(0.0, Some(0.07)), &seen, 5)
+                .max(scan(&z2(0.0, Some(0.07)), &seen, 20))
+                .max(scan(&z2(0.0, Some(0.07)), &seen, 80)),
+        ];
+        for (k, x) in vals.iter().enumerate() {
+            stats[k].push(*x);
         }
     }
     let mut classes: Vec<String> = class.values().cloned().collect();
@@ -169,10 +232,11 @@ fn main() {
             .map(|i| ks.iter().map(|&k| ranks[k][i]).fold(0.0, f64::max))
             .collect()
     };
-    report("max(c,iso)", &combo(&[0, 10]));
-    report("max(c05,iso)", &combo(&[2, 10]));
-    report("max(c05,s20f,iso)", &combo(&[2, 8, 10]));
-    report("max(c05,s5f,s80f,iso)", &combo(&[2, 7, 9, 10]));
-    report("max(c05,s5f,s20f,s80f)", &combo(&[2, 7, 8, 9]));
-    report("max(c,s5,s20,s80,iso)", &combo(&[0, 4, 5, 6, 10]));
+    report("max(c07,s5f07)", &combo(&[13, 14]));
+    report("max(c07,s20f07)", &combo(&[13, 15]));
+    report("max(c07,smaxf07)", &combo(&[13, 17]));
+    report("max(c07,s20f07,iso)", &combo(&[13, 15, 8]));
+    report("max(c07,smaxf07,iso)", &combo(&[13, 17, 8]));
+    report("max(c07,sp5)", &combo(&[13, 4]));
+    report("max(c05,c10,sp5,iso)", &combo(&[1, 9, 4, 8]));
 }

@@ -56,6 +56,7 @@ pub fn build_state(
         limiter: Arc::new(auth::limiter::LoginLimiter::default()),
         started: Instant::now(),
         shutting_down: Arc::new(AtomicBool::new(false)),
+        latents: Arc::default(),
         config: Arc::new(config),
         pool,
     })

@@ -28,6 +28,9 @@ pub struct AppState {
     pub started: Instant,
     /// Set when shutdown begins: `/readyz` answers 503 so balancers drain.
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
+    /// The latent vectors of the anomaly model last asked for "spectra
+    /// like this one", reloaded when its scores are rewritten.
+    pub latents: Arc<std::sync::Mutex<Option<Arc<astrolab_pipeline::anomalies::LatentTable>>>>,
 }
 
 impl FromRef<AppState> for Metrics {

@@ -231,14 +231,18 @@ async fn anomaly_routes_rank_reconstruct_label_export_and_respect_datasets() {
         catalog[0][2].parse::<f64>().unwrap(),
         "the page's reconstruction is the scored one"
     );
-    // Residuals are (flux - reconstruction) * sqrt(ivar) where observed.
+    // Residuals are (flux - reconstruction) * sqrt(ivar_eff) where
+    // observed, ivar_eff the inverse variance with the default 7 %
+    // fractional model error added (astrolab_anomaly::score::NoiseModel).
     let j = (0..n).find(|&j| !r["flux"][j].is_null()).unwrap();
     let (f, iv, rc) = (
         r["flux"][j].as_f64().unwrap(),
         r["ivar"][j].as_f64().unwrap(),
         r["reconstruction"][j].as_f64().unwrap(),
     );
-    let expect = ((f - rc) * iv.sqrt()) as f32;
+    let iv = f64::from(iv as f32);
+    let ivar_eff = iv / (1.0 + iv * (0.07 * rc).powi(2));
+    let expect = ((f - rc) * ivar_eff.sqrt()) as f32;
     assert_eq!(r["residual"][j].as_f64().unwrap() as f32, expect);
 
     // Neighbours: the CLI's function, nearest first, not itself.

@@ -59,13 +59,19 @@ const INDEXES: [&str; 2] = [
     "CREATE INDEX quasar_anomalies_rank ON quasar_anomalies (model_id, rank)",
 ];
 
+/// Raises a model's score generation (in the transaction that writes its
+/// scores).
+const GENERATION_BUMP: &str =
+    "UPDATE anomaly_models SET scores_generation = scores_generation + 1 WHERE model_id = {p}1";
+
 /// Below this many rows the indexes are kept during a load.
 const BULK_MIN_ROWS: usize = 50_000;
 
 /// A registered anomaly model.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AnomalyModel {
-    /// `vae-` and the first 16 hex digits of the weights' SHA-256.
+    /// `vae-` and 16 hex digits naming the weights, the forest and the
+    /// calibration (astrolab-pipeline's `anomalies train`).
     pub model_id: String,
     /// When it was registered (UTC, RFC 3339).
     pub created_at: String,
@@ -302,7 +308,7 @@ impl Store {
         );
         match r {
             Err(e) if crate::tx::is_unique_violation(&e) => Err(StoreError::BadInput(format!(
-                "anomaly model {} is already registered; a model id names its weights, so train again (other weights get another id) or use the registered model",
+                "anomaly model {} is already registered; a model id names its weights and calibration, so train again (another model gets another id) or use the registered model",
                 m.model_id
             ))),
             Err(e) => Err(e),
@@ -466,6 +472,11 @@ impl Store {
                     }
                 }
                 crate::sqlite::load_batch(&tx, &path, &skip_batch, &mut Progress::none())?;
+                tx.execute(
+                    &GENERATION_BUMP.replace("{p}", "?"),
+                    rusqlite::params_from_iter(key.iter()),
+                )
+                .map_err(e(&path))?;
                 tx.commit().map_err(e(&path))?;
             }
             Conn::Postgres(client) => {
@@ -491,6 +502,7 @@ impl Store {
                     }
                 }
                 crate::postgres::load_batch(&mut tx, &skip_batch, &mut Progress::none())?;
+                tx.execute(&GENERATION_BUMP.replace("{p}", "$"), &[&model_id])?;
                 if n >= 10_000 {
                     tx.batch_execute("ANALYZE quasar_anomalies")?;
                 }
@@ -617,6 +629,20 @@ impl Store {
             out.iter().filter_map(|s| s.file_id).collect::<Vec<_>>(),
         )?;
         Ok(out)
+    }
+
+    /// How many times the model's scores were written (0: never): a cache
+    /// of its rows is current while this is unchanged. One primary-key read.
+    pub fn anomaly_scores_generation(&mut self, model_id: &str) -> Result<i64> {
+        let body = "SELECT scores_generation FROM anomaly_models WHERE model_id = {p}1";
+        Ok(self
+            .query_rows(
+                &body.replace("{p}", "?"),
+                &body.replace("{p}", "$"),
+                &[Value::Text(model_id.to_string())],
+            )?
+            .first()
+            .map_or(0, |r| int(&r[0])))
     }
 
     /// Number of scored rows of a model the caller may read.

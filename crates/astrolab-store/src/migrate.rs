@@ -105,6 +105,17 @@ static MIGRATIONS: &[Migration] = &[
         )),
         needs_q3c: false,
     },
+    Migration {
+        version: 10,
+        name: "anomaly models: a generation counter of their scores",
+        sqlite: Some(include_str!(
+            "../migrations/sqlite/0010_anomaly_score_generation.sql"
+        )),
+        postgres: Some(include_str!(
+            "../migrations/postgres/0010_anomaly_score_generation.sql"
+        )),
+        needs_q3c: false,
+    },
 ];
 
 /// State of one migration in a database.

@@ -78,10 +78,12 @@ fn scores_round_trip_rank_filter_skip_and_label() {
                 reason: "all pixels masked".into(),
             },
         ];
+        assert_eq!(store.anomaly_scores_generation("vae-00112233").unwrap(), 0);
         let n = store
             .write_anomaly_scores("vae-00112233", &s, &skips, &mut Progress::none())
             .unwrap();
         assert_eq!(n, 10, "{b}");
+        assert_eq!(store.anomaly_scores_generation("vae-00112233").unwrap(), 1);
         let all = store
             .anomaly_scores("vae-00112233", &AnomalyFilter::default(), &[])
             .unwrap();
@@ -197,6 +199,8 @@ fn scores_round_trip_rank_filter_skip_and_label() {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a unique rank"), "{b}: {e}");
+        // A refused write leaves the generation too.
+        assert_eq!(store.anomaly_scores_generation("vae-00112233").unwrap(), 1);
         assert_eq!(
             store.anomaly_score_count("vae-00112233", &[]).unwrap(),
             10,
@@ -205,6 +209,7 @@ fn scores_round_trip_rank_filter_skip_and_label() {
         store
             .write_anomaly_scores("vae-00112233", &scores(4), &[], &mut Progress::none())
             .unwrap();
+        assert_eq!(store.anomaly_scores_generation("vae-00112233").unwrap(), 2);
         assert_eq!(
             store.anomaly_score_count("vae-00112233", &[]).unwrap(),
             4,

@@ -37,7 +37,9 @@ pub struct Reconstruction {
     pub ivar: Vec<Option<f32>>,
     /// The decoded latent mean: what the model expects this quasar to look like.
     pub reconstruction: Vec<f32>,
-    /// `(flux - reconstruction) * sqrt(ivar)` on observed pixels.
+    /// `(flux - reconstruction) * sqrt(ivar_eff)` on observed pixels, with
+    /// the model's noise model (its fractional model error added to the
+    /// noise: astrolab_anomaly::score::NoiseModel).
     pub residual: Vec<Option<f32>>,
     /// Reduced chi-square of the reconstruction, recomputed here (equals
     /// the stored RECON_CHI2: same spectrum, same model).
@@ -97,14 +99,17 @@ pub fn reconstruct(
         residual: Vec::with_capacity(last + 1 - first),
         recon_chi2: f64::NAN,
     };
+    // The model's noise model: the chi-square is the scored one.
+    let eps = card.calibration.noise.model_error;
     for j in first..=last {
         if seen[j] {
             let d = f64::from(f[j]) - f64::from(recon[j]);
-            chi2 += f64::from(v[j]) * d * d;
+            let ivar_eff = astrolab_anomaly::score::NoiseModel::effective_ivar(v[j], recon[j], eps);
+            chi2 += ivar_eff * (d * d);
             n += 1;
             out.flux.push(Some(f[j]));
             out.ivar.push(Some(v[j]));
-            out.residual.push(Some((d * f64::from(v[j]).sqrt()) as f32));
+            out.residual.push(Some((d * ivar_eff.sqrt()) as f32));
         } else {
             out.flux.push(None);
             out.ivar.push(None);

@@ -16,5 +16,5 @@ pub mod train;
 pub use inspect::{labelled_catalog, ranked, reconstruct, RankedRow, Reconstruction};
 pub use model_dir::ModelDir;
 pub use score::{AnomaliesScore, ScoreOutput};
-pub use similar::{similar, similar_table, SimilarRow};
+pub use similar::{similar, similar_table, LatentTable, SimilarRow};
 pub use train::{AnomaliesTrain, TrainOutput};

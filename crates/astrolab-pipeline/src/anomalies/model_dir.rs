@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 /// give the same bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelCard {
-    /// `vae-` and the first 16 hex digits of the weights' SHA-256.
+    /// `vae-` and 16 hex digits of a SHA-256 over the weights' SHA-256,
+    /// the forest and the calibration (`train::model_id_of`): everything
+    /// scoring uses.
     pub model_id: String,
     /// SHA-256 of `model.bin`.
     pub weights_sha256: String,

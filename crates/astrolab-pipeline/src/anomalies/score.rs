@@ -145,11 +145,12 @@ impl SinglePipeline for AnomaliesScore {
                 file_id: *f,
                 reason: why.clone(),
             }));
-            let sc = astrolab_anomaly::score::score::<CpuBackend>(
+            let sc = astrolab_anomaly::score::score_with::<CpuBackend>(
                 &vae,
                 &s.dataset,
                 SCORE_BATCH,
                 &device,
+                &card.calibration.noise,
             )
             .map_err(|e| anyhow!(e))?;
             let iso = forest.score_all(&sc.latent_mean).map_err(|e| anyhow!(e))?;
@@ -174,7 +175,11 @@ impl SinglePipeline for AnomaliesScore {
                             latent,
                             recon_chi2: chi2,
                             iso_score,
-                            anomaly_score: card.calibration.score(chi2, iso_score),
+                            anomaly_score: card.calibration.score_local(
+                                chi2,
+                                iso_score,
+                                sc.local[i].expect("scorable rows have a local statistic"),
+                            ),
                             rank: 0,
                         });
                     }

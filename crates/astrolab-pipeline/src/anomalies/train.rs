@@ -21,6 +21,7 @@ use astrolab_anomaly::dataset::Dataset;
 use astrolab_anomaly::iforest::{IForestConfig, IsolationForest};
 use astrolab_anomaly::model::VaeConfig;
 use astrolab_anomaly::preprocess::{Preprocessor, REST_DLOGLAM, REST_LOGLAM0, REST_NPIX};
+use astrolab_anomaly::score::NoiseModel;
 use astrolab_anomaly::train::{train, EpochReport, TrainConfig, TrainError, TrainObserver};
 use astrolab_anomaly::{CpuBackend, CpuTrainBackend};
 use rand::seq::SliceRandom;
@@ -34,6 +35,10 @@ use crate::context::Ctx;
 use crate::error::{PipelineError, UsageError};
 use crate::params::defs::AnomaliesTrainArgs;
 use crate::pipeline::SinglePipeline;
+
+/// Window of the local statistic, grid pixels (5 x 5e-4 dex: about
+/// 3,500 km/s, a narrow absorber or a line peak).
+const LOCAL_WINDOW: usize = 5;
 
 /// TARGETIDs per read shard.
 const READ_SHARD: usize = 5000;
@@ -220,14 +225,29 @@ impl SinglePipeline for AnomaliesTrain {
         let weights_sha256 = crate::hash::sha256_file(&dir.weights())
             .with_context(|| format!("reading {}", dir.weights().display()))?
             .1;
-        let model_id = format!("vae-{}", &weights_sha256[..16]);
 
         // The forest on the training latents; ranks and threshold on the
         // held-out sets.
         let device = Default::default();
+        // The model's own error beyond the noise, per pixel, measured on
+        // the training spectra (score module docs).
+        let noise = NoiseModel::estimate::<CpuBackend>(
+            &trained.model,
+            &train_set,
+            SCORE_BATCH,
+            &device,
+            a.model_error,
+            LOCAL_WINDOW,
+        );
         let score = |d: &Dataset| {
-            astrolab_anomaly::score::score::<CpuBackend>(&trained.model, d, SCORE_BATCH, &device)
-                .map_err(|e| anyhow!(e))
+            astrolab_anomaly::score::score_with::<CpuBackend>(
+                &trained.model,
+                d,
+                SCORE_BATCH,
+                &device,
+                &noise,
+            )
+            .map_err(|e| anyhow!(e))
         };
         let train_scores = score(&train_set)?;
         let forest_cfg = IForestConfig {
@@ -236,15 +256,20 @@ impl SinglePipeline for AnomaliesTrain {
         };
         let forest = IsolationForest::fit(&train_scores.latent_mean, a.latent, &forest_cfg)
             .map_err(|e| anyhow!(e))?;
-        let held = |d: &Dataset| -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+        let held = |d: &Dataset| -> anyhow::Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
             let s = score(d)?;
             let iso = forest.score_all(&s.latent_mean).map_err(|e| anyhow!(e))?;
-            Ok((s.scorable_chi2(), iso))
+            Ok((s.scorable_chi2(), s.scorable_local(), iso))
         };
-        let (ref_chi2, ref_iso) = held(&ref_set)?;
-        let (cal_chi2, cal_iso) = held(&cal_set)?;
-        let calibration = Calibration::fit(&ref_chi2, &ref_iso, &cal_chi2, &cal_iso, a.fpr)
-            .map_err(|e| anyhow!(e))?;
+        let (ref_chi2, ref_local, ref_iso) = held(&ref_set)?;
+        let (cal_chi2, cal_local, cal_iso) = held(&cal_set)?;
+        let calibration = Calibration::fit_local(
+            (&ref_chi2, &ref_local, &ref_iso),
+            (&cal_chi2, &cal_local, &cal_iso),
+            a.fpr,
+            noise.clone(),
+        )
+        .map_err(|e| anyhow!(e))?;
         ctx.info(format!(
             "threshold {:.6} on ANOMALY_SCORE: {:.2} % of {} held-out spectra above it (asked {:.2} %)",
             calibration.threshold,
@@ -253,6 +278,11 @@ impl SinglePipeline for AnomaliesTrain {
             100.0 * a.fpr
         ));
 
+        // The id names everything scoring uses: the weights, the forest and
+        // the calibration (ranks, threshold, noise model). The same data and
+        // seed give the same id; the same weights calibrated otherwise (say
+        // another --fpr or --model-error) give another.
+        let model_id = model_id_of(&weights_sha256, &forest, &calibration)?;
         let mut training_file_ids: Vec<i64> =
             train_rows.iter().filter_map(|&r| file_ids[r]).collect();
         training_file_ids.sort_unstable();
@@ -317,6 +347,23 @@ impl SinglePipeline for AnomaliesTrain {
             registered,
         })
     }
+}
+
+/// `vae-` and the first 16 hex digits of the SHA-256 of the weights'
+/// SHA-256, the forest's JSON and the calibration's JSON, one per line.
+fn model_id_of(
+    weights_sha256: &str,
+    forest: &IsolationForest,
+    calibration: &Calibration,
+) -> Result<String, PipelineError> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(weights_sha256.as_bytes());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(forest).map_err(|e| anyhow!(e))?);
+    h.update(b"\n");
+    h.update(serde_json::to_vec(calibration).map_err(|e| anyhow!(e))?);
+    Ok(format!("vae-{}", &hex::encode(h.finalize())[..16]))
 }
 
 /// Registers the model (its directory's absolute path in the config, so

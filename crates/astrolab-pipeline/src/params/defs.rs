@@ -721,6 +721,11 @@ pub struct AnomaliesTrainArgs {
     /// False-positive rate the threshold holds on held-out spectra.
     #[arg(long, default_value_t = 0.01)]
     pub fpr: f64,
+    /// Fractional model error added to the noise in the reduced
+    /// chi-square (0 = the inverse variance alone).
+    #[arg(long, default_value_t = 0.07)]
+    #[serde(default = "default_model_error")]
+    pub model_error: f64,
     /// Train on at most this many spectra (a seeded sample).
     #[arg(long)]
     pub max_spectra: Option<usize>,
@@ -731,6 +736,10 @@ pub struct AnomaliesTrainArgs {
     /// Do not register the model in the store.
     #[arg(long)]
     pub no_register: bool,
+}
+
+fn default_model_error() -> f64 {
+    0.07
 }
 
 /// `anomalies score`: score the store's quasars with a registered model.

@@ -9,9 +9,10 @@
 //! and export, and such a quasar answers 404 (as if it were not scored).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use astrolab_pipeline::anomalies::{
-    self, inspect::threshold_of, RankedRow, Reconstruction, SimilarRow,
+    self, inspect::threshold_of, LatentTable, RankedRow, Reconstruction, SimilarRow,
 };
 use astrolab_pipeline::PipelineError;
 use astrolab_store::{AnomalyFilter, AnomalyLabel, AnomalyLabelRow, AnomalyModel, Store};
@@ -297,32 +298,45 @@ pub async fn similar_for(
     };
     // 404 for a quasar the caller may not read, before any neighbour.
     let (model, _, denied) = one_row(s, p, q, target).await?;
+    let table = latent_table(s, &model).await?;
+    let rows = blocking(move || {
+        table
+            .neighbours(target, k, &denied, 2)
+            .map_err(|e| pipeline_error("targetid", e))
+    })
+    .await?;
     let who = p.clone();
-    let (rows, restricted) = s
+    let files: Vec<i64> = rows.iter().filter_map(|r| r.file_id).collect();
+    let restricted = s
         .pool
-        .run(move |store| {
-            let (_, rows) = anomalies::similar(store, Some(&model.model_id), target, k, &denied, 2)
-                .map_err(|e| pipeline_error("targetid", e))?;
-            let ids: Vec<i64> = rows.iter().map(|r| r.target_id).collect();
-            // The neighbours' files, for the restricted-read audit.
-            let files = store.anomaly_scores(
-                &model.model_id,
-                &AnomalyFilter {
-                    target_ids: Some(ids),
-                    ..AnomalyFilter::default()
-                },
-                &denied,
-            )?;
-            let restricted = crate::audit::restricted_datasets(
-                store,
-                &who,
-                files.iter().filter_map(|f| f.file_id),
-            )?;
-            Ok(((model.model_id, rows), restricted))
-        })
+        .run(move |store| Ok(crate::audit::restricted_datasets(store, &who, files)?))
         .await?;
+    let rows = (model.model_id, rows);
     crate::audit::restricted_read(s, p, &format!("anomaly {target} neighbours"), restricted).await;
     Ok(rows)
+}
+
+/// The model's latent vectors, from the server's memory while its score
+/// generation is unchanged, else read again (seconds at 1.6 M rows, once).
+async fn latent_table(s: &AppState, model: &AnomalyModel) -> ApiResult<Arc<LatentTable>> {
+    let id = model.model_id.clone();
+    let generation = s
+        .pool
+        .run(move |store| Ok(store.anomaly_scores_generation(&id)?))
+        .await?;
+    if let Some(t) = s.latents.lock().map_err(ApiError::internal)?.clone() {
+        if t.model_id == model.model_id && t.generation == generation {
+            return Ok(t);
+        }
+    }
+    let m = model.clone();
+    let table = Arc::new(
+        s.pool
+            .run(move |store| LatentTable::load(store, &m).map_err(|e| pipeline_error("model", e)))
+            .await?,
+    );
+    *s.latents.lock().map_err(ApiError::internal)? = Some(table.clone());
+    Ok(table)
 }
 
 /// `GET /api/v1/anomalies/{targetid}/similar`.
