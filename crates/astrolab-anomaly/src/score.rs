@@ -350,4 +350,25 @@ mod tests {
             "cannot score: the spectra have 9 pixels but the model expects 8"
         );
     }
+
+    #[test]
+    fn the_noise_model_and_the_scan_statistic() {
+        // No model error: the inverse variance itself, to the bit.
+        assert_eq!(NoiseModel::effective_ivar(4.0, 2.0, 0.0), 4.0);
+        // 1/ivar_eff = 1/4 + (0.1 * 2)^2 = 0.29.
+        let e = NoiseModel::effective_ivar(4.0, 2.0, 0.1);
+        assert!((1.0 / e - 0.29).abs() < 1e-12, "{e}");
+        // A window of 5 pixels each 9 sigma^2 off among ordinary ones:
+        // (45 - 5) / sqrt(10).
+        let mut z2 = vec![1.0; 100];
+        for z in &mut z2[40..45] {
+            *z = 9.0;
+        }
+        let seen = vec![true; 100];
+        assert_eq!(scan_statistic(&z2, &seen, 5), 40.0 / 10f64.sqrt());
+        // Windows with fewer than half their pixels observed do not count;
+        // none left: no excess.
+        let few = vec![false; 100];
+        assert_eq!(scan_statistic(&z2, &few, 5), 0.0);
+    }
 }

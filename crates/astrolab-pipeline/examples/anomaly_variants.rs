@@ -18,6 +18,9 @@ use astrolab_pipeline::anomalies::read::read_rest_frame;
 use astrolab_pipeline::anomalies::ModelDir;
 use astrolab_store::{Store, StoreConfig};
 
+/// One spectrum: flux, ivar, reconstruction, forest score.
+type Kept = (Vec<f32>, Vec<f32>, Vec<f32>, f64);
+
 /// Largest standardised chi-square excess over windows of `w` pixels.
 fn scan(z2: &[f64], seen: &[bool], w: usize) -> f64 {
     let n = z2.len();
@@ -85,7 +88,7 @@ fn main() {
     let mut labels: Vec<Option<String>> = Vec::new();
     let device = Default::default();
     // Pass 1: every spectrum's flux, ivar and reconstruction.
-    let mut kept: Vec<(Vec<f32>, Vec<f32>, Vec<f32>, f64)> = Vec::new();
+    let mut kept: Vec<Kept> = Vec::new();
     let len = astrolab_anomaly::preprocess::REST_NPIX;
     for shard in ids.chunks(2000) {
         let s = read_rest_frame(&mut store, shard, &pre).unwrap();

@@ -270,12 +270,15 @@ impl SinglePipeline for AnomaliesTrain {
             noise.clone(),
         )
         .map_err(|e| anyhow!(e))?;
+        let [trim_ref, trim_cal] = calibration.trimmed.unwrap_or([0, 0]);
         ctx.info(format!(
-            "threshold {:.6} on ANOMALY_SCORE: {:.2} % of {} held-out spectra above it (asked {:.2} %)",
+            "threshold {:.6} on ANOMALY_SCORE: {:.2} % of {} held-out spectra above it (asked {:.2} %); gross outliers left out of the ranks and the threshold: {trim_ref} of {} and {trim_cal} of {}",
             calibration.threshold,
             100.0 * calibration.calibration_fpr,
+            cal_chi2.len() - trim_cal,
+            100.0 * a.fpr,
+            ref_chi2.len(),
             cal_chi2.len(),
-            100.0 * a.fpr
         ));
 
         // The id names everything scoring uses: the weights, the forest and
