@@ -517,6 +517,47 @@ impl Preprocessor {
     }
 }
 
+impl Preprocessor {
+    /// [`Self::dataset`] on `threads` threads, each bringing a contiguous
+    /// share of the spectra onto the grid; the batch is the same for any
+    /// thread count (each spectrum is processed alone).
+    pub fn dataset_threads(&self, spectra: &[Observed<'_>], threads: usize) -> Batch {
+        let threads = threads.clamp(1, spectra.len().max(1));
+        let per = spectra.len().div_ceil(threads).max(1);
+        type Done = Vec<(i64, Result<RestSpectrum, PreprocessError>)>;
+        let parts: Vec<Done> = std::thread::scope(|s| {
+            let handles: Vec<_> = spectra
+                .chunks(per)
+                .map(|c| {
+                    s.spawn(move || {
+                        c.iter()
+                            .map(|o| (o.id, self.rest_frame(&o.segments, o.z)))
+                            .collect::<Done>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a preprocessing thread panicked"))
+                .collect()
+        });
+        let mut out = Batch {
+            dataset: Dataset::new(REST_NPIX),
+            ..Batch::default()
+        };
+        for (id, r) in parts.into_iter().flatten() {
+            match r {
+                Ok(r) => {
+                    out.dataset.push(id, &r.flux, &r.ivar);
+                    out.scales.push(r.scale);
+                }
+                Err(error) => out.skipped.push(Skipped { id, error }),
+            }
+        }
+        out
+    }
+}
+
 /// The lower weighted median of `(value, weight)` pairs: the smallest value
 /// at which the cumulative weight reaches half the total. NaN for no pairs.
 fn weighted_median(pairs: &mut [(f64, f64)]) -> f64 {
@@ -830,6 +871,23 @@ mod tests {
             b.skipped.iter().map(|s| s.id).collect::<Vec<_>>(),
             [2, 3, 4]
         );
+        // The same batch on any number of threads.
+        let observed: Vec<Observed<'_>> = input
+            .iter()
+            .map(|&(id, z, mask)| Observed {
+                id,
+                z,
+                segments: vec![seg(&w, &f, &iv, mask)],
+            })
+            .collect();
+        for t in [1, 2, 3, 8] {
+            let bt = Preprocessor::default().dataset_threads(&observed, t);
+            assert_eq!(bt.dataset.ids, b.dataset.ids, "{t} threads");
+            assert_eq!(bt.dataset.flux, b.dataset.flux, "{t} threads");
+            assert_eq!(bt.dataset.ivar, b.dataset.ivar, "{t} threads");
+            assert_eq!(bt.scales, b.scales, "{t} threads");
+            assert_eq!(bt.skip_counts(), b.skip_counts(), "{t} threads");
+        }
     }
 
     #[test]

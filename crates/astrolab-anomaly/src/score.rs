@@ -212,6 +212,61 @@ pub fn score<B: Backend>(
     score_with(model, data, batch_size, device, &NoiseModel::default())
 }
 
+/// [`score_with`] on `threads` threads (each with its own copy of the
+/// model), each scoring a contiguous share of
+/// the rows: a row's scores do not depend on the rows batched with it, so
+/// the result is the same for any thread count (a test checks it).
+pub fn score_threads<B: Backend>(
+    model: &Vae<B>,
+    data: &Dataset,
+    batch_size: usize,
+    device: &B::Device,
+    noise: &NoiseModel,
+    threads: usize,
+) -> Result<Scores, ScoreError>
+where
+    Vae<B>: Clone + Send,
+{
+    let threads = threads.clamp(1, data.n().max(1));
+    if threads == 1 {
+        return score_with(model, data, batch_size, device, noise);
+    }
+    let per = data.n().div_ceil(threads);
+    let parts: Vec<Result<Scores, ScoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let rows: Vec<usize> = (t * per..((t + 1) * per).min(data.n())).collect();
+                // Each thread its own copy: burn's modules cache lazily and
+                // are not shared between threads.
+                let (m, dev) = (model.clone(), device.clone());
+                s.spawn(move || score_with(&m, &data.subset(&rows), batch_size, &dev, noise))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a scoring thread panicked"))
+            .collect()
+    });
+    let mut out = Scores {
+        latent_dim: model.config().latent_dim,
+        chi2_red: Vec::with_capacity(data.n()),
+        local: Vec::with_capacity(data.n()),
+        n_obs: Vec::with_capacity(data.n()),
+        scorable: Vec::new(),
+        latent_mean: Vec::new(),
+    };
+    for (t, part) in parts.into_iter().enumerate() {
+        let p = part?;
+        let offset = t * per;
+        out.chi2_red.extend(p.chi2_red);
+        out.local.extend(p.local);
+        out.n_obs.extend(p.n_obs);
+        out.scorable.extend(p.scorable.iter().map(|r| r + offset));
+        out.latent_mean.extend(p.latent_mean);
+    }
+    Ok(out)
+}
+
 /// Scores `data` with `model` under `noise`, `batch_size` spectra at a time.
 pub fn score_with<B: Backend>(
     model: &Vae<B>,
@@ -341,8 +396,16 @@ mod tests {
             .sum();
         assert_eq!(s.chi2_red[0], Some(chi2 / 6.0));
         assert_eq!(s.scorable_chi2(), vec![chi2 / 6.0, s.chi2_red[3].unwrap()]);
-        // Batch size does not change the scores.
+        // Batch size does not change the scores, nor does the thread count.
         assert_eq!(score(&m, &d, 1, &device).unwrap(), s);
+        let noise = NoiseModel::default();
+        for t in [2, 3, 4, 9] {
+            assert_eq!(
+                score_threads(&m, &d, 3, &device, &noise, t).unwrap(),
+                s,
+                "{t} threads"
+            );
+        }
         assert_eq!(
             score(&m, &Dataset::new(9), 3, &device)
                 .unwrap_err()

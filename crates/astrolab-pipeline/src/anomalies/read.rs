@@ -43,6 +43,17 @@ pub fn read_rest_frame(
     target_ids: &[i64],
     pre: &Preprocessor,
 ) -> Result<RestShard> {
+    read_rest_frame_threads(store, target_ids, pre, 1)
+}
+
+/// [`read_rest_frame`] with the preprocessing on `threads` threads (the
+/// same shard for any count).
+pub fn read_rest_frame_threads(
+    store: &mut Store,
+    target_ids: &[i64],
+    pre: &Preprocessor,
+    threads: usize,
+) -> Result<RestShard> {
     let located = store.locate_spectra(target_ids)?;
     // A target indexed in two files (rebuilt coadds) is read once: the
     // first location in (path, row) order.
@@ -101,19 +112,23 @@ pub fn read_rest_frame(
             out.missing += 1;
         }
     }
-    let batch = pre.dataset(wanted.iter().map(|t| {
-        let (w, row, _) = &read[t];
-        Observed {
-            id: *t,
-            z: row.z,
-            segments: vec![Segment {
-                wavelength_a: w,
-                flux: &row.flux,
-                ivar: &row.ivar,
-                mask: &row.mask,
-            }],
-        }
-    }));
+    let observed: Vec<Observed<'_>> = wanted
+        .iter()
+        .map(|t| {
+            let (w, row, _) = &read[t];
+            Observed {
+                id: *t,
+                z: row.z,
+                segments: vec![Segment {
+                    wavelength_a: w,
+                    flux: &row.flux,
+                    ivar: &row.ivar,
+                    mask: &row.mask,
+                }],
+            }
+        })
+        .collect();
+    let batch = pre.dataset_threads(&observed, threads);
     for s in &batch.skipped {
         out.skipped
             .push((s.id, read[&s.id].2, s.error.reason().to_string()));

@@ -19,7 +19,7 @@ use astrolab_store::{AnomalyScore, AnomalySkip, Progress};
 use serde::{Deserialize, Serialize};
 
 use super::model_dir::ModelDir;
-use super::read::read_rest_frame;
+use super::read::read_rest_frame_threads;
 use crate::context::Ctx;
 use crate::error::{PipelineError, UsageError};
 use crate::params::defs::AnomaliesScoreArgs;
@@ -136,21 +136,27 @@ impl SinglePipeline for AnomaliesScore {
         let mut skips: Vec<AnomalySkip> = Vec::new();
         let mut missing = 0;
         let n_shards = ids.len().div_ceil(a.shard_size);
+        // Encoding a shard is split over the threads; the scores do not
+        // depend on how many (astrolab_anomaly::score::score_threads).
+        let threads = ctx
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         for (k, shard) in ids.chunks(a.shard_size).enumerate() {
             ctx.check_cancelled()?;
-            let s = read_rest_frame(&mut store, shard, &pre)?;
+            let s = read_rest_frame_threads(&mut store, shard, &pre, threads)?;
             missing += s.missing;
             skips.extend(s.skipped.iter().map(|(t, f, why)| AnomalySkip {
                 target_id: *t,
                 file_id: *f,
                 reason: why.clone(),
             }));
-            let sc = astrolab_anomaly::score::score_with::<CpuBackend>(
+            let sc = astrolab_anomaly::score::score_threads::<CpuBackend>(
                 &vae,
                 &s.dataset,
                 SCORE_BATCH,
                 &device,
                 &card.calibration.noise,
+                threads,
             )
             .map_err(|e| anyhow!(e))?;
             let iso = forest.score_all(&sc.latent_mean).map_err(|e| anyhow!(e))?;
