@@ -26,7 +26,7 @@ use astrolab_server::auth::test_issuer::{TestIssuer, TestUser};
 use astrolab_store::{NewUser, Role, Store, StoreConfig};
 use serde_json::{json, Value};
 
-use common::{run, text};
+use common::{redrock_files, run, text};
 
 const PASSWORD: &str = "browser test password";
 
@@ -747,18 +747,7 @@ fn a_researcher_labels_an_anomaly_and_finds_it_in_the_export() {
         "--templates",
         data.join("templates").to_str().unwrap(),
     ]);
-    let mut redrock: Vec<String> = std::fs::read_dir(&qso)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("redrock-")
-        })
-        .map(|p| p.display().to_string())
-        .collect();
-    redrock.sort();
+    let redrock = redrock_files(&qso);
     let mut ingest = vec!["ingest"];
     ingest.extend(redrock.iter().map(String::as_str));
     ok(&ingest);

@@ -195,18 +195,7 @@ fn every_pipeline_same_bytes_queue_in_process_and_reproduce() {
         data.join("templates").to_str().unwrap(),
     ]);
     // Only its redrock files: its catalogs share the demo sky's file names.
-    let mut redrock: Vec<String> = std::fs::read_dir(&qso)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("redrock-")
-        })
-        .map(|p| p.display().to_string())
-        .collect();
-    redrock.sort();
+    let redrock = common::redrock_files(&qso);
     for h in [&queue, &local] {
         let mut args = vec!["ingest"];
         args.extend(redrock.iter().map(String::as_str));

@@ -13,14 +13,15 @@ use std::sync::Arc;
 use astrolab_formats::testdata::require_shared_data;
 use astrolab_pipeline::context::Collect;
 use astrolab_pipeline::Ctx;
-use astrolab_server::auth::secrets::new_token;
 use astrolab_server::{app, build_state, ServerConfig};
-use astrolab_store::{NewApiToken, NewUser, Role, Store, StoreConfig, Visibility};
+use astrolab_store::{Role, Store, StoreConfig, Visibility};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+mod common;
 
 fn run(ctx: &Ctx, name: &str, params: Value) -> Value {
     let def = astrolab_pipeline::catalog::find(name).unwrap();
@@ -76,27 +77,7 @@ impl Env {
     }
 
     fn token(&self, name: &str, role: Role, projects: &[&str]) -> String {
-        let mut store = self.store();
-        let u = store
-            .create_user(&NewUser {
-                username: name.into(),
-                role,
-                projects: projects.iter().map(|p| p.to_string()).collect(),
-                ..Default::default()
-            })
-            .unwrap();
-        let t = new_token();
-        store
-            .create_api_token(&NewApiToken {
-                user_id: u.user_id,
-                name: "test".into(),
-                prefix: t.prefix.clone(),
-                token_hash: t.hash.clone(),
-                role,
-                expires_at_unix: time::OffsetDateTime::now_utc().unix_timestamp() + 3600,
-            })
-            .unwrap();
-        t.token
+        common::api_token(&mut self.store(), name, role, projects)
     }
 
     async fn call(

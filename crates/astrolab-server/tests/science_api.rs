@@ -6,11 +6,10 @@
 
 use std::path::PathBuf;
 
-use astrolab_server::auth::secrets::new_token;
 use astrolab_server::{app, build_state, ServerConfig};
 use astrolab_store::{
-    HlineRecording, HlineSpectrumRow, IngestOptions, NewApiToken, NewUser, Progress, Role,
-    SpectraFileRecord, Store, StoreConfig, Visibility,
+    HlineRecording, HlineSpectrumRow, IngestOptions, Progress, Role, SpectraFileRecord, Store,
+    StoreConfig, Visibility,
 };
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -50,27 +49,7 @@ impl Env {
 
     /// A user with an API token.
     fn token(&self, name: &str, role: Role, projects: &[&str]) -> String {
-        let mut store = self.store();
-        let u = store
-            .create_user(&NewUser {
-                username: name.into(),
-                role,
-                projects: projects.iter().map(|p| p.to_string()).collect(),
-                ..Default::default()
-            })
-            .unwrap();
-        let t = new_token();
-        store
-            .create_api_token(&NewApiToken {
-                user_id: u.user_id,
-                name: "test".into(),
-                prefix: t.prefix.clone(),
-                token_hash: t.hash.clone(),
-                role,
-                expires_at_unix: time::OffsetDateTime::now_utc().unix_timestamp() + 3600,
-            })
-            .unwrap();
-        t.token
+        common::api_token(&mut self.store(), name, role, projects)
     }
 
     async fn get(&self, uri: &str, token: &str) -> (StatusCode, String, Vec<u8>) {

@@ -28,6 +28,25 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
         .expect("run astrolab")
 }
 
+/// The redrock files of a demo directory (`redrock-*.fits`), sorted: what
+/// the anomaly tests ingest of a benchmark set (its other catalogs share
+/// the demo sky's file names).
+pub fn redrock_files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("redrock-")
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
 /// Stdout then stderr, for assertion messages.
 pub fn text(o: &Output) -> String {
     format!(

@@ -1,8 +1,35 @@
 //! Helpers shared by the server's integration tests.
+// Each test file uses the helpers it needs.
+#![allow(dead_code)]
 
 use std::path::Path;
 
-use astrolab_store::{MembershipKey, MembershipRows, Progress, Store};
+use astrolab_store::{MembershipKey, MembershipRows, NewApiToken, NewUser, Progress, Role, Store};
+
+/// A new account `name` with `role` and `projects`, and an API token of
+/// it valid for an hour; returns the token.
+pub fn api_token(store: &mut Store, name: &str, role: Role, projects: &[&str]) -> String {
+    let u = store
+        .create_user(&NewUser {
+            username: name.into(),
+            role,
+            projects: projects.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        })
+        .unwrap();
+    let t = astrolab_server::auth::secrets::new_token();
+    store
+        .create_api_token(&NewApiToken {
+            user_id: u.user_id,
+            name: "test".into(),
+            prefix: t.prefix.clone(),
+            token_hash: t.hash.clone(),
+            role,
+            expires_at_unix: time::OffsetDateTime::now_utc().unix_timestamp() + 3600,
+        })
+        .unwrap();
+    t.token
+}
 
 /// Writes the membership of a public VoidFinder NGC catalog: per galaxy
 /// its TARGETID, vflag and galaxy source file; void galaxies are in void
