@@ -220,18 +220,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     }
 
     // Spectra: the coadds into the spectral store, one quasar plotted.
-    let built = crate::run_in_process(
-        &crate::spectra::Build,
-        &ctx,
-        &SpectraBuildArgs {
-            from: demo_dir.clone(),
-            select: None,
-            survey: None,
-            program: None,
-            out: None,
-            keep_negative_targetids: false,
-        },
-    )?;
+    let built = build_spectra(&ctx, &demo_dir)?;
     done.push(format!(
         "spectral store: {} spectra from {} coadds in {} Parquet files ({} already built) -> {}",
         built.spectra,
@@ -317,6 +306,23 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     outer.info("PostgreSQL (with q3c for the fastest cone searches):");
     outer.info("  ASTROLAB_DATABASE_URL=postgres://user@host/astrolab astrolab ingest ...");
     Ok(summary)
+}
+
+/// `spectra build --from DIR`: every coadd of a demo directory into the
+/// spectral store.
+fn build_spectra(ctx: &Ctx, from: &std::path::Path) -> Result<crate::spectra::build::BuildReport> {
+    Ok(crate::run_in_process(
+        &crate::spectra::Build,
+        ctx,
+        &SpectraBuildArgs {
+            from: from.to_path_buf(),
+            select: None,
+            survey: None,
+            program: None,
+            out: None,
+            keep_negative_targetids: false,
+        },
+    )?)
 }
 
 /// Runs one step from the arguments a user would type after the
@@ -536,18 +542,7 @@ fn anomaly_steps(
             report.failed.len()
         );
     }
-    crate::run_in_process(
-        &crate::spectra::Build,
-        ctx,
-        &SpectraBuildArgs {
-            from: dir.clone(),
-            select: None,
-            survey: None,
-            program: None,
-            out: None,
-            keep_negative_targetids: false,
-        },
-    )?;
+    build_spectra(ctx, &dir)?;
     let model_dir = out_dir.join("anomalies").join("model");
     let train: AnomaliesTrainArgs = parse_args(&[
         "--output".into(),
