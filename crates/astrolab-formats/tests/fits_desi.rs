@@ -442,3 +442,23 @@ fn salsa_primary_image_with_bscale() {
     let (t32, _) = f.read_image_f32("primary").unwrap();
     assert!((t32[0] - 0.00037956238).abs() < 1e-7);
 }
+
+/// A gzip-compressed catalog (`.fits.gz`, how DESI ships its quasar
+/// catalogs) opens like an uncompressed one. Expected values from astropy
+/// (`fits.open(...)[1].data`) on the same file.
+#[test]
+fn gzip_compressed_quasar_catalog_reads_like_astropy() {
+    let Some(d) = require_shared_data("gzip_compressed_quasar_catalog_reads_like_astropy") else {
+        return;
+    };
+    let f = FitsFile::open(&d.join("qso/desi/QSO_cat_fuji_dark_healpix.fits.gz"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = f.table("QSO_CAT").unwrap();
+    let tid = t.read_i64("TARGETID").unwrap();
+    let z = t.read_f64("Z").unwrap();
+    assert_eq!(tid.len(), 175);
+    assert_eq!(tid[0], 39633493583464924);
+    assert_eq!(z[0], 1.5650856616853988);
+    close(z.iter().sum::<f64>(), 317.2167185302285, 1e-14);
+    assert_eq!(t.read_str("SURVEY").unwrap()[..3], ["sv1", "sv1", "sv1"]);
+}

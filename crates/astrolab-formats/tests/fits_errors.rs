@@ -347,3 +347,32 @@ fn inconsistent_headers_are_bad_header_errors() {
     );
     assert!(matches!(FitsFile::open(&p), Err(FitsError::BadHeader { key, .. }) if key == "BITPIX"));
 }
+
+/// A gzip file whose compressed stream is cut short is refused with an
+/// error naming it, never read as a shorter FITS file.
+#[test]
+fn a_truncated_gzip_file_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fits = Vec::new();
+    let mut card = |s: &str| fits.extend_from_slice(format!("{s:<80}").as_bytes());
+    card("SIMPLE  =                    T");
+    card("BITPIX  =                    8");
+    card("NAXIS   =                    0");
+    card("END");
+    fits.resize(2880, b' ');
+    let mut gz = Vec::new();
+    {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::default());
+        e.write_all(&fits).unwrap();
+        e.finish().unwrap();
+    }
+    let whole = dir.path().join("whole.fits.gz");
+    std::fs::write(&whole, &gz).unwrap();
+    assert_eq!(FitsFile::open(&whole).unwrap().hdus().len(), 1);
+    let cut = dir.path().join("cut.fits.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let e = FitsFile::open(&cut).unwrap_err();
+    assert!(matches!(e, FitsError::Io { .. }), "{e:?}");
+    assert!(e.to_string().contains("cut.fits.gz"), "{e}");
+}

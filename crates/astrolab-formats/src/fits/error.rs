@@ -20,7 +20,7 @@ pub enum FitsError {
     /// The first card is not `SIMPLE = T`.
     #[error(
         "{}: not a FITS file (it does not start with `SIMPLE  =                    T`); \
-         if it is compressed (.gz, .fz), decompress it first",
+         if it is tile-compressed (.fz), decompress it first (funpack)",
         .path.display()
     )]
     NotFits { path: PathBuf },

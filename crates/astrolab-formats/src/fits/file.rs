@@ -93,9 +93,28 @@ impl Hdu {
 /// run past the end of the file.
 pub struct FitsFile {
     path: PathBuf,
-    map: Mmap,
+    map: Bytes,
     hdus: Vec<Hdu>,
 }
+
+/// A file's bytes: mapped, or decompressed into memory for a gzip file.
+enum Bytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// The two bytes every gzip member starts with (RFC 1952, Sect. 2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 impl std::fmt::Debug for FitsFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,7 +126,8 @@ impl std::fmt::Debug for FitsFile {
 }
 
 impl FitsFile {
-    /// Opens and memory-maps `path`, parsing every header.
+    /// Opens and memory-maps `path`, parsing every header. A gzip-compressed
+    /// file (`.fits.gz`) is decompressed into memory instead.
     ///
     /// Errors: [`FitsError::Io`], [`FitsError::NotFits`], [`FitsError::Truncated`]
     /// (naming the HDU), [`FitsError::BadHeader`] for missing or inconsistent
@@ -118,7 +138,7 @@ impl FitsFile {
             source,
         };
         let file = File::open(path).map_err(io)?;
-        if file.metadata().map_err(io)?.len() < CARD as u64 {
+        if file.metadata().map_err(io)?.len() < GZIP_MAGIC.len() as u64 {
             return Err(FitsError::NotFits {
                 path: path.to_path_buf(),
             });
@@ -128,6 +148,22 @@ impl FitsFile {
         // inputs are never modified (ARCHITECTURE.md), and our writer replaces
         // files by rename, which leaves existing maps on the old inode.
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        // A gzip-compressed file (DESI's `.fits.gz` catalogs) is read whole
+        // into memory: gzip has no random access, and catalogs are small
+        // next to spectra, which are never compressed this way.
+        let map = if map.starts_with(&GZIP_MAGIC) {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&map[..]), &mut out)
+                .map_err(io)?;
+            Bytes::Owned(out)
+        } else {
+            Bytes::Mapped(map)
+        };
+        if map.len() < CARD {
+            return Err(FitsError::NotFits {
+                path: path.to_path_buf(),
+            });
+        }
         let hdus = scan(path, &map)?;
         Ok(FitsFile {
             path: path.to_path_buf(),
