@@ -261,13 +261,17 @@ fn sdss_redshifts_are_the_quasar_and_galaxies_expected() {
     let Some(q) = data("sdss", "spec-0332-52367-0639.fits") else {
         return;
     };
-    let z = read_sdss_spec(&q).unwrap().z.unwrap();
+    let s = read_sdss_spec(&q).unwrap();
+    let z = s.z.unwrap();
     assert!((z - 0.1006).abs() < 1e-4, "{z}");
+    assert_eq!((s.class.as_deref(), s.zwarning), (Some("QSO"), Some(0)));
     for g in ["spec-0266-51602-0013.fits", "spec-0266-51602-0107.fits"] {
-        let z = read_sdss_spec(&data("sdss", g).unwrap())
-            .unwrap()
-            .z
-            .unwrap();
+        let s = read_sdss_spec(&data("sdss", g).unwrap()).unwrap();
+        let z = s.z.unwrap();
         assert!((0.12..0.125).contains(&z), "{g}: {z}");
+        assert_eq!(s.class.as_deref(), Some("GALAXY"), "{g}");
     }
+    // A quasar the pipeline flagged (SMALL_DELTA_CHI2, bit 2), per astropy.
+    let s = read_sdss_spec(&data("qso/boss", "spec-3655-55240-0330.fits").unwrap()).unwrap();
+    assert_eq!((s.class.as_deref(), s.zwarning), (Some("QSO"), Some(4)));
 }

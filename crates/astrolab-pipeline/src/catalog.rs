@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::context::Ctx;
 use crate::error::PipelineError;
 use crate::params::defs::{
-    AnomaliesScoreArgs, AnomaliesTrainArgs, ClassifyArgs, CompareArgs, ConeArgs, DemoDataArgs,
+    AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesTrainArgs, ClassifyArgs, CompareArgs, ConeArgs, DemoDataArgs,
     FindArgs, IngestArgs, ProcessArgs, RotationArgs, SpectraBuildArgs,
 };
 use crate::params::{parse_json, resolved, specs, to_args, ParamError, ParamSpec};
@@ -207,6 +207,15 @@ pub fn pipelines() -> Vec<PipelineDef> {
             specs: specs::<AnomaliesScoreArgs>,
             run: erased::<crate::anomalies::AnomaliesScore>,
             check: check::<AnomaliesScoreArgs>,
+        },
+        PipelineDef {
+            name: "anomalies-score-files",
+            summary: "Score spectrum files outside the store (SDSS/BOSS spec-*.fits, DESI coadds with a redshift table) with a registered anomaly model: the ranked catalog (CSV) and figures in the run directory",
+            words: &["anomalies", "score-files"],
+            fixed: |d| obj(json!({ "output": at(d, "anomalies_files.csv"), "figures": at(d, "figures") })),
+            specs: specs::<AnomaliesScoreFilesArgs>,
+            run: erased::<crate::anomalies::AnomaliesScoreFiles>,
+            check: check::<AnomaliesScoreFilesArgs>,
         },
     ]
 }

@@ -7,7 +7,9 @@
 
 use std::fmt::Write;
 
+mod line;
 mod ticks;
+pub use line::{line_plot, stack, Series};
 pub use ticks::{nice_ticks, Ticks};
 
 /// Common UV/optical lines, vacuum rest wavelengths in Angstrom
@@ -49,9 +51,11 @@ pub struct SpectrumPlot<'a> {
 /// Escapes text for SVG/XML content and attribute values (every figure of
 /// the binary uses this one).
 pub fn escape(s: &str) -> String {
+    // Quotes too: titles go into attributes (`aria-label="..."`).
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Perceptually ordered colour map (the anchors of matplotlib's viridis),

@@ -2,9 +2,11 @@
 //! (issue 17), through `astrolab_pipeline::anomalies`.
 
 use anyhow::Result;
-use astrolab_pipeline::anomalies::{self, similar_table, AnomaliesScore, AnomaliesTrain};
+use astrolab_pipeline::anomalies::{
+    self, similar_table, AnomaliesScore, AnomaliesScoreFiles, AnomaliesTrain,
+};
 use astrolab_pipeline::params::defs::{
-    AnomaliesExportArgs, AnomaliesScoreArgs, AnomaliesSimilarArgs, AnomaliesTrainArgs, OutputArgs,
+    AnomaliesExportArgs, AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesSimilarArgs, AnomaliesTrainArgs, OutputArgs,
 };
 use astrolab_pipeline::run_in_process;
 use astrolab_store::{ResultTable, Value};
@@ -24,6 +26,10 @@ pub enum AnomaliesCommand {
     /// chi-square, latent vector, forest score, ANOMALY_SCORE and rank,
     /// into the store and a CSV catalog.
     Score(AnomaliesScoreArgs),
+    /// Score spectrum files outside the store (SDSS/BOSS spec-*.fits, DESI
+    /// coadds with a redshift table) with a registered model: a ranked
+    /// CSV catalog, and figures of the spectra over their reconstructions.
+    ScoreFiles(AnomaliesScoreFilesArgs),
     /// Quasars like this one: exact nearest neighbours in latent space.
     Similar(AnomaliesSimilarArgs),
     /// The labelled anomaly catalog (labels from the validation page):
@@ -44,6 +50,9 @@ pub fn run(cfg: &Config, cmd: &AnomaliesCommand) -> Result<()> {
         }
         AnomaliesCommand::Score(a) => {
             run_in_process(&AnomaliesScore, &ctx, a)?;
+        }
+        AnomaliesCommand::ScoreFiles(a) => {
+            run_in_process(&AnomaliesScoreFiles, &ctx, a)?;
         }
         AnomaliesCommand::Similar(a) => {
             let threads = ctx.threads.unwrap_or(1);

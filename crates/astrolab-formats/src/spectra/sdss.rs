@@ -26,10 +26,16 @@ pub struct SdssSpectrum {
     pub ra: Option<f64>,
     /// SPECOBJ `PLUG_DEC`, degrees.
     pub dec: Option<f64>,
+    /// SPECOBJ `CLASS` (`QSO`, `GALAXY`, `STAR`), trimmed.
+    pub class: Option<String>,
+    /// SPECOBJ `ZWARNING` (0 = no known problem; bit 4 MANY_OUTLIERS is
+    /// common for bright quasars, see the SDSS `ZWARNING` bitmask).
+    pub zwarning: Option<i64>,
 }
 
 /// Reads `loglam`, `flux`, `ivar`, `and_mask` from HDU `COADD` (HDU 1 when
-/// no HDU has that name) and Z, PLATE, MJD, FIBERID, PLUG_RA, PLUG_DEC from
+/// no HDU has that name) and Z, PLATE, MJD, FIBERID, PLUG_RA, PLUG_DEC, CLASS,
+/// ZWARNING from
 /// the first row of `SPECOBJ` (HDU 2); the SPECOBJ values are `None` when
 /// that HDU or column is absent (older `spPlate`-derived files).
 pub fn read_sdss_spec(path: &Path) -> Result<SdssSpectrum, SpectraError> {
@@ -80,6 +86,14 @@ pub fn read_sdss_spec(path: &Path) -> Result<SdssSpectrum, SpectraError> {
         fiberid: i("FIBERID")?,
         ra: f("PLUG_RA")?,
         dec: f("PLUG_DEC")?,
+        class: match &specobj {
+            Some(t) if t.has_column("CLASS") => t
+                .read_str("CLASS")?
+                .first()
+                .map(|c| c.trim().to_string()),
+            _ => None,
+        },
+        zwarning: i("ZWARNING")?,
     })
 }
 

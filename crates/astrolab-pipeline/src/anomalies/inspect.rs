@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use astrolab_anomaly::preprocess::{rest_wavelength_a, Preprocessor};
 use astrolab_anomaly::CpuBackend;
+use astrolab_spectra::plot::{line_plot, Series};
 use astrolab_store::{
     AnomalyFilter, AnomalyLabelRow, AnomalyModel, AnomalyScore, ResultTable, Store, Value,
 };
@@ -75,10 +76,32 @@ pub fn reconstruct(
             row.target_id
         )));
     }
+    Ok(reconstruct_row(
+        &card,
+        &vae,
+        &shard.dataset,
+        0,
+        &model.model_id,
+        row.target_id,
+        shard.z[0],
+    ))
+}
+
+/// Row `i` of `data` (on `card`'s grid) reconstructed by `vae`, with the
+/// residuals and the reduced chi-square of the model's noise model;
+/// `target_id` and `z` label it.
+pub fn reconstruct_row(
+    card: &super::model_dir::ModelCard,
+    vae: &astrolab_anomaly::model::Vae<CpuBackend>,
+    data: &astrolab_anomaly::dataset::Dataset,
+    i: usize,
+    model_id: &str,
+    target_id: i64,
+    z: f64,
+) -> Reconstruction {
     let device = Default::default();
-    let (_, recon) =
-        astrolab_anomaly::score::encode_decode::<CpuBackend>(&vae, &shard.dataset, &[0], &device);
-    let (f, v) = shard.dataset.row(0);
+    let (_, recon) = astrolab_anomaly::score::encode_decode::<CpuBackend>(vae, data, &[i], &device);
+    let (f, v) = data.row(i);
     let seen: Vec<bool> = f
         .iter()
         .zip(v)
@@ -89,9 +112,9 @@ pub fn reconstruct(
     let grid = rest_wavelength_a();
     let (mut chi2, mut n) = (0.0f64, 0usize);
     let mut out = Reconstruction {
-        model_id: model.model_id.clone(),
-        target_id: row.target_id,
-        z: shard.z[0],
+        model_id: model_id.to_string(),
+        target_id,
+        z,
         rest_wavelength_a: grid[first..=last].to_vec(),
         flux: Vec::with_capacity(last + 1 - first),
         ivar: Vec::with_capacity(last + 1 - first),
@@ -117,7 +140,51 @@ pub fn reconstruct(
         }
     }
     out.recon_chi2 = if n > 0 { chi2 / n as f64 } else { f64::NAN };
-    Ok(out)
+    out
+}
+
+/// The two plots people validate a score by (SVG, [`line_plot`]): the
+/// normalised rest-frame spectrum over the reconstruction, titled
+/// `title`, and the residuals in sigma. Missing pixels are gaps.
+pub fn reconstruction_plots(title: &str, r: &Reconstruction) -> [String; 2] {
+    let pts = |y: &dyn Fn(usize) -> Option<f64>| -> Vec<(f64, f64)> {
+        r.rest_wavelength_a
+            .iter()
+            .enumerate()
+            .map(|(j, &w)| (w, y(j).unwrap_or(f64::NAN)))
+            .collect()
+    };
+    let spectrum = line_plot(
+        title,
+        "Rest wavelength (Å)",
+        "Normalised flux",
+        &[
+            Series {
+                label: "spectrum",
+                colour: "#4a4a4a",
+                points: pts(&|j| r.flux[j].map(f64::from)),
+                markers: false,
+            },
+            Series {
+                label: "reconstruction",
+                colour: "#d1495b",
+                points: pts(&|j| Some(f64::from(r.reconstruction[j]))),
+                markers: false,
+            },
+        ],
+    );
+    let residual = line_plot(
+        "Residual (flux − reconstruction) / σ",
+        "Rest wavelength (Å)",
+        "σ",
+        &[Series {
+            label: "residual",
+            colour: "#2e86ab",
+            points: pts(&|j| r.residual[j].map(f64::from)),
+            markers: false,
+        }],
+    );
+    [spectrum, residual]
 }
 
 /// One row of the ranked list, with everyone's labels of it.

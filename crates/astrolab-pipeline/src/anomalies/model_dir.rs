@@ -57,6 +57,10 @@ pub struct ModelCard {
     pub stop: StopReason,
     /// Raw files of the training spectra.
     pub training_file_ids: Vec<i64>,
+    /// Spectrum files outside the store trained on too (`--with-files`),
+    /// as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub training_files: Vec<String>,
 }
 
 /// A model directory.

@@ -92,6 +92,119 @@ pub fn pick_model(
     }
 }
 
+/// One scored spectrum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowScore {
+    /// Reduced chi-square of the reconstruction (noise model included).
+    pub recon_chi2: f64,
+    /// The local scan statistic.
+    pub local: f64,
+    /// Isolation Forest score of the latent mean.
+    pub iso_score: f64,
+    /// The calibrated ANOMALY_SCORE.
+    pub anomaly_score: f64,
+    /// The latent mean.
+    pub latent: Vec<f32>,
+}
+
+/// A model loaded for scoring: its registry entry, directory, card,
+/// forest and network.
+pub struct LoadedModel {
+    /// The registry entry.
+    pub entry: astrolab_store::AnomalyModel,
+    /// Its directory.
+    pub dir: ModelDir,
+    /// `model.json`.
+    pub card: super::model_dir::ModelCard,
+    /// The forest on the training latents.
+    pub forest: astrolab_anomaly::iforest::IsolationForest,
+    /// The network.
+    pub vae: astrolab_anomaly::model::Vae<CpuBackend>,
+}
+
+/// The model `--model-dir` (checked whole and registered) or `--model`
+/// (else the newest) names, loaded.
+pub fn load_model(
+    store: &mut astrolab_store::Store,
+    model: Option<&str>,
+    model_dir: Option<&std::path::Path>,
+) -> Result<LoadedModel, PipelineError> {
+    let entry = match model_dir {
+        Some(d) => {
+            // A directory from elsewhere: checked whole, then registered
+            // (a no-op when its weights already are).
+            let dir = ModelDir(d.to_path_buf());
+            let (card, _, _) = dir.load()?;
+            super::train::register(store, &dir, &card)?;
+            pick_model(store, Some(&card.model_id))?
+        }
+        None => pick_model(store, model)?,
+    };
+    let dir = match model_dir {
+        Some(d) => ModelDir(d.to_path_buf()),
+        None => model_dir_of(&entry)?,
+    };
+    let (card, forest, vae) = dir.load()?;
+    if card.model_id != entry.model_id {
+        return Err(usage(format!(
+            "{} holds model {}, not the registered {}",
+            dir.0.display(),
+            card.model_id,
+            entry.model_id
+        )));
+    }
+    Ok(LoadedModel {
+        entry,
+        dir,
+        card,
+        forest,
+        vae,
+    })
+}
+
+/// Scores every row of `data` with the model: `None` for a row without
+/// an observed pixel. The encoding is split over `threads` threads; the
+/// scores do not depend on how many (astrolab_anomaly::score::score_threads).
+pub fn score_rows(
+    card: &super::model_dir::ModelCard,
+    forest: &astrolab_anomaly::iforest::IsolationForest,
+    vae: &astrolab_anomaly::model::Vae<CpuBackend>,
+    data: &astrolab_anomaly::dataset::Dataset,
+    threads: usize,
+) -> Result<Vec<Option<RowScore>>, PipelineError> {
+    let sc = astrolab_anomaly::score::score_threads::<CpuBackend>(
+        vae,
+        data,
+        SCORE_BATCH,
+        &Default::default(),
+        &card.calibration.noise,
+        threads,
+    )
+    .map_err(|e| anyhow!(e))?;
+    let iso = forest.score_all(&sc.latent_mean).map_err(|e| anyhow!(e))?;
+    let d = card.vae.latent_dim;
+    let mut next = 0;
+    let mut out = Vec::with_capacity(data.n());
+    for i in 0..data.n() {
+        out.push(match sc.chi2_red[i] {
+            Some(chi2) => {
+                let local = sc.local[i].expect("scorable rows have a local statistic");
+                let r = RowScore {
+                    recon_chi2: chi2,
+                    local,
+                    iso_score: iso[next],
+                    anomaly_score: card.calibration.score_local(chi2, iso[next], local),
+                    latent: sc.latent_mean[next * d..(next + 1) * d].to_vec(),
+                };
+                next += 1;
+                Some(r)
+            }
+            None => None,
+        });
+    }
+    Ok(out)
+}
+
 impl SinglePipeline for AnomaliesScore {
     type Params = AnomaliesScoreArgs;
     type Output = ScoreOutput;
@@ -101,37 +214,19 @@ impl SinglePipeline for AnomaliesScore {
             return Err(usage("--shard-size must be at least 1".into()));
         }
         let mut store = ctx.open_store()?;
-        let model = match &a.model_dir {
-            Some(d) => {
-                // A directory from elsewhere: checked whole, then
-                // registered (a no-op when its weights already are).
-                let dir = ModelDir(d.clone());
-                let (card, _, _) = dir.load()?;
-                super::train::register(&mut store, &dir, &card)?;
-                pick_model(&mut store, Some(&card.model_id))?
-            }
-            None => pick_model(&mut store, a.model.as_deref())?,
-        };
-        let dir = match &a.model_dir {
-            Some(d) => ModelDir(d.clone()),
-            None => model_dir_of(&model)?,
-        };
-        let (card, forest, vae) = dir.load()?;
-        if card.model_id != model.model_id {
-            return Err(usage(format!(
-                "{} holds model {}, not the registered {}",
-                dir.0.display(),
-                card.model_id,
-                model.model_id
-            )));
-        }
+        let LoadedModel {
+            entry: model,
+            card,
+            forest,
+            vae,
+            ..
+        } = load_model(&mut store, a.model.as_deref(), a.model_dir.as_deref())?;
         let ids = store
             .select_target_ids(&a.select, &[])
             .map_err(|e| PipelineError::Store(format!("--select {:?}", a.select), Box::new(e)))?;
         let mut pre = Preprocessor::default();
         pre.z_min = card.z_range[0];
         pre.z_max = card.z_range[1];
-        let device = Default::default();
         let mut scores: Vec<AnomalyScore> = Vec::new();
         let mut skips: Vec<AnomalySkip> = Vec::new();
         let mut missing = 0;
@@ -150,45 +245,25 @@ impl SinglePipeline for AnomaliesScore {
                 file_id: *f,
                 reason: why.clone(),
             }));
-            let sc = astrolab_anomaly::score::score_threads::<CpuBackend>(
-                &vae,
-                &s.dataset,
-                SCORE_BATCH,
-                &device,
-                &card.calibration.noise,
-                threads,
-            )
-            .map_err(|e| anyhow!(e))?;
-            let iso = forest.score_all(&sc.latent_mean).map_err(|e| anyhow!(e))?;
-            let mut next = 0;
-            for i in 0..s.dataset.n() {
+            let rows = score_rows(&card, &forest, &vae, &s.dataset, threads)?;
+            for (i, r) in rows.into_iter().enumerate() {
                 let t = s.dataset.ids[i];
-                match sc.chi2_red[i] {
+                match r {
                     None => skips.push(AnomalySkip {
                         target_id: t,
                         file_id: s.file_ids[i],
                         reason: "no_observed_pixels".into(),
                     }),
-                    Some(chi2) => {
-                        let d = card.vae.latent_dim;
-                        let latent = sc.latent_mean[next * d..(next + 1) * d].to_vec();
-                        let iso_score = iso[next];
-                        next += 1;
-                        scores.push(AnomalyScore {
-                            target_id: t,
-                            file_id: s.file_ids[i],
-                            z: s.z[i],
-                            latent,
-                            recon_chi2: chi2,
-                            iso_score,
-                            anomaly_score: card.calibration.score_local(
-                                chi2,
-                                iso_score,
-                                sc.local[i].expect("scorable rows have a local statistic"),
-                            ),
-                            rank: 0,
-                        });
-                    }
+                    Some(r) => scores.push(AnomalyScore {
+                        target_id: t,
+                        file_id: s.file_ids[i],
+                        z: s.z[i],
+                        latent: r.latent,
+                        recon_chi2: r.recon_chi2,
+                        iso_score: r.iso_score,
+                        anomaly_score: r.anomaly_score,
+                        rank: 0,
+                    }),
                 }
             }
             ctx.progress("scoring", (k + 1) as u64, n_shards as u64);

@@ -127,7 +127,7 @@ impl SinglePipeline for AnomaliesTrain {
                 ids.sort_unstable();
             }
         }
-        if ids.is_empty() {
+        if ids.is_empty() && a.with_files.is_empty() {
             return Err(usage(format!(
                 "no target of the store's redshift catalogs matches --select {:?}: ingest the redrock files and `astrolab spectra build` the coadds first",
                 a.select
@@ -139,6 +139,8 @@ impl SinglePipeline for AnomaliesTrain {
         let mut file_ids: Vec<Option<i64>> = Vec::new();
         let mut skips: BTreeMap<String, usize> = BTreeMap::new();
         let mut missing = 0;
+        let mut file_skips: BTreeMap<String, usize> = BTreeMap::new();
+        let mut file_counts: Option<(usize, usize, usize)> = None;
         let n_shards = ids.len().div_ceil(READ_SHARD);
         for (k, shard) in ids.chunks(READ_SHARD).enumerate() {
             ctx.check_cancelled()?;
@@ -154,7 +156,46 @@ impl SinglePipeline for AnomaliesTrain {
             file_ids.extend(s.file_ids);
             ctx.progress("reading spectra", (k + 1) as u64, n_shards as u64);
         }
+        // Spectrum files beside the store's (real spectra the store does
+        // not hold): their quasars only, on the same grid. Their rows get
+        // negative ids, never a TARGETID of the store.
+        let mut files_used: Vec<String> = Vec::new();
+        if !a.with_files.is_empty() {
+            let files = super::files::list_spectrum_files(&a.with_files)?;
+            let redshifts = super::files::read_redshift_tables(&a.redshifts)?;
+            let set = super::files::read_file_spectra(&files, &redshifts, [pre.z_min, pre.z_max])?;
+            let (mut kept, mut not_qso) = (0usize, 0usize);
+            for i in 0..set.dataset.n() {
+                let k = set.dataset.ids[i] as usize;
+                if set.spectra[k].class.as_deref() != Some("QSO") {
+                    not_qso += 1;
+                    continue;
+                }
+                let (f, v) = set.dataset.row(i);
+                data.push(-(k as i64) - 1, f, v);
+                file_ids.push(None);
+                kept += 1;
+            }
+            for (_, why) in &set.skipped {
+                *file_skips.entry(why.clone()).or_default() += 1;
+            }
+            files_used = files.iter().map(|p| p.display().to_string()).collect();
+            ctx.info(format!(
+                "{kept} quasar spectra from {} files beside the store's ({not_qso} not classed QSO left out, {} not on the grid{})",
+                files.len(),
+                set.skipped.len(),
+                if file_skips.is_empty() { String::new() } else { format!(": {file_skips:?}") }
+            ));
+            file_counts = Some((set.spectra.len(), kept, not_qso));
+        }
         let n = data.n();
+        if n == 0 {
+            return Err(usage(format!(
+                "no spectrum to train on: --select {:?} matches no quasar spectrum of the store{}",
+                a.select,
+                if a.with_files.is_empty() { "" } else { " and --with-files holds no scorable quasar" }
+            )));
+        }
         ctx.info(format!(
             "{n} spectra on the rest-frame grid ({n_selected} selected, {missing} without a spectrum in the store, {} skipped{})",
             skips.values().sum::<usize>(),
@@ -297,6 +338,14 @@ impl SinglePipeline for AnomaliesTrain {
         for (k, v) in &skips {
             counts.insert(format!("skipped_{k}"), *v);
         }
+        if let Some((read, kept, not_qso)) = file_counts {
+            counts.insert("files_spectra".to_string(), read);
+            counts.insert("files_quasars".to_string(), kept);
+            counts.insert("files_not_qso".to_string(), not_qso);
+            for (k, v) in &file_skips {
+                counts.insert(format!("files_skipped_{k}"), *v);
+            }
+        }
         counts.insert("trained".to_string(), trained.n_train);
         counts.insert("validation".to_string(), trained.n_val);
         counts.insert("reference".to_string(), ref_set.n());
@@ -317,6 +366,7 @@ impl SinglePipeline for AnomaliesTrain {
             best_epoch: trained.best_epoch,
             stop: trained.stop,
             training_file_ids: training_file_ids.clone(),
+            training_files: files_used,
         };
         write_json(&dir.forest(), &forest)?;
         write_json(&dir.card(), &card)?;

@@ -729,6 +729,18 @@ pub struct AnomaliesTrainArgs {
     /// Train on at most this many spectra (a seeded sample).
     #[arg(long)]
     pub max_spectra: Option<usize>,
+    /// Also train on the quasars of these spectrum files (SDSS/BOSS
+    /// spec-*.fits with CLASS QSO, DESI coadd-*.fits rows with a quasar
+    /// redshift from --redshifts), or directories of them: real spectra
+    /// beside the store's.
+    #[arg(long, num_args = 1..)]
+    #[serde(default)]
+    pub with_files: Vec<PathBuf>,
+    /// Redshift tables for the DESI rows of --with-files (redrock files or
+    /// quasar catalogs, joined by TARGETID).
+    #[arg(long, num_args = 1.., requires = "with_files")]
+    #[serde(default)]
+    pub redshifts: Vec<PathBuf>,
     /// Directory of the model (weights, forest, calibration, training
     /// checkpoint); an unfinished training there is resumed.
     #[arg(long, short)]
@@ -765,6 +777,41 @@ pub struct AnomaliesScoreArgs {
     /// Do not write the scores into the store.
     #[arg(long)]
     pub no_store: bool,
+}
+
+/// `anomalies score-files`: score spectrum files outside the store.
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
+pub struct AnomaliesScoreFilesArgs {
+    /// SDSS/BOSS spec-*.fits files, DESI coadd-*.fits files, or
+    /// directories of them (searched recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Redshift tables for DESI coadd rows, joined by TARGETID: redrock
+    /// files or quasar catalogs (QSO_cat_*.fits[.gz]); the first naming a
+    /// TARGETID wins. SDSS files carry their own redshift.
+    #[arg(long, num_args = 1..)]
+    pub redshifts: Vec<PathBuf>,
+    /// Model id (or a unique prefix); default the newest model.
+    #[arg(long, conflicts_with = "model_dir")]
+    pub model: Option<String>,
+    /// Score with this model directory (made by `anomalies train`); it is
+    /// registered in this store on first use.
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
+    /// The ranked catalog (CSV: NAME, SURVEY, FILE, TARGETID, CLASS,
+    /// ZWARNING, Z, RECON_CHI2, LOCAL, ISO_SCORE, ANOMALY_SCORE, RANK,
+    /// ANOMALOUS, SKIPPED, then the latent vector); unscored spectra last,
+    /// with the reason in SKIPPED.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Write figures (SVG: the rest-frame spectrum over the model's
+    /// reconstruction, and the residuals) into this directory: the three
+    /// most anomalous spectra, the three of median rank, and each --figure.
+    #[arg(long)]
+    pub figures: Option<PathBuf>,
+    /// A spectrum (its NAME in the catalog) to draw as well.
+    #[arg(long = "figure", requires = "figures")]
+    pub figure: Vec<String>,
 }
 
 /// `anomalies export`: the labelled anomaly catalog.

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use astrolab_store::{AnomalyLabel, Role};
 use axum::extract::{Form, Path, Query, State};
 
-use super::svg::{line_plot, Series};
 use super::{
     check_csrf, csrf_field, error_page, escape, fmt_f64, layout, need, need_login, or_page,
     redirect, url_encode, PageResult, PageUser,
@@ -199,42 +198,9 @@ pub async fn one(
             escape(&r.model_id),
         );
     }
-    let pts = |y: &dyn Fn(usize) -> Option<f64>| -> Vec<(f64, f64)> {
-        r.rest_wavelength_a
-            .iter()
-            .enumerate()
-            .map(|(j, &w)| (w, y(j).unwrap_or(f64::NAN)))
-            .collect()
-    };
-    let spectrum = line_plot(
+    let [spectrum, residual] = astrolab_pipeline::anomalies::reconstruction_plots(
         &format!("TARGETID {id}, z = {:.4}: rest frame", r.z),
-        "Rest wavelength (Å)",
-        "Normalised flux",
-        &[
-            Series {
-                label: "spectrum",
-                colour: "#4a4a4a",
-                points: pts(&|j| r.flux[j].map(f64::from)),
-                markers: false,
-            },
-            Series {
-                label: "reconstruction",
-                colour: "#d1495b",
-                points: pts(&|j| Some(f64::from(r.reconstruction[j]))),
-                markers: false,
-            },
-        ],
-    );
-    let residual = line_plot(
-        "Residual (flux − reconstruction) / σ",
-        "Rest wavelength (Å)",
-        "σ",
-        &[Series {
-            label: "residual",
-            colour: "#2e86ab",
-            points: pts(&|j| r.residual[j].map(f64::from)),
-            markers: false,
-        }],
+        r,
     );
     body += &format!(
         r#"<figure id="anomaly-spectrum">{spectrum}<figcaption>The normalised spectrum on the model's rest-frame grid and the model's reconstruction from its latent mean; masked and unobserved pixels are gaps.</figcaption></figure><figure id="anomaly-residual">{residual}</figure>"#
