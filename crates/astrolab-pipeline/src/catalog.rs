@@ -12,8 +12,8 @@ use serde_json::{json, Map, Value};
 use crate::context::Ctx;
 use crate::error::PipelineError;
 use crate::params::defs::{
-    AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesTrainArgs, ClassifyArgs, CompareArgs, ConeArgs, DemoDataArgs,
-    FindArgs, IngestArgs, ProcessArgs, RotationArgs, SpectraBuildArgs,
+    AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesTrainArgs, ClassifyArgs, CompareArgs,
+    ConeArgs, DemoDataArgs, FindArgs, IngestArgs, ProcessArgs, RotationArgs, SpectraBuildArgs,
 };
 use crate::params::{parse_json, resolved, specs, to_args, ParamError, ParamSpec};
 

@@ -155,6 +155,16 @@ pub fn convert_coadd_with(
                 Some(r) => r.z,
             },
         };
+        // The store indexes spectra by position too: a file without one
+        // (a trimmed FIBERMAP) cannot be built, only scored as a file.
+        if !(fm.target_ra[i].is_finite() && fm.target_dec[i].is_finite()) {
+            return Err(SpectraStoreError::BadValue {
+                path: coadd.to_path_buf(),
+                column: "FIBERMAP TARGET_RA/TARGET_DEC".into(),
+                row: i,
+                message: "no sky position (the column is missing or not finite); the spectral store needs one: use the full coadd from the DESI archive (a trimmed file can still be scored with `astrolab anomalies score-files`)".into(),
+            });
+        }
         rows.push(SpectraRow {
             target_id,
             ra: fm.target_ra[i],

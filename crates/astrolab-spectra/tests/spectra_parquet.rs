@@ -756,3 +756,25 @@ fn truncated_files_and_missing_columns_are_clear_errors() {
         "{e}"
     );
 }
+
+/// A trimmed coadd (its FIBERMAP keeps only TARGETID, as the quasar
+/// coadds of `qso/desi`) reads, but cannot go into the store, which
+/// indexes positions: the error names the file, the columns and the row.
+#[test]
+fn a_coadd_without_positions_is_refused_naming_the_columns() {
+    let Some(root) = require_shared_data("a_coadd_without_positions_is_refused_naming_the_columns")
+    else {
+        return;
+    };
+    let path = root.join("qso/desi/coadd-main-dark-9144.fits");
+    let c = read_desi_coadd(&path).unwrap();
+    assert_eq!(c.fibermap.targetid, [39632936152072660, 39632936152073654]);
+    assert!(c.fibermap.target_ra.iter().all(|x| x.is_nan()));
+    let e = convert_coadd(&path, None, |_| true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("coadd-main-dark-9144.fits: column 'FIBERMAP TARGET_RA/TARGET_DEC', row 0"),
+        "{e}"
+    );
+}

@@ -6,7 +6,8 @@ use astrolab_pipeline::anomalies::{
     self, similar_table, AnomaliesScore, AnomaliesScoreFiles, AnomaliesTrain,
 };
 use astrolab_pipeline::params::defs::{
-    AnomaliesExportArgs, AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesSimilarArgs, AnomaliesTrainArgs, OutputArgs,
+    AnomaliesExportArgs, AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesSimilarArgs,
+    AnomaliesTrainArgs, OutputArgs,
 };
 use astrolab_pipeline::run_in_process;
 use astrolab_store::{ResultTable, Value};

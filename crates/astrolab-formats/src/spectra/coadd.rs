@@ -15,7 +15,10 @@ const ARMS: [&str; 4] = ["B", "R", "Z", "BRZ"];
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fibermap {
     pub targetid: Vec<i64>,
+    /// `TARGET_RA`, degrees; NaN for every row when the column is absent
+    /// (trimmed files that keep only TARGETID).
     pub target_ra: Vec<f64>,
+    /// `TARGET_DEC`, degrees; NaN when absent, as `target_ra`.
     pub target_dec: Vec<f64>,
     /// `COADD_FIBERSTATUS`; 0 for every row when the column is absent.
     pub coadd_fiberstatus: Vec<i64>,
@@ -99,9 +102,16 @@ pub fn read_desi_coadd(path: &Path) -> Result<DesiCoadd, SpectraError> {
     } else {
         vec![0; nspec]
     };
+    let position = |name: &str| -> Result<Vec<f64>, SpectraError> {
+        if fm.has_column(name) {
+            Ok(fm.read_f64(name)?)
+        } else {
+            Ok(vec![f64::NAN; nspec])
+        }
+    };
     let fibermap = Fibermap {
-        target_ra: fm.read_f64("TARGET_RA")?,
-        target_dec: fm.read_f64("TARGET_DEC")?,
+        target_ra: position("TARGET_RA")?,
+        target_dec: position("TARGET_DEC")?,
         targetid,
         coadd_fiberstatus,
     };

@@ -36,8 +36,9 @@ pub struct SdssSpectrum {
 /// Reads `loglam`, `flux`, `ivar`, `and_mask` from HDU `COADD` (HDU 1 when
 /// no HDU has that name) and Z, PLATE, MJD, FIBERID, PLUG_RA, PLUG_DEC, CLASS,
 /// ZWARNING from
-/// the first row of `SPECOBJ` (HDU 2); the SPECOBJ values are `None` when
-/// that HDU or column is absent (older `spPlate`-derived files).
+/// the first row of `SPECOBJ` (or `SPALL`, or an unnamed HDU 2 with a `Z`
+/// column); these are `None` when that HDU or column is absent (older
+/// `spPlate`-derived files).
 pub fn read_sdss_spec(path: &Path) -> Result<SdssSpectrum, SpectraError> {
     let fits = FitsFile::open(path)?;
     let coadd = if fits.has_hdu("COADD") {
@@ -67,11 +68,13 @@ pub fn read_sdss_spec(path: &Path) -> Result<SdssSpectrum, SpectraError> {
     }
     let specobj = if fits.has_hdu("SPECOBJ") {
         Some(fits.table("SPECOBJ")?)
-    } else if fits.hdus().len() > 2 && fits.has_hdu("COADD") {
-        // A file with a named COADD but an unnamed HDU 2: the SPECOBJ position.
-        fits.table_at(2).ok()
+    } else if fits.has_hdu("SPALL") {
+        // SDSS-V and late BOSS reductions name the same row SPALL.
+        Some(fits.table("SPALL")?)
     } else {
-        None
+        // HDU 2, the SPECOBJ position, unnamed in some BOSS files (plate
+        // 3655's): taken when it is a table with a redshift.
+        fits.table_at(2).ok().filter(|t| t.has_column("Z"))
     };
     let f = |name: &str| first_f64(specobj.as_ref(), name);
     let i = |name: &str| first_i64(specobj.as_ref(), name);
@@ -87,10 +90,9 @@ pub fn read_sdss_spec(path: &Path) -> Result<SdssSpectrum, SpectraError> {
         ra: f("PLUG_RA")?,
         dec: f("PLUG_DEC")?,
         class: match &specobj {
-            Some(t) if t.has_column("CLASS") => t
-                .read_str("CLASS")?
-                .first()
-                .map(|c| c.trim().to_string()),
+            Some(t) if t.has_column("CLASS") => {
+                t.read_str("CLASS")?.first().map(|c| c.trim().to_string())
+            }
             _ => None,
         },
         zwarning: i("ZWARNING")?,

@@ -192,10 +192,7 @@ pub fn read_file_spectra(
         dataset: Dataset::new(REST_NPIX),
         ..FileSet::default()
     };
-    let put = |out: &mut FileSet,
-                   s: FileSpectrum,
-                   pre: &Preprocessor,
-                   segments: &[Segment<'_>]| {
+    let put = |out: &mut FileSet, s: FileSpectrum, pre: &Preprocessor, segments: &[Segment<'_>]| {
         let i = out.spectra.len();
         match s.z {
             None => out.skipped.push((i, "no_redshift".to_string())),
@@ -279,7 +276,12 @@ mod tests {
     #[test]
     fn directories_stand_for_their_spectrum_files() {
         let d = tempfile::tempdir().unwrap();
-        for n in ["b/spec-1-2-3.fits", "a/coadd-x.fits", "a/notes.txt", "zcat.fits"] {
+        for n in [
+            "b/spec-1-2-3.fits",
+            "a/coadd-x.fits",
+            "a/notes.txt",
+            "zcat.fits",
+        ] {
             let p = d.path().join(n);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, "x").unwrap();

@@ -131,9 +131,16 @@ impl SinglePipeline for AnomaliesScoreFiles {
             y.score
                 .anomaly_score
                 .total_cmp(&x.score.anomaly_score)
-                .then_with(|| set.spectra[x.spectrum].name.cmp(&set.spectra[y.spectrum].name))
+                .then_with(|| {
+                    set.spectra[x.spectrum]
+                        .name
+                        .cmp(&set.spectra[y.spectrum].name)
+                })
         });
         skipped.sort_by(|x, y| set.spectra[x.0].name.cmp(&set.spectra[y.0].name));
+        // A figure asked of a spectrum that has none fails the run before
+        // anything is written.
+        check_figure_names(&a.figure, &set, &scored)?;
         let threshold = m.card.calibration.threshold;
         crate::output::write_file(
             &a.output,
@@ -275,17 +282,13 @@ fn figure_choice(names: &[String], set: &FileSet, scored: &[Scored]) -> Vec<usiz
     out
 }
 
-fn write_figures(
-    dir: &std::path::Path,
+fn check_figure_names(
     names: &[String],
-    m: &LoadedModel,
     set: &FileSet,
     scored: &[Scored],
-) -> Result<Vec<PathBuf>, PipelineError> {
+) -> Result<(), PipelineError> {
     for name in names {
-        let known = scored
-            .iter()
-            .any(|s| &set.spectra[s.spectrum].name == name);
+        let known = scored.iter().any(|s| &set.spectra[s.spectrum].name == name);
         if !known {
             let why = set
                 .spectra
@@ -297,8 +300,17 @@ fn write_figures(
             return Err(usage(format!("--figure {name}: {why}")));
         }
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    Ok(())
+}
+
+fn write_figures(
+    dir: &std::path::Path,
+    names: &[String],
+    m: &LoadedModel,
+    set: &FileSet,
+    scored: &[Scored],
+) -> Result<Vec<PathBuf>, PipelineError> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
     let mut out = Vec::new();
     for k in figure_choice(names, set, scored) {
         let s = &scored[k];
@@ -313,7 +325,11 @@ fn write_figures(
             f.z.unwrap_or(f64::NAN),
         );
         let svg = figure_svg(&f.name, k + 1, s.score.anomaly_score, &r);
-        let path = dir.join(format!("rank-{:03}-{}.svg", k + 1, f.name.replace(':', "-")));
+        let path = dir.join(format!(
+            "rank-{:03}-{}.svg",
+            k + 1,
+            f.name.replace(':', "-")
+        ));
         crate::output::write_file(&path, svg.as_bytes())?;
         out.push(path);
     }

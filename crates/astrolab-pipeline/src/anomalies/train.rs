@@ -193,7 +193,11 @@ impl SinglePipeline for AnomaliesTrain {
             return Err(usage(format!(
                 "no spectrum to train on: --select {:?} matches no quasar spectrum of the store{}",
                 a.select,
-                if a.with_files.is_empty() { "" } else { " and --with-files holds no scorable quasar" }
+                if a.with_files.is_empty() {
+                    ""
+                } else {
+                    " and --with-files holds no scorable quasar"
+                }
             )));
         }
         ctx.info(format!(

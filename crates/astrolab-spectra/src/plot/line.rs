@@ -139,7 +139,6 @@ pub fn line_plot(title: &str, xlabel: &str, ylabel: &str, series: &[Series<'_>])
     s
 }
 
-
 /// Size of a [`line_plot`] in SVG user units (its `viewBox`).
 const PLOT_SIZE: (f64, f64) = (720.0, 320.0);
 
