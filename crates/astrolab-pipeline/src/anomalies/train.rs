@@ -193,7 +193,7 @@ impl SinglePipeline for AnomaliesTrain {
             learning_rate: a.learning_rate,
             lr_anneal_epochs: a.lr_anneal_epochs,
             lr_min: a.lr_min,
-            grad_clip: a.grad_clip,
+            grad_clip: (a.grad_clip != 0.0).then_some(a.grad_clip),
             beta: a.beta,
             val_fraction: a.val_fraction,
             patience: a.patience,

@@ -715,11 +715,11 @@ pub struct AnomaliesTrainArgs {
     #[arg(long, default_value_t = 1e-5)]
     #[serde(default = "default_lr_min")]
     pub lr_min: f64,
-    /// Clip each weight tensor's gradient to this L2 norm (default: no
-    /// clipping).
-    #[arg(long)]
-    #[serde(default)]
-    pub grad_clip: Option<f64>,
+    /// Clip each mini-batch's gradient norm at this many times the running
+    /// mean of the norms so far (at least 1; 0 = no clipping).
+    #[arg(long, default_value_t = 2.0)]
+    #[serde(default = "default_grad_clip")]
+    pub grad_clip: f64,
     /// Weight of the KL term (1 = the plain VAE).
     #[arg(long, default_value_t = 1.0)]
     pub beta: f64,
@@ -763,6 +763,10 @@ fn default_lr_anneal_epochs() -> usize {
 
 fn default_lr_min() -> f64 {
     1e-5
+}
+
+fn default_grad_clip() -> f64 {
+    2.0
 }
 
 /// `anomalies score`: score the store's quasars with a registered model.
