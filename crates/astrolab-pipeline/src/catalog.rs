@@ -301,7 +301,7 @@ mod tests {
             }
         }
         assert!(failed.is_empty(), "{}", failed.join("\n"));
-        assert_eq!(n, 120);
+        assert_eq!(n, 123);
     }
 
     #[test]
