@@ -14,8 +14,10 @@
 #
 # usage: bench/anomaly_benchmark.sh [N_QUASARS] [RARITY_FRACTION] [MAX_EPOCHS]
 #   defaults 20000, 0.015, 60; ASTROLAB_SHARED_DATA (or ../shared/data) must
-#   hold templates/rrtemplate-QSO-*.fits. Release build. Keeps its files in
-#   ASTROLAB_BENCH_DIR when set (else a temporary directory).
+#   hold templates/rrtemplate-QSO-*.fits. Release build (in CARGO_TARGET_DIR
+#   when set). Keeps its files in ASTROLAB_BENCH_DIR when set (else a
+#   temporary directory). Extra `anomalies train` flags (e.g.
+#   "--lr-anneal-epochs 0" for the constant step size) in TRAIN_FLAGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20000}
@@ -23,7 +25,8 @@ frac=${2:-0.015}
 epochs=${3:-60}
 shared=${ASTROLAB_SHARED_DATA:-../shared/data}
 cargo build --release -q -p astrolab
-bin=$PWD/target/release/astrolab
+# Cargo's own rule for where the binary lands: CARGO_TARGET_DIR when set.
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/astrolab
 work=${ASTROLAB_BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$work"
 home=$work/home
@@ -34,7 +37,8 @@ a demo-data "$work/train" --anomaly-benchmark "$n" --rarity-fraction "$frac" --s
 a ingest "$work"/train/redrock-*.fits >/dev/null
 a spectra build --from "$work/train" >/dev/null
 t1=$(now)
-a anomalies train --output "$work/model" --max-epochs "$epochs" --seed 1 2>&1 | tail -3
+# shellcheck disable=SC2086 # TRAIN_FLAGS is a list of flags
+a anomalies train --output "$work/model" --max-epochs "$epochs" --seed 1 ${TRAIN_FLAGS:-} 2>&1 | tail -3
 t2=$(now)
 t3=$(now)
 /usr/bin/time -f "score: peak RSS %M kB" "$bin" --home "$home" anomalies score --output "$work/scores.csv" 2>&1 | tail -2
@@ -101,6 +105,7 @@ for c, (m, hit) in sorted(by.items()):
 r2 = [r for r in rows if int(r["TARGETID"]) in s2 and int(r["TARGETID"]) not in rare2]
 fpr = sum(float(r["ANOMALY_SCORE"]) > thr for r in r2) / len(r2)
 print(f"set 2 (never seen): false-positive rate on {len(r2)} normals {100 * fpr:.2f} % (target {100 * target:.2f} %, within 0.5 %: {'yes' if abs(fpr - target) <= 0.005 else 'NO'})")
+print("validation loss per epoch:", " ".join(f"{h['val_loss']:.0f}" for h in card["history"] if h.get("val_loss") is not None))
 n1 = len(r1)
 print(f"times: data {t[1] - t[0]:.0f} s, training {t[2] - t[1]:.0f} s ({len(card['history'])} epochs, best {card['best_epoch']}), scoring {n1} spectra {t[4] - t[3]:.0f} s = {n1 / (t[4] - t[3]):.0f} spectra/s")
 PY

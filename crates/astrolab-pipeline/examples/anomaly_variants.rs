@@ -83,6 +83,12 @@ fn main() {
         "scan20_f07",
         "scan80_f07",
         "scanmax_f07",
+        "chi2_rob",
+        "scan5_rob",
+        "scan20_rob",
+        "chi2_rob_f03",
+        "scan5_rob_f03",
+        "scan20_rob_f03",
     ];
     let mut stats: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut labels: Vec<Option<String>> = Vec::new();
@@ -132,6 +138,54 @@ fn main() {
         x.sort_by(f64::total_cmp);
         eps2[j] = x[x.len() / 2].max(0.0);
     }
+    // Robust per-pixel model error: the eps^2 at which the median over
+    // spectra of d^2 / (1/ivar + eps^2 r^2) is the median of chi-square
+    // with one degree of freedom (0.4549), by bisection; 0 where the noise
+    // alone already explains the residuals.
+    let mut rob2 = vec![0.0f64; len];
+    for j in 0..len {
+        let xs: Vec<(f64, f64, f64)> = kept
+            .iter()
+            .filter(|(f, v, _, _)| observed(f[j], v[j]))
+            .map(|(f, v, r, _)| {
+                let d = f64::from(f[j]) - f64::from(r[j]);
+                (d * d, 1.0 / f64::from(v[j]), f64::from(r[j]).powi(2))
+            })
+            .collect();
+        if xs.len() < 20 {
+            rob2[j] = 0.07 * 0.07;
+            continue;
+        }
+        let med = |e2: f64| -> f64 {
+            let mut y: Vec<f64> = xs.iter().map(|(d2, n, r2)| d2 / (n + e2 * r2)).collect();
+            let k = y.len() / 2;
+            *y.select_nth_unstable_by(k, f64::total_cmp).1
+        };
+        if med(0.0) <= 0.4549 {
+            continue;
+        }
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..40 {
+            let mid = 0.5 * (lo + hi);
+            if med(mid) > 0.4549 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        rob2[j] = 0.5 * (lo + hi);
+    }
+    {
+        let mut y: Vec<f64> = rob2.iter().map(|x| x.sqrt()).collect();
+        y.sort_by(f64::total_cmp);
+        eprintln!(
+            "robust per-pixel model error: p10 {:.4} median {:.4} p90 {:.4} max {:.4}",
+            y[y.len() / 10],
+            y[y.len() / 2],
+            y[y.len() * 9 / 10],
+            y[y.len() - 1]
+        );
+    }
     let e: Vec<f64> = eps2.iter().map(|x| x.sqrt()).collect();
     eprintln!(
         "per-pixel fractional model error: min {:.4} median {:.4} max {:.4}",
@@ -146,6 +200,19 @@ fn main() {
     for (f, v, r, iso) in &kept {
         let seen: Vec<bool> = (0..len).map(|j| observed(f[j], v[j])).collect();
         let n_obs = seen.iter().filter(|x| **x).count() as f64;
+        let zr = |floor: f64| -> Vec<f64> {
+            (0..len)
+                .map(|j| {
+                    if !seen[j] {
+                        return 0.0;
+                    }
+                    let iv = f64::from(v[j]);
+                    let m2 = rob2[j].max(floor * floor) * f64::from(r[j]).powi(2);
+                    iv / (1.0 + iv * m2) * (f64::from(f[j]) - f64::from(r[j])).powi(2)
+                })
+                .collect()
+        };
+        let (zr0, zr3) = (zr(0.0), zr(0.03));
         let z2 = |scale: f64, floor: Option<f64>| -> Vec<f64> {
             (0..len)
                 .map(|j| {
@@ -189,6 +256,12 @@ fn main() {
             scan(&z2(0.0, Some(0.07)), &seen, 5)
                 .max(scan(&z2(0.0, Some(0.07)), &seen, 20))
                 .max(scan(&z2(0.0, Some(0.07)), &seen, 80)),
+            sum(&zr0),
+            scan(&zr0, &seen, 5),
+            scan(&zr0, &seen, 20),
+            sum(&zr3),
+            scan(&zr3, &seen, 5),
+            scan(&zr3, &seen, 20),
         ];
         for (k, x) in vals.iter().enumerate() {
             stats[k].push(*x);
@@ -242,4 +315,13 @@ fn main() {
     report("max(c07,smaxf07,iso)", &combo(&[13, 17, 8]));
     report("max(c07,sp5)", &combo(&[13, 4]));
     report("max(c05,c10,sp5,iso)", &combo(&[1, 9, 4, 8]));
+    report("max(c07,s5rob)", &combo(&[13, 19]));
+    report("max(c07,s20rob)", &combo(&[13, 20]));
+    report("max(crob,s5rob)", &combo(&[18, 19]));
+    report("max(crob,s20rob)", &combo(&[18, 20]));
+    report("max(c07,s5r03)", &combo(&[13, 22]));
+    report("max(c07,s20r03)", &combo(&[13, 23]));
+    report("max(cr03,s5r03)", &combo(&[21, 22]));
+    report("max(cr03,s20r03)", &combo(&[21, 23]));
+    report("max(c07,s5r03,s20r03)", &combo(&[13, 22, 23]));
 }

@@ -310,7 +310,7 @@ mod tests {
             }
         }
         assert!(failed.is_empty(), "{}", failed.join("\n"));
-        assert_eq!(n, 129);
+        assert_eq!(n, 132);
     }
 
     #[test]

@@ -702,9 +702,24 @@ pub struct AnomaliesTrainArgs {
     /// Spectra per mini-batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Adam's step size.
+    /// Adam's step size at the start.
     #[arg(long, default_value_t = 1e-3)]
     pub learning_rate: f64,
+    /// Epochs over which the step size is annealed by a half cosine from
+    /// --learning-rate to --lr-min (SGDR, Loshchilov & Hutter 2017, without
+    /// restarts); 0 = a constant --learning-rate.
+    #[arg(long, default_value_t = 30)]
+    #[serde(default = "default_lr_anneal_epochs")]
+    pub lr_anneal_epochs: usize,
+    /// The step size at the end of the annealing and after it.
+    #[arg(long, default_value_t = 1e-5)]
+    #[serde(default = "default_lr_min")]
+    pub lr_min: f64,
+    /// Clip each mini-batch's gradient norm at this many times the running
+    /// mean of the norms so far (at least 1; 0 = no clipping).
+    #[arg(long, default_value_t = 2.0)]
+    #[serde(default = "default_grad_clip")]
+    pub grad_clip: f64,
     /// Weight of the KL term (1 = the plain VAE).
     #[arg(long, default_value_t = 1.0)]
     pub beta: f64,
@@ -752,6 +767,18 @@ pub struct AnomaliesTrainArgs {
 
 fn default_model_error() -> f64 {
     0.07
+}
+
+fn default_lr_anneal_epochs() -> usize {
+    30
+}
+
+fn default_lr_min() -> f64 {
+    1e-5
+}
+
+fn default_grad_clip() -> f64 {
+    2.0
 }
 
 /// `anomalies score`: score the store's quasars with a registered model.
