@@ -110,6 +110,10 @@ pub enum Command {
     /// Re-execute a run from its manifest and compare every output byte
     /// for byte (volatile fields excluded); refuses when an input changed.
     Reproduce(crate::commands::reproduce::ReproduceArgs),
+    /// One run as steps for a cluster's machines: plan, run one shard,
+    /// reduce (what the Ray executor's driver and tasks call).
+    #[command(subcommand)]
+    Shard(crate::commands::shard::ShardCommand),
     /// Runs' provenance manifests.
     #[command(subcommand)]
     Runs(crate::commands::reproduce::RunsCommand),

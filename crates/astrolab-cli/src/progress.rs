@@ -93,6 +93,19 @@ impl EventSink for JsonLines {
     }
 }
 
+/// Log lines on stderr, nothing else (`astrolab shard run`, whose stdout
+/// carries only its receipt).
+#[derive(Default)]
+pub struct Stderr;
+
+impl EventSink for Stderr {
+    fn emit(&self, event: Event) {
+        if let Event::Log { message, .. } = event {
+            eprintln!("{message}");
+        }
+    }
+}
+
 /// The context a command runs its pipeline in: the configured store,
 /// events to the terminal, acting for a queued run's submitter when a
 /// worker started us (`ASTROLAB_RUN_ID`).

@@ -15,6 +15,7 @@ use crate::params::defs::{
     AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesTrainArgs, ClassifyArgs, CompareArgs,
     ConeArgs, DemoDataArgs, FindArgs, IngestArgs, ProcessArgs, RotationArgs, SpectraBuildArgs,
 };
+use crate::pipeline::ShardOps;
 use crate::params::{parse_json, resolved, specs, to_args, ParamError, ParamSpec};
 
 /// Parameters checked through a pipeline's declaration: the argument list
@@ -51,6 +52,9 @@ pub struct PipelineDef {
     /// included), giving its typed output as JSON: [`erased`] of its
     /// [`crate::Pipeline`].
     pub run: RunFn,
+    /// Its plan, shards and reduce over JSON (the cluster executor's
+    /// steps): [`ShardOps::of`] its [`crate::Pipeline`].
+    pub shards: ShardOps,
 }
 
 impl PipelineDef {
@@ -109,6 +113,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |d| obj(json!({ "dir": at(d, "demo") })),
             specs: specs::<DemoDataArgs>,
             run: erased::<crate::demo::DemoData>,
+            shards: ShardOps::of::<crate::demo::DemoData>(),
             check: check::<DemoDataArgs>,
         },
         PipelineDef {
@@ -118,6 +123,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |_| obj(json!({ "json": true })),
             specs: specs::<IngestArgs>,
             run: erased::<crate::ingest::Ingest>,
+            shards: ShardOps::of::<crate::ingest::Ingest>(),
             check: check::<IngestArgs>,
         },
         PipelineDef {
@@ -127,6 +133,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |d| obj(json!({ "output": at(d, "VoidFinder_Output.fits") })),
             specs: specs::<FindArgs>,
             run: erased::<crate::voids::Find>,
+            shards: ShardOps::of::<crate::voids::Find>(),
             check: check::<FindArgs>,
         },
         PipelineDef {
@@ -136,6 +143,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |_| obj(json!({ "json": true })),
             specs: specs::<ClassifyArgs>,
             run: erased::<crate::voids::Classify>,
+            shards: ShardOps::of::<crate::voids::Classify>(),
             check: check::<ClassifyArgs>,
         },
         PipelineDef {
@@ -145,6 +153,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |d| obj(json!({ "out": at(d, "compare") })),
             specs: specs::<CompareArgs>,
             run: erased::<crate::voids::Compare>,
+            shards: ShardOps::of::<crate::voids::Compare>(),
             check: check::<CompareArgs>,
         },
         PipelineDef {
@@ -154,6 +163,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |d| obj(json!({ "out_dir": at(d, "hline"), "json": true })),
             specs: specs::<ProcessArgs>,
             run: erased::<crate::hline::Process>,
+            shards: ShardOps::of::<crate::hline::Process>(),
             check: check::<ProcessArgs>,
         },
         PipelineDef {
@@ -170,6 +180,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             },
             specs: specs::<RotationArgs>,
             run: erased::<crate::hline::RotationCurve>,
+            shards: ShardOps::of::<crate::hline::RotationCurve>(),
             check: check::<RotationArgs>,
         },
         PipelineDef {
@@ -179,6 +190,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |d| obj(json!({ "out": at(d, "spectra") })),
             specs: specs::<SpectraBuildArgs>,
             run: erased::<crate::spectra::Build>,
+            shards: ShardOps::of::<crate::spectra::Build>(),
             check: check::<SpectraBuildArgs>,
         },
         PipelineDef {
@@ -188,6 +200,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |d| obj(json!({ "format": "csv", "output": at(d, "cone.csv") })),
             specs: specs::<ConeArgs>,
             run: erased::<crate::query::Cone>,
+            shards: ShardOps::of::<crate::query::Cone>(),
             check: check::<ConeArgs>,
         },
         PipelineDef {
@@ -197,6 +210,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |d| obj(json!({ "output": at(d, "model") })),
             specs: specs::<AnomaliesTrainArgs>,
             run: erased::<crate::anomalies::AnomaliesTrain>,
+            shards: ShardOps::of::<crate::anomalies::AnomaliesTrain>(),
             check: check::<AnomaliesTrainArgs>,
         },
         PipelineDef {
@@ -206,6 +220,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |d| obj(json!({ "output": at(d, "anomalies.csv") })),
             specs: specs::<AnomaliesScoreArgs>,
             run: erased::<crate::anomalies::AnomaliesScore>,
+            shards: ShardOps::of::<crate::anomalies::AnomaliesScore>(),
             check: check::<AnomaliesScoreArgs>,
         },
         PipelineDef {
@@ -215,6 +230,7 @@ pub fn pipelines() -> Vec<PipelineDef> {
             fixed: |d| obj(json!({ "output": at(d, "anomalies_files.csv"), "figures": at(d, "figures") })),
             specs: specs::<AnomaliesScoreFilesArgs>,
             run: erased::<crate::anomalies::AnomaliesScoreFiles>,
+            shards: ShardOps::of::<crate::anomalies::AnomaliesScoreFiles>(),
             check: check::<AnomaliesScoreFilesArgs>,
         },
     ]

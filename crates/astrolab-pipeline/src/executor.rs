@@ -97,7 +97,7 @@ fn usage(message: &str) -> PipelineError {
 }
 
 /// Creates `out_dir` (new or empty) and gives its canonical path.
-fn fresh_dir(out_dir: &Path) -> Result<PathBuf, PipelineError> {
+pub(crate) fn fresh_dir(out_dir: &Path) -> Result<PathBuf, PipelineError> {
     let io = |e: std::io::Error| {
         PipelineError::Failed(anyhow::anyhow!(
             "output directory {}: {e}",
@@ -267,38 +267,75 @@ impl Executor for InProcess {
         let inputs = input_entries(def, &checked.resolved, &out_dir)?;
         let start = time::OffsetDateTime::now_utc();
         let result = (def.run)(ctx, &checked.resolved)?;
-        let end = time::OffsetDateTime::now_utc();
-        write_result(&out_dir, &result)?;
-        let m = RunManifest {
-            pipeline: def.name.to_string(),
-            parameters: checked.resolved,
+        finish_run(
+            def,
+            checked.resolved,
             inputs,
-            outputs: output_entries(def, &out_dir)?,
-            software: software(),
-            executor: self.name(),
-            threads: ctx.threads.map(|t| t as u32),
-            host: host_name(),
-            start_time: start,
-            end_time: end,
-            run_id: ctx.acting_for_run,
-            submitter: None,
-            license: None,
-        };
-        let manifest_path = write_manifest(&out_dir, &m).map_err(|e| {
-            PipelineError::Failed(anyhow::anyhow!(
-                "writing the manifest in {}: {e}",
-                out_dir.display()
-            ))
-        })?;
-        ctx.events.emit(Event::Result {
-            value: result.clone(),
-        });
-        Ok(RunOutcome {
+            &out_dir,
             result,
-            manifest: m,
-            manifest_path,
-        })
+            Finish {
+                executor: self.name(),
+                threads: ctx.threads.map(|t| t as u32),
+                start,
+            },
+            ctx,
+        )
     }
+}
+
+/// How a run was executed, for its manifest.
+pub struct Finish {
+    /// The executor's name.
+    pub executor: String,
+    /// Threads, when fixed.
+    pub threads: Option<u32>,
+    /// When the run started.
+    pub start: time::OffsetDateTime,
+}
+
+/// The end of every executor's run: the result beside the outputs, the
+/// manifest over them (written last: a directory without it is not a
+/// finished run), the result event.
+pub fn finish_run(
+    def: &PipelineDef,
+    resolved: Value,
+    inputs: Vec<FileEntry>,
+    out_dir: &Path,
+    result: Value,
+    how: Finish,
+    ctx: &Ctx,
+) -> Result<RunOutcome, PipelineError> {
+    let end = time::OffsetDateTime::now_utc();
+    write_result(out_dir, &result)?;
+    let m = RunManifest {
+        pipeline: def.name.to_string(),
+        parameters: resolved,
+        inputs,
+        outputs: output_entries(def, out_dir)?,
+        software: software(),
+        executor: how.executor,
+        threads: how.threads,
+        host: host_name(),
+        start_time: how.start,
+        end_time: end,
+        run_id: ctx.acting_for_run,
+        submitter: None,
+        license: None,
+    };
+    let manifest_path = write_manifest(out_dir, &m).map_err(|e| {
+        PipelineError::Failed(anyhow::anyhow!(
+            "writing the manifest in {}: {e}",
+            out_dir.display()
+        ))
+    })?;
+    ctx.events.emit(Event::Result {
+        value: result.clone(),
+    });
+    Ok(RunOutcome {
+        result,
+        manifest: m,
+        manifest_path,
+    })
 }
 
 /// Runs `astrolab run` in a child process and follows its typed events.

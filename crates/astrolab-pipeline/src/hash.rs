@@ -55,6 +55,11 @@ pub fn sha256_file(path: &Path) -> Result<(u64, String), HashError> {
     Ok((size, hex::encode(hasher.finalize())))
 }
 
+/// Lower-case hexadecimal SHA-256 of `bytes`.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// Feeds everything `reader` yields into `hasher`; returns the byte count, or
 /// the count reached and the error.
 pub(crate) fn hash_reader(

@@ -25,6 +25,8 @@
 //! * [`hline`]: the hydrogen-line pipelines (process, fit, calibrate,
 //!   rotation curve) and the analysis of a stored recording.
 //! * [`render`]: figures to files (SVG, PNG through resvg).
+//! * [`shard`]: a run as steps other machines execute (plan, one shard,
+//!   reduce); [`ray`]: the executor that runs them as a Ray job.
 //! * [`reproduce`]: checks a manifest's inputs and compares outputs byte for
 //!   byte, volatile fields excluded.
 //!
@@ -54,7 +56,9 @@ pub mod pipeline;
 pub mod query;
 pub mod quickstart;
 pub mod render;
+pub mod ray;
 pub mod reproduce;
+pub mod shard;
 pub mod spectra;
 pub mod units;
 pub mod voids;

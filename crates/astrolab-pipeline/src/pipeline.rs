@@ -212,3 +212,76 @@ impl<T: SinglePipeline> Pipeline for T {
             .ok_or_else(|| PipelineError::Executor("the single shard gave nothing".into()))
     }
 }
+
+/// A pipeline's plan, shards and reduce over JSON: what a cluster
+/// executor calls on the machines it runs on (`astrolab shard plan|run|
+/// reduce`). Shards and partials travel as JSON; run in shard order, the
+/// three give the same output as [`run_json`].
+#[derive(Debug, Clone, Copy)]
+pub struct ShardOps {
+    /// Resolved parameters in, the shards out.
+    pub plan: fn(&Ctx, &Value) -> Result<Vec<Value>, PipelineError>,
+    /// Resolved parameters and one shard in, its partial result out.
+    pub run_shard: fn(&Ctx, &Value, &Value) -> Result<Value, PipelineError>,
+    /// Resolved parameters and every partial, in shard order, in; the
+    /// typed output as JSON out.
+    pub reduce: fn(&Ctx, &Value, Vec<Value>) -> Result<Value, PipelineError>,
+}
+
+impl ShardOps {
+    /// The three steps of `P`.
+    pub fn of<P: Pipeline + Default>() -> ShardOps {
+        ShardOps {
+            plan: plan_json::<P>,
+            run_shard: run_shard_json::<P>,
+            reduce: reduce_json::<P>,
+        }
+    }
+}
+
+fn to_json<T: Serialize>(what: &str, t: &T) -> Result<Value, PipelineError> {
+    serde_json::to_value(t)
+        .map_err(|e| PipelineError::Failed(anyhow::anyhow!("{what} as JSON: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, PipelineError> {
+    serde_json::from_value(v).map_err(|e| {
+        PipelineError::Executor(format!(
+            "{what}: not what this build of astrolab reads ({e}); are the driver and the workers the same version?"
+        ))
+    })
+}
+
+fn plan_json<P: Pipeline + Default>(ctx: &Ctx, params: &Value) -> Result<Vec<Value>, PipelineError> {
+    let p: P::Params = parse_json(params)?;
+    P::default()
+        .plan(ctx, &p)?
+        .iter()
+        .map(|s| to_json("a shard", s))
+        .collect()
+}
+
+fn run_shard_json<P: Pipeline + Default>(
+    ctx: &Ctx,
+    params: &Value,
+    shard: &Value,
+) -> Result<Value, PipelineError> {
+    let p: P::Params = parse_json(params)?;
+    let s: P::Shard = from_json("the shard", shard.clone())?;
+    to_json("the partial result", &P::default().run_shard(ctx, &p, &s)?)
+}
+
+fn reduce_json<P: Pipeline + Default>(
+    ctx: &Ctx,
+    params: &Value,
+    partials: Vec<Value>,
+) -> Result<Value, PipelineError> {
+    let p: P::Params = parse_json(params)?;
+    let parts = partials
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| from_json(&format!("the partial result of shard {i}"), v))
+        .collect::<Result<Vec<P::Partial>, _>>()?;
+    ctx.check_cancelled()?;
+    to_json("the output", &P::default().reduce(ctx, &p, parts)?)
+}

@@ -90,7 +90,7 @@ pub struct AnomalyModel {
 }
 
 /// One quasar's scores under one model.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AnomalyScore {
     /// TARGETID.
     pub target_id: i64,
@@ -111,7 +111,7 @@ pub struct AnomalyScore {
 }
 
 /// A spectrum a model could not score, and why.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AnomalySkip {
     /// TARGETID.
     pub target_id: i64,

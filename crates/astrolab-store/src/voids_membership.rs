@@ -93,7 +93,7 @@ const INDEXES: [&str; 2] = [
 const BULK_MIN_ROWS: usize = 50_000;
 
 /// Which catalog a membership belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MembershipKey {
     /// The void catalog's file name.
     pub catalog: String,
@@ -105,8 +105,9 @@ pub struct MembershipKey {
     pub cap: String,
 }
 
-/// Membership rows, column by column (equal lengths).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Membership rows, column by column (equal lengths). Serde for a cluster
+/// executor's shard results (JSON: a NaN `r_void_norm` travels as null).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MembershipRows {
     /// TARGETID (or row number for galaxy lists without one).
     pub target_id: Vec<i64>,
@@ -115,12 +116,28 @@ pub struct MembershipRows {
     /// Void id for void galaxies.
     pub void_id: Vec<Option<i64>>,
     /// Distance to the void centre over its radius; NaN when none.
+    #[serde(with = "nan_as_null")]
     pub r_void_norm: Vec<f64>,
     /// The void's DESIVAST edge class, when known.
     pub void_edge: Vec<Option<i64>>,
     /// Raw-file registry id of the file each galaxy was read from; None
     /// for a file the store has never registered. Access follows it.
     pub galaxy_file_id: Vec<Option<i64>>,
+}
+
+/// `Vec<f64>` with NaN as JSON null (JSON has no NaN).
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        let o: Vec<Option<f64>> = v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
+        o.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let o: Vec<Option<f64>> = Vec::deserialize(d)?;
+        Ok(o.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+    }
 }
 
 impl MembershipRows {

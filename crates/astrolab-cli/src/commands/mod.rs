@@ -12,6 +12,7 @@ pub mod quickstart;
 pub mod reproduce;
 pub mod run;
 pub mod serve;
+pub mod shard;
 pub mod spectra;
 pub mod voids;
 pub mod worker;

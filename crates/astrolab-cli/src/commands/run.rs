@@ -51,6 +51,57 @@ pub struct RunArgs {
     /// `astrolab run` process.
     #[arg(long, value_enum, default_value_t = ExecutorKind::InProcess)]
     pub executor: ExecutorKind,
+    /// The Ray cluster for `--executor ray`.
+    #[command(flatten)]
+    pub ray: RayArgs,
+}
+
+/// Where and how `--executor ray` runs (astrolab_pipeline::ray).
+#[derive(Debug, Clone, Args)]
+pub struct RayArgs {
+    /// The Ray head's dashboard (Job Submission API), e.g.
+    /// http://HEAD:8265.
+    #[arg(long, env = "ASTROLAB_RAY_ADDRESS")]
+    pub ray_address: Option<String>,
+    /// The astrolab binary on the cluster's machines (default: this one's
+    /// path, which must then exist on every machine).
+    #[arg(long, env = "ASTROLAB_RAY_PROGRAM")]
+    pub ray_program: Option<PathBuf>,
+    /// The Python with `ray` on the head (runs the job's driver).
+    #[arg(long, env = "ASTROLAB_RAY_PYTHON", default_value = "python3")]
+    pub ray_python: String,
+    /// CPUs each shard task asks for.
+    #[arg(long, default_value_t = 1)]
+    pub ray_cpus_per_shard: u32,
+    /// GPUs each shard task asks for.
+    #[arg(long, default_value_t = 0.0)]
+    pub ray_gpus_per_shard: f64,
+    /// Retries of a failed shard task.
+    #[arg(long, default_value_t = 3)]
+    pub ray_max_retries: u32,
+}
+
+impl RayArgs {
+    /// The Ray executor these flags describe.
+    pub fn executor(&self) -> std::result::Result<astrolab_pipeline::ray::Ray, PipelineError> {
+        let Some(addr) = &self.ray_address else {
+            return Err(PipelineError::Failed(anyhow::Error::new(UsageError(
+                "--executor ray needs --ray-address http://HEAD:8265 (or ASTROLAB_RAY_ADDRESS)"
+                    .into(),
+            ))));
+        };
+        let program = match &self.ray_program {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| PipelineError::Executor(format!("finding astrolab: {e}")))?,
+        };
+        let mut r = astrolab_pipeline::ray::Ray::new(addr.clone(), program);
+        r.python = self.ray_python.clone();
+        r.cpus_per_shard = self.ray_cpus_per_shard.max(1);
+        r.gpus_per_shard = self.ray_gpus_per_shard;
+        r.max_retries = self.ray_max_retries;
+        Ok(r)
+    }
 }
 
 /// `--events`.
@@ -69,6 +120,8 @@ pub enum ExecutorKind {
     InProcess,
     /// A child `astrolab run` process.
     Subprocess,
+    /// A Ray job on a cluster (--ray-address): one task per shard.
+    Ray,
 }
 
 /// Runs `astrolab run`.
@@ -111,7 +164,11 @@ pub fn run(cfg: &Config, a: &RunArgs) -> Result<()> {
     };
     let mut ctx = crate::progress::ctx_with(cfg, sink)?;
     ctx.threads = a.threads;
-    let outcome = execute(a.executor, &def, &params, out_dir, &ctx).map_err(anyhow::Error::from)?;
+    let outcome = match a.executor {
+        ExecutorKind::Ray => a.ray.executor().and_then(|r| r.execute(&def, &params, out_dir, &ctx)),
+        k => execute(k, &def, &params, out_dir, &ctx),
+    }
+    .map_err(anyhow::Error::from)?;
     if a.events == EventsFormat::Human {
         eprintln!("manifest: {}", outcome.manifest_path.display());
     }
@@ -133,6 +190,10 @@ pub fn execute(
                 .map_err(|e| PipelineError::Executor(format!("finding astrolab: {e}")))?;
             Subprocess::new(exe).execute(def, params, out_dir, ctx)
         }
+        ExecutorKind::Ray => Err(PipelineError::Failed(anyhow::Error::new(UsageError(
+            "reproduce a run with the in-process or subprocess executor (the outputs are the same bytes)"
+                .into(),
+        )))),
         ExecutorKind::InProcess => {
             let label = std::env::var("ASTROLAB_EXECUTOR")
                 .ok()

@@ -23,7 +23,7 @@ use super::read::read_rest_frame_threads;
 use crate::context::Ctx;
 use crate::error::{PipelineError, UsageError};
 use crate::params::defs::AnomaliesScoreArgs;
-use crate::pipeline::SinglePipeline;
+use crate::pipeline::Pipeline;
 
 /// Spectra per inference batch.
 const SCORE_BATCH: usize = 256;
@@ -205,68 +205,170 @@ pub fn score_rows(
     Ok(out)
 }
 
-impl SinglePipeline for AnomaliesScore {
+/// One shard of `anomalies score`: up to `--shard-size` TARGETIDs, read,
+/// rest-framed and scored together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreShard {
+    /// The model (resolved when planning, so every shard uses the same).
+    pub model_id: String,
+    /// The targets, in selection order.
+    pub target_ids: Vec<i64>,
+}
+
+/// What one shard gives: its scores (not yet ranked), its skips and how
+/// many of its targets had no spectrum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScorePartial {
+    /// The model that scored them.
+    pub model_id: String,
+    /// Scored spectra (rank 0 until the reduce step).
+    pub scores: Vec<AnomalyScore>,
+    /// Spectra that could not be scored.
+    pub skips: Vec<AnomalySkip>,
+    /// Targets without a spectrum in the store.
+    pub missing: usize,
+}
+
+/// The model of a shard, loaded from its registry entry.
+fn load_registered(
+    store: &mut astrolab_store::Store,
+    model_id: &str,
+) -> Result<LoadedModel, PipelineError> {
+    let entry = pick_model(store, Some(model_id))?;
+    let dir = model_dir_of(&entry)?;
+    let (card, forest, vae) = dir.load()?;
+    if card.model_id != entry.model_id {
+        return Err(usage(format!(
+            "{} holds model {}, not the registered {}",
+            dir.0.display(),
+            card.model_id,
+            entry.model_id
+        )));
+    }
+    Ok(LoadedModel {
+        entry,
+        dir,
+        card,
+        forest,
+        vae,
+    })
+}
+
+impl Pipeline for AnomaliesScore {
     type Params = AnomaliesScoreArgs;
+    type Shard = ScoreShard;
+    type Partial = ScorePartial;
     type Output = ScoreOutput;
 
-    fn run(&self, ctx: &Ctx, a: &AnomaliesScoreArgs) -> Result<ScoreOutput, PipelineError> {
+    /// Resolves (and, for `--model-dir`, registers) the model once, then
+    /// cuts the selection into shards of `--shard-size` TARGETIDs.
+    fn plan(&self, ctx: &Ctx, a: &AnomaliesScoreArgs) -> Result<Vec<ScoreShard>, PipelineError> {
         if a.shard_size == 0 {
             return Err(usage("--shard-size must be at least 1".into()));
         }
         let mut store = ctx.open_store()?;
-        let LoadedModel {
-            entry: model,
-            card,
-            forest,
-            vae,
-            ..
-        } = load_model(&mut store, a.model.as_deref(), a.model_dir.as_deref())?;
+        let model = load_model(&mut store, a.model.as_deref(), a.model_dir.as_deref())?;
         let ids = store
             .select_target_ids(&a.select, &[])
             .map_err(|e| PipelineError::Store(format!("--select {:?}", a.select), Box::new(e)))?;
+        Ok(ids
+            .chunks(a.shard_size)
+            .map(|c| ScoreShard {
+                model_id: model.entry.model_id.clone(),
+                target_ids: c.to_vec(),
+            })
+            .collect())
+    }
+
+    fn run_shard(
+        &self,
+        ctx: &Ctx,
+        _: &AnomaliesScoreArgs,
+        shard: &ScoreShard,
+    ) -> Result<ScorePartial, PipelineError> {
+        let mut store = ctx.open_store()?;
+        let LoadedModel {
+            card, forest, vae, ..
+        } = load_registered(&mut store, &shard.model_id)?;
         let mut pre = Preprocessor::default();
         pre.z_min = card.z_range[0];
         pre.z_max = card.z_range[1];
-        let mut scores: Vec<AnomalyScore> = Vec::new();
-        let mut skips: Vec<AnomalySkip> = Vec::new();
-        let mut missing = 0;
-        let n_shards = ids.len().div_ceil(a.shard_size);
-        // Encoding a shard is split over the threads; the scores do not
+        // Encoding is split over the shard's threads; the scores do not
         // depend on how many (astrolab_anomaly::score::score_threads).
         let threads = ctx
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        for (k, shard) in ids.chunks(a.shard_size).enumerate() {
-            ctx.check_cancelled()?;
-            let s = read_rest_frame_threads(&mut store, shard, &pre, threads)?;
-            missing += s.missing;
-            skips.extend(s.skipped.iter().map(|(t, f, why)| AnomalySkip {
+        let s = read_rest_frame_threads(&mut store, &shard.target_ids, &pre, threads)?;
+        let mut skips: Vec<AnomalySkip> = s
+            .skipped
+            .iter()
+            .map(|(t, f, why)| AnomalySkip {
                 target_id: *t,
                 file_id: *f,
                 reason: why.clone(),
-            }));
-            let rows = score_rows(&card, &forest, &vae, &s.dataset, threads)?;
-            for (i, r) in rows.into_iter().enumerate() {
-                let t = s.dataset.ids[i];
-                match r {
-                    None => skips.push(AnomalySkip {
-                        target_id: t,
-                        file_id: s.file_ids[i],
-                        reason: "no_observed_pixels".into(),
-                    }),
-                    Some(r) => scores.push(AnomalyScore {
-                        target_id: t,
-                        file_id: s.file_ids[i],
-                        z: s.z[i],
-                        latent: r.latent,
-                        recon_chi2: r.recon_chi2,
-                        iso_score: r.iso_score,
-                        anomaly_score: r.anomaly_score,
-                        rank: 0,
-                    }),
-                }
+            })
+            .collect();
+        let mut scores = Vec::new();
+        let rows = score_rows(&card, &forest, &vae, &s.dataset, threads)?;
+        for (i, r) in rows.into_iter().enumerate() {
+            let t = s.dataset.ids[i];
+            match r {
+                None => skips.push(AnomalySkip {
+                    target_id: t,
+                    file_id: s.file_ids[i],
+                    reason: "no_observed_pixels".into(),
+                }),
+                Some(r) => scores.push(AnomalyScore {
+                    target_id: t,
+                    file_id: s.file_ids[i],
+                    z: s.z[i],
+                    latent: r.latent,
+                    recon_chi2: r.recon_chi2,
+                    iso_score: r.iso_score,
+                    anomaly_score: r.anomaly_score,
+                    rank: 0,
+                }),
             }
-            ctx.progress("scoring", (k + 1) as u64, n_shards as u64);
+        }
+        Ok(ScorePartial {
+            model_id: shard.model_id.clone(),
+            scores,
+            skips,
+            missing: s.missing,
+        })
+    }
+
+    /// Ranks over every shard's scores, writes the catalog and the store.
+    fn reduce(
+        &self,
+        ctx: &Ctx,
+        a: &AnomaliesScoreArgs,
+        partials: Vec<ScorePartial>,
+    ) -> Result<ScoreOutput, PipelineError> {
+        let mut store = ctx.open_store()?;
+        let model = match partials.first() {
+            Some(p) => {
+                if let Some(q) = partials.iter().find(|q| q.model_id != p.model_id) {
+                    return Err(PipelineError::Executor(format!(
+                        "shards were scored with two models ({} and {})",
+                        p.model_id, q.model_id
+                    )));
+                }
+                load_registered(&mut store, &p.model_id)?
+            }
+            // Nothing selected: the model the parameters name.
+            None => load_model(&mut store, a.model.as_deref(), a.model_dir.as_deref())?,
+        };
+        let LoadedModel {
+            entry: model, card, ..
+        } = model;
+        let mut scores: Vec<AnomalyScore> = Vec::new();
+        let mut skips: Vec<AnomalySkip> = Vec::new();
+        let mut missing = 0;
+        for p in partials {
+            scores.extend(p.scores);
+            skips.extend(p.skips);
+            missing += p.missing;
         }
         // Rank: highest score first, ties by TARGETID.
         scores.sort_by(|x, y| {

@@ -3,9 +3,11 @@
 //! R_VOID_NORM per galaxy and algorithm, written to the store
 //! ([`astrolab_voids::membership`] decides; this module reads and writes).
 //!
-//! One pipeline, not one shard per catalog: every catalog is classified
-//! against the same galaxy list, read once, and the store's membership
-//! writes are serial anyway.
+//! One shard per catalog: each reads the galaxy list and classifies it
+//! against its catalog (so catalogs run on threads here, or as tasks of a
+//! cluster executor); the reduce step writes the rows to the store, one
+//! catalog after another in the order given (the store's writes are
+//! serial).
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +25,7 @@ use super::galaxies::{read_galaxy_file, read_galaxy_table, Galaxies};
 use crate::context::Ctx;
 use crate::error::{PipelineError, UsageError};
 use crate::params::defs::ClassifyArgs;
-use crate::pipeline::SinglePipeline;
+use crate::pipeline::Pipeline;
 
 /// The membership pipeline.
 #[derive(Debug, Default, Clone, Copy)]
@@ -219,11 +221,40 @@ fn catalog_paths(
     Ok(paths)
 }
 
-impl SinglePipeline for Classify {
+/// One shard of `voids classify`: one void catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogShard {
+    /// The catalog file.
+    pub path: PathBuf,
+    /// Its registry id, when it was ingested.
+    pub file_id: Option<i64>,
+}
+
+/// What classifying against one catalog gives: the rows for the store and
+/// the counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogPartial {
+    /// Which catalog.
+    pub key: MembershipKey,
+    /// One row per galaxy.
+    pub rows: MembershipRows,
+    /// Counts.
+    pub counts: CatalogCounts,
+    /// Galaxies read, and from where.
+    pub galaxies: usize,
+    /// Where they came from.
+    pub source: String,
+}
+
+impl Pipeline for Classify {
     type Params = ClassifyArgs;
+    type Shard = CatalogShard;
+    type Partial = CatalogPartial;
     type Output = ClassifyOutput;
 
-    fn run(&self, ctx: &Ctx, args: &ClassifyArgs) -> Result<ClassifyOutput, PipelineError> {
+    /// One shard per catalog, in the order given (`--catalog`s, then
+    /// `--run`s).
+    fn plan(&self, ctx: &Ctx, args: &ClassifyArgs) -> Result<Vec<CatalogShard>, PipelineError> {
         if args.catalogs.is_empty() && args.runs.is_empty() {
             return Err(anyhow::Error::from(UsageError(
                 "voids classify: give --catalog FILE or --run FILE_ID".into(),
@@ -232,30 +263,68 @@ impl SinglePipeline for Classify {
         }
         let mut store = ctx.open_store()?;
         let files = store.raw_files().map_err(anyhow::Error::from)?;
-        let paths = catalog_paths(&files, args)?;
+        Ok(catalog_paths(&files, args)?
+            .into_iter()
+            .map(|(path, file_id)| CatalogShard { path, file_id })
+            .collect())
+    }
+
+    /// Reads the galaxies and classifies them against the shard's catalog.
+    fn run_shard(
+        &self,
+        ctx: &Ctx,
+        args: &ClassifyArgs,
+        shard: &CatalogShard,
+    ) -> Result<CatalogPartial, PipelineError> {
+        let mut store = ctx.open_store()?;
+        let files = store.raw_files().map_err(anyhow::Error::from)?;
         let g = load_galaxies(&mut store, &files, args)?;
         if g.target_id.is_empty() {
             return Err(
                 anyhow::anyhow!("{}: no galaxies to classify (empty catalog)", g.source).into(),
             );
         }
+        let (mut key, rows, counts, _) = classify_file(&shard.path, &g, args)?;
+        key.file_id = shard.file_id;
+        Ok(CatalogPartial {
+            key,
+            rows,
+            counts,
+            galaxies: g.target_id.len(),
+            source: g.source,
+        })
+    }
+
+    /// Writes each catalog's rows to the store, in the order given (the
+    /// store's membership writes are serial).
+    fn reduce(
+        &self,
+        ctx: &Ctx,
+        args: &ClassifyArgs,
+        partials: Vec<CatalogPartial>,
+    ) -> Result<ClassifyOutput, PipelineError> {
+        let mut store = ctx.open_store()?;
+        let (galaxies, source) = partials
+            .first()
+            .map(|p| (p.galaxies, p.source.clone()))
+            .unwrap_or_default();
+        let n = partials.len();
         let mut all = Vec::new();
-        for (i, (p, file_id)) in paths.iter().enumerate() {
+        for (i, p) in partials.into_iter().enumerate() {
             ctx.check_cancelled()?;
-            let (mut key, rows, mut counts, _) = classify_file(p, &g, args)?;
-            key.file_id = *file_id;
+            let mut counts = p.counts;
             let t0 = std::time::Instant::now();
             store
-                .write_void_membership(&key, &rows, &mut Progress::none())
+                .write_void_membership(&p.key, &p.rows, &mut Progress::none())
                 .map_err(anyhow::Error::from)?;
             counts.seconds_store = t0.elapsed().as_secs_f64();
             all.push(counts);
-            ctx.progress("catalogs", i as u64 + 1, paths.len() as u64);
+            ctx.progress("catalogs", i as u64 + 1, n as u64);
         }
         if args.json {
             ctx.info(serde_json::to_string_pretty(&all).map_err(anyhow::Error::from)?);
         } else {
-            ctx.info(format!("galaxies: {} ({})", g.target_id.len(), g.source));
+            ctx.info(format!("galaxies: {galaxies} ({source})"));
             ctx.info(format!(
                 "{:<11} {:<4} {:>9} {:>9} {:>9} {:>9} {:>9}  catalog",
                 "algorithm", "cap", "galaxies", "wall(0)", "void(1)", "edge(2)", "out(9)"
@@ -277,9 +346,16 @@ impl SinglePipeline for Classify {
             }
         }
         Ok(ClassifyOutput {
-            galaxies: g.target_id.len(),
-            source: g.source,
+            galaxies,
+            source,
             catalogs: all,
         })
+    }
+
+    /// Every shard reads the galaxies; two at a time keeps memory at two
+    /// copies of the galaxy list on a laptop (a cluster runs one per
+    /// task anyway).
+    fn max_parallel_shards(&self) -> Option<usize> {
+        Some(2)
     }
 }
