@@ -15,8 +15,8 @@ use crate::params::defs::{
     AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesTrainArgs, ClassifyArgs, CompareArgs,
     ConeArgs, DemoDataArgs, FindArgs, IngestArgs, ProcessArgs, RotationArgs, SpectraBuildArgs,
 };
-use crate::pipeline::ShardOps;
 use crate::params::{parse_json, resolved, specs, to_args, ParamError, ParamSpec};
+use crate::pipeline::ShardOps;
 
 /// Parameters checked through a pipeline's declaration: the argument list
 /// (after the CLI words) and the resolved parameters, defaults included.

@@ -226,6 +226,8 @@ pub struct ShardOps {
     /// Resolved parameters and every partial, in shard order, in; the
     /// typed output as JSON out.
     pub reduce: fn(&Ctx, &Value, Vec<Value>) -> Result<Value, PipelineError>,
+    /// How many shards may run at once ([`Pipeline::max_parallel_shards`]).
+    pub max_parallel: fn() -> Option<usize>,
 }
 
 impl ShardOps {
@@ -235,6 +237,7 @@ impl ShardOps {
             plan: plan_json::<P>,
             run_shard: run_shard_json::<P>,
             reduce: reduce_json::<P>,
+            max_parallel: || P::default().max_parallel_shards(),
         }
     }
 }
@@ -252,7 +255,10 @@ fn from_json<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, PipelineErr
     })
 }
 
-fn plan_json<P: Pipeline + Default>(ctx: &Ctx, params: &Value) -> Result<Vec<Value>, PipelineError> {
+fn plan_json<P: Pipeline + Default>(
+    ctx: &Ctx,
+    params: &Value,
+) -> Result<Vec<Value>, PipelineError> {
     let p: P::Params = parse_json(params)?;
     P::default()
         .plan(ctx, &p)?

@@ -400,7 +400,9 @@ mod tests {
     fn passwords_never_travel_in_the_job() {
         assert!(url_has_password("postgres://lab:secret@db:5432/astrolab"));
         assert!(url_has_password("host=db user=lab password=secret"));
-        assert!(!url_has_password("postgres://postgres@127.0.0.1:5432/astrolab"));
+        assert!(!url_has_password(
+            "postgres://postgres@127.0.0.1:5432/astrolab"
+        ));
         assert!(!url_has_password("postgres://127.0.0.1:5432/astrolab"));
     }
 
@@ -417,7 +419,10 @@ mod tests {
     #[test]
     fn log_lines_become_events_and_errors() {
         let sink = std::sync::Arc::new(crate::context::Collect::default());
-        let ctx = Ctx::new(astrolab_store::StoreConfig::sqlite("/nonexistent"), sink.clone());
+        let ctx = Ctx::new(
+            astrolab_store::StoreConfig::sqlite("/nonexistent"),
+            sink.clone(),
+        );
         let mut f = Followed::default();
         let log = "hello\nASTROLAB_EVENT {\"event\":\"progress\",\"stage\":\"shards\",\"done\":1,\"total\":2}\nASTROLAB_ERROR shard 1: boom\npart";
         f.take(log, &ctx);

@@ -111,18 +111,23 @@ def main():
            "--params", os.path.join(args.staging, "params.json"),
            "--out-dir", args.out_dir, "--plan", plan, "--events", "json"], "planning")
     with open(plan) as f:
-        n = len(json.load(f)["shards"])
+        planned = json.load(f)
+    n = len(planned["shards"])
+    # Pipelines whose shards share a store transaction or a file say how
+    # many may run at once; the rest are submitted all together.
+    window = planned.get("max_parallel") or n
 
     ray.init(address="auto", log_to_driver=False)
     opts = dict(num_cpus=args.cpus_per_shard, max_retries=args.max_retries,
                 retry_exceptions=[ShardFailed])
     if args.gpus_per_shard > 0:
         opts["num_gpus"] = args.gpus_per_shard
-    pending = {
-        run_shard.options(**opts).remote(args.astrolab, args.build, args.pipeline, plan, i,
-                                         parts, args.cpus_per_shard): i
-        for i in range(n)
-    }
+    def submit(i):
+        return run_shard.options(**opts).remote(args.astrolab, args.build, args.pipeline, plan,
+                                                i, parts, args.cpus_per_shard)
+
+    pending = {submit(i): i for i in range(min(window, n))}
+    queued = list(range(len(pending), n))
     emit({"event": "progress", "stage": "shards", "done": 0, "total": n})
     receipts = []
     while pending:
@@ -137,6 +142,9 @@ def main():
                     ray.cancel(r, force=True)
                 fail(f"shard {i}: {cause}")
             emit({"event": "progress", "stage": "shards", "done": len(receipts), "total": n})
+            if queued:
+                j = queued.pop(0)
+                pending[submit(j)] = j
     receipts.sort(key=lambda r: r["index"])
     path = os.path.join(args.staging, "receipts.json")
     with open(path + ".tmp", "w") as f:

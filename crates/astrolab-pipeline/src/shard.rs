@@ -41,6 +41,8 @@ pub struct Plan {
     pub inputs: Vec<FileEntry>,
     /// When planning started (RFC 3339).
     pub start_time: String,
+    /// How many shards may run at once (None: no limit).
+    pub max_parallel: Option<usize>,
     /// The shards, in order.
     pub shards: Vec<Value>,
 }
@@ -76,8 +78,8 @@ fn failed(msg: String) -> PipelineError {
 }
 
 fn write_json<T: Serialize>(path: &Path, t: &T) -> Result<(u64, String), PipelineError> {
-    let bytes = serde_json::to_vec(t)
-        .map_err(|e| failed(format!("{} as JSON: {e}", path.display())))?;
+    let bytes =
+        serde_json::to_vec(t).map_err(|e| failed(format!("{} as JSON: {e}", path.display())))?;
     crate::output::write_file(path, &bytes).map_err(PipelineError::Failed)?;
     Ok((bytes.len() as u64, crate::hash::sha256_bytes(&bytes)))
 }
@@ -133,6 +135,7 @@ pub fn plan(
         start_time: start
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(|e| failed(format!("the start time: {e}")))?,
+        max_parallel: (def.shards.max_parallel)(),
         shards,
     };
     write_json(plan_path, &plan)?;
@@ -188,7 +191,10 @@ pub fn reduce(
     let mut partials = Vec::with_capacity(plan.shards.len());
     for i in 0..plan.shards.len() {
         let Some(r) = receipts.iter().find(|r| r.index == i) else {
-            return Err(failed(format!("shard {i} of {}: no result was reported; run the whole run again", plan.shards.len())));
+            return Err(failed(format!(
+                "shard {i} of {}: no result was reported; run the whole run again",
+                plan.shards.len()
+            )));
         };
         let bytes = std::fs::read(&r.path).map_err(|e| {
             failed(format!(

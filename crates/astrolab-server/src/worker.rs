@@ -90,6 +90,10 @@ pub struct WorkerConfig {
     /// Server metrics to feed (pipeline durations, ingested rows), when
     /// the worker runs inside the server.
     pub metrics: Option<Metrics>,
+    /// A Ray cluster's dashboard (`ASTROLAB_RAY_ADDRESS`): runs go there
+    /// as Ray jobs (astrolab_pipeline::ray) instead of child processes;
+    /// the run directories must be on storage the cluster shares.
+    pub ray_address: Option<String>,
 }
 
 impl WorkerConfig {
@@ -108,6 +112,9 @@ impl WorkerConfig {
             poll: Duration::from_secs(1),
             grace: Duration::from_secs(30),
             metrics: None,
+            ray_address: std::env::var("ASTROLAB_RAY_ADDRESS")
+                .ok()
+                .filter(|a| !a.is_empty()),
         }
     }
 
@@ -482,10 +489,20 @@ async fn execute(
     // --out-dir RUN_DIR --events json` in a child process; its typed
     // events come back on a channel, its manifest lands in the run
     // directory.
+    // With a Ray address, a Ray job instead (same outputs, same manifest).
     use astrolab_pipeline::Executor;
-    let mut exec = astrolab_pipeline::Subprocess::new(&cfg.executable);
-    exec.env = vec![("ASTROLAB_LOG_FORMAT".into(), "human".into())];
-    exec.kill_with_parent = true;
+    let exec: Box<dyn Executor> = match &cfg.ray_address {
+        Some(addr) => Box::new(astrolab_pipeline::ray::Ray::new(
+            addr.clone(),
+            &cfg.executable,
+        )),
+        None => {
+            let mut exec = astrolab_pipeline::Subprocess::new(&cfg.executable);
+            exec.env = vec![("ASTROLAB_LOG_FORMAT".into(), "human".into())];
+            exec.kill_with_parent = true;
+            Box::new(exec)
+        }
+    };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut store = StoreConfig::sqlite(&cfg.home);
     store.database_url = cfg.child_database_url();

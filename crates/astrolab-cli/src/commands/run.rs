@@ -165,7 +165,10 @@ pub fn run(cfg: &Config, a: &RunArgs) -> Result<()> {
     let mut ctx = crate::progress::ctx_with(cfg, sink)?;
     ctx.threads = a.threads;
     let outcome = match a.executor {
-        ExecutorKind::Ray => a.ray.executor().and_then(|r| r.execute(&def, &params, out_dir, &ctx)),
+        ExecutorKind::Ray => a
+            .ray
+            .executor()
+            .and_then(|r| r.execute(&def, &params, out_dir, &ctx)),
         k => execute(k, &def, &params, out_dir, &ctx),
     }
     .map_err(anyhow::Error::from)?;

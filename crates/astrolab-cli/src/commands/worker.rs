@@ -36,6 +36,11 @@ pub struct WorkerArgs {
     /// Store connections this worker opens at most.
     #[arg(long, default_value_t = 2)]
     pub connections: usize,
+    /// Run the queued runs as Ray jobs on this cluster's dashboard
+    /// (http://HEAD:8265) instead of child processes; run directories must
+    /// be on storage the cluster shares.
+    #[arg(long, env = "ASTROLAB_RAY_ADDRESS")]
+    pub ray_address: Option<String>,
 }
 
 fn seconds(v: f64, flag: &str) -> Result<Duration> {
@@ -68,6 +73,9 @@ pub fn run(cfg: &Config, a: &WorkerArgs) -> Result<()> {
     wc.data_roots = cfg.server.data_roots.clone().unwrap_or_default();
     wc.data_roots.extend(a.data_roots.iter().cloned());
     wc.poll = poll;
+    if a.ray_address.is_some() {
+        wc.ray_address = a.ray_address.clone();
+    }
     wc.grace = grace;
     wc.lease_ms = lease.as_millis() as i64;
     wc.heartbeat = (lease / 6).min(Duration::from_secs(5));

@@ -1,0 +1,624 @@
+//! The Ray executor on a real Ray cluster (issue 18): `scripts/test`
+//! installs Ray from PyPI and starts a head (no CPUs: only drivers run
+//! there) and two one-CPU worker nodes on 127.0.0.1, exporting
+//! `ASTROLAB_RAY_ADDRESS` (the dashboard) and `ASTROLAB_RAY_GCS` (to add a
+//! worker node back). With `CI` set and no cluster, the Ray tests fail.
+//!
+//! Shown here: anomaly scoring and void membership sharded over Ray give
+//! the local executor's bytes (outputs and store rows); a worker node
+//! killed mid-run costs retries, not the run; a worker with another build,
+//! a shard that fails, an unreachable cluster and a shard result that
+//! vanished each give a clear error and publish nothing.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use common::{bin, text};
+
+/// The cluster's dashboard, or None outside CI without one.
+fn ray_address() -> Option<String> {
+    match std::env::var("ASTROLAB_RAY_ADDRESS") {
+        Ok(a) if !a.is_empty() => Some(a),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but ASTROLAB_RAY_ADDRESS is not: scripts/test starts the Ray cluster"
+            );
+            eprintln!("skipping: no Ray cluster (ASTROLAB_RAY_ADDRESS); run ./scripts/test");
+            None
+        }
+    }
+}
+
+fn astrolab(home: &Path, args: &[&str]) -> std::process::Output {
+    bin()
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .output()
+        .expect("run astrolab")
+}
+
+fn ok(o: &std::process::Output) -> String {
+    assert_eq!(o.status.code(), Some(0), "{}", text(o));
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn write_params(dir: &Path, name: &str, v: serde_json::Value) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, v.to_string()).unwrap();
+    p
+}
+
+fn run_local(home: &Path, pipeline: &str, params: &Path, out: &Path) {
+    let o = astrolab(
+        home,
+        &[
+            "run",
+            pipeline,
+            "--params",
+            params.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--threads",
+            "1",
+        ],
+    );
+    ok(&o);
+}
+
+fn run_ray(
+    home: &Path,
+    addr: &str,
+    pipeline: &str,
+    params: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        pipeline,
+        "--params",
+        params.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+        "--executor",
+        "ray",
+        "--ray-address",
+        addr,
+    ];
+    args.extend_from_slice(extra);
+    astrolab(home, &args)
+}
+
+fn same_file(a: &Path, b: &Path) {
+    let (x, y) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    assert!(x == y, "{} and {} differ", a.display(), b.display());
+}
+
+/// The executor a run's manifest records (the RO-Crate's `#run` action
+/// carries astrolab's own manifest).
+fn manifest_executor(dir: &Path) -> String {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ro-crate-metadata.json")).unwrap())
+            .unwrap();
+    let run = v["@graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["@id"] == "#run")
+        .unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(run["astrolabManifest"].as_str().unwrap()).unwrap();
+    m["executor"].as_str().unwrap().to_string()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A quickstart home: demo sky, spectral store, a trained anomaly model,
+/// the DESIVAST demo catalogs.
+fn quickstart_home(dir: &Path) -> PathBuf {
+    let home = dir.join("home");
+    let o = astrolab(&home, &["quickstart", "--galaxies", "4000"]);
+    ok(&o);
+    home
+}
+
+/// Kills one Ray worker node (its raylet and so its worker processes):
+/// the newest one, whose socket name has the highest suffix.
+fn kill_a_worker_node() -> u32 {
+    let out = std::process::Command::new("ps")
+        .args(["-eo", "pid=,args="])
+        .output()
+        .unwrap();
+    let mut best: Option<(u32, u32)> = None;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let line = line.trim();
+        let Some((pid, args)) = line.split_once(' ') else {
+            continue;
+        };
+        if !args.contains("/raylet/raylet ") {
+            continue;
+        }
+        // Worker nodes started after the head: sockets/raylet.N.
+        let Some(rest) = args.split("sockets/raylet.").nth(1) else {
+            continue;
+        };
+        let n: u32 = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap_or("")
+            .parse()
+            .unwrap_or(0);
+        let pid: u32 = pid.parse().unwrap();
+        if best.is_none_or(|(bn, _)| n > bn) {
+            best = Some((n, pid));
+        }
+    }
+    let (_, pid) = best.expect("no Ray worker node is running");
+    let st = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    pid
+}
+
+/// Adds a one-CPU worker node back (the cluster the other tests expect).
+fn add_worker_node() {
+    let gcs = std::env::var("ASTROLAB_RAY_GCS").expect("ASTROLAB_RAY_GCS");
+    let o = std::process::Command::new("ray")
+        .args([
+            "start",
+            "--address",
+            &gcs,
+            "--num-cpus",
+            "1",
+            "--disable-usage-stats",
+        ])
+        .output()
+        .expect("ray start");
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn ray_runs_give_the_local_bytes_and_survive_a_lost_worker() {
+    let Some(addr) = ray_address() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let home = quickstart_home(d.path());
+
+    // Anomaly scoring: shards of 20 TARGETIDs, locally on one thread and
+    // as a Ray job; the catalog and the result are the same bytes, and so
+    // are the rows the reduce step writes into the store.
+    let p = write_params(
+        d.path(),
+        "score.json",
+        serde_json::json!({ "shard_size": 20 }),
+    );
+    let (local, ray) = (d.path().join("score-local"), d.path().join("score-ray"));
+    run_local(&home, "anomalies-score", &p, &local);
+    let export = |name: &str| {
+        let f = d.path().join(name);
+        ok(&astrolab(
+            &home,
+            &[
+                "anomalies",
+                "export",
+                "--all",
+                "--format",
+                "csv",
+                "--output",
+                f.to_str().unwrap(),
+            ],
+        ));
+        std::fs::read(f).unwrap()
+    };
+    let stored_local = export("stored-local.csv");
+    let o = run_ray(&home, &addr, "anomalies-score", &p, &ray, &[]);
+    ok(&o);
+    for f in ["anomalies.csv", "result.json"] {
+        same_file(&local.join(f), &ray.join(f));
+    }
+    assert_eq!(
+        entries(&ray),
+        ["anomalies.csv", "result.json", "ro-crate-metadata.json"]
+    );
+    assert_eq!(manifest_executor(&ray), "ray");
+    assert_eq!(manifest_executor(&local), "in-process");
+    assert_eq!(stored_local, export("stored-ray.csv"));
+    let csv = std::fs::read_to_string(ray.join("anomalies.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 439);
+    // No staging directory is left beside the run.
+    assert!(
+        entries(d.path()).iter().all(|n| !n.ends_with(".ray")),
+        "{:?}",
+        entries(d.path())
+    );
+
+    // Void membership: one shard per DESIVAST catalog; the store's rows
+    // after the Ray run are the local run's rows.
+    let cats: Vec<String> = entries(&home.join("demo"))
+        .into_iter()
+        .filter(|n| n.starts_with("DESIVAST_"))
+        .map(|n| home.join("demo").join(n).display().to_string())
+        .collect();
+    assert_eq!(cats.len(), 4);
+    let p = write_params(
+        d.path(),
+        "classify.json",
+        serde_json::json!({ "catalogs": cats }),
+    );
+    let rows = || {
+        ok(&astrolab(
+            &home,
+            &[
+                "query",
+                "sql",
+                "SELECT catalog, target_id, vflag, void_id, r_void_norm, void_edge FROM void_membership ORDER BY catalog, target_id",
+                "--format",
+                "csv",
+            ],
+        ))
+    };
+    run_local(
+        &home,
+        "voids-classify",
+        &p,
+        &d.path().join("classify-local"),
+    );
+    let local_rows = rows();
+    assert_eq!(local_rows.lines().count(), 1 + 16_000);
+    let o = run_ray(
+        &home,
+        &addr,
+        "voids-classify",
+        &p,
+        &d.path().join("classify-ray"),
+        &[],
+    );
+    ok(&o);
+    assert_eq!(local_rows, rows());
+    let counts = |dir: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.path().join(dir).join("result.json")).unwrap(),
+        )
+        .unwrap();
+        for c in v["catalogs"].as_array_mut().unwrap() {
+            let c = c.as_object_mut().unwrap();
+            c.remove("seconds_membership");
+            c.remove("seconds_store");
+        }
+        v
+    };
+    assert_eq!(counts("classify-local"), counts("classify-ray"));
+
+    // A worker node killed mid-run: its shards are retried elsewhere and
+    // the run ends with the same bytes.
+    let p = write_params(
+        d.path(),
+        "score5.json",
+        serde_json::json!({ "shard_size": 5, "no_store": true }),
+    );
+    let (local, ray) = (d.path().join("kill-local"), d.path().join("kill-ray"));
+    run_local(&home, "anomalies-score", &p, &local);
+    let mut child = bin()
+        .arg("--home")
+        .arg(&home)
+        .args([
+            "run",
+            "anomalies-score",
+            "--params",
+            p.to_str().unwrap(),
+            "--out-dir",
+        ])
+        .arg(&ray)
+        .args([
+            "--executor",
+            "ray",
+            "--ray-address",
+            &addr,
+            "--events",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut killed = None;
+    let mut total = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let Ok(ev) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if ev["event"] == "progress" && ev["stage"] == "shards" {
+            total = ev["total"].as_u64().unwrap();
+            if killed.is_none() && ev["done"].as_u64().unwrap() >= 3 {
+                killed = Some(kill_a_worker_node());
+            }
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        killed.is_some(),
+        "the run ended before a worker could be killed"
+    );
+    assert_eq!(total, 88);
+    for f in ["anomalies.csv", "result.json"] {
+        same_file(&local.join(f), &ray.join(f));
+    }
+    add_worker_node();
+}
+
+#[test]
+fn ray_failures_are_clear_and_publish_nothing() {
+    let Some(addr) = ray_address() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let home = quickstart_home(d.path());
+    let p = write_params(
+        d.path(),
+        "score.json",
+        serde_json::json!({ "shard_size": 100, "no_store": true }),
+    );
+
+    // A worker whose astrolab is another build: refused, not retried.
+    let real = env!("CARGO_BIN_EXE_astrolab");
+    let wrapper = d.path().join("astrolab-other");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1 $2\" = \"shard build-id\" ]; then echo 'astrolab 9.9.9 (other, release)'; exit 0; fi\nexec {real} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = d.path().join("mismatch");
+    let o = run_ray(
+        &home,
+        &addr,
+        "anomalies-score",
+        &p,
+        &out,
+        &["--ray-program", wrapper.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("version mismatch: the worker"), "{t}");
+    assert!(t.contains("astrolab 9.9.9 (other, release)"), "{t}");
+    assert!(entries(&out).is_empty(), "{:?}", entries(&out));
+
+    // A shard that fails (a file that is not a void catalog): retried,
+    // then the run fails naming the file; nothing is published.
+    let bogus = home.join("quickstart/spectypes.csv");
+    let p = write_params(
+        d.path(),
+        "bad.json",
+        serde_json::json!({ "catalogs": [bogus], "omega_m": 0.315 }),
+    );
+    let out = d.path().join("failed");
+    let o = run_ray(
+        &home,
+        &addr,
+        "voids-classify",
+        &p,
+        &out,
+        &["--ray-max-retries", "1"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("failed: shard 0: shard 0 on "), "{t}");
+    assert!(t.contains("spectypes.csv"), "{t}");
+    assert!(entries(&out).is_empty(), "{:?}", entries(&out));
+    assert!(entries(d.path()).iter().all(|n| !n.ends_with(".ray")));
+}
+
+#[test]
+fn an_unreachable_cluster_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write_params(d.path(), "p.json", serde_json::json!({ "shard_size": 10 }));
+    let out = d.path().join("out");
+    let o = run_ray(
+        &d.path().join("home"),
+        "http://127.0.0.1:9",
+        "anomalies-score",
+        &p,
+        &out,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("cannot reach the Ray dashboard at http://127.0.0.1:9"),
+        "{t}"
+    );
+    assert!(entries(&out).is_empty());
+    // No address at all: a usage error naming the flag.
+    let o = bin()
+        .env_remove("ASTROLAB_RAY_ADDRESS")
+        .arg("--home")
+        .arg(d.path().join("home"))
+        .args([
+            "run",
+            "anomalies-score",
+            "--params",
+            p.to_str().unwrap(),
+            "--out-dir",
+            d.path().join("o2").to_str().unwrap(),
+            "--executor",
+            "ray",
+        ])
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("--executor ray needs --ray-address"), "{t}");
+}
+
+/// The shard steps without a cluster: a shard result that vanished before
+/// the reduce step is refused naming the shard, and nothing is published.
+#[test]
+fn a_vanished_shard_result_is_refused() {
+    let data =
+        std::env::var("ASTROLAB_SHARED_DATA").unwrap_or_else(|_| "../../../shared/data".into());
+    let salsa = Path::new(&data).join("hline/salsa");
+    if !salsa.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but {} is missing",
+            salsa.display()
+        );
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let out = d.path().join("out");
+    // Ingest of two real catalog files: one shard per file.
+    let files: Vec<String> = [
+        "desi/redrock-test.fits",
+        "desi/redrock-special-dark-27247.fits",
+    ]
+    .iter()
+    .map(|f| Path::new(&data).join(f).display().to_string())
+    .collect();
+    let params = write_params(
+        d.path(),
+        "p.json",
+        serde_json::json!({ "paths": files, "json": true }),
+    );
+    let plan = d.path().join("plan.json");
+    let parts = d.path().join("parts");
+    ok(&astrolab(
+        &home,
+        &[
+            "shard",
+            "plan",
+            "ingest",
+            "--params",
+            params.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--plan",
+            plan.to_str().unwrap(),
+        ],
+    ));
+    let mut receipts = Vec::new();
+    for i in ["0", "1"] {
+        let o = ok(&astrolab(
+            &home,
+            &[
+                "shard",
+                "run",
+                "ingest",
+                "--plan",
+                plan.to_str().unwrap(),
+                "--index",
+                i,
+                "--parts-dir",
+                parts.to_str().unwrap(),
+            ],
+        ));
+        receipts.push(serde_json::from_str::<serde_json::Value>(o.trim()).unwrap());
+    }
+    let rp = d.path().join("receipts.json");
+    std::fs::write(&rp, serde_json::Value::Array(receipts.clone()).to_string()).unwrap();
+    std::fs::remove_file(receipts[1]["path"].as_str().unwrap()).unwrap();
+    let o = astrolab(
+        &home,
+        &[
+            "shard",
+            "reduce",
+            "ingest",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--receipts",
+            rp.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("shard 1: its result"), "{t}");
+    assert!(t.contains("shard-000001.json vanished"), "{t}");
+    assert!(entries(&out).is_empty());
+    // A shard index the plan does not have.
+    let o = astrolab(
+        &home,
+        &[
+            "shard",
+            "run",
+            "ingest",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--index",
+            "2",
+            "--parts-dir",
+            parts.to_str().unwrap(),
+        ],
+    );
+    assert!(text(&o).contains("shard 2: the plan"), "{}", text(&o));
+    // Shard 1 again: ingest reports the file as already loaded, so its
+    // result differs from the receipt, and the reduce step says so.
+    let again = ok(&astrolab(
+        &home,
+        &[
+            "shard",
+            "run",
+            "ingest",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--index",
+            "1",
+            "--parts-dir",
+            parts.to_str().unwrap(),
+        ],
+    ));
+    let o = astrolab(
+        &home,
+        &[
+            "shard",
+            "reduce",
+            "ingest",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--receipts",
+            rp.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        text(&o).contains("changed after the task wrote it"),
+        "{}",
+        text(&o)
+    );
+    assert!(entries(&out).is_empty());
+    // With the new receipt, the reduce step publishes the run.
+    receipts[1] = serde_json::from_str(again.trim()).unwrap();
+    std::fs::write(&rp, serde_json::Value::Array(receipts).to_string()).unwrap();
+    ok(&astrolab(
+        &home,
+        &[
+            "shard",
+            "reduce",
+            "ingest",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--receipts",
+            rp.to_str().unwrap(),
+            "--executor",
+            "test",
+        ],
+    ));
+    assert_eq!(entries(&out), ["result.json", "ro-crate-metadata.json"]);
+}
