@@ -163,8 +163,11 @@ ensure_deploy_tools() {
 #     (below; unknown fields and wrong types fail). No registry this
 #     project reaches ships KubeRay's CRDs; with ASTROLAB_DEPLOY_CRDS=DIR
 #     (CustomResourceDefinition YAML files, e.g. KubeRay's
-#     ray-operator/config/crd/bases) the custom resources are also
-#     validated against those CRDs' full openAPIV3Schema, strictly.
+#     ray-operator/config/crd/bases and prometheus-operator's
+#     example/prometheus-operator-crd) the custom resources are also
+#     validated against those CRDs' full openAPIV3Schema, strictly (done
+#     with KubeRay v1.7.0 and prometheus-operator 0.93.0 when these files
+#     were written).
 #   - any other custom kind fails: there is nothing to validate it with.
 deploy_validate() {
   local ray_version
@@ -284,13 +287,16 @@ def ray_pod_templates(kind, spec):
     return out
 
 
-# --- ServiceMonitor: node + kubernetes-models, and the field names. -------
+# --- ServiceMonitor: node + kubernetes-models, and the field names (those
+# of prometheus-operator 0.93's CRD). ---------------------------------------
 SM_ENDPOINT_KEYS = {"port", "targetPort", "path", "scheme", "interval",
                     "scrapeTimeout", "honorLabels", "honorTimestamps",
                     "relabelings", "metricRelabelings", "params",
                     "authorization", "bearerTokenSecret", "basicAuth",
                     "tlsConfig", "followRedirects", "enableHttp2",
-                    "filterRunning", "proxyUrl", "oauth2"}
+                    "filterRunning", "proxyUrl", "oauth2", "noProxy",
+                    "proxyConnectHeader", "proxyFromEnvironment",
+                    "bearerTokenFile", "trackTimestampsStaleness"}
 SM_SPEC_KEYS = {"jobLabel", "targetLabels", "podTargetLabels", "endpoints",
                 "selector", "namespaceSelector", "sampleLimit",
                 "targetLimit", "labelLimit", "labelNameLengthLimit",
@@ -298,7 +304,8 @@ SM_SPEC_KEYS = {"jobLabel", "targetLabels", "podTargetLabels", "endpoints",
                 "attachMetadata", "scrapeProtocols", "scrapeClass",
                 "selectorMechanism", "bodySizeLimit", "fallbackScrapeProtocol",
                 "convertClassicHistogramsToNHCB", "scrapeClassicHistograms",
-                "nativeHistogramBucketLimit", "nativeHistogramMinBucketFactor"}
+                "nativeHistogramBucketLimit", "nativeHistogramMinBucketFactor",
+                "scrapeNativeHistograms", "serviceDiscoveryRole"}
 service_monitors = []
 
 
