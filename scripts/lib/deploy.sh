@@ -24,6 +24,8 @@
 #     PyPI, in a virtual environment of their own;
 #   - @kubernetes-models/prometheus-operator from npm, the ServiceMonitor
 #     schema (needs node).
+# ASTROLAB_HELM=/path/to/helm uses that helm instead; ASTROLAB_DEPLOY_TOOLS
+# moves the tools' folder.
 # Messages go to stderr; each function returns non-zero on failure.
 
 DEPLOY_HELM_VERSION=v4.1.4
