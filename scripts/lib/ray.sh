@@ -7,8 +7,10 @@
 # listens on 6390, its dashboard (the Job Submission API) on 8275. Sourced
 # by scripts/test, which calls ray_cluster_stop on exit.
 #
-# Exports ASTROLAB_RAY_ADDRESS (dashboard URL) and ASTROLAB_RAY_GCS (the
-# head's address, to add a worker node back).
+# Exports ASTROLAB_TEST_RAY_ADDRESS (dashboard URL) and ASTROLAB_TEST_RAY_GCS
+# (the head's address, to add a worker node back): test-only names, because
+# a server or worker that sees ASTROLAB_RAY_ADDRESS sends its runs to Ray,
+# and the other tests' servers must keep their subprocess executor.
 
 RAY_VERSION=2.60.0
 RAY_PORT=6390
@@ -42,8 +44,8 @@ ray_cluster_start() {
   # The Job API answers once the dashboard is up.
   for i in $(seq 1 60); do
     if curl -fsS "http://127.0.0.1:$RAY_DASHBOARD_PORT/api/version" >/dev/null 2>&1; then
-      export ASTROLAB_RAY_ADDRESS="http://127.0.0.1:$RAY_DASHBOARD_PORT"
-      export ASTROLAB_RAY_GCS="$addr"
+      export ASTROLAB_TEST_RAY_ADDRESS="http://127.0.0.1:$RAY_DASHBOARD_PORT"
+      export ASTROLAB_TEST_RAY_GCS="$addr"
       return 0
     fi
     sleep 1

@@ -1,7 +1,7 @@
 //! The Ray executor on a real Ray cluster (issue 18): `scripts/test`
 //! installs Ray from PyPI and starts a head (no CPUs: only drivers run
 //! there) and two one-CPU worker nodes on 127.0.0.1, exporting
-//! `ASTROLAB_RAY_ADDRESS` (the dashboard) and `ASTROLAB_RAY_GCS` (to add a
+//! `ASTROLAB_TEST_RAY_ADDRESS` (the dashboard) and `ASTROLAB_TEST_RAY_GCS` (to add a
 //! worker node back). With `CI` set and no cluster, the Ray tests fail.
 //!
 //! Shown here: anomaly scoring and void membership sharded over Ray give
@@ -20,14 +20,14 @@ use common::{bin, text};
 
 /// The cluster's dashboard, or None outside CI without one.
 fn ray_address() -> Option<String> {
-    match std::env::var("ASTROLAB_RAY_ADDRESS") {
+    match std::env::var("ASTROLAB_TEST_RAY_ADDRESS") {
         Ok(a) if !a.is_empty() => Some(a),
         _ => {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "CI is set but ASTROLAB_RAY_ADDRESS is not: scripts/test starts the Ray cluster"
+                "CI is set but ASTROLAB_TEST_RAY_ADDRESS is not: scripts/test starts the Ray cluster"
             );
-            eprintln!("skipping: no Ray cluster (ASTROLAB_RAY_ADDRESS); run ./scripts/test");
+            eprintln!("skipping: no Ray cluster (ASTROLAB_TEST_RAY_ADDRESS); run ./scripts/test");
             None
         }
     }
@@ -109,8 +109,8 @@ fn manifest_executor(dir: &Path) -> String {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["@id"] == "#run")
-        .unwrap();
+        .find(|e| e["@type"] == "CreateAction")
+        .unwrap_or_else(|| panic!("no CreateAction in {}: {v}", dir.display()));
     let m: serde_json::Value =
         serde_json::from_str(run["astrolabManifest"].as_str().unwrap()).unwrap();
     m["executor"].as_str().unwrap().to_string()
@@ -178,7 +178,7 @@ fn kill_a_worker_node() -> u32 {
 
 /// Adds a one-CPU worker node back (the cluster the other tests expect).
 fn add_worker_node() {
-    let gcs = std::env::var("ASTROLAB_RAY_GCS").expect("ASTROLAB_RAY_GCS");
+    let gcs = std::env::var("ASTROLAB_TEST_RAY_GCS").expect("ASTROLAB_TEST_RAY_GCS");
     let o = std::process::Command::new("ray")
         .args([
             "start",
@@ -246,6 +246,63 @@ fn ray_runs_give_the_local_bytes_and_survive_a_lost_worker() {
         "{:?}",
         entries(d.path())
     );
+
+    // Through the server: with ASTROLAB_RAY_ADDRESS set, its worker sends
+    // a queued run to Ray as a job, whose tasks act for the submitter.
+    ok(&astrolab(
+        &home,
+        &["user", "add", "rita", "--role", "admin", "--no-password"],
+    ));
+    let token = ok(&astrolab(&home, &["token", "create", "--user", "rita"]))
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut cmd = bin();
+    cmd.env("ASTROLAB_RAY_ADDRESS", &addr)
+        .arg("--home")
+        .arg(&home)
+        .args(["serve", "--bind", "127.0.0.1:0", "--insecure-cookies"]);
+    let (server, http_addr) = common::start_server(cmd);
+    let body = serde_json::json!({ "pipeline": "anomalies-score", "params": { "shard_size": 20 } });
+    let (status, answer) = common::http(
+        &http_addr,
+        "POST",
+        "/api/v1/runs",
+        Some(&token),
+        "application/json",
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(status, 201, "{answer}");
+    let id = serde_json::from_str::<serde_json::Value>(&answer).unwrap()["run_id"]
+        .as_i64()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let run = loop {
+        let (_, r) = common::http(
+            &http_addr,
+            "GET",
+            &format!("/api/v1/runs/{id}"),
+            Some(&token),
+            "application/json",
+            b"",
+        );
+        let v: serde_json::Value = serde_json::from_str(&r).unwrap();
+        if ["succeeded", "failed", "cancelled"].contains(&v["state"].as_str().unwrap_or("")) {
+            break v;
+        }
+        assert!(t0.elapsed().as_secs() < 300, "run {id} did not finish: {v}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let queue_dir = PathBuf::from(run["result"]["run_dir"].as_str().unwrap());
+    same_file(
+        &local.join("anomalies.csv"),
+        &queue_dir.join("anomalies.csv"),
+    );
+    assert_eq!(manifest_executor(&queue_dir), "ray");
+    drop(server);
 
     // Void membership: one shard per DESIVAST catalog; the store's rows
     // after the Ray run are the local run's rows.

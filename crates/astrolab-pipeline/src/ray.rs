@@ -157,14 +157,16 @@ fn url_has_password(url: &str) -> bool {
     }
 }
 
-/// A unique submission id: the server's run id when there is one.
+/// The job's submission id: the run (`astrolab-run-ID-...` for a queued
+/// run, the pipeline's name otherwise), then the submission time and this
+/// process, because Ray refuses a submission id twice and one cluster
+/// serves several stores (whose run ids overlap) and retried attempts.
 fn submission_id(def: &PipelineDef, ctx: &Ctx) -> String {
+    let t = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let pid = std::process::id();
     match ctx.acting_for_run {
-        Some(id) => format!("astrolab-run-{id}"),
-        None => {
-            let t = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-            format!("astrolab-{}-{t}-{}", def.name, std::process::id())
-        }
+        Some(id) => format!("astrolab-run-{id}-{t}-{pid}"),
+        None => format!("astrolab-{}-{t}-{pid}", def.name),
     }
 }
 

@@ -13,6 +13,7 @@ pub fn bin() -> Command {
         "ASTROLAB_DATABASE_URL",
         "ASTROLAB_CONFIG",
         "ASTROLAB_LOG_FORMAT",
+        "ASTROLAB_RAY_ADDRESS",
     ] {
         c.env_remove(k);
     }

@@ -40,20 +40,7 @@ impl SinglePipeline for Cone {
     fn run(&self, ctx: &Ctx, a: &ConeArgs) -> Result<ConeOutput, PipelineError> {
         let mut store = ctx.open_store()?;
         let mut notes = Vec::new();
-        let table = match &a.table {
-            Some(t) => t.clone(),
-            None => default_cone_table(&mut store, &mut notes)?,
-        };
-        let q = ConeQuery {
-            table: table.clone(),
-            ra_deg: a.ra,
-            dec_deg: a.dec,
-            radius_deg: super::angle(&a.radius, "--radius")?,
-            filter: a.filter.clone(),
-            limit: a.limit,
-            exclude_file_ids: Vec::new(),
-        };
-        let t = store.cone(&q).map_err(anyhow::Error::from)?;
+        let (table, t) = cone_table(&mut store, a, &mut notes)?;
         let mut out = ConeOutput {
             table: table.clone(),
             rows: t.rows.len(),
@@ -83,6 +70,31 @@ impl SinglePipeline for Cone {
         emit(ctx, &t, &a.out, "CONE")?;
         Ok(out)
     }
+}
+
+/// The rows of a cone search (what `query cone` prints and the Python
+/// package returns): the table searched (`--table`, else
+/// [`default_cone_table`], noted in `notes`) and its rows, nearest first.
+pub fn cone_table(
+    store: &mut Store,
+    a: &ConeArgs,
+    notes: &mut Vec<String>,
+) -> Result<(String, astrolab_store::ResultTable), PipelineError> {
+    let table = match &a.table {
+        Some(t) => t.clone(),
+        None => default_cone_table(store, notes)?,
+    };
+    let q = ConeQuery {
+        table: table.clone(),
+        ra_deg: a.ra,
+        dec_deg: a.dec,
+        radius_deg: super::angle(&a.radius, "--radius")?,
+        filter: a.filter.clone(),
+        limit: a.limit,
+        exclude_file_ids: Vec::new(),
+    };
+    let t = store.cone(&q).map_err(anyhow::Error::from)?;
+    Ok((table, t))
 }
 
 /// The table a cone search without --table searches: zcatalog, unless it

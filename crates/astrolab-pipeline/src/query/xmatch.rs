@@ -53,26 +53,35 @@ impl SinglePipeline for Xmatch {
     type Output = QueryOutput;
 
     fn run(&self, ctx: &Ctx, a: &XmatchArgs) -> Result<QueryOutput, PipelineError> {
-        let q = XmatchQuery {
-            a: XmatchSide::parse(&a.a),
-            b: XmatchSide::parse(&a.b),
-            radius_deg: super::angle(&a.radius, "--radius")?,
-            direction: match a.direction {
-                DirectionArg::AToB => Direction::AToB,
-                DirectionArg::BToA => Direction::BToA,
-            },
-            mode: if a.all_pairs {
-                XmatchMode::All
-            } else {
-                XmatchMode::Nearest
-            },
-        };
         let mut store = ctx.open_store()?;
-        let t = store.xmatch(&q).map_err(anyhow::Error::from)?;
+        let t = xmatch_table(&mut store, a)?;
         emit(ctx, &t, &a.out, "XMATCH")?;
         Ok(QueryOutput {
             rows: t.rows.len(),
             output: a.out.output.clone(),
         })
     }
+}
+
+/// The rows of a crossmatch (what `query xmatch` prints and the Python
+/// package returns).
+pub fn xmatch_table(
+    store: &mut astrolab_store::Store,
+    a: &XmatchArgs,
+) -> Result<astrolab_store::ResultTable, PipelineError> {
+    let q = XmatchQuery {
+        a: XmatchSide::parse(&a.a),
+        b: XmatchSide::parse(&a.b),
+        radius_deg: super::angle(&a.radius, "--radius")?,
+        direction: match a.direction {
+            DirectionArg::AToB => Direction::AToB,
+            DirectionArg::BToA => Direction::BToA,
+        },
+        mode: if a.all_pairs {
+            XmatchMode::All
+        } else {
+            XmatchMode::Nearest
+        },
+    };
+    Ok(store.xmatch(&q).map_err(anyhow::Error::from)?)
 }
