@@ -123,6 +123,9 @@ pub fn plan(
     plan_path: &Path,
 ) -> Result<Plan, PipelineError> {
     let start = time::OffsetDateTime::now_utc();
+    // The run starts here: its output directory must be new or empty (the
+    // shards of a single-shard pipeline write their outputs into it).
+    let out_dir = &fresh_dir(out_dir)?;
     let resolved = (def.check)(params)?.resolved;
     let inputs = input_entries(def, &resolved, out_dir)?;
     let shards = (def.shards.plan)(ctx, &resolved)?;
@@ -179,7 +182,8 @@ pub fn run_shard(
 
 /// Reads every shard's result in shard order, each checked against its
 /// receipt, reduces, and writes the outputs, `result.json` and the
-/// manifest into the plan's output directory (new or empty).
+/// manifest into the plan's output directory (made by [`plan`]; the shards
+/// of a single-shard pipeline have written their outputs there already).
 pub fn reduce(
     def: &PipelineDef,
     ctx: &Ctx,
@@ -221,7 +225,12 @@ pub fn reduce(
         &time::format_description::well_known::Rfc3339,
     )
     .map_err(|e| failed(format!("{}: start_time: {e}", plan_path.display())))?;
-    let out_dir = fresh_dir(&plan.out_dir)?;
+    let out_dir = std::fs::canonicalize(&plan.out_dir).map_err(|e| {
+        failed(format!(
+            "the run's output directory {}: {e}; is it shared by every machine?",
+            plan.out_dir.display()
+        ))
+    })?;
     let result = (def.shards.reduce)(ctx, &plan.parameters, partials)?;
     finish_run(
         def,

@@ -44,7 +44,11 @@ fn pipeline_err(e: PipelineError) -> PyErr {
 
 fn store_config(home: Option<PathBuf>, database_url: Option<String>) -> StoreConfig {
     let home = home
-        .or_else(|| std::env::var_os("ASTROLAB_HOME").map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("ASTROLAB_HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(|| PathBuf::from("astrolab-data"));
     let mut c = StoreConfig::sqlite(home);
     c.database_url = database_url
@@ -255,8 +259,12 @@ impl Store {
     /// `targetid`, `z`, `ra`, `dec` and the NumPy arrays `wavelength`
     /// (float64, Angstrom), `flux`, `ivar` (float32) and `mask` (uint32),
     /// each taking over the buffer the reader filled (no copy). A TARGETID
-    /// without a spectrum raises ValueError naming it.
+    /// without a spectrum, or asked for twice, raises ValueError naming it.
     fn spectra<'py>(&self, py: Python<'py>, target_ids: Vec<i64>) -> PyResult<Bound<'py, PyList>> {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(t) = target_ids.iter().find(|t| !seen.insert(**t)) {
+            return Err(usage(format!("TARGETID {t} is asked for twice")));
+        }
         let wanted = target_ids.clone();
         let fetched = self.with(py, move |s| {
             astrolab_pipeline::spectra::read::fetch_spectra(s, &wanted)
@@ -274,8 +282,11 @@ impl Store {
                 missing.join(", ")
             )));
         }
+        // In the order asked (the reader goes file by file).
+        let mut by_id: std::collections::HashMap<i64, _> =
+            fetched.into_iter().map(|f| (f.target_id, f)).collect();
         let out = PyList::empty(py);
-        for f in fetched {
+        for f in target_ids.iter().filter_map(|t| by_id.remove(t)) {
             let d = PyDict::new(py);
             d.set_item("targetid", f.target_id)?;
             d.set_item("z", f.z)?;
