@@ -302,6 +302,17 @@ fn ray_runs_give_the_local_bytes_and_survive_a_lost_worker() {
         &queue_dir.join("anomalies.csv"),
     );
     assert_eq!(manifest_executor(&queue_dir), "ray");
+    // The job's log came back into the run's log.
+    let (_, logs) = common::http(
+        &http_addr,
+        "GET",
+        &format!("/api/v1/runs/{id}/logs"),
+        Some(&token),
+        "application/json",
+        b"",
+    );
+    assert!(logs.contains("submitted Ray job astrolab-run-"), "{logs}");
+    assert!(logs.contains("spectra scored with"), "{logs}");
     drop(server);
 
     // Void membership: one shard per DESIVAST catalog; the store's rows
@@ -457,6 +468,66 @@ fn ray_failures_are_clear_and_publish_nothing() {
     assert!(t.contains("version mismatch: the worker"), "{t}");
     assert!(t.contains("astrolab 9.9.9 (other, release)"), "{t}");
     assert!(entries(&out).is_empty(), "{:?}", entries(&out));
+
+    // Cancelling a run stops its Ray job, and the run publishes nothing
+    // (the executor as the server's worker drives it, with a cancel token).
+    {
+        use astrolab_pipeline::{Event, Executor};
+        let sink = std::sync::Arc::new(astrolab_pipeline::context::Collect::default());
+        let ctx =
+            astrolab_pipeline::Ctx::new(astrolab_store::StoreConfig::sqlite(&home), sink.clone());
+        let exec = astrolab_pipeline::ray::Ray::new(addr.clone(), real);
+        let def = astrolab_pipeline::catalog::find("anomalies-score").unwrap();
+        let out = d.path().join("cancelled");
+        let cancel = ctx.cancel.clone();
+        let watcher = {
+            let sink = sink.clone();
+            std::thread::spawn(move || {
+                let t0 = std::time::Instant::now();
+                while t0.elapsed().as_secs() < 300 {
+                    let started = sink.events().iter().any(|e| {
+                        matches!(e, Event::Progress { stage, done, .. } if stage == "shards" && *done >= 2)
+                    });
+                    if started {
+                        cancel.cancel();
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            })
+        };
+        let r = exec.execute(
+            &def,
+            &serde_json::json!({ "shard_size": 5, "no_store": true }),
+            &out,
+            &ctx,
+        );
+        watcher.join().unwrap();
+        assert!(
+            matches!(r, Err(astrolab_pipeline::PipelineError::Cancelled)),
+            "{r:?}"
+        );
+        assert!(entries(&out).is_empty(), "{:?}", entries(&out));
+        // Ray reports the job stopped.
+        let host = addr.trim_start_matches("http://");
+        let t0 = std::time::Instant::now();
+        loop {
+            let (_, body) = common::http(host, "GET", "/api/jobs/", None, "application/json", b"");
+            let jobs: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let job = jobs
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| j["metadata"]["astrolab_out_dir"] == out.display().to_string())
+                .cloned()
+                .expect("the cancelled run's job");
+            if job["status"] == "STOPPED" {
+                break;
+            }
+            assert!(t0.elapsed().as_secs() < 60, "job not stopped: {job}");
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
 
     // A shard that fails (a file that is not a void catalog): retried,
     // then the run fails naming the file; nothing is published.

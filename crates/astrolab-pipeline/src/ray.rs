@@ -328,7 +328,7 @@ impl Ray {
         let status = loop {
             std::thread::sleep(self.poll);
             if ctx.cancel.is_cancelled() {
-                let _ = self.call(agent, "POST", &format!("/api/jobs/{id}/stop"), None);
+                self.stop(agent, id);
                 return Err(PipelineError::Cancelled);
             }
             let job = self.call(agent, "GET", &format!("/api/jobs/{id}"), None)?;
@@ -378,6 +378,30 @@ impl Ray {
                     format!("{} {}", status.1, t.join(" | "))
                 })
             ))),
+        }
+    }
+}
+
+impl Ray {
+    /// Stops the job and waits (up to a minute) until Ray says it ended, so
+    /// that its tasks no longer write when the run's directories are
+    /// cleaned up.
+    fn stop(&self, agent: &ureq::Agent, id: &str) {
+        let _ = self.call(agent, "POST", &format!("/api/jobs/{id}/stop"), None);
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < Duration::from_secs(60) {
+            match self.call(agent, "GET", &format!("/api/jobs/{id}"), None) {
+                Ok(job)
+                    if matches!(
+                        job["status"].as_str(),
+                        Some("STOPPED" | "FAILED" | "SUCCEEDED")
+                    ) =>
+                {
+                    return
+                }
+                Ok(_) => std::thread::sleep(self.poll),
+                Err(_) => return,
+            }
         }
     }
 }

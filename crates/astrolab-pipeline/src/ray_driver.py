@@ -20,8 +20,10 @@ failed); the rest of the job's log is kept as detail.
 """
 
 import argparse
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -59,6 +61,15 @@ def command_error(text):
     return tail(text)
 
 
+def die_with_parent():
+    """In the child: killed when the task's worker dies (a stopped job, a
+    lost node), so no orphaned shard keeps writing (Linux prctl)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @ray.remote
 def run_shard(astrolab, build, pipeline, plan, index, parts, threads):
     host = socket.gethostname()
@@ -71,7 +82,7 @@ def run_shard(astrolab, build, pipeline, plan, index, parts, threads):
     p = subprocess.run(
         [astrolab, "shard", "run", pipeline, "--plan", plan, "--index", str(index),
          "--parts-dir", parts, "--threads", str(threads)],
-        capture_output=True, text=True,
+        capture_output=True, text=True, preexec_fn=die_with_parent,
     )
     if p.returncode != 0:
         raise ShardFailed(f"shard {index} on {host}: {command_error(p.stderr)}")
