@@ -47,6 +47,9 @@ if [ ! -f "$work/ready" ]; then
   touch "$work/ready"
 fi
 printf '{"shard_size": %d, "no_store": true}\n' "$shard" >"$work/score.json"
+# The job's fixed cost (submit, driver start, ray.init, plan, reduce): the
+# same pipeline with nothing selected.
+printf '{"select": "z < -1", "no_store": true}\n' >"$work/empty.json"
 python3 - "$work" <<'PY'
 import glob, json, sys
 w = sys.argv[1]
@@ -94,16 +97,20 @@ for cpus in 1 2; do
     T[$p,ray$cpus]=$(timed "$work/$p-ray$cpus" "$p" --params "$params" --executor ray \
       --ray-address "$dash" --ray-program "$bin")
   done
+  T[fixed,ray$cpus]=$(timed "$work/empty-ray$cpus" anomalies-score --params "$work/empty.json" \
+    --executor ray --ray-address "$dash" --ray-program "$bin")
 done
+T[fixed,local1]=$(timed "$work/empty-local1" anomalies-score --params "$work/empty.json" --threads 1)
 ray stop --force >/dev/null 2>&1 || true
 same "$work/anomalies-score-local1" "$work/anomalies-score-ray1" anomalies.csv
 same "$work/anomalies-score-local1" "$work/anomalies-score-ray2" anomalies.csv
 same "$work/anomalies-score-local1" "$work/anomalies-score-local2" anomalies.csv
 
 shards_score=$(( (n + shard - 1) / shard ))
-python3 - "$shards_score" <<PY
+python3 - "$shards_score" "${T[fixed,ray1]}" "${T[fixed,ray2]}" "${T[fixed,local1]}" <<PY
 import sys
 k = int(sys.argv[1])
+f1, f2, fl = (float(x) for x in sys.argv[2:5])
 T = {
 $(for p in anomalies-score voids-classify; do for m in local1 local2 ray1 ray2; do echo "  ('$p','$m'): ${T[$p,$m]},"; done; done)
 }
@@ -113,4 +120,7 @@ for p in ["anomalies-score", "voids-classify"]:
     l1, l2, r1, r2 = (T[(p, m)] for m in ["local1", "local2", "ray1", "ray2"])
     print(f"{p:<16} {l1:8.2f} {l2:8.2f} {r1:8.2f} {r2:8.2f} {r1 / (2 * r2):9.2f} {l1 / (2 * l2):10.2f} {(r1 - l1) / shards[p]:13.3f}s")
 print(f"(seconds; {k} scoring shards, 4 membership shards; outputs of every run identical)")
+print(f"a run with nothing selected: Ray {f1:.2f} s (1 process), {f2:.2f} s (2 processes), local {fl:.2f} s")
+l1, r1, r2 = T[("anomalies-score", "local1")], T[("anomalies-score", "ray1")], T[("anomalies-score", "ray2")]
+print(f"anomalies-score without the job's fixed cost: Ray efficiency {(r1 - f1) / (2 * (r2 - f2)):.2f}; per-shard time {(r1 - f1) / k:.3f} s on 1 process")
 PY

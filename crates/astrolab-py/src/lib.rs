@@ -255,22 +255,30 @@ impl Store {
         columns(py, &t)
     }
 
-    /// Spectra by TARGETID, in the order asked: a list of dicts with
-    /// `targetid`, `z`, `ra`, `dec` and the NumPy arrays `wavelength`
-    /// (float64, Angstrom), `flux`, `ivar` (float32) and `mask` (uint32),
-    /// each taking over the buffer the reader filled (no copy). A TARGETID
+    /// Spectra by TARGETID in the flat arrays of the pipelines' batch
+    /// reader, each array taking over the reader's buffer (no copy):
+    /// `targetid`, `ra`, `dec`, `z` (one per spectrum, in the index's
+    /// order: by file, then row), `offsets` (spectrum i is
+    /// `offsets[i]:offsets[i+1]` of `flux`, `ivar` (float32) and `mask`
+    /// (uint32)), `grid_of` and `grids` (spectrum i's wavelength,
+    /// Angstrom, is `grids[grid_of[i]]`). Spectra in the lab's per-tile
+    /// files come through the row reader into the same layout. A TARGETID
     /// without a spectrum, or asked for twice, raises ValueError naming it.
-    fn spectra<'py>(&self, py: Python<'py>, target_ids: Vec<i64>) -> PyResult<Bound<'py, PyList>> {
+    fn spectra_batch<'py>(
+        &self,
+        py: Python<'py>,
+        target_ids: Vec<i64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let mut seen = std::collections::HashSet::new();
         if let Some(t) = target_ids.iter().find(|t| !seen.insert(**t)) {
             return Err(usage(format!("TARGETID {t} is asked for twice")));
         }
         let wanted = target_ids.clone();
         let fetched = self.with(py, move |s| {
-            astrolab_pipeline::spectra::read::fetch_spectra(s, &wanted)
-                .map_err(PipelineError::Failed)
+            astrolab_pipeline::spectra::read::fetch_batch(s, &wanted).map_err(PipelineError::Failed)
         })?;
-        let found: std::collections::HashSet<i64> = fetched.iter().map(|f| f.target_id).collect();
+        let (ids, ra, dec, z, offsets, flux, ivar, mask) = fetched.batch.into_parts();
+        let found: std::collections::HashSet<i64> = ids.iter().copied().collect();
         let missing: Vec<String> = target_ids
             .iter()
             .filter(|t| !found.contains(t))
@@ -282,23 +290,24 @@ impl Store {
                 missing.join(", ")
             )));
         }
-        // In the order asked (the reader goes file by file).
-        let mut by_id: std::collections::HashMap<i64, _> =
-            fetched.into_iter().map(|f| (f.target_id, f)).collect();
-        let out = PyList::empty(py);
-        for f in target_ids.iter().filter_map(|t| by_id.remove(t)) {
-            let d = PyDict::new(py);
-            d.set_item("targetid", f.target_id)?;
-            d.set_item("z", f.z)?;
-            d.set_item("ra", f.row.ra)?;
-            d.set_item("dec", f.row.dec)?;
-            d.set_item("wavelength", f.wavelength.into_pyarray(py))?;
-            d.set_item("flux", f.row.flux.into_pyarray(py))?;
-            d.set_item("ivar", f.row.ivar.into_pyarray(py))?;
-            d.set_item("mask", f.row.mask.into_pyarray(py))?;
-            out.append(d)?;
+        let d = PyDict::new(py);
+        d.set_item("targetid", ids.into_pyarray(py))?;
+        d.set_item("ra", ra.into_pyarray(py))?;
+        d.set_item("dec", dec.into_pyarray(py))?;
+        d.set_item("z", z.into_pyarray(py))?;
+        let offsets: Vec<i64> = offsets.into_iter().map(|o| o as i64).collect();
+        d.set_item("offsets", offsets.into_pyarray(py))?;
+        d.set_item("flux", flux.into_pyarray(py))?;
+        d.set_item("ivar", ivar.into_pyarray(py))?;
+        d.set_item("mask", mask.into_pyarray(py))?;
+        let grid_of: Vec<i64> = fetched.grid_of.into_iter().map(|g| g as i64).collect();
+        d.set_item("grid_of", grid_of.into_pyarray(py))?;
+        let grids = PyList::empty(py);
+        for g in fetched.grids {
+            grids.append(g.into_pyarray(py))?;
         }
-        Ok(out)
+        d.set_item("grids", grids)?;
+        Ok(d)
     }
 }
 

@@ -96,7 +96,7 @@ def test_spectra_are_numpy_views_of_the_readers_buffers(home):
     for s in got:
         assert s.flux.dtype == np.float32 and s.ivar.dtype == np.float32 and s.mask.dtype == np.uint32
         assert s.wavelength.dtype == np.float64 and s.wavelength.shape == s.flux.shape == (7781,)
-        # No copy: the array does not own its memory, the Rust buffer does.
+        # No copy: a view into the flat buffer the Rust reader filled.
         assert not s.flux.flags["OWNDATA"] and s.flux.base is not None
     # The peer: the coadd's own B arm, below where the R arm starts, is
     # the spectrum's first pixels exactly.
@@ -112,6 +112,12 @@ def test_spectra_are_numpy_views_of_the_readers_buffers(home):
             np.testing.assert_array_equal(s.flux[:k], h["B_FLUX"].data[row, :k].astype(np.float32))
             np.testing.assert_array_equal(s.ivar[:k], h["B_IVAR"].data[row, :k].astype(np.float32))
     assert store.spectrum(ids[1]).z == pytest.approx(0.007269671851219614, abs=0)
+    # The flat layout: five spectra of 7781 pixels in one buffer each.
+    b = store.spectra_batch(ids)
+    assert b["flux"].shape == (5 * 7781,) and b["offsets"].tolist() == [i * 7781 for i in range(6)]
+    assert b["flux"].base is not None  # the Rust buffer, not a copy
+    assert sorted(b["targetid"].tolist()) == sorted(ids)
+    assert len(b["grids"]) == 3 and sorted(set(b["grid_of"].tolist())) == [0, 1, 2]
     with pytest.raises(ValueError, match="no spectrum in the store for TARGETID 42"):
         store.spectra([ids[0], 42])
     with pytest.raises(ValueError, match="twice"):

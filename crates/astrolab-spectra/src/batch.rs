@@ -132,6 +132,46 @@ impl SpectraBatch {
         }
     }
 
+    /// The batch's arrays, taken whole (a binding hands them to NumPy
+    /// without copying): TARGETID, RA, Dec, z, offsets (`len() + 1`), flux,
+    /// ivar, mask.
+    #[allow(clippy::type_complexity)]
+    pub fn into_parts(
+        self,
+    ) -> (
+        Vec<i64>,
+        Vec<f64>,
+        Vec<f64>,
+        Vec<f64>,
+        Vec<usize>,
+        Vec<f32>,
+        Vec<f32>,
+        Vec<u32>,
+    ) {
+        (
+            self.target_id,
+            self.ra,
+            self.dec,
+            self.z,
+            self.offsets,
+            self.flux,
+            self.ivar,
+            self.mask,
+        )
+    }
+
+    /// Appends one spectrum (a reader of rows filling the flat layout).
+    pub fn push(&mut self, row: &SpectraRow) {
+        self.target_id.push(row.target_id);
+        self.ra.push(row.ra);
+        self.dec.push(row.dec);
+        self.z.push(row.z);
+        self.flux.extend_from_slice(&row.flux);
+        self.ivar.extend_from_slice(&row.ivar);
+        self.mask.extend_from_slice(&row.mask);
+        self.offsets.push(self.flux.len());
+    }
+
     /// Number of spectra.
     pub fn len(&self) -> usize {
         self.target_id.len()

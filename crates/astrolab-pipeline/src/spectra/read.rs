@@ -51,6 +51,72 @@ pub fn fetch_spectra(store: &mut Store, target_ids: &[i64]) -> Result<Vec<Fetche
     Ok(out)
 }
 
+/// Many spectra in the flat arrays of the pipelines' batch reader
+/// ([`astrolab_spectra::read_many_into`]: files in parallel, hot copies
+/// when fresh), with each spectrum's wavelength grid as an index into
+/// `grids` (one per file: its spectra share it).
+pub struct FetchedBatch {
+    /// The spectra, in the index's order (by file, then row).
+    pub batch: astrolab_spectra::SpectraBatch,
+    /// Per spectrum, which of `grids` is its wavelength.
+    pub grid_of: Vec<usize>,
+    /// Wavelength grids, Angstrom.
+    pub grids: Vec<Vec<f64>>,
+}
+
+/// [`fetch_spectra`] through the batch reader. When a spectrum is in one
+/// of the lab's per-tile files (read row by row, each row with its own
+/// grid), the row reader fills the same layout. Targets without a spectrum
+/// are absent.
+pub fn fetch_batch(store: &mut Store, target_ids: &[i64]) -> Result<FetchedBatch> {
+    match fetch_batch_parquet(store, target_ids)? {
+        Some(b) => Ok(b),
+        None => {
+            let rows = fetch_spectra(store, target_ids)?;
+            let mut batch = astrolab_spectra::SpectraBatch::new();
+            let mut grids = Vec::with_capacity(rows.len());
+            for f in rows {
+                batch.push(&f.row);
+                grids.push(f.wavelength);
+            }
+            Ok(FetchedBatch {
+                batch,
+                grid_of: (0..grids.len()).collect(),
+                grids,
+            })
+        }
+    }
+}
+
+fn fetch_batch_parquet(store: &mut Store, target_ids: &[i64]) -> Result<Option<FetchedBatch>> {
+    let located = store.locate_spectra(target_ids)?;
+    let mut grids: Vec<Vec<f64>> = Vec::new();
+    let mut grid_of = Vec::with_capacity(located.len());
+    let mut last: Option<&str> = None;
+    for l in &located {
+        if last != Some(l.path.as_str()) {
+            if super::is_lab_file(store, &l.path)? {
+                return Ok(None);
+            }
+            let f = astrolab_spectra::SpectraFile::open(Path::new(&l.path))
+                .with_context(|| format!("reading {}", l.path))?;
+            grids.push(f.wavelength());
+            last = Some(l.path.as_str());
+        }
+        grid_of.push(grids.len() - 1);
+    }
+    let wanted: Vec<(&Path, usize)> = located
+        .iter()
+        .map(|l| (Path::new(&l.path), l.row))
+        .collect();
+    let batch = astrolab_spectra::read_batch(&wanted)?;
+    Ok(Some(FetchedBatch {
+        batch,
+        grid_of,
+        grids,
+    }))
+}
+
 /// The spectra of `target_ids` (`spectra get`); every one must be in the
 /// store.
 pub fn get(store: &mut Store, target_ids: &[i64]) -> Result<Vec<Fetched>> {

@@ -133,10 +133,31 @@ class Store:
         return _arrow(self._s.sql(query))
 
     def spectra(self, targetids: Sequence[int]) -> List[Spectrum]:
-        """Spectra by TARGETID, in the order asked. The arrays take over the
-        reader's buffers (no copy). ValueError names a TARGETID without a
-        spectrum."""
-        return [Spectrum(**d) for d in self._s.spectra([int(t) for t in targetids])]
+        """Spectra by TARGETID, in the order asked. Each array is a view
+        into one flat buffer the batch reader filled (no copy per
+        spectrum; spectra of one file share one wavelength array).
+        ValueError names a TARGETID without a spectrum or asked twice."""
+        b = self.spectra_batch(targetids)
+        pos = {int(t): i for i, t in enumerate(b["targetid"].tolist())}
+        off = b["offsets"].tolist()
+        grid_of = b["grid_of"].tolist()
+        ra, dec, z = b["ra"].tolist(), b["dec"].tolist(), b["z"].tolist()
+        flux, ivar, mask, grids = b["flux"], b["ivar"], b["mask"], b["grids"]
+        out = []
+        for t in targetids:
+            i = pos[int(t)]
+            a, e = off[i], off[i + 1]
+            out.append(Spectrum(int(t), z[i], ra[i], dec[i], grids[grid_of[i]], flux[a:e], ivar[a:e], mask[a:e]))
+        return out
+
+    def spectra_batch(self, targetids: Sequence[int]) -> Dict[str, Any]:
+        """Spectra by TARGETID as the pipelines' batch reader lays them out,
+        for vectorised work: `targetid`, `ra`, `dec`, `z` (one per spectrum,
+        by file then row), `offsets` (spectrum i is `offsets[i]:offsets[i +
+        1]` of the flat `flux`, `ivar`, `mask`), `grid_of` and `grids`
+        (spectrum i's wavelength is `grids[grid_of[i]]`). NumPy arrays that
+        took over the reader's buffers (no copy)."""
+        return self._s.spectra_batch([int(t) for t in targetids])
 
     def spectrum(self, targetid: int) -> Spectrum:
         """One spectrum by TARGETID."""
