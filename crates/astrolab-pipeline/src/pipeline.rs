@@ -221,11 +221,13 @@ impl<T: SinglePipeline> Pipeline for T {
 pub struct ShardOps {
     /// Resolved parameters in, the shards out.
     pub plan: fn(&Ctx, &Value) -> Result<Vec<Value>, PipelineError>,
-    /// Resolved parameters and one shard in, its partial result out.
-    pub run_shard: fn(&Ctx, &Value, &Value) -> Result<Value, PipelineError>,
-    /// Resolved parameters and every partial, in shard order, in; the
-    /// typed output as JSON out.
-    pub reduce: fn(&Ctx, &Value, Vec<Value>) -> Result<Value, PipelineError>,
+    /// Resolved parameters and one shard in, its partial result out, as
+    /// JSON bytes (written straight from the typed partial: no JSON tree
+    /// of a million-row partial is ever built).
+    pub run_shard: fn(&Ctx, &Value, &Value) -> Result<Vec<u8>, PipelineError>,
+    /// Resolved parameters and every partial (JSON bytes), in shard order,
+    /// in; the typed output as JSON out.
+    pub reduce: fn(&Ctx, &Value, Vec<Vec<u8>>) -> Result<Value, PipelineError>,
     /// How many shards may run at once ([`Pipeline::max_parallel_shards`]).
     pub max_parallel: fn() -> Option<usize>,
 }
@@ -271,22 +273,30 @@ fn run_shard_json<P: Pipeline + Default>(
     ctx: &Ctx,
     params: &Value,
     shard: &Value,
-) -> Result<Value, PipelineError> {
+) -> Result<Vec<u8>, PipelineError> {
     let p: P::Params = parse_json(params)?;
     let s: P::Shard = from_json("the shard", shard.clone())?;
-    to_json("the partial result", &P::default().run_shard(ctx, &p, &s)?)
+    let partial = P::default().run_shard(ctx, &p, &s)?;
+    serde_json::to_vec(&partial)
+        .map_err(|e| PipelineError::Failed(anyhow::anyhow!("the partial result as JSON: {e}")))
 }
 
 fn reduce_json<P: Pipeline + Default>(
     ctx: &Ctx,
     params: &Value,
-    partials: Vec<Value>,
+    partials: Vec<Vec<u8>>,
 ) -> Result<Value, PipelineError> {
     let p: P::Params = parse_json(params)?;
     let parts = partials
         .into_iter()
         .enumerate()
-        .map(|(i, v)| from_json(&format!("the partial result of shard {i}"), v))
+        .map(|(i, b)| {
+            serde_json::from_slice(&b).map_err(|e| {
+                PipelineError::Executor(format!(
+                    "the partial result of shard {i}: not what this build of astrolab reads ({e}); are the driver and the workers the same version?"
+                ))
+            })
+        })
         .collect::<Result<Vec<P::Partial>, _>>()?;
     ctx.check_cancelled()?;
     to_json("the output", &P::default().reduce(ctx, &p, parts)?)

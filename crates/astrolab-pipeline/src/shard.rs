@@ -171,7 +171,8 @@ pub fn run_shard(
     std::fs::create_dir_all(parts_dir)
         .map_err(|e| failed(format!("creating {}: {e}", parts_dir.display())))?;
     let path = part_path(parts_dir, index);
-    let (bytes, sha256) = write_json(&path, &partial)?;
+    crate::output::write_file(&path, &partial).map_err(PipelineError::Failed)?;
+    let (bytes, sha256) = (partial.len() as u64, crate::hash::sha256_bytes(&partial));
     Ok(Receipt {
         index,
         path,
@@ -216,9 +217,7 @@ pub fn reduce(
                 r.sha256
             )));
         }
-        let v: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| failed(format!("shard {i}: {} is not JSON: {e}", r.path.display())))?;
-        partials.push(v);
+        partials.push(bytes);
     }
     let start = time::OffsetDateTime::parse(
         &plan.start_time,
