@@ -213,6 +213,10 @@ impl<T: SinglePipeline> Pipeline for T {
     }
 }
 
+/// The reduce step over JSON: resolved parameters and every shard's
+/// partial result (JSON bytes, in shard order) in, the output as JSON out.
+pub type ReduceFn = fn(&Ctx, &Value, Vec<Vec<u8>>) -> Result<Value, PipelineError>;
+
 /// A pipeline's plan, shards and reduce over JSON: what a cluster
 /// executor calls on the machines it runs on (`astrolab shard plan|run|
 /// reduce`). Shards and partials travel as JSON; run in shard order, the
@@ -227,7 +231,7 @@ pub struct ShardOps {
     pub run_shard: fn(&Ctx, &Value, &Value) -> Result<Vec<u8>, PipelineError>,
     /// Resolved parameters and every partial (JSON bytes), in shard order,
     /// in; the typed output as JSON out.
-    pub reduce: fn(&Ctx, &Value, Vec<Vec<u8>>) -> Result<Value, PipelineError>,
+    pub reduce: ReduceFn,
     /// How many shards may run at once ([`Pipeline::max_parallel_shards`]).
     pub max_parallel: fn() -> Option<usize>,
 }
