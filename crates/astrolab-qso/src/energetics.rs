@@ -117,7 +117,8 @@ pub fn q_h_per_l_nu(wavelength_a: f64) -> f64 {
 /// Q_H / (ν L_ν) at 1 Ryd of the MF87 continuum (photons per erg): what
 /// Cloudy prints as `Ion pht flx` over `nuJnu(912A)`.
 pub fn q_h_per_nu_l_nu_1ryd() -> f64 {
-    mf87_ionising_integral() / H_ERG_S / 10f64.powf(mf87_log_fnu(1.0))
+    let nu_1ryd_hz = C_CM_S * RYDBERG_PER_M * 1e-2;
+    mf87_ionising_integral() / H_ERG_S / (nu_1ryd_hz * 10f64.powf(mf87_log_fnu(1.0)))
 }
 
 /// Where the monochromatic luminosity is measured.

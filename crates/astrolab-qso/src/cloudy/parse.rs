@@ -78,16 +78,22 @@ fn roman_value(r: &str) -> Option<u32> {
 }
 
 fn col_header(line: &str, name: &str) -> Result<Vec<String>, CloudyError> {
-    let mut fields = line.split('\t');
-    if fields.next().map(str::trim) != Some("#column density") {
+    // The first label follows `#column density` after a space, the others
+    // are tab-separated: `#column density H\tH+\tH2...` (not the tab the
+    // README suggests; a tab is accepted too).
+    let Some(rest) = line.strip_prefix("#column density") else {
         return Err(CloudyError::parse(
             name,
             1,
-            "header: expected `#column density` then tab-separated species (a `save species column density` file)",
+            "header: expected `#column density` then the species labels (a `save species column density` file)",
         ));
-    }
-    let species: Vec<String> = fields.map(|s| s.trim().to_string()).collect();
-    if species.is_empty() || species.iter().any(String::is_empty) {
+    };
+    let species: Vec<String> = rest
+        .trim_start_matches([' ', '\t'])
+        .split('\t')
+        .map(|s| s.trim().to_string())
+        .collect();
+    if species.iter().any(String::is_empty) {
         return Err(CloudyError::parse(name, 1, "header: empty species label"));
     }
     Ok(species)
@@ -677,7 +683,7 @@ mod tests {
 
     #[test]
     fn col_errors_name_line_and_column() {
-        let e = parse_col("#column density\tH\tC+3\n1e20\tx\n", "m.col").unwrap_err();
+        let e = parse_col("#column density H\tC+3\n1e20\tx\n", "m.col").unwrap_err();
         assert_eq!(e.to_string(), "m.col:2: column `C+3`: `x` is not a number");
         let e = parse_col("#column density\tH\tC+3\n1e20\n", "m.col").unwrap_err();
         assert!(e.to_string().contains("1 values for 2 header columns"), "{e}");
