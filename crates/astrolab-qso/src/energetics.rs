@@ -284,14 +284,54 @@ pub fn m_sun_g() -> f64 {
 
 fn constants() -> Vec<Constant> {
     vec![
-        Constant { name: "c", value: C_CM_S, unit: "cm s^-1", source: "exact (SI)" },
-        Constant { name: "h", value: H_ERG_S, unit: "erg s", source: "exact (SI 2019)" },
-        Constant { name: "m_p", value: M_P_G, unit: "g", source: "CODATA 2018" },
-        Constant { name: "G", value: G_CGS, unit: "cm^3 g^-1 s^-2", source: "CODATA 2018" },
-        Constant { name: "M_sun", value: m_sun_g(), unit: "g", source: "(GM)_sun nominal (IAU 2015 B3) / G (CODATA 2018)" },
-        Constant { name: "pc", value: PC_CM, unit: "cm", source: "648000/pi au, au exact (IAU 2012 B2, IAU 2015 B2)" },
-        Constant { name: "yr", value: YEAR_S, unit: "s", source: "Julian year" },
-        Constant { name: "1 Ryd", value: RYD_A, unit: "Angstrom", source: "1/R_inf, CODATA 2018" },
+        Constant {
+            name: "c",
+            value: C_CM_S,
+            unit: "cm s^-1",
+            source: "exact (SI)",
+        },
+        Constant {
+            name: "h",
+            value: H_ERG_S,
+            unit: "erg s",
+            source: "exact (SI 2019)",
+        },
+        Constant {
+            name: "m_p",
+            value: M_P_G,
+            unit: "g",
+            source: "CODATA 2018",
+        },
+        Constant {
+            name: "G",
+            value: G_CGS,
+            unit: "cm^3 g^-1 s^-2",
+            source: "CODATA 2018",
+        },
+        Constant {
+            name: "M_sun",
+            value: m_sun_g(),
+            unit: "g",
+            source: "(GM)_sun nominal (IAU 2015 B3) / G (CODATA 2018)",
+        },
+        Constant {
+            name: "pc",
+            value: PC_CM,
+            unit: "cm",
+            source: "648000/pi au, au exact (IAU 2012 B2, IAU 2015 B2)",
+        },
+        Constant {
+            name: "yr",
+            value: YEAR_S,
+            unit: "s",
+            source: "Julian year",
+        },
+        Constant {
+            name: "1 Ryd",
+            value: RYD_A,
+            unit: "Angstrom",
+            source: "1/R_inf, CODATA 2018",
+        },
     ]
 }
 
@@ -407,7 +447,13 @@ mod tests {
     use super::*;
 
     fn case() -> OutflowInput {
-        OutflowInput::new("test", (21.0, -2.0, 4.0), 5000.0, ReferenceContinuum::A1350, 1e46)
+        OutflowInput::new(
+            "test",
+            (21.0, -2.0, 4.0),
+            5000.0,
+            ReferenceContinuum::A1350,
+            1e46,
+        )
     }
 
     #[test]
@@ -422,12 +468,25 @@ mod tests {
         let close = |a: f64, b: f64| ((a - b) / b).abs() < 1e-12;
         assert!(close(e.q_h_s, q) && close(e.r_cm, r) && close(e.mdot_g_s, mdot));
         assert!(close(e.edot_erg_s, edot) && close(e.edot_over_lbol, edot / 3.81e46));
-        // Values from numpy/astropy (astropy 8.0.2, CODATA 2018/IAU 2015
-        // constants; trapezoidal integral of the same SED on 4e5 log steps),
-        // run once and pasted:
-        //   Q_H/L_nu(1350) = 1.277856e26, R = 1.1290e+20 cm? see the
-        //   integration test for the pasted values.
         assert!(close(e.r_pc, r / PC_CM));
+        assert!(close(e.mdot_msun_yr, mdot * YEAR_S / (GM_SUN_CGS / G_CGS)));
+        // The same case computed once with numpy 2 / astropy 8.0.2 (CODATA
+        // 2022 constants, astropy's IAU 2015 M_sun and pc; the SED integral
+        // by the trapezoidal rule on 2e6 log-spaced points) and pasted here:
+        // Q_H/L_nu(1350) = 1.2778556e26, Q_H = 5.7543311e56 s^-1,
+        // R = 1266.5770 pc, Mdot = 182.52228 M_sun/yr,
+        // Edot = 1.4375662e45 erg/s, Edot/L_bol = 3.7731395e-2.
+        let near = |a: f64, b: f64| ((a - b) / b).abs() < 2e-7;
+        assert!(
+            near(q_h_per_l_nu(1350.0), 1.2778556e26),
+            "{}",
+            q_h_per_l_nu(1350.0)
+        );
+        assert!(near(e.q_h_s, 5.7543311e56), "{}", e.q_h_s);
+        assert!(near(e.r_pc, 1266.5770), "{}", e.r_pc);
+        assert!(near(e.mdot_msun_yr, 182.52228), "{}", e.mdot_msun_yr);
+        assert!(near(e.edot_erg_s, 1.4375662e45), "{}", e.edot_erg_s);
+        assert!(near(e.edot_over_lbol, 3.7731395e-2), "{}", e.edot_over_lbol);
     }
 
     #[test]
@@ -445,6 +504,9 @@ mod tests {
     fn mf87_segments() {
         // The UV segment is F_nu ∝ nu^-0.5: Q_H/L_nu scales as lambda^-0.5.
         let ratio = q_h_per_l_nu(1350.0) / q_h_per_l_nu(3000.0);
-        assert!((ratio - (3000.0f64 / 1350.0).powf(0.5)).abs() < 1e-3, "{ratio}");
+        assert!(
+            (ratio - (3000.0f64 / 1350.0).powf(0.5)).abs() < 1e-3,
+            "{ratio}"
+        );
     }
 }

@@ -116,7 +116,7 @@ pub struct GridAxis {
 impl GridAxis {
     /// The values on the axis, `hi` included (to a hundredth of a step).
     pub fn values(&self) -> Vec<f64> {
-        if !(self.step > 0.0) || self.hi < self.lo {
+        if self.step.is_nan() || self.step <= 0.0 || self.hi < self.lo {
             return Vec::new();
         }
         let n = ((self.hi - self.lo) / self.step + 0.01).floor() as usize;
@@ -445,7 +445,9 @@ mod tests {
     fn bad_decks_name_the_line() {
         let e = parse_deck("hden four\n", "bad.in").unwrap_err().to_string();
         assert!(e.starts_with("bad.in:1: hden"), "{e}");
-        let e = parse_deck("grid 1 2 1\n", "bad.in").unwrap_err().to_string();
+        let e = parse_deck("grid 1 2 1\n", "bad.in")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no `vary`"), "{e}");
         let e = parse_deck("save species column density \"a.col\"\n\"H\"\n", "s.in")
             .unwrap_err()

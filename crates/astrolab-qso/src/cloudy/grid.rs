@@ -158,7 +158,10 @@ impl ColumnGrid {
         let f10 = self.node(s, iu + 1, inh);
         let f01 = self.node(s, iu, inh + 1);
         let f11 = self.node(s, iu + 1, inh + 1);
-        (1.0 - tu) * (1.0 - tn) * f00 + tu * (1.0 - tn) * f10 + (1.0 - tu) * tn * f01 + tu * tn * f11
+        (1.0 - tu) * (1.0 - tn) * f00
+            + tu * (1.0 - tn) * f10
+            + (1.0 - tu) * tn * f01
+            + tu * tn * f11
     }
 }
 
@@ -222,7 +225,9 @@ pub(crate) mod tests {
             }
         }
         models.pop();
-        let e = ColumnGrid::from_models(4.0, &models).unwrap_err().to_string();
+        let e = ColumnGrid::from_models(4.0, &models)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no model at (log U -2, log N_H 21)"), "{e}");
     }
 }

@@ -99,7 +99,12 @@ fn col_header(line: &str, name: &str) -> Result<Vec<String>, CloudyError> {
     Ok(species)
 }
 
-fn numbers(line: &str, line_no: usize, name: &str, columns: &[String]) -> Result<Vec<f64>, CloudyError> {
+fn numbers(
+    line: &str,
+    line_no: usize,
+    name: &str,
+    columns: &[String],
+) -> Result<Vec<f64>, CloudyError> {
     let vals: Vec<&str> = line.split('\t').map(str::trim).collect();
     if vals.len() != columns.len() {
         return Err(CloudyError::parse(
@@ -112,7 +117,11 @@ fn numbers(line: &str, line_no: usize, name: &str, columns: &[String]) -> Result
         .zip(columns)
         .map(|(v, col)| {
             v.parse::<f64>().map_err(|_| {
-                CloudyError::parse(name, line_no, format!("column `{col}`: `{v}` is not a number"))
+                CloudyError::parse(
+                    name,
+                    line_no,
+                    format!("column `{col}`: `{v}` is not a number"),
+                )
             })
         })
         .collect()
@@ -211,7 +220,13 @@ pub fn parse_ovr_blocks(text: &str, name: &str) -> Result<Vec<Overview>, CloudyE
     let mut lines = text.lines().enumerate();
     let header = match lines.next() {
         Some((_, l)) if l.starts_with('#') => l,
-        _ => return Err(CloudyError::parse(name, 1, "header: expected a line starting with `#depth`")),
+        _ => {
+            return Err(CloudyError::parse(
+                name,
+                1,
+                "header: expected a line starting with `#depth`",
+            ))
+        }
     };
     let columns: Vec<String> = header
         .trim_start_matches('#')
@@ -277,7 +292,13 @@ pub fn parse_grd(text: &str, name: &str) -> Result<Grd, CloudyError> {
     let mut lines = text.lines().enumerate();
     let header: Vec<&str> = match lines.next() {
         Some((_, l)) if l.starts_with("#Index") => l.split('\t').collect(),
-        _ => return Err(CloudyError::parse(name, 1, "header: expected `#Index\\tFailure?...`")),
+        _ => {
+            return Err(CloudyError::parse(
+                name,
+                1,
+                "header: expected `#Index\\tFailure?...`",
+            ))
+        }
     };
     // Fixed columns: Index, Failure?, Warnings?, Exit code, #rank, #seq, then
     // the parameters, then `grid parameter string`.
@@ -293,7 +314,11 @@ pub fn parse_grd(text: &str, name: &str) -> Result<Grd, CloudyError> {
     let flag = |s: &str, line: usize, col: &str| match s.trim() {
         "T" => Ok(true),
         "F" => Ok(false),
-        other => Err(CloudyError::parse(name, line, format!("{col}: `{other}` is not T or F"))),
+        other => Err(CloudyError::parse(
+            name,
+            line,
+            format!("{col}: `{other}` is not T or F"),
+        )),
     };
     let mut points = Vec::new();
     for (i, line) in lines {
@@ -396,7 +421,10 @@ impl CloudyOutput {
         self.exited_ok
             && self.warnings.is_empty()
             && !self.stops.is_empty()
-            && self.stops.iter().all(|s| s.reason.contains("column dens reached"))
+            && self
+                .stops
+                .iter()
+                .all(|s| s.reason.contains("column dens reached"))
     }
 
     /// log10 column of an element's ion stage (1 = neutral, as in `C IV` = 4).
@@ -410,7 +438,9 @@ impl CloudyOutput {
         let row = self.columns.iter().find(|r| r.element == "Hydrogen")?;
         let lin = |x: f64| 10f64.powf(x);
         let h2 = self.log_h2_cm2.map(lin).unwrap_or(0.0);
-        Some(log_floor(lin(*row.log_cm2.first()?) + lin(*row.log_cm2.get(1)?) + 2.0 * h2))
+        Some(log_floor(
+            lin(*row.log_cm2.first()?) + lin(*row.log_cm2.get(1)?) + 2.0 * h2,
+        ))
     }
 }
 
@@ -480,7 +510,9 @@ pub fn parse_out(text: &str, name: &str) -> Result<CloudyOutput, CloudyError> {
             closed = true;
             break;
         }
-        let Some(body) = t.strip_prefix('*') else { break };
+        let Some(body) = t.strip_prefix('*') else {
+            break;
+        };
         // Lines wider than the box carry their closing `*` right after the text.
         let body = body.strip_suffix('*').unwrap_or(body).trim();
         if !body.is_empty() {
@@ -488,7 +520,11 @@ pub fn parse_out(text: &str, name: &str) -> Result<CloudyOutput, CloudyError> {
         }
     }
     if !closed {
-        return Err(CloudyError::parse(name, box_start + 1, "input echo box is not closed by a line of `*`"));
+        return Err(CloudyError::parse(
+            name,
+            box_start + 1,
+            "input echo box is not closed by a line of `*`",
+        ));
     }
 
     let mut out = CloudyOutput {
@@ -517,7 +553,11 @@ pub fn parse_out(text: &str, name: &str) -> Result<CloudyOutput, CloudyError> {
             })?;
             let mut nums = it.split_whitespace().filter_map(|w| w.parse::<u32>().ok());
             let (Some(iteration), Some(of)) = (nums.next(), nums.next()) else {
-                return Err(CloudyError::parse(name, i + 1, "stop reason: `Iteration i of n` unreadable"));
+                return Err(CloudyError::parse(
+                    name,
+                    i + 1,
+                    "stop reason: `Iteration i of n` unreadable",
+                ));
             };
             out.stops.push(StopReason {
                 reason: reason.trim().to_string(),
@@ -525,9 +565,10 @@ pub fn parse_out(text: &str, name: &str) -> Result<CloudyOutput, CloudyError> {
                 of,
             });
         } else if let Some(rest) = after(t, "> Log(U):") {
-            out.log_u = Some(first_number(rest).ok_or_else(|| {
-                CloudyError::parse(name, i + 1, "Log(U): no number")
-            })?);
+            out.log_u = Some(
+                first_number(rest)
+                    .ok_or_else(|| CloudyError::parse(name, i + 1, "Log(U): no number"))?,
+            );
         } else if t.starts_with("C-") {
             if !out.cautions.iter().any(|c| c == t) {
                 out.cautions.push(t.to_string());
@@ -560,7 +601,10 @@ pub fn parse_out(text: &str, name: &str) -> Result<CloudyOutput, CloudyError> {
         }
     }
     if out.stops.is_empty() && out.zones != Some(0) {
-        return Err(CloudyError::missing(name, "a `Calculation stopped because` line"));
+        return Err(CloudyError::missing(
+            name,
+            "a `Calculation stopped because` line",
+        ));
     }
     if let Some(start) = column_table {
         parse_column_table(&lines, start, name, &mut out)?;
@@ -585,7 +629,8 @@ fn parse_column_table(
             let row = out.columns.last_mut().ok_or_else(|| {
                 CloudyError::parse(name, line_no, "column table: numbers before any element")
             })?;
-            row.log_cm2.extend(fixed_numbers(t).into_iter().map(|(v, _)| v));
+            row.log_cm2
+                .extend(fixed_numbers(t).into_iter().map(|(v, _)| v));
             continue;
         }
         let name_end = t.find(' ').unwrap_or(t.len());
@@ -600,7 +645,11 @@ fn parse_column_table(
         let rest = &t[name_end..];
         let nums = fixed_numbers(rest);
         if nums.is_empty() {
-            return Err(CloudyError::parse(name, line_no, format!("column table: no columns for {element}")));
+            return Err(CloudyError::parse(
+                name,
+                line_no,
+                format!("column table: no columns for {element}"),
+            ));
         }
         let mut log_cm2: Vec<f64> = nums.iter().map(|(v, _)| *v).collect();
         if element == "Hydrogen" {
@@ -640,10 +689,20 @@ pub fn split_grid_out<'a>(text: &'a str, name: &str) -> Result<GridOut<'a>, Clou
             let block = &text[start..pos];
             match line.split("-- grid").nth(1) {
                 None if preamble.is_none() => preamble = Some(block),
-                None => return Err(CloudyError::parse(name, i + 1, "GRID_DELIMIT without a grid index after the preamble")),
+                None => {
+                    return Err(CloudyError::parse(
+                        name,
+                        i + 1,
+                        "GRID_DELIMIT without a grid index after the preamble",
+                    ))
+                }
                 Some(idx) => {
                     let idx = idx.trim().parse::<usize>().map_err(|_| {
-                        CloudyError::parse(name, i + 1, format!("GRID_DELIMIT: grid index `{}` unreadable", idx.trim()))
+                        CloudyError::parse(
+                            name,
+                            i + 1,
+                            format!("GRID_DELIMIT: grid index `{}` unreadable", idx.trim()),
+                        )
                     })?;
                     models.push((idx, block));
                 }
@@ -652,7 +711,9 @@ pub fn split_grid_out<'a>(text: &'a str, name: &str) -> Result<GridOut<'a>, Clou
         }
         pos = end;
     }
-    let preamble = preamble.ok_or_else(|| CloudyError::missing(name, "a `GRID_DELIMIT` line (is this a vary/grid run?)"))?;
+    let preamble = preamble.ok_or_else(|| {
+        CloudyError::missing(name, "a `GRID_DELIMIT` line (is this a vary/grid run?)")
+    })?;
     Ok(GridOut { preamble, models })
 }
 
@@ -667,7 +728,10 @@ mod tests {
             .map(|(v, _)| v)
             .collect();
         assert_eq!(v, vec![-3.514, -0.0, -17.954]);
-        let v: Vec<f64> = fixed_numbers(" 8.178-30.000").into_iter().map(|(v, _)| v).collect();
+        let v: Vec<f64> = fixed_numbers(" 8.178-30.000")
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect();
         assert_eq!(v, vec![8.178, -30.0]);
     }
 
@@ -686,7 +750,10 @@ mod tests {
         let e = parse_col("#column density H\tC+3\n1e20\tx\n", "m.col").unwrap_err();
         assert_eq!(e.to_string(), "m.col:2: column `C+3`: `x` is not a number");
         let e = parse_col("#column density\tH\tC+3\n1e20\n", "m.col").unwrap_err();
-        assert!(e.to_string().contains("1 values for 2 header columns"), "{e}");
+        assert!(
+            e.to_string().contains("1 values for 2 header columns"),
+            "{e}"
+        );
         let e = parse_col("depth\tTe\n", "m.col").unwrap_err();
         assert!(e.to_string().contains("`#column density`"), "{e}");
         let c = parse_col("#column density\tH\tC+3\n1e20\t0\n", "m.col").expect("valid");

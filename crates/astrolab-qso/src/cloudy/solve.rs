@@ -155,11 +155,14 @@ pub fn solve(
                 sigma_dex: m.sigma_dex,
             });
         }
-        idx.push(grid.species_index(&m.species).ok_or_else(|| SolveError::UnknownSpecies {
-            index,
-            species: m.species.clone(),
-            have: grid.species().join(" "),
-        })?);
+        idx.push(
+            grid.species_index(&m.species)
+                .ok_or_else(|| SolveError::UnknownSpecies {
+                    index,
+                    species: m.species.clone(),
+                    have: grid.species().join(" "),
+                })?,
+        );
     }
     let f = |u: f64, n: f64| chi2(grid, &idx, measured, u, n);
     let (u_nodes, n_nodes) = (grid.log_u_nodes(), grid.log_nh_nodes());
@@ -271,7 +274,10 @@ mod tests {
             meas("Y", n - u, Constraint::Measured),
         ];
         let s = solve(&plane_grid(), &m, &SolveOptions::default()).expect("solvable");
-        assert!((s.log_u - u).abs() < 1e-5 && (s.log_nh_cm2 - n).abs() < 1e-5, "{s:?}");
+        assert!(
+            (s.log_u - u).abs() < 1e-5 && (s.log_nh_cm2 - n).abs() < 1e-5,
+            "{s:?}"
+        );
         assert!(s.chi2_min < 1e-8 && !s.at_edge && !s.region_at_edge);
         // Linear model: the Δχ²=2.30 ellipse's half-extent in u is
         // sqrt(2.30 C_uu) with C = (JᵀWJ)⁻¹, J = [[2,1],[-1,1]], W = 100.
@@ -279,8 +285,14 @@ mod tests {
         let half_u = (2.30 * 2.0 / 9.0 / 100.0f64).sqrt();
         let half_n = (2.30 * 5.0 / 9.0 / 100.0f64).sqrt();
         let mesh_step = 2.0 / 200.0;
-        assert!(((s.log_u_range.1 - s.log_u_range.0) / 2.0 - half_u).abs() < mesh_step, "{s:?}");
-        assert!(((s.log_nh_range.1 - s.log_nh_range.0) / 2.0 - half_n).abs() < mesh_step, "{s:?}");
+        assert!(
+            ((s.log_u_range.1 - s.log_u_range.0) / 2.0 - half_u).abs() < mesh_step,
+            "{s:?}"
+        );
+        assert!(
+            ((s.log_nh_range.1 - s.log_nh_range.0) / 2.0 - half_n).abs() < mesh_step,
+            "{s:?}"
+        );
     }
 
     #[test]
@@ -301,7 +313,10 @@ mod tests {
     #[test]
     fn off_grid_is_flagged() {
         // Y = n - u = 26 needs n - u beyond the grid's maximum 25.
-        let m = [meas("Y", 26.0, Constraint::Measured), meas("X", 10.0, Constraint::Measured)];
+        let m = [
+            meas("Y", 26.0, Constraint::Measured),
+            meas("X", 10.0, Constraint::Measured),
+        ];
         let s = solve(&plane_grid(), &m, &SolveOptions::default()).expect("solvable");
         assert!(s.at_edge && s.region_at_edge, "{s:?}");
     }
@@ -309,12 +324,24 @@ mod tests {
     #[test]
     fn bad_input_is_named() {
         let g = plane_grid();
-        let e = solve(&g, &[meas("C+3", 14.0, Constraint::Measured)], &SolveOptions::default());
-        assert!(matches!(e, Err(SolveError::UnknownSpecies { index: 0, .. })));
+        let e = solve(
+            &g,
+            &[meas("C+3", 14.0, Constraint::Measured)],
+            &SolveOptions::default(),
+        );
+        assert!(matches!(
+            e,
+            Err(SolveError::UnknownSpecies { index: 0, .. })
+        ));
         let mut m = meas("X", 14.0, Constraint::Measured);
         m.sigma_dex = 0.0;
-        let e = solve(&g, &[m], &SolveOptions::default()).unwrap_err().to_string();
+        let e = solve(&g, &[m], &SolveOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("measurement 0 (X)"), "{e}");
-        assert_eq!(solve(&g, &[], &SolveOptions::default()), Err(SolveError::Empty));
+        assert_eq!(
+            solve(&g, &[], &SolveOptions::default()),
+            Err(SolveError::Empty)
+        );
     }
 }
