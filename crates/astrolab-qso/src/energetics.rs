@@ -39,6 +39,18 @@
 //!   astronomical unit (IAU 2012 Resolution B2, IAU 2015 Resolution B2);
 //!   M_sun = (GM)_sun^N / G (IAU 2015 Resolution B3); Julian year; the
 //!   Rydberg wavelength 1/R∞ (CODATA 2018).
+//!
+//! ```
+//! use astrolab_qso::energetics::{energetics, OutflowInput, ReferenceContinuum};
+//!
+//! // log N_H = 21, log U = -2, log n_H = 4; v = 5000 km/s; λL_λ(1350 Å) = 1e46 erg/s.
+//! let input = OutflowInput::new("trough A", (21.0, -2.0, 4.0), 5000.0, ReferenceContinuum::A1350, 1e46);
+//! let e = energetics(&input)?;
+//! assert!((e.r_pc - 1266.58).abs() < 0.01);
+//! assert!((e.mdot_msun_yr - 182.52).abs() < 0.01);
+//! assert!((e.edot_over_lbol - 0.0377).abs() < 1e-4);
+//! # Ok::<(), astrolab_qso::energetics::EnergeticsError>(())
+//! ```
 
 use std::f64::consts::PI;
 

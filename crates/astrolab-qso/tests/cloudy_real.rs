@@ -15,10 +15,21 @@ use astrolab_qso::cloudy::parse::{
 };
 use astrolab_qso::cloudy::solve::{solve, ColumnMeasurement, Constraint, Solution, SolveOptions};
 use astrolab_qso::energetics::q_h_per_nu_l_nu_1ryd;
-use common::{cloudy_dir, models, read};
+use common::{cloudy_dir, read};
 
 /// The ions of issue 19 (C IV, Si IV, N V, Al III, Mg II, H I) and O VI.
 const IONS: [&str; 7] = ["C IV", "Si IV", "N V", "Al III", "Mg II", "H I", "O VI"];
+
+/// The 9 models, log U varying slowest (the grid run's order).
+pub fn models() -> Vec<(f64, f64, String)> {
+    let mut v = Vec::new();
+    for (u, tag) in [(-3.0, "m3"), (-2.0, "m2"), (-1.0, "m1")] {
+        for n in [20.0, 21.0, 22.0] {
+            v.push((u, n, format!("agn_n4_U{tag}_N{n}")));
+        }
+    }
+    v
+}
 
 /// Every file in the folder parses with the parser for its kind.
 #[test]
@@ -400,7 +411,11 @@ fn solve_recovers_every_grid_model() {
 /// Leave the centre model out: the 4 corner models (log U -3, -1 x log N_H
 /// 20, 22) predict the centre (-2, 21) by interpolation, and the solve on
 /// the centre's true columns lands within the error that interpolation
-/// makes.
+/// makes. Measured on the lab's grid: bilinear interpolation across 2 dex
+/// cells misses the centre's columns by 0.04 (H I) to 1.35 (Si IV) dex,
+/// and the solve lands at (log U, log N_H) = (-1.653, 21.731), 0.35 and
+/// 0.73 dex off: a 1-dex grid is too coarse for science; the issue's grid
+/// should use steps of 0.2-0.25 dex.
 #[test]
 fn solve_between_models_within_interpolation_error() {
     let Some(dir) = cloudy_dir("solve_between_models_within_interpolation_error") else {

@@ -26,6 +26,42 @@
 //! Running Cloudy itself (when `CLOUDY_EXE` is set) belongs to the pipeline
 //! layer's executor; [`deck::NamedDeck::cloudy_args`] gives the command line
 //! it runs (`cloudy.exe -r STEM` in the deck's folder).
+//!
+//! ```
+//! use astrolab_qso::cloudy::deck::ModelDeck;
+//! use astrolab_qso::cloudy::grid::{ColumnGrid, GridModel};
+//! use astrolab_qso::cloudy::parse::parse_col;
+//! use astrolab_qso::cloudy::solve::{solve, ColumnMeasurement, Constraint, SolveOptions};
+//!
+//! // The deck of one model, named as in the lab's data.
+//! assert_eq!(ModelDeck::new(4.0, -1.0, 20.0).stem(), "agn_n4_Um1_N20");
+//!
+//! // `.col` texts of a 3 x 3 grid (made up here: log N(C IV) = log N_H + log U - 6,
+//! // log N(H I) = log N_H + 2 log U).
+//! let mut models = Vec::new();
+//! for u in [-3.0, -2.0, -1.0] {
+//!     for n in [20.0, 21.0, 22.0] {
+//!         let text = format!(
+//!             "#column density C+3\tH\n{:e}\t{:e}\n",
+//!             10f64.powf(n + u - 6.0),
+//!             10f64.powf(n + 2.0 * u)
+//!         );
+//!         let columns = parse_col(&text, "model.col")?;
+//!         models.push(GridModel { log_u: u, log_nh_cm2: n, columns });
+//!     }
+//! }
+//! let grid = ColumnGrid::from_models(4.0, &models)?;
+//! let m = |species: &str, log_cm2| ColumnMeasurement {
+//!     species: species.into(),
+//!     log_cm2,
+//!     sigma_dex: 0.05,
+//!     constraint: Constraint::Measured,
+//! };
+//! let s = solve(&grid, &[m("C+3", 13.0), m("H", 17.5)], &SolveOptions::default())?;
+//! assert!((s.log_u + 1.5).abs() < 1e-4 && (s.log_nh_cm2 - 20.5).abs() < 1e-4);
+//! assert!(!s.at_edge);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod deck;
 pub mod grid;

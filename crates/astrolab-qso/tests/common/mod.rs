@@ -29,23 +29,24 @@ pub fn require_shared_data(test: &str) -> Option<PathBuf> {
     found
 }
 
-/// The Cloudy grid folder, or `None` (skip).
+/// The Cloudy grid folder, or `None` (skip; a panic under `CI`) when the
+/// shared data predates it.
 pub fn cloudy_dir(test: &str) -> Option<PathBuf> {
-    require_shared_data(test).map(|d| d.join("cloudy").join("grid-agn-logn4"))
+    let dir = require_shared_data(test)?
+        .join("cloudy")
+        .join("grid-agn-logn4");
+    if !dir.is_dir() {
+        let why = format!("{} is missing: update the shared data", dir.display());
+        if std::env::var_os("CI").is_some() {
+            panic!("{test}: {why}");
+        }
+        eprintln!("skipping {test}: {why}");
+        return None;
+    }
+    Some(dir)
 }
 
 /// A file's text; panics with the path (a test fixture that must exist).
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The 9 models, log U varying slowest (the grid run's order).
-pub fn models() -> Vec<(f64, f64, String)> {
-    let mut v = Vec::new();
-    for (u, tag) in [(-3.0, "m3"), (-2.0, "m2"), (-1.0, "m1")] {
-        for n in [20.0, 21.0, 22.0] {
-            v.push((u, n, format!("agn_n4_U{tag}_N{n}")));
-        }
-    }
-    v
 }
