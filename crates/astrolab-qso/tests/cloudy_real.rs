@@ -312,6 +312,14 @@ fn grid_run_matches_separate_runs() {
         assert_eq!(a.columns, b.columns, "{stem}: final column table");
         assert_eq!(a.cautions, b.cautions, "{stem}");
     }
+    // The grid built from the vary/grid run is the grid of the separate runs.
+    let from_run = ColumnGrid::from_models(
+        4.0,
+        &GridModel::from_grid_run(&grd, cols).expect("matching run"),
+    )
+    .expect("rectangular");
+    let (separate, _) = real_grid(&dir, |_, _| true);
+    assert_eq!(from_run, separate);
 }
 
 /// The 9 models as a grid (only the nodes in `keep`).

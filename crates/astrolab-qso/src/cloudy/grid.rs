@@ -8,7 +8,7 @@
 //! change by orders of magnitude between nodes, close to power laws in U
 //! and N_H.
 
-use crate::cloudy::parse::{log_floor, ColumnDensities};
+use crate::cloudy::parse::{log_floor, ColumnDensities, Grd};
 use crate::cloudy::CloudyError;
 
 /// One Cloudy model: its parameters and its `.col` columns.
@@ -20,6 +20,51 @@ pub struct GridModel {
     pub log_nh_cm2: f64,
     /// Its column densities.
     pub columns: ColumnDensities,
+}
+
+impl GridModel {
+    /// The models of a `vary`/`grid` run: its `save grid` table (`.grd`,
+    /// whose varied parameters must be `IONIZATIO` and `STOP COLU`, as
+    /// Cloudy cuts `ionization parameter` and `stop column density`) and its
+    /// `.col` blocks in grid order.
+    pub fn from_grid_run(
+        grd: &Grd,
+        columns: Vec<ColumnDensities>,
+    ) -> Result<Vec<GridModel>, CloudyError> {
+        let find = |label: &str| {
+            grd.parameters.iter().position(|p| p == label).ok_or_else(|| {
+                CloudyError::Grid(format!(
+                    "the .grd varies {:?}, not `{label}`: expected a grid over ionization parameter and stop column density",
+                    grd.parameters
+                ))
+            })
+        };
+        let (iu, inh) = (find("IONIZATIO")?, find("STOP COLU")?);
+        if grd.points.len() != columns.len() {
+            return Err(CloudyError::Grid(format!(
+                "{} grid points in the .grd but {} blocks in the .col",
+                grd.points.len(),
+                columns.len()
+            )));
+        }
+        grd.points
+            .iter()
+            .zip(columns)
+            .map(|(p, columns)| {
+                if p.failure {
+                    return Err(CloudyError::Grid(format!(
+                        "grid point {} failed (`Failure?` is T); rerun it before using the grid",
+                        p.index
+                    )));
+                }
+                Ok(GridModel {
+                    log_u: p.values[iu],
+                    log_nh_cm2: p.values[inh],
+                    columns,
+                })
+            })
+            .collect()
+    }
 }
 
 /// log N(species) on the nodes of a (log U, log N_H) grid.
