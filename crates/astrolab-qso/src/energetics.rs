@@ -2,13 +2,13 @@
 //!
 //! With the hydrogen-ionising photon rate Q_H of the quasar, the
 //! ionization parameter U = Q_H / (4π R² n_H c) gives the distance
-//! (Borguet et al. 2012, ApJ 751, 107, eq. 6; Dunn et al. 2010, ApJ 709,
-//! 611, eq. 1):
+//! (the definition of U, e.g. Dunn et al. 2010, ApJ 709, 611; Borguet et
+//! al. 2012, ApJ 751, 107):
 //!
 //! R = sqrt(Q_H / (4π U n_H c))
 //!
 //! A thin partial shell of global covering fraction Ω, total column N_H,
-//! moving at v, carries (Borguet et al. 2012, eq. 7)
+//! moving at v, carries (Borguet et al. 2012, thin-shell form)
 //!
 //! Ṁ = 4π Ω R N_H μ m_p v,   Ė_k = Ṁ v² / 2,
 //!
@@ -18,7 +18,7 @@
 //!
 //! * **Q_H** from the Mathews & Ferland (1987, ApJ 323, 456) AGN continuum
 //!   exactly as Cloudy tabulates it for `table AGN` (the continuum the lab's
-//!   grid was run with; nodes from Cloudy's `cont_createpointers`: log F_ν
+//!   grid was run with; nodes from Cloudy's source, arrays `tnuagn`/`tslagn`: log F_ν
 //!   at 8 energies, power laws between them). Q_H / L_ν(λ) =
 //!   (1/h) ∫_{1 Ryd}^{∞} F_ν/ν dν / F_ν(λ), integrated analytically per
 //!   power-law segment. Using the grid's own SED keeps U and Q_H
@@ -404,8 +404,8 @@ pub fn energetics(input: &OutflowInput) -> Result<OutflowEnergetics, EnergeticsE
         edot_over_lbol: edot_erg_s / l_bol_erg_s,
         assumptions: Assumptions {
             formulae: [
-                "R = sqrt(Q_H / (4 pi U n_H c)) (Borguet et al. 2012, ApJ 751, 107, eq. 6)",
-                "Mdot = 4 pi Omega R N_H mu m_p v, thin partial shell (Borguet et al. 2012, eq. 7)",
+                "R = sqrt(Q_H / (4 pi U n_H c)) (U = Q_H / (4 pi R^2 n_H c); Dunn et al. 2010, ApJ 709, 611)",
+                "Mdot = 4 pi Omega R N_H mu m_p v, thin partial shell (Borguet et al. 2012, ApJ 751, 107)",
                 "Edot_k = Mdot v^2 / 2",
                 "L_bol = BC_lambda lambda L_lambda; Q_H = (Q_H / L_nu) L_nu, L_nu = lambda L_lambda / nu",
             ],

@@ -1,6 +1,6 @@
 //! Ionic columns on a rectangular (log U, log N_H) grid at fixed n_H, and
 //! bilinear interpolation of log N(ion) between the nodes (Press et al.,
-//! Numerical Recipes 3rd ed., §3.6, eq. 3.6.4-3.6.5), as in the usual
+//! Numerical Recipes 3rd ed., §3.6), as in the usual
 //! outflow photoionization solutions (e.g. Arav et al. 2013, MNRAS 436,
 //! 3286; Borguet et al. 2012, ApJ 751, 107).
 //!
