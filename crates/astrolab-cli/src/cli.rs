@@ -103,6 +103,10 @@ pub enum Command {
     /// The web server: REST API (/api/v1), web pages, accounts, audit
     /// log, run queue and Prometheus metrics (/metrics).
     Serve(crate::commands::serve::ServeArgs),
+    /// Quasar outflows: Cloudy photoionization grids, the (N_H, U) solve
+    /// from measured columns, outflow energetics.
+    #[command(subcommand)]
+    Outflows(crate::commands::outflows::OutflowsCommand),
     /// Run a pipeline from JSON parameters (the server's run format) into
     /// an output directory, with a provenance manifest
     /// (ro-crate-metadata.json) beside the outputs.

@@ -77,6 +77,7 @@ fn dispatch(cfg: &config::Config, command: Command) -> anyhow::Result<()> {
         Command::User(c) => commands::serve::run_user(cfg, &c),
         Command::Token(c) => commands::serve::run_token(cfg, &c),
         Command::Run(a) => commands::run::run(cfg, &a),
+        Command::Outflows(c) => commands::outflows::run(cfg, &c),
         Command::Shard(c) => commands::shard::run(cfg, &c),
         Command::Reproduce(a) => commands::reproduce::reproduce(cfg, &a),
         Command::Runs(c) => commands::reproduce::runs(cfg, &c),

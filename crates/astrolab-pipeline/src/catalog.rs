@@ -12,8 +12,9 @@ use serde_json::{json, Map, Value};
 use crate::context::Ctx;
 use crate::error::PipelineError;
 use crate::params::defs::{
-    AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesTrainArgs, ClassifyArgs, CompareArgs,
-    ConeArgs, DemoDataArgs, FindArgs, IngestArgs, ProcessArgs, RotationArgs, SpectraBuildArgs,
+    AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesTrainArgs, ClassifyArgs, CloudyGridArgs,
+    CloudySolveArgs, CompareArgs, ConeArgs, DemoDataArgs, FindArgs, IngestArgs, ProcessArgs,
+    RotationArgs, SpectraBuildArgs,
 };
 use crate::params::{parse_json, resolved, specs, to_args, ParamError, ParamSpec};
 use crate::pipeline::ShardOps;
@@ -233,6 +234,26 @@ pub fn pipelines() -> Vec<PipelineDef> {
             shards: ShardOps::of::<crate::anomalies::AnomaliesScoreFiles>(),
             check: check::<AnomaliesScoreFilesArgs>,
         },
+        PipelineDef {
+            name: "outflows-cloudy-grid",
+            summary: "Cloudy input decks for a photoionization grid over (log U, log N_H); each model run when a Cloudy binary is given",
+            words: &["outflows", "cloudy-grid"],
+            fixed: |d| obj(json!({ "out": at(d, "grid") })),
+            specs: specs::<CloudyGridArgs>,
+            run: erased::<crate::outflows::CloudyGrid>,
+            shards: ShardOps::of::<crate::outflows::CloudyGrid>(),
+            check: check::<CloudyGridArgs>,
+        },
+        PipelineDef {
+            name: "outflows-cloudy-solve",
+            summary: "Each outflow's (N_H, U) from its measured ionic columns on a grid of Cloudy runs, and its energetics",
+            words: &["outflows", "cloudy-solve"],
+            fixed: |d| obj(json!({ "output": at(d, "outflows.csv"), "json": at(d, "outflows.json") })),
+            specs: specs::<CloudySolveArgs>,
+            run: erased::<crate::outflows::CloudySolve>,
+            shards: ShardOps::of::<crate::outflows::CloudySolve>(),
+            check: check::<CloudySolveArgs>,
+        },
     ]
 }
 
@@ -326,7 +347,7 @@ mod tests {
             }
         }
         assert!(failed.is_empty(), "{}", failed.join("\n"));
-        assert_eq!(n, 132);
+        assert_eq!(n, 146);
     }
 
     #[test]

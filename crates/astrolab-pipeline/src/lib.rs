@@ -25,6 +25,7 @@
 //! * [`hline`]: the hydrogen-line pipelines (process, fit, calibrate,
 //!   rotation curve) and the analysis of a stored recording.
 //! * [`render`]: figures to files (SVG, PNG through resvg).
+//! * [`outflows`]: quasar outflows (Cloudy grids and solves, energetics).
 //! * [`shard`]: a run as steps other machines execute (plan, one shard,
 //!   reduce); [`ray`]: the executor that runs them as a Ray job.
 //! * [`reproduce`]: checks a manifest's inputs and compares outputs byte for
@@ -50,6 +51,7 @@ pub mod hash;
 pub mod hline;
 pub mod ingest;
 pub mod manifest;
+pub mod outflows;
 pub mod output;
 pub mod params;
 pub mod pipeline;

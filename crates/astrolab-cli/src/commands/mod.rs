@@ -7,6 +7,7 @@ pub mod fetch;
 pub mod files;
 pub mod hline;
 pub mod ingest;
+pub mod outflows;
 pub mod query;
 pub mod quickstart;
 pub mod reproduce;

@@ -871,3 +871,65 @@ pub struct AnomaliesSimilarArgs {
     #[serde(flatten)]
     pub out: OutputArgs,
 }
+
+/// `outflows cloudy-grid`: Cloudy input decks for a photoionization grid
+/// (and the models run when a Cloudy binary is given).
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
+pub struct CloudyGridArgs {
+    /// Directory for the decks (and Cloudy's outputs).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// log10 hydrogen density n_H (cm^-3) of every model.
+    #[arg(long, default_value_t = 4.0, allow_negative_numbers = true)]
+    pub log_hden: f64,
+    /// Lowest log U.
+    #[arg(long, default_value_t = -4.0, allow_negative_numbers = true)]
+    pub log_u_min: f64,
+    /// Highest log U.
+    #[arg(long, default_value_t = -1.0, allow_negative_numbers = true)]
+    pub log_u_max: f64,
+    /// Lowest log N_H (cm^-2).
+    #[arg(long, default_value_t = 19.0)]
+    pub log_nh_min: f64,
+    /// Highest log N_H (cm^-2).
+    #[arg(long, default_value_t = 23.0)]
+    pub log_nh_max: f64,
+    /// Grid step in both axes (dex).
+    #[arg(long, default_value_t = 0.25)]
+    pub step: f64,
+    /// Also write the single deck that runs the whole grid with Cloudy's
+    /// own `vary`/`grid` commands.
+    #[arg(long)]
+    pub vary: bool,
+    /// The Cloudy binary: when given, every model is run (one shard each,
+    /// `cloudy.exe -r STEM` in the output directory) and its `.out` checked.
+    #[arg(long, env = "CLOUDY_EXE")]
+    pub cloudy_exe: Option<PathBuf>,
+}
+
+/// `outflows cloudy-solve`: (N_H, U) of each outflow from its measured
+/// ionic columns on a Cloudy grid, and the outflow's energetics.
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
+pub struct CloudySolveArgs {
+    /// A directory of Cloudy runs over (log U, log N_H) at one n_H: one
+    /// deck (`.in`) and its `save species column density` file (`.col`)
+    /// per model.
+    #[arg(long)]
+    pub grid: PathBuf,
+    /// Measured columns (CSV: OUTFLOW, SPECIES as Cloudy names it, e.g.
+    /// `C+3`, LOG_N in cm^-2, SIGMA_DEX, and optionally CONSTRAINT:
+    /// measured, lower or upper).
+    #[arg(long)]
+    pub columns: PathBuf,
+    /// Per outflow, for the energetics (CSV: OUTFLOW, V_KM_S, REFERENCE
+    /// 1350 or 3000, LAMBDA_L_LAMBDA_ERG_S, and optionally OMEGA); outflows
+    /// not listed get the solve only.
+    #[arg(long)]
+    pub outflows: Option<PathBuf>,
+    /// The table (CSV, one row per outflow).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Everything with every assumption (JSON).
+    #[arg(long)]
+    pub json: PathBuf,
+}
