@@ -1,0 +1,51 @@
+//! Quasar absorption science (issue 19): a pure crate, arrays in and
+//! arrays out; no files, databases or servers.
+//!
+//! * [`continuum`]: quasar continua from a linear basis, DESI's PCA
+//!   components (Guo & Martini 2019) or redrock's quasar templates, solved
+//!   by weighted least squares.
+//! * [`bal`]: C IV and Si IV broad absorption troughs, BI (Weymann et al.
+//!   1991) and AI (Hall et al. 2002; Trump et al. 2006) with errors, on an
+//!   iteratively masked continuum, into a row with the columns of DESI's BAL
+//!   catalog (Filbert et al. 2024). Its module docs list every definition
+//!   and each place where we differ from DESI's `baltools`, and why.
+//! * [`aod`]: apparent optical depth columns (Savage & Sembach 1991) of
+//!   C IV, Si IV, N V, Al III and Mg II, with saturation and partial-covering
+//!   flags from the doublets (Hamann et al. 1997).
+//!
+//! ```
+//! use astrolab_qso::bal::{measure, BalConfig, BalSkip, Spectrum};
+//! use astrolab_qso::continuum::Basis;
+//!
+//! // A real run passes WAVE and PCA0..PCA4 of PCA_Eigenvectors.fits; here a
+//! // flat continuum with one sloped component.
+//! let grid: Vec<f64> = (0..1200).map(|i| 1250.0 + i as f64).collect();
+//! let flat = vec![1.0; grid.len()];
+//! let slope: Vec<f64> = grid.iter().map(|w| w / 2000.0).collect();
+//! let basis = Basis::new(grid, vec![flat, slope])?;
+//!
+//! let z = 2.4;
+//! let wave: Vec<f64> = (0..4000).map(|i| 3600.0 * 10f64.powf(1e-4 * i as f64)).collect();
+//! let flux: Vec<f64> = wave
+//!     .iter()
+//!     .map(|w| {
+//!         let v = 299_792.458 * (w / (1.0 + z) - 1549.0) / 1549.0;
+//!         // A trough at 0.3 of the continuum from -12,000 to -6,000 km/s.
+//!         if (-12_000.0..-6_000.0).contains(&v) { 0.3 } else { 1.0 }
+//!     })
+//!     .collect();
+//! let ivar = vec![2500.0; wave.len()];
+//! let spec = Spectrum { wavelength_a: &wave, flux: &flux, ivar: &ivar };
+//! let bal = measure(&spec, z, &basis, &BalConfig::default())?;
+//! assert!(bal.row.bi_civ > 3000.0);
+//! assert_eq!(bal.row.nciv_2000, 1);
+//!
+//! // Bad input is a reason, never a number.
+//! let skip = measure(&spec, 1.2, &basis, &BalConfig::default()).unwrap_err();
+//! assert_eq!(skip.reason(), "redshift_out_of_range");
+//! # let _: Option<BalSkip> = None;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+pub mod aod;
+pub mod bal;
+pub mod continuum;
