@@ -54,32 +54,62 @@ pub struct Doublet {
 /// C IV 1548, 1550 (Morton 2003).
 pub const CIV: Doublet = Doublet {
     ion: "C IV",
-    strong: Transition { wavelength_a: 1548.204, f: 0.1899 },
-    weak: Transition { wavelength_a: 1550.781, f: 0.09475 },
+    strong: Transition {
+        wavelength_a: 1548.204,
+        f: 0.1899,
+    },
+    weak: Transition {
+        wavelength_a: 1550.781,
+        f: 0.09475,
+    },
 };
 /// Si IV 1393, 1402 (Morton 2003).
 pub const SIIV: Doublet = Doublet {
     ion: "Si IV",
-    strong: Transition { wavelength_a: 1393.760, f: 0.513 },
-    weak: Transition { wavelength_a: 1402.773, f: 0.254 },
+    strong: Transition {
+        wavelength_a: 1393.760,
+        f: 0.513,
+    },
+    weak: Transition {
+        wavelength_a: 1402.773,
+        f: 0.254,
+    },
 };
 /// N V 1238, 1242 (Morton 2003).
 pub const NV: Doublet = Doublet {
     ion: "N V",
-    strong: Transition { wavelength_a: 1238.821, f: 0.156 },
-    weak: Transition { wavelength_a: 1242.804, f: 0.0777 },
+    strong: Transition {
+        wavelength_a: 1238.821,
+        f: 0.156,
+    },
+    weak: Transition {
+        wavelength_a: 1242.804,
+        f: 0.0777,
+    },
 };
 /// Al III 1854, 1862 (Morton 2003).
 pub const ALIII: Doublet = Doublet {
     ion: "Al III",
-    strong: Transition { wavelength_a: 1854.718, f: 0.559 },
-    weak: Transition { wavelength_a: 1862.791, f: 0.278 },
+    strong: Transition {
+        wavelength_a: 1854.718,
+        f: 0.559,
+    },
+    weak: Transition {
+        wavelength_a: 1862.791,
+        f: 0.278,
+    },
 };
 /// Mg II 2796, 2803 (Morton 2003).
 pub const MGII: Doublet = Doublet {
     ion: "Mg II",
-    strong: Transition { wavelength_a: 2796.354, f: 0.6155 },
-    weak: Transition { wavelength_a: 2803.531, f: 0.3058 },
+    strong: Transition {
+        wavelength_a: 2796.354,
+        f: 0.6155,
+    },
+    weak: Transition {
+        wavelength_a: 2803.531,
+        f: 0.3058,
+    },
 };
 
 /// Why a column could not be measured.
@@ -149,7 +179,11 @@ pub fn column(
     Ok(Column {
         n_cm2,
         err_n_cm2: scale * var.sqrt(),
-        log_n: if n_cm2 > 0.0 { n_cm2.log10() } else { f64::NEG_INFINITY },
+        log_n: if n_cm2 > 0.0 {
+            n_cm2.log10()
+        } else {
+            f64::NEG_INFINITY
+        },
         saturated,
         n_pixels: per_pixel.len(),
     })
@@ -243,9 +277,11 @@ pub struct DoubletColumns {
     pub saturated: bool,
     /// Saturated but not black: the absorber covers only part of the source.
     pub partial_covering: bool,
-    /// Median covering fraction over the pixels where the strong line
-    /// absorbs at least 10 % and the doublet formula is defined; `None`
-    /// where no pixel qualifies.
+    /// When saturated: the median covering fraction over the pixels where
+    /// the strong line absorbs at least 10 % and the doublet formula is
+    /// defined. `None` when not saturated (the formula is ill-conditioned
+    /// for optically thin lines: any noise gives a spurious fraction) or no
+    /// pixel qualifies.
     pub covering_fraction: Option<f64>,
     /// The best column: the weak line's when saturated (still a lower
     /// limit), else the error-weighted mean of both, cm^-2.
@@ -267,21 +303,41 @@ pub fn doublet_columns(
     v_lo_km_s: f64,
     v_hi_km_s: f64,
 ) -> Result<DoubletColumns, AodError> {
-    let strong = column(&doublet.strong, rest_a, norm_flux, norm_sigma, v_lo_km_s, v_hi_km_s)?;
-    let weak = column(&doublet.weak, rest_a, norm_flux, norm_sigma, v_lo_km_s, v_hi_km_s)?;
+    let strong = column(
+        &doublet.strong,
+        rest_a,
+        norm_flux,
+        norm_sigma,
+        v_lo_km_s,
+        v_hi_km_s,
+    )?;
+    let weak = column(
+        &doublet.weak,
+        rest_a,
+        norm_flux,
+        norm_sigma,
+        v_lo_km_s,
+        v_hi_km_s,
+    )?;
     let excess = weak.log_n - strong.log_n;
     // Error of the log difference from the two columns' errors.
     let err_dex = std::f64::consts::LOG10_E
         * ((strong.err_n_cm2 / strong.n_cm2).powi(2) + (weak.err_n_cm2 / weak.n_cm2).powi(2))
             .sqrt();
-    let ratio_saturated = strong.n_cm2 > 0.0
-        && weak.n_cm2 > 0.0
-        && excess > SATURATION_EXCESS_DEX.max(2.0 * err_dex);
+    let ratio_saturated =
+        strong.n_cm2 > 0.0 && weak.n_cm2 > 0.0 && excess > SATURATION_EXCESS_DEX.max(2.0 * err_dex);
     let saturated = strong.saturated || weak.saturated || ratio_saturated;
 
     // Residual intensities of both lines at the same velocities: the weak
     // line's flux interpolated onto the strong line's pixels.
-    let ps = optical_depths(&doublet.strong, rest_a, norm_flux, norm_sigma, v_lo_km_s, v_hi_km_s)?;
+    let ps = optical_depths(
+        &doublet.strong,
+        rest_a,
+        norm_flux,
+        norm_sigma,
+        v_lo_km_s,
+        v_hi_km_s,
+    )?;
     let mut cover = Vec::new();
     let mut min_strong = f64::INFINITY;
     let mut sigma_at_min = 0.0;
@@ -312,7 +368,7 @@ pub fn doublet_columns(
             }
         }
     }
-    let covering_fraction = if cover.is_empty() {
+    let covering_fraction = if cover.is_empty() || !saturated {
         None
     } else {
         cover.sort_by(f64::total_cmp);

@@ -21,7 +21,7 @@
 //!   1, with baltools' 450 km/s): troughs over -25,000 to 0 km/s wider than
 //!   450 km/s and significant: `1 - (<f> + 3 <s>/sqrt(n))/0.9 > 0` over the
 //!   trough. The integral is counted like BI's, after the first 450 km/s.
-//! * **Errors**: per pixel `(s^2 + (D/m)^2) / 0.9^2 dv`, summed and square
+//! * **Errors**: per pixel `(s^2 + (D/m)^2) / 0.9^2 dv^2`, summed and square
 //!   rooted, where `m` is the continuum and `D` the mean `|m - flux|` over
 //!   the AI window outside AI troughs (the continuum's own error).
 //! * **VMIN / VMAX** (positive, km/s of outflow): the trough's red and blue
@@ -43,6 +43,19 @@
 //! * The fit window is the pixels with rest wavelength in [1261, 2399] A;
 //!   baltools starts one pixel after the nearest pixel to 1261 A and ends two
 //!   before the nearest to 2399 A (a slice off by one at each end).
+//! * **Index errors**: baltools sums `(s^2 + (D/m)^2) / 0.9^2 dv` and takes
+//!   the square root, which has units of sqrt(km/s): the variance of a sum
+//!   of `dv (1 - f/0.9)` terms needs `dv^2`. We use `dv^2`, so our
+//!   `ERR_BI_*` and `ERR_AI_*` are baltools' times about `sqrt(dv)` (8.3 on
+//!   BOSS's 69 km/s pixels, 7.6 on DESI's 0.8 A pixels at C IV at z = 2.4):
+//!   divide by `sqrt(dv)` to compare with DESI's catalog.
+//! * A C IV or Si IV AI trough that reaches 0 km/s is masked from the
+//!   continuum refit past 0 km/s for as long as the flux stays below 0.9
+//!   of the continuum. baltools masks only up to 0 km/s; on
+//!   `spec-3655-55240-0110` the C IV trough goes on to about +3000 km/s
+//!   (rest 1567 A), and the exact least-squares fit follows the unmasked
+//!   absorbed C IV peak down to a negative continuum. (baltools'
+//!   Nelder-Mead, started at all-ones coefficients, does not travel as far.)
 //! * An AI trough that runs into 0 km/s (the end of the window) gets the
 //!   significance test too; baltools records it untested.
 //! * baltools' BI masking branch (`baltomask(..., 'BI')`) reads the key
@@ -247,6 +260,9 @@ pub struct Trough {
     pub fmin: f64,
     /// This trough's share of the index, km/s.
     pub index_km_s: f64,
+    /// The trough reaches the red end of its search window (it may go on
+    /// past it).
+    pub open_red: bool,
 }
 
 /// BI and AI of one line, in full precision.
@@ -337,7 +353,13 @@ pub fn measure(
     let ivar = &spec.ivar[first..end];
     let sigma: Vec<f64> = ivar
         .iter()
-        .map(|&v| if v > 0.0 { 1.0 / v.sqrt() } else { f64::INFINITY })
+        .map(|&v| {
+            if v > 0.0 {
+                1.0 / v.sqrt()
+            } else {
+                f64::INFINITY
+            }
+        })
         .collect();
 
     let civ_speed = velocities(rest, CIV_REST_A);
@@ -364,16 +386,19 @@ pub fn measure(
     let (fit, civ, siiv_bal) = loop {
         let fit = fit_linear(&interp, flux, ivar, &mask)?;
         iterations += 1;
-        check_positive(&fit.model, rest, &civ_win, "C IV")?;
         let civ = measure_line(&civ_speed, &civ_win, flux, &sigma, ivar, &fit.model);
         let siiv_bal = match &siiv {
-            Some((speed, win)) => {
-                check_positive(&fit.model, rest, win, "Si IV")?;
-                Some(measure_line(speed, win, flux, &sigma, ivar, &fit.model))
-            }
+            Some((speed, win)) => Some(measure_line(speed, win, flux, &sigma, ivar, &fit.model)),
             None => None,
         };
-        let new_mask = trough_mask(rest, &civ, siiv_bal.as_ref(), config.mask_from);
+        let new_mask = trough_mask(
+            rest,
+            flux,
+            &fit.model,
+            &civ,
+            siiv_bal.as_ref(),
+            config.mask_from,
+        );
         if new_mask == mask {
             converged = true;
             break (fit, civ, siiv_bal);
@@ -383,11 +408,24 @@ pub fn measure(
         }
         mask = new_mask;
     };
+    // A first fit through deep troughs can dip to zero or below (the
+    // components can follow a trough on the C IV peak); those pixels count
+    // as trough pixels and get masked. Only the final continuum must be
+    // positive.
+    check_positive(&fit.model, rest, &civ_win, "C IV")?;
+    if let Some((_, win)) = &siiv {
+        check_positive(&fit.model, rest, win, "Si IV")?;
+    }
 
     let mut row = BalRow::empty();
     row.pca_coeffs = fit.coeffs.iter().map(|&c| c as f32).collect();
     row.pca_chi2 = fit.reduced_chi2() as f32;
-    fill_bi(&civ, &mut row.bi_civ, &mut row.err_bi_civ, &mut row.nciv_2000);
+    fill_bi(
+        &civ,
+        &mut row.bi_civ,
+        &mut row.err_bi_civ,
+        &mut row.nciv_2000,
+    );
     fill_slots(
         &civ.bi_troughs,
         [
@@ -410,7 +448,12 @@ pub fn measure(
         ],
     );
     if let Some(s) = &siiv_bal {
-        fill_bi(s, &mut row.bi_siiv, &mut row.err_bi_siiv, &mut row.nsiiv_2000);
+        fill_bi(
+            s,
+            &mut row.bi_siiv,
+            &mut row.err_bi_siiv,
+            &mut row.nsiiv_2000,
+        );
         fill_slots(
             &s.bi_troughs,
             [
@@ -580,8 +623,28 @@ fn measure_line(
     model: &[f64],
 ) -> LineBal {
     let ai_range = win.lo..win.hi_ai;
-    let nf: Vec<f64> = ai_range.clone().map(|i| flux[i] / model[i]).collect();
-    let ns: Vec<f64> = ai_range.clone().map(|i| sigma[i] / model[i]).collect();
+    // Where an intermediate continuum is not positive the pixel is taken
+    // as black with no error: a trough pixel, masked from the next fit.
+    let nf: Vec<f64> = ai_range
+        .clone()
+        .map(|i| {
+            if model[i] > 0.0 {
+                flux[i] / model[i]
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let ns: Vec<f64> = ai_range
+        .clone()
+        .map(|i| {
+            if model[i] > 0.0 {
+                sigma[i] / model[i]
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let v = &speed[ai_range.clone()];
     let m = &model[ai_range.clone()];
     let n_bi = win.hi_bi - win.lo;
@@ -621,9 +684,7 @@ fn measure_line(
     // The continuum's own error: mean |model - flux| outside AI troughs.
     let (mut dsum, mut dn) = (0.0, 0usize);
     for i in 0..nf.len() {
-        let in_trough = ai_spans
-            .iter()
-            .any(|&(s, e)| v[i] >= v[s] && v[i] <= v[e]);
+        let in_trough = ai_spans.iter().any(|&(s, e)| v[i] >= v[s] && v[i] <= v[e]);
         if !in_trough {
             dsum += (m[i] - flux[win.lo + i]).abs();
             dn += 1;
@@ -745,8 +806,11 @@ fn sum_troughs(
             if run >= width {
                 value += dv * (1.0 - nf[i + 1] / LEVEL);
                 let s2 = ns[i] * ns[i] + (diff / m[i]).powi(2);
+                // Each pixel's term of the sum is dv (1 - f/0.9), so its
+                // variance is dv^2 s2 / 0.9^2 (baltools multiplies by dv,
+                // not dv^2: see the module docs).
                 if s2.is_finite() {
-                    err2 += s2 / (LEVEL * LEVEL) * dv;
+                    err2 += s2 / (LEVEL * LEVEL) * dv * dv;
                 }
             }
         }
@@ -766,6 +830,7 @@ fn sum_troughs(
             posmin_km_s: -v[kmin],
             fmin,
             index_km_s: value,
+            open_red: e + 1 == nf.len(),
         });
     }
     if total == 0.0 {
@@ -788,7 +853,18 @@ fn nearest(wave: &[f64], w: f64) -> usize {
 /// Fit-window pixels to keep (true) outside the troughs chosen by `from`
 /// of C IV and Si IV: from the nearest pixel to the trough's blue end up to,
 /// not including, the nearest pixel to its red end (baltools' `baltomask`).
-fn trough_mask(rest: &[f64], civ: &LineBal, siiv: Option<&LineBal>, from: MaskFrom) -> Vec<bool> {
+/// A trough that reaches the red end of its window (0 km/s) is masked on
+/// while the flux stays below 0.9 of the current continuum (or the
+/// continuum is not positive): absorption that goes on past the line's
+/// rest wavelength would otherwise pull the next fit down.
+fn trough_mask(
+    rest: &[f64],
+    flux: &[f64],
+    model: &[f64],
+    civ: &LineBal,
+    siiv: Option<&LineBal>,
+    from: MaskFrom,
+) -> Vec<bool> {
     let mut mask = vec![true; rest.len()];
     let lines = [(Some(civ), CIV_REST_A), (siiv, SIIV_REST_A)];
     for (line, line_a) in lines {
@@ -799,7 +875,12 @@ fn trough_mask(rest: &[f64], civ: &LineBal, siiv: Option<&LineBal>, from: MaskFr
         };
         for t in troughs.iter().filter(|t| t.vmin_km_s > 0.0) {
             let i1 = nearest(rest, line_a * (1.0 - t.vmax_km_s / C_KM_S));
-            let i2 = nearest(rest, line_a * (1.0 - t.vmin_km_s / C_KM_S));
+            let mut i2 = nearest(rest, line_a * (1.0 - t.vmin_km_s / C_KM_S));
+            if t.open_red {
+                while i2 < rest.len() && (model[i2] <= 0.0 || flux[i2] / model[i2] < LEVEL) {
+                    i2 += 1;
+                }
+            }
             for m in &mut mask[i1..i2.max(i1)] {
                 *m = false;
             }
@@ -867,7 +948,13 @@ mod tests {
         // Flux 0.45 of the continuum from -15,000 to -9,000 km/s.
         let nf: Vec<f64> = v
             .iter()
-            .map(|&x| if (-15_000.0..=-9_000.0).contains(&x) { 0.45 } else { 1.0 })
+            .map(|&x| {
+                if (-15_000.0..=-9_000.0).contains(&x) {
+                    0.45
+                } else {
+                    1.0
+                }
+            })
             .collect();
         let ns = vec![0.01; v.len()];
         let expr: Vec<f64> = nf
@@ -888,7 +975,7 @@ mod tests {
         // running width reaches 2000 km/s (29 steps = 2001): 85 - 28 = 57
         // steps of 69 km/s at depth 1 - 0.45/0.9 = 0.5.
         assert!((bi - 57.0 * 69.0 * 0.5).abs() < 1e-9, "{bi}");
-        assert!((err - (57.0 * 69.0 * 1e-4 / 0.81_f64).sqrt()).abs() < 1e-9);
+        assert!((err - (57.0 * 69.0 * 69.0 * 1e-4 / 0.81_f64).sqrt()).abs() < 1e-9);
         assert_eq!(troughs[0].vmax_km_s, 14_958.0);
         assert_eq!(troughs[0].vmin_km_s, 9_024.0);
         assert_eq!(troughs[0].fmin, 0.45);
@@ -900,7 +987,13 @@ mod tests {
         // 300 km/s wide: too narrow for AI.
         let nf: Vec<f64> = v
             .iter()
-            .map(|&x| if (-5_000.0..=-4_700.0).contains(&x) { 0.2 } else { 1.0 })
+            .map(|&x| {
+                if (-5_000.0..=-4_700.0).contains(&x) {
+                    0.2
+                } else {
+                    1.0
+                }
+            })
             .collect();
         let ns = vec![0.01; v.len()];
         let expr: Vec<f64> = nf.iter().map(|f| 1.0 - f / 0.9 - 0.005).collect();
@@ -908,10 +1001,20 @@ mod tests {
         // Wide and shallow (0.88) with large errors: fails the 3 sigma test.
         let nf: Vec<f64> = v
             .iter()
-            .map(|&x| if (-5_000.0..=-4_000.0).contains(&x) { 0.88 } else { 1.0 })
+            .map(|&x| {
+                if (-5_000.0..=-4_000.0).contains(&x) {
+                    0.88
+                } else {
+                    1.0
+                }
+            })
             .collect();
         let ns = vec![0.03; v.len()];
-        let expr: Vec<f64> = nf.iter().zip(&ns).map(|(f, s)| 1.0 - f / 0.9 - 0.5 * s).collect();
+        let expr: Vec<f64> = nf
+            .iter()
+            .zip(&ns)
+            .map(|(f, s)| 1.0 - f / 0.9 - 0.5 * s)
+            .collect();
         assert!(expr.iter().any(|&e| e > 0.0));
         assert!(find_troughs(&expr, &v, &nf, &ns, 450.0, true, NAI).is_empty());
     }

@@ -26,15 +26,15 @@ pub const PCA_REST_MAX_A: f64 = 2399.0;
 pub enum ContinuumError {
     #[error("continuum basis has no components")]
     NoComponents,
-    #[error(
-        "continuum component {index} has {got} values but the wavelength grid has {expected}"
-    )]
+    #[error("continuum component {index} has {got} values but the wavelength grid has {expected}")]
     ComponentLength {
         index: usize,
         got: usize,
         expected: usize,
     },
-    #[error("continuum basis wavelengths must be finite and strictly increasing (at index {index})")]
+    #[error(
+        "continuum basis wavelengths must be finite and strictly increasing (at index {index})"
+    )]
     BasisWavelengths { index: usize },
     #[error(
         "spectrum arrays differ in length: wavelength {wavelength}, flux {flux}, ivar {ivar}, mask {mask}"
@@ -47,7 +47,9 @@ pub enum ContinuumError {
     },
     #[error("only {usable} usable pixels (ivar > 0, unmasked) for {components} components")]
     TooFewPixels { usable: usize, components: usize },
-    #[error("the normal equations are singular: the components are degenerate on the usable pixels")]
+    #[error(
+        "the normal equations are singular: the components are degenerate on the usable pixels"
+    )]
     Singular,
 }
 
@@ -76,7 +78,8 @@ impl Basis {
             }
         }
         for index in 0..wave_a.len() {
-            let bad = !wave_a[index].is_finite() || (index > 0 && wave_a[index] <= wave_a[index - 1]);
+            let bad =
+                !wave_a[index].is_finite() || (index > 0 && wave_a[index] <= wave_a[index - 1]);
             if bad {
                 return Err(ContinuumError::BasisWavelengths { index });
             }
