@@ -19,6 +19,9 @@
 //! Al III 1300 km/s, Mg II 769 km/s), not for broad BAL troughs, where the
 //! blended column from the strong line alone is a lower limit.
 
+// `!(x > 0.0)` is meant: it is also true for NaN, which must count as bad.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use serde::Serialize;
 use thiserror::Error;
 

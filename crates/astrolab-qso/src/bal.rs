@@ -73,6 +73,9 @@
 //! * baltools' forest S/N is undefined (a Python `NameError`) when 50 A of
 //!   the forest are covered but hold no pixel; here it is -1.
 
+// `!(x > 0.0)` is meant: it is also true for NaN, which must count as bad.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use serde::Serialize;
 use thiserror::Error;
 

@@ -13,6 +13,9 @@
 //! 5 x 5 matrix). The minimum is the one Nelder-Mead looks for; ours is
 //! reached exactly and never stops early, so our chi-square is never larger.
 
+// `!(x > 0.0)` is meant: it is also true for NaN, which must count as bad.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use thiserror::Error;
 
 /// Rest-frame window of the PCA fit, Angstrom (baltools' `balconfig`:
@@ -165,7 +168,7 @@ pub fn fit_linear(
     use_pixel: &[bool],
 ) -> Result<ContinuumFit, ContinuumError> {
     let n = flux.len();
-    if ivar.len() != n || use_pixel.len() != n || n == 0 || interp.len() % n != 0 {
+    if ivar.len() != n || use_pixel.len() != n || n == 0 || !interp.len().is_multiple_of(n) {
         return Err(ContinuumError::SpectrumLength {
             wavelength: if n == 0 { 0 } else { interp.len() / n.max(1) },
             flux: n,
