@@ -5,7 +5,9 @@
 //! 879, 72) fitted with [`crate::continuum`].
 //!
 //! Definitions (velocities in km/s relative to the line's rest wavelength,
-//! negative = blueshift, non-relativistic `v = c (lambda - lambda_0) /
+//! 1549 A for C IV and 1398 A for Si IV as baltools' `balconfig` has them,
+//! not the doublets' weighted means 1549.06 A and 1396.76 A; negative =
+//! blueshift, non-relativistic `v = c (lambda - lambda_0) /
 //! lambda_0` as baltools computes it; `f` is flux over continuum and
 //! `s` its error over continuum):
 //!
@@ -34,6 +36,12 @@
 //!   window; `SNR_REDSIDE` over rest 1420-1480 A when wholly covered;
 //!   `SNR_FOREST` over rest 1040-1205 A when at least 50 A of it is
 //!   covered.
+//! * Followed as baltools does, so that our numbers match DESI's catalog,
+//!   though questionable: each index integrates the pixel pairs of the
+//!   slice [first, last) of the trough (the last trough pixel adds
+//!   nothing); AI skips the first 450 km/s of each trough as BI skips 2000
+//!   (Hall et al. 2002 count the whole trough); the AI trough test uses the
+//!   slice [first, last) too.
 //!
 //! Where we differ from baltools, and why:
 //!
@@ -53,9 +61,7 @@
 //!   continuum refit past 0 km/s for as long as the flux stays below 0.9
 //!   of the continuum. baltools masks only up to 0 km/s; on
 //!   `spec-3655-55240-0110` the C IV trough goes on to about +3000 km/s
-//!   (rest 1567 A), and the exact least-squares fit follows the unmasked
-//!   absorbed C IV peak down to a negative continuum. (baltools'
-//!   Nelder-Mead, started at all-ones coefficients, does not travel as far.)
+//!   (rest 1567 A), and those unmasked absorbed pixels pull the refit down.
 //! * An AI trough that runs into 0 km/s (the end of the window) gets the
 //!   significance test too; baltools records it untested.
 //! * baltools' BI masking branch (`baltomask(..., 'BI')`) reads the key
@@ -68,8 +74,18 @@
 //!   error would overflow to infinity).
 //! * Bad input is a [`BalSkip`] with its reason, never a row of numbers:
 //!   redshift outside 1.57-5.0, C IV window not covered, a window with no
-//!   usable pixel, a continuum that is not positive in a window. baltools
-//!   raises only for C IV not covered and otherwise returns numbers.
+//!   usable pixel, a final continuum that is not positive in a window.
+//!   baltools raises only for C IV not covered and otherwise returns
+//!   numbers, also from a negative continuum: on `spec-3655-55240-0110` at
+//!   z = 2.394 its continuum (as ours) goes below zero on the C IV peak and
+//!   its AI_CIV 2029.59 km/s comes from the one trough where it crosses
+//!   zero. `BalConfig::require_positive_continuum = false` divides by such
+//!   a continuum as baltools does (for comparisons only): with baltools'
+//!   coefficients, [`measure_with_coeffs`] then gives its numbers (AI_CIV
+//!   2029.60, see `tests/real_bal.rs`).
+//! * In the intermediate fits of the masking iteration, pixels where the
+//!   continuum is not positive count as black (normalised flux 0, a trough
+//!   pixel), so they are masked from the next fit; baltools divides by them.
 //! * baltools' forest S/N is undefined (a Python `NameError`) when 50 A of
 //!   the forest are covered but hold no pixel; here it is -1.
 
@@ -79,7 +95,7 @@
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::continuum::{fit_linear, Basis, ContinuumError, ContinuumFit};
+use crate::continuum::{evaluate, fit_linear, Basis, ContinuumError, ContinuumFit};
 
 /// Speed of light, km/s.
 pub const C_KM_S: f64 = 299_792.458;
@@ -134,6 +150,11 @@ pub struct BalConfig {
     pub max_iter: usize,
     /// Which troughs the refit masks.
     pub mask_from: MaskFrom,
+    /// Skip a quasar whose final continuum is not positive in a search
+    /// window ([`BalSkip::ContinuumNotPositive`]). `false` divides by it
+    /// anyway, as baltools does: only for comparing with baltools, the
+    /// numbers then mean nothing.
+    pub require_positive_continuum: bool,
 }
 
 impl Default for BalConfig {
@@ -143,6 +164,7 @@ impl Default for BalConfig {
             fit_rest_max_a: crate::continuum::PCA_REST_MAX_A,
             max_iter: 10,
             mask_from: MaskFrom::Ai,
+            require_positive_continuum: true,
         }
     }
 }
@@ -312,6 +334,35 @@ pub fn measure(
     basis: &Basis,
     config: &BalConfig,
 ) -> Result<BalResult, BalSkip> {
+    measure_impl(spec, z, basis, None, config)
+}
+
+/// Measures the BAL troughs on the continuum of given coefficients (for
+/// instance a catalog's `PCA_COEFFS`), without fitting or masking: one pass
+/// of the trough search. `coeffs` must have one value per basis component.
+pub fn measure_with_coeffs(
+    spec: &Spectrum<'_>,
+    z: f64,
+    basis: &Basis,
+    coeffs: &[f64],
+    config: &BalConfig,
+) -> Result<BalResult, BalSkip> {
+    if coeffs.len() != basis.n_components() {
+        return Err(BalSkip::Continuum(ContinuumError::CoefficientCount {
+            got: coeffs.len(),
+            expected: basis.n_components(),
+        }));
+    }
+    measure_impl(spec, z, basis, Some(coeffs), config)
+}
+
+fn measure_impl(
+    spec: &Spectrum<'_>,
+    z: f64,
+    basis: &Basis,
+    fixed: Option<&[f64]>,
+    config: &BalConfig,
+) -> Result<BalResult, BalSkip> {
     let n = spec.wavelength_a.len();
     if spec.flux.len() != n || spec.ivar.len() != n {
         return Err(BalSkip::LengthMismatch {
@@ -386,14 +437,24 @@ pub fn measure(
     let mut mask = vec![true; rest.len()];
     let mut iterations = 0;
     let mut converged = false;
+    let raw = !config.require_positive_continuum;
     let (fit, civ, siiv_bal) = loop {
-        let fit = fit_linear(&interp, flux, ivar, &mask)?;
+        let fit = match fixed {
+            Some(coeffs) => evaluate(&interp, coeffs, flux, ivar),
+            None => fit_linear(&interp, flux, ivar, &mask)?,
+        };
         iterations += 1;
-        let civ = measure_line(&civ_speed, &civ_win, flux, &sigma, ivar, &fit.model);
+        let civ = measure_line(&civ_speed, &civ_win, flux, &sigma, ivar, &fit.model, raw);
         let siiv_bal = match &siiv {
-            Some((speed, win)) => Some(measure_line(speed, win, flux, &sigma, ivar, &fit.model)),
+            Some((speed, win)) => Some(measure_line(
+                speed, win, flux, &sigma, ivar, &fit.model, raw,
+            )),
             None => None,
         };
+        if fixed.is_some() {
+            converged = true;
+            break (fit, civ, siiv_bal);
+        }
         let new_mask = trough_mask(
             rest,
             flux,
@@ -415,9 +476,11 @@ pub fn measure(
     // components can follow a trough on the C IV peak); those pixels count
     // as trough pixels and get masked. Only the final continuum must be
     // positive.
-    check_positive(&fit.model, rest, &civ_win, "C IV")?;
-    if let Some((_, win)) = &siiv {
-        check_positive(&fit.model, rest, win, "Si IV")?;
+    if config.require_positive_continuum {
+        check_positive(&fit.model, rest, &civ_win, "C IV")?;
+        if let Some((_, win)) = &siiv {
+            check_positive(&fit.model, rest, win, "Si IV")?;
+        }
     }
 
     let mut row = BalRow::empty();
@@ -624,6 +687,7 @@ fn measure_line(
     sigma: &[f64],
     ivar: &[f64],
     model: &[f64],
+    raw: bool,
 ) -> LineBal {
     let ai_range = win.lo..win.hi_ai;
     // Where an intermediate continuum is not positive the pixel is taken
@@ -631,7 +695,7 @@ fn measure_line(
     let nf: Vec<f64> = ai_range
         .clone()
         .map(|i| {
-            if model[i] > 0.0 {
+            if raw || model[i] > 0.0 {
                 flux[i] / model[i]
             } else {
                 0.0
@@ -641,7 +705,7 @@ fn measure_line(
     let ns: Vec<f64> = ai_range
         .clone()
         .map(|i| {
-            if model[i] > 0.0 {
+            if raw || model[i] > 0.0 {
                 sigma[i] / model[i]
             } else {
                 0.0

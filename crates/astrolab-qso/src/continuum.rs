@@ -50,6 +50,8 @@ pub enum ContinuumError {
     },
     #[error("only {usable} usable pixels (ivar > 0, unmasked) for {components} components")]
     TooFewPixels { usable: usize, components: usize },
+    #[error("{got} continuum coefficients given for a basis of {expected} components")]
+    CoefficientCount { got: usize, expected: usize },
     #[error(
         "the normal equations are singular: the components are degenerate on the usable pixels"
     )]
@@ -227,6 +229,32 @@ pub fn fit_linear(
         chi2,
         n_used: used,
     })
+}
+
+/// The continuum of given coefficients on interpolated components
+/// `interp` (row-major), with its chi-square over the pixels with
+/// `ivar > 0`.
+pub fn evaluate(interp: &[f64], coeffs: &[f64], flux: &[f64], ivar: &[f64]) -> ContinuumFit {
+    let n = flux.len();
+    let mut model = vec![0.0; n];
+    for (k, c) in coeffs.iter().enumerate() {
+        for (mi, e) in model.iter_mut().zip(&interp[k * n..(k + 1) * n]) {
+            *mi += c * e;
+        }
+    }
+    let (mut chi2, mut n_used) = (0.0, 0);
+    for i in 0..n {
+        if ivar[i] > 0.0 && ivar[i].is_finite() && flux[i].is_finite() {
+            chi2 += (flux[i] - model[i]).powi(2) * ivar[i];
+            n_used += 1;
+        }
+    }
+    ContinuumFit {
+        coeffs: coeffs.to_vec(),
+        model,
+        chi2,
+        n_used,
+    }
 }
 
 /// Solves `A x = b` for symmetric positive definite `A` (m x m, row-major,

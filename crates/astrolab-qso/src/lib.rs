@@ -13,6 +13,32 @@
 //!   C IV, Si IV, N V, Al III and Mg II, with saturation and partial-covering
 //!   flags from the doublets (Hamann et al. 1997).
 //!
+//! ## Definitions, and where we differ from DESI's `baltools`
+//!
+//! Full list with the reasons in [`bal`]'s module docs; in short:
+//!
+//! * Continuum: 5 PCA components over rest 1261-2399 A, 1.57 <= z <= 5.0,
+//!   solved exactly by weighted least squares (baltools: Nelder-Mead from
+//!   all-ones coefficients), refitted with the AI troughs of C IV and Si IV
+//!   masked until the mask stops changing (at most 10 fits).
+//! * Velocities: non-relativistic, from 1549 A (C IV) and 1398 A (Si IV),
+//!   as baltools; negative = blueshift, catalog VMIN/VMAX positive.
+//! * Troughs: `1 - f/0.9 - 0.5 sigma > 0`, one noise-spike pixel allowed;
+//!   BI over -25,000 to -3,000 km/s, troughs wider than 2000 km/s, counted
+//!   after the first 2000 km/s (Weymann et al. 1991); AI over -25,000 to
+//!   0 km/s, troughs wider than 450 km/s passing the 3-sigma test, counted
+//!   after the first 450 km/s (as baltools); at most 5 and 17 troughs.
+//! * Differences: index errors with `dv^2` (baltools' have `dv`, units of
+//!   sqrt(km/s): ours are about `sqrt(dv)` = 8.3 times larger on BOSS
+//!   pixels); an AI trough at 0 km/s gets the significance test and is
+//!   masked on past 0 km/s while the flux stays below 0.9; BI-trough masking
+//!   works (baltools' reads a misspelt key, `VMIN_SIV_2000`); bad input and
+//!   non-positive continua are counted skips ([`bal::BalSkip`]), never
+//!   numbers (baltools divides by a negative continuum: on
+//!   `spec-3655-55240-0110` its AI_CIV 2029 km/s comes from that).
+//! * Si IV only when its whole window (-25,000 km/s from 1398 A) lies in
+//!   the fit window, as baltools.
+//!
 //! ```
 //! use astrolab_qso::bal::{measure, BalConfig, BalSkip, Spectrum};
 //! use astrolab_qso::continuum::Basis;

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use astrolab_formats::spectra::read_sdss_spec;
-use astrolab_qso::bal::{measure, BalConfig, BalSkip, Spectrum};
+use astrolab_qso::bal::{measure, measure_with_coeffs, BalConfig, BalSkip, Spectrum};
 
 struct Loaded {
     wave: Vec<f64>,
@@ -46,20 +46,18 @@ fn boss_bal_quasar_at_catalog_redshift() {
     let s = load(&dir.join("qso/boss/spec-3655-55240-0110.fits"));
     // Catalog redshift (cat_for_clustering_plate3655; the pipeline has 3.388).
     let r = measure(&s.spectrum(), 2.394, &basis, &BalConfig::default());
-    // baltools' DESI path gives BI_CIV 0, AI_CIV 2029 +- 28 km/s here
-    // (shared/data/README.md). We give no numbers: the exact least-squares
-    // PCA continuum is negative on the C IV peak. The C IV trough covers
-    // the emission peak and goes on redward of 1549 A to about 1567 A
-    // (+3500 km/s), outside every window baltools (and we) mask, and the
-    // five components fit that by a continuum with no C IV peak at all: it
-    // dips below zero at 1533-1553 A in every fit of the masking iteration
-    // (10 fits, mask still changing), also when the first fit leaves both
-    // search windows out, and with 3 or 4 components; 1 or 2 components
-    // stay positive but lie below the absorbed flux (median flux/continuum
-    // 1.1 over 1400-1560 A). baltools' Nelder-Mead, started at all-ones
-    // coefficients, stops somewhere short of this minimum, where its
-    // continuum happens to be positive, so it returns an AI. A negative
-    // continuum gives no meaningful index, so this is a counted skip.
+    // baltools' DESI path gives BI_CIV 0, AI_CIV 2029.59 +- 28.27 km/s
+    // here (run as a peer on this file with a `wave` field): one AI trough
+    // from VMIN 43.65 to VMAX 1695.5 km/s. Its Nelder-Mead stops at PCA
+    // coefficients (216.95, 49.88, 41.82, 17.07, 30.17), reduced chi-square
+    // 7.47, near our exact first fit (213.53, 51.93, 33.63, 14.63, 31.46),
+    // and that continuum is negative on the C IV peak (down to -1.34 at
+    // 1500-1549 A): the C IV trough covers the emission peak and goes on
+    // redward of 1549 A to about 1567 A, and five components fit it with no
+    // C IV peak at all. baltools' one trough is where its continuum crosses
+    // zero, so its AI comes from dividing by a continuum near or below
+    // zero. We skip such a quasar with its reason instead (our masked
+    // refits stay negative there too, also with 3 or 4 components).
     assert_eq!(
         r.err(),
         Some(BalSkip::ContinuumNotPositive {
@@ -67,6 +65,34 @@ fn boss_bal_quasar_at_catalog_redshift() {
             rest_a: 1543.7898942401387
         })
     );
+
+    // Our trough search on baltools' own continuum, dividing by it as
+    // baltools does, gives baltools' numbers: the definitions agree.
+    let baltools_coeffs = [
+        216.952_417_48,
+        49.882_106_69,
+        41.821_503_02,
+        17.067_337_2,
+        30.167_889_39,
+    ];
+    let raw = BalConfig {
+        require_positive_continuum: false,
+        ..BalConfig::default()
+    };
+    let b = measure_with_coeffs(&s.spectrum(), 2.394, &basis, &baltools_coeffs, &raw).unwrap();
+    let r = &b.row;
+    assert_eq!((r.bi_civ, r.nciv_2000, r.nciv_450), (0.0, 0, 1));
+    // baltools: 2029.5948, VMIN 43.6503, VMAX 1695.5077, AI_SIIV 1067.1736.
+    // It computes 10^loglam in float32 (the BOSS column's type), we in
+    // float64: velocities differ by ~0.01 km/s.
+    assert_eq!(r.ai_civ, 2029.6022);
+    assert_eq!(r.vmin_civ_450[0], 43.64447);
+    assert_eq!(r.vmax_civ_450[0], 1695.4951);
+    assert_eq!(r.ai_siiv, 1067.1843);
+    // baltools' error 28.2697 times sqrt(dv), dv = 69 km/s on BOSS pixels
+    // at C IV (see the bal module docs on the index errors).
+    assert_eq!(r.err_ai_civ, 234.54504);
+    assert!((f64::from(r.err_ai_civ) / 28.2697 - 68.8_f64.sqrt()).abs() < 0.01);
 }
 
 #[test]
