@@ -95,6 +95,23 @@ impl Basis {
         Ok(Basis { wave_a, components })
     }
 
+    /// A basis on a log10-wavelength rest grid `loglam0 + i dloglam`
+    /// (the redrock template layout: `CRVAL1`, `CDELT1` and one image row
+    /// per component, as in `rrtemplate-QSO-HIZ-v1.1.fits`, rest
+    /// 443-4500 A, which reaches where the PCA components stop at
+    /// 1260-2399 A).
+    pub fn from_log_grid(
+        loglam0: f64,
+        dloglam: f64,
+        components: Vec<Vec<f64>>,
+    ) -> Result<Self, ContinuumError> {
+        let n = components.first().map_or(0, Vec::len);
+        let wave = (0..n)
+            .map(|i| 10f64.powf(loglam0 + dloglam * i as f64))
+            .collect();
+        Basis::new(wave, components)
+    }
+
     /// Number of components.
     pub fn n_components(&self) -> usize {
         self.components.len()

@@ -185,3 +185,55 @@ fn all_boss_spectra_at_pipeline_redshift() {
     .into();
     assert_eq!(outcomes, expected);
 }
+
+/// The redrock quasar templates as the continuum basis, over a fit window
+/// the PCA components do not cover (rest 1230-2800 A).
+#[test]
+fn redrock_templates_as_continuum() {
+    let Some(dir) = common::shared("redrock_templates_as_continuum") else {
+        return;
+    };
+    let path = dir.join("templates/rrtemplate-QSO-HIZ-v1.1.fits");
+    let fits = astrolab_formats::fits::FitsFile::open(&path).unwrap();
+    let h = &fits.hdu_at(0).unwrap().header;
+    let (loglam0, dloglam) = (h.get_f64("CRVAL1").unwrap(), h.get_f64("CDELT1").unwrap());
+    let (data, shape) = fits.read_image_f64_at(0).unwrap();
+    assert_eq!(shape, vec![4, 10061]);
+    let comps = data.chunks(shape[1]).map(<[f64]>::to_vec).collect();
+    let basis = astrolab_qso::continuum::Basis::from_log_grid(loglam0, dloglam, comps).unwrap();
+    let (lo, hi) = basis.range_a();
+    assert!(lo < 1230.0 && hi > 2800.0);
+
+    let s = load(&dir.join("qso/boss/spec-3655-55240-0002.fits"));
+    let config = BalConfig {
+        fit_rest_min_a: 1230.0,
+        fit_rest_max_a: 2800.0,
+        ..BalConfig::default()
+    };
+    let r = measure(&s.spectrum(), s.z.unwrap(), &basis, &config).unwrap();
+    assert_eq!(r.row.pca_coeffs.len(), 4);
+    assert!(r.rest_wave_a[0] >= 1230.0 && *r.rest_wave_a.last().unwrap() <= 2800.0);
+    assert_eq!((r.row.bi_civ, r.row.ai_civ), (0.0, 0.0));
+    assert_eq!(r.row.pca_chi2, 1.2954392);
+    let b = load(&dir.join("qso/boss/spec-3655-55240-0110.fits"));
+    // The BAL quasar: the redrock templates, too, give a continuum below
+    // zero on its absorbed C IV peak, over the wide window and over the PCA
+    // window alike (see boss_bal_quasar_at_catalog_redshift).
+    for (lo, hi, at) in [
+        (1230.0, 2800.0, 1547.7052543847333),
+        (1261.0, 2399.0, 1548.4174314127176),
+    ] {
+        let c = BalConfig {
+            fit_rest_min_a: lo,
+            fit_rest_max_a: hi,
+            ..config
+        };
+        assert_eq!(
+            measure(&b.spectrum(), 2.394, &basis, &c).err(),
+            Some(BalSkip::ContinuumNotPositive {
+                window: "C IV",
+                rest_a: at
+            })
+        );
+    }
+}
