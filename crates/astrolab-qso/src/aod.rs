@@ -451,6 +451,27 @@ mod tests {
     }
 
     #[test]
+    fn unsaturated_columns_of_every_ion() {
+        // Peak optical depth of the strong line about 0.3 for each ion.
+        for (d, log_n) in [
+            (CIV, 14.0),
+            (SIIV, 13.6),
+            (NV, 14.2),
+            (ALIII, 13.5),
+            (MGII, 13.3),
+        ] {
+            let (w, f) = absorber(&d, 10f64.powf(log_n), -100.0, 40.0, 1.0);
+            let s = vec![0.001; w.len()];
+            let c = doublet_columns(&d, &w, &f, &s, -300.0, 100.0).unwrap();
+            assert!((c.best_n_cm2.log10() - log_n).abs() < 0.01, "{}", d.ion);
+            assert!(!c.saturated && c.covering_fraction.is_none(), "{}", d.ion);
+        }
+        // The constant: N(v) for tau = 1 of C IV 1548.
+        let nv = column_per_velocity(1.0, &CIV.strong);
+        assert!((nv - 3.768e14 / (0.1899 * 1548.204)).abs() < 1.0);
+    }
+
+    #[test]
     fn saturated_and_partly_covered_doublet_is_flagged() {
         let (w, f) = absorber(&SIIV, 1e16, -200.0, 60.0, 0.6);
         let s = vec![0.005; w.len()];
