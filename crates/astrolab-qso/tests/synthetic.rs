@@ -157,3 +157,50 @@ fn aod_columns() {
         }
     }
 }
+
+/// One seeded quasar, pinned: z 2.5, S/N 15, flux at 0.3 of the continuum
+/// from 6000 to 12,000 km/s. Truth by hand: BI counts (1 - 0.3/0.9) = 2/3
+/// over 6000 - 2000 km/s, less a pixel at each end: about 2620 km/s; AI over
+/// 6000 - 450: about 3650 km/s.
+#[test]
+fn pinned_synthetic_quasar() {
+    let Some(dir) = common::shared("pinned_synthetic_quasar") else {
+        return;
+    };
+    let basis = common::pca_basis(&dir);
+    let mut gen = Generator::new(7);
+    let trough = BoxTrough {
+        vmin_km_s: 6_000.0,
+        vmax_km_s: 12_000.0,
+        residual: 0.3,
+    };
+    let s = gen.quasar(&basis, 2.5, 15.0, &[trough], &[]);
+    let t = run(&basis, &s, true).row;
+    let g = run(&basis, &s, false);
+    let r = &g.row;
+    assert_eq!((t.bi_civ, t.ai_civ), (2595.6787, 3659.835));
+    assert_eq!(
+        (t.vmin_civ_2000[0], t.vmax_civ_2000[0]),
+        (6024.962, 11983.875)
+    );
+    assert_eq!((r.nciv_2000, r.nciv_450, g.iterations), (1, 1, 2));
+    assert_eq!((r.bi_civ, r.err_bi_civ), (2593.5222, 45.543705));
+    assert_eq!((r.ai_civ, r.err_ai_civ), (3645.3623, 53.482468));
+    // The trough's edges land on the same pixels as in the truth.
+    assert_eq!(
+        (r.vmin_civ_2000[0], r.vmax_civ_2000[0]),
+        (6024.962, 11983.875)
+    );
+    assert_eq!(
+        (r.posmin_civ_2000[0], r.fmin_civ_2000[0]),
+        (11652.332, 0.11746925)
+    );
+    assert_eq!((r.bi_siiv, r.ai_siiv), (0.0, 0.0));
+    assert_eq!(r.pca_chi2, 1.0497439);
+    // SNR_FOREST is high because the synthetic continuum below the basis's
+    // 1260 A holds its end value (no forest absorption, no emission lines).
+    assert_eq!(
+        (r.snr_civ, r.snr_redside, r.snr_forest),
+        (17.085815, 17.306932, 43.556126)
+    );
+}
