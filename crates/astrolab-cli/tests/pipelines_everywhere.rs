@@ -203,6 +203,28 @@ fn every_pipeline_same_bytes_queue_in_process_and_reproduce() {
         h.ok(&["spectra", "build", "--from", qso.to_str().unwrap()]);
     }
 
+    // Measured columns of two outflows for the Cloudy solve (one is the
+    // (log U, log N_H) = (-2, 21) model's own columns), and the speed and
+    // luminosity of one of them.
+    let columns = inputs.join("columns.csv");
+    std::fs::write(
+        &columns,
+        "OUTFLOW,SPECIES,LOG_N,SIGMA_DEX,CONSTRAINT\n\
+         A,C+3,16.88424407739286,0.05,measured\n\
+         A,Si+3,16.116780364976098,0.05,measured\n\
+         A,H,18.752995943391955,0.05,measured\n\
+         B,C+3,15.9,0.1,lower\n\
+         B,Al+2,13.8,0.1,measured\n\
+         B,Mg+,14.2,0.1,measured\n",
+    )
+    .unwrap();
+    let kinematics = inputs.join("outflows.csv");
+    std::fs::write(
+        &kinematics,
+        "OUTFLOW,V_KM_S,REFERENCE,LAMBDA_L_LAMBDA_ERG_S\nA,5000,1350,1e46\n",
+    )
+    .unwrap();
+
     // In order: later pipelines read what earlier ones loaded.
     let plan: Vec<(&str, Value)> = vec![
         (
@@ -243,6 +265,18 @@ fn every_pipeline_same_bytes_queue_in_process_and_reproduce() {
         (
             "anomalies-score-files",
             json!({"paths": [data.join("qso/boss").display().to_string()]}),
+        ),
+        (
+            "outflows-cloudy-grid",
+            json!({"log_u_min": -3.0, "step": 1.0, "log_nh_min": 20.0, "log_nh_max": 22.0, "vary": true}),
+        ),
+        (
+            "outflows-cloudy-solve",
+            json!({
+                "grid": data.join("cloudy/grid-agn-logn4").display().to_string(),
+                "columns": columns.display().to_string(),
+                "outflows": kinematics.display().to_string(),
+            }),
         ),
     ];
     let catalog: Vec<String> = astrolab_pipeline::catalog::pipelines()

@@ -203,10 +203,12 @@ impl SinglePipeline for CloudySolve {
                 None | Some("") | Some("measured") => Constraint::Measured,
                 Some("lower") => Constraint::LowerLimit,
                 Some("upper") => Constraint::UpperLimit,
-                Some(other) => return Err(usage(format!(
+                Some(other) => {
+                    return Err(usage(format!(
                     "{} line {line}, column CONSTRAINT: {other:?}; use measured, lower or upper",
                     a.columns.display()
-                ))),
+                )))
+                }
             };
             let m = ColumnMeasurement {
                 species: field(&a.columns, line, &row, "SPECIES")?.to_string(),
@@ -233,10 +235,12 @@ impl SinglePipeline for CloudySolve {
                 let reference = match field(p, line, &row, "REFERENCE")? {
                     "1350" => ReferenceContinuum::A1350,
                     "3000" => ReferenceContinuum::A3000,
-                    other => return Err(usage(format!(
+                    other => {
+                        return Err(usage(format!(
                         "{} line {line}, column REFERENCE: {other:?}; use 1350 or 3000 (Angstrom)",
                         p.display()
-                    ))),
+                    )))
+                    }
                 };
                 let omega = match row.get("OMEGA") {
                     Some(_) => Some(number(p, line, &row, "OMEGA")?),
