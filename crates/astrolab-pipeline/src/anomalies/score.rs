@@ -144,6 +144,14 @@ pub fn load_model(
         Some(d) => ModelDir(d.to_path_buf()),
         None => model_dir_of(&entry)?,
     };
+    open_model(entry, dir)
+}
+
+/// Loads `dir`, which must hold the registered model `entry`.
+fn open_model(
+    entry: astrolab_store::AnomalyModel,
+    dir: ModelDir,
+) -> Result<LoadedModel, PipelineError> {
     let (card, forest, vae) = dir.load()?;
     if card.model_id != entry.model_id {
         return Err(usage(format!(
@@ -236,22 +244,7 @@ fn load_registered(
 ) -> Result<LoadedModel, PipelineError> {
     let entry = pick_model(store, Some(model_id))?;
     let dir = model_dir_of(&entry)?;
-    let (card, forest, vae) = dir.load()?;
-    if card.model_id != entry.model_id {
-        return Err(usage(format!(
-            "{} holds model {}, not the registered {}",
-            dir.0.display(),
-            card.model_id,
-            entry.model_id
-        )));
-    }
-    Ok(LoadedModel {
-        entry,
-        dir,
-        card,
-        forest,
-        vae,
-    })
+    open_model(entry, dir)
 }
 
 impl Pipeline for AnomaliesScore {
