@@ -13,8 +13,8 @@ use crate::context::Ctx;
 use crate::error::PipelineError;
 use crate::params::defs::{
     AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesTrainArgs, ClassifyArgs, CloudyGridArgs,
-    CloudySolveArgs, CompareArgs, ConeArgs, DemoDataArgs, FindArgs, IngestArgs, ProcessArgs,
-    RotationArgs, SpectraBuildArgs,
+    CloudySolveArgs, CompareArgs, ConeArgs, DemoDataArgs, FindArgs, IngestArgs, OutflowsBalArgs,
+    ProcessArgs, RotationArgs, SpectraBuildArgs,
 };
 use crate::params::{parse_json, resolved, specs, to_args, ParamError, ParamSpec};
 use crate::pipeline::ShardOps;
@@ -233,6 +233,16 @@ pub fn pipelines() -> Vec<PipelineDef> {
             run: erased::<crate::anomalies::AnomaliesScoreFiles>,
             shards: ShardOps::of::<crate::anomalies::AnomaliesScoreFiles>(),
             check: check::<AnomaliesScoreFilesArgs>,
+        },
+        PipelineDef {
+            name: "outflows-bal",
+            summary: "BAL troughs and indices of quasars as DESI's BAL catalog measures them (BI, AI, troughs, PCA continuum) with apparent columns, over the store's quasars or spectrum files: the catalog (CSV) in the run directory, the rows into the store",
+            words: &["outflows", "bal"],
+            fixed: |d| obj(json!({ "output": at(d, "bal.csv") })),
+            specs: specs::<OutflowsBalArgs>,
+            run: erased::<crate::outflows::OutflowsBal>,
+            shards: ShardOps::of::<crate::outflows::OutflowsBal>(),
+            check: check::<OutflowsBalArgs>,
         },
         PipelineDef {
             name: "outflows-cloudy-grid",

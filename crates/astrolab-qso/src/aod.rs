@@ -496,3 +496,71 @@ mod tests {
         assert!(matches!(e, AodError::NoPixels { .. }));
     }
 }
+
+/// Apparent columns of one BAL outflow: C IV, Si IV and Al III over the
+/// velocity range of the quasar's strongest C IV AI trough (the one that
+/// adds most to AI_CIV), each line's range taken from its own rest
+/// wavelength, on the BAL fit's continuum.
+///
+/// Broad troughs blend the doublets' lines (module docs), so a column here
+/// is the blended apparent column: with `saturated` a lower limit. An ion
+/// whose range is not inside the fit window (or has no usable pixel) is
+/// `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TroughColumns {
+    /// Outflow velocities of the trough, km/s (positive): red end.
+    pub vmin_km_s: f64,
+    /// Blue end.
+    pub vmax_km_s: f64,
+    pub civ: Option<DoubletColumns>,
+    pub siiv: Option<DoubletColumns>,
+    pub aliii: Option<DoubletColumns>,
+}
+
+/// [`TroughColumns`] of a BAL measurement of `spec` (the spectrum given to
+/// [`crate::bal::measure`]); `None` without a C IV AI trough.
+pub fn trough_columns(
+    bal: &crate::bal::BalResult,
+    spec: &crate::bal::Spectrum<'_>,
+) -> Option<TroughColumns> {
+    let t = bal
+        .civ
+        .ai_troughs
+        .iter()
+        .max_by(|a, b| a.index_km_s.total_cmp(&b.index_km_s))?;
+    let k0 = bal.first_pixel;
+    let model = &bal.continuum.model;
+    let n = bal.rest_wave_a.len();
+    let norm_flux: Vec<f64> = (0..n).map(|i| spec.flux[k0 + i] / model[i]).collect();
+    let norm_sigma: Vec<f64> = (0..n)
+        .map(|i| {
+            let iv = spec.ivar[k0 + i];
+            if iv > 0.0 {
+                1.0 / (iv.sqrt() * model[i])
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect();
+    let (lo, hi) = (
+        bal.rest_wave_a.first().copied()?,
+        bal.rest_wave_a.last().copied()?,
+    );
+    let (v_lo, v_hi) = (-t.vmax_km_s, -t.vmin_km_s);
+    let of = |d: &Doublet| {
+        // Both lines' ranges must lie in the fit window.
+        let blue = d.strong.wavelength_a * (1.0 + v_lo / C_KM_S);
+        let red = d.weak.wavelength_a * (1.0 + v_hi / C_KM_S);
+        if blue < lo || red > hi {
+            return None;
+        }
+        doublet_columns(d, &bal.rest_wave_a, &norm_flux, &norm_sigma, v_lo, v_hi).ok()
+    };
+    Some(TroughColumns {
+        vmin_km_s: t.vmin_km_s,
+        vmax_km_s: t.vmax_km_s,
+        civ: of(&CIV),
+        siiv: of(&SIIV),
+        aliii: of(&ALIII),
+    })
+}

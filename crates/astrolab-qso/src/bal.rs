@@ -55,7 +55,7 @@
 //!   the square root, which has units of sqrt(km/s): the variance of a sum
 //!   of `dv (1 - f/0.9)` terms needs `dv^2`. We use `dv^2`, so our
 //!   `ERR_BI_*` and `ERR_AI_*` are baltools' times about `sqrt(dv)` (8.3 on
-//!   BOSS's 69 km/s pixels, 7.6 on DESI's 0.8 A pixels at C IV at z = 2.4):
+//!   BOSS's 69 km/s pixels, about 6.9 on DESI's 0.8 A pixels (48 km/s) in the C IV window at z = 2.4):
 //!   divide by `sqrt(dv)` to compare with DESI's catalog.
 //! * A C IV or Si IV AI trough that reaches 0 km/s is masked from the
 //!   continuum refit past 0 km/s for as long as the flux stays below 0.9
@@ -83,6 +83,19 @@
 //!   a continuum as baltools does (for comparisons only): with baltools'
 //!   coefficients, [`measure_with_coeffs`] then gives its numbers (AI_CIV
 //!   2029.60, see `tests/real_bal.rs`).
+//! * **Red-side fallback** ([`BalConfig::red_side_fallback`], on by
+//!   default; DESI's catalog has none): when the iterated continuum is not
+//!   positive in a search window, the fit is redone on the pixels redward
+//!   of [`RED_SIDE_FROM_A`] only (troughs there masked iteratively as
+//!   usual), so that the components predict the absorbed region from
+//!   C III], He II and the continuum, as PCA reconstructions of absorbed
+//!   quasar spectra do (Guo & Martini 2019; Paris et al. 2011 for the
+//!   Lyman alpha forest). The result says so
+//!   ([`ContinuumMethod::RedSide`], the catalog's `CONT_FIT`); only when
+//!   that continuum is not positive either is the quasar a skip. This
+//!   finds `spec-3655-55240-0110` at its catalog redshift (AI_CIV 2891
+//!   km/s), which DESI's procedure could only skip or give a number from
+//!   a negative continuum.
 //! * In the intermediate fits of the masking iteration, pixels where the
 //!   continuum is not positive count as black (normalised flux 0, a trough
 //!   pixel), so they are masked from the next fit; baltools divides by them.
@@ -92,7 +105,7 @@
 // `!(x > 0.0)` is meant: it is also true for NaN, which must count as bad.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::continuum::{evaluate, fit_linear, Basis, ContinuumError, ContinuumFit};
@@ -155,6 +168,10 @@ pub struct BalConfig {
     /// anyway, as baltools does: only for comparing with baltools, the
     /// numbers then mean nothing.
     pub require_positive_continuum: bool,
+    /// When the iterative continuum is not positive in a search window,
+    /// refit it from the red side ([`RED_SIDE_FROM_A`] and redder) before
+    /// giving up ([`ContinuumMethod::RedSide`]).
+    pub red_side_fallback: bool,
 }
 
 impl Default for BalConfig {
@@ -165,6 +182,35 @@ impl Default for BalConfig {
             max_iter: 10,
             mask_from: MaskFrom::Ai,
             require_positive_continuum: true,
+            red_side_fallback: true,
+        }
+    }
+}
+
+/// Rest wavelength from which the red-side fallback fits the continuum,
+/// Angstrom: C IV at +4000 km/s, past the red end of troughs that cover
+/// the emission peak (spec-3655-55240-0110's ends near 1567 A), keeping
+/// the C IV emission's red wing in the fit.
+pub const RED_SIDE_FROM_A: f64 = 1570.0;
+
+/// How the final continuum was fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContinuumMethod {
+    /// DESI's: the whole fit window, troughs masked iteratively.
+    #[default]
+    Iterative,
+    /// The iterative continuum went non-positive in a search window, so
+    /// the fit used only pixels redward of [`RED_SIDE_FROM_A`] (troughs
+    /// there masked iteratively) and predicts the absorbed region.
+    RedSide,
+}
+
+impl ContinuumMethod {
+    /// `iterative` or `red_side` (the catalog's `CONT_FIT` column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContinuumMethod::Iterative => "iterative",
+            ContinuumMethod::RedSide => "red_side",
         }
     }
 }
@@ -233,7 +279,7 @@ pub struct Spectrum<'a> {
 
 /// One quasar's BAL measurements with the names, types and shapes of the
 /// columns of DESI's BAL catalog (`baltools.baltable.initbaltab_desi`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct BalRow {
     pub pca_coeffs: Vec<f32>,
@@ -324,6 +370,8 @@ pub struct BalResult {
     pub iterations: usize,
     /// Whether the trough mask stopped changing within `max_iter` fits.
     pub converged: bool,
+    /// How the final continuum was fitted.
+    pub continuum_method: ContinuumMethod,
 }
 
 /// Measures the BAL troughs of one quasar at redshift `z` on the continuum
@@ -434,54 +482,45 @@ fn measure_impl(
         .flatten();
 
     let interp = basis.interpolate(rest);
-    let mut mask = vec![true; rest.len()];
-    let mut iterations = 0;
-    let mut converged = false;
-    let raw = !config.require_positive_continuum;
-    let (fit, civ, siiv_bal) = loop {
-        let fit = match fixed {
-            Some(coeffs) => evaluate(&interp, coeffs, flux, ivar),
-            None => fit_linear(&interp, flux, ivar, &mask)?,
-        };
-        iterations += 1;
-        let civ = measure_line(&civ_speed, &civ_win, flux, &sigma, ivar, &fit.model, raw);
-        let siiv_bal = match &siiv {
-            Some((speed, win)) => Some(measure_line(
-                speed, win, flux, &sigma, ivar, &fit.model, raw,
-            )),
-            None => None,
-        };
-        if fixed.is_some() {
-            converged = true;
-            break (fit, civ, siiv_bal);
-        }
-        let new_mask = trough_mask(
-            rest,
-            flux,
-            &fit.model,
-            &civ,
-            siiv_bal.as_ref(),
-            config.mask_from,
-        );
-        if new_mask == mask {
-            converged = true;
-            break (fit, civ, siiv_bal);
-        }
-        if iterations >= config.max_iter {
-            break (fit, civ, siiv_bal);
-        }
-        mask = new_mask;
+    let lines = Lines {
+        rest,
+        flux,
+        sigma: &sigma,
+        ivar,
+        interp: &interp,
+        civ_speed: &civ_speed,
+        civ_win: &civ_win,
+        siiv: siiv.as_ref(),
     };
-    // A first fit through deep troughs can dip to zero or below (the
-    // components can follow a trough on the C IV peak); those pixels count
-    // as trough pixels and get masked. Only the final continuum must be
-    // positive.
+    let mut it = lines.iterate(vec![true; rest.len()], fixed, config)?;
+    let mut continuum_fit = ContinuumMethod::Iterative;
     if config.require_positive_continuum {
-        check_positive(&fit.model, rest, &civ_win, "C IV")?;
-        if let Some((_, win)) = &siiv {
-            check_positive(&fit.model, rest, win, "Si IV")?;
+        if let Err(first) = lines.check_positive(&it.fit.model) {
+            // The troughs can cover the emission peak they sit on, and the
+            // components then follow them below zero (spec-3655-55240-0110:
+            // C IV absorbed from its peak to +3000 km/s). Refit from the
+            // red side: every pixel blueward of RED_SIDE_FROM_A left out,
+            // so the components predict the absorbed region from C III],
+            // He II and the continuum beyond (as PCA reconstructions of BAL
+            // quasars do, Guo & Martini 2019 sec. 3); then iterate the
+            // trough mask as usual, keeping the blue side masked.
+            if fixed.is_some() || !config.red_side_fallback {
+                return Err(first);
+            }
+            let red: Vec<bool> = rest.iter().map(|&w| w >= RED_SIDE_FROM_A).collect();
+            it = lines.iterate(red, None, config)?;
+            lines.check_positive(&it.fit.model)?;
+            continuum_fit = ContinuumMethod::RedSide;
         }
     }
+    let Iteration {
+        fit,
+        civ,
+        siiv: siiv_bal,
+        mask: it_mask,
+        iterations,
+        converged,
+    } = it;
 
     let mut row = BalRow::empty();
     row.pca_coeffs = fit.coeffs.iter().map(|&c| c as f32).collect();
@@ -553,13 +592,183 @@ fn measure_impl(
         continuum: fit,
         rest_wave_a: rest.to_vec(),
         first_pixel: first,
-        fit_mask: mask,
+        fit_mask: it_mask,
         iterations,
         converged,
+        continuum_method: continuum_fit,
     })
 }
 
+/// The spectrum's fit window and search windows, for the masking iteration.
+struct Lines<'a> {
+    rest: &'a [f64],
+    flux: &'a [f64],
+    sigma: &'a [f64],
+    ivar: &'a [f64],
+    interp: &'a [f64],
+    civ_speed: &'a [f64],
+    civ_win: &'a Window,
+    siiv: Option<&'a (Vec<f64>, Window)>,
+}
+
+/// Where the masking iteration ended.
+struct Iteration {
+    fit: ContinuumFit,
+    civ: LineBal,
+    siiv: Option<LineBal>,
+    mask: Vec<bool>,
+    iterations: usize,
+    converged: bool,
+}
+
+impl Lines<'_> {
+    /// Fits, searches troughs and refits with them masked until the mask
+    /// stops changing (at most `max_iter` fits). Only pixels where `base`
+    /// is true are ever fitted. With `fixed` coefficients: one pass.
+    fn iterate(
+        &self,
+        base: Vec<bool>,
+        fixed: Option<&[f64]>,
+        config: &BalConfig,
+    ) -> Result<Iteration, BalSkip> {
+        let raw = !config.require_positive_continuum;
+        let mut mask = base.clone();
+        let mut iterations = 0;
+        loop {
+            let fit = match fixed {
+                Some(coeffs) => evaluate(self.interp, coeffs, self.flux, self.ivar),
+                None => fit_linear(self.interp, self.flux, self.ivar, &mask)?,
+            };
+            iterations += 1;
+            let civ = measure_line(
+                self.civ_speed,
+                self.civ_win,
+                self.flux,
+                self.sigma,
+                self.ivar,
+                &fit.model,
+                raw,
+            );
+            let siiv = self.siiv.map(|(speed, win)| {
+                measure_line(
+                    speed, win, self.flux, self.sigma, self.ivar, &fit.model, raw,
+                )
+            });
+            if fixed.is_none() {
+                let new_mask: Vec<bool> = trough_mask(
+                    self.rest,
+                    self.flux,
+                    &fit.model,
+                    &civ,
+                    siiv.as_ref(),
+                    config.mask_from,
+                )
+                .into_iter()
+                .zip(&base)
+                .map(|(t, &b)| t && b)
+                .collect();
+                if new_mask != mask && iterations < config.max_iter {
+                    mask = new_mask;
+                    continue;
+                }
+                let converged = new_mask == mask;
+                return Ok(Iteration {
+                    fit,
+                    civ,
+                    siiv,
+                    mask,
+                    iterations,
+                    converged,
+                });
+            }
+            return Ok(Iteration {
+                fit,
+                civ,
+                siiv,
+                mask,
+                iterations,
+                converged: true,
+            });
+        }
+    }
+
+    /// The final continuum must be positive over every search window.
+    fn check_positive(&self, model: &[f64]) -> Result<(), BalSkip> {
+        check_positive(model, self.rest, self.civ_win, "C IV")?;
+        if let Some((_, win)) = self.siiv {
+            check_positive(model, self.rest, win, "Si IV")?;
+        }
+        Ok(())
+    }
+}
+
+/// One value of a catalog column, typed as DESI's catalog stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnValue<'a> {
+    /// FITS `E`.
+    F32(f32),
+    /// FITS `J`.
+    I32(i32),
+    /// FITS `B`.
+    U8(u8),
+    /// FITS `nE` (`PCA_COEFFS`, trough slots).
+    F32s(&'a [f32]),
+}
+
 impl BalRow {
+    /// The row's columns in the order of DESI's BAL catalog
+    /// (`baltools.baltable.initbaltab_desi`, then the S/N columns its
+    /// later versions append), with their names: what a CSV or FITS
+    /// catalog writer iterates.
+    pub fn columns(&self) -> Vec<(&'static str, ColumnValue<'_>)> {
+        use ColumnValue::{F32s, F32, I32, U8};
+        vec![
+            ("PCA_COEFFS", F32s(&self.pca_coeffs)),
+            ("PCA_CHI2", F32(self.pca_chi2)),
+            ("BI_CIV", F32(self.bi_civ)),
+            ("ERR_BI_CIV", F32(self.err_bi_civ)),
+            ("NCIV_2000", I32(self.nciv_2000)),
+            ("VMIN_CIV_2000", F32s(&self.vmin_civ_2000)),
+            ("VMAX_CIV_2000", F32s(&self.vmax_civ_2000)),
+            ("POSMIN_CIV_2000", F32s(&self.posmin_civ_2000)),
+            ("FMIN_CIV_2000", F32s(&self.fmin_civ_2000)),
+            ("AI_CIV", F32(self.ai_civ)),
+            ("ERR_AI_CIV", F32(self.err_ai_civ)),
+            ("NCIV_450", I32(self.nciv_450)),
+            ("VMIN_CIV_450", F32s(&self.vmin_civ_450)),
+            ("VMAX_CIV_450", F32s(&self.vmax_civ_450)),
+            ("POSMIN_CIV_450", F32s(&self.posmin_civ_450)),
+            ("FMIN_CIV_450", F32s(&self.fmin_civ_450)),
+            ("BI_SIIV", F32(self.bi_siiv)),
+            ("ERR_BI_SIIV", F32(self.err_bi_siiv)),
+            ("NSIIV_2000", I32(self.nsiiv_2000)),
+            ("VMIN_SIIV_2000", F32s(&self.vmin_siiv_2000)),
+            ("VMAX_SIIV_2000", F32s(&self.vmax_siiv_2000)),
+            ("POSMIN_SIIV_2000", F32s(&self.posmin_siiv_2000)),
+            ("FMIN_SIIV_2000", F32s(&self.fmin_siiv_2000)),
+            ("AI_SIIV", F32(self.ai_siiv)),
+            ("ERR_AI_SIIV", F32(self.err_ai_siiv)),
+            ("NSIIV_450", I32(self.nsiiv_450)),
+            ("VMIN_SIIV_450", F32s(&self.vmin_siiv_450)),
+            ("VMAX_SIIV_450", F32s(&self.vmax_siiv_450)),
+            ("POSMIN_SIIV_450", F32s(&self.posmin_siiv_450)),
+            ("FMIN_SIIV_450", F32s(&self.fmin_siiv_450)),
+            ("SNR_CIV", F32(self.snr_civ)),
+            ("SNR_REDSIDE", F32(self.snr_redside)),
+            ("SNR_FOREST", F32(self.snr_forest)),
+            ("BALMASK", U8(self.balmask)),
+        ]
+    }
+
+    /// The row of a quasar that was not measured: the catalog's defaults
+    /// with `pca_components` zero coefficients and the skip's BALMASK.
+    pub fn skipped(skip: &BalSkip, pca_components: usize) -> Self {
+        let mut row = BalRow::empty();
+        row.pca_coeffs = vec![0.0; pca_components];
+        row.balmask = skip.balmask();
+        row
+    }
+
     /// A row with the catalog's defaults: indices 0, trough slots -1.
     fn empty() -> Self {
         BalRow {

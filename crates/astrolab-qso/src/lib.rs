@@ -29,7 +29,10 @@
 //! * Continuum: 5 PCA components over rest 1261-2399 A, 1.57 <= z <= 5.0,
 //!   solved exactly by weighted least squares (baltools: Nelder-Mead from
 //!   all-ones coefficients), refitted with the AI troughs of C IV and Si IV
-//!   masked until the mask stops changing (at most 10 fits).
+//!   masked until the mask stops changing (at most 10 fits); when that
+//!   continuum is not positive in a search window, refitted from the red
+//!   side (rest >= 1570 A) before the quasar is given up
+//!   ([`bal::ContinuumMethod::RedSide`]).
 //! * Velocities: non-relativistic, from 1549 A (C IV) and 1398 A (Si IV),
 //!   as baltools; negative = blueshift, catalog VMIN/VMAX positive.
 //! * Troughs: `1 - f/0.9 - 0.5 sigma > 0`, one noise-spike pixel allowed;
@@ -83,6 +86,12 @@
 //! # let _: Option<BalSkip> = None;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+/// DESI's PCA continuum components (`PCA_Eigenvectors.fits` of baltools,
+/// BSD 3-Clause; Guo & Martini 2019): a FITS binary table with `WAVE` and
+/// `PCA0`..`PCA4`. Built in so that BAL measurements need no download; see
+/// `data/README.md` for its source and SHA-256.
+pub const PCA_EIGENVECTORS_FITS: &[u8] = include_bytes!("../data/PCA_Eigenvectors.fits");
+
 pub mod aod;
 pub mod bal;
 pub mod cloudy;

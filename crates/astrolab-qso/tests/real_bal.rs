@@ -9,7 +9,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use astrolab_formats::spectra::read_sdss_spec;
-use astrolab_qso::bal::{measure, measure_with_coeffs, BalConfig, BalSkip, Spectrum};
+use astrolab_qso::bal::{
+    measure, measure_with_coeffs, BalConfig, BalSkip, ContinuumMethod, Spectrum,
+};
 
 struct Loaded {
     wave: Vec<f64>,
@@ -45,8 +47,13 @@ fn boss_bal_quasar_at_catalog_redshift() {
     };
     let basis = common::pca_basis(&dir);
     let s = load(&dir.join("qso/boss/spec-3655-55240-0110.fits"));
-    // Catalog redshift (cat_for_clustering_plate3655; the pipeline has 3.388).
-    let r = measure(&s.spectrum(), 2.394, &basis, &BalConfig::default());
+    // Catalog redshift (cat_for_clustering_plate3655, whose BAL flag is
+    // set; the pipeline has 3.388).
+    let strict = BalConfig {
+        red_side_fallback: false,
+        ..BalConfig::default()
+    };
+    let r = measure(&s.spectrum(), 2.394, &basis, &strict);
     // baltools' DESI path gives BI_CIV 0, AI_CIV 2029.59 +- 28.27 km/s
     // here (run as a peer on this file with a `wave` field): one AI trough
     // from VMIN 43.65 to VMAX 1695.5 km/s. Its Nelder-Mead stops at PCA
@@ -57,8 +64,9 @@ fn boss_bal_quasar_at_catalog_redshift() {
     // redward of 1549 A to about 1567 A, and five components fit it with no
     // C IV peak at all. baltools' one trough is where its continuum crosses
     // zero, so its AI comes from dividing by a continuum near or below
-    // zero. We skip such a quasar with its reason instead (our masked
-    // refits stay negative there too, also with 3 or 4 components).
+    // zero. DESI's procedure alone (no fallback) skips it with its reason
+    // (our masked refits stay negative there too, also with 3 or 4
+    // components).
     assert_eq!(
         r.err(),
         Some(BalSkip::ContinuumNotPositive {
@@ -66,6 +74,25 @@ fn boss_bal_quasar_at_catalog_redshift() {
             rest_a: 1543.7898942401387
         })
     );
+    // With the red-side fallback (the default): the continuum from rest
+    // 1570 A redward predicts a C IV peak (8.98 at 1551.6 A against an
+    // observed 1.52) and the quasar is found: a C IV trough from 43.6 to
+    // 4088 km/s reaching 0.049 of the continuum, which goes on redward of
+    // 0 km/s, and a shallow one at 5379-6394 km/s; only 1088 km/s of the
+    // deep one lie in the BI window (past 3000 km/s), so BI_CIV is 0 and
+    // AI_CIV 2891 km/s. Si IV is absorbed too (AI_SIIV 1199 km/s).
+    let r = measure(&s.spectrum(), 2.394, &basis, &BalConfig::default()).unwrap();
+    assert_eq!(r.continuum_method, ContinuumMethod::RedSide);
+    assert!(r.converged);
+    let row = &r.row;
+    assert_eq!((row.bi_civ, row.nciv_2000, row.nciv_450), (0.0, 0, 2));
+    assert_eq!((row.ai_civ, row.err_ai_civ), (2890.9546, 86.437325));
+    assert_eq!(row.vmin_civ_450[..2], [5379.195, 43.64447]);
+    assert_eq!(row.vmax_civ_450[..2], [6394.235, 4088.3704]);
+    assert_eq!(row.fmin_civ_450[1], 0.048603974);
+    assert_eq!(row.ai_siiv, 1199.1194);
+    assert_eq!(row.pca_chi2, 3.089511);
+    assert_eq!(row.balmask, 0);
 
     // Our trough search on baltools' own continuum, dividing by it as
     // baltools does, gives baltools' numbers: the definitions agree.
@@ -223,6 +250,28 @@ fn redrock_templates_as_continuum() {
     for (lo, hi, at) in [
         (1230.0, 2800.0, 1547.7052543847333),
         (1261.0, 2399.0, 1548.4174314127176),
+    ] {
+        let c = BalConfig {
+            fit_rest_min_a: lo,
+            fit_rest_max_a: hi,
+            red_side_fallback: false,
+            ..config
+        };
+        assert_eq!(
+            measure(&b.spectrum(), 2.394, &basis, &c).err(),
+            Some(BalSkip::ContinuumNotPositive {
+                window: "C IV",
+                rest_a: at
+            })
+        );
+    }
+    // The red-side fallback does not rescue it with the 4 redrock
+    // templates: fitted redward of 1570 A they do not predict a positive
+    // C IV region (the PCA components, made from quasars' UV spectra, do:
+    // boss_bal_quasar_at_catalog_redshift). A counted skip.
+    for (lo, hi, at) in [
+        (1230.0, 2800.0, 1512.8231578018936),
+        (1261.0, 2399.0, 1511.4302066504627),
     ] {
         let c = BalConfig {
             fit_rest_min_a: lo,

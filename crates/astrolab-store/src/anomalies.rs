@@ -247,7 +247,7 @@ fn parse_latent(s: &str, target_id: i64) -> Result<Vec<f32>> {
 impl Store {
     /// The files a read must leave out: the caller's `forbidden` and those
     /// of the principal this store acts for, sorted, each once.
-    fn excluded_files(&self, forbidden: &[i64]) -> Vec<i64> {
+    pub(crate) fn excluded_files(&self, forbidden: &[i64]) -> Vec<i64> {
         let mut excluded: Vec<i64> = forbidden.to_vec();
         excluded.extend(self.acting_forbidden());
         excluded.sort_unstable();
@@ -259,7 +259,11 @@ impl Store {
     /// parameter `next`; None when nothing is excluded. A row without a
     /// file (a spectrum from no registered file) is public, as such files
     /// are everywhere else.
-    fn score_row_filter(&self, excluded: &[i64], next: usize) -> Option<(String, Value)> {
+    pub(crate) fn score_row_filter(
+        &self,
+        excluded: &[i64],
+        next: usize,
+    ) -> Option<(String, Value)> {
         if excluded.is_empty() {
             return None;
         }
@@ -269,7 +273,7 @@ impl Store {
     }
 }
 
-fn ph(store: &Store) -> char {
+pub(crate) fn ph(store: &Store) -> char {
     match store.backend() {
         crate::Backend::Sqlite => '?',
         crate::Backend::Postgres => '$',

@@ -27,6 +27,7 @@ mod accounts;
 pub mod acting;
 mod anomalies;
 mod audit;
+pub mod bal;
 mod batch;
 mod datasets;
 mod error;
@@ -54,6 +55,7 @@ pub use anomalies::{
     AnomalySkip, QUASAR_ANOMALIES,
 };
 pub use audit::{AuditEvent, AuditRecord};
+pub use bal::{BalCatalogSummary, BalRecord};
 pub use datasets::{Dataset, ReadRules, Visibility};
 pub use error::{Result, StoreError};
 pub use hline::{HlineRecording, HlineSpectrumRow, HLINE_FORMATS};

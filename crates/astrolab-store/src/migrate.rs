@@ -116,6 +116,13 @@ static MIGRATIONS: &[Migration] = &[
         )),
         needs_q3c: false,
     },
+    Migration {
+        version: 11,
+        name: "quasar BAL measurements (DESI BAL catalog rows)",
+        sqlite: Some(include_str!("../migrations/sqlite/0011_quasar_bal.sql")),
+        postgres: Some(include_str!("../migrations/postgres/0011_quasar_bal.sql")),
+        needs_q3c: false,
+    },
 ];
 
 /// State of one migration in a database.

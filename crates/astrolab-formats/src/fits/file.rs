@@ -172,6 +172,37 @@ impl FitsFile {
         })
     }
 
+    /// A FITS file held in memory (an asset built into a binary); `name`
+    /// stands for its path in error messages. Gzip-compressed bytes are
+    /// decompressed.
+    pub fn from_bytes(name: &Path, bytes: Vec<u8>) -> Result<FitsFile> {
+        let bytes = if bytes.starts_with(&GZIP_MAGIC) {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::MultiGzDecoder::new(&bytes[..]),
+                &mut out,
+            )
+            .map_err(|source| FitsError::Io {
+                path: name.to_path_buf(),
+                source,
+            })?;
+            out
+        } else {
+            bytes
+        };
+        if bytes.len() < CARD {
+            return Err(FitsError::NotFits {
+                path: name.to_path_buf(),
+            });
+        }
+        let hdus = scan(name, &bytes)?;
+        Ok(FitsFile {
+            path: name.to_path_buf(),
+            map: Bytes::Owned(bytes),
+            hdus,
+        })
+    }
+
     /// The path the file was opened from.
     pub fn path(&self) -> &Path {
         &self.path

@@ -35,25 +35,26 @@ pub struct RestShard {
     pub missing: usize,
 }
 
-/// Reads `target_ids` (sorted or not) from the store's spectra files and
-/// preprocesses them with `pre`. The output keeps the order of
-/// `target_ids`, so a shard's result does not depend on the files' layout.
-pub fn read_rest_frame(
-    store: &mut Store,
-    target_ids: &[i64],
-    pre: &Preprocessor,
-) -> Result<RestShard> {
-    read_rest_frame_threads(store, target_ids, pre, 1)
+/// A shard's spectra as stored (observed frame), in the order asked.
+#[derive(Debug, Default)]
+pub struct ObservedShard {
+    /// (TARGETID, wavelength grid shared by a file's rows, the row, its
+    /// raw file) of each target found.
+    pub spectra: Vec<(
+        i64,
+        std::rc::Rc<Vec<f64>>,
+        astrolab_spectra::SpectraRow,
+        Option<i64>,
+    )>,
+    /// TARGETIDs asked for that have no spectrum in the store.
+    pub missing: usize,
 }
 
-/// [`read_rest_frame`] with the preprocessing on `threads` threads (the
-/// same shard for any count).
-pub fn read_rest_frame_threads(
-    store: &mut Store,
-    target_ids: &[i64],
-    pre: &Preprocessor,
-    threads: usize,
-) -> Result<RestShard> {
+/// Reads `target_ids` (sorted or not) from the store's spectra files: one
+/// index query, one batched read per spectra file. The output keeps the
+/// order of `target_ids`, so a shard's result does not depend on the
+/// files' layout.
+pub fn read_observed(store: &mut Store, target_ids: &[i64]) -> Result<ObservedShard> {
     let located = store.locate_spectra(target_ids)?;
     // A target indexed in two files (rebuilt coadds) is read once: the
     // first location in (path, row) order.
@@ -100,41 +101,67 @@ pub fn read_rest_frame_threads(
             read.insert(located[i].target_id, (w, s.row, file_id));
         }
     }
-    let mut out = RestShard {
-        dataset: Dataset::new(REST_NPIX),
-        ..RestShard::default()
-    };
-    let mut wanted: Vec<i64> = Vec::with_capacity(target_ids.len());
+    let mut out = ObservedShard::default();
     for &t in target_ids {
-        if read.contains_key(&t) {
-            wanted.push(t);
-        } else {
-            out.missing += 1;
+        match read.remove(&t) {
+            Some((w, row, file_id)) => out.spectra.push((t, w, row, file_id)),
+            None => out.missing += 1,
         }
     }
-    let observed: Vec<Observed<'_>> = wanted
+    Ok(out)
+}
+
+/// Reads `target_ids` (sorted or not) from the store's spectra files and
+/// preprocesses them with `pre`. The output keeps the order of
+/// `target_ids`, so a shard's result does not depend on the files' layout.
+pub fn read_rest_frame(
+    store: &mut Store,
+    target_ids: &[i64],
+    pre: &Preprocessor,
+) -> Result<RestShard> {
+    read_rest_frame_threads(store, target_ids, pre, 1)
+}
+
+/// [`read_rest_frame`] with the preprocessing on `threads` threads (the
+/// same shard for any count).
+pub fn read_rest_frame_threads(
+    store: &mut Store,
+    target_ids: &[i64],
+    pre: &Preprocessor,
+    threads: usize,
+) -> Result<RestShard> {
+    let observed_shard = read_observed(store, target_ids)?;
+    let read: HashMap<i64, (&astrolab_spectra::SpectraRow, Option<i64>)> = observed_shard
+        .spectra
         .iter()
-        .map(|t| {
-            let (w, row, _) = &read[t];
-            Observed {
-                id: *t,
-                z: row.z,
-                segments: vec![Segment {
-                    wavelength_a: w,
-                    flux: &row.flux,
-                    ivar: &row.ivar,
-                    mask: &row.mask,
-                }],
-            }
+        .map(|(t, _, row, f)| (*t, (row, *f)))
+        .collect();
+    let mut out = RestShard {
+        dataset: Dataset::new(REST_NPIX),
+        missing: observed_shard.missing,
+        ..RestShard::default()
+    };
+    let observed: Vec<Observed<'_>> = observed_shard
+        .spectra
+        .iter()
+        .map(|(t, w, row, _)| Observed {
+            id: *t,
+            z: row.z,
+            segments: vec![Segment {
+                wavelength_a: w,
+                flux: &row.flux,
+                ivar: &row.ivar,
+                mask: &row.mask,
+            }],
         })
         .collect();
     let batch = pre.dataset_threads(&observed, threads);
     for s in &batch.skipped {
         out.skipped
-            .push((s.id, read[&s.id].2, s.error.reason().to_string()));
+            .push((s.id, read[&s.id].1, s.error.reason().to_string()));
     }
-    out.z = batch.dataset.ids.iter().map(|t| read[t].1.z).collect();
-    out.file_ids = batch.dataset.ids.iter().map(|t| read[t].2).collect();
+    out.z = batch.dataset.ids.iter().map(|t| read[t].0.z).collect();
+    out.file_ids = batch.dataset.ids.iter().map(|t| read[t].1).collect();
     out.dataset = batch.dataset;
     Ok(out)
 }

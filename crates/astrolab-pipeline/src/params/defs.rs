@@ -933,3 +933,43 @@ pub struct CloudySolveArgs {
     #[arg(long)]
     pub json: PathBuf,
 }
+
+/// `outflows bal`: BAL troughs and indices (DESI's BAL catalog) of the
+/// store's quasars, or of spectrum files.
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
+pub struct OutflowsBalArgs {
+    /// SDSS/BOSS spec-*.fits files, DESI coadd-*.fits files, or
+    /// directories of them (searched recursively). None: the store's
+    /// quasars that pass --select.
+    pub paths: Vec<PathBuf>,
+    /// Which of the store's spectra (a --where expression over the
+    /// redshift catalogs); default `spectype = 'QSO' AND zwarn = 0`. Not
+    /// with files.
+    #[arg(long)]
+    pub select: Option<String>,
+    /// Measure every file spectrum at this redshift (for instance a
+    /// catalog's, where the pipeline's is wrong). Files only.
+    #[arg(long)]
+    pub z: Option<f64>,
+    /// Redshift tables for DESI coadd rows, joined by TARGETID: redrock
+    /// files or quasar catalogs (QSO_cat_*.fits[.gz]); the first naming a
+    /// TARGETID wins. SDSS files carry their own redshift. Files only.
+    #[arg(long, num_args = 1..)]
+    pub redshifts: Vec<PathBuf>,
+    /// Continuum components: a FITS table with WAVE (rest A) and PCA0,
+    /// PCA1, ... (DESI's PCA_Eigenvectors*.fits layout). Default: DESI's
+    /// 5-component PCA_Eigenvectors.fits, built in.
+    #[arg(long)]
+    pub pca: Option<PathBuf>,
+    /// Store spectra per shard (read and measured together).
+    #[arg(long, default_value_t = 2000)]
+    pub shard_size: usize,
+    /// The catalog: `.fits` for a FITS binary table with DESI's column
+    /// shapes, anything else CSV (vector columns flattened as NAME_0,
+    /// NAME_1, ...).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Do not write the measurements into the store (store mode).
+    #[arg(long)]
+    pub no_store: bool,
+}
