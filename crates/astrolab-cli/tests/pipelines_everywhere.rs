@@ -262,6 +262,7 @@ fn every_pipeline_same_bytes_queue_in_process_and_reproduce() {
             json!({"max_epochs": 2, "batch_size": 32, "calibration_fraction": 0.5, "seed": 4}),
         ),
         ("anomalies-score", json!({"shard_size": 50})),
+        ("outflows-bal", json!({"shard_size": 5})),
         (
             "anomalies-score-files",
             json!({"paths": [data.join("qso/boss").display().to_string()]}),

@@ -76,7 +76,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
 
     // 1. Demo data in the genuine DESI formats.
     outer.info(format!(
-        "[1/7] writing a synthetic DESI sky ({} galaxies, seed {}) to {}",
+        "[1/8] writing a synthetic DESI sky ({} galaxies, seed {}) to {}",
         args.galaxies,
         args.seed,
         demo_dir.display()
@@ -102,7 +102,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     // 2. Ingest into the store.
     let sc = outer.store.clone();
     outer.info(format!(
-        "[2/7] ingesting into {} ({})",
+        "[2/8] ingesting into {} ({})",
         sc.describe(),
         if sc.database_url.is_some() {
             "PostgreSQL"
@@ -156,7 +156,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     ));
 
     // 3. Example queries.
-    outer.info("[3/7] example queries");
+    outer.info("[3/8] example queries");
     let biggest = store.sql_readonly("SELECT ra, dec, radius_mpc_h FROM v2_voids WHERE algorithm = 'REVOLVER' ORDER BY radius_mpc_h DESC LIMIT 1")?;
     let (ra, dec) = (
         first_f64(&biggest, "ra").unwrap_or(180.0),
@@ -200,7 +200,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     done.push("SQL: objects per spectral type -> quickstart/spectypes.csv".to_string());
 
     // 4. Analyses that exist so far: void membership from the V2 catalogs.
-    outer.info("[4/7] analyses and spectra");
+    outer.info("[4/8] analyses and spectra");
     let membership = store.sql_readonly(
         "SELECT g.algorithm, COUNT(*) AS galaxies, SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) AS in_voids, \
          ROUND(100.0 * SUM(CASE WHEN zv.void0 <> -1 THEN 1 ELSE 0 END) / COUNT(*), 1) AS void_percent \
@@ -250,16 +250,20 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
 
     // 5. Voids: membership from the demo's DESIVAST catalogs, void-vs-wall
     // statistics, and our own VoidFinder on a demo patch with known voids.
-    outer.info("[5/7] cosmic voids");
+    outer.info("[5/8] cosmic voids");
     done.extend(voids_steps(outer, args, &demo_dir, &out_dir)?);
 
     // 6. The 21 cm line: a synthetic SDR recording through the spectrometer.
-    outer.info("[6/7] hydrogen line");
+    outer.info("[6/8] hydrogen line");
     done.extend(hline_steps(outer, args, &out_dir)?);
 
     // 7. Anomalous quasars: a small VAE trained on demo quasars, scored.
-    outer.info("[7/7] anomalous quasars");
+    outer.info("[7/8] anomalous quasars");
     done.extend(anomaly_steps(&ctx, args, &out_dir)?);
+
+    // 8. Quasar outflows: BAL troughs of every confident quasar.
+    outer.info("[8/8] quasar outflows");
+    done.extend(outflow_steps(&ctx, &out_dir)?);
 
     let summary = serde_json::json!({
         "astrolab_version": env!("CARGO_PKG_VERSION"),
@@ -306,6 +310,73 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     outer.info("PostgreSQL (with q3c for the fastest cone searches):");
     outer.info("  ASTROLAB_DATABASE_URL=postgres://user@host/astrolab astrolab ingest ...");
     Ok(summary)
+}
+
+/// BAL troughs (DESI's catalog definitions) of the store's confident
+/// quasars, into the store and a CSV catalog, and how many of the anomaly
+/// step's injected BAL quasars with C IV in the measurable range show an
+/// AI trough.
+fn outflow_steps(ctx: &Ctx, out_dir: &std::path::Path) -> Result<Vec<String>> {
+    use crate::outflows::OutflowsBal;
+    use crate::params::defs::OutflowsBalArgs;
+    let catalog = out_dir.join("outflows").join("bal.csv");
+    let bal = crate::run_in_process(
+        &OutflowsBal,
+        ctx,
+        &OutflowsBalArgs {
+            paths: Vec::new(),
+            select: None,
+            z: None,
+            redshifts: Vec::new(),
+            pca: None,
+            shard_size: 2000,
+            output: catalog.clone(),
+            no_store: false,
+        },
+    )?;
+    let truth_path = ctx.home().join("demo-quasars").join("spectra_truth.json");
+    let truth: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&truth_path)
+            .with_context(|| format!("reading {}", truth_path.display()))?,
+    )?;
+    // Injected BAL quasars whose C IV window the measurement covers.
+    let injected: std::collections::HashSet<i64> = truth["rarities"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|r| r["kind"] == "bal")
+                .filter(|r| {
+                    r["z"].as_f64().is_some_and(|z| {
+                        (astrolab_qso::bal::Z_MIN..=astrolab_qso::bal::Z_MAX).contains(&z)
+                    })
+                })
+                .filter_map(|r| r["targetid"].as_i64())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut store = ctx.open_store()?;
+    let rows = store.bal_records(Some(&bal.catalog_id), None, &[])?;
+    let found = rows
+        .iter()
+        .filter(|(_, r)| injected.contains(&r.target_id))
+        .filter(|(_, r)| {
+            serde_json::from_str::<serde_json::Value>(&r.row_json)
+                .ok()
+                .and_then(|v| v["AI_CIV"].as_f64())
+                .is_some_and(|ai| ai > 0.0)
+        })
+        .count();
+    Ok(vec![format!(
+        "quasar outflows: BAL catalog {} of {} quasars, {} measured ({} with BI_CIV > 0, {} with AI_CIV > 0; {} outside z 1.57-5.0 or not measurable, reasons in SKIP_REASON); {found} of the {} injected BAL quasars at z 1.57-5.0 show a C IV trough -> {} (astrolab outflows bal FILE... measures SDSS/DESI spectrum files)",
+        bal.catalog_id,
+        bal.spectra,
+        bal.measured,
+        bal.bi_civ_positive,
+        bal.ai_civ_positive,
+        bal.spectra - bal.measured,
+        injected.len(),
+        catalog.display()
+    )])
 }
 
 /// `spectra build --from DIR`: every coadd of a demo directory into the
