@@ -100,7 +100,11 @@ fn real_boss_and_desi_files() {
     );
     let q = by_name(&r, "spec-3655-55240-0388");
     assert_eq!(
-        (q["AI_CIV"].as_str(), q["BI_SIIV"].as_str(), q["AI_SIIV"].as_str()),
+        (
+            q["AI_CIV"].as_str(),
+            q["BI_SIIV"].as_str(),
+            q["AI_SIIV"].as_str()
+        ),
         ("331.60135", "315.59033", "604.9031")
     );
     // A low-redshift quasar: a counted skip with DESI's BALMASK, no numbers.
@@ -109,7 +113,11 @@ fn real_boss_and_desi_files() {
     for q in skipped {
         assert_eq!(q["SKIP_REASON"], "redshift_out_of_range");
         assert_eq!(
-            (q["BALMASK"].as_str(), q["BI_CIV"].as_str(), q["AI_CIV"].as_str()),
+            (
+                q["BALMASK"].as_str(),
+                q["BI_CIV"].as_str(),
+                q["AI_CIV"].as_str()
+            ),
             ("3", "0", "0")
         );
         assert_eq!(q["CONT_FIT"], "");
@@ -126,7 +134,10 @@ fn real_boss_and_desi_files() {
         "--output",
         &s(&fits),
     ]);
-    assert!(log.contains("1 measured (0 with BI_CIV > 0, 1 with AI_CIV > 0)"), "{log}");
+    assert!(
+        log.contains("1 measured (0 with BI_CIV > 0, 1 with AI_CIV > 0)"),
+        "{log}"
+    );
     let f = FitsFile::open(&fits).unwrap();
     let t = f.table("BALCAT").unwrap();
     assert_eq!(t.nrows(), 1);
@@ -161,7 +172,9 @@ fn real_boss_and_desi_files() {
         &s(&desi),
     ]);
     assert!(
-        log.contains("14 spectra, 14 measured (1 with BI_CIV > 0, 4 with AI_CIV > 0), 0 skipped; 4 files"),
+        log.contains(
+            "14 spectra, 14 measured (1 with BI_CIV > 0, 4 with AI_CIV > 0), 0 skipped; 4 files"
+        ),
         "{log}"
     );
     let r = rows(&desi);
@@ -272,9 +285,7 @@ fn store_quasars_sharded_into_the_store() {
         "SELECT outcome, COUNT(*) AS n, SUM(bi_civ > 0) AS bi, SUM(ai_civ > 0) AS ai FROM quasar_bal GROUP BY outcome ORDER BY outcome",
     ]);
     assert!(
-        out.contains(
-            "continuum_not_positive,1,,\nmeasured,371,5,15\nredshift_out_of_range,228,,"
-        ),
+        out.contains("continuum_not_positive,1,,\nmeasured,371,5,15\nredshift_out_of_range,228,,"),
         "{out}"
     );
     let out = run(&[
@@ -303,7 +314,10 @@ fn bad_input_is_named() {
     let out = tmp.path().join("x.csv");
     let out = out.to_str().unwrap();
     let e = fail(&["outflows", "bal", "--z", "2.4", "--output", out]);
-    assert!(e.contains("--z and --redshifts are for spectrum files"), "{e}");
+    assert!(
+        e.contains("--z and --redshifts are for spectrum files"),
+        "{e}"
+    );
     let e = fail(&[
         "outflows",
         "bal",
@@ -322,13 +336,7 @@ fn bad_input_is_named() {
     ]);
     assert!(e.contains("--pca /no/such/pca.fits"), "{e}");
     let e = fail(&[
-        "outflows",
-        "bal",
-        "/tmp",
-        "--select",
-        "z > 2",
-        "--output",
-        out,
+        "outflows", "bal", "/tmp", "--select", "z > 2", "--output", out,
     ]);
     assert!(e.contains("--select is for the store's spectra"), "{e}");
     let e = fail(&["outflows", "bal", "/tmp", "--z=-1", "--output", out]);

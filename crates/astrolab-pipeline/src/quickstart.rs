@@ -336,8 +336,7 @@ fn outflow_steps(ctx: &Ctx, out_dir: &std::path::Path) -> Result<Vec<String>> {
     )?;
     let truth_path = ctx.home().join("demo-quasars").join("spectra_truth.json");
     let truth: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(&truth_path)
-            .with_context(|| format!("reading {}", truth_path.display()))?,
+        &std::fs::read(&truth_path).with_context(|| format!("reading {}", truth_path.display()))?,
     )?;
     // Injected BAL quasars whose C IV window the measurement covers.
     let injected: std::collections::HashSet<i64> = truth["rarities"]
