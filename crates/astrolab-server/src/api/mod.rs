@@ -171,6 +171,14 @@ pub fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
             get(spectra::spectrum_svg),
         ),
         (
+            route!("GET" "/api/v1/spectra/{targetid}/bal", Some(VIEWER), "spectra", "The quasar's BAL measurements (astrolab outflows bal; DESI BAL catalog columns: BI, AI, troughs, PCA_COEFFS), one row per BAL catalog; rows of files the caller may not read are left out", [p("targetid", "integer", "DESI TARGETID")], JSON, "application/json"),
+            get(spectra::spectrum_bal),
+        ),
+        (
+            route!("GET" "/api/v1/spectra/{targetid}/bal.svg", Some(VIEWER), "spectra", "SVG figure of the quasar's BAL troughs: rest-frame flux 1261-1700 A, the PCA continuum and 0.9 x continuum, C IV and Si IV AI troughs shaded and BI troughs marked, BI_CIV and AI_CIV (rows of the built-in continuum basis only)", [p("targetid", "integer", "DESI TARGETID")], JSON, "image/svg+xml"),
+            get(spectra::spectrum_bal_svg),
+        ),
+        (
             route!("GET" "/api/v1/voids/summary", Some(VIEWER), "voids", "Void membership counts per algorithm, catalog, class and galaxy source file (rows whose catalog or galaxies the caller may not read are left out)", [], JSON, "application/json"),
             get(voids::void_summary),
         ),

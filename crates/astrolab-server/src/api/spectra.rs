@@ -1,7 +1,16 @@
 //! Spectra by TARGETID: JSON and the SVG plot of `astrolab spectra get
-//! --plot`; a spectrum whose raw file is forbidden answers 404.
+//! --plot`, and the quasar's BAL measurements (`astrolab outflows bal`,
+//! issue 19) with their figure; a spectrum whose raw file is forbidden
+//! answers 404, and so do its BAL rows.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use astrolab_qso::bal::{CIV_REST_A, C_KM_S, SIIV_REST_A};
+use astrolab_qso::continuum::Basis;
+use astrolab_spectra::plot::{escape as svg_escape, nice_ticks};
+use serde_json::Value as Jv;
 
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::header;
@@ -235,4 +244,480 @@ pub async fn spectrum_svg(
         svg,
     )
         .into_response())
+}
+
+// BAL measurements (`astrolab outflows bal`, issue 19).
+
+/// Rest-frame range of the BAL figure, Angstrom: the Si IV and C IV search
+/// windows (25,000 km/s blueward of 1398 A starts at 1281 A) up to past the
+/// C IV emission line.
+pub const BAL_FIGURE_REST_A: (f64, f64) = (1261.0, 1700.0);
+
+/// DESI's PCA continuum components built into the binary, and the BAL
+/// catalog id `astrolab outflows bal` gives the rows it measures with them
+/// (its only settings); loaded once.
+fn builtin_bal() -> ApiResult<&'static (Basis, String)> {
+    static BUILTIN: OnceLock<Result<(Basis, String), String>> = OnceLock::new();
+    BUILTIN
+        .get_or_init(|| {
+            use astrolab_pipeline::outflows::bal;
+            let (basis, sha) =
+                bal::load_basis(None).map_err(|e| format!("built-in PCA basis: {e:#}"))?;
+            Ok((basis, bal::catalog_id(&sha, &bal::bal_config())))
+        })
+        .as_ref()
+        .map_err(ApiError::internal)
+}
+
+/// The BAL catalog id of rows measured with the built-in continuum basis
+/// (the only rows whose continuum the server can draw).
+pub fn builtin_bal_catalog_id() -> ApiResult<String> {
+    Ok(builtin_bal()?.1.clone())
+}
+
+/// One BAL row of a quasar as `GET /api/v1/spectra/{targetid}/bal`
+/// answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BalRowJson {
+    /// The BAL catalog id (basis and settings).
+    pub catalog_id: String,
+    /// DESI TARGETID.
+    pub targetid: i64,
+    /// Raw file of the spectrum measured.
+    pub file_id: Option<i64>,
+    /// Redshift it was measured at.
+    pub z: Option<f64>,
+    /// `measured`, or why the quasar got no numbers.
+    pub outcome: String,
+    /// DESI's BALMASK.
+    pub balmask: i64,
+    /// How the continuum was fitted (`iterative`, `red_side`); none for a
+    /// skip.
+    pub cont_fit: Option<String>,
+    /// Whether `bal.svg` draws this row.
+    pub figure: bool,
+    /// Why it does not, when it does not.
+    pub no_figure: Option<String>,
+    /// The catalog row: DESI's column names (PCA_COEFFS, BI_CIV,
+    /// VMIN_CIV_450, ...; SKIP_REASON for a skip).
+    pub row: Jv,
+}
+
+impl BalRowJson {
+    /// The number `name` of the row; none when absent or null.
+    pub fn num(&self, name: &str) -> Option<f64> {
+        self.row.get(name).and_then(Jv::as_f64)
+    }
+
+    /// The troughs of `line` (`CIV`, `SIIV`) of width class `width`
+    /// (`450`: AI, `2000`: BI) as (VMIN, VMAX) in km/s of outflow: the
+    /// first `N{line}_{width}` slots, unused ones (-1) left out.
+    pub fn troughs(&self, line: &str, width: &str) -> Vec<(f64, f64)> {
+        let n = self
+            .row
+            .get(format!("N{line}_{width}"))
+            .and_then(Jv::as_f64)
+            .unwrap_or(0.0)
+            .max(0.0) as usize;
+        let slots = |k: &str| -> Vec<f64> {
+            self.row
+                .get(format!("{k}_{line}_{width}"))
+                .and_then(Jv::as_array)
+                .map(|a| a.iter().map(|v| v.as_f64().unwrap_or(-1.0)).collect())
+                .unwrap_or_default()
+        };
+        slots("VMIN")
+            .into_iter()
+            .zip(slots("VMAX"))
+            .take(n)
+            .filter(|(lo, hi)| *lo >= 0.0 && hi > lo)
+            .collect()
+    }
+}
+
+/// Rest wavelength (Angstrom) of outflow velocity `v_km_s` from `line_a`
+/// (non-relativistic, as the catalog's velocities).
+pub fn outflow_rest_a(line_a: f64, v_km_s: f64) -> f64 {
+    line_a * (1.0 - v_km_s / C_KM_S)
+}
+
+/// `GET /api/v1/spectra/{targetid}/bal`.
+#[derive(Debug, Serialize)]
+pub struct BalRowsJson {
+    /// DESI TARGETID.
+    pub targetid: i64,
+    /// The catalog id of the built-in continuum basis: rows of other ids
+    /// were measured with another basis (`outflows bal --pca`), so their
+    /// continuum is not drawn.
+    pub builtin_catalog_id: String,
+    /// Rows.
+    pub count: usize,
+    /// One per BAL catalog the caller may read, by catalog id.
+    pub items: Vec<BalRowJson>,
+}
+
+/// The quasar's BAL rows of every catalog, leaving out those of raw files
+/// the caller may not read (none: an empty list); reads of restricted
+/// datasets are audited. The API routes' and the spectrum page's.
+pub async fn bal_rows_for(s: &AppState, p: &Principal, target: i64) -> ApiResult<Vec<BalRowJson>> {
+    let who = p.clone();
+    let (rows, restricted) = s
+        .pool
+        .run(move |store| {
+            let mut denied: Vec<i64> = super::science::forbidden(store, &who)?
+                .into_iter()
+                .collect();
+            denied.sort_unstable();
+            let rows = store.bal_records(None, Some(&[target]), &denied)?;
+            let files: Vec<i64> = rows.iter().filter_map(|(_, r)| r.file_id).collect();
+            let restricted = crate::audit::restricted_datasets(store, &who, files)?;
+            Ok((rows, restricted))
+        })
+        .await?;
+    crate::audit::restricted_read(s, p, &format!("BAL rows of {target}"), restricted).await;
+    let (basis, builtin) = builtin_bal()?;
+    rows.into_iter()
+        .map(|(catalog_id, r)| {
+            let row: Jv = serde_json::from_str(&r.row_json).map_err(|e| {
+                ApiError::internal(format!(
+                    "BAL row of TARGETID {target} in {catalog_id}: row_json: {e}"
+                ))
+            })?;
+            let coeffs = row
+                .get("PCA_COEFFS")
+                .and_then(Jv::as_array)
+                .map_or(0, Vec::len);
+            let no_figure = if r.outcome != astrolab_store::bal::MEASURED {
+                Some(format!("not measured ({})", r.outcome))
+            } else if catalog_id != *builtin {
+                Some(format!(
+                    "measured with another continuum basis (outflows bal --pca) than the built-in one ({builtin}), which is the only one the server can draw"
+                ))
+            } else if coeffs != basis.n_components() {
+                Some(format!(
+                    "PCA_COEFFS has {coeffs} values, the built-in basis {} components",
+                    basis.n_components()
+                ))
+            } else {
+                None
+            };
+            Ok(BalRowJson {
+                figure: no_figure.is_none(),
+                no_figure,
+                catalog_id,
+                targetid: r.target_id,
+                file_id: r.file_id,
+                z: finite(r.z),
+                outcome: r.outcome,
+                balmask: r.balmask,
+                cont_fit: r.cont_fit,
+                row,
+            })
+        })
+        .collect()
+}
+
+fn no_bal(target: i64) -> ApiError {
+    ApiError::not_found(format!(
+        "no BAL measurement in the store for TARGETID {target} (astrolab outflows bal measures the store's quasars)"
+    ))
+}
+
+/// `GET /api/v1/spectra/{targetid}/bal`: 404 when the quasar has no BAL
+/// row the caller may read.
+pub async fn spectrum_bal(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+    UrlPath(targetid): UrlPath<String>,
+) -> ApiResult<Json<BalRowsJson>> {
+    let target = path_id(&targetid, "targetid")?;
+    let items = bal_rows_for(&s, &p, target).await?;
+    if items.is_empty() {
+        return Err(no_bal(target));
+    }
+    Ok(Json(BalRowsJson {
+        targetid: target,
+        builtin_catalog_id: builtin_bal_catalog_id()?,
+        count: items.len(),
+        items,
+    }))
+}
+
+/// `GET /api/v1/spectra/{targetid}/bal.svg`: the figure of the quasar's
+/// row measured with the built-in basis; 404 naming why when it has none.
+pub async fn spectrum_bal_svg(
+    State(s): State<AppState>,
+    Authed(p): Authed<VIEWER>,
+    UrlPath(targetid): UrlPath<String>,
+) -> ApiResult<Response> {
+    let target = path_id(&targetid, "targetid")?;
+    let items = bal_rows_for(&s, &p, target).await?;
+    if items.is_empty() {
+        return Err(no_bal(target));
+    }
+    let Some(row) = items.iter().find(|r| r.figure).cloned() else {
+        let why: Vec<String> = items
+            .iter()
+            .map(|r| format!("{}: {}", r.catalog_id, r.no_figure.as_deref().unwrap_or("")))
+            .collect();
+        return Err(ApiError::not_found(format!(
+            "no BAL figure for TARGETID {target}: {}",
+            why.join("; ")
+        )));
+    };
+    let (sp, _) = fetch_spectrum(&s, p, target).await?;
+    let svg = blocking(move || bal_figure(&sp, &row)).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
+        svg,
+    )
+        .into_response())
+}
+
+/// The BAL figure: rest-frame flux over [`BAL_FIGURE_REST_A`], the PCA
+/// continuum of the row's PCA_COEFFS (only inside the fit range), 0.9 x
+/// the continuum, AI troughs shaded over the plot and BI troughs as bars
+/// along its top, C IV and Si IV marked, BI_CIV and AI_CIV in the title.
+fn bal_figure(sp: &astrolab_spectra::IndexedSpectrum, row: &BalRowJson) -> ApiResult<String> {
+    let (basis, _) = builtin_bal()?;
+    let z = row.z.ok_or_else(|| {
+        ApiError::internal(format!("BAL row of TARGETID {}: no redshift", row.targetid))
+    })?;
+    let coeffs: Vec<f64> = row
+        .row
+        .get("PCA_COEFFS")
+        .and_then(Jv::as_array)
+        .map(|a| a.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
+        .unwrap_or_default();
+    let (x0, x1) = BAL_FIGURE_REST_A;
+    let r = &sp.row;
+    let rest: Vec<f64> = sp.wavelength.iter().map(|w| w / (1.0 + z)).collect();
+    let pixels: Vec<usize> = (0..rest.len())
+        .filter(|&i| rest[i] >= x0 && rest[i] <= x1)
+        .collect();
+    let good = |i: usize| {
+        r.mask.get(i) == Some(&0)
+            && r.ivar.get(i).is_some_and(|v| *v > 0.0)
+            && r.flux.get(i).is_some_and(|f| f.is_finite())
+    };
+    // The continuum where it is defined: the basis range and the fit range.
+    let config = astrolab_pipeline::outflows::bal::bal_config();
+    let (blo, bhi) = basis.range_a();
+    let (clo, chi) = (
+        blo.max(config.fit_rest_min_a),
+        bhi.min(config.fit_rest_max_a),
+    );
+    let cont_rest: Vec<f64> = pixels
+        .iter()
+        .map(|&i| rest[i])
+        .filter(|w| *w >= clo && *w <= chi)
+        .collect();
+    let interp = basis.interpolate(&cont_rest);
+    let n = cont_rest.len();
+    let cont: Vec<f64> = (0..n)
+        .map(|i| {
+            coeffs
+                .iter()
+                .enumerate()
+                .map(|(k, c)| c * interp[k * n + i])
+                .sum()
+        })
+        .collect();
+
+    // Robust y range: 1st to 99th percentile of good flux, the continuum
+    // and zero (troughs reach it), padded.
+    let mut ys: Vec<f64> = pixels
+        .iter()
+        .filter(|&&i| good(i))
+        .map(|&i| f64::from(r.flux[i]))
+        .collect();
+    ys.sort_by(f64::total_cmp);
+    let q = |f: f64| {
+        ys.get(((ys.len().max(1) - 1) as f64 * f) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let finite_cont = cont.iter().copied().filter(|c| c.is_finite());
+    let (mut lo, mut hi) = (q(0.01).min(0.0), q(0.99));
+    for c in finite_cont {
+        lo = lo.min(c);
+        hi = hi.max(c);
+    }
+    let pad = ((hi - lo) * 0.08).max(1e-3);
+    let (y0, y1) = (lo - pad, hi + pad);
+
+    let (w, h) = (1000.0, 450.0);
+    let (left, right, top, bottom) = (70.0, 20.0, 40.0, 74.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let px = |v: f64| left + (v - x0) / (x1 - x0) * pw;
+    let py = |v: f64| top + (y1 - v.clamp(y0, y1)) / (y1 - y0) * ph;
+
+    let pm = |name: &str| {
+        let v = row.num(name).unwrap_or(f64::NAN);
+        let e = row.num(&format!("ERR_{name}")).unwrap_or(f64::NAN);
+        format!("{name} = {v:.1} ± {e:.1} km/s")
+    };
+    let title = format!(
+        "TARGETID {}, z = {z:.4}: {}, {}",
+        row.targetid,
+        pm("BI_CIV"),
+        pm("AI_CIV")
+    );
+    let mut s = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-labelledby="bal-title" font-family="sans-serif" font-size="12"><title id="bal-title">BAL troughs: {0}</title><rect width="100%" height="100%" fill="white"/><text x="{left}" y="24" font-size="14">{0}</text>"##,
+        svg_escape(&title)
+    );
+    // Troughs: AI shaded over the plot, BI as bars along its top.
+    for (key, label, line) in [("CIV", "C IV", CIV_REST_A), ("SIIV", "Si IV", SIIV_REST_A)] {
+        for (width, kind) in [("450", "AI"), ("2000", "BI")] {
+            for (k, (vmin, vmax)) in row.troughs(key, width).into_iter().enumerate() {
+                let (a, b) = (outflow_rest_a(line, vmax), outflow_rest_a(line, vmin));
+                let (ca, cb) = (a.max(x0), b.min(x1));
+                if cb <= ca {
+                    continue;
+                }
+                let (y, height, fill) = if kind == "AI" {
+                    (top, ph, r##"fill="#fdae6b" fill-opacity="0.45""##)
+                } else {
+                    (top, 12.0, r##"fill="#a63603""##)
+                };
+                let _ = write!(
+                    s,
+                    r#"<rect class="trough {} {}" x="{:.1}" y="{y}" width="{:.1}" height="{height}" {fill}><title>{label} {kind} trough {}: {vmin:.0} to {vmax:.0} km/s, rest {a:.1} to {b:.1} Å</title></rect>"#,
+                    kind.to_ascii_lowercase(),
+                    key.to_ascii_lowercase(),
+                    px(ca),
+                    px(cb) - px(ca),
+                    k + 1,
+                );
+            }
+        }
+        let _ = write!(
+            s,
+            r##"<line x1="{0:.1}" x2="{0:.1}" y1="{1}" y2="{2}" stroke="#636363" stroke-dasharray="3,3"/><text class="line-label" x="{3:.1}" y="{4}" fill="#636363">{label}</text>"##,
+            px(line),
+            top,
+            top + ph,
+            px(line) + 3.0,
+            top + 26.0,
+        );
+    }
+    // Flux (gaps at bad pixels).
+    let mut d = String::new();
+    let mut pen = false;
+    for &i in &pixels {
+        if good(i) {
+            let _ = write!(
+                d,
+                "{}{:.1},{:.1} ",
+                if pen { "L" } else { "M" },
+                px(rest[i]),
+                py(f64::from(r.flux[i]))
+            );
+            pen = true;
+        } else {
+            pen = false;
+        }
+    }
+    let _ = write!(
+        s,
+        r##"<path class="flux" d="{}" fill="none" stroke="#08519c" stroke-width="0.8"/>"##,
+        d.trim_end()
+    );
+    // The continuum and 0.9 x the continuum.
+    for (class, factor, dash) in [
+        ("continuum", 1.0, ""),
+        ("continuum-90", 0.9, r#" stroke-dasharray="6,4""#),
+    ] {
+        let mut d = String::new();
+        let mut pen = false;
+        for (wl, c) in cont_rest.iter().zip(&cont) {
+            if c.is_finite() {
+                let _ = write!(
+                    d,
+                    "{}{:.1},{:.1} ",
+                    if pen { "L" } else { "M" },
+                    px(*wl),
+                    py(factor * c)
+                );
+                pen = true;
+            } else {
+                pen = false;
+            }
+        }
+        let _ = write!(
+            s,
+            r##"<path class="{class}" d="{}" fill="none" stroke="#cb181d" stroke-width="1.4"{dash}/>"##,
+            d.trim_end()
+        );
+    }
+    // Frame, ticks, labels.
+    let _ = write!(
+        s,
+        r#"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="black"/>"#
+    );
+    for (t, label) in nice_ticks(x0, x1, 8).labelled() {
+        let _ = write!(
+            s,
+            r#"<line x1="{0:.1}" x2="{0:.1}" y1="{1}" y2="{2}" stroke="black"/><text x="{0:.1}" y="{3}" text-anchor="middle">{4}</text>"#,
+            px(t),
+            top + ph,
+            top + ph + 5.0,
+            top + ph + 18.0,
+            label
+        );
+    }
+    for (t, label) in nice_ticks(y0, y1, 6).labelled() {
+        let _ = write!(
+            s,
+            r#"<line x1="{0}" x2="{1}" y1="{2:.1}" y2="{2:.1}" stroke="black"/><text x="{3}" y="{4:.1}" text-anchor="end">{5}</text>"#,
+            left - 5.0,
+            left,
+            py(t),
+            left - 8.0,
+            py(t) + 4.0,
+            label
+        );
+    }
+    let _ = write!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">rest-frame wavelength [Å]</text><text transform="translate(16,{}) rotate(-90)" text-anchor="middle">flux [1e-17 erg/s/cm²/Å]</text>"#,
+        left + pw / 2.0,
+        top + ph + 36.0,
+        top + ph / 2.0
+    );
+    // Legend, one row under the axis.
+    let ly = h - 12.0;
+    let mut lx = left;
+    for (swatch, text) in [
+        (
+            r##"<line x1="0" x2="18" y1="-4" y2="-4" stroke="#08519c" stroke-width="1.5"/>"##,
+            "flux",
+        ),
+        (
+            r##"<line x1="0" x2="18" y1="-4" y2="-4" stroke="#cb181d" stroke-width="1.5"/>"##,
+            "PCA continuum",
+        ),
+        (
+            r##"<line x1="0" x2="18" y1="-4" y2="-4" stroke="#cb181d" stroke-width="1.5" stroke-dasharray="6,4"/>"##,
+            "0.9 × continuum",
+        ),
+        (
+            r##"<rect x="0" y="-10" width="18" height="12" fill="#fdae6b" fill-opacity="0.45"/>"##,
+            "AI trough (450 km/s)",
+        ),
+        (
+            r##"<rect x="0" y="-10" width="18" height="6" fill="#a63603"/>"##,
+            "BI trough (2000 km/s)",
+        ),
+    ] {
+        let _ = write!(
+            s,
+            r#"<g transform="translate({lx:.1},{ly})">{swatch}<text x="24" y="0">{}</text></g>"#,
+            svg_escape(text)
+        );
+        lx += 24.0 + 7.0 * text.chars().count() as f64 + 18.0;
+    }
+    s += "</svg>";
+    Ok(s)
 }

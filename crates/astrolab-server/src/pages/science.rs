@@ -121,12 +121,118 @@ pub async fn spectrum(
         if rest { "rest-frame" } else { "observed" },
         src = escape(&src),
     );
+    // The quasar's BAL measurements, when it has any the caller may read.
+    match crate::api::spectra::bal_rows_for(&s, &p, id).await {
+        Ok(rows) if rows.is_empty() => {}
+        Ok(rows) => body += &bal_section(id, &rows),
+        Err(e) => {
+            body += &format!(
+                r#"<section aria-labelledby="bal-h"><h2 id="bal-h">BAL troughs</h2><p class="error" role="alert">{}</p></section>"#,
+                escape(&e.to_string())
+            );
+        }
+    }
     Ok(layout(
         &format!("Spectrum {id}"),
         Some(&p),
         "/spectra",
         &body,
     ))
+}
+
+/// The "BAL troughs" section of a spectrum page: a row per BAL catalog
+/// (`astrolab outflows bal`) and the figure of `bal.svg` when a row was
+/// measured with the built-in continuum basis.
+fn bal_section(id: i64, rows: &[crate::api::spectra::BalRowJson]) -> String {
+    let kms = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
+    let pm = |r: &crate::api::spectra::BalRowJson, name: &str| match r.num(name) {
+        Some(v) => format!("{v:.1} ± {}", kms(r.num(&format!("ERR_{name}")))),
+        None => String::new(),
+    };
+    let count = |r: &crate::api::spectra::BalRowJson, name: &str| {
+        r.num(name).map(|v| format!("{v:.0}")).unwrap_or_default()
+    };
+    let mut s = String::from(
+        r#"<section aria-labelledby="bal-h"><h2 id="bal-h">BAL troughs</h2><div class="scroll"><table id="bal-rows"><caption>Broad absorption lines as DESI's BAL catalog measures them (<code>astrolab outflows bal</code>): balnicity BI and absorption index AI in km/s, trough velocities in km/s of outflow from C IV 1549 Å</caption><thead><tr><th scope="col">Catalog</th><th scope="col">Outcome</th><th scope="col">CONT_FIT</th><th scope="col" class="num">BI_CIV</th><th scope="col" class="num">AI_CIV</th><th scope="col" class="num">NCIV_2000</th><th scope="col" class="num">NCIV_450</th><th scope="col" class="num">BI_SIIV</th><th scope="col" class="num">AI_SIIV</th><th scope="col" class="num">SNR_CIV</th><th scope="col">C IV AI troughs (VMIN–VMAX)</th></tr></thead><tbody>"#,
+    );
+    for r in rows {
+        let measured = r.outcome == astrolab_store::bal::MEASURED;
+        let outcome = if measured {
+            r.outcome.clone()
+        } else {
+            let reason = r
+                .row
+                .get("SKIP_REASON")
+                .and_then(|v| v.as_str())
+                .unwrap_or(&r.outcome);
+            format!("skipped: {reason}")
+        };
+        let (bi, ai, n2000, n450, bi_si, ai_si, snr, troughs) = if measured {
+            (
+                pm(r, "BI_CIV"),
+                pm(r, "AI_CIV"),
+                count(r, "NCIV_2000"),
+                count(r, "NCIV_450"),
+                kms(r.num("BI_SIIV")),
+                kms(r.num("AI_SIIV")),
+                r.num("SNR_CIV")
+                    .map(|v| format!("{v:.2}"))
+                    .unwrap_or_default(),
+                r.troughs("CIV", "450")
+                    .iter()
+                    .map(|(a, b)| format!("{a:.0}–{b:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        } else {
+            Default::default()
+        };
+        s += &format!(
+            r#"<tr><th scope="row"><code>{}</code></th><td>{}</td><td>{}</td><td class="num">{bi}</td><td class="num">{ai}</td><td class="num">{n2000}</td><td class="num">{n450}</td><td class="num">{bi_si}</td><td class="num">{ai_si}</td><td class="num">{snr}</td><td>{}</td></tr>"#,
+            escape(&r.catalog_id),
+            escape(&outcome),
+            escape(r.cont_fit.as_deref().unwrap_or("")),
+            escape(&troughs),
+        );
+    }
+    s += "</tbody></table></div>";
+    let drawn = rows.iter().find(|r| r.figure);
+    // Why a row is not drawn: every row's when none is, else those measured
+    // with another basis (a skip says so in the table).
+    let why: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.figure && (drawn.is_none() || r.outcome == astrolab_store::bal::MEASURED))
+        .map(|r| {
+            format!(
+                "<code>{}</code>: {}",
+                escape(&r.catalog_id),
+                escape(r.no_figure.as_deref().unwrap_or(""))
+            )
+        })
+        .collect();
+    if !why.is_empty() {
+        s += &format!(
+            r#"<p id="bal-no-figure">{}: {}.</p>"#,
+            if drawn.is_some() {
+                "Numbers only, no continuum drawn"
+            } else {
+                "No BAL figure"
+            },
+            why.join("; ")
+        );
+    }
+    if let Some(r) = drawn {
+        let src = format!("/api/v1/spectra/{id}/bal.svg");
+        let z = r.z.map(|z| format!("{z:.4}")).unwrap_or_default();
+        s += &format!(
+            r#"<figure class="spectrum" id="bal-figure"><img id="bal-img" src="{src}" alt="BAL troughs of TARGETID {id}: rest-frame flux from 1261 to 1700 Å with the PCA continuum and 0.9 times the continuum; C IV and Si IV AI troughs shaded, BI troughs marked along the top; BI_CIV {} km/s, AI_CIV {} km/s" width="1000" height="450"><figcaption>Flux against rest-frame wavelength at z = {z} (catalog <code>{}</code>). The continuum is DESI's PCA components with the row's PCA_COEFFS, drawn where they are defined; shaded: AI troughs (at least 450 km/s below 0.9 × continuum); dark bars: BI troughs (at least 2000 km/s, beyond 3000 km/s). <a href="{src}">Open the SVG</a> · <a href="/api/v1/spectra/{id}/bal">BAL rows (JSON)</a></figcaption></figure>"#,
+            escape(&pm(r, "BI_CIV")),
+            escape(&pm(r, "AI_CIV")),
+            escape(&r.catalog_id),
+        );
+    }
+    s += "</section>";
+    s
 }
 
 /// `GET /voids?algorithm=&property=`: membership counts per algorithm and
