@@ -198,6 +198,18 @@ fn quickstart_runs_from_nothing_and_reports_results() {
     ] {
         assert!(an.contains(want), "{want:?} not in {an}");
     }
+    // Quasar outflows: DESI-catalog BAL measurements of the same quasars.
+    let bal = out
+        .lines()
+        .find(|l| l.contains("quasar outflows: BAL catalog "))
+        .unwrap_or_else(|| panic!("no outflows line in {out}"));
+    for want in [
+        "BAL catalog bal-49af924a7c151855 of 439 quasars, 249 measured (1 with BI_CIV > 0, 3 with AI_CIV > 0; 190 outside",
+        "1 of the 1 injected BAL quasars at z 1.57-5.0 show a C IV trough",
+    ] {
+        assert!(bal.contains(want), "{want:?} not in {bal}");
+    }
+    assert!(home.join("quickstart/outflows/bal.csv").is_file());
     let ranked = std::fs::read_to_string(home.join("quickstart/anomalies/anomalies.csv")).unwrap();
     assert_eq!(ranked.lines().count(), 1 + 439);
     // Every FastSpecFit galaxy is in the redshift catalog at the same position.

@@ -35,17 +35,21 @@ pub struct RestShard {
     pub missing: usize,
 }
 
+/// One stored spectrum: TARGETID, the wavelength grid (shared by a file's
+/// rows), the row, and its raw file.
+pub type StoredSpectrum = (
+    i64,
+    std::rc::Rc<Vec<f64>>,
+    astrolab_spectra::SpectraRow,
+    Option<i64>,
+);
+
 /// A shard's spectra as stored (observed frame), in the order asked.
 #[derive(Debug, Default)]
 pub struct ObservedShard {
     /// (TARGETID, wavelength grid shared by a file's rows, the row, its
     /// raw file) of each target found.
-    pub spectra: Vec<(
-        i64,
-        std::rc::Rc<Vec<f64>>,
-        astrolab_spectra::SpectraRow,
-        Option<i64>,
-    )>,
+    pub spectra: Vec<StoredSpectrum>,
     /// TARGETIDs asked for that have no spectrum in the store.
     pub missing: usize,
 }

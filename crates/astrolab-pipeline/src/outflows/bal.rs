@@ -328,7 +328,7 @@ fn weighted(flux: &[f32], ivar: &[f32], mask: &[u32], bad: u32) -> (Vec<f64>, Ve
         .zip(flux)
         .map(|((&v, &m), &x)| {
             let v = f64::from(v);
-            if m & bad != 0 || !(v > 0.0) || !v.is_finite() || !x.is_finite() {
+            if m & bad != 0 || v.is_nan() || v <= 0.0 || !v.is_finite() || !x.is_finite() {
                 0.0
             } else {
                 v
@@ -380,59 +380,99 @@ impl OutflowsBal {
         files: &[PathBuf],
     ) -> Result<Vec<BalEntry>, PipelineError> {
         let redshifts = read_redshift_tables(&a.redshifts)?;
-        let mut out = Vec::new();
-        for path in files {
-            let stem = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("")
-                .to_string();
-            let fits = FitsFile::open(path).map_err(|e| usage(e.to_string()))?;
-            if fits.has_hdu("FIBERMAP") {
-                drop(fits);
-                let c = read_desi_coadd(path).map_err(|e| usage(e.to_string()))?;
-                let wave = astrolab_formats::spectra::merged_wavelength();
-                for (row, &tid) in c.fibermap.targetid.iter().enumerate() {
-                    let m = c.merged(row).map_err(|e| usage(e.to_string()))?;
-                    let (flux, ivar) = weighted(&m.flux, &m.ivar, &m.mask, u32::MAX);
-                    let spec = Spectrum {
-                        wavelength_a: &wave,
-                        flux: &flux,
-                        ivar: &ivar,
-                    };
-                    let z = a.z.or_else(|| redshifts.get(&tid).map(|r| r.0));
-                    out.push(measure_entry(
-                        basis,
-                        config,
-                        format!("{stem}:{tid}"),
-                        Some(tid),
-                        None,
-                        z,
-                        &spec,
-                    ));
-                }
-            } else {
-                drop(fits);
-                let sp = read_sdss_spec(path).map_err(|e| usage(e.to_string()))?;
-                let (flux, ivar) = weighted(&sp.flux, &sp.ivar, &sp.and_mask, SDSS_BAD_PIXEL_BITS);
-                let spec = Spectrum {
-                    wavelength_a: &sp.wavelength,
-                    flux: &flux,
-                    ivar: &ivar,
-                };
-                out.push(measure_entry(
+        Ok(read_file_spectra(files, &redshifts, a.z)?
+            .iter()
+            .map(|f| {
+                measure_entry(
                     basis,
                     config,
-                    stem,
+                    f.name.clone(),
+                    f.target_id,
                     None,
-                    None,
-                    a.z.or(sp.z),
-                    &spec,
-                ));
-            }
-        }
-        Ok(out)
+                    f.z,
+                    &f.spectrum(),
+                )
+            })
+            .collect())
     }
+}
+
+/// One spectrum of a file, ready to measure.
+#[derive(Debug, Clone)]
+pub struct FileSpectrum {
+    /// NAME (module docs).
+    pub name: String,
+    /// DESI TARGETID.
+    pub target_id: Option<i64>,
+    /// The redshift to measure at: `--z`, the file's (SDSS) or the
+    /// redshift tables' (DESI); none without one.
+    pub z: Option<f64>,
+    /// Observed wavelengths, A (shared by a coadd's rows).
+    pub wave: std::sync::Arc<Vec<f64>>,
+    /// Flux.
+    pub flux: Vec<f64>,
+    /// Inverse variance, 0 on bad pixels (module docs).
+    pub ivar: Vec<f64>,
+}
+
+impl FileSpectrum {
+    /// The arrays as [`Spectrum`].
+    pub fn spectrum(&self) -> Spectrum<'_> {
+        Spectrum {
+            wavelength_a: &self.wave,
+            flux: &self.flux,
+            ivar: &self.ivar,
+        }
+    }
+}
+
+/// Reads every spectrum of `files` (SDSS/BOSS `spec-*.fits`; DESI coadds
+/// with their arms merged) in file then row order, bad pixels at `ivar =
+/// 0`, at redshift `z` when given.
+pub fn read_file_spectra(
+    files: &[PathBuf],
+    redshifts: &std::collections::HashMap<i64, (f64, String)>,
+    z: Option<f64>,
+) -> Result<Vec<FileSpectrum>, PipelineError> {
+    let mut out = Vec::new();
+    for path in files {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
+        let fits = FitsFile::open(path).map_err(|e| usage(e.to_string()))?;
+        if fits.has_hdu("FIBERMAP") {
+            drop(fits);
+            let c = read_desi_coadd(path).map_err(|e| usage(e.to_string()))?;
+            let wave = std::sync::Arc::new(astrolab_formats::spectra::merged_wavelength());
+            for (row, &tid) in c.fibermap.targetid.iter().enumerate() {
+                let m = c.merged(row).map_err(|e| usage(e.to_string()))?;
+                let (flux, ivar) = weighted(&m.flux, &m.ivar, &m.mask, u32::MAX);
+                out.push(FileSpectrum {
+                    name: format!("{stem}:{tid}"),
+                    target_id: Some(tid),
+                    z: z.or_else(|| redshifts.get(&tid).map(|r| r.0)),
+                    wave: wave.clone(),
+                    flux,
+                    ivar,
+                });
+            }
+        } else {
+            drop(fits);
+            let sp = read_sdss_spec(path).map_err(|e| usage(e.to_string()))?;
+            let (flux, ivar) = weighted(&sp.flux, &sp.ivar, &sp.and_mask, SDSS_BAD_PIXEL_BITS);
+            out.push(FileSpectrum {
+                name: stem,
+                target_id: None,
+                z: z.or(sp.z),
+                wave: std::sync::Arc::new(sp.wavelength),
+                flux,
+                ivar,
+            });
+        }
+    }
+    Ok(out)
 }
 
 impl Pipeline for OutflowsBal {
@@ -561,7 +601,7 @@ impl Pipeline for OutflowsBal {
         if stored {
             let records = entries
                 .iter()
-                .map(|e| record_of(e))
+                .map(record_of)
                 .collect::<Result<Vec<_>, _>>()?;
             let mut store = ctx.open_store()?;
             store
@@ -646,6 +686,10 @@ pub fn write_catalog(
     entries: &[BalEntry],
     pca_components: usize,
 ) -> Result<(), PipelineError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| usage(format!("--output {}: {e}", path.display())))?;
+    }
     let is_fits = path
         .extension()
         .and_then(|e| e.to_str())
