@@ -357,7 +357,7 @@ mod tests {
             }
         }
         assert!(failed.is_empty(), "{}", failed.join("\n"));
-        assert_eq!(n, 146);
+        assert_eq!(n, 154);
     }
 
     #[test]
