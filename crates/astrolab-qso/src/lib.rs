@@ -21,6 +21,9 @@
 //! * [`energetics`]: outflow distance, mass-outflow rate and kinetic
 //!   luminosity from (N_H, U, n_H, v) and a monochromatic luminosity
 //!   (Borguet et al. 2012, ApJ 751, 107; Dunn et al. 2010, ApJ 709, 611).
+//! * [`fit`]: the engine of the spectral fits (issue 20), a bounded
+//!   Levenberg-Marquardt solver with fixed and tied parameters (Moré 1978;
+//!   MPFIT's bounds) and PyQSOFit's Gaussian lines in `ln(lambda)`.
 //!
 //! ## Definitions, and where we differ from DESI's `baltools`
 //!
@@ -97,3 +100,4 @@ pub mod bal;
 pub mod cloudy;
 pub mod continuum;
 pub mod energetics;
+pub mod fit;
