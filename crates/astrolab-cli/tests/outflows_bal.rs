@@ -160,6 +160,37 @@ fn real_boss_and_desi_files() {
     assert!(at("PCA_COEFFS") < at("BI_CIV") && at("BI_CIV") < at("AI_CIV"));
     assert!(at("FMIN_SIIV_450") < at("BALMASK"));
 
+    // Redrock's quasar templates as the continuum basis (4 components on
+    // a log10 grid), over the same fit window: another catalog id.
+    let rr = tmp.path().join("rr.csv");
+    let log = run(&[
+        "outflows",
+        "bal",
+        &s(&qso.join("boss/spec-3655-55240-0002.fits")),
+        &s(&qso.join("boss/spec-3655-55240-0030.fits")),
+        "--pca",
+        &s(&data.join("templates/rrtemplate-QSO-HIZ-v1.1.fits")),
+        "--output",
+        &s(&rr),
+    ]);
+    assert!(
+        log.contains("BAL catalog bal-0db4c4a0058dc474: 2 spectra, 2 measured"),
+        "{log}"
+    );
+    let r = rows(&rr);
+    assert!(!r[0].contains_key("PCA_COEFFS_4"));
+    assert_eq!(
+        (r[0]["PCA_CHI2"].as_str(), r[1]["PCA_CHI2"].as_str()),
+        ("1.3351219", "2.1256719")
+    );
+    // Its 4 templates fit 0030's absorbed C IV region less closely (a
+    // reduced chi-square of 2.13 against the PCA fit's 1.99): BI 383,
+    // AI 1903 where the PCA continuum gives AI 1736 and no BI.
+    assert_eq!(
+        (r[1]["BI_CIV"].as_str(), r[1]["AI_CIV"].as_str()),
+        ("383.37885", "1902.999")
+    );
+
     // DESI coadds (arms merged), redshifts from the Fuji quasar catalog.
     let desi = tmp.path().join("desi.csv");
     let log = run(&[
@@ -335,6 +366,8 @@ fn bad_input_is_named() {
         out,
     ]);
     assert!(e.contains("--pca /no/such/pca.fits"), "{e}");
+    let e = fail(&["outflows", "bal", "--pca", "/tmp", "--output", out]);
+    assert!(e.contains("--pca /tmp"), "{e}");
     let e = fail(&[
         "outflows", "bal", "/tmp", "--select", "z > 2", "--output", out,
     ]);

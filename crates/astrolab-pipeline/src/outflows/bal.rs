@@ -190,14 +190,34 @@ pub fn load_basis(pca: Option<&Path>) -> Result<(Basis, String), PipelineError> 
     };
     let sha = hex(&Sha256::digest(&bytes));
     let fits = FitsFile::from_bytes(&name, bytes).map_err(|e| usage(format!("--pca: {e}")))?;
-    let table = fits.first_table().map_err(|e| {
-        usage(format!(
-            "--pca: {e} (give a FITS table with WAVE and PCA0, PCA1, ... columns)"
-        ))
-    })?;
+    let layout = "give DESI's PCA_Eigenvectors*.fits layout (a table with WAVE, PCA0, PCA1, ...) or a redrock template file (rrtemplate-QSO-*.fits: an image of components on a log10 grid, CRVAL1/CDELT1)";
+    // A redrock template file: components as rows of the primary image on
+    // a log10-wavelength grid (redrock's own layout).
+    let primary = &fits
+        .hdu_at(0)
+        .map_err(|e| usage(format!("--pca {}: {e}", name.display())))?
+        .header;
+    if let (Some(loglam0), Some(dloglam)) = (primary.get_f64("CRVAL1"), primary.get_f64("CDELT1")) {
+        let (data, shape) = fits
+            .read_image_f64_at(0)
+            .map_err(|e| usage(format!("--pca {}: {e} ({layout})", name.display())))?;
+        if shape.len() != 2 || shape[1] == 0 {
+            return Err(usage(format!(
+                "--pca {}: the primary image has shape {shape:?}, not components x pixels ({layout})",
+                name.display()
+            )));
+        }
+        let comps = data.chunks(shape[1]).map(<[f64]>::to_vec).collect();
+        let basis = Basis::from_log_grid(loglam0, dloglam, comps)
+            .map_err(|e| usage(format!("--pca {}: {e}", name.display())))?;
+        return Ok((basis, sha));
+    }
+    let table = fits
+        .first_table()
+        .map_err(|e| usage(format!("--pca {}: {e} ({layout})", name.display())))?;
     let wave = table
         .read_f64("WAVE")
-        .map_err(|e| usage(format!("--pca: {e}")))?;
+        .map_err(|e| usage(format!("--pca {}: {e} ({layout})", name.display())))?;
     let mut comps = Vec::new();
     while table.has_column(&format!("PCA{}", comps.len())) {
         comps.push(
@@ -208,7 +228,7 @@ pub fn load_basis(pca: Option<&Path>) -> Result<(Basis, String), PipelineError> 
     }
     if comps.is_empty() {
         return Err(usage(format!(
-            "--pca {}: no PCA0 column (DESI's PCA_Eigenvectors.fits layout: WAVE, PCA0, PCA1, ...)",
+            "--pca {}: no PCA0 column ({layout})",
             name.display()
         )));
     }

@@ -957,8 +957,11 @@ pub struct OutflowsBalArgs {
     #[arg(long, num_args = 1..)]
     pub redshifts: Vec<PathBuf>,
     /// Continuum components: a FITS table with WAVE (rest A) and PCA0,
-    /// PCA1, ... (DESI's PCA_Eigenvectors*.fits layout). Default: DESI's
-    /// 5-component PCA_Eigenvectors.fits, built in.
+    /// PCA1, ... (DESI's PCA_Eigenvectors*.fits layout), or redrock's
+    /// quasar templates (rrtemplate-QSO-*.fits), for spectra the PCA
+    /// components fit badly. Default: DESI's 5-component
+    /// PCA_Eigenvectors.fits, built in. The fit window stays rest
+    /// 1261-2399 A, DESI's.
     #[arg(long)]
     pub pca: Option<PathBuf>,
     /// Store spectra per shard (read and measured together).
