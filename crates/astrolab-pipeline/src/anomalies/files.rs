@@ -171,6 +171,69 @@ pub fn read_redshift_tables(
     Ok(out)
 }
 
+/// Where a file spectrum's pixels are, for [`visit_file_spectra`].
+pub enum FileSource<'a> {
+    /// Row `row` of a DESI coadd (its arms separate).
+    Desi {
+        /// The coadd.
+        coadd: &'a astrolab_formats::spectra::DesiCoadd,
+        /// The FIBERMAP row.
+        row: usize,
+    },
+    /// An SDSS/BOSS `spec-*.fits` spectrum.
+    Sdss(&'a astrolab_formats::spectra::SdssSpectrum),
+}
+
+/// Calls `visit` with every spectrum of `files` (from
+/// [`list_spectrum_files`]) in file then row order: what it is (a DESI
+/// row's redshift and class joined from `redshifts` by TARGETID, an SDSS
+/// file's its own) and where its pixels are.
+pub fn visit_file_spectra(
+    files: &[PathBuf],
+    redshifts: &HashMap<i64, (f64, String)>,
+    mut visit: impl FnMut(FileSpectrum, FileSource<'_>) -> Result<(), PipelineError>,
+) -> Result<(), PipelineError> {
+    for path in files {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
+        let fits = FitsFile::open(path).map_err(|e| usage(e.to_string()))?;
+        if fits.has_hdu("FIBERMAP") {
+            drop(fits);
+            let c = read_desi_coadd(path).map_err(|e| usage(e.to_string()))?;
+            for (row, &tid) in c.fibermap.targetid.iter().enumerate() {
+                let found = redshifts.get(&tid);
+                let s = FileSpectrum {
+                    name: format!("{stem}:{tid}"),
+                    path: path.clone(),
+                    survey: FileSurvey::Desi,
+                    target_id: Some(tid),
+                    z: found.map(|f| f.0),
+                    class: found.map(|f| f.1.clone()),
+                    zwarning: None,
+                };
+                visit(s, FileSource::Desi { coadd: &c, row })?;
+            }
+        } else {
+            drop(fits);
+            let sp = read_sdss_spec(path).map_err(|e| usage(e.to_string()))?;
+            let s = FileSpectrum {
+                name: stem,
+                path: path.clone(),
+                survey: FileSurvey::Sdss,
+                target_id: None,
+                z: sp.z,
+                class: sp.class.clone(),
+                zwarning: sp.zwarning,
+            };
+            visit(s, FileSource::Sdss(&sp))?;
+        }
+    }
+    Ok(())
+}
+
 /// Reads every spectrum of `files` (from [`list_spectrum_files`]) and
 /// brings it onto the grid with the redshift range `z_range`: SDSS files
 /// with [`Preprocessor::sdss`], DESI rows with the default preprocessor.
@@ -192,29 +255,11 @@ pub fn read_file_spectra(
         dataset: Dataset::new(REST_NPIX),
         ..FileSet::default()
     };
-    let put = |out: &mut FileSet, s: FileSpectrum, pre: &Preprocessor, segments: &[Segment<'_>]| {
-        let i = out.spectra.len();
-        match s.z {
-            None => out.skipped.push((i, "no_redshift".to_string())),
-            Some(z) => match pre.rest_frame(segments, z) {
-                Ok(r) => out.dataset.push(i as i64, &r.flux, &r.ivar),
-                Err(e) => out.skipped.push((i, e.reason().to_string())),
-            },
-        }
-        out.spectra.push(s);
-    };
-    for path in files {
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("")
-            .to_string();
-        let fits = FitsFile::open(path).map_err(|e| usage(e.to_string()))?;
-        if fits.has_hdu("FIBERMAP") {
-            drop(fits);
-            let c = read_desi_coadd(path).map_err(|e| usage(e.to_string()))?;
-            for (row, &tid) in c.fibermap.targetid.iter().enumerate() {
-                let segments: Vec<Segment<'_>> = c
+    visit_file_spectra(files, redshifts, |s, source| {
+        let (pre, segments): (&Preprocessor, Vec<Segment<'_>>) = match source {
+            FileSource::Desi { coadd, row } => (
+                &desi_pre,
+                coadd
                     .arms
                     .iter()
                     .map(|a| {
@@ -226,40 +271,29 @@ pub fn read_file_spectra(
                             mask: &a.mask[r],
                         }
                     })
-                    .collect();
-                let found = redshifts.get(&tid);
-                let s = FileSpectrum {
-                    name: format!("{stem}:{tid}"),
-                    path: path.clone(),
-                    survey: FileSurvey::Desi,
-                    target_id: Some(tid),
-                    z: found.map(|f| f.0),
-                    class: found.map(|f| f.1.clone()),
-                    zwarning: None,
-                };
-                put(&mut out, s, &desi_pre, &segments);
-            }
-        } else {
-            drop(fits);
-            let sp = read_sdss_spec(path).map_err(|e| usage(e.to_string()))?;
-            let seg = Segment {
-                wavelength_a: &sp.wavelength,
-                flux: &sp.flux,
-                ivar: &sp.ivar,
-                mask: &sp.and_mask,
-            };
-            let s = FileSpectrum {
-                name: stem,
-                path: path.clone(),
-                survey: FileSurvey::Sdss,
-                target_id: None,
-                z: sp.z,
-                class: sp.class.clone(),
-                zwarning: sp.zwarning,
-            };
-            put(&mut out, s, &sdss_pre, &[seg]);
+                    .collect(),
+            ),
+            FileSource::Sdss(sp) => (
+                &sdss_pre,
+                vec![Segment {
+                    wavelength_a: &sp.wavelength,
+                    flux: &sp.flux,
+                    ivar: &sp.ivar,
+                    mask: &sp.and_mask,
+                }],
+            ),
+        };
+        let i = out.spectra.len();
+        match s.z {
+            None => out.skipped.push((i, "no_redshift".to_string())),
+            Some(z) => match pre.rest_frame(&segments, z) {
+                Ok(r) => out.dataset.push(i as i64, &r.flux, &r.ivar),
+                Err(e) => out.skipped.push((i, e.reason().to_string())),
+            },
         }
-    }
+        out.spectra.push(s);
+        Ok(())
+    })?;
     Ok(out)
 }
 

@@ -39,7 +39,6 @@ use std::path::{Path, PathBuf};
 
 use astrolab_anomaly::preprocess::SDSS_BAD_PIXEL_BITS;
 use astrolab_formats::fits::{write_fits, ColumnData, ColumnOut, HduOut};
-use astrolab_formats::spectra::{read_desi_coadd, read_sdss_spec};
 use astrolab_formats::FitsFile;
 use astrolab_qso::aod::{trough_columns, DoubletColumns, TroughColumns};
 use astrolab_qso::bal::{measure, BalConfig, BalRow, BalSkip, ColumnValue, Spectrum};
@@ -49,7 +48,9 @@ use astrolab_store::{BalRecord, Progress};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::anomalies::files::{list_spectrum_files, read_redshift_tables};
+use crate::anomalies::files::{
+    list_spectrum_files, read_redshift_tables, visit_file_spectra, FileSource,
+};
 use crate::anomalies::read::read_observed;
 use crate::context::Ctx;
 use crate::error::{PipelineError, UsageError};
@@ -455,43 +456,31 @@ pub fn read_file_spectra(
     z: Option<f64>,
 ) -> Result<Vec<FileSpectrum>, PipelineError> {
     let mut out = Vec::new();
-    for path in files {
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("")
-            .to_string();
-        let fits = FitsFile::open(path).map_err(|e| usage(e.to_string()))?;
-        if fits.has_hdu("FIBERMAP") {
-            drop(fits);
-            let c = read_desi_coadd(path).map_err(|e| usage(e.to_string()))?;
-            let wave = std::sync::Arc::new(astrolab_formats::spectra::merged_wavelength());
-            for (row, &tid) in c.fibermap.targetid.iter().enumerate() {
-                let m = c.merged(row).map_err(|e| usage(e.to_string()))?;
-                let (flux, ivar) = weighted(&m.flux, &m.ivar, &m.mask, u32::MAX);
-                out.push(FileSpectrum {
-                    name: format!("{stem}:{tid}"),
-                    target_id: Some(tid),
-                    z: z.or_else(|| redshifts.get(&tid).map(|r| r.0)),
-                    wave: wave.clone(),
-                    flux,
-                    ivar,
-                });
+    let merged = std::sync::Arc::new(astrolab_formats::spectra::merged_wavelength());
+    visit_file_spectra(files, redshifts, |s, source| {
+        let (wave, (flux, ivar)) = match source {
+            FileSource::Desi { coadd, row } => {
+                let m = coadd.merged(row).map_err(|e| usage(e.to_string()))?;
+                (
+                    merged.clone(),
+                    weighted(&m.flux, &m.ivar, &m.mask, u32::MAX),
+                )
             }
-        } else {
-            drop(fits);
-            let sp = read_sdss_spec(path).map_err(|e| usage(e.to_string()))?;
-            let (flux, ivar) = weighted(&sp.flux, &sp.ivar, &sp.and_mask, SDSS_BAD_PIXEL_BITS);
-            out.push(FileSpectrum {
-                name: stem,
-                target_id: None,
-                z: z.or(sp.z),
-                wave: std::sync::Arc::new(sp.wavelength),
-                flux,
-                ivar,
-            });
-        }
-    }
+            FileSource::Sdss(sp) => (
+                std::sync::Arc::new(sp.wavelength.clone()),
+                weighted(&sp.flux, &sp.ivar, &sp.and_mask, SDSS_BAD_PIXEL_BITS),
+            ),
+        };
+        out.push(FileSpectrum {
+            name: s.name,
+            target_id: s.target_id,
+            z: z.or(s.z),
+            wave,
+            flux,
+            ivar,
+        });
+        Ok(())
+    })?;
     Ok(out)
 }
 
