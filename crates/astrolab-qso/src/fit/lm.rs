@@ -151,6 +151,11 @@ pub struct LmOptions {
     pub fd_rel_step: f64,
     /// Use forward differences even when the model has a Jacobian.
     pub finite_difference: bool,
+    /// At the solution, leave parameters the data do not constrain (a zero
+    /// or dependent Jacobian column, e.g. the centre of a line whose
+    /// amplitude is 0) out of the covariance, with NaN errors, instead of
+    /// failing with [`LmError::Singular`].
+    pub drop_degenerate: bool,
 }
 
 impl Default for LmOptions {
@@ -163,6 +168,7 @@ impl Default for LmOptions {
             initial_lambda: 1e-3,
             fd_rel_step: f64::EPSILON.sqrt(),
             finite_difference: false,
+            drop_degenerate: false,
         }
     }
 }
@@ -781,16 +787,25 @@ pub fn fit<M: Model + ?Sized>(
     gradient(&w.jac, &r, &free, params, &p, &mut g, &mut col2, &mut peg);
     active.clear();
     active.extend((0..nf).filter(|&c| peg[c] == Peg::No));
-    let na = active.len();
     let mut covariance = vec![0.0; nf * nf];
     let mut errors = vec![0.0; np];
-    if na > 0 {
+    let mut dropped: Vec<usize> = Vec::new();
+    loop {
+        let na = active.len();
+        if na == 0 {
+            break;
+        }
         normal_matrix(&w.jac, n, &active, &mut a[..na * na]);
         // Factor the correlation form A_ij / sqrt(A_ii A_jj), so that the
         // singularity test does not depend on the parameters' units: a
         // pivot below 1e-14 means a condition number past ~1e14.
         let s: Vec<f64> = active.iter().map(|&c| col2[c].sqrt()).collect();
         if let Some(i) = s.iter().position(|&v| !(v > 0.0)) {
+            if opts.drop_degenerate {
+                dropped.push(free[active[i]]);
+                active.remove(i);
+                continue;
+            }
             return Err(LmError::Singular {
                 index: free[active[i]],
             });
@@ -802,6 +817,11 @@ pub fn fit<M: Model + ?Sized>(
             }
         }
         if let Err(j) = cholesky_factor(corr, na, 1e-14) {
+            if opts.drop_degenerate {
+                dropped.push(free[active[j]]);
+                active.remove(j);
+                continue;
+            }
             return Err(LmError::Singular {
                 index: free[active[j]],
             });
@@ -818,6 +838,10 @@ pub fn fit<M: Model + ?Sized>(
         for &c in &active {
             errors[free[c]] = covariance[c * nf + c].sqrt();
         }
+        break;
+    }
+    for &k in &dropped {
+        errors[k] = f64::NAN;
     }
     for t in &ties {
         errors[t.index] = t.scale.abs() * errors[t.to];

@@ -25,5 +25,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod conti;
+pub mod deredden;
 pub mod gauss;
+pub mod lines;
 pub mod lm;
+pub mod measure;
+pub mod spectrum;
+pub mod template;
