@@ -107,6 +107,10 @@ pub enum Command {
     /// from measured columns, outflow energetics.
     #[command(subcommand)]
     Outflows(crate::commands::outflows::OutflowsCommand),
+    /// Quasar spectral fits: continuum, Fe II, emission lines, [O III]
+    /// kinematics, black-hole masses (PyQSOFit's model, constrained).
+    #[command(subcommand)]
+    Qso(crate::commands::qso::QsoCommand),
     /// Run a pipeline from JSON parameters (the server's run format) into
     /// an output directory, with a provenance manifest
     /// (ro-crate-metadata.json) beside the outputs.

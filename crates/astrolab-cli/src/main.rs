@@ -78,6 +78,7 @@ fn dispatch(cfg: &config::Config, command: Command) -> anyhow::Result<()> {
         Command::Token(c) => commands::serve::run_token(cfg, &c),
         Command::Run(a) => commands::run::run(cfg, &a),
         Command::Outflows(c) => commands::outflows::run(cfg, &c),
+        Command::Qso(c) => commands::qso::run(cfg, &c),
         Command::Shard(c) => commands::shard::run(cfg, &c),
         Command::Reproduce(a) => commands::reproduce::reproduce(cfg, &a),
         Command::Runs(c) => commands::reproduce::runs(cfg, &c),

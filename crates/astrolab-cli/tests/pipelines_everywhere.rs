@@ -263,6 +263,7 @@ fn every_pipeline_same_bytes_queue_in_process_and_reproduce() {
         ),
         ("anomalies-score", json!({"shard_size": 50})),
         ("outflows-bal", json!({"shard_size": 5})),
+        ("qso-fit", json!({"shard_size": 5})),
         (
             "anomalies-score-files",
             json!({"paths": [data.join("qso/boss").display().to_string()]}),

@@ -14,7 +14,7 @@ use crate::error::PipelineError;
 use crate::params::defs::{
     AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesTrainArgs, ClassifyArgs, CloudyGridArgs,
     CloudySolveArgs, CompareArgs, ConeArgs, DemoDataArgs, FindArgs, IngestArgs, OutflowsBalArgs,
-    ProcessArgs, RotationArgs, SpectraBuildArgs,
+    ProcessArgs, QsoFitArgs, RotationArgs, SpectraBuildArgs,
 };
 use crate::params::{parse_json, resolved, specs, to_args, ParamError, ParamSpec};
 use crate::pipeline::ShardOps;
@@ -243,6 +243,16 @@ pub fn pipelines() -> Vec<PipelineDef> {
             run: erased::<crate::outflows::OutflowsBal>,
             shards: ShardOps::of::<crate::outflows::OutflowsBal>(),
             check: check::<OutflowsBalArgs>,
+        },
+        PipelineDef {
+            name: "qso-fit",
+            summary: "Quasar spectral fits (power law, Fe II, Balmer continuum, emission-line complexes with [O III] wings), [O III] kinematics, black-hole masses and outflow energetics, over the store's quasars or spectrum files: the catalog (CSV) in the run directory",
+            words: &["qso", "fit"],
+            fixed: |d| obj(json!({ "output": at(d, "qso_fit.csv") })),
+            specs: specs::<QsoFitArgs>,
+            run: erased::<crate::qso::QsoFitPipeline>,
+            shards: ShardOps::of::<crate::qso::QsoFitPipeline>(),
+            check: check::<QsoFitArgs>,
         },
         PipelineDef {
             name: "outflows-cloudy-grid",

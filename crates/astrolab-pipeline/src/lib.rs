@@ -55,6 +55,7 @@ pub mod outflows;
 pub mod output;
 pub mod params;
 pub mod pipeline;
+pub mod qso;
 pub mod query;
 pub mod quickstart;
 pub mod ray;

@@ -8,6 +8,7 @@ pub mod files;
 pub mod hline;
 pub mod ingest;
 pub mod outflows;
+pub mod qso;
 pub mod query;
 pub mod quickstart;
 pub mod reproduce;

@@ -15,6 +15,9 @@ pub struct SdssSpectrum {
     /// 1e-17 erg/s/cm^2/A.
     pub flux: Vec<f32>,
     pub ivar: Vec<f32>,
+    /// Instrumental dispersion per pixel (`wdisp`, sigma in units of the
+    /// 1e-4 dex pixel), when the file has the column.
+    pub wdisp: Option<Vec<f32>>,
     /// SDSS `SPPIXMASK` bits set in every exposure (`and_mask`).
     pub and_mask: Vec<u32>,
     /// SPECOBJ `Z`.
@@ -82,6 +85,11 @@ pub fn read_sdss_spec(path: &Path) -> Result<SdssSpectrum, SpectraError> {
         wavelength,
         flux: coadd.read_f32("flux")?,
         ivar: coadd.read_f32("ivar")?,
+        wdisp: if coadd.has_column("wdisp") {
+            Some(coadd.read_f32("wdisp")?)
+        } else {
+            None
+        },
         and_mask,
         z: f("Z")?,
         plate: i("PLATE")?,

@@ -341,7 +341,7 @@ fn doublet_values(d: &DoubletColumns) -> [Option<f64>; 5] {
 }
 
 /// Flux and inverse variance as f64, `ivar = 0` where `bad(mask)`.
-fn weighted(flux: &[f32], ivar: &[f32], mask: &[u32], bad: u32) -> (Vec<f64>, Vec<f64>) {
+pub fn weighted(flux: &[f32], ivar: &[f32], mask: &[u32], bad: u32) -> (Vec<f64>, Vec<f64>) {
     let f = flux.iter().map(|&x| f64::from(x)).collect();
     let iv = ivar
         .iter()
@@ -434,6 +434,10 @@ pub struct FileSpectrum {
     pub flux: Vec<f64>,
     /// Inverse variance, 0 on bad pixels (module docs).
     pub ivar: Vec<f64>,
+    /// Instrumental sigma (km/s) at the observed [O III] 5007, from an
+    /// SDSS/BOSS file's `wdisp` (median of the 21 pixels around it); none
+    /// for DESI coadds or without a redshift.
+    pub sigma_inst_kms: Option<f64>,
 }
 
 impl FileSpectrum {
@@ -458,6 +462,8 @@ pub fn read_file_spectra(
     let mut out = Vec::new();
     let merged = std::sync::Arc::new(astrolab_formats::spectra::merged_wavelength());
     visit_file_spectra(files, redshifts, |s, source| {
+        let zz = z.or(s.z);
+        let mut sigma_inst_kms = None;
         let (wave, (flux, ivar)) = match source {
             FileSource::Desi { coadd, row } => {
                 let m = coadd.merged(row).map_err(|e| usage(e.to_string()))?;
@@ -466,10 +472,15 @@ pub fn read_file_spectra(
                     weighted(&m.flux, &m.ivar, &m.mask, u32::MAX),
                 )
             }
-            FileSource::Sdss(sp) => (
-                std::sync::Arc::new(sp.wavelength.clone()),
-                weighted(&sp.flux, &sp.ivar, &sp.and_mask, SDSS_BAD_PIXEL_BITS),
-            ),
+            FileSource::Sdss(sp) => {
+                if let (Some(wd), Some(zz)) = (&sp.wdisp, zz) {
+                    sigma_inst_kms = sdss_sigma_inst(&sp.wavelength, wd, 5008.24 * (1.0 + zz));
+                }
+                (
+                    std::sync::Arc::new(sp.wavelength.clone()),
+                    weighted(&sp.flux, &sp.ivar, &sp.and_mask, SDSS_BAD_PIXEL_BITS),
+                )
+            }
         };
         out.push(FileSpectrum {
             name: s.name,
@@ -478,10 +489,31 @@ pub fn read_file_spectra(
             wave,
             flux,
             ivar,
+            sigma_inst_kms,
         });
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Instrumental sigma (km/s) at observed `lambda` from SDSS's `wdisp`
+/// (sigma in 1e-4 dex pixels: one pixel is `1e-4 ln(10) c` = 69.03 km/s),
+/// the median of the positive values of the 21 pixels around it.
+fn sdss_sigma_inst(wave: &[f64], wdisp: &[f32], lambda: f64) -> Option<f64> {
+    let i = wave.partition_point(|&w| w < lambda);
+    if i == 0 || i >= wave.len() || wdisp.len() != wave.len() {
+        return None;
+    }
+    let mut v: Vec<f64> = wdisp[i.saturating_sub(10)..(i + 11).min(wdisp.len())]
+        .iter()
+        .map(|&x| f64::from(x))
+        .filter(|x| *x > 0.0 && x.is_finite())
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2] * 1e-4 * std::f64::consts::LN_10 * 299_792.458)
 }
 
 impl Pipeline for OutflowsBal {

@@ -976,3 +976,71 @@ pub struct OutflowsBalArgs {
     #[arg(long)]
     pub no_store: bool,
 }
+
+/// `qso fit`: quasar spectral fits (continuum, Fe II, emission lines,
+/// [O III] kinematics, black-hole masses) of the store's quasars or of
+/// spectrum files.
+#[derive(Debug, Args, Clone, Serialize, Deserialize)]
+pub struct QsoFitArgs {
+    /// SDSS/BOSS spec-*.fits files, DESI coadd-*.fits files, or
+    /// directories of them (searched recursively). None: the store's
+    /// quasars that pass --select.
+    pub paths: Vec<PathBuf>,
+    /// Which of the store's spectra (a --where expression over the
+    /// redshift catalogs); default `spectype = 'QSO' AND zwarn = 0`. Not
+    /// with files.
+    #[arg(long)]
+    pub select: Option<String>,
+    /// Fit every file spectrum at this redshift. Files only.
+    #[arg(long)]
+    pub z: Option<f64>,
+    /// Redshift tables for DESI coadd rows, joined by TARGETID (redrock
+    /// files or QSO_cat_*.fits[.gz]). Files only.
+    #[arg(long, num_args = 1..)]
+    pub redshifts: Vec<PathBuf>,
+    /// Emission-line table (TOML, the form of the built-in one, which
+    /// `astrolab qso lines` prints). Default: built in (H-beta/[O III] with
+    /// wings, H-alpha, Mg II, C IV).
+    #[arg(long)]
+    pub lines: Option<PathBuf>,
+    /// Optical Fe II template (two columns: log10 wavelength/A, flux), e.g.
+    /// PyQSOFit's fe_optical.txt (Boroson & Green 1992). Without it, no
+    /// optical Fe II is fitted.
+    #[arg(long)]
+    pub fe_optical: Option<PathBuf>,
+    /// UV Fe II template (same form), e.g. PyQSOFit's fe_uv.txt
+    /// (Vestergaard & Wilkes 2001; Salviander et al. 2007). Without it, no
+    /// UV Fe II is fitted.
+    #[arg(long)]
+    pub fe_uv: Option<PathBuf>,
+    /// Do not fit a Balmer continuum.
+    #[arg(long)]
+    pub no_balmer: bool,
+    /// Galactic E(B-V) (mag) to deredden every spectrum with (CCM89 +
+    /// O'Donnell 94, R_V 3.1). Default: none.
+    #[arg(long)]
+    pub ebv: Option<f64>,
+    /// Monte-Carlo samples for the errors (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub mc: usize,
+    /// Seed of the Monte-Carlo draws.
+    #[arg(long, default_value_t = 20_261_206)]
+    pub seed: u64,
+    /// Electron density of the [O III] outflow (cm^-3).
+    #[arg(long, default_value_t = 500.0)]
+    pub n_e: f64,
+    /// Radius of the [O III] outflow (kpc).
+    #[arg(long, default_value_t = 1.0)]
+    pub outflow_radius_kpc: f64,
+    /// Store spectra per shard.
+    #[arg(long, default_value_t = 500)]
+    pub shard_size: usize,
+    /// The catalog: `.fits` for a FITS binary table (`QSOFIT`), anything
+    /// else CSV.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Write a QA figure per fitted spectrum (data, model, components,
+    /// residuals) into this directory (`NAME.svg`).
+    #[arg(long)]
+    pub qa: Option<PathBuf>,
+}

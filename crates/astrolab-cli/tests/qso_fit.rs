@@ -1,0 +1,183 @@
+//! `astrolab qso fit` (issue 20) on the 119 real SDSS/BOSS spectra of the
+//! shared data (115 quasars, nearly all at z < 0.8, 4 galaxies, 3 with
+//! wrong pipeline redshifts 5.5-6.6), with PyQSOFit's Fe II templates: the
+//! catalog as FITS and CSV, QA figures, Monte-Carlo errors, and the
+//! [O III] of spec-0332-52367-0639, where PyQSOFit's fit fails (core and
+//! wing at +1772 and +2834 km/s, the wing narrower than the core).
+
+mod common;
+
+use std::path::Path;
+
+use astrolab_formats::testdata::require_shared_data;
+use astrolab_formats::FitsFile;
+use common::{bin, text};
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol
+}
+
+#[test]
+fn real_sdss_spectra() {
+    let Some(data) = require_shared_data("real_sdss_spectra") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = |p: &Path| p.display().to_string();
+    let run = |args: &[&str]| {
+        let o = bin()
+            .env("ASTROLAB_HOME", tmp.path().join("home"))
+            .args(args)
+            .output()
+            .unwrap();
+        (o.status.success(), text(&o))
+    };
+    let spectra = data.join("qso/sdss-lowz/spectra");
+    let fe_op = data.join("templates/fe_optical.txt");
+    let fe_uv = data.join("templates/fe_uv.txt");
+    let out = tmp.path().join("fits.fits");
+    let qa = tmp.path().join("qa");
+    let (ok, log) = run(&[
+        "qso",
+        "fit",
+        &s(&spectra),
+        "--fe-optical",
+        &s(&fe_op),
+        "--fe-uv",
+        &s(&fe_uv),
+        "--output",
+        &s(&out),
+        "--qa",
+        &s(&qa),
+    ]);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("quasar fits: 119 spectra, 116 fitted (99 with an [O III] wing), 3 skipped (3 redshift)"),
+        "{log}"
+    );
+    let fits = FitsFile::open(&out).unwrap();
+    let t = fits.table("QSOFIT").unwrap();
+    let names = t.read_str("NAME").unwrap();
+    assert_eq!(names.len(), 119);
+    let row = names
+        .iter()
+        .position(|n| n.trim() == "spec-0332-52367-0639")
+        .unwrap();
+    let col = |c: &str| t.read_f64(c).unwrap()[row];
+    // The wing is broader than the core and both sit within 160 km/s of
+    // the SDSS redshift (PyQSOFit: +1772 and +2834 km/s, wing narrower).
+    let (core_v, wing_v) = (col("OIII_CORE_V"), col("OIII_WING_V"));
+    let (core_w, wing_w) = (col("OIII5007_CORE_FWHM"), col("OIII5007_WING_FWHM"));
+    assert!(close(core_v, -159.055, 0.01), "{core_v}");
+    assert!(close(wing_v, -31.125, 0.01), "{wing_v}");
+    assert!(close(core_w, 161.837, 0.01), "{core_w}");
+    assert!(close(wing_w, 630.925, 0.01), "{wing_w}");
+    assert!(wing_w > core_w);
+    assert!(close(col("OIII_W80"), 621.527, 0.01), "{}", col("OIII_W80"));
+    assert!(close(col("OIII_V50"), -86.128, 0.01), "{}", col("OIII_V50"));
+    assert!(close(col("OIII_WING_SNR"), 34.58, 0.01));
+    // SDSS's wdisp at the observed [O III]: 0.785 pixel.
+    assert!(
+        close(col("SIGMA_INST"), 54.20, 0.01),
+        "{}",
+        col("SIGMA_INST")
+    );
+    assert!(
+        close(col("HB_BR_FWHM"), 7424.2, 0.1),
+        "{}",
+        col("HB_BR_FWHM")
+    );
+    assert!(
+        close(col("LOG_L5100"), 43.8169, 1e-4),
+        "{}",
+        col("LOG_L5100")
+    );
+    assert!(
+        close(col("LOG_MBH_HB"), 8.5597, 1e-4),
+        "{}",
+        col("LOG_MBH_HB")
+    );
+    // Skips carry their reason, never a number.
+    let reasons = t.read_str("SKIP_REASON").unwrap();
+    let w80 = t.read_f64("OIII_W80").unwrap();
+    let skipped: Vec<usize> = (0..119)
+        .filter(|&i| !reasons[i].trim().is_empty())
+        .collect();
+    assert_eq!(skipped.len(), 3);
+    for &i in &skipped {
+        assert!(reasons[i].contains("redshift"), "{}", reasons[i]);
+        assert!(w80[i].is_nan());
+    }
+    // One QA figure per fitted spectrum.
+    assert_eq!(std::fs::read_dir(&qa).unwrap().count(), 116);
+    let svg = std::fs::read_to_string(qa.join("spec-0332-52367-0639.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("W80 = 622 km/s"),
+        "{}",
+        &svg[..200]
+    );
+
+    // Monte-Carlo errors on the one spectrum, CSV.
+    let csv = tmp.path().join("mc.csv");
+    let (ok, log) = run(&[
+        "qso",
+        "fit",
+        &s(&spectra.join("spec-0332-52367-0639.fits")),
+        "--fe-optical",
+        &s(&fe_op),
+        "--mc",
+        "50",
+        "--output",
+        &s(&csv),
+    ]);
+    assert!(ok, "{log}");
+    let body = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = body.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let vals: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let get = |c: &str| -> f64 {
+        vals[head.iter().position(|h| *h == c).unwrap()]
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(get("MC_SAMPLES"), 50.0);
+    // Errors small against the values (PyQSOFit's were 100 times them).
+    for (v, e) in [
+        ("OIII_CORE_V", "OIII_CORE_V_ERR"),
+        ("OIII_W80", "OIII_W80_ERR"),
+        ("HB_BR_FWHM", "HB_BR_FWHM_ERR"),
+    ] {
+        let (x, dx) = (get(v), get(e));
+        eprintln!("{v} = {x:.1} +- {dx:.1}");
+        assert!(dx > 0.0 && dx < 0.1 * x.abs().max(100.0), "{v} {x} +- {dx}");
+    }
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let Some(data) = require_shared_data("bad_arguments_are_clear_errors") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = data.join("qso/sdss-lowz/spectra/spec-0332-52367-0639.fits");
+    let run = |extra: &[&str]| {
+        let o = bin()
+            .env("ASTROLAB_HOME", tmp.path().join("home"))
+            .args(["qso", "fit", spec.to_str().unwrap(), "-o"])
+            .arg(tmp.path().join("x.csv"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        text(&o)
+    };
+    let e = run(&["--fe-optical", "/nonexistent/fe.txt"]);
+    assert!(e.contains("--fe-optical: /nonexistent/fe.txt"), "{e}");
+    let bad = tmp.path().join("lines.toml");
+    std::fs::write(&bad, "[[complex]]\nname = \"Hb\"\nwindow = [4640.0, 5100.0]\n[[complex.line]]\nname = \"x\"\nrest = 4862.68\nkind = \"broad\"\n").unwrap();
+    let e = run(&["--lines", bad.to_str().unwrap()]);
+    assert!(e.contains("complex \"Hb\", line \"x\": needs fwhm"), "{e}");
+    let e = run(&["--z=-1"]);
+    assert!(e.contains("--z -1: give a redshift > 0"), "{e}");
+    assert!(!tmp.path().join("x.csv").exists());
+}
