@@ -19,7 +19,7 @@ pub enum QsoCommand {
     /// Monte-Carlo errors (--mc). Without files: the store's quasars
     /// (--select); with files (spec-*.fits, coadd-*.fits, directories): the
     /// same catalog. --output .fits or .csv; --qa DIR for figures.
-    Fit(QsoFitArgs),
+    Fit(Box<QsoFitArgs>),
     /// Print the built-in emission-line table (TOML, documented), the
     /// starting point of a table of your own for `qso fit --lines`.
     Lines,

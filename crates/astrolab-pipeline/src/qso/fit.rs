@@ -25,6 +25,9 @@
 //! and erg/s for the outflow) with `_ERR` beside each when `--mc` > 0. A
 //! skipped spectrum's numbers are NaN (FITS) or empty (CSV).
 
+// `!(x > 0.0)` is meant: it is also true for NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -146,7 +149,7 @@ pub fn fit_config(a: &QsoFitArgs) -> Result<FitConfig, PipelineError> {
         }
         None => LineTable::default_table(),
     };
-    if !(a.n_e > 0.0) || !(a.outflow_radius_kpc > 0.0) {
+    if !(a.n_e > 0.0 && a.outflow_radius_kpc > 0.0) {
         return Err(usage(format!(
             "--n-e {} and --outflow-radius-kpc {} must be positive",
             a.n_e, a.outflow_radius_kpc
@@ -249,20 +252,24 @@ fn reason_kind(r: &str) -> String {
     r[..cut].trim().trim_end_matches(',').to_string()
 }
 
+/// One spectrum to fit: name, TARGETID, redshift, wavelengths, flux,
+/// inverse variance, instrumental sigma (km/s).
+type ToFit = (
+    String,
+    Option<i64>,
+    Option<f64>,
+    Arc<Vec<f64>>,
+    Vec<f64>,
+    Vec<f64>,
+    f64,
+);
+
 impl QsoFitPipeline {
     fn fit_all(
         &self,
         a: &QsoFitArgs,
         config: &FitConfig,
-        spectra: Vec<(
-            String,
-            Option<i64>,
-            Option<f64>,
-            Arc<Vec<f64>>,
-            Vec<f64>,
-            Vec<f64>,
-            f64,
-        )>,
+        spectra: Vec<ToFit>,
     ) -> Result<Vec<QsoFitEntry>, PipelineError> {
         let mut out = Vec::with_capacity(spectra.len());
         if let Some(dir) = &a.qa {
@@ -671,17 +678,17 @@ pub fn qa_svg(name: &str, f: &QsoFit) -> String {
     );
     s += &poly(&model, &py, "stroke=\"#d62728\" stroke-width=\"1.4\"");
     s += &poly(&resid, &ry, "data stroke=\"#555\" stroke-width=\"0.6\"");
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>\n",
+        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>",
         w - right,
         ry(0.0),
         ry(0.0)
     );
     for t in crate::render::nice_ticks(x0, x1, 10).values {
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t:.0}</text>\n",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t:.0}</text>",
             px(t),
             h - bottom + 16.0
         );

@@ -236,7 +236,7 @@ impl ComplexSpec {
                     .fwhm
                     .ok_or_else(|| err(l, "needs fwhm = [min, max] (km/s)".into()))?;
                 let voff = l.voff.ok_or_else(|| err(l, "needs voff (km/s)".into()))?;
-                if !(fwhm[0] > 0.0 && fwhm[1] > fwhm[0]) || !(voff >= 0.0) {
+                if !(fwhm[0] > 0.0 && fwhm[1] > fwhm[0] && voff >= 0.0) {
                     return Err(err(l, format!("fwhm {fwhm:?} or voff {voff} is not valid")));
                 }
                 Ok((fwhm, voff))
@@ -485,9 +485,9 @@ impl ComplexProblem<'_> {
             let (a, mu, s) = (g.amp.eval(theta), g.mu.eval(theta), g.sig.eval(theta));
             let (lo, hi) = self.range(mu, s);
             let k = -0.5 / (s * s);
-            for i in lo..hi {
-                let d = self.ln_wave[i] - mu;
-                out[i] += a * (k * d * d).exp();
+            for (o, x) in out[lo..hi].iter_mut().zip(&self.ln_wave[lo..hi]) {
+                let d = x - mu;
+                *o += a * (k * d * d).exp();
             }
         }
     }

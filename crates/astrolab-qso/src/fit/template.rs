@@ -25,6 +25,9 @@
 //! The templates are not distributed with astrolab (PyQSOFit is GPL-3 and
 //! the data's terms are the papers'): a user names the files.
 
+// `!(x > 0.0)` is meant: it is also true for NaN, which must count as bad.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use std::path::Path;
 
 use thiserror::Error;
