@@ -11,7 +11,8 @@ usage:
 Rows are matched by the file name of FILE (directories dropped, so either
 side may write full or relative paths). Ours: FIT_MS (milliseconds of the
 fit, reading excluded); a spectrum counts as fitted when FIT_MS is a
-number and, if the CSV has a STATUS column, STATUS is empty or "ok".
+number, a STATUS column (if any) is empty or "ok" and a SKIP or
+SKIP_REASON column (if any) is empty.
 PyQSOFit: SECONDS (its Fit call) and STATUS "ok".
 
 Agreement, over the spectra both fitted with both values finite:
@@ -62,6 +63,10 @@ def load(path, time_col, side):
             df[c] = pd.to_numeric(df[c], errors="coerce")
     status = df["STATUS"].str.strip() if "STATUS" in df.columns else pd.Series("", index=df.index)
     df["FITTED"] = df[time_col].notna() & status.isin(["", "ok"])
+    for c in ("SKIP", "SKIP_REASON"):  # our side's reason for not fitting
+        if c in df.columns:
+            df["FITTED"] &= df[c].str.strip() == ""
+            df["STATUS"] = df[c].str.strip().where(~df["FITTED"], status)
     return df.set_index("KEY")
 
 
