@@ -259,13 +259,14 @@ mod tests {
     use super::*;
 
     fn lines_template() -> (Vec<f64>, Vec<f64>) {
-        // Narrow lines every 40 A over 4000-6000 A on 1e-4 dex pixels.
+        // Narrow lines every 200 A (12 500 km/s: no overlap once broadened)
+        // over 4000-6000 A on 1e-4 dex pixels.
         let log_wave: Vec<f64> = (0..1761).map(|i| 3.60206 + 1e-4 * i as f64).collect();
         let flux = log_wave
             .iter()
             .map(|&l| {
                 let w = 10f64.powf(l);
-                let d = (w - 40.0 * (w / 40.0).round()) / w * C_KM_S;
+                let d = (w - 200.0 * (w / 200.0).round()) / w * C_KM_S;
                 (-0.5 * (d / (TEMPLATE_FWHM_KMS / FWHM_PER_SIGMA)).powi(2)).exp()
             })
             .collect();
