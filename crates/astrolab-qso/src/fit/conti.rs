@@ -85,6 +85,9 @@ pub const PL_SLOPE: (f64, f64) = (-5.0, 3.0);
 /// Rejection threshold (sigma below the model) and passes.
 const REJECT_SIGMA: f64 = 3.0;
 const REJECT_PASSES: usize = 3;
+/// Relative chi-square tolerance of the rejection passes before the last
+/// fit (which uses the full one).
+const REJECT_PASS_FTOL: f64 = 1e-3;
 
 /// Parameter layout of the continuum model.
 pub mod idx {
@@ -182,6 +185,40 @@ impl Continuum {
         .iter()
         .map(|&c| self.component(c, lambda))
         .sum()
+    }
+
+    /// The whole continuum at each of `wave` (A, increasing): the values of
+    /// [`Continuum::value`], with each Fe II template evaluated in one pass
+    /// over the array rather than once per pixel.
+    pub fn values(&self, wave: &[f64]) -> Vec<f64> {
+        let p = &self.params;
+        let ln: Vec<f64> = wave.iter().map(|w| w.ln()).collect();
+        let ln_pivot = 3000f64.ln();
+        let (norm, slope, bc) = (p[idx::PL_NORM], p[idx::PL_SLOPE], p[idx::BC_NORM]);
+        let mut out: Vec<f64> = wave
+            .iter()
+            .zip(&ln)
+            .map(|(&l, &x)| {
+                let balmer = if bc != 0.0 { bc * balmer_shape(l) } else { 0.0 };
+                norm * (slope * (x - ln_pivot)).exp() + balmer
+            })
+            .collect();
+        for (t, k) in [
+            (&self.setup.fe_uv, idx::FE_UV),
+            (&self.setup.fe_op, idx::FE_OP),
+        ] {
+            if let Some(t) = t {
+                if p[k] != 0.0 {
+                    t.add_to(&ln, p[k], p[k + 1], p[k + 2], &mut out);
+                }
+            }
+        }
+        if self.setup.host.is_some() {
+            for (o, &l) in out.iter_mut().zip(wave) {
+                *o += self.component(Component::Host, l);
+            }
+        }
+        out
     }
 
     /// Power law plus Balmer continuum at `lambda`: the "continuum" of
@@ -342,27 +379,12 @@ impl Model for ContiProblem<'_> {
             (&self.setup.fe_op, idx::FE_OP),
         ] {
             if let Some(t) = t {
-                // Norm: the template itself; width and shift: central
-                // differences of the (linear-interpolated) template.
+                // Norm: the template itself; width and shift: the exact
+                // derivatives of the interpolated template.
                 let (norm, w, d) = (p[k], p[k + 1], p[k + 2]);
-                let col = &mut jac[k * n..(k + 1) * n];
-                t.add_to(&self.ln_lambda, 1.0, w, d, col);
-                let hw = (0.01 * w).max(1.0);
-                let mut plus = vec![0.0; n];
-                let mut minus = vec![0.0; n];
-                t.add_to(&self.ln_lambda, norm, w + hw, d, &mut plus);
-                t.add_to(&self.ln_lambda, norm, w - hw, d, &mut minus);
-                for i in 0..n {
-                    jac[(k + 1) * n + i] = (plus[i] - minus[i]) / (2.0 * hw);
-                }
-                let hd = 2e-5;
-                plus.iter_mut().for_each(|v| *v = 0.0);
-                minus.iter_mut().for_each(|v| *v = 0.0);
-                t.add_to(&self.ln_lambda, norm, w, d + hd, &mut plus);
-                t.add_to(&self.ln_lambda, norm, w, d - hd, &mut minus);
-                for i in 0..n {
-                    jac[(k + 2) * n + i] = (plus[i] - minus[i]) / (2.0 * hd);
-                }
+                let (col, rest) = jac[k * n..(k + 3) * n].split_at_mut(n);
+                let (d_w, d_d) = rest.split_at_mut(n);
+                t.with_derivatives(&self.ln_lambda, norm, w, d, col, d_w, d_d);
             }
         }
         if let Some(h) = &self.setup.host {
@@ -429,11 +451,28 @@ pub fn fit_continuum(
         drop_degenerate: true,
         ..LmOptions::default()
     };
+    // The rejection passes only decide which pixels are absorbed, so they
+    // stop at a looser chi-square tolerance; once the pixel set holds
+    // still, one last fit from there converges to the full tolerance.
+    let loose = LmOptions {
+        ftol: REJECT_PASS_FTOL,
+        xtol: REJECT_PASS_FTOL,
+        ..options
+    };
     let mut best: Option<LmFit> = None;
     let mut params = params;
-    for _pass in 0..=REJECT_PASSES {
+    let mut settled = false;
+    for pass in 0..=REJECT_PASSES + 1 {
+        let last = settled || pass == REJECT_PASSES + 1;
         let problem = problem(wave, flux, ivar, &keep, setup, n_params);
-        let result = fit(&problem, &params, &options)?;
+        let result = fit(&problem, &params, if last { &options } else { &loose })?;
+        for (p, &v) in params.iter_mut().zip(&result.params) {
+            p.value = v.clamp(p.lower, p.upper);
+        }
+        if last {
+            best = Some(result);
+            break;
+        }
         let mut model = vec![0.0; keep.len()];
         problem.model(&result.params, &mut model);
         let before = keep.len();
@@ -443,14 +482,10 @@ pub fn fit_continuum(
             .filter(|&(&i, &m)| flux[i] >= m - REJECT_SIGMA / ivar[i].sqrt())
             .map(|(&i, _)| i)
             .collect();
-        for (p, &v) in params.iter_mut().zip(&result.params) {
-            p.value = v.clamp(p.lower, p.upper);
+        settled = kept.len() == before || kept.len() < 10 || pass == REJECT_PASSES;
+        if !(kept.len() < 10) {
+            keep = kept;
         }
-        best = Some(result);
-        if kept.len() == before || kept.len() < 10 {
-            break;
-        }
-        keep = kept;
     }
     let result = best.expect("at least one pass");
     let free = params
@@ -597,4 +632,39 @@ fn initial_params(
         }
     }
     bounded(&values, use_uv, use_op, use_bc, setup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_over_an_array_equal_the_pointwise_model() {
+        // A template of a few broad bumps over 3000-6000 A, PL + Balmer +
+        // optical Fe II, compared over a grid crossing the Balmer edge and
+        // the template's ends.
+        let lw: Vec<f64> = (0..3011).map(|i| 3.477 + 1e-4 * i as f64).collect();
+        let f: Vec<f64> = lw.iter().map(|l| 1.0 + (l * 700.0).sin()).collect();
+        let t = Arc::new(BroadenedTemplate::from_log10_grid(&lw, &f, "t".into()).unwrap());
+        let setup = ContiSetup {
+            fe_op: Some(t),
+            balmer: true,
+            ..ContiSetup::default()
+        };
+        let mut params = vec![0.0; Continuum::n_params(&setup)];
+        params[idx::PL_NORM] = 3.5;
+        params[idx::PL_SLOPE] = -1.4;
+        params[idx::BC_NORM] = 0.8;
+        params[idx::FE_OP] = 0.25;
+        params[idx::FE_OP + 1] = 2700.0;
+        params[idx::FE_OP + 2] = 4e-4;
+        let c = Continuum { params, setup };
+        let wave: Vec<f64> = (0..4000).map(|i| 2500.0 + 1.1 * i as f64).collect();
+        let all = c.values(&wave);
+        for (w, v) in wave.iter().zip(&all) {
+            let one = c.value(*w);
+            assert!((v - one).abs() <= 1e-12 * one.abs().max(1e-300), "{w}: {v} {one}");
+        }
+        assert!(all.iter().any(|&v| v > 0.0));
+    }
 }

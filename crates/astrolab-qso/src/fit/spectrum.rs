@@ -339,10 +339,11 @@ pub fn fit_spectrum(input: &SpectrumIn<'_>, config: &FitConfig) -> Result<QsoFit
 }
 
 fn subtract(wave: &[f64], flux: &[f64], model: &Continuum) -> Vec<f64> {
-    wave.iter()
-        .zip(flux)
-        .map(|(&w, &f)| f - model.value(w))
-        .collect()
+    let mut out = model.values(wave);
+    for (o, f) in out.iter_mut().zip(flux) {
+        *o = f - *o;
+    }
+    out
 }
 
 /// Every measurement from a continuum and the complexes.
