@@ -367,7 +367,7 @@ mod tests {
             }
         }
         assert!(failed.is_empty(), "{}", failed.join("\n"));
-        assert_eq!(n, 170);
+        assert_eq!(n, 171);
     }
 
     #[test]

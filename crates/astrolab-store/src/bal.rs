@@ -18,8 +18,9 @@ use crate::error::{Result, StoreError};
 use crate::ingest::Progress;
 use crate::schema::computed as col;
 use crate::schema::{ColType, TableSpec};
-use crate::store::{Conn, Store};
-use crate::tx::{int, opt_int, text};
+use crate::catalog_rows::{check_unique_targets, dict, texts, AfterLoad};
+use crate::store::Store;
+use crate::tx::{int, opt_int, opt_text, text};
 use crate::value::Value;
 
 /// `outcome` of a quasar with BAL numbers.
@@ -137,15 +138,9 @@ impl Store {
     ) -> Result<u64> {
         self.acting_require_admin("BAL measurements")?;
         let n = records.len();
-        let mut seen = std::collections::HashSet::with_capacity(n);
+        check_unique_targets("BAL rows", catalog_id, records.iter().map(|r| r.target_id))?;
         let mut scalars: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(n); BAL_SCALARS.len()];
         for r in records {
-            if !seen.insert(r.target_id) {
-                return Err(StoreError::BadInput(format!(
-                    "BAL rows of {catalog_id}: TARGETID {} twice",
-                    r.target_id
-                )));
-            }
             let row: serde_json::Value = serde_json::from_str(&r.row_json).map_err(|e| {
                 StoreError::BadInput(format!(
                     "BAL row of TARGETID {}: row_json is not JSON: {e}",
@@ -200,43 +195,20 @@ impl Store {
         }
         batch.set(
             "row_json",
-            Values::TextDict {
-                dict: records.iter().map(|r| r.row_json.clone()).collect(),
-                codes: (0..n as u32).collect(),
-            },
+            texts(records.iter().map(|r| r.row_json.clone()).collect()),
         );
         batch.sort_by("target_id");
-        let del = "DELETE FROM quasar_bal WHERE catalog_id = {p}1";
-        match &mut self.conn {
-            Conn::Sqlite { conn, path } => {
-                let path = path.clone();
-                let e = StoreError::sqlite;
-                let tx = conn.transaction().map_err(e(&path))?;
-                tx.execute(&del.replace("{p}", "?"), [catalog_id])
-                    .map_err(e(&path))?;
-                crate::sqlite::load_batch(&tx, &path, &batch, progress)?;
-                // An empty cont_fit is a skip's: NULL, as the schema says.
-                tx.execute(
-                    "UPDATE quasar_bal SET cont_fit = NULL WHERE catalog_id = ?1 AND cont_fit = ''",
-                    [catalog_id],
-                )
-                .map_err(e(&path))?;
-                tx.commit().map_err(e(&path))?;
-            }
-            Conn::Postgres(client) => {
-                let mut tx = client.transaction()?;
-                tx.execute(&del.replace("{p}", "$"), &[&catalog_id])?;
-                crate::postgres::load_batch(&mut tx, &batch, progress)?;
-                tx.execute(
-                    "UPDATE quasar_bal SET cont_fit = NULL WHERE catalog_id = $1 AND cont_fit = ''",
-                    &[&catalog_id],
-                )?;
-                if n >= 10_000 {
-                    tx.batch_execute("ANALYZE quasar_bal")?;
-                }
-                tx.commit()?;
-            }
-        }
+        // An empty cont_fit is a skip's: NULL, as the schema says.
+        let id = Value::Text(catalog_id.to_string());
+        let null_fit = AfterLoad {
+            sqlite: "UPDATE quasar_bal SET cont_fit = NULL WHERE catalog_id = ?1 AND cont_fit = ''"
+                .into(),
+            postgres:
+                "UPDATE quasar_bal SET cont_fit = NULL WHERE catalog_id = $1 AND cont_fit = ''"
+                    .into(),
+            params: vec![id],
+        };
+        self.replace_catalog_rows("quasar_bal", catalog_id, &batch, progress, &[null_fit])?;
         Ok(n as u64)
     }
 
@@ -249,39 +221,27 @@ impl Store {
         target_ids: Option<&[i64]>,
         forbidden: &[i64],
     ) -> Result<Vec<(String, BalRecord)>> {
-        let p = crate::anomalies::ph(self);
-        let mut params = Vec::new();
-        let mut conds = vec!["1 = 1".to_string()];
-        if let Some(c) = catalog_id {
-            params.push(Value::Text(c.to_string()));
-            conds.push(format!("a.catalog_id = {p}{}", params.len()));
-        }
-        let excluded = self.excluded_files(forbidden);
-        if let Some((cond, ids)) = self.score_row_filter(&excluded, params.len() + 1) {
-            params.push(ids);
-            conds.push(cond);
-        }
-        let mut sql = format!(
-            "SELECT a.catalog_id, a.target_id, a.file_id, a.z, a.outcome, a.balmask, a.cont_fit, a.row_json FROM quasar_bal a WHERE {}",
-            conds.join(" AND ")
-        );
-        if let Some(ids) = target_ids {
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
-            // Integers formatted by us, never text from a caller.
-            sql.push_str(&format!(" AND a.target_id IN ({})", list.join(",")));
-        }
-        sql.push_str(" ORDER BY a.target_id, a.catalog_id");
-        let rows = self.query_rows(&sql, &sql, &params)?;
-        let out: Vec<(String, BalRecord)> = rows
+        let rows = self.catalog_rows(
+            "BAL measurements",
+            "quasar_bal",
+            &[
+                "catalog_id",
+                "target_id",
+                "file_id",
+                "z",
+                "outcome",
+                "balmask",
+                "cont_fit",
+                "row_json",
+            ],
+            2,
+            catalog_id,
+            target_ids,
+            forbidden,
+        )?;
+        Ok(rows
             .iter()
             .map(|r| {
-                let cont_fit = match &r[6] {
-                    Value::Null => None,
-                    v => Some(text(v)),
-                };
                 (
                     text(&r[0]),
                     BalRecord {
@@ -290,53 +250,24 @@ impl Store {
                         z: r[3].as_f64().unwrap_or(f64::NAN),
                         outcome: text(&r[4]),
                         balmask: int(&r[5]),
-                        cont_fit,
+                        cont_fit: opt_text(&r[6]),
                         row_json: text(&r[7]),
                     },
                 )
             })
-            .collect();
-        self.acting_note_read(
-            "BAL measurements",
-            out.iter()
-                .filter_map(|(_, r)| r.file_id)
-                .collect::<Vec<_>>(),
-        )?;
-        Ok(out)
+            .collect())
     }
 
     /// Every BAL catalog in the store with its rows by outcome (counts
     /// only; no row is read).
     pub fn bal_catalogs(&mut self) -> Result<Vec<BalCatalogSummary>> {
-        let sql = "SELECT catalog_id, outcome, COUNT(*) FROM quasar_bal GROUP BY catalog_id, outcome ORDER BY catalog_id, outcome";
-        let rows = self.query_rows(sql, sql, &[])?;
-        let mut out: Vec<BalCatalogSummary> = Vec::new();
-        for r in rows {
-            let id = text(&r[0]);
-            if out.last().is_none_or(|c| c.catalog_id != id) {
-                out.push(BalCatalogSummary {
-                    catalog_id: id,
-                    outcomes: BTreeMap::new(),
-                });
-            }
-            let last = out.last_mut().expect("pushed above");
-            last.outcomes.insert(text(&r[1]), int(&r[2]));
-        }
-        Ok(out)
-    }
-}
-
-/// A text column with few distinct values.
-fn dict(values: impl Iterator<Item = String>) -> Values {
-    let values: Vec<String> = values.collect();
-    let mut distinct = values.clone();
-    distinct.sort();
-    distinct.dedup();
-    Values::TextDict {
-        codes: values
-            .iter()
-            .map(|v| distinct.binary_search(v).expect("listed") as u32)
-            .collect(),
-        dict: distinct,
+        Ok(self
+            .catalog_outcomes("quasar_bal")?
+            .into_iter()
+            .map(|(catalog_id, outcomes)| BalCatalogSummary {
+                catalog_id,
+                outcomes,
+            })
+            .collect())
     }
 }

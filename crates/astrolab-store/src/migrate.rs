@@ -123,6 +123,15 @@ static MIGRATIONS: &[Migration] = &[
         postgres: Some(include_str!("../migrations/postgres/0011_quasar_bal.sql")),
         needs_q3c: false,
     },
+    Migration {
+        version: 12,
+        name: "quasar spectral fits (qso fit) and their fit settings",
+        sqlite: Some(include_str!("../migrations/sqlite/0012_quasar_fits.sql")),
+        postgres: Some(include_str!(
+            "../migrations/postgres/0012_quasar_fits.sql"
+        )),
+        needs_q3c: false,
+    },
 ];
 
 /// State of one migration in a database.

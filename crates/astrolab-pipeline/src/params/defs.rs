@@ -1043,4 +1043,9 @@ pub struct QsoFitArgs {
     /// residuals) into this directory (`NAME.svg`).
     #[arg(long)]
     pub qa: Option<PathBuf>,
+    /// Do not write the fits into the store (store mode; with files they
+    /// are never written there).
+    #[arg(long)]
+    #[serde(default)]
+    pub no_store: bool,
 }

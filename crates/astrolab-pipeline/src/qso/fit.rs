@@ -24,6 +24,13 @@
 //! of erg/s for luminosities, dex of M_sun for masses, M_sun, M_sun/yr
 //! and erg/s for the outflow) with `_ERR` beside each when `--mc` > 0. A
 //! skipped spectrum's numbers are NaN (FITS) or empty (CSV).
+//!
+//! In store mode the rows also go into the store's `quasar_fits` (unless
+//! `--no-store`; only when an admin runs it, as every lab-wide result),
+//! under the catalog id of the fit settings ([`FitSettings`]: line table,
+//! Fe II templates' text, Balmer, E(B-V), outflow assumptions, Monte
+//! Carlo), which are stored beside them so that the server redraws a
+//! fit's model and components from the spectrum without the files.
 
 // `!(x > 0.0)` is meant: it is also true for NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
@@ -39,6 +46,8 @@ use astrolab_qso::fit::lines::LineTable;
 use astrolab_qso::fit::measure::OutflowAssumptions;
 use astrolab_qso::fit::spectrum::{fit_spectrum, FitConfig, QsoFit, SpectrumIn};
 use astrolab_qso::fit::template::BroadenedTemplate;
+use astrolab_store::qso_fits::FITTED;
+use astrolab_store::{Progress, QsoFitRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::anomalies::files::{list_spectrum_files, read_redshift_tables};
@@ -83,6 +92,9 @@ pub struct QsoFitEntry {
     /// TARGETID (store), file stem (SDSS) or `STEM:TARGETID` (DESI).
     pub name: String,
     pub target_id: Option<i64>,
+    /// The store's raw file of the spectrum (store mode).
+    #[serde(default)]
+    pub file_id: Option<i64>,
     pub z: Option<f64>,
     /// Why it was not fitted.
     pub skip: Option<String>,
@@ -121,6 +133,110 @@ pub struct QsoFitOutput {
     pub without_spectrum: usize,
     pub files: usize,
     pub output: PathBuf,
+    /// The fit catalog id of the settings.
+    pub catalog_id: String,
+    /// Whether the rows went into the store.
+    pub stored: bool,
+}
+
+/// Everything a fit depends on besides the spectrum, as stored beside a
+/// fit catalog (its SHA-256 names the catalog): the line table's TOML, the
+/// Fe II templates' text, and the options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitSettings {
+    /// The line table (TOML).
+    pub lines_toml: String,
+    /// The optical Fe II template's text, when one is fitted.
+    pub fe_optical: Option<String>,
+    /// The UV Fe II template's text, when one is fitted.
+    pub fe_uv: Option<String>,
+    /// Whether a Balmer continuum is fitted.
+    pub balmer: bool,
+    /// Galactic E(B-V) every spectrum was dereddened with.
+    pub ebv: Option<f64>,
+    /// Monte-Carlo samples and seed.
+    pub mc: usize,
+    pub seed: u64,
+    /// The [O III] outflow assumptions.
+    pub outflow: OutflowAssumptions,
+    /// The instrumental sigma of the store's (DESI) spectra, km/s.
+    pub sigma_inst_kms: f64,
+}
+
+impl FitSettings {
+    /// The settings of the arguments (the named files read).
+    pub fn from_args(a: &QsoFitArgs) -> Result<FitSettings, PipelineError> {
+        let read = |p: &Option<PathBuf>, flag: &str| -> Result<Option<String>, PipelineError> {
+            p.as_ref()
+                .map(|p| {
+                    std::fs::read_to_string(p)
+                        .map_err(|e| usage(format!("{flag} {}: {e}", p.display())))
+                })
+                .transpose()
+        };
+        let lines_toml = match &a.lines {
+            Some(_) => read(&a.lines, "--lines")?.expect("given"),
+            None => astrolab_qso::fit::lines::DEFAULT_LINES_TOML.to_string(),
+        };
+        if !(a.n_e > 0.0 && a.outflow_radius_kpc > 0.0) {
+            return Err(usage(format!(
+                "--n-e {} and --outflow-radius-kpc {} must be positive",
+                a.n_e, a.outflow_radius_kpc
+            )));
+        }
+        Ok(FitSettings {
+            lines_toml,
+            fe_optical: read(&a.fe_optical, "--fe-optical")?,
+            fe_uv: read(&a.fe_uv, "--fe-uv")?,
+            balmer: !a.no_balmer,
+            ebv: a.ebv,
+            mc: a.mc,
+            seed: a.seed,
+            outflow: OutflowAssumptions {
+                n_e_cm3: a.n_e,
+                radius_kpc: a.outflow_radius_kpc,
+                ..OutflowAssumptions::default()
+            },
+            sigma_inst_kms: DESI_SIGMA_INST_KMS,
+        })
+    }
+
+    /// The JSON the store keeps (and hashes into the catalog id).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("settings serialise")
+    }
+
+    /// The fit configuration (templates parsed, table checked); `names`
+    /// are what errors call the table and templates.
+    pub fn config(&self, names: [&str; 3]) -> Result<FitConfig, PipelineError> {
+        let template = |t: &Option<String>,
+                        name: &str|
+         -> Result<Option<Arc<BroadenedTemplate>>, PipelineError> {
+            t.as_ref()
+                .map(|t| {
+                    BroadenedTemplate::parse(t, name, 1e15)
+                        .map(Arc::new)
+                        .map_err(|e| usage(format!("{e}")))
+                })
+                .transpose()
+        };
+        let lines =
+            LineTable::parse(&self.lines_toml, names[0]).map_err(|e| usage(format!("{e}")))?;
+        Ok(FitConfig {
+            conti: ContiSetup {
+                fe_op: template(&self.fe_optical, names[1])?,
+                fe_uv: template(&self.fe_uv, names[2])?,
+                balmer: self.balmer,
+                host: None,
+                windows: Vec::new(),
+            },
+            lines,
+            mc: self.mc,
+            seed: self.seed,
+            outflow: self.outflow,
+            oiii_line: "OIII5007".into(),
+        })
+    }
 }
 
 fn usage(msg: String) -> PipelineError {
@@ -129,50 +245,15 @@ fn usage(msg: String) -> PipelineError {
 
 /// The fit's configuration from the arguments (templates read once).
 pub fn fit_config(a: &QsoFitArgs) -> Result<FitConfig, PipelineError> {
-    let template = |p: &Option<PathBuf>,
-                    flag: &str|
-     -> Result<Option<Arc<BroadenedTemplate>>, PipelineError> {
+    let name = |p: &Option<PathBuf>, flag: &str, none: &str| {
         p.as_ref()
-            .map(|p| {
-                BroadenedTemplate::read(p, 1e15)
-                    .map(Arc::new)
-                    .map_err(|e| usage(format!("{flag}: {e}")))
-            })
-            .transpose()
+            .map_or(none.to_string(), |p| format!("{flag} {}", p.display()))
     };
-    let lines = match &a.lines {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| usage(format!("--lines {}: {e}", p.display())))?;
-            LineTable::parse(&text, &p.display().to_string())
-                .map_err(|e| usage(format!("--lines: {e}")))?
-        }
-        None => LineTable::default_table(),
-    };
-    if !(a.n_e > 0.0 && a.outflow_radius_kpc > 0.0) {
-        return Err(usage(format!(
-            "--n-e {} and --outflow-radius-kpc {} must be positive",
-            a.n_e, a.outflow_radius_kpc
-        )));
-    }
-    Ok(FitConfig {
-        conti: ContiSetup {
-            fe_uv: template(&a.fe_uv, "--fe-uv")?,
-            fe_op: template(&a.fe_optical, "--fe-optical")?,
-            balmer: !a.no_balmer,
-            host: None,
-            windows: Vec::new(),
-        },
-        lines,
-        mc: a.mc,
-        seed: a.seed,
-        outflow: OutflowAssumptions {
-            n_e_cm3: a.n_e,
-            radius_kpc: a.outflow_radius_kpc,
-            ..OutflowAssumptions::default()
-        },
-        oiii_line: "OIII5007".into(),
-    })
+    FitSettings::from_args(a)?.config([
+        &name(&a.lines, "--lines", "built-in lines.toml"),
+        &name(&a.fe_optical, "--fe-optical", ""),
+        &name(&a.fe_uv, "--fe-uv", ""),
+    ])
 }
 
 /// Fits one spectrum into its catalog row (and the fit, for figures).
@@ -191,6 +272,7 @@ pub fn fit_entry(
     let mut e = QsoFitEntry {
         name,
         target_id,
+        file_id: None,
         z,
         skip: None,
         oiii_wing: false,
@@ -252,10 +334,11 @@ fn reason_kind(r: &str) -> String {
     r[..cut].trim().trim_end_matches(',').to_string()
 }
 
-/// One spectrum to fit: name, TARGETID, redshift, wavelengths, flux,
-/// inverse variance, instrumental sigma (km/s).
+/// One spectrum to fit: name, TARGETID, the store's raw file, redshift,
+/// wavelengths, flux, inverse variance, instrumental sigma (km/s).
 type ToFit = (
     String,
+    Option<i64>,
     Option<i64>,
     Option<f64>,
     Arc<Vec<f64>>,
@@ -276,8 +359,10 @@ impl QsoFitPipeline {
             std::fs::create_dir_all(dir)
                 .map_err(|e| usage(format!("--qa {}: {e}", dir.display())))?;
         }
-        for (name, tid, z, wave, flux, ivar, sigma) in spectra {
-            let (entry, fit) = fit_entry(config, name, tid, z, &wave, &flux, &ivar, sigma, a.ebv);
+        for (name, tid, file_id, z, wave, flux, ivar, sigma) in spectra {
+            let (mut entry, fit) =
+                fit_entry(config, name, tid, z, &wave, &flux, &ivar, sigma, a.ebv);
+            entry.file_id = file_id;
             if let (Some(dir), Some(f)) = (&a.qa, &fit) {
                 let safe: String = entry
                     .name
@@ -365,7 +450,7 @@ impl Pipeline for QsoFitPipeline {
                 let spectra = shard
                     .spectra
                     .iter()
-                    .map(|(tid, wave, row, _file_id)| {
+                    .map(|(tid, wave, row, file_id)| {
                         let (flux, ivar) = crate::outflows::bal::weighted(
                             &row.flux,
                             &row.ivar,
@@ -375,6 +460,7 @@ impl Pipeline for QsoFitPipeline {
                         (
                             tid.to_string(),
                             Some(*tid),
+                            *file_id,
                             Some(row.z),
                             Arc::new(wave.to_vec()),
                             flux,
@@ -399,7 +485,16 @@ impl Pipeline for QsoFitPipeline {
                         } else {
                             f.sigma_inst_kms.unwrap_or(SDSS_SIGMA_INST_KMS)
                         };
-                        (f.name, f.target_id, f.z, f.wave, f.flux, f.ivar, sigma)
+                        (
+                            f.name,
+                            f.target_id,
+                            None,
+                            f.z,
+                            f.wave,
+                            f.flux,
+                            f.ivar,
+                            sigma,
+                        )
                     })
                     .collect();
                 Ok(QsoFitPartial {
@@ -432,6 +527,19 @@ impl Pipeline for QsoFitPipeline {
             }
         }
         let fitted = entries.iter().filter(|e| e.skip.is_none()).count();
+        let settings = FitSettings::from_args(a)?.to_json();
+        let catalog_id = astrolab_store::qso_fits::fit_catalog_id(&settings);
+        let stored = a.paths.is_empty() && !a.no_store;
+        if stored {
+            let records = entries
+                .iter()
+                .map(|e| record_of(e, a.mc > 0))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut store = ctx.open_store()?;
+            store
+                .write_qso_fits(&settings, &records, &mut Progress::none())
+                .map_err(|e| PipelineError::Store("writing the quasar fits".into(), Box::new(e)))?;
+        }
         let out = QsoFitOutput {
             spectra: entries.len(),
             fitted,
@@ -440,6 +548,8 @@ impl Pipeline for QsoFitPipeline {
             without_spectrum: missing,
             files,
             output: a.output.clone(),
+            catalog_id,
+            stored,
         };
         let skips: Vec<String> = out
             .skipped
@@ -447,16 +557,60 @@ impl Pipeline for QsoFitPipeline {
             .map(|(r, n)| format!("{n} {r}"))
             .collect();
         ctx.info(format!(
-            "quasar fits: {} spectra, {} fitted ({} with an [O III] wing), {} skipped{}; catalog {}",
+            "quasar fits {}: {} spectra, {} fitted ({} with an [O III] wing), {} skipped{}; catalog {}{}",
+            out.catalog_id,
             out.spectra,
             out.fitted,
             out.with_oiii_wing,
             out.spectra - out.fitted,
             if skips.is_empty() { String::new() } else { format!(" ({})", skips.join("; ")) },
-            out.output.display()
+            out.output.display(),
+            if stored { ", rows in the store" } else { "" }
         ));
         Ok(out)
     }
+}
+
+/// A catalog row as the store's row: every measurement (and `_ERR` with
+/// Monte Carlo) in `row_json`, null where the fit gave no number; a
+/// spectrum without TARGETID or redshift cannot be a store row.
+fn record_of(e: &QsoFitEntry, errors: bool) -> Result<QsoFitRecord, PipelineError> {
+    let (Some(target_id), Some(z)) = (e.target_id, e.z) else {
+        return Err(PipelineError::Failed(anyhow::anyhow!(
+            "quasar fit row {} has no TARGETID or redshift: it cannot go into the store",
+            e.name
+        )));
+    };
+    let mut row = serde_json::Map::new();
+    let num = |v: f64| {
+        if v.is_finite() {
+            serde_json::json!(v)
+        } else {
+            serde_json::Value::Null
+        }
+    };
+    for (n, v) in &e.values {
+        row.insert(n.clone(), num(*v));
+    }
+    if errors {
+        for (n, v) in &e.errors {
+            row.insert(format!("{n}_ERR"), num(*v));
+        }
+    }
+    let fitted = e.skip.is_none();
+    let opt = |v: f64| Some(v).filter(|v| fitted && v.is_finite());
+    Ok(QsoFitRecord {
+        target_id,
+        file_id: e.file_id,
+        z,
+        outcome: e.skip.clone().unwrap_or_else(|| FITTED.to_string()),
+        sigma_inst: e.sigma_inst,
+        oiii_wing: Some(e.oiii_wing).filter(|_| fitted && e.oiii_wing_snr.is_finite()),
+        oiii_wing_snr: opt(e.oiii_wing_snr),
+        cont_rchi2: opt(e.cont_rchi2),
+        mc_samples: Some(e.mc_samples as i64).filter(|_| fitted),
+        row_json: serde_json::Value::Object(row).to_string(),
+    })
 }
 
 /// The column names of a catalog: fixed ones, then the measurements of

@@ -396,7 +396,7 @@ pub fn log_mbh(cal: &VirialCalibration, fwhm_kms: f64, log_l: f64) -> f64 {
 }
 
 /// Which mass formula of the ionised gas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum OutflowForm {
     /// Carniani et al. 2015, eq. 5: `0.8e8 M_sun (n_e / 500)^-1`.
     Carniani2015,
@@ -421,7 +421,7 @@ impl OutflowForm {
 }
 
 /// Every assumption of the [O III] outflow energetics.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct OutflowAssumptions {
     /// Electron density (cm^-3).
     pub n_e_cm3: f64,

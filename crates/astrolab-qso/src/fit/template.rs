@@ -89,6 +89,13 @@ impl BroadenedTemplate {
             path: name.clone(),
             source,
         })?;
+        Self::parse(&text, &name, scale)
+    }
+
+    /// A template from the text of such a file (`name` names it in
+    /// errors), fluxes multiplied by `scale`.
+    pub fn parse(text: &str, name: &str, scale: f64) -> Result<Self, TemplateError> {
+        let name = name.to_string();
         let mut log_wave = Vec::new();
         let mut flux = Vec::new();
         for (i, line) in text.lines().enumerate() {

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod hline;
 pub mod openapi;
 pub mod page;
+pub mod qso_fits;
 pub mod runs;
 pub mod science;
 pub mod spectra;
@@ -177,6 +178,14 @@ pub fn routes() -> Vec<(RouteDoc, MethodRouter<AppState>)> {
         (
             route!("GET" "/api/v1/spectra/{targetid}/bal.svg", Some(VIEWER), "spectra", "SVG figure of the quasar's BAL troughs: rest-frame flux 1261-1700 A, the PCA continuum and 0.9 x continuum, C IV and Si IV AI troughs shaded and BI troughs marked, BI_CIV and AI_CIV (rows of the built-in continuum basis only)", [p("targetid", "integer", "DESI TARGETID")], JSON, "image/svg+xml"),
             get(spectra::spectrum_bal_svg),
+        ),
+        (
+            route!("GET" "/api/v1/spectra/{targetid}/qsofit", Some(VIEWER), "spectra", "The quasar's spectral fits (astrolab qso fit: continuum, Fe II, lines, [O III] kinematics, luminosities, black-hole masses, outflow energetics), one row per fit catalog; rows of files the caller may not read are left out", [p("targetid", "integer", "DESI TARGETID")], JSON, "application/json"),
+            get(qso_fits::spectrum_qso_fit),
+        ),
+        (
+            route!("GET" "/api/v1/spectra/{targetid}/qsofit.svg", Some(VIEWER), "spectra", "SVG figure of the quasar's spectral fit: rest-frame data, model, power law + Balmer continuum, Fe II, lines and residuals, redrawn by refitting with the catalog's stored settings (header X-Astrolab-Refit: matches or differs from the stored row)", [p("targetid", "integer", "DESI TARGETID"), q("catalog", "string", false, "fit catalog id (default: the first fitted row)")], JSON, "image/svg+xml"),
+            get(qso_fits::spectrum_qso_fit_svg),
         ),
         (
             route!("GET" "/api/v1/voids/summary", Some(VIEWER), "voids", "Void membership counts per algorithm, catalog, class and galaxy source file (rows whose catalog or galaxies the caller may not read are left out)", [], JSON, "application/json"),

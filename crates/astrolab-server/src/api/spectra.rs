@@ -55,7 +55,7 @@ pub struct SpectrumJson {
 }
 
 /// Locates, checks access and reads one spectrum.
-async fn fetch_spectrum(
+pub(crate) async fn fetch_spectrum(
     s: &AppState,
     p: Principal,
     target: i64,
@@ -127,7 +127,7 @@ async fn fetch_spectrum(
     Ok((spectrum, meta))
 }
 
-struct SpectrumJsonMeta {
+pub(crate) struct SpectrumJsonMeta {
     file: String,
     survey: String,
     program: String,

@@ -132,6 +132,17 @@ pub async fn spectrum(
             );
         }
     }
+    // The quasar's spectral fits, when it has any the caller may read.
+    match crate::api::qso_fits::qso_fit_rows_for(&s, &p, id).await {
+        Ok(rows) if rows.is_empty() => {}
+        Ok(rows) => body += &qso_fit_section(id, &rows),
+        Err(e) => {
+            body += &format!(
+                r#"<section aria-labelledby="qsofit-h"><h2 id="qsofit-h">Spectral fit</h2><p class="error" role="alert">{}</p></section>"#,
+                escape(&e.to_string())
+            );
+        }
+    }
     Ok(layout(
         &format!("Spectrum {id}"),
         Some(&p),
@@ -229,6 +240,56 @@ fn bal_section(id: i64, rows: &[crate::api::spectra::BalRowJson]) -> String {
             escape(&pm(r, "BI_CIV")),
             escape(&pm(r, "AI_CIV")),
             escape(&r.catalog_id),
+        );
+    }
+    s += "</section>";
+    s
+}
+
+/// The "Spectral fit" section of a spectrum page: a row per fit catalog
+/// (`astrolab qso fit`) with the headline numbers, and the figure of
+/// `qsofit.svg` (data, model and components) of the first fitted row.
+fn qso_fit_section(id: i64, rows: &[crate::api::qso_fits::QsoFitRowJson]) -> String {
+    use crate::api::qso_fits::QsoFitRowJson;
+    let val = |r: &QsoFitRowJson, name: &str, digits: usize| match r.num(name) {
+        Some(v) => match r.num(&format!("{name}_ERR")) {
+            Some(e) => format!("{v:.digits$} ± {e:.digits$}"),
+            None => format!("{v:.digits$}"),
+        },
+        None => String::new(),
+    };
+    let mut s = String::from(
+        r#"<section aria-labelledby="qsofit-h"><h2 id="qsofit-h">Spectral fit</h2><div class="scroll"><table id="qsofit-rows"><caption>Continuum, Fe II and emission-line fits (<code>astrolab qso fit</code>): velocities and widths in km/s, luminosities in log erg/s, masses in log M<sub>☉</sub>; ± Monte-Carlo errors where the fit had them</caption><thead><tr><th scope="col">Catalog</th><th scope="col">Outcome</th><th scope="col" class="num">log L<sub>5100</sub></th><th scope="col" class="num">Hβ broad FWHM</th><th scope="col" class="num">[O III] W80</th><th scope="col" class="num">[O III] v50</th><th scope="col">[O III] wing</th><th scope="col" class="num">log M<sub>BH</sub> (Hβ)</th><th scope="col" class="num">log M<sub>BH</sub> (Mg II)</th><th scope="col" class="num">log M<sub>BH</sub> (C IV)</th></tr></thead><tbody>"#,
+    );
+    for r in rows {
+        let fitted = r.outcome == astrolab_store::qso_fits::FITTED;
+        let wing = match (r.oiii_wing, r.oiii_wing_snr) {
+            (Some(true), Some(snr)) => format!("yes (S/N {snr:.1})"),
+            (Some(false), Some(snr)) => format!("no (S/N {snr:.1})"),
+            _ => String::new(),
+        };
+        s += &format!(
+            r#"<tr><th scope="row"><code>{}</code></th><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            escape(&r.catalog_id),
+            escape(&if fitted { r.outcome.clone() } else { format!("skipped: {}", r.outcome) }),
+            val(r, "LOG_L5100", 3),
+            val(r, "HB_BR_FWHM", 0),
+            val(r, "OIII_W80", 0),
+            val(r, "OIII_V50", 0),
+            escape(&wing),
+            val(r, "LOG_MBH_HB", 2),
+            val(r, "LOG_MBH_MGII", 2),
+            val(r, "LOG_MBH_CIV", 2),
+        );
+    }
+    s += "</tbody></table></div>";
+    if let Some(r) = rows.iter().find(|r| r.outcome == astrolab_store::qso_fits::FITTED) {
+        let src = format!("/api/v1/spectra/{id}/qsofit.svg?catalog={}", r.catalog_id);
+        let z = r.z.map(|z| format!("{z:.4}")).unwrap_or_default();
+        s += &format!(
+            r#"<figure class="spectrum" id="qsofit-figure"><img id="qsofit-img" src="{src}" alt="Spectral fit of TARGETID {id}: rest-frame flux with the whole model, the power law plus Balmer continuum, Fe II and the emission lines, and the residuals in a lower panel" width="1000" height="560"><figcaption>Rest-frame flux at z = {z} (catalog <code>{}</code>): grey data, red model, blue power law + Balmer continuum, green Fe II, purple lines on the continuum; lower panel (data − model)/σ. <a href="{src}">Open the SVG</a> · <a href="/api/v1/spectra/{id}/qsofit">fit rows (JSON)</a></figcaption></figure>"#,
+            escape(&r.catalog_id),
+            src = escape(&src),
         );
     }
     s += "</section>";
