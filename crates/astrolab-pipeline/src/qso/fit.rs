@@ -109,6 +109,10 @@ pub struct QsoFitEntry {
     pub sigma_inst: f64,
     /// `(name, value)` of [`astrolab_qso::fit::spectrum::Measurements::columns`] (empty for a skip).
     pub values: Vec<(String, f64)>,
+    /// The lines measured (the fitted complexes'), which name some of the
+    /// columns.
+    #[serde(default)]
+    pub lines: Vec<String>,
     /// Their Monte-Carlo errors (empty without `--mc`).
     pub errors: Vec<(String, f64)>,
 }
@@ -282,6 +286,7 @@ pub fn fit_entry(
         sigma_inst,
         values: Vec::new(),
         errors: Vec::new(),
+        lines: Vec::new(),
     };
     let Some(zv) = z else {
         e.skip = Some("no redshift".into());
@@ -313,6 +318,7 @@ pub fn fit_entry(
             e.cont_rchi2 = f.conti.reduced_chi2;
             e.mc_samples = f.mc_done;
             e.values = f.values.columns();
+            e.lines = f.values.lines.keys().cloned().collect();
             if let Some(err) = &f.errors {
                 e.errors = err.columns();
             }
@@ -613,15 +619,17 @@ fn record_of(e: &QsoFitEntry, errors: bool) -> Result<QsoFitRecord, PipelineErro
     })
 }
 
-/// The column names of a catalog: fixed ones, then the measurements of
-/// the first fitted row (every fitted row has the same, the table's), with
-/// `_ERR` columns when `errors`.
+/// The column names of a catalog: the union of every fitted row's (rows
+/// at different redshifts fit different complexes), in the order of
+/// [`astrolab_qso::fit::spectrum::Measurements::columns`], with `_ERR`
+/// columns when `errors`; none when nothing was fitted.
 fn value_names(entries: &[QsoFitEntry], errors: bool) -> Vec<String> {
-    let mut names: Vec<String> = entries
-        .iter()
-        .find(|e| !e.values.is_empty())
-        .map(|e| e.values.iter().map(|(n, _)| n.clone()).collect())
-        .unwrap_or_default();
+    if entries.iter().all(|e| e.values.is_empty()) {
+        return Vec::new();
+    }
+    let lines: std::collections::BTreeSet<&String> =
+        entries.iter().flat_map(|e| e.lines.iter()).collect();
+    let mut names = astrolab_qso::fit::spectrum::catalog_columns(lines);
     if errors {
         names = names
             .into_iter()

@@ -539,51 +539,73 @@ fn spread(best: &Measurements, samples: &[Measurements]) -> Measurements {
         errs.insert(name.clone(), e);
     }
     let get = |k: &str| errs.get(k).copied().unwrap_or(f64::NAN);
-    let mut lines = BTreeMap::new();
-    for name in best.lines.keys() {
-        let n = name.to_uppercase();
-        lines.insert(
-            name.clone(),
-            LineProps {
-                fwhm_kms: get(&format!("{n}_FWHM")),
-                sigma_kms: get(&format!("{n}_SIGMA")),
-                ew_a: get(&format!("{n}_EW")),
-                peak_a: get(&format!("{n}_PEAK")),
-                peak_v_kms: get(&format!("{n}_PEAK_V")),
-                flux: get(&format!("{n}_FLUX")),
+    Measurements::from_columns(best.lines.keys(), get)
+}
+
+impl Measurements {
+    /// The measurements named as in [`Measurements::columns`], with lines
+    /// `line_names`, each value `get(column name)`.
+    fn from_columns<'a>(
+        line_names: impl IntoIterator<Item = &'a String>,
+        get: impl Fn(&str) -> f64,
+    ) -> Measurements {
+        let mut lines = BTreeMap::new();
+        for name in line_names {
+            let n = name.to_uppercase();
+            lines.insert(
+                name.clone(),
+                LineProps {
+                    fwhm_kms: get(&format!("{n}_FWHM")),
+                    sigma_kms: get(&format!("{n}_SIGMA")),
+                    ew_a: get(&format!("{n}_EW")),
+                    peak_a: get(&format!("{n}_PEAK")),
+                    peak_v_kms: get(&format!("{n}_PEAK_V")),
+                    flux: get(&format!("{n}_FLUX")),
+                },
+            );
+        }
+        Measurements {
+            log_l1350: get("LOG_L1350"),
+            log_l3000: get("LOG_L3000"),
+            log_l5100: get("LOG_L5100"),
+            pl_slope: get("PL_SLOPE"),
+            fe_op_flux: get("FE_OP_FLUX"),
+            fe_op_fwhm: get("FE_OP_FWHM"),
+            fe_uv_flux: get("FE_UV_FLUX"),
+            lines,
+            oiii: Kinematics {
+                v10: get("OIII_V10"),
+                v50: get("OIII_V50"),
+                v90: get("OIII_V90"),
+                w80: get("OIII_W80"),
+                unresolved: false,
             },
-        );
+            oiii_core_v: get("OIII_CORE_V"),
+            oiii_wing_v: get("OIII_WING_V"),
+            oiii_dv: get("OIII_DV"),
+            log_mbh_hb: get("LOG_MBH_HB"),
+            log_mbh_mgii: get("LOG_MBH_MGII"),
+            log_mbh_civ: get("LOG_MBH_CIV"),
+            outflow: OiiiOutflow {
+                log_l_wing: get("LOG_L_OIII_WING"),
+                v_out_kms: get("OUTFLOW_V"),
+                mass_msun: get("OUTFLOW_MASS"),
+                mdot_msun_yr: get("OUTFLOW_MDOT"),
+                e_kin_erg_s: get("OUTFLOW_EKIN"),
+            },
+        }
     }
-    Measurements {
-        log_l1350: get("LOG_L1350"),
-        log_l3000: get("LOG_L3000"),
-        log_l5100: get("LOG_L5100"),
-        pl_slope: get("PL_SLOPE"),
-        fe_op_flux: get("FE_OP_FLUX"),
-        fe_op_fwhm: get("FE_OP_FWHM"),
-        fe_uv_flux: get("FE_UV_FLUX"),
-        lines,
-        oiii: Kinematics {
-            v10: get("OIII_V10"),
-            v50: get("OIII_V50"),
-            v90: get("OIII_V90"),
-            w80: get("OIII_W80"),
-            unresolved: false,
-        },
-        oiii_core_v: get("OIII_CORE_V"),
-        oiii_wing_v: get("OIII_WING_V"),
-        oiii_dv: get("OIII_DV"),
-        log_mbh_hb: get("LOG_MBH_HB"),
-        log_mbh_mgii: get("LOG_MBH_MGII"),
-        log_mbh_civ: get("LOG_MBH_CIV"),
-        outflow: OiiiOutflow {
-            log_l_wing: get("LOG_L_OIII_WING"),
-            v_out_kms: get("OUTFLOW_V"),
-            mass_msun: get("OUTFLOW_MASS"),
-            mdot_msun_yr: get("OUTFLOW_MDOT"),
-            e_kin_erg_s: get("OUTFLOW_EKIN"),
-        },
-    }
+}
+
+/// The union of the catalog columns of fits whose measured lines are
+/// `line_names` (rows of one catalog fit different complexes at different
+/// redshifts), in [`Measurements::columns`]'s order.
+pub fn catalog_columns<'a>(line_names: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    Measurements::from_columns(line_names, |_| f64::NAN)
+        .columns()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect()
 }
 
 /// Linear-interpolated percentile of sorted values.
