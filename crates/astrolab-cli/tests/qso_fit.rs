@@ -53,7 +53,9 @@ fn real_sdss_spectra() {
     assert!(ok, "{log}");
     assert!(
         log.contains("quasar fits qsofit-")
-            && log.contains(": 119 spectra, 116 fitted (99 with an [O III] wing), 3 skipped (3 redshift)"),
+            && log.contains(
+                ": 119 spectra, 116 fitted (99 with an [O III] wing), 3 skipped (3 redshift)"
+            ),
         "{log}"
     );
     let fits = FitsFile::open(&out).unwrap();
@@ -109,6 +111,24 @@ fn real_sdss_spectra() {
         assert!(reasons[i].contains("redshift"), "{}", reasons[i]);
         assert!(w80[i].is_nan());
     }
+    // The student's PyQSOFit fits of the same objects
+    // (qso/sdss-lowz/pyqsofit, a cross-check, not ground truth).
+    let student = compare_with_student(
+        &data.join("qso/sdss-lowz/pyqsofit"),
+        &names,
+        &|c, i| t.read_f64(c).unwrap()[i],
+        &t.read_i64("OIII_WING").unwrap(),
+    );
+    assert_eq!(
+        student,
+        [
+            "78 objects",
+            "broad H-beta FWHM: 75, median ours/theirs 0.900, 58 within 20 %",
+            "[O III] 5007 flux (core + wing): 76, median ours/theirs 1.012, 56 within 20 %",
+            "[O III] wing: student 63, ours 66, both 55",
+        ]
+    );
+
     // One QA figure per fitted spectrum.
     assert_eq!(std::fs::read_dir(&qa).unwrap().count(), 116);
     let svg = std::fs::read_to_string(qa.join("spec-0332-52367-0639.svg")).unwrap();
@@ -173,7 +193,10 @@ fn bad_arguments_are_clear_errors() {
         text(&o)
     };
     let e = run(&["--fe-optical", "/nonexistent/fe.txt"]);
-    assert!(e.contains("--fe-optical /nonexistent/fe.txt: No such file"), "{e}");
+    assert!(
+        e.contains("--fe-optical /nonexistent/fe.txt: No such file"),
+        "{e}"
+    );
     let bad = tmp.path().join("lines.toml");
     std::fs::write(&bad, "[[complex]]\nname = \"Hb\"\nwindow = [4640.0, 5100.0]\n[[complex.line]]\nname = \"x\"\nrest = 4862.68\nkind = \"broad\"\n").unwrap();
     let e = run(&["--lines", bad.to_str().unwrap()]);
@@ -181,4 +204,122 @@ fn bad_arguments_are_clear_errors() {
     let e = run(&["--z=-1"]);
     assert!(e.contains("--z -1: give a redshift > 0"), "{e}");
     assert!(!tmp.path().join("x.csv").exists());
+}
+
+/// The student's numbers of one object: (section, Core/Wing or "",
+/// quantity) to value, from a PyQSOFit `*_LineProperties.txt` ("Broad
+/// Hβ:" or "Broad H_beta:" headings, "FWHM = 9558.81 km s^-1" lines, Core
+/// and Wing sub-blocks under [OIII]).
+fn student_lines(path: &Path) -> std::collections::HashMap<(String, String, String), f64> {
+    let mut out = std::collections::HashMap::new();
+    let (mut sec, mut sub) = (String::new(), String::new());
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        if !line.starts_with([' ', '\t']) {
+            sec = t
+                .trim_end_matches(':')
+                .replace("H_beta", "Hβ")
+                .replace("H_alpha", "Hα")
+                .replace("H_gamma", "Hγ");
+            sub.clear();
+        } else if t == "Core" || t == "Wing" {
+            sub = t.to_string();
+        } else if let Some((k, v)) = t.split_once(" = ") {
+            let v = v.split_whitespace().next().unwrap().parse().unwrap();
+            out.insert((sec.clone(), sub.clone(), k.to_string()), v);
+        }
+    }
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Our catalog against the student's fits: the objects in both (their
+/// current fits, directories `Line_Complex_Properties__PLATE-MJD-FIBER`
+/// without a suffix such as `__OLD_Results`), broad H-beta FWHM and the
+/// whole [O III] 5007 flux (their core + wing against our whole line),
+/// and who claims an [O III] wing.
+fn compare_with_student(
+    dir: &Path,
+    names: &[String],
+    col: &dyn Fn(&str, usize) -> f64,
+    wing: &[i64],
+) -> Vec<String> {
+    let (mut n, mut hb, mut oiii) = (0, Vec::new(), Vec::new());
+    let (mut theirs, mut ours, mut both) = (0, 0, 0);
+    let mut dirs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        let Some(obj) = d.strip_prefix("Line_Complex_Properties__") else {
+            continue;
+        };
+        let id_like = obj.len() == 15
+            && obj.chars().enumerate().all(|(i, c)| {
+                if i == 4 || i == 10 {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+        let file = dir.join(&d).join(format!("{obj}_LineProperties.txt"));
+        let Some(i) = names.iter().position(|x| x.trim() == format!("spec-{obj}")) else {
+            continue;
+        };
+        if !id_like || !file.exists() {
+            continue;
+        }
+        n += 1;
+        let q = student_lines(&file);
+        let get =
+            |sec: &str, sub: &str, k: &str| q.get(&(sec.into(), sub.into(), k.into())).copied();
+        if let Some(a) = get("Broad Hβ", "", "FWHM").filter(|a| *a > 0.0) {
+            let b = col("HB_BR_FWHM", i);
+            if b.is_finite() {
+                hb.push(b / a);
+            }
+        }
+        if let Some(c) = get("[OIII]5007", "Core", "Area").filter(|a| *a > 0.0) {
+            let w = get("[OIII]5007", "Wing", "Area").unwrap_or(0.0);
+            let b = col("OIII5007_FLUX", i);
+            if b.is_finite() {
+                oiii.push(b / (c + w));
+            }
+        }
+        let sw = get("[OIII]5007", "Wing", "Area").is_some_and(|w| w > 0.0);
+        let ow = wing[i] == 1;
+        theirs += usize::from(sw);
+        ours += usize::from(ow);
+        both += usize::from(sw && ow);
+    }
+    let within = |v: &[f64]| v.iter().filter(|x| (*x - 1.0).abs() <= 0.2).count();
+    vec![
+        format!("{n} objects"),
+        format!(
+            "broad H-beta FWHM: {}, median ours/theirs {:.3}, {} within 20 %",
+            hb.len(),
+            median(hb.clone()),
+            within(&hb)
+        ),
+        format!(
+            "[O III] 5007 flux (core + wing): {}, median ours/theirs {:.3}, {} within 20 %",
+            oiii.len(),
+            median(oiii.clone()),
+            within(&oiii)
+        ),
+        format!("[O III] wing: student {theirs}, ours {ours}, both {both}"),
+    ]
 }

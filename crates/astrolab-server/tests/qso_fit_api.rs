@@ -163,7 +163,10 @@ async fn fit_rows_figure_and_page_follow_the_store_and_the_datasets() {
     assert_eq!(out["stored"], true);
     // Every benchmark quasar is fitted (z 0.1-4: some complex is always
     // covered); 6 have an [O III] wing.
-    assert_eq!((out["spectra"].as_u64(), out["fitted"].as_u64()), (Some(200), Some(200)));
+    assert_eq!(
+        (out["spectra"].as_u64(), out["fitted"].as_u64()),
+        (Some(200), Some(200))
+    );
     assert_eq!(out["with_oiii_wing"], 6);
     let catalog = read_catalog(&csv_path);
     let fitted: Vec<&HashMap<String, String>> = catalog
@@ -183,10 +186,7 @@ async fn fit_rows_figure_and_page_follow_the_store_and_the_datasets() {
         cats[0].outcomes.get("fitted").copied(),
         Some(fitted.len() as i64)
     );
-    assert_eq!(
-        cats[0].outcomes.values().sum::<i64>(),
-        catalog.len() as i64
-    );
+    assert_eq!(cats[0].outcomes.values().sum::<i64>(), catalog.len() as i64);
     // The stored settings name the catalog and hold the templates' text.
     let settings = e.store().qso_fit_config(&catalog_id).unwrap().unwrap();
     assert_eq!(
@@ -229,7 +229,10 @@ async fn fit_rows_figure_and_page_follow_the_store_and_the_datasets() {
     let item = &v["items"][0];
     assert_eq!(item["catalog_id"], catalog_id.as_str());
     assert_eq!(item["outcome"], "fitted");
-    assert_eq!(item["mc_samples"].as_i64().unwrap(), num(top, "MC_SAMPLES") as i64);
+    assert_eq!(
+        item["mc_samples"].as_i64().unwrap(),
+        num(top, "MC_SAMPLES") as i64
+    );
     assert_eq!(item["z"].as_f64().unwrap(), num(top, "Z"));
     let file_id = item["file_id"].as_i64().unwrap();
     let row = &item["row"];
@@ -335,7 +338,9 @@ async fn fit_rows_figure_and_page_follow_the_store_and_the_datasets() {
         )
         .unwrap();
     {
-        let (st, v) = e.json(&format!("/api/v1/spectra/{sid}/qsofit"), &viewer).await;
+        let (st, v) = e
+            .json(&format!("/api/v1/spectra/{sid}/qsofit"), &viewer)
+            .await;
         assert_eq!(st, StatusCode::OK);
         assert_eq!(v["count"], 2);
         let skip = v["items"]
@@ -347,7 +352,10 @@ async fn fit_rows_figure_and_page_follow_the_store_and_the_datasets() {
         assert_eq!(skip["outcome"], "redshift 7.5 outside 0 < z < 6");
         assert_eq!(skip["row"], json!({}));
         let (st, v) = e
-            .json(&format!("/api/v1/spectra/{sid}/qsofit.svg?catalog={skip_id}"), &viewer)
+            .json(
+                &format!("/api/v1/spectra/{sid}/qsofit.svg?catalog={skip_id}"),
+                &viewer,
+            )
             .await;
         assert_eq!(st, StatusCode::NOT_FOUND);
         assert!(v["error"]["message"]
@@ -355,18 +363,29 @@ async fn fit_rows_figure_and_page_follow_the_store_and_the_datasets() {
             .unwrap()
             .contains("not fitted (redshift 7.5 outside 0 < z < 6)"));
         // Without a catalog the figure is the fitted row's.
-        let (st, h, _) = e.get(&format!("/api/v1/spectra/{sid}/qsofit.svg"), &viewer).await;
-        assert_eq!((st, h["x-astrolab-refit"].as_str()), (StatusCode::OK, "matches"));
+        let (st, h, _) = e
+            .get(&format!("/api/v1/spectra/{sid}/qsofit.svg"), &viewer)
+            .await;
+        assert_eq!(
+            (st, h["x-astrolab-refit"].as_str()),
+            (StatusCode::OK, "matches")
+        );
         let (_, _, page) = e.get(&format!("/spectra/{sid}"), &viewer).await;
         assert!(page.contains("<td>skipped: redshift 7.5 outside 0 &lt; z &lt; 6</td>"));
         assert!(page.contains("qsofit-img"));
     }
     // An unknown catalog: 404 naming the catalogs it has.
     let (st, v) = e
-        .json(&format!("/api/v1/spectra/{target}/qsofit.svg?catalog=qsofit-nope"), &viewer)
+        .json(
+            &format!("/api/v1/spectra/{target}/qsofit.svg?catalog=qsofit-nope"),
+            &viewer,
+        )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    assert!(v["error"]["message"].as_str().unwrap().contains(&catalog_id));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&catalog_id));
 
     // The quasar's coadd becomes a restricted dataset of project
     // "quasars": outsiders get neither rows, nor figure, nor page.
@@ -388,7 +407,10 @@ async fn fit_rows_figure_and_page_follow_the_store_and_the_datasets() {
     ] {
         let (st, _, body) = e.get(&uri, &viewer).await;
         assert_eq!(st, StatusCode::NOT_FOUND, "{uri}");
-        assert!(!body.contains("qsofit-rows") && !body.contains(&catalog_id), "{uri}");
+        assert!(
+            !body.contains("qsofit-rows") && !body.contains(&catalog_id),
+            "{uri}"
+        );
     }
     // The project's member reads them, audited.
     let (st, v) = e

@@ -14,11 +14,11 @@
 use std::collections::BTreeMap;
 
 use crate::batch::{Batch, Values};
+use crate::catalog_rows::{check_unique_targets, dict, texts, AfterLoad};
 use crate::error::{Result, StoreError};
 use crate::ingest::Progress;
 use crate::schema::computed as col;
 use crate::schema::{ColType, TableSpec};
-use crate::catalog_rows::{check_unique_targets, dict, texts, AfterLoad};
 use crate::store::Store;
 use crate::tx::{int, opt_int, opt_text, text};
 use crate::value::Value;

@@ -179,8 +179,7 @@ impl Store {
                 out.push((id, Default::default()));
             }
             let last = out.last_mut().expect("pushed above");
-            last.1
-                .insert(crate::tx::text(&r[1]), crate::tx::int(&r[2]));
+            last.1.insert(crate::tx::text(&r[1]), crate::tx::int(&r[2]));
         }
         Ok(out)
     }

@@ -127,9 +127,7 @@ static MIGRATIONS: &[Migration] = &[
         version: 12,
         name: "quasar spectral fits (qso fit) and their fit settings",
         sqlite: Some(include_str!("../migrations/sqlite/0012_quasar_fits.sql")),
-        postgres: Some(include_str!(
-            "../migrations/postgres/0012_quasar_fits.sql"
-        )),
+        postgres: Some(include_str!("../migrations/postgres/0012_quasar_fits.sql")),
         needs_q3c: false,
     },
 ];

@@ -140,9 +140,8 @@ impl Store {
         progress: &mut Progress<'_>,
     ) -> Result<String> {
         self.acting_require_admin("quasar spectral fits")?;
-        serde_json::from_str::<serde_json::Value>(config_json).map_err(|e| {
-            StoreError::BadInput(format!("quasar fit settings are not JSON: {e}"))
-        })?;
+        serde_json::from_str::<serde_json::Value>(config_json)
+            .map_err(|e| StoreError::BadInput(format!("quasar fit settings are not JSON: {e}")))?;
         let catalog_id = fit_catalog_id(config_json);
         check_unique_targets(
             "quasar fit rows",
@@ -163,7 +162,10 @@ impl Store {
                 if v.is_some() && !fitted {
                     return Err(bad(
                         r.target_id,
-                        format!("{name} given for a skip ({}); a skip has no numbers", r.outcome),
+                        format!(
+                            "{name} given for a skip ({}); a skip has no numbers",
+                            r.outcome
+                        ),
                     ));
                 }
                 scalars[k].push(v.unwrap_or(f64::NAN));
@@ -185,22 +187,12 @@ impl Store {
         batch.set("z", Values::F64(records.iter().map(|r| r.z).collect()));
         batch.set("outcome", dict(records.iter().map(|r| r.outcome.clone())));
         let floats = |f: &dyn Fn(&QsoFitRecord) -> Option<f64>| {
-            Values::F64(
-                records
-                    .iter()
-                    .map(|r| f(r).unwrap_or(f64::NAN))
-                    .collect(),
-            )
+            Values::F64(records.iter().map(|r| f(r).unwrap_or(f64::NAN)).collect())
         };
         batch.set("sigma_inst", floats(&|r| Some(r.sigma_inst)));
         batch.set(
             "oiii_wing",
-            Values::I64(
-                records
-                    .iter()
-                    .map(|r| r.oiii_wing.map(i64::from))
-                    .collect(),
-            ),
+            Values::I64(records.iter().map(|r| r.oiii_wing.map(i64::from)).collect()),
         );
         batch.set("oiii_wing_snr", floats(&|r| r.oiii_wing_snr));
         batch.set("cont_rchi2", floats(&|r| r.cont_rchi2));

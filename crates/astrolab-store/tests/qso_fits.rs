@@ -86,10 +86,22 @@ fn fit_rows_round_trip_replace_and_rules() {
         assert_eq!(t.rows[0][3], Value::Float(8.125), "{b}");
         assert_eq!(t.rows[0][4], Value::Null, "{b}");
         assert_eq!(t.rows[1][2], Value::Null, "{b}");
-        assert_eq!(t.rows[2][1..], [Value::Null, Value::Null, Value::Null, Value::Null, Value::Null], "{b}");
+        assert_eq!(
+            t.rows[2][1..],
+            [
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null
+            ],
+            "{b}"
+        );
         // Only the requested targets; only files the caller may read (a
         // row from no registered file is public).
-        let some = store.qso_fit_records(None, Some(&[12, 13, 99]), &[2]).unwrap();
+        let some = store
+            .qso_fit_records(None, Some(&[12, 13, 99]), &[2])
+            .unwrap();
         let ids: Vec<i64> = some.iter().map(|(_, r)| r.target_id).collect();
         assert_eq!(ids, [13], "{b}");
 
@@ -134,7 +146,11 @@ fn fit_rows_round_trip_replace_and_rules() {
                 }],
                 "row_json is not JSON",
             ),
-            ("not json", vec![fitted(23, 1, 1.0, true)], "settings are not JSON"),
+            (
+                "not json",
+                vec![fitted(23, 1, 1.0, true)],
+                "settings are not JSON",
+            ),
         ];
         for (settings, rows, want) in bad {
             let e = store

@@ -663,7 +663,10 @@ mod tests {
         let all = c.values(&wave);
         for (w, v) in wave.iter().zip(&all) {
             let one = c.value(*w);
-            assert!((v - one).abs() <= 1e-12 * one.abs().max(1e-300), "{w}: {v} {one}");
+            assert!(
+                (v - one).abs() <= 1e-12 * one.abs().max(1e-300),
+                "{w}: {v} {one}"
+            );
         }
         assert!(all.iter().any(|&v| v > 0.0));
     }

@@ -498,7 +498,12 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
             s[k] += x[k] * y[k];
         }
     }
-    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     (s[0] + s[1]) + (s[2] + s[3]) + tail
 }
 
@@ -508,7 +513,10 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 fn nonzero_rows(col: &[f64]) -> (usize, usize) {
     match col.iter().position(|&v| v != 0.0) {
         None => (0, 0),
-        Some(lo) => (lo, col.len() - col.iter().rev().position(|&v| v != 0.0).unwrap_or(0)),
+        Some(lo) => (
+            lo,
+            col.len() - col.iter().rev().position(|&v| v != 0.0).unwrap_or(0),
+        ),
     }
 }
 

@@ -175,7 +175,10 @@ pub async fn spectrum_qso_fit_svg(
                     .join(", ")
             ))
         })?,
-        None => items.iter().find(|r| r.outcome == FITTED).unwrap_or(&items[0]),
+        None => items
+            .iter()
+            .find(|r| r.outcome == FITTED)
+            .unwrap_or(&items[0]),
     }
     .clone();
     if row.outcome != FITTED {
@@ -221,14 +224,22 @@ fn fit_figure(
         ApiError::internal(format!("settings of fit catalog {}: {e}", row.catalog_id))
     })?;
     let mut config = settings
-        .config(["stored line table", "stored optical Fe II", "stored UV Fe II"])
+        .config([
+            "stored line table",
+            "stored optical Fe II",
+            "stored UV Fe II",
+        ])
         .map_err(|e| ApiError::internal(format!("settings of {}: {e}", row.catalog_id)))?;
     config.mc = 0;
     let z = row.z.ok_or_else(|| {
         ApiError::internal(format!("fit row of TARGETID {}: no redshift", row.targetid))
     })?;
-    let (flux, ivar) =
-        astrolab_pipeline::outflows::bal::weighted(&sp.row.flux, &sp.row.ivar, &sp.row.mask, u32::MAX);
+    let (flux, ivar) = astrolab_pipeline::outflows::bal::weighted(
+        &sp.row.flux,
+        &sp.row.ivar,
+        &sp.row.mask,
+        u32::MAX,
+    );
     let input = SpectrumIn {
         wave: &sp.wavelength,
         flux: &flux,
@@ -244,12 +255,14 @@ fn fit_figure(
             row.targetid, row.catalog_id
         ))
     })?;
-    let matches = fit.values.columns().iter().all(|(name, v)| {
-        match (row.num(name), v.is_finite()) {
-            (Some(stored), true) => (stored - v).abs() <= 1e-9 * stored.abs().max(1e-300),
-            (None, false) => true,
-            _ => false,
-        }
-    });
+    let matches =
+        fit.values
+            .columns()
+            .iter()
+            .all(|(name, v)| match (row.num(name), v.is_finite()) {
+                (Some(stored), true) => (stored - v).abs() <= 1e-9 * stored.abs().max(1e-300),
+                (None, false) => true,
+                _ => false,
+            });
     Ok((qa_svg(&row.targetid.to_string(), &fit), matches))
 }

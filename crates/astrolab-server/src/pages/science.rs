@@ -271,7 +271,11 @@ fn qso_fit_section(id: i64, rows: &[crate::api::qso_fits::QsoFitRowJson]) -> Str
         s += &format!(
             r#"<tr><th scope="row"><code>{}</code></th><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
             escape(&r.catalog_id),
-            escape(&if fitted { r.outcome.clone() } else { format!("skipped: {}", r.outcome) }),
+            escape(&if fitted {
+                r.outcome.clone()
+            } else {
+                format!("skipped: {}", r.outcome)
+            }),
             val(r, "LOG_L5100", 3),
             val(r, "HB_BR_FWHM", 0),
             val(r, "OIII_W80", 0),
@@ -283,7 +287,10 @@ fn qso_fit_section(id: i64, rows: &[crate::api::qso_fits::QsoFitRowJson]) -> Str
         );
     }
     s += "</tbody></table></div>";
-    if let Some(r) = rows.iter().find(|r| r.outcome == astrolab_store::qso_fits::FITTED) {
+    if let Some(r) = rows
+        .iter()
+        .find(|r| r.outcome == astrolab_store::qso_fits::FITTED)
+    {
         let src = format!("/api/v1/spectra/{id}/qsofit.svg?catalog={}", r.catalog_id);
         let z = r.z.map(|z| format!("{z:.4}")).unwrap_or_default();
         s += &format!(
