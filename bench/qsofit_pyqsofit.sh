@@ -42,6 +42,10 @@
 #                    when missing): the same fit as `astrolab qso fit`, each
 #                    spectrum's fit timed alone (FIT_MS), PyQSOFit's Fe II
 #                    templates from the shared data
+#   QSOFIT_BENCH_FILES  space-separated spectrum file names to use instead
+#                    of the first N (e.g. PyQSOFit's fastest ones for an MC
+#                    run, whose ratio is then the least favourable to us:
+#                    its time per sample is about its fit time)
 #   ASTROLAB_SHARED_DATA  default ../shared/data: qso/sdss-lowz/spectra
 #   ASTROLAB_BENCH_DIR    where the CSVs and logs are kept (default a
 #                    temporary directory, printed at the end)
@@ -86,7 +90,15 @@ fi
 fe_op=$shared/templates/fe_optical.txt
 fe_uv=$shared/templates/fe_uv.txt
 files=()
-while IFS= read -r f; do files+=("$f"); done < <(find "$spectra" -maxdepth 1 -name 'spec-*.fits' | LC_ALL=C sort | head -n "$n")
+if [ -n "${QSOFIT_BENCH_FILES:-}" ]; then
+  # Named spectra (file names in the spectra directory), N ignored.
+  for f in $QSOFIT_BENCH_FILES; do
+    [ -f "$spectra/$f" ] || { echo "qsofit_pyqsofit.sh: QSOFIT_BENCH_FILES: no $spectra/$f" >&2; exit 2; }
+    files+=("$spectra/$f")
+  done
+else
+  while IFS= read -r f; do files+=("$f"); done < <(find "$spectra" -maxdepth 1 -name 'spec-*.fits' | LC_ALL=C sort | head -n "$n")
+fi
 [ "${#files[@]}" -gt 0 ] || { echo "qsofit_pyqsofit.sh: no spec-*.fits in $spectra" >&2; exit 2; }
 work=${ASTROLAB_BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$work"

@@ -298,6 +298,8 @@ pub struct ContiFit {
     pub n_pixels: usize,
     /// Window pixels rejected as absorption.
     pub n_rejected: usize,
+    /// The pixels (indices into the spectrum) of the last fit.
+    pub pixels: Vec<usize>,
     /// Which parameters were fitted.
     pub free: Vec<bool>,
 }
@@ -404,14 +406,15 @@ impl Model for ContiProblem<'_> {
 }
 
 /// Fit the continuum of a rest-frame spectrum (`wave` in A, increasing;
-/// `ivar = 0` marks bad pixels). `start`, when given (a previous fit's
-/// parameters, as the Monte-Carlo loop passes), is the starting point.
+/// `ivar = 0` marks bad pixels). `start`, when given (a previous fit of
+/// the same spectrum, as the Monte-Carlo loop passes), is the starting
+/// point and its pixels are used as they are, without rejection passes.
 pub fn fit_continuum(
     wave: &[f64],
     flux: &[f64],
     ivar: &[f64],
     setup: &ContiSetup,
-    start: Option<&[f64]>,
+    start: Option<&ContiFit>,
 ) -> Result<ContiFit, ContiError> {
     let windows: &[(f64, f64)] = if setup.windows.is_empty() {
         &DEFAULT_WINDOWS
@@ -440,7 +443,9 @@ pub fn fit_continuum(
     let use_bc = setup.balmer && count(0.0, BALMER_EDGE_A, &keep) > MIN_COMPONENT_PIXELS;
 
     let params: Vec<Param> = match start {
-        Some(s) if s.len() == n_params => bounded(s, use_uv, use_op, use_bc, setup),
+        Some(s) if s.model.params.len() == n_params => {
+            bounded(&s.model.params, use_uv, use_op, use_bc, setup)
+        }
         _ => initial_params(wave, flux, &keep, use_uv, use_op, use_bc, setup),
     };
     let options = LmOptions {
@@ -461,7 +466,15 @@ pub fn fit_continuum(
     };
     let mut best: Option<LmFit> = None;
     let mut params = params;
+    // From an earlier fit of the same spectrum (the Monte-Carlo redraws):
+    // its pixels, no rejection passes. Which pixels are absorption is the
+    // data's, not a redraw's: rejecting again on each redraw would cut
+    // into its noise.
     let mut settled = false;
+    if let Some(s) = start.filter(|s| s.model.params.len() == n_params && s.pixels.len() >= 10) {
+        keep = s.pixels.clone();
+        settled = true;
+    }
     for pass in 0..=REJECT_PASSES + 1 {
         let last = settled || pass == REJECT_PASSES + 1;
         let problem = problem(wave, flux, ivar, &keep, setup, n_params);
@@ -496,6 +509,7 @@ pub fn fit_continuum(
         reduced_chi2: result.reduced_chi2(),
         n_pixels: keep.len(),
         n_rejected: n_window - keep.len(),
+        pixels: keep,
         errors: result.errors.clone(),
         model: Continuum {
             params: result.params,

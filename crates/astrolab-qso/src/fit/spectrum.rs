@@ -295,7 +295,7 @@ pub fn fit_spectrum(input: &SpectrumIn<'_>, config: &FitConfig) -> Result<QsoFit
                 &redrawn,
                 &ivar,
                 &config.conti,
-                Some(&conti.model.params),
+                Some(&conti),
             ) else {
                 continue;
             };
