@@ -386,7 +386,7 @@ impl Model for ContiProblem<'_> {
                 let (norm, w, d) = (p[k], p[k + 1], p[k + 2]);
                 let (col, rest) = jac[k * n..(k + 3) * n].split_at_mut(n);
                 let (d_w, d_d) = rest.split_at_mut(n);
-                t.with_derivatives(&self.ln_lambda, norm, w, d, col, d_w, d_d);
+                t.with_derivatives(&self.ln_lambda, norm, w, d, (col, d_w, d_d));
             }
         }
         if let Some(h) = &self.setup.host {
@@ -496,7 +496,7 @@ pub fn fit_continuum(
             .map(|(&i, _)| i)
             .collect();
         settled = kept.len() == before || kept.len() < 10 || pass == REJECT_PASSES;
-        if !(kept.len() < 10) {
+        if kept.len() >= 10 {
             keep = kept;
         }
     }

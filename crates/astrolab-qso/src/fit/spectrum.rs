@@ -290,13 +290,7 @@ pub fn fit_spectrum(input: &SpectrumIn<'_>, config: &FitConfig) -> Result<QsoFit
                     flux[i]
                 };
             }
-            let Ok(c) = fit_continuum(
-                &wave,
-                &redrawn,
-                &ivar,
-                &config.conti,
-                Some(&conti),
-            ) else {
+            let Ok(c) = fit_continuum(&wave, &redrawn, &ivar, &config.conti, Some(&conti)) else {
                 continue;
             };
             let lf = subtract(&wave, &redrawn, &c.model);

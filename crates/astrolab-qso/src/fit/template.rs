@@ -222,9 +222,7 @@ impl BroadenedTemplate {
         norm: f64,
         fwhm_kms: f64,
         shift: f64,
-        value: &mut [f64],
-        d_fwhm: &mut [f64],
-        d_shift: &mut [f64],
+        (value, d_fwhm, d_shift): (&mut [f64], &mut [f64], &mut [f64]),
     ) {
         let (k, t) = self.node(fwhm_kms);
         let (a, b) = (&self.flux[k], &self.flux[(k + 1).min(self.flux.len() - 1)]);
@@ -384,7 +382,7 @@ mod tests {
         let (norm, w, d) = (2.5, 3100.0, 1.3e-3);
         let n = ln.len();
         let (mut v, mut dw, mut dd) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        t.with_derivatives(&ln, norm, w, d, &mut v, &mut dw, &mut dd);
+        t.with_derivatives(&ln, norm, w, d, (&mut v, &mut dw, &mut dd));
         let at = |w: f64, d: f64| {
             let mut o = vec![0.0; n];
             t.add_to(&ln, norm, w, d, &mut o);
@@ -409,7 +407,7 @@ mod tests {
         assert!(worst_w <= 1e-6 * max_w, "{worst_w} of {max_w}");
         assert!(worst_d <= 2e-2 * max_d, "{worst_d} of {max_d}");
         // At the grid's end the width is clamped: no derivative.
-        t.with_derivatives(&ln, norm, 25_000.0, d, &mut v, &mut dw, &mut dd);
+        t.with_derivatives(&ln, norm, 25_000.0, d, (&mut v, &mut dw, &mut dd));
         assert!(dw.iter().all(|&x| x == 0.0));
     }
 
