@@ -210,6 +210,18 @@ fn quickstart_runs_from_nothing_and_reports_results() {
         assert!(bal.contains(want), "{want:?} not in {bal}");
     }
     assert!(home.join("quickstart/outflows/bal.csv").is_file());
+    // Spectral fits of the same quasars, into the store.
+    let fits = out
+        .lines()
+        .find(|l| l.contains("quasar spectral fits: catalog "))
+        .unwrap_or_else(|| panic!("no spectral-fit line in {out}"));
+    for want in [
+        "catalog qsofit-79682ee97e83212f of 439 quasars, 439 fitted (13 with an [O III] wing), 0 skipped",
+        "median log M_BH from H-beta 8.34 (82), Mg II 8.62 (273), C IV 8.95 (237)",
+    ] {
+        assert!(fits.contains(want), "{want:?} not in {fits}");
+    }
+    assert!(home.join("quickstart/quasars/fits.csv").is_file());
     let ranked = std::fs::read_to_string(home.join("quickstart/anomalies/anomalies.csv")).unwrap();
     assert_eq!(ranked.lines().count(), 1 + 439);
     // Every FastSpecFit galaxy is in the redshift catalog at the same position.
@@ -226,6 +238,12 @@ fn quickstart_runs_from_nothing_and_reports_results() {
     // The second run reuses the trained model: the same one, not trained again.
     let again = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(again.contains("model vae-ba1b73a6a627166d "), "{again}");
+    assert!(
+        again.contains(
+            "quasar spectral fits: catalog qsofit-79682ee97e83212f of 439 quasars, 439 fitted"
+        ),
+        "{again}"
+    );
     assert!(!text(&o).contains("epoch "), "trained again: {}", text(&o));
     let o = run(
         d.path(),

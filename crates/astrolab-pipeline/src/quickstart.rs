@@ -261,9 +261,11 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     outer.info("[7/8] anomalous quasars");
     done.extend(anomaly_steps(&ctx, args, &out_dir)?);
 
-    // 8. Quasar outflows: BAL troughs of every confident quasar.
-    outer.info("[8/8] quasar outflows");
+    // 8. Quasar outflows: BAL troughs and spectral fits of every
+    // confident quasar.
+    outer.info("[8/8] quasar outflows and spectral fits");
     done.extend(outflow_steps(&ctx, &out_dir)?);
+    done.extend(qso_fit_steps(&ctx, &out_dir)?);
 
     let summary = serde_json::json!({
         "astrolab_version": env!("CARGO_PKG_VERSION"),
@@ -296,6 +298,7 @@ pub fn run(outer: &Ctx, args: &QuickstartArgs) -> Result<serde_json::Value> {
     outer.info("  astrolab db status");
     outer.info("  astrolab spectra get TARGETID --plot spectrum.svg --rest-frame");
     outer.info("  astrolab anomalies export --all --format csv   # the ranked quasars; label them on the server's /anomalies page");
+    outer.info("  astrolab qso fit spec-*.fits --fe-optical fe_optical.txt --fe-uv fe_uv.txt -o fits.fits --qa qa/   # quasar spectral fits of SDSS/DESI files");
     outer.info("Real DESI DR1 data (zpix-main-bright.fits, fastspec-iron-main-bright-nside1-hp*.fits, DESIVAST_*.fits):");
     outer.info("  astrolab ingest /path/to/desi/dr1/");
     outer
@@ -374,6 +377,58 @@ fn outflow_steps(ctx: &Ctx, out_dir: &std::path::Path) -> Result<Vec<String>> {
         bal.ai_civ_positive,
         bal.spectra - bal.measured,
         injected.len(),
+        catalog.display()
+    )])
+}
+
+/// Spectral fits (continuum, lines, [O III] kinematics, black-hole
+/// masses) of the store's confident quasars, into the store and a CSV
+/// catalog. Without Fe II templates: PyQSOFit's are GPL-3 and not
+/// distributed; `--fe-optical`/`--fe-uv` add them.
+fn qso_fit_steps(ctx: &Ctx, out_dir: &std::path::Path) -> Result<Vec<String>> {
+    use crate::params::defs::QsoFitArgs;
+    use crate::qso::fit::QsoFitPipeline;
+    let catalog = out_dir.join("quasars").join("fits.csv");
+    // The command's defaults, through the pipeline catalog's checker.
+    let def = crate::catalog::find("qso-fit").context("qso-fit is in the catalog")?;
+    let checked = (def.check)(&serde_json::json!({ "output": catalog }))
+        .map_err(|e| anyhow::anyhow!("the quickstart's qso fit arguments: {e}"))?;
+    let args: QsoFitArgs =
+        serde_json::from_value(checked.resolved).context("the quickstart's qso fit arguments")?;
+    let fit = crate::run_in_process(&QsoFitPipeline, ctx, &args)?;
+    let mut store = ctx.open_store()?;
+    let rows = store.qso_fit_records(Some(&fit.catalog_id), None, &[])?;
+    let median_of = |name: &str| {
+        let mut v: Vec<f64> = rows
+            .iter()
+            .filter_map(|(_, r)| {
+                serde_json::from_str::<serde_json::Value>(&r.row_json)
+                    .ok()
+                    .and_then(|j| j[name].as_f64())
+            })
+            .collect();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => "none".to_string(),
+            n => format!("{:.2} ({n})", v[n / 2]),
+        }
+    };
+    let skips: Vec<String> = fit
+        .skipped
+        .iter()
+        .map(|(r, n)| format!("{n} {r}"))
+        .collect();
+    Ok(vec![format!(
+        "quasar spectral fits: catalog {} of {} quasars, {} fitted ({} with an [O III] wing), {} skipped{}; median log M_BH from H-beta {}, Mg II {}, C IV {} -> {} (no Fe II templates: add --fe-optical/--fe-uv with astrolab qso fit)",
+        fit.catalog_id,
+        fit.spectra,
+        fit.fitted,
+        fit.with_oiii_wing,
+        fit.spectra - fit.fitted,
+        if skips.is_empty() { String::new() } else { format!(" ({})", skips.join(", ")) },
+        median_of("LOG_MBH_HB"),
+        median_of("LOG_MBH_MGII"),
+        median_of("LOG_MBH_CIV"),
         catalog.display()
     )])
 }
