@@ -323,14 +323,32 @@ struct ContiProblem<'a> {
     balmer: Vec<f64>,
     setup: &'a ContiSetup,
     n_params: usize,
+    /// `(lambda / 3000)^slope` at the pixels for the slope of the last
+    /// evaluation: the solver evaluates the model at a trial point and the
+    /// Jacobian at the same point once it accepts the step.
+    power_law: std::cell::RefCell<(f64, Vec<f64>)>,
 }
 
 impl ContiProblem<'_> {
-    fn model(&self, p: &[f64], out: &mut [f64]) {
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = p[idx::PL_NORM] * (p[idx::PL_SLOPE] * self.ln_ratio[i]).exp()
-                + p[idx::BC_NORM] * self.balmer[i];
+    /// Runs `f` on the power law of unit norm at `slope`.
+    fn with_power_law<T>(&self, slope: f64, f: impl FnOnce(&[f64]) -> T) -> T {
+        let mut cache = self.power_law.borrow_mut();
+        if cache.0 != slope || cache.1.len() != self.ln_ratio.len() {
+            cache.0 = slope;
+            cache.1.clear();
+            cache
+                .1
+                .extend(self.ln_ratio.iter().map(|r| (slope * r).exp()));
         }
+        f(&cache.1)
+    }
+
+    fn model(&self, p: &[f64], out: &mut [f64]) {
+        self.with_power_law(p[idx::PL_SLOPE], |pl| {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = p[idx::PL_NORM] * pl[i] + p[idx::BC_NORM] * self.balmer[i];
+            }
+        });
         for (t, k) in [
             (&self.setup.fe_uv, idx::FE_UV),
             (&self.setup.fe_op, idx::FE_OP),
@@ -369,13 +387,27 @@ impl Model for ContiProblem<'_> {
     }
     fn jacobian(&self, p: &[f64], jac: &mut [f64]) -> bool {
         let n = self.flux.len();
-        jac.iter_mut().for_each(|v| *v = 0.0);
-        for i in 0..n {
-            let pl = (p[idx::PL_SLOPE] * self.ln_ratio[i]).exp();
-            jac[idx::PL_NORM * n + i] = pl;
-            jac[idx::PL_SLOPE * n + i] = p[idx::PL_NORM] * pl * self.ln_ratio[i];
-            jac[idx::BC_NORM * n + i] = self.balmer[i];
+        // Every column is written below except those of components not
+        // in the model (a template not given, the host's when absent):
+        // only those are cleared.
+        for (t, k) in [
+            (&self.setup.fe_uv, idx::FE_UV),
+            (&self.setup.fe_op, idx::FE_OP),
+        ] {
+            if t.is_none() {
+                jac[k * n..(k + 3) * n].iter_mut().for_each(|v| *v = 0.0);
+            }
         }
+        if self.setup.host.is_none() {
+            jac[idx::HOST * n..].iter_mut().for_each(|v| *v = 0.0);
+        }
+        self.with_power_law(p[idx::PL_SLOPE], |pl| {
+            for i in 0..n {
+                jac[idx::PL_NORM * n + i] = pl[i];
+                jac[idx::PL_SLOPE * n + i] = p[idx::PL_NORM] * pl[i] * self.ln_ratio[i];
+                jac[idx::BC_NORM * n + i] = self.balmer[i];
+            }
+        });
         for (t, k) in [
             (&self.setup.fe_uv, idx::FE_UV),
             (&self.setup.fe_op, idx::FE_OP),
@@ -547,6 +579,7 @@ fn problem<'a>(
         lambda,
         setup,
         n_params,
+        power_law: std::cell::RefCell::new((f64::NAN, Vec::new())),
     }
 }
 

@@ -394,6 +394,26 @@ struct Work {
     /// Trial parameters and residuals.
     p_try: Vec<f64>,
     r_try: Vec<f64>,
+    /// Per free column, the rows outside which it is exactly zero
+    /// ([`nonzero_rows`]), found once per Jacobian for the products.
+    rows: Vec<(usize, usize)>,
+    /// Where each free column starts in [`Work::columns`]: in `jfull` for
+    /// an analytic Jacobian (the model's columns are used in place, tied
+    /// parameters' added into their free one), in `jac` for finite
+    /// differences.
+    offs: Vec<usize>,
+    analytic: bool,
+}
+
+impl Work {
+    /// The buffer the free columns live in (see `offs`).
+    fn columns(&self) -> &[f64] {
+        if self.analytic {
+            &self.jfull
+        } else {
+            &self.jac
+        }
+    }
 }
 
 /// Fill `w.jac` at `p` (residuals `r`); returns the residual evaluations
@@ -411,17 +431,29 @@ fn jacobian<M: Model + ?Sized>(
 ) -> Result<usize, LmError> {
     let n = r.len();
     let mut evals = 0;
-    if !opts.finite_difference && model.jacobian(p, &mut w.jfull) {
-        for (c, &k) in free.iter().enumerate() {
-            let col = &mut w.jac[c * n..(c + 1) * n];
-            col.copy_from_slice(&w.jfull[k * n..(k + 1) * n]);
+    w.analytic = !opts.finite_difference && model.jacobian(p, &mut w.jfull);
+    w.offs.clear();
+    if w.analytic {
+        for &k in free {
+            // A tied parameter's column is added into its free one, in
+            // place: tied parameters are never free, so no column is read
+            // after it is changed.
             for t in ties.iter().filter(|t| t.to == k) {
-                for (ci, ji) in col.iter_mut().zip(&w.jfull[t.index * n..(t.index + 1) * n]) {
+                let (dst, src) = if t.index < k {
+                    let (a, b) = w.jfull.split_at_mut(k * n);
+                    (&mut b[..n], &a[t.index * n..(t.index + 1) * n])
+                } else {
+                    let (a, b) = w.jfull.split_at_mut(t.index * n);
+                    (&mut a[k * n..(k + 1) * n], &b[..n])
+                };
+                for (ci, ji) in dst.iter_mut().zip(src) {
                     *ci += t.scale * ji;
                 }
             }
+            w.offs.push(k * n);
         }
     } else {
+        w.offs.extend((0..free.len()).map(|c| c * n));
         w.p_try.copy_from_slice(p);
         for (c, &k) in free.iter().enumerate() {
             let pk = p[k];
@@ -447,10 +479,15 @@ fn jacobian<M: Model + ?Sized>(
         }
         apply_ties(&mut w.p_try, ties);
     }
+    w.rows.clear();
     for (c, &k) in free.iter().enumerate() {
-        if w.jac[c * n..(c + 1) * n].iter().any(|v| !v.is_finite()) {
+        let col = &w.columns()[w.offs[c]..w.offs[c] + n];
+        let rows = nonzero_rows(col);
+        // NaN compares unequal to 0, so a non-finite value lies in rows.
+        if col[rows.0..rows.1].iter().any(|v| !v.is_finite()) {
             return Err(LmError::NonFiniteJacobian { index: k });
         }
+        w.rows.push(rows);
     }
     Ok(evals)
 }
@@ -460,6 +497,8 @@ fn jacobian<M: Model + ?Sized>(
 #[allow(clippy::too_many_arguments)]
 fn gradient(
     jac: &[f64],
+    offs: &[usize],
+    rows: &[(usize, usize)],
     r: &[f64],
     free: &[usize],
     params: &[Param],
@@ -470,8 +509,8 @@ fn gradient(
 ) {
     let n = r.len();
     for (c, &k) in free.iter().enumerate() {
-        let col = &jac[c * n..(c + 1) * n];
-        let (lo, hi) = nonzero_rows(col);
+        let col = &jac[offs[c]..offs[c] + n];
+        let (lo, hi) = rows[c];
         g[c] = dot(&col[lo..hi], &r[lo..hi]);
         col2[c] = dot(&col[lo..hi], &col[lo..hi]);
         pegged[c] = if p[k] <= params[k].lower && g[c] > 0.0 {
@@ -524,19 +563,22 @@ fn nonzero_rows(col: &[f64]) -> (usize, usize) {
 /// row-major); `active` lists their positions among the free parameters.
 /// Each product runs over the overlap of the two columns' non-zero rows
 /// only: the same sums, without the zeros.
-fn normal_matrix(jac: &[f64], n: usize, active: &[usize], a: &mut [f64]) {
+fn normal_matrix(
+    jac: &[f64],
+    offs: &[usize],
+    rows: &[(usize, usize)],
+    n: usize,
+    active: &[usize],
+    a: &mut [f64],
+) {
     let na = active.len();
-    let rows: Vec<(usize, usize)> = active
-        .iter()
-        .map(|&c| nonzero_rows(&jac[c * n..(c + 1) * n]))
-        .collect();
     for (i, &ci) in active.iter().enumerate() {
-        let coli = &jac[ci * n..(ci + 1) * n];
+        let coli = &jac[offs[ci]..offs[ci] + n];
         for (j, &cj) in active.iter().enumerate().take(i + 1) {
-            let lo = rows[i].0.max(rows[j].0);
-            let hi = rows[i].1.min(rows[j].1);
+            let lo = rows[ci].0.max(rows[cj].0);
+            let hi = rows[ci].1.min(rows[cj].1);
             let v = if lo < hi {
-                dot(&coli[lo..hi], &jac[cj * n + lo..cj * n + hi])
+                dot(&coli[lo..hi], &jac[offs[cj] + lo..offs[cj] + hi])
             } else {
                 0.0
             };
@@ -633,6 +675,9 @@ pub fn fit<M: Model + ?Sized>(
         },
         p_try: p.clone(),
         r_try: vec![0.0; n],
+        rows: Vec::with_capacity(nf),
+        offs: Vec::with_capacity(nf),
+        analytic: false,
     };
     let mut g = vec![0.0; nf];
     let mut col2 = vec![0.0; nf];
@@ -658,7 +703,18 @@ pub fn fit<M: Model + ?Sized>(
         iterations += 1;
         n_eval += jacobian(model, params, &free, &ties, &p, &r, opts, &mut w)?;
         jac_current = true;
-        gradient(&w.jac, &r, &free, params, &p, &mut g, &mut col2, &mut peg);
+        gradient(
+            w.columns(),
+            &w.offs,
+            &w.rows,
+            &r,
+            &free,
+            params,
+            &p,
+            &mut g,
+            &mut col2,
+            &mut peg,
+        );
         active.clear();
         active.extend((0..nf).filter(|&c| peg[c] == Peg::No));
         if active.is_empty() {
@@ -677,7 +733,7 @@ pub fn fit<M: Model + ?Sized>(
             d2[c] = d2[c].max(col2[c]);
         }
         let mut na = active.len();
-        normal_matrix(&w.jac, n, &active, &mut a[..na * na]);
+        normal_matrix(w.columns(), &w.offs, &w.rows, n, &active, &mut a[..na * na]);
         let xnorm = free
             .iter()
             .zip(&d2)
@@ -732,7 +788,7 @@ pub fn fit<M: Model + ?Sized>(
                     break 'outer Stop::Gtol;
                 }
                 na = active.len();
-                normal_matrix(&w.jac, n, &active, &mut a[..na * na]);
+                normal_matrix(w.columns(), &w.offs, &w.rows, n, &active, &mut a[..na * na]);
                 continue;
             }
 
@@ -829,7 +885,18 @@ pub fn fit<M: Model + ?Sized>(
     if !jac_current {
         n_eval += jacobian(model, params, &free, &ties, &p, &r, opts, &mut w)?;
     }
-    gradient(&w.jac, &r, &free, params, &p, &mut g, &mut col2, &mut peg);
+    gradient(
+        w.columns(),
+        &w.offs,
+        &w.rows,
+        &r,
+        &free,
+        params,
+        &p,
+        &mut g,
+        &mut col2,
+        &mut peg,
+    );
     active.clear();
     active.extend((0..nf).filter(|&c| peg[c] == Peg::No));
     let mut covariance = vec![0.0; nf * nf];
@@ -840,7 +907,7 @@ pub fn fit<M: Model + ?Sized>(
         if na == 0 {
             break;
         }
-        normal_matrix(&w.jac, n, &active, &mut a[..na * na]);
+        normal_matrix(w.columns(), &w.offs, &w.rows, n, &active, &mut a[..na * na]);
         // Factor the correlation form A_ij / sqrt(A_ii A_jj), so that the
         // singularity test does not depend on the parameters' units: a
         // pivot below 1e-14 means a condition number past ~1e14.
