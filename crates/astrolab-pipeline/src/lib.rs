@@ -56,6 +56,7 @@ pub mod output;
 pub mod params;
 pub mod pipeline;
 pub mod qso;
+pub mod quasar_shards;
 pub mod query;
 pub mod quickstart;
 pub mod ray;

@@ -14,12 +14,9 @@
 //! spectra built, BAL troughs measured.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use astrolab_formats::testdata::require_shared_data;
-use astrolab_pipeline::context::Collect;
-use astrolab_pipeline::Ctx;
 use astrolab_server::{app, build_state, ServerConfig};
 use astrolab_store::{Progress, Role, Store, StoreConfig, Visibility};
 use axum::body::Body;
@@ -31,43 +28,6 @@ use tower::ServiceExt;
 mod common;
 
 const C_KM_S: f64 = 299_792.458;
-
-fn run(ctx: &Ctx, name: &str, params: Value) -> Value {
-    let def = astrolab_pipeline::catalog::find(name).unwrap();
-    let checked = (def.check)(&params).unwrap();
-    (def.run)(ctx, &checked.resolved).unwrap_or_else(|e| panic!("{name}: {e:#}"))
-}
-
-fn ctx(home: &Path) -> Ctx {
-    Ctx::new(StoreConfig::sqlite(home), Arc::new(Collect::default()))
-}
-
-/// A home with the 600 benchmark quasars ingested and their spectra built.
-fn spectra_home(dir: &Path, data: &Path) -> PathBuf {
-    let home = dir.join("home");
-    let qso = dir.join("qso");
-    let ctx = ctx(&home);
-    run(
-        &ctx,
-        "demo-data",
-        json!({"dir": qso, "anomaly_benchmark": 600, "rarity_fraction": 0.05, "seed": 17,
-               "templates": data.join("templates")}),
-    );
-    let mut redrock: Vec<PathBuf> = std::fs::read_dir(&qso)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("redrock-")
-        })
-        .collect();
-    redrock.sort();
-    run(&ctx, "ingest", json!({ "paths": redrock }));
-    run(&ctx, "spectra-build", json!({ "from": qso }));
-    home
-}
 
 struct Env {
     home: PathBuf,
@@ -103,22 +63,6 @@ impl Env {
         let (st, _, body) = self.get(uri, token).await;
         (st, serde_json::from_str(&body).unwrap_or(Value::Null))
     }
-}
-
-/// The CSV catalog as one map per row (column name to text).
-fn read_catalog(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(String::from))
-                .collect()
-        })
-        .collect()
 }
 
 fn num(row: &HashMap<String, String>, k: &str) -> f64 {
@@ -181,7 +125,7 @@ async fn bal_rows_figure_and_page_follow_the_catalog_and_the_datasets() {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
-    let home = tokio::task::spawn_blocking(move || spectra_home(&d, &data))
+    let home = tokio::task::spawn_blocking(move || common::quasar_home(&d, &data, 600))
         .await
         .unwrap();
     let state = build_state(
@@ -216,10 +160,15 @@ async fn bal_rows_figure_and_page_follow_the_catalog_and_the_datasets() {
     let csv_path = dir.path().join("bal.csv");
     let h = home.clone();
     let c = csv_path.clone();
-    let out =
-        tokio::task::spawn_blocking(move || run(&ctx(&h), "outflows-bal", json!({ "output": c })))
-            .await
-            .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        common::run_pipeline(
+            &common::sqlite_ctx(&h),
+            "outflows-bal",
+            json!({ "output": c }),
+        )
+    })
+    .await
+    .unwrap();
     let catalog_id = out["catalog_id"].as_str().unwrap().to_string();
     // The built-in basis and default settings give this id.
     let (basis, sha) = astrolab_pipeline::outflows::bal::load_basis(None).unwrap();
@@ -230,7 +179,7 @@ async fn bal_rows_figure_and_page_follow_the_catalog_and_the_datasets() {
             &astrolab_pipeline::outflows::bal::bal_config()
         )
     );
-    let catalog = read_catalog(&csv_path);
+    let catalog = common::read_csv_rows(&csv_path);
     assert_eq!(catalog.len(), 600);
     let measured: Vec<&HashMap<String, String>> = catalog
         .iter()

@@ -14,12 +14,9 @@
 //! spectra built, fitted with the real Fe II templates of ../shared/data.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use astrolab_formats::testdata::require_shared_data;
-use astrolab_pipeline::context::Collect;
-use astrolab_pipeline::Ctx;
 use astrolab_server::{app, build_state, ServerConfig};
 use astrolab_store::{Role, Store, StoreConfig, Visibility};
 use axum::body::Body;
@@ -29,43 +26,6 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod common;
-
-fn run(ctx: &Ctx, name: &str, params: Value) -> Value {
-    let def = astrolab_pipeline::catalog::find(name).unwrap();
-    let checked = (def.check)(&params).unwrap();
-    (def.run)(ctx, &checked.resolved).unwrap_or_else(|e| panic!("{name}: {e:#}"))
-}
-
-fn ctx(home: &Path) -> Ctx {
-    Ctx::new(StoreConfig::sqlite(home), Arc::new(Collect::default()))
-}
-
-/// A home with the benchmark quasars ingested and their spectra built.
-fn spectra_home(dir: &Path, data: &Path) -> PathBuf {
-    let home = dir.join("home");
-    let qso = dir.join("qso");
-    let ctx = ctx(&home);
-    run(
-        &ctx,
-        "demo-data",
-        json!({"dir": qso, "anomaly_benchmark": 200, "rarity_fraction": 0.05, "seed": 17,
-               "templates": data.join("templates")}),
-    );
-    let mut redrock: Vec<PathBuf> = std::fs::read_dir(&qso)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("redrock-")
-        })
-        .collect();
-    redrock.sort();
-    run(&ctx, "ingest", json!({ "paths": redrock }));
-    run(&ctx, "spectra-build", json!({ "from": qso }));
-    home
-}
 
 struct Env {
     home: PathBuf,
@@ -102,22 +62,6 @@ impl Env {
     }
 }
 
-/// The CSV catalog as one map per row (column name to text).
-fn read_catalog(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
 fn num(row: &HashMap<String, String>, k: &str) -> f64 {
     row[k].parse().unwrap_or(f64::NAN)
 }
@@ -130,7 +74,7 @@ async fn fit_rows_figure_and_page_follow_the_store_and_the_datasets() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
     let data2 = data.clone();
-    let home = tokio::task::spawn_blocking(move || spectra_home(&d, &data2))
+    let home = tokio::task::spawn_blocking(move || common::quasar_home(&d, &data2, 200))
         .await
         .unwrap();
     let state = build_state(
@@ -150,8 +94,7 @@ async fn fit_rows_figure_and_page_follow_the_store_and_the_datasets() {
     let c = csv_path.clone();
     let t = data.join("templates");
     let out = tokio::task::spawn_blocking(move || {
-        run(
-            &ctx(&h),
+        common::run_pipeline(&common::sqlite_ctx(&h),
             "qso-fit",
             json!({ "output": c, "fe_optical": t.join("fe_optical.txt"), "fe_uv": t.join("fe_uv.txt"),
                     "mc": 10, "shard_size": 64 }),
@@ -168,7 +111,7 @@ async fn fit_rows_figure_and_page_follow_the_store_and_the_datasets() {
         (Some(200), Some(200))
     );
     assert_eq!(out["with_oiii_wing"], 6);
-    let catalog = read_catalog(&csv_path);
+    let catalog = common::read_csv_rows(&csv_path);
     let fitted: Vec<&HashMap<String, String>> = catalog
         .iter()
         .filter(|r| r["SKIP_REASON"].is_empty())

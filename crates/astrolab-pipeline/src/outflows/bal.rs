@@ -48,20 +48,15 @@ use astrolab_store::{BalRecord, Progress};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::anomalies::files::{
-    list_spectrum_files, read_redshift_tables, visit_file_spectra, FileSource,
-};
+use crate::anomalies::files::{read_redshift_tables, visit_file_spectra, FileSource};
 use crate::anomalies::read::read_observed;
 use crate::context::Ctx;
 use crate::error::{PipelineError, UsageError};
 use crate::params::defs::OutflowsBalArgs;
 use crate::pipeline::Pipeline;
 
-/// Spectrum files per shard.
-pub const FILES_PER_SHARD: usize = 50;
-
-/// The default `--select`.
-pub const DEFAULT_SELECT: &str = "spectype = 'QSO' AND zwarn = 0";
+use crate::quasar_shards::{plan_quasar_inputs, QuasarChunks, QuasarInputs};
+pub use crate::quasar_shards::{DEFAULT_SELECT, FILES_PER_SHARD};
 
 /// Ions whose apparent columns are measured over the strongest C IV
 /// trough, with their catalog suffixes.
@@ -525,51 +520,33 @@ impl Pipeline for OutflowsBal {
     /// Checks the basis and the mode's options, fixes the catalog id, and
     /// cuts the selection (or the files) into shards.
     fn plan(&self, ctx: &Ctx, a: &OutflowsBalArgs) -> Result<Vec<BalShard>, PipelineError> {
-        if a.shard_size == 0 {
-            return Err(usage("--shard-size must be at least 1".into()));
-        }
         let (_, sha) = load_basis(a.pca.as_deref())?;
         let catalog_id = catalog_id(&sha, &bal_config());
-        if a.paths.is_empty() {
-            if a.z.is_some() || !a.redshifts.is_empty() {
-                return Err(usage(
-                    "--z and --redshifts are for spectrum files; the store's spectra are measured at the store's redshifts".into(),
-                ));
-            }
-            let select = a.select.as_deref().unwrap_or(DEFAULT_SELECT);
-            let mut store = ctx.open_store()?;
-            let ids = store
-                .select_target_ids(select, &[])
-                .map_err(|e| PipelineError::Store(format!("--select {select:?}"), Box::new(e)))?;
-            Ok(ids
-                .chunks(a.shard_size)
-                .map(|c| BalShard::Store {
-                    catalog_id: catalog_id.clone(),
-                    target_ids: c.to_vec(),
-                })
-                .collect())
-        } else {
-            if a.select.is_some() {
-                return Err(usage(
-                    "--select is for the store's spectra; with files, every spectrum in them is measured".into(),
-                ));
-            }
-            if let Some(z) = a.z {
-                if !z.is_finite() || z < 0.0 {
-                    return Err(usage(format!("--z {z}: give a redshift >= 0")));
-                }
-            }
-            let files = list_spectrum_files(&a.paths)?;
-            // Redshift tables are checked once here, not first in a shard.
-            read_redshift_tables(&a.redshifts)?;
-            Ok(files
-                .chunks(FILES_PER_SHARD)
-                .map(|c| BalShard::Files {
-                    catalog_id: catalog_id.clone(),
-                    files: c.to_vec(),
-                })
-                .collect())
-        }
+        let inputs = QuasarInputs {
+            paths: &a.paths,
+            select: a.select.as_deref(),
+            z: a.z,
+            redshifts: &a.redshifts,
+            shard_size: a.shard_size,
+        };
+        Ok(
+            match plan_quasar_inputs(ctx, inputs, "measured", Some(0.0))? {
+                QuasarChunks::Store(chunks) => chunks
+                    .into_iter()
+                    .map(|target_ids| BalShard::Store {
+                        catalog_id: catalog_id.clone(),
+                        target_ids,
+                    })
+                    .collect(),
+                QuasarChunks::Files(chunks) => chunks
+                    .into_iter()
+                    .map(|files| BalShard::Files {
+                        catalog_id: catalog_id.clone(),
+                        files,
+                    })
+                    .collect(),
+            },
+        )
     }
 
     fn run_shard(

@@ -50,7 +50,7 @@ use astrolab_store::qso_fits::FITTED;
 use astrolab_store::{Progress, QsoFitRecord};
 use serde::{Deserialize, Serialize};
 
-use crate::anomalies::files::{list_spectrum_files, read_redshift_tables};
+use crate::anomalies::files::read_redshift_tables;
 use crate::anomalies::read::read_observed;
 use crate::context::Ctx;
 use crate::error::{PipelineError, UsageError};
@@ -58,11 +58,8 @@ use crate::outflows::bal::read_file_spectra;
 use crate::params::defs::QsoFitArgs;
 use crate::pipeline::Pipeline;
 
-/// Spectrum files per shard.
-pub const FILES_PER_SHARD: usize = 50;
-
-/// The default `--select`.
-pub const DEFAULT_SELECT: &str = "spectype = 'QSO' AND zwarn = 0";
+use crate::quasar_shards::{plan_quasar_inputs, QuasarChunks, QuasarInputs};
+pub use crate::quasar_shards::{DEFAULT_SELECT, FILES_PER_SHARD};
 
 /// SDSS/BOSS instrumental sigma (km/s) when a file has no `wdisp`: one
 /// 1e-4 dex pixel (69.03 km/s), the typical `wdisp` of SDSS coadds.
@@ -400,46 +397,25 @@ impl Pipeline for QsoFitPipeline {
     type Output = QsoFitOutput;
 
     fn plan(&self, ctx: &Ctx, a: &QsoFitArgs) -> Result<Vec<QsoFitShard>, PipelineError> {
-        if a.shard_size == 0 {
-            return Err(usage("--shard-size must be at least 1".into()));
-        }
         // Templates and the line table are checked before any shard runs.
         fit_config(a)?;
-        if a.paths.is_empty() {
-            if a.z.is_some() || !a.redshifts.is_empty() {
-                return Err(usage(
-                    "--z and --redshifts are for spectrum files; the store's spectra are fitted at the store's redshifts".into(),
-                ));
-            }
-            let select = a.select.as_deref().unwrap_or(DEFAULT_SELECT);
-            let mut store = ctx.open_store()?;
-            let ids = store
-                .select_target_ids(select, &[])
-                .map_err(|e| PipelineError::Store(format!("--select {select:?}"), Box::new(e)))?;
-            Ok(ids
-                .chunks(a.shard_size)
-                .map(|c| QsoFitShard::Store {
-                    target_ids: c.to_vec(),
-                })
-                .collect())
-        } else {
-            if a.select.is_some() {
-                return Err(usage(
-                    "--select is for the store's spectra; with files, every spectrum in them is fitted".into(),
-                ));
-            }
-            if let Some(z) = a.z {
-                if !z.is_finite() || z <= 0.0 {
-                    return Err(usage(format!("--z {z}: give a redshift > 0")));
-                }
-            }
-            let files = list_spectrum_files(&a.paths)?;
-            read_redshift_tables(&a.redshifts)?;
-            Ok(files
-                .chunks(FILES_PER_SHARD)
-                .map(|c| QsoFitShard::Files { files: c.to_vec() })
-                .collect())
-        }
+        let inputs = QuasarInputs {
+            paths: &a.paths,
+            select: a.select.as_deref(),
+            z: a.z,
+            redshifts: &a.redshifts,
+            shard_size: a.shard_size,
+        };
+        Ok(match plan_quasar_inputs(ctx, inputs, "fitted", None)? {
+            QuasarChunks::Store(chunks) => chunks
+                .into_iter()
+                .map(|target_ids| QsoFitShard::Store { target_ids })
+                .collect(),
+            QuasarChunks::Files(chunks) => chunks
+                .into_iter()
+                .map(|files| QsoFitShard::Files { files })
+                .collect(),
+        })
     }
 
     fn run_shard(

@@ -84,21 +84,15 @@ pub async fn qso_fit_rows_for(
     p: &Principal,
     target: i64,
 ) -> ApiResult<Vec<QsoFitRowJson>> {
-    let who = p.clone();
-    let (rows, restricted) = s
-        .pool
-        .run(move |store| {
-            let mut denied: Vec<i64> = super::science::forbidden(store, &who)?
-                .into_iter()
-                .collect();
-            denied.sort_unstable();
-            let rows = store.qso_fit_records(None, Some(&[target]), &denied)?;
-            let files: Vec<i64> = rows.iter().filter_map(|(_, r)| r.file_id).collect();
-            let restricted = crate::audit::restricted_datasets(store, &who, files)?;
-            Ok((rows, restricted))
-        })
-        .await?;
-    crate::audit::restricted_read(s, p, &format!("quasar fits of {target}"), restricted).await;
+    let rows = super::science::quasar_rows_for(
+        s,
+        p,
+        target,
+        format!("quasar fits of {target}"),
+        |store, t, denied| store.qso_fit_records(None, Some(&[t]), denied),
+        |r| r.file_id,
+    )
+    .await?;
     rows.into_iter()
         .map(|(catalog_id, r)| {
             let row: Jv = serde_json::from_str(&r.row_json).map_err(|e| {

@@ -80,6 +80,40 @@ pub(crate) fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// Reads a quasar's rows by catalog id: `(store, TARGETID, forbidden
+/// files)`.
+pub(crate) type QuasarRowsRead<R> =
+    fn(&mut Store, i64, &[i64]) -> astrolab_store::Result<Vec<(String, R)>>;
+
+/// A quasar's rows of a per-quasar result table (BAL measurements,
+/// spectral fits), by catalog id: `read(store, TARGETID, forbidden files)`
+/// reads them leaving out the files the caller may not read, `file_of`
+/// names a row's raw file; reads of restricted datasets are audited as
+/// `what`.
+pub(crate) async fn quasar_rows_for<R: Send + 'static>(
+    s: &AppState,
+    p: &Principal,
+    target: i64,
+    what: String,
+    read: QuasarRowsRead<R>,
+    file_of: fn(&R) -> Option<i64>,
+) -> ApiResult<Vec<(String, R)>> {
+    let who = p.clone();
+    let (rows, restricted) = s
+        .pool
+        .run(move |store| {
+            let mut denied: Vec<i64> = forbidden(store, &who)?.into_iter().collect();
+            denied.sort_unstable();
+            let rows = read(store, target, &denied)?;
+            let files: Vec<i64> = rows.iter().filter_map(|(_, r)| file_of(r)).collect();
+            let restricted = crate::audit::restricted_datasets(store, &who, files)?;
+            Ok((rows, restricted))
+        })
+        .await?;
+    crate::audit::restricted_read(s, p, &what, restricted).await;
+    Ok(rows)
+}
+
 /// The raw files this caller may not read.
 pub(crate) fn forbidden(store: &mut Store, p: &Principal) -> ApiResult<HashSet<i64>> {
     Ok(store

@@ -360,21 +360,15 @@ pub struct BalRowsJson {
 /// the caller may not read (none: an empty list); reads of restricted
 /// datasets are audited. The API routes' and the spectrum page's.
 pub async fn bal_rows_for(s: &AppState, p: &Principal, target: i64) -> ApiResult<Vec<BalRowJson>> {
-    let who = p.clone();
-    let (rows, restricted) = s
-        .pool
-        .run(move |store| {
-            let mut denied: Vec<i64> = super::science::forbidden(store, &who)?
-                .into_iter()
-                .collect();
-            denied.sort_unstable();
-            let rows = store.bal_records(None, Some(&[target]), &denied)?;
-            let files: Vec<i64> = rows.iter().filter_map(|(_, r)| r.file_id).collect();
-            let restricted = crate::audit::restricted_datasets(store, &who, files)?;
-            Ok((rows, restricted))
-        })
-        .await?;
-    crate::audit::restricted_read(s, p, &format!("BAL rows of {target}"), restricted).await;
+    let rows = super::science::quasar_rows_for(
+        s,
+        p,
+        target,
+        format!("BAL rows of {target}"),
+        |store, t, denied| store.bal_records(None, Some(&[t]), denied),
+        |r| r.file_id,
+    )
+    .await?;
     let (basis, builtin) = builtin_bal()?;
     rows.into_iter()
         .map(|(catalog_id, r)| {

@@ -105,3 +105,67 @@ pub fn write_fastspec(
     )
     .unwrap();
 }
+
+/// Runs pipeline `name` of the catalog with `params` in process.
+pub fn run_pipeline(
+    ctx: &astrolab_pipeline::Ctx,
+    name: &str,
+    params: serde_json::Value,
+) -> serde_json::Value {
+    let def = astrolab_pipeline::catalog::find(name).unwrap();
+    let checked = (def.check)(&params).unwrap();
+    (def.run)(ctx, &checked.resolved).unwrap_or_else(|e| panic!("{name}: {e:#}"))
+}
+
+/// A pipeline context over the SQLite store of `home`.
+pub fn sqlite_ctx(home: &Path) -> astrolab_pipeline::Ctx {
+    astrolab_pipeline::Ctx::new(
+        astrolab_store::StoreConfig::sqlite(home),
+        std::sync::Arc::new(astrolab_pipeline::context::Collect::default()),
+    )
+}
+
+/// A home with `n` benchmark quasars (`demo-data --anomaly-benchmark N
+/// --rarity-fraction 0.05 --seed 17`, from the redrock templates of the
+/// shared data) ingested and their spectra built.
+pub fn quasar_home(dir: &Path, data: &Path, n: usize) -> std::path::PathBuf {
+    let home = dir.join("home");
+    let qso = dir.join("qso");
+    let ctx = sqlite_ctx(&home);
+    run_pipeline(
+        &ctx,
+        "demo-data",
+        serde_json::json!({"dir": qso, "anomaly_benchmark": n, "rarity_fraction": 0.05, "seed": 17,
+               "templates": data.join("templates")}),
+    );
+    let mut redrock: Vec<std::path::PathBuf> = std::fs::read_dir(&qso)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("redrock-")
+        })
+        .collect();
+    redrock.sort();
+    run_pipeline(&ctx, "ingest", serde_json::json!({ "paths": redrock }));
+    run_pipeline(&ctx, "spectra-build", serde_json::json!({ "from": qso }));
+    home
+}
+
+/// A CSV file as one map per row (column name to text).
+pub fn read_csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
