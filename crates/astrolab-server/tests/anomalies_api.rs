@@ -8,13 +8,10 @@
 //! outsiders from every route while its project's reads are audited.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use astrolab_formats::testdata::require_shared_data;
-use astrolab_pipeline::context::Collect;
-use astrolab_pipeline::Ctx;
 use astrolab_server::{app, build_state, ServerConfig};
-use astrolab_store::{Role, Store, StoreConfig, Visibility};
+use astrolab_store::{Role, Store, StoreConfig};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
@@ -23,42 +20,17 @@ use tower::ServiceExt;
 
 mod common;
 
-fn run(ctx: &Ctx, name: &str, params: Value) -> Value {
-    let def = astrolab_pipeline::catalog::find(name).unwrap();
-    let checked = (def.check)(&params).unwrap();
-    (def.run)(ctx, &checked.resolved).unwrap_or_else(|e| panic!("{name}: {e:#}"))
-}
-
 /// A home with 160 benchmark quasars scored by a 2-epoch model.
 fn scored_home(dir: &Path, data: &Path) -> PathBuf {
-    let home = dir.join("home");
-    let qso = dir.join("qso");
-    let ctx = Ctx::new(StoreConfig::sqlite(&home), Arc::new(Collect::default()));
-    run(
-        &ctx,
-        "demo-data",
-        json!({"dir": qso, "anomaly_benchmark": 160, "seed": 9, "templates": data.join("templates")}),
-    );
-    let mut redrock: Vec<PathBuf> = std::fs::read_dir(&qso)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("redrock-")
-        })
-        .collect();
-    redrock.sort();
-    run(&ctx, "ingest", json!({ "paths": redrock }));
-    run(&ctx, "spectra-build", json!({ "from": qso }));
-    run(
+    let home = common::quasar_home(dir, data, json!({"anomaly_benchmark": 160, "seed": 9}));
+    let ctx = common::sqlite_ctx(&home);
+    common::run_pipeline(
         &ctx,
         "anomalies-train",
         json!({"output": dir.join("model"), "max_epochs": 2, "batch_size": 32,
                "calibration_fraction": 0.5, "seed": 4}),
     );
-    run(
+    common::run_pipeline(
         &ctx,
         "anomalies-score",
         json!({"output": dir.join("scores.csv"), "shard_size": 50}),
@@ -351,15 +323,7 @@ async fn anomaly_routes_rank_reconstruct_label_export_and_respect_datasets() {
     let (_, v) = e.json("/api/v1/anomalies?limit=1", &member).await;
     let file_id = v["items"][0]["file_id"].as_i64().unwrap();
     let mut store = e.store();
-    store
-        .upsert_dataset(
-            "qso-private",
-            "restricted quasars",
-            Visibility::Restricted,
-            &["quasars".to_string()],
-        )
-        .unwrap();
-    store.add_file_to_dataset("qso-private", file_id).unwrap();
+    common::restrict_to_quasars(&mut store, file_id);
     let same_file: Vec<i64> = store
         .anomaly_scores(&model, &Default::default(), &[])
         .unwrap()

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use astrolab_formats::testdata::require_shared_data;
 use astrolab_server::{app, build_state, ServerConfig};
-use astrolab_store::{Progress, Role, Store, StoreConfig, Visibility};
+use astrolab_store::{Progress, Role, Store, StoreConfig};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
@@ -125,9 +125,15 @@ async fn bal_rows_figure_and_page_follow_the_catalog_and_the_datasets() {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
-    let home = tokio::task::spawn_blocking(move || common::quasar_home(&d, &data, 600))
-        .await
-        .unwrap();
+    let home = tokio::task::spawn_blocking(move || {
+        common::quasar_home(
+            &d,
+            &data,
+            json!({"anomaly_benchmark": 600, "rarity_fraction": 0.05, "seed": 17}),
+        )
+    })
+    .await
+    .unwrap();
     let state = build_state(
         ServerConfig::defaults(home.clone(), PathBuf::from("astrolab")),
         StoreConfig::sqlite(&home),
@@ -438,15 +444,7 @@ async fn bal_rows_figure_and_page_follow_the_catalog_and_the_datasets() {
     // The quasar's coadd becomes a restricted dataset of project
     // "quasars": outsiders get neither rows, nor figure, nor page.
     let mut store = e.store();
-    store
-        .upsert_dataset(
-            "qso-private",
-            "restricted quasars",
-            Visibility::Restricted,
-            &["quasars".to_string()],
-        )
-        .unwrap();
-    store.add_file_to_dataset("qso-private", file_id).unwrap();
+    common::restrict_to_quasars(&mut store, file_id);
     drop(store);
     for uri in [
         format!("/api/v1/spectra/{target}/bal"),

@@ -125,19 +125,18 @@ pub fn sqlite_ctx(home: &Path) -> astrolab_pipeline::Ctx {
     )
 }
 
-/// A home with `n` benchmark quasars (`demo-data --anomaly-benchmark N
-/// --rarity-fraction 0.05 --seed 17`, from the redrock templates of the
-/// shared data) ingested and their spectra built.
-pub fn quasar_home(dir: &Path, data: &Path, n: usize) -> std::path::PathBuf {
+/// A home with benchmark quasars (`demo-data` with `demo`, e.g.
+/// `{"anomaly_benchmark": 200, "seed": 17}`, from the redrock templates of
+/// the shared data) ingested and their spectra built.
+pub fn quasar_home(dir: &Path, data: &Path, demo: serde_json::Value) -> std::path::PathBuf {
     let home = dir.join("home");
     let qso = dir.join("qso");
     let ctx = sqlite_ctx(&home);
-    run_pipeline(
-        &ctx,
-        "demo-data",
-        serde_json::json!({"dir": qso, "anomaly_benchmark": n, "rarity_fraction": 0.05, "seed": 17,
-               "templates": data.join("templates")}),
-    );
+    let mut params = serde_json::json!({"dir": qso, "templates": data.join("templates")});
+    for (k, v) in demo.as_object().expect("demo-data parameters") {
+        params[k] = v.clone();
+    }
+    run_pipeline(&ctx, "demo-data", params);
     let mut redrock: Vec<std::path::PathBuf> = std::fs::read_dir(&qso)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -152,6 +151,20 @@ pub fn quasar_home(dir: &Path, data: &Path, n: usize) -> std::path::PathBuf {
     run_pipeline(&ctx, "ingest", serde_json::json!({ "paths": redrock }));
     run_pipeline(&ctx, "spectra-build", serde_json::json!({ "from": qso }));
     home
+}
+
+/// Puts raw file `file_id` into the restricted dataset `qso-private` of
+/// project "quasars" (created when missing).
+pub fn restrict_to_quasars(store: &mut Store, file_id: i64) {
+    store
+        .upsert_dataset(
+            "qso-private",
+            "restricted quasars",
+            astrolab_store::Visibility::Restricted,
+            &["quasars".to_string()],
+        )
+        .unwrap();
+    store.add_file_to_dataset("qso-private", file_id).unwrap();
 }
 
 /// A CSV file as one map per row (column name to text).
