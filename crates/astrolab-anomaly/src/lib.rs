@@ -61,6 +61,7 @@ pub mod checkpoint;
 pub mod dataset;
 pub mod iforest;
 pub mod knn;
+pub mod matmul;
 pub mod model;
 pub mod preprocess;
 pub mod score;

@@ -50,6 +50,8 @@ use burn::nn::Linear;
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+
+use crate::matmul::{linear, mm, MatmulBackend};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -236,7 +238,7 @@ impl ConvLayout {
     }
 }
 
-impl<B: Backend> StridedConv1d<B> {
+impl<B: MatmulBackend> StridedConv1d<B> {
     /// Applies the layer to `x = [batch * stride[l], c_in]` laid out as
     /// [`ConvLayout`] says; returns the pre-activation `[batch * stride[l + 1], c_out]`
     /// (rows outside the spectra hold garbage, to be masked).
@@ -259,7 +261,7 @@ impl<B: Backend> StridedConv1d<B> {
             let w = weight
                 .clone()
                 .slice([2 * m * c_in..2 * m * c_in + width, 0..c_out]);
-            let term = rows_in.matmul(w);
+            let term = mm(rows_in, w);
             out = Some(match out {
                 None => term,
                 Some(acc) => acc + term,
@@ -378,7 +380,10 @@ impl<B: Backend> Vae<B> {
             .collect();
         crate::checkpoint::fnv1a64(&bytes)
     }
+}
 
+/// The forward pass and the loss: the products through [`MatmulBackend`].
+impl<B: MatmulBackend> Vae<B> {
     /// The convolution stack's output `[batch, len_out, channels]` (after
     /// its leaky ReLUs) for `flux` and `mask` `[batch, len]`.
     fn conv_features(&self, flux: Tensor<B, 2>, mask: Tensor<B, 2>) -> Tensor<B, 3> {
@@ -426,14 +431,11 @@ impl<B: Backend> Vae<B> {
         let features = self.conv_features(flux, mask);
         let [batch, l, c] = features.dims();
         let h = leaky_relu(
-            self.enc_fc.forward(features.reshape([batch, l * c])),
+            linear(features.reshape([batch, l * c]), &self.enc_fc),
             LEAKY_SLOPE,
         );
-        let mu = self.enc_mu.forward(h.clone());
-        let logvar = self
-            .enc_logvar
-            .forward(h)
-            .clamp(-LOGVAR_LIMIT, LOGVAR_LIMIT);
+        let mu = linear(h.clone(), &self.enc_mu);
+        let logvar = linear(h, &self.enc_logvar).clamp(-LOGVAR_LIMIT, LOGVAR_LIMIT);
         (mu, logvar)
     }
 
@@ -442,7 +444,7 @@ impl<B: Backend> Vae<B> {
         let last = self.dec.len() - 1;
         let mut x = z;
         for (i, layer) in self.dec.iter().enumerate() {
-            x = layer.forward(x);
+            x = linear(x, layer);
             if i < last {
                 x = leaky_relu(x, LEAKY_SLOPE);
             }

@@ -75,7 +75,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
+
+use crate::matmul::{MatmulBackend, TrainBackend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -331,7 +333,7 @@ struct CheckpointHeader {
 }
 
 /// Mutable state of a run between epochs.
-struct State<B: AutodiffBackend, O> {
+struct State<B: TrainBackend, O> {
     model: Vae<B>,
     optim: O,
     best: Vae<B::InnerBackend>,
@@ -351,7 +353,7 @@ struct State<B: AutodiffBackend, O> {
 /// and if one is already there training resumes from it (see the module
 /// docs); a finished run's checkpoint returns its result at once. Spectra
 /// without any observed pixel are left out (they carry no information).
-pub fn train<B: AutodiffBackend>(
+pub fn train<B: TrainBackend>(
     data: &Dataset,
     model_config: &VaeConfig,
     config: &TrainConfig,
@@ -443,7 +445,7 @@ pub fn train<B: AutodiffBackend>(
 }
 
 /// Early stopping (with a validation set) or the epoch limit, or neither.
-fn stop_reason<B: AutodiffBackend, O>(
+fn stop_reason<B: TrainBackend, O>(
     st: &State<B, O>,
     has_val: bool,
     c: &TrainConfig,
@@ -509,7 +511,7 @@ fn split(data: &Dataset, c: &TrainConfig) -> (Vec<usize>, Vec<usize>) {
 }
 
 /// One pass over the shuffled training rows; returns the mean loss.
-fn run_epoch<B: AutodiffBackend, O: Optimizer<Vae<B>, B>>(
+fn run_epoch<B: TrainBackend, O: Optimizer<Vae<B>, B>>(
     st: &mut State<B, O>,
     data: &Dataset,
     train_rows: &[usize],
@@ -551,7 +553,7 @@ fn run_epoch<B: AutodiffBackend, O: Optimizer<Vae<B>, B>>(
 /// Clips `grads` at `factor` times the running mean `ema` of the norms
 /// (module docs) and returns the updated running mean; the first step
 /// only starts it.
-fn clip_gradient<B: AutodiffBackend>(
+fn clip_gradient<B: TrainBackend>(
     model: &Vae<B>,
     grads: &mut GradientsParams,
     factor: f64,
@@ -588,7 +590,7 @@ struct SquaredNorm<'a, B> {
     _b: std::marker::PhantomData<B>,
 }
 
-impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
+impl<B: TrainBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
             self.sum += g.square().sum().into_scalar().elem::<f64>();
@@ -603,7 +605,7 @@ struct Scale<'a, B> {
     _b: std::marker::PhantomData<B>,
 }
 
-impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
+impl<B: TrainBackend> ModuleVisitor<B> for Scale<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
             self.grads.register(param.id, g.mul_scalar(self.factor));
@@ -612,7 +614,7 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
 }
 
 /// Mean per-spectrum loss (posterior mean decoded) over `rows`.
-fn mean_loss<B: Backend>(
+fn mean_loss<B: MatmulBackend>(
     model: &Vae<B>,
     data: &Dataset,
     rows: &[usize],
@@ -633,7 +635,7 @@ fn mean_loss<B: Backend>(
     sum / rows.len() as f64
 }
 
-fn save_state<B: AutodiffBackend, O: Optimizer<Vae<B>, B>>(
+fn save_state<B: TrainBackend, O: Optimizer<Vae<B>, B>>(
     path: &Path,
     st: &State<B, O>,
     data: &Dataset,
@@ -663,7 +665,7 @@ fn save_state<B: AutodiffBackend, O: Optimizer<Vae<B>, B>>(
     Ok(())
 }
 
-fn load_state<B: AutodiffBackend, O: Optimizer<Vae<B>, B>>(
+fn load_state<B: TrainBackend, O: Optimizer<Vae<B>, B>>(
     path: &Path,
     data: &Dataset,
     model_config: &VaeConfig,
