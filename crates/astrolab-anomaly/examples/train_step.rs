@@ -12,8 +12,9 @@
 use std::time::Instant;
 
 use astrolab_anomaly::model::{Batch, Vae, VaeConfig};
+use astrolab_anomaly::ops::adam::train_optimizer;
 use astrolab_anomaly::CpuTrainBackend;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::{Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -46,7 +47,7 @@ fn main() {
     let b = Batch::<B>::from_rows(&data, &rows, &device);
 
     let mut model = Vae::<B>::new(&cfg, 0, &device).expect("valid config");
-    let mut optim = AdamConfig::new().init::<B, Vae<B>>();
+    let mut optim = train_optimizer::<B>();
     let mut times = Vec::new();
     for step in 0..warmup + steps {
         let eps: Vec<f32> = (0..batch * cfg.latent_dim)

@@ -51,7 +51,9 @@ use burn::tensor::activation::leaky_relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use crate::matmul::{linear, mm, MatmulBackend};
+use std::sync::Arc;
+
+use crate::ops::{conv_layer, linear, ConvSpec, VaeBackend};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -238,39 +240,6 @@ impl ConvLayout {
     }
 }
 
-impl<B: MatmulBackend> StridedConv1d<B> {
-    /// Applies the layer to `x = [batch * stride[l], c_in]` laid out as
-    /// [`ConvLayout`] says; returns the pre-activation `[batch * stride[l + 1], c_out]`
-    /// (rows outside the spectra hold garbage, to be masked).
-    fn forward_flat(&self, x: Tensor<B, 2>, out_rows: usize) -> Tensor<B, 2> {
-        let [rows, c_in] = x.dims();
-        let k = self.kernel_size;
-        let m_taps = k.div_ceil(2);
-        let device = x.device();
-        let mut paired = x.reshape([rows / 2, 2 * c_in]);
-        if m_taps > 1 {
-            let zeros = Tensor::zeros([m_taps - 1, 2 * c_in], &device);
-            paired = Tensor::cat(vec![paired, zeros], 0);
-        }
-        let weight = self.weight.val();
-        let c_out = self.bias.dims()[0];
-        let mut out: Option<Tensor<B, 2>> = None;
-        for m in 0..m_taps {
-            let width = if 2 * m + 1 < k { 2 * c_in } else { c_in };
-            let rows_in = paired.clone().slice([m..m + out_rows, 0..width]);
-            let w = weight
-                .clone()
-                .slice([2 * m * c_in..2 * m * c_in + width, 0..c_out]);
-            let term = mm(rows_in, w);
-            out = Some(match out {
-                None => term,
-                Some(acc) => acc + term,
-            });
-        }
-        out.expect("k >= 1") + self.bias.val().unsqueeze::<2>()
-    }
-}
-
 /// Host-side initialiser: `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` values from
 /// one ChaCha8 stream, parameter ids numbered in order.
 struct Init<'a, B: Backend> {
@@ -382,8 +351,8 @@ impl<B: Backend> Vae<B> {
     }
 }
 
-/// The forward pass and the loss: the products through [`MatmulBackend`].
-impl<B: MatmulBackend> Vae<B> {
+/// The forward pass and the loss: the products through [`VaeBackend`].
+impl<B: VaeBackend> Vae<B> {
     /// The convolution stack's output `[batch, len_out, channels]` (after
     /// its leaky ReLUs) for `flux` and `mask` `[batch, len]`.
     fn conv_features(&self, flux: Tensor<B, 2>, mask: Tensor<B, 2>) -> Tensor<B, 3> {
@@ -406,13 +375,12 @@ impl<B: MatmulBackend> Vae<B> {
         let x: Tensor<B, 3> = Tensor::stack(vec![place(flux), place(mask)], 2);
         let mut x: Tensor<B, 2> = x.reshape([batch * s0, 2]);
         for (l, conv) in self.convs.iter().enumerate() {
-            let rows = batch * layout.stride[l + 1];
-            let keep = Tensor::<B, 1>::from_data(
-                TensorData::new(layout.mask(l + 1, batch), [rows]),
-                &device,
-            )
-            .unsqueeze_dim::<2>(1);
-            x = leaky_relu(conv.forward_flat(x, rows), LEAKY_SLOPE) * keep;
+            let spec = ConvSpec {
+                kernel_size: conv.kernel_size,
+                slope: LEAKY_SLOPE,
+            };
+            let keep: Arc<[f32]> = layout.mask(l + 1, batch).into();
+            x = conv_layer(x, conv.weight.val(), conv.bias.val(), keep, spec);
         }
         let (sn, ln) = (layout.stride[n], layout.len[n]);
         let c = x.dims()[1];

@@ -30,7 +30,7 @@
 //! ([`NoiseModel::pixel_error`], estimated on the training spectra so that
 //! their standardised residuals have the median of normal ones).
 
-use crate::matmul::MatmulBackend;
+use crate::ops::VaeBackend;
 
 use crate::dataset::Dataset;
 use crate::model::{observed, Batch, Vae};
@@ -137,7 +137,7 @@ impl NoiseModel {
     /// variance alone. This one measured 2.5 % at the median pixel, 7 % at
     /// the 90th percentile, and raised the benchmark AUC of the combined
     /// score by 0.006 to 0.009 on two models (bench/RESULTS.md).
-    pub fn estimate<B: MatmulBackend>(
+    pub fn estimate<B: VaeBackend>(
         model: &Vae<B>,
         data: &Dataset,
         batch_size: usize,
@@ -243,7 +243,7 @@ pub struct ScoreError(pub String);
 
 /// Scores `data` with `model`, `batch_size` spectra at a time, under the
 /// pure noise model (the inverse variance alone).
-pub fn score<B: MatmulBackend>(
+pub fn score<B: VaeBackend>(
     model: &Vae<B>,
     data: &Dataset,
     batch_size: usize,
@@ -256,7 +256,7 @@ pub fn score<B: MatmulBackend>(
 /// model), each scoring a contiguous share of
 /// the rows: a row's scores do not depend on the rows batched with it, so
 /// the result is the same for any thread count (a test checks it).
-pub fn score_threads<B: MatmulBackend>(
+pub fn score_threads<B: VaeBackend>(
     model: &Vae<B>,
     data: &Dataset,
     batch_size: usize,
@@ -308,7 +308,7 @@ where
 }
 
 /// Scores `data` with `model` under `noise`, `batch_size` spectra at a time.
-pub fn score_with<B: MatmulBackend>(
+pub fn score_with<B: VaeBackend>(
     model: &Vae<B>,
     data: &Dataset,
     batch_size: usize,
@@ -373,7 +373,7 @@ pub fn score_with<B: MatmulBackend>(
 /// means, row-major (`rows.len() * latent_dim` and `rows.len() * len`
 /// values): what [`score`] measures, and what a page draws beside the
 /// spectrum.
-pub fn encode_decode<B: MatmulBackend>(
+pub fn encode_decode<B: VaeBackend>(
     model: &Vae<B>,
     data: &Dataset,
     rows: &[usize],

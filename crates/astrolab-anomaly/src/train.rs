@@ -74,10 +74,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 
-use crate::matmul::{MatmulBackend, TrainBackend};
+use crate::ops::adam::train_optimizer;
+use crate::ops::{TrainBackend, VaeBackend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -369,11 +370,10 @@ pub fn train<B: TrainBackend>(
             "no spectrum with an observed pixel is left for training".into(),
         ));
     }
-    let adam = AdamConfig::new();
     let ckpt_path: Option<PathBuf> = checkpoint_dir.map(|d| d.join(CHECKPOINT_FILE));
     let mut st = match &ckpt_path {
         Some(p) if p.exists() => {
-            load_state::<B, _>(p, data, model_config, config, adam.init(), device)?
+            load_state::<B, _>(p, data, model_config, config, train_optimizer(), device)?
         }
         _ => {
             let model = Vae::<B>::new(model_config, config.seed, device)?;
@@ -382,7 +382,7 @@ pub fn train<B: TrainBackend>(
             State {
                 best: model.valid(),
                 model,
-                optim: adam.init(),
+                optim: train_optimizer(),
                 rng,
                 epochs_done: 0,
                 best_epoch: 0,
@@ -614,7 +614,7 @@ impl<B: TrainBackend> ModuleVisitor<B> for Scale<'_, B> {
 }
 
 /// Mean per-spectrum loss (posterior mean decoded) over `rows`.
-fn mean_loss<B: MatmulBackend>(
+fn mean_loss<B: VaeBackend>(
     model: &Vae<B>,
     data: &Dataset,
     rows: &[usize],
