@@ -32,6 +32,8 @@ fn main() {
     let steps = args.get(2).copied().unwrap_or(20);
     let warmup = 3;
 
+    // As `train` does.
+    astrolab_anomaly::ops::alloc::retain_freed_memory();
     let device = Default::default();
     let cfg = VaeConfig::new(len);
     let mut rng = ChaCha8Rng::seed_from_u64(1);

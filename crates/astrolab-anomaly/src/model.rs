@@ -53,7 +53,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use std::sync::Arc;
 
-use crate::ops::{conv_layer, linear, ConvSpec, VaeBackend};
+use crate::ops::{conv_layer, encoder_input, gather_features, linear, ConvSpec, VaeBackend};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -353,27 +353,16 @@ impl<B: Backend> Vae<B> {
 
 /// The forward pass and the loss: the products through [`VaeBackend`].
 impl<B: VaeBackend> Vae<B> {
-    /// The convolution stack's output `[batch, len_out, channels]` (after
-    /// its leaky ReLUs) for `flux` and `mask` `[batch, len]`.
-    fn conv_features(&self, flux: Tensor<B, 2>, mask: Tensor<B, 2>) -> Tensor<B, 3> {
+    /// The convolution stack's output (after its leaky ReLUs) for `flux` and
+    /// `mask` `[batch, len]`, flattened position-major to `[batch, len_out *
+    /// channels]`.
+    fn conv_features(&self, flux: Tensor<B, 2>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
         let cfg = self.config();
         let [batch, len] = flux.dims();
         let n = self.convs.len();
         let layout = ConvLayout::new(len, cfg.kernel_size, n);
-        let device = flux.device();
         let (s0, p0) = (layout.stride[0], layout.pad[0]);
-        let place = |t: Tensor<B, 2>| {
-            Tensor::cat(
-                vec![
-                    Tensor::zeros([batch, p0], &device),
-                    t,
-                    Tensor::zeros([batch, s0 - p0 - len], &device),
-                ],
-                1,
-            )
-        };
-        let x: Tensor<B, 3> = Tensor::stack(vec![place(flux), place(mask)], 2);
-        let mut x: Tensor<B, 2> = x.reshape([batch * s0, 2]);
+        let mut x = encoder_input(flux, mask, s0, p0);
         for (l, conv) in self.convs.iter().enumerate() {
             let spec = ConvSpec {
                 kernel_size: conv.kernel_size,
@@ -382,14 +371,7 @@ impl<B: VaeBackend> Vae<B> {
             let keep: Arc<[f32]> = layout.mask(l + 1, batch).into();
             x = conv_layer(x, conv.weight.val(), conv.bias.val(), keep, spec);
         }
-        let (sn, ln) = (layout.stride[n], layout.len[n]);
-        let c = x.dims()[1];
-        let x = x.reshape([batch, sn, c]);
-        if sn == ln {
-            x
-        } else {
-            x.slice([0..batch, 0..ln, 0..c])
-        }
+        gather_features(x, batch, layout.stride[n], layout.len[n])
     }
 
     /// Encodes a batch: `flux` and `mask` are `[batch, len]` (flux 0 and mask
@@ -397,11 +379,7 @@ impl<B: VaeBackend> Vae<B> {
     /// `[batch, latent_dim]`.
     pub fn encode(&self, flux: Tensor<B, 2>, mask: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let features = self.conv_features(flux, mask);
-        let [batch, l, c] = features.dims();
-        let h = leaky_relu(
-            linear(features.reshape([batch, l * c]), &self.enc_fc),
-            LEAKY_SLOPE,
-        );
+        let h = leaky_relu(linear(features, &self.enc_fc), LEAKY_SLOPE);
         let mu = linear(h.clone(), &self.enc_mu);
         let logvar = linear(h, &self.enc_logvar).clamp(-LOGVAR_LIMIT, LOGVAR_LIMIT);
         (mu, logvar)
@@ -518,7 +496,7 @@ mod tests {
         model: &Vae<CpuBackend>,
         flux: Tensor<CpuBackend, 2>,
         mask: Tensor<CpuBackend, 2>,
-    ) -> Tensor<CpuBackend, 3> {
+    ) -> Tensor<CpuBackend, 2> {
         use burn::tensor::module::conv1d;
         use burn::tensor::ops::ConvOptions;
         let mut x: Tensor<CpuBackend, 3> = Tensor::stack(vec![flux, mask], 1);
@@ -540,7 +518,9 @@ mod tests {
             );
             x = leaky_relu(out, LEAKY_SLOPE);
         }
-        x.swap_dims(1, 2)
+        let x = x.swap_dims(1, 2);
+        let [b, l, c] = x.dims();
+        x.reshape([b, l * c])
     }
 
     /// Replaces every convolution parameter by integers drawn from `range`.
@@ -613,7 +593,7 @@ mod tests {
             let ours = m.conv_features(f.clone(), mk.clone());
             assert_eq!(
                 ours.dims(),
-                [2, cfg.conv_out_len(), *channels.last().unwrap()]
+                [2, cfg.conv_out_len() * *channels.last().unwrap()]
             );
             let theirs = reference_features(&m, f, mk);
             assert_eq!(ours.into_data(), theirs.into_data(), "len {len} k {k}");

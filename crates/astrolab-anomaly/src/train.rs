@@ -363,6 +363,7 @@ pub fn train<B: TrainBackend>(
     device: &B::Device,
 ) -> Result<Trained<B::InnerBackend>, TrainError> {
     model_config.validate()?;
+    crate::ops::alloc::retain_freed_memory();
     check_inputs(data, model_config, config)?;
     let (train_rows, val_rows) = split(data, config);
     if train_rows.is_empty() {

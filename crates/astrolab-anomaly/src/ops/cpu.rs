@@ -68,6 +68,19 @@ unsafe fn sgemm(
     }
 }
 
+/// An array of `shape` whose every value `fill` writes through the pointer
+/// (row-major, `shape.0 * shape.1` values): no zero-filling pass first.
+///
+/// # Safety
+/// `fill` must write every value (sgemm with `beta = 0` over the whole
+/// output does; it never reads C then).
+unsafe fn filled(shape: (usize, usize), fill: impl FnOnce(*mut f32)) -> Array2<f32> {
+    let mut a = Array2::<f32>::uninit(shape);
+    fill(a.as_mut_ptr().cast::<f32>());
+    // SAFETY: every value was written (the caller's promise).
+    unsafe { a.assume_init() }
+}
+
 /// The product of two 2-D views of any strides (the call burn-ndarray's
 /// `matmul` ends in, so the same bits).
 fn strided_product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
@@ -76,20 +89,24 @@ fn strided_product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32
         k, k2,
         "matrix product of [{m}, {k}] and [{k2}, {n}]: inner sizes differ"
     );
-    let mut out = Array2::<f32>::zeros((m, n));
+    if k == 0 {
+        return Array2::zeros((m, n));
+    }
     let (sa, sb) = (a.strides(), b.strides());
     // SAFETY: views of m x k and k x n elements at their strides, and an
-    // owned standard-layout m x n output.
+    // owned standard-layout m x n output that sgemm (beta 0, k > 0) writes
+    // whole.
     unsafe {
-        sgemm(
-            (m, k, n),
-            (a.as_ptr(), sa[0], sa[1]),
-            (b.as_ptr(), sb[0], sb[1]),
-            0.0,
-            (out.as_mut_ptr(), n as isize, 1),
-        );
+        filled((m, n), |out| {
+            sgemm(
+                (m, k, n),
+                (a.as_ptr(), sa[0], sa[1]),
+                (b.as_ptr(), sb[0], sb[1]),
+                0.0,
+                (out, n as isize, 1),
+            )
+        })
     }
-    out
 }
 
 /// The geometry of one layer's products.
@@ -150,28 +167,34 @@ fn conv_forward(
     let x = x.as_standard_layout();
     let (rw, cw) = (w.strides()[0], w.strides()[1]);
     let pair = 2 * g.c_in;
-    let mut pre = Array2::<f32>::zeros((g.out_rows, g.c_out));
-    for m in 0..g.m_taps {
-        let width = g.width(m);
-        // SAFETY: rows m..m + avail of the paired view (contiguous x, row
-        // length 2 c_in), `width` weight rows from row 2 m c_in, and the
-        // first `avail` rows of `pre`.
-        unsafe {
-            sgemm(
-                (g.avail(m), width, g.c_out),
-                (x.as_ptr().add(m * pair), pair as isize, 1),
-                (w.as_ptr().offset((2 * m * g.c_in) as isize * rw), rw, cw),
-                if m == 0 { 0.0 } else { 1.0 },
-                (pre.as_mut_ptr(), g.c_out as isize, 1),
-            );
-        }
-    }
+    // SAFETY: tap 0 (beta 0) writes every row of `pre` (`avail(0)` is all
+    // of them); each tap reads rows m..m + avail of the paired view
+    // (contiguous x, row length 2 c_in) and `width` weight rows from row
+    // 2 m c_in, and adds into the first `avail` rows of `pre`.
+    let mut pre = unsafe {
+        filled((g.out_rows, g.c_out), |pre| {
+            for m in 0..g.m_taps {
+                sgemm(
+                    (g.avail(m), g.width(m), g.c_out),
+                    (x.as_ptr().add(m * pair), pair as isize, 1),
+                    (w.as_ptr().offset((2 * m * g.c_in) as isize * rw), rw, cw),
+                    if m == 0 { 0.0 } else { 1.0 },
+                    (pre, g.c_out as isize, 1),
+                );
+            }
+        })
+    };
     let slope = spec.slope as f32;
     let mut y = Array2::<f32>::zeros((g.out_rows, g.c_out));
-    for ((mut p, mut o), &k) in pre.rows_mut().into_iter().zip(y.rows_mut()).zip(keep) {
-        for ((p, o), &b) in p.iter_mut().zip(o.iter_mut()).zip(bias) {
-            *p += b;
-            *o = if *p < 0.0 { *p * slope } else { *p } * k;
+    let c = g.c_out;
+    let ps = pre.as_slice_mut().expect("owned standard layout");
+    let ys = y.as_slice_mut().expect("owned standard layout");
+    // Row slices, so the inner loop vectorises (a select, no branch).
+    for ((p, o), &k) in ps.chunks_exact_mut(c).zip(ys.chunks_exact_mut(c)).zip(keep) {
+        for j in 0..c {
+            let v = p[j] + bias[j];
+            p[j] = v;
+            o[j] = if v < 0.0 { v * slope } else { v } * k;
         }
     }
     (pre, y)
@@ -202,31 +225,31 @@ impl Backward<Cpu, 3> for ConvLayer {
         let grad = view2(&grad, "encoder layer gradient");
         let pre = view2(&s.pre, "encoder layer pre-activation");
         let slope = s.spec.slope as f32;
-        // Through the mask and the leaky ReLU.
+        // Through the mask and the leaky ReLU, and the bias gradient: the
+        // sum over rows in row order, as burn's broadcast reduction (ndarray's
+        // `sum_axis` over the outer axis: `res + row`, row after row) adds
+        // them, without its per-row overhead.
+        let c = pre.dim().1;
         let mut gp = Array2::<f32>::zeros(pre.dim());
-        for (((mut o, g), p), &k) in gp
-            .rows_mut()
-            .into_iter()
-            .zip(grad.rows())
-            .zip(pre.rows())
-            .zip(s.keep.iter())
+        let mut gb = vec![0f32; c];
         {
-            for ((o, &g), &p) in o.iter_mut().zip(g).zip(p) {
-                let gk = g * k;
-                *o = if p < 0.0 { gk * slope } else { gk };
+            let (grad, pre) = (grad.as_standard_layout(), pre.as_standard_layout());
+            let gs = grad.as_slice().expect("standard layout");
+            let ps = pre.as_slice().expect("standard layout");
+            let os = gp.as_slice_mut().expect("owned standard layout");
+            let rows = os.chunks_exact_mut(c).zip(gs.chunks_exact(c));
+            for ((o, g), (p, &k)) in rows.zip(ps.chunks_exact(c).zip(s.keep.iter())) {
+                for j in 0..c {
+                    let gk = g[j] * k;
+                    let v = if p[j] < 0.0 { gk * slope } else { gk };
+                    o[j] = v;
+                    gb[j] += v;
+                }
             }
         }
         let [px, pw, pb] = ops.parents;
         if let Some(node) = pb {
-            // The sum over rows in row order, as burn's broadcast reduction
-            // (ndarray's `sum_axis` over the outer axis: `res + row`, row
-            // after row) adds them, without its per-row overhead.
-            let mut gb = ndarray::Array1::<f32>::zeros(gp.dim().1);
-            for row in gp.rows() {
-                for (acc, &v) in gb.iter_mut().zip(row) {
-                    *acc += v;
-                }
-            }
+            let gb = ndarray::Array1::from_vec(gb);
             grads.register::<Cpu>(node.id, NdArrayTensor::from(gb.into_dyn().into_shared()));
         }
         if let Some(node) = pw {
@@ -284,6 +307,50 @@ impl Backward<Cpu, 3> for ConvLayer {
             }
             grads.register::<Cpu>(node.id, tensor(gx));
         }
+    }
+}
+
+/// The features' rows: row `b` of the output is rows `b * stride..b * stride
+/// + len` of `x [batch * stride, c]`, laid end to end.
+fn gather(x: ArrayView2<'_, f32>, batch: usize, stride: usize, len: usize) -> Array2<f32> {
+    let c = x.dim().1;
+    let x = x.as_standard_layout();
+    let x = x.as_slice().expect("standard layout");
+    let mut out = Array2::<f32>::zeros((batch, len * c));
+    for (b, mut row) in out.rows_mut().into_iter().enumerate() {
+        let from = b * stride * c;
+        row.as_slice_mut()
+            .expect("standard layout")
+            .copy_from_slice(&x[from..from + len * c]);
+    }
+    out
+}
+
+/// The backward step of the features' gather: each spectrum's gradient
+/// back into its block's first `len` rows, zeros elsewhere.
+#[derive(Debug)]
+struct Gather;
+
+impl Backward<Cpu, 1> for Gather {
+    /// (batch, stride, len, c)
+    type State = (usize, usize, usize, usize);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (batch, stride, len, c) = ops.state;
+        let grad = grads.consume::<Cpu>(&ops.node);
+        let [parent] = ops.parents;
+        let Some(node) = parent else { return };
+        let grad = view2(&grad, "features gradient");
+        let grad = grad.as_standard_layout();
+        let mut gx = Array2::<f32>::zeros((batch * stride, c));
+        {
+            let dst = gx.as_slice_mut().expect("standard layout");
+            for (b, row) in grad.rows().into_iter().enumerate() {
+                let to = b * stride * c;
+                dst[to..to + len * c].copy_from_slice(row.as_slice().expect("standard layout"));
+            }
+        }
+        grads.register::<Cpu>(node.id, tensor(gx));
     }
 }
 
@@ -375,6 +442,54 @@ fn fused_adam(
 }
 
 impl VaeBackend for Cpu {
+    fn encoder_input(
+        flux: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        stride: usize,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        let flux = view2(&flux, "encoder flux");
+        let mask = view2(&mask, "encoder mask");
+        let batch = flux.dim().0;
+        let mut x = Array2::<f32>::zeros((batch * stride, 2));
+        for (b, (f, m)) in flux.rows().into_iter().zip(mask.rows()).enumerate() {
+            let first = b * stride + pad;
+            for (i, (&f, &m)) in f.iter().zip(m).enumerate() {
+                x[[first + i, 0]] = f;
+                x[[first + i, 1]] = m;
+            }
+        }
+        tensor(x)
+    }
+
+    fn gather_features(
+        x: FloatTensor<Self>,
+        batch: usize,
+        stride: usize,
+        len: usize,
+    ) -> FloatTensor<Self> {
+        tensor(gather(view2(&x, "encoder rows"), batch, stride, len))
+    }
+
+    fn gather_features_autodiff<C: CheckpointStrategy>(
+        x: FloatTensor<Autodiff<Self, C>>,
+        batch: usize,
+        stride: usize,
+        len: usize,
+    ) -> FloatTensor<Autodiff<Self, C>> {
+        let v = view2(&x.primitive, "encoder rows");
+        let c = v.dim().1;
+        let out = tensor(gather(v, batch, stride, len));
+        match Gather
+            .prepare::<C>([x.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((batch, stride, len, c), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
     fn adam_update(
         param: FloatTensor<Self>,
         grad: FloatTensor<Self>,

@@ -31,6 +31,7 @@
 //! the sign of a zero could differ, which no later value depends on.
 
 pub mod adam;
+pub mod alloc;
 pub(crate) mod cpu;
 
 use std::sync::Arc;
@@ -86,6 +87,42 @@ pub trait VaeBackend: Backend {
         spec: ConvSpec,
     ) -> FloatTensor<Autodiff<Self, C>> {
         composed_conv_layer::<Autodiff<Self, C>>(x, weight, bias, keep, spec)
+    }
+
+    /// The encoder's input `[batch * stride, 2]`: per spectrum `stride` rows,
+    /// `pad` zero rows, then the `len` pixels as (flux, mask) pairs, then
+    /// zero rows. `flux` and `mask` are `[batch, len]`. The default composes
+    /// tensor operations.
+    fn encoder_input(
+        flux: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        stride: usize,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        composed_encoder_input::<Self>(flux, mask, stride, pad)
+    }
+
+    /// The encoder's features `[batch, len * c]` from the last layer's rows
+    /// `[batch * stride, c]`: the first `len` rows of each spectrum's block.
+    /// The default composes tensor operations.
+    fn gather_features(
+        x: FloatTensor<Self>,
+        batch: usize,
+        stride: usize,
+        len: usize,
+    ) -> FloatTensor<Self> {
+        composed_gather_features::<Self>(x, batch, stride, len)
+    }
+
+    /// [`VaeBackend::gather_features`] under [`Autodiff`] over this backend;
+    /// the default composes differentiable tensor operations.
+    fn gather_features_autodiff<C: CheckpointStrategy>(
+        x: FloatTensor<Autodiff<Self, C>>,
+        batch: usize,
+        stride: usize,
+        len: usize,
+    ) -> FloatTensor<Autodiff<Self, C>> {
+        composed_gather_features::<Autodiff<Self, C>>(x, batch, stride, len)
     }
 
     /// One Adam update of a flattened parameter tensor (see [`adam`]); `time`
@@ -197,6 +234,79 @@ pub fn composed_conv_layer<B: VaeBackend>(
         .tensor()
 }
 
+/// [`VaeBackend::encoder_input`] in tensor operations: zero padding by
+/// concatenation, the two channels stacked last, rows by reshaping.
+pub fn composed_encoder_input<B: Backend>(
+    flux: FloatTensor<B>,
+    mask: FloatTensor<B>,
+    stride: usize,
+    pad: usize,
+) -> FloatTensor<B> {
+    let (flux, mask): (Tensor<B, 2>, Tensor<B, 2>) = (float(flux), float(mask));
+    let [batch, len] = flux.dims();
+    let device = flux.device();
+    let place = |t: Tensor<B, 2>| {
+        Tensor::cat(
+            vec![
+                Tensor::zeros([batch, pad], &device),
+                t,
+                Tensor::zeros([batch, stride - pad - len], &device),
+            ],
+            1,
+        )
+    };
+    let x: Tensor<B, 3> = Tensor::stack(vec![place(flux), place(mask)], 2);
+    x.reshape([batch * stride, 2]).into_primitive().tensor()
+}
+
+/// [`VaeBackend::gather_features`] in tensor operations.
+pub fn composed_gather_features<B: Backend>(
+    x: FloatTensor<B>,
+    batch: usize,
+    stride: usize,
+    len: usize,
+) -> FloatTensor<B> {
+    let x: Tensor<B, 2> = float(x);
+    let c = x.dims()[1];
+    let x = x.reshape([batch, stride, c]);
+    let x = if stride == len {
+        x
+    } else {
+        x.slice([0..batch, 0..len, 0..c])
+    };
+    x.reshape([batch, len * c]).into_primitive().tensor()
+}
+
+/// The encoder's input through [`VaeBackend::encoder_input`].
+pub fn encoder_input<B: VaeBackend>(
+    flux: Tensor<B, 2>,
+    mask: Tensor<B, 2>,
+    stride: usize,
+    pad: usize,
+) -> Tensor<B, 2> {
+    float(B::encoder_input(
+        flux.into_primitive().tensor(),
+        mask.into_primitive().tensor(),
+        stride,
+        pad,
+    ))
+}
+
+/// The encoder's features through [`VaeBackend::gather_features`].
+pub fn gather_features<B: VaeBackend>(
+    x: Tensor<B, 2>,
+    batch: usize,
+    stride: usize,
+    len: usize,
+) -> Tensor<B, 2> {
+    float(B::gather_features(
+        x.into_primitive().tensor(),
+        batch,
+        stride,
+        len,
+    ))
+}
+
 #[cfg(feature = "cuda")]
 impl VaeBackend for crate::CudaBackend {}
 
@@ -263,6 +373,34 @@ impl<B: VaeBackend, C: CheckpointStrategy> VaeBackend for Autodiff<B, C> {
         spec: ConvSpec,
     ) -> FloatTensor<Self> {
         B::conv_layer_autodiff::<C>(x, weight, bias, keep, spec)
+    }
+
+    fn encoder_input(
+        flux: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        stride: usize,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        if flux.is_tracked() || mask.is_tracked() {
+            composed_encoder_input::<Self>(flux, mask, stride, pad)
+        } else {
+            // Data, not parameters: built underneath, outside the graph.
+            <Self as AutodiffBackend>::from_inner(B::encoder_input(
+                flux.primitive,
+                mask.primitive,
+                stride,
+                pad,
+            ))
+        }
+    }
+
+    fn gather_features(
+        x: FloatTensor<Self>,
+        batch: usize,
+        stride: usize,
+        len: usize,
+    ) -> FloatTensor<Self> {
+        B::gather_features_autodiff::<C>(x, batch, stride, len)
     }
 }
 
