@@ -164,6 +164,14 @@ fn conv_forward(
     spec: ConvSpec,
 ) -> (Array2<f32>, Array2<f32>) {
     let g = Geometry::new(x.dim(), w.dim(), spec);
+    assert!(
+        keep.len() == g.out_rows && bias.len() == g.c_out,
+        "encoder layer: {} mask values for {} rows, {} biases for {} channels",
+        keep.len(),
+        g.out_rows,
+        bias.len(),
+        g.c_out
+    );
     let x = x.as_standard_layout();
     let (rw, cw) = (w.strides()[0], w.strides()[1]);
     let pair = 2 * g.c_in;
@@ -185,18 +193,23 @@ fn conv_forward(
         })
     };
     let slope = spec.slope as f32;
-    let mut y = Array2::<f32>::zeros((g.out_rows, g.c_out));
     let c = g.c_out;
     let ps = pre.as_slice_mut().expect("owned standard layout");
-    let ys = y.as_slice_mut().expect("owned standard layout");
-    // Row slices, so the inner loop vectorises (a select, no branch).
-    for ((p, o), &k) in ps.chunks_exact_mut(c).zip(ys.chunks_exact_mut(c)).zip(keep) {
-        for j in 0..c {
-            let v = p[j] + bias[j];
-            p[j] = v;
-            o[j] = if v < 0.0 { v * slope } else { v } * k;
-        }
-    }
+    // SAFETY: the loop writes every value of `y`, row by row.
+    let y = unsafe {
+        filled((g.out_rows, c), |y| {
+            let ys =
+                std::slice::from_raw_parts_mut(y.cast::<std::mem::MaybeUninit<f32>>(), ps.len());
+            // Row slices, so the inner loop vectorises (a select, no branch).
+            for ((p, o), &k) in ps.chunks_exact_mut(c).zip(ys.chunks_exact_mut(c)).zip(keep) {
+                for j in 0..c {
+                    let v = p[j] + bias[j];
+                    p[j] = v;
+                    o[j].write(if v < 0.0 { v * slope } else { v } * k);
+                }
+            }
+        })
+    };
     (pre, y)
 }
 
@@ -230,23 +243,30 @@ impl Backward<Cpu, 3> for ConvLayer {
         // `sum_axis` over the outer axis: `res + row`, row after row) adds
         // them, without its per-row overhead.
         let c = pre.dim().1;
-        let mut gp = Array2::<f32>::zeros(pre.dim());
         let mut gb = vec![0f32; c];
-        {
-            let (grad, pre) = (grad.as_standard_layout(), pre.as_standard_layout());
-            let gs = grad.as_slice().expect("standard layout");
-            let ps = pre.as_slice().expect("standard layout");
-            let os = gp.as_slice_mut().expect("owned standard layout");
-            let rows = os.chunks_exact_mut(c).zip(gs.chunks_exact(c));
-            for ((o, g), (p, &k)) in rows.zip(ps.chunks_exact(c).zip(s.keep.iter())) {
-                for j in 0..c {
-                    let gk = g[j] * k;
-                    let v = if p[j] < 0.0 { gk * slope } else { gk };
-                    o[j] = v;
-                    gb[j] += v;
+        let (grad, pre) = (grad.as_standard_layout(), pre.as_standard_layout());
+        let gs = grad.as_slice().expect("standard layout");
+        let ps = pre.as_slice().expect("standard layout");
+        assert!(gs.len() == ps.len() && s.keep.len() * c == ps.len());
+        // SAFETY: the loop writes every value of `gp` (one row per mask
+        // value, as many as the rows of `pre`, checked above).
+        let gp = unsafe {
+            filled(pre.dim(), |gp| {
+                let os = std::slice::from_raw_parts_mut(
+                    gp.cast::<std::mem::MaybeUninit<f32>>(),
+                    ps.len(),
+                );
+                let rows = os.chunks_exact_mut(c).zip(gs.chunks_exact(c));
+                for ((o, g), (p, &k)) in rows.zip(ps.chunks_exact(c).zip(s.keep.iter())) {
+                    for j in 0..c {
+                        let gk = g[j] * k;
+                        let v = if p[j] < 0.0 { gk * slope } else { gk };
+                        o[j].write(v);
+                        gb[j] += v;
+                    }
                 }
-            }
-        }
+            })
+        };
         let [px, pw, pb] = ops.parents;
         if let Some(node) = pb {
             let gb = ndarray::Array1::from_vec(gb);
@@ -316,14 +336,12 @@ fn gather(x: ArrayView2<'_, f32>, batch: usize, stride: usize, len: usize) -> Ar
     let c = x.dim().1;
     let x = x.as_standard_layout();
     let x = x.as_slice().expect("standard layout");
-    let mut out = Array2::<f32>::zeros((batch, len * c));
-    for (b, mut row) in out.rows_mut().into_iter().enumerate() {
+    let mut out = Vec::with_capacity(batch * len * c);
+    for b in 0..batch {
         let from = b * stride * c;
-        row.as_slice_mut()
-            .expect("standard layout")
-            .copy_from_slice(&x[from..from + len * c]);
+        out.extend_from_slice(&x[from..from + len * c]);
     }
-    out
+    Array2::from_shape_vec((batch, len * c), out).expect("batch x len * c values")
 }
 
 /// The backward step of the features' gather: each spectrum's gradient
@@ -416,23 +434,26 @@ fn fused_adam(
     };
     let g_s = g.as_slice().expect("standard layout");
     // Plain slices in one counted loop, so the compiler vectorises it (the
-    // SIMD division and square root round exactly as the scalar ones).
+    // SIMD division and square root round exactly as the scalar ones); one
+    // pass over the four arrays.
+    let step = |p: &mut f32, m1: f32, m2: f32| {
+        let u = (m1 / c1) / ((m2 / c2).sqrt() + eps);
+        *p -= u * lr;
+    };
     if first {
         for i in 0..n {
             let g = g_s[i];
             m1_s[i] = g * f1;
             m2_s[i] = (g * g) * f2;
+            step(&mut p_s[i], m1_s[i], m2_s[i]);
         }
     } else {
         for i in 0..n {
             let g = g_s[i];
             m1_s[i] = m1_s[i] * b1 + g * f1;
             m2_s[i] = m2_s[i] * b2 + (g * g) * f2;
+            step(&mut p_s[i], m1_s[i], m2_s[i]);
         }
-    }
-    for i in 0..n {
-        let u = (m1_s[i] / c1) / ((m2_s[i] / c2).sqrt() + eps);
-        p_s[i] -= u * lr;
     }
     AdamUpdate {
         param: NdArrayTensor::from(p),
