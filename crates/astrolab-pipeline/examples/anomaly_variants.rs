@@ -324,4 +324,22 @@ fn main() {
     report("max(cr03,s5r03)", &combo(&[21, 22]));
     report("max(cr03,s20r03)", &combo(&[21, 23]));
     report("max(c07,s5r03,s20r03)", &combo(&[13, 22, 23]));
+    // Fisher's combination (sum of -ln p, p = the upper-tail fraction
+    // within this set): moderate evidence in several channels adds up.
+    let fisher = |ks: &[usize]| -> Vec<f64> {
+        let n = labels.len() as f64;
+        (0..labels.len())
+            .map(|i| {
+                ks.iter()
+                    .map(|&k| -(1.0 - ranks[k][i] + 1.0 / n).ln())
+                    .sum::<f64>()
+            })
+            .collect()
+    };
+    report("F(c07,s5rob)", &fisher(&[13, 19]));
+    report("F(c07,s5rob,iso)", &fisher(&[13, 19, 8]));
+    report("F(c07,s5rob,c0)", &fisher(&[13, 19, 0]));
+    report("F(c07,s5rob,c0,iso)", &fisher(&[13, 19, 0, 8]));
+    report("F(c07,s5rob,s20rob,c0,iso)", &fisher(&[13, 19, 20, 0, 8]));
+    report("F(crob,s5rob,c0,iso)", &fisher(&[18, 19, 0, 8]));
 }
