@@ -20,7 +20,9 @@
 //!   channels-last): the same function as a strided `Conv1d`, but burn
 //!   0.20's ndarray convolutions and their transposed-convolution backward
 //!   are scalar loops that took 90 % of a training step (measured with
-//!   `perf`), while the products run in the GEMM kernels.
+//!   `perf`), while the products run in the GEMM kernels. Each layer, and
+//!   every matrix product, goes through [`crate::ops::VaeBackend`], which
+//!   fuses them on the CPU backend (same bits, about 3.6x faster a step).
 //! - **Decoder.** A multilayer perceptron `latent_dim -> dec_hidden... -> len`
 //!   with leaky ReLUs between layers and a linear output (normalised flux can
 //!   take any sign).
