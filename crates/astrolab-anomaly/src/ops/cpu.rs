@@ -664,4 +664,57 @@ mod tests {
             assert_eq!(bits(y), ours.0);
         }
     }
+
+    /// The encoder's input and its features' gather equal the tensor
+    /// operations they replace, and the gather's gradient is theirs.
+    #[test]
+    fn input_and_gather_equal_the_composed_ones() {
+        use super::super::{
+            composed_encoder_input, composed_gather_features, encoder_input, gather_features,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let (batch, len, stride, pad) = (3, 11, 16, 2);
+        let flux = random::<CpuBackend, 2>(&mut rng, [batch, len]);
+        let mask = random::<CpuBackend, 2>(&mut rng, [batch, len]);
+        let ours = encoder_input(flux.clone(), mask.clone(), stride, pad);
+        let theirs: Tensor<CpuBackend, 2> = Tensor::from_primitive(TensorPrimitive::Float(
+            composed_encoder_input::<CpuBackend>(
+                flux.into_primitive().tensor(),
+                mask.into_primitive().tensor(),
+                stride,
+                pad,
+            ),
+        ));
+        assert_eq!(ours.dims(), [batch * stride, 2]);
+        assert_eq!(bits(ours), bits(theirs));
+
+        let (rows, c, keep_len) = (batch * stride, 5, 7);
+        let x0 = random::<CpuTrainBackend, 2>(&mut rng, [rows, c]);
+        let up = random::<CpuTrainBackend, 2>(&mut rng, [batch, keep_len * c]);
+        for l in [keep_len, stride] {
+            let up = if l == stride {
+                random::<CpuTrainBackend, 2>(&mut rng, [batch, stride * c])
+            } else {
+                up.clone()
+            };
+            let run = |fused: bool| {
+                let x = x0.clone().require_grad();
+                let y: Tensor<CpuTrainBackend, 2> = if fused {
+                    gather_features(x.clone(), batch, stride, l)
+                } else {
+                    Tensor::from_primitive(TensorPrimitive::Float(composed_gather_features::<
+                        CpuTrainBackend,
+                    >(
+                        x.clone().into_primitive().tensor(),
+                        batch,
+                        stride,
+                        l,
+                    )))
+                };
+                let g = (y.clone() * up.clone()).sum().backward();
+                (bits(y.inner()), bits(x.grad(&g).expect("x grad")))
+            };
+            assert_eq!(run(true), run(false), "len {l}");
+        }
+    }
 }
