@@ -21,6 +21,152 @@ use astrolab_store::{Store, StoreConfig};
 /// One spectrum: flux, ivar, reconstruction, forest score.
 type Kept = (Vec<f32>, Vec<f32>, Vec<f32>, f64);
 
+/// Weighted least squares of `d` on the columns `x` (weights `w`): the
+/// chi-square drop the last column buys beside the others
+/// (`a^2 / Var(a)`), or 0 when the system is singular.
+fn last_term_delta_chi2(x: &[Vec<f64>], d: &[f64], w: &[f64]) -> f64 {
+    let p = x.len();
+    let mut a = vec![vec![0.0f64; p + 1]; p];
+    for i in 0..d.len() {
+        for r in 0..p {
+            let xr = x[r][i] * w[i];
+            for c in 0..p {
+                a[r][c] += xr * x[c][i];
+            }
+            a[r][p] += xr * d[i];
+        }
+    }
+    // Inverse of the normal matrix by Gauss-Jordan (p <= 6).
+    let mut m: Vec<Vec<f64>> = (0..p)
+        .map(|r| {
+            let mut row = a[r][..p].to_vec();
+            row.extend((0..p).map(|c| f64::from(u8::from(r == c))));
+            row
+        })
+        .collect();
+    for c in 0..p {
+        let piv = (c..p)
+            .max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))
+            .unwrap();
+        if m[piv][c].abs() < 1e-12 {
+            return 0.0;
+        }
+        m.swap(c, piv);
+        let v = m[c][c];
+        m[c].iter_mut().for_each(|e| *e /= v);
+        for r in 0..p {
+            if r != c {
+                let f = m[r][c];
+                let row_c = m[c].clone();
+                m[r].iter_mut().zip(&row_c).for_each(|(e, rc)| *e -= f * rc);
+            }
+        }
+    }
+    let last = p - 1;
+    let coef: f64 = (0..p).map(|c| m[last][p + c] * a[c][p]).sum();
+    let var = m[last][p + last];
+    if var <= 0.0 {
+        return 0.0;
+    }
+    coef * coef / var
+}
+
+/// Chi-square drop of a low-order polynomial (Legendre 0..=order in the
+/// position on the observed pixels) fitted to the fractional residual.
+fn poly_delta_chi2(d: &[f64], r: &[f64], w: &[f64], xs: &[f64], order: usize) -> f64 {
+    let (lo, hi) = xs
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let u: Vec<f64> = xs
+        .iter()
+        .map(|x| 2.0 * (x - lo) / (hi - lo).max(1e-9) - 1.0)
+        .collect();
+    let cols: Vec<Vec<f64>> = (0..=order)
+        .map(|k| {
+            u.iter()
+                .zip(r)
+                .map(|(&t, &rr)| {
+                    let p = match k {
+                        0 => 1.0,
+                        1 => t,
+                        2 => 0.5 * (3.0 * t * t - 1.0),
+                        3 => 0.5 * (5.0 * t * t * t - 3.0 * t),
+                        _ => (35.0 * t.powi(4) - 30.0 * t * t + 3.0) / 8.0,
+                    };
+                    p * rr
+                })
+                .collect()
+        })
+        .collect();
+    // Total drop: sum over terms of the sequential drops equals
+    // d'Wd - residual; computed as the full fit's explained chi-square.
+    let p = cols.len();
+    let mut a = vec![vec![0.0f64; p + 1]; p];
+    for i in 0..d.len() {
+        for r_ in 0..p {
+            let xr = cols[r_][i] * w[i];
+            for c in 0..p {
+                a[r_][c] += xr * cols[c][i];
+            }
+            a[r_][p] += xr * d[i];
+        }
+    }
+    // Solve by Gauss-Jordan; explained = b' A^-1 b.
+    let b: Vec<f64> = a.iter().map(|row| row[p]).collect();
+    let mut m = a.clone();
+    for c in 0..p {
+        let piv = (c..p)
+            .max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))
+            .unwrap();
+        if m[piv][c].abs() < 1e-12 {
+            return 0.0;
+        }
+        m.swap(c, piv);
+        let v = m[c][c];
+        m[c].iter_mut().for_each(|e| *e /= v);
+        for r_ in 0..p {
+            if r_ != c {
+                let f = m[r_][c];
+                let row_c = m[c].clone();
+                m[r_]
+                    .iter_mut()
+                    .zip(&row_c)
+                    .for_each(|(e, rc)| *e -= f * rc);
+            }
+        }
+    }
+    (0..p).map(|c| m[c][p] * b[c]).sum()
+}
+
+/// The largest arm-junction step in the fractional residual: per junction
+/// (observed 5780 A and 7570 A), over +-`half` A around it, the chi-square
+/// drop of a step beside a local offset and tilt.
+fn step_delta_chi2(d: &[f64], r: &[f64], w: &[f64], obs: &[f64], half: f64) -> f64 {
+    let mut best = 0.0f64;
+    for lj in [5780.0, 7570.0] {
+        let idx: Vec<usize> = (0..d.len())
+            .filter(|&i| (obs[i] - lj).abs() < half)
+            .collect();
+        let below = idx.iter().filter(|&&i| obs[i] < lj).count();
+        if below < 40 || idx.len() - below < 40 {
+            continue;
+        }
+        let x = vec![
+            idx.iter().map(|&i| r[i]).collect::<Vec<f64>>(),
+            idx.iter().map(|&i| r[i] * (obs[i] - lj) / half).collect(),
+            idx.iter()
+                .map(|&i| if obs[i] > lj { r[i] } else { 0.0 })
+                .collect(),
+        ];
+        let dd: Vec<f64> = idx.iter().map(|&i| d[i]).collect();
+        let ww: Vec<f64> = idx.iter().map(|&i| w[i]).collect();
+        best = best.max(last_term_delta_chi2(&x, &dd, &ww));
+    }
+    best
+}
+
 /// Largest standardised chi-square excess over windows of `w` pixels.
 fn scan(z2: &[f64], seen: &[bool], w: usize) -> f64 {
     let n = z2.len();
@@ -89,12 +235,21 @@ fn main() {
         "chi2_rob_f03",
         "scan5_rob_f03",
         "scan20_rob_f03",
+        "poly3_rob",
+        "step600_rob",
+        "step1200_rob",
+        "knn10",
+        "mahal",
+        "poly4_rob",
     ];
     let mut stats: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut labels: Vec<Option<String>> = Vec::new();
     let device = Default::default();
     // Pass 1: every spectrum's flux, ivar and reconstruction.
     let mut kept: Vec<Kept> = Vec::new();
+    let mut latents: Vec<Vec<f32>> = Vec::new();
+    let mut redshifts: Vec<f64> = Vec::new();
+    let mut targets: Vec<i64> = Vec::new();
     let len = astrolab_anomaly::preprocess::REST_NPIX;
     for shard in ids.chunks(2000) {
         let s = read_rest_frame(&mut store, shard, &pre).unwrap();
@@ -113,6 +268,10 @@ fn main() {
                     iso[b],
                 ));
                 labels.push(class.get(&s.dataset.ids[row]).cloned());
+                let dim = mu.len() / chunk.len();
+                latents.push(mu[b * dim..(b + 1) * dim].to_vec());
+                redshifts.push(s.z[row]);
+                targets.push(s.dataset.ids[row]);
             }
         }
     }
@@ -197,7 +356,76 @@ fn main() {
         },
         e.iter().cloned().fold(0.0, f64::max)
     );
-    for (f, v, r, iso) in &kept {
+    // Latent-space density: distance to the 10th nearest other spectrum,
+    // and the Mahalanobis distance under the set's covariance.
+    let dim = latents[0].len();
+    let knn10: Vec<f64> = {
+        let n = latents.len();
+        (0..n)
+            .map(|i| {
+                let mut d: Vec<f32> = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| {
+                        latents[i]
+                            .iter()
+                            .zip(&latents[j])
+                            .map(|(a, b)| (a - b) * (a - b))
+                            .sum::<f32>()
+                    })
+                    .collect();
+                let k = 9.min(d.len() - 1);
+                f64::from(*d.select_nth_unstable_by(k, f32::total_cmp).1).sqrt()
+            })
+            .collect()
+    };
+    let mahal: Vec<f64> = {
+        let n = latents.len() as f64;
+        let mean: Vec<f64> = (0..dim)
+            .map(|k| latents.iter().map(|l| f64::from(l[k])).sum::<f64>() / n)
+            .collect();
+        let mut cov = vec![vec![0.0f64; dim]; dim];
+        for l in &latents {
+            for a in 0..dim {
+                for b in 0..dim {
+                    cov[a][b] += (f64::from(l[a]) - mean[a]) * (f64::from(l[b]) - mean[b]) / n;
+                }
+            }
+        }
+        // Invert by Gauss-Jordan.
+        let mut m: Vec<Vec<f64>> = (0..dim)
+            .map(|r| {
+                let mut row = cov[r].clone();
+                row.extend((0..dim).map(|c| f64::from(u8::from(r == c))));
+                row
+            })
+            .collect();
+        for c in 0..dim {
+            let piv = (c..dim)
+                .max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))
+                .unwrap();
+            m.swap(c, piv);
+            let v = m[c][c];
+            m[c].iter_mut().for_each(|e| *e /= v);
+            for r in 0..dim {
+                if r != c {
+                    let f = m[r][c];
+                    let row_c = m[c].clone();
+                    m[r].iter_mut().zip(&row_c).for_each(|(e, rc)| *e -= f * rc);
+                }
+            }
+        }
+        latents
+            .iter()
+            .map(|l| {
+                let x: Vec<f64> = (0..dim).map(|k| f64::from(l[k]) - mean[k]).collect();
+                (0..dim)
+                    .map(|a| (0..dim).map(|b| x[a] * m[a][dim + b] * x[b]).sum::<f64>())
+                    .sum()
+            })
+            .collect()
+    };
+    let rest_a = astrolab_anomaly::preprocess::rest_wavelength_a();
+    for (i_spec, (f, v, r, iso)) in kept.iter().enumerate() {
         let seen: Vec<bool> = (0..len).map(|j| observed(f[j], v[j])).collect();
         let n_obs = seen.iter().filter(|x| **x).count() as f64;
         let zr = |floor: f64| -> Vec<f64> {
@@ -235,6 +463,25 @@ fn main() {
         let s5 = scan(&zp, &seen, 5);
         let s20 = scan(&zp, &seen, 20);
         let s80 = scan(&zp, &seen, 80);
+        // Fractional-residual fits on the observed pixels, robust weights.
+        let obs_j: Vec<usize> = (0..len).filter(|&j| seen[j]).collect();
+        let dd: Vec<f64> = obs_j
+            .iter()
+            .map(|&j| f64::from(f[j]) - f64::from(r[j]))
+            .collect();
+        let rr: Vec<f64> = obs_j.iter().map(|&j| f64::from(r[j])).collect();
+        let ww: Vec<f64> = obs_j
+            .iter()
+            .map(|&j| {
+                let iv = f64::from(v[j]);
+                iv / (1.0 + iv * rob2[j] * f64::from(r[j]).powi(2))
+            })
+            .collect();
+        let xs: Vec<f64> = obs_j.iter().map(|&j| j as f64).collect();
+        let obs_a: Vec<f64> = obs_j
+            .iter()
+            .map(|&j| rest_a[j] * (1.0 + redshifts[i_spec]))
+            .collect();
         let vals = [
             sum(&z0),
             sum(&z2(0.0, Some(0.05))),
@@ -262,10 +509,32 @@ fn main() {
             sum(&zr3),
             scan(&zr3, &seen, 5),
             scan(&zr3, &seen, 20),
+            poly_delta_chi2(&dd, &rr, &ww, &xs, 3),
+            step_delta_chi2(&dd, &rr, &ww, &obs_a, 600.0),
+            step_delta_chi2(&dd, &rr, &ww, &obs_a, 1200.0),
+            knn10[i_spec],
+            mahal[i_spec],
+            poly_delta_chi2(&dd, &rr, &ww, &xs, 4),
         ];
         for (k, x) in vals.iter().enumerate() {
             stats[k].push(*x);
         }
+    }
+    // Every statistic per spectrum, for exploring combinations elsewhere.
+    if let Ok(path) = std::env::var("VARIANTS_CSV") {
+        let mut out = String::from("targetid");
+        for n in &names {
+            out += &format!(",{n}");
+        }
+        out.push('\n');
+        for (i, t) in targets.iter().enumerate() {
+            out += &t.to_string();
+            for st in &stats {
+                out += &format!(",{}", st[i]);
+            }
+            out.push('\n');
+        }
+        std::fs::write(path, out).unwrap();
     }
     let mut classes: Vec<String> = class.values().cloned().collect();
     classes.sort();
@@ -342,4 +611,23 @@ fn main() {
     report("F(c07,s5rob,c0,iso)", &fisher(&[13, 19, 0, 8]));
     report("F(c07,s5rob,s20rob,c0,iso)", &fisher(&[13, 19, 20, 0, 8]));
     report("F(crob,s5rob,c0,iso)", &fisher(&[18, 19, 0, 8]));
+    // The broad-residual and latent-density channels (24..=29).
+    report("max(c07,s5rob,step6)", &combo(&[13, 19, 25]));
+    report("max(c07,s5rob,step12)", &combo(&[13, 19, 26]));
+    report("F(c07,s5rob,step6)", &fisher(&[13, 19, 25]));
+    report("F(c07,s5rob,step6,iso)", &fisher(&[13, 19, 25, 8]));
+    report("F(c07,s5rob,step6,knn)", &fisher(&[13, 19, 25, 27]));
+    report("F(c07,s5rob,knn)", &fisher(&[13, 19, 27]));
+    report("F(c07,s5rob,mahal)", &fisher(&[13, 19, 28]));
+    report("F(c07,s5rob,poly3)", &fisher(&[13, 19, 24]));
+    report(
+        "F(c07,s5rob,step6,poly3,iso)",
+        &fisher(&[13, 19, 25, 24, 8]),
+    );
+    report(
+        "F(c07,s5rob,step6,poly3,knn)",
+        &fisher(&[13, 19, 25, 24, 27]),
+    );
+    report("F(s5rob,step6,poly3,knn)", &fisher(&[19, 25, 24, 27]));
+    report("F(c07,s5rob,step6,knn,iso)", &fisher(&[13, 19, 25, 27, 8]));
 }

@@ -201,7 +201,12 @@ pub fn score_rows(
                     recon_chi2: chi2,
                     local,
                     iso_score: iso[next],
-                    anomaly_score: card.calibration.score_local(chi2, iso[next], local),
+                    anomaly_score: card.calibration.score_channels(
+                        chi2,
+                        iso[next],
+                        local,
+                        sc.broad[i],
+                    ),
                     latent: sc.latent_mean[next * d..(next + 1) * d].to_vec(),
                 };
                 next += 1;
