@@ -7,6 +7,9 @@
 //! ```text
 //! cargo run --release -p astrolab-pipeline --example anomaly_variants -- HOME MODEL_DIR spectra_truth.json
 //! ```
+//!
+//! With `VARIANTS_CSV=FILE` it also writes every statistic of every
+//! spectrum (by TARGETID) to FILE, for trying combinations elsewhere.
 
 use std::collections::HashMap;
 
