@@ -70,8 +70,8 @@ fn benchmark_quasars_train_score_and_similar() {
     );
     // The exact model this seed trains (weights' SHA-256 prefix). Values of
     // x86-64 with AVX2/FMA: the matrix-multiply kernel is picked at run time.
-    assert_eq!(card["model_id"], "vae-cf9682b0d6e18919");
-    assert_eq!(card["calibration"]["threshold"], 0.9918220138637991);
+    assert_eq!(card["model_id"], "vae-6b4c74ce16d04f38");
+    assert_eq!(card["calibration"]["threshold"], 0.9926573653492408);
     assert_eq!(card["calibration"]["calibration_fpr"], 0.0);
     let catalog = tmp.path().join("scores.csv");
     let log = run(&["anomalies", "score", "--output", catalog.to_str().unwrap()]);
@@ -89,7 +89,7 @@ fn benchmark_quasars_train_score_and_similar() {
         n_truth,
         "every quasar scored (none is unscorable here)"
     );
-    assert!(log.contains("23 above the threshold 0.991822"), "{log}");
+    assert!(log.contains("25 above the threshold 0.992657"), "{log}");
     // Rarities rank above normals: the AUC of ANOMALY_SCORE on this set.
     let rare: std::collections::HashSet<i64> = truth["rarities"]
         .as_array()
@@ -109,14 +109,17 @@ fn benchmark_quasars_train_score_and_similar() {
     );
     // 3 epochs on 432 spectra: the ranking this seed reaches (the model
     // error floor and the local statistic lifted it from 0.637 to 0.728;
-    // the gradient clipping and the robust per-pixel error to 0.809).
-    assert_eq!(auc, 0.808654970760234);
+    // the gradient clipping and the robust per-pixel error to 0.809;
+    // Fisher's combination with the broad statistic moves it to 0.788 on
+    // this 3-epoch model, while it lifts the 20k benchmark's 0.923 to
+    // 0.934).
+    assert_eq!(auc, 0.7878362573099416);
     let first = rows[0][0];
     let sim = run(&["anomalies", "similar", first, "-k", "5", "--format", "csv"]);
     let sim_rows: Vec<&str> = sim.lines().collect();
     assert_eq!(sim_rows[0], "target_id,z,distance,anomaly_score,rank");
     assert_eq!(sim_rows.len(), 6, "{sim}");
-    assert!(sim_rows[1].starts_with("39632325536907816,"), "{sim}");
+    assert!(sim_rows[1].starts_with("39632319534860614,"), "{sim}");
     assert!(
         !sim.contains(&format!("\n{first},")),
         "the quasar itself is not its own neighbour"
@@ -177,7 +180,7 @@ fn benchmark_quasars_train_score_and_similar() {
         std::fs::read(&catalog2).unwrap(),
         std::fs::read(&catalog).unwrap()
     );
-    assert!(run2(&["anomalies", "models", "--format", "csv"]).contains("vae-cf9682b0d6e18919"));
+    assert!(run2(&["anomalies", "models", "--format", "csv"]).contains("vae-6b4c74ce16d04f38"));
 
     // Bad input: a quasar without a score, and weights changed behind the
     // card's back, are refused with the reason, never a crash.
@@ -188,7 +191,7 @@ fn benchmark_quasars_train_score_and_similar() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("TARGETID 12345 has no score under model vae-cf9682b0d6e18919"),
+        text(&o).contains("TARGETID 12345 has no score under model vae-6b4c74ce16d04f38"),
         "{}",
         text(&o)
     );
