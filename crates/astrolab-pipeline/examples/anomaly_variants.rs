@@ -24,35 +24,21 @@ use astrolab_store::{Store, StoreConfig};
 /// One spectrum: flux, ivar, reconstruction, forest score.
 type Kept = (Vec<f32>, Vec<f32>, Vec<f32>, f64);
 
-/// Weighted least squares of `d` on the columns `x` (weights `w`): the
-/// chi-square drop the last column buys beside the others
-/// (`a^2 / Var(a)`), or 0 when the system is singular.
-fn last_term_delta_chi2(x: &[Vec<f64>], d: &[f64], w: &[f64]) -> f64 {
-    let p = x.len();
-    let mut a = vec![vec![0.0f64; p + 1]; p];
-    for i in 0..d.len() {
-        for r in 0..p {
-            let xr = x[r][i] * w[i];
-            for c in 0..p {
-                a[r][c] += xr * x[c][i];
-            }
-            a[r][p] += xr * d[i];
-        }
-    }
-    // Inverse of the normal matrix by Gauss-Jordan (p <= 6).
+/// The inverse of a small square matrix by Gauss-Jordan elimination with
+/// partial pivoting; `None` when it is singular.
+fn invert(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+    let p = a.len();
     let mut m: Vec<Vec<f64>> = (0..p)
         .map(|r| {
-            let mut row = a[r][..p].to_vec();
+            let mut row = a[r].clone();
             row.extend((0..p).map(|c| f64::from(u8::from(r == c))));
             row
         })
         .collect();
     for c in 0..p {
-        let piv = (c..p)
-            .max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))
-            .unwrap();
+        let piv = (c..p).max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))?;
         if m[piv][c].abs() < 1e-12 {
-            return 0.0;
+            return None;
         }
         m.swap(c, piv);
         let v = m[c][c];
@@ -65,9 +51,38 @@ fn last_term_delta_chi2(x: &[Vec<f64>], d: &[f64], w: &[f64]) -> f64 {
             }
         }
     }
-    let last = p - 1;
-    let coef: f64 = (0..p).map(|c| m[last][p + c] * a[c][p]).sum();
-    let var = m[last][p + last];
+    Some(m.into_iter().map(|row| row[p..].to_vec()).collect())
+}
+
+/// The normal equations of weighted least squares of `d` on the columns
+/// `x` (weights `w`): `(X'WX, X'Wd)`.
+fn normal_equations(x: &[Vec<f64>], d: &[f64], w: &[f64]) -> (Vec<Vec<f64>>, Vec<f64>) {
+    let p = x.len();
+    let mut a = vec![vec![0.0f64; p]; p];
+    let mut b = vec![0.0f64; p];
+    for i in 0..d.len() {
+        for r in 0..p {
+            let xr = x[r][i] * w[i];
+            for c in 0..p {
+                a[r][c] += xr * x[c][i];
+            }
+            b[r] += xr * d[i];
+        }
+    }
+    (a, b)
+}
+
+/// Weighted least squares of `d` on the columns `x` (weights `w`): the
+/// chi-square drop the last column buys beside the others
+/// (`a^2 / Var(a)`), or 0 when the system is singular.
+fn last_term_delta_chi2(x: &[Vec<f64>], d: &[f64], w: &[f64]) -> f64 {
+    let (a, b) = normal_equations(x, d, w);
+    let Some(inv) = invert(&a) else {
+        return 0.0;
+    };
+    let last = x.len() - 1;
+    let coef: f64 = (0..x.len()).map(|c| inv[last][c] * b[c]).sum();
+    let var = inv[last][last];
     if var <= 0.0 {
         return 0.0;
     }
@@ -75,7 +90,8 @@ fn last_term_delta_chi2(x: &[Vec<f64>], d: &[f64], w: &[f64]) -> f64 {
 }
 
 /// Chi-square drop of a low-order polynomial (Legendre 0..=order in the
-/// position on the observed pixels) fitted to the fractional residual.
+/// position on the observed pixels) fitted to the fractional residual:
+/// the full fit's explained chi-square, `b' A^-1 b`.
 fn poly_delta_chi2(d: &[f64], r: &[f64], w: &[f64], xs: &[f64], order: usize) -> f64 {
     let (lo, hi) = xs
         .iter()
@@ -103,44 +119,13 @@ fn poly_delta_chi2(d: &[f64], r: &[f64], w: &[f64], xs: &[f64], order: usize) ->
                 .collect()
         })
         .collect();
-    // Total drop: sum over terms of the sequential drops equals
-    // d'Wd - residual; computed as the full fit's explained chi-square.
-    let p = cols.len();
-    let mut a = vec![vec![0.0f64; p + 1]; p];
-    for i in 0..d.len() {
-        for r_ in 0..p {
-            let xr = cols[r_][i] * w[i];
-            for c in 0..p {
-                a[r_][c] += xr * cols[c][i];
-            }
-            a[r_][p] += xr * d[i];
-        }
-    }
-    // Solve by Gauss-Jordan; explained = b' A^-1 b.
-    let b: Vec<f64> = a.iter().map(|row| row[p]).collect();
-    let mut m = a.clone();
-    for c in 0..p {
-        let piv = (c..p)
-            .max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))
-            .unwrap();
-        if m[piv][c].abs() < 1e-12 {
-            return 0.0;
-        }
-        m.swap(c, piv);
-        let v = m[c][c];
-        m[c].iter_mut().for_each(|e| *e /= v);
-        for r_ in 0..p {
-            if r_ != c {
-                let f = m[r_][c];
-                let row_c = m[c].clone();
-                m[r_]
-                    .iter_mut()
-                    .zip(&row_c)
-                    .for_each(|(e, rc)| *e -= f * rc);
-            }
-        }
-    }
-    (0..p).map(|c| m[c][p] * b[c]).sum()
+    let (a, b) = normal_equations(&cols, d, w);
+    let Some(inv) = invert(&a) else {
+        return 0.0;
+    };
+    (0..b.len())
+        .map(|i| b[i] * (0..b.len()).map(|j| inv[i][j] * b[j]).sum::<f64>())
+        .sum()
 }
 
 /// The largest arm-junction step in the fractional residual: per junction
@@ -394,35 +379,13 @@ fn main() {
                 }
             }
         }
-        // Invert by Gauss-Jordan.
-        let mut m: Vec<Vec<f64>> = (0..dim)
-            .map(|r| {
-                let mut row = cov[r].clone();
-                row.extend((0..dim).map(|c| f64::from(u8::from(r == c))));
-                row
-            })
-            .collect();
-        for c in 0..dim {
-            let piv = (c..dim)
-                .max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs()))
-                .unwrap();
-            m.swap(c, piv);
-            let v = m[c][c];
-            m[c].iter_mut().for_each(|e| *e /= v);
-            for r in 0..dim {
-                if r != c {
-                    let f = m[r][c];
-                    let row_c = m[c].clone();
-                    m[r].iter_mut().zip(&row_c).for_each(|(e, rc)| *e -= f * rc);
-                }
-            }
-        }
+        let m = invert(&cov).expect("a latent covariance of full rank");
         latents
             .iter()
             .map(|l| {
                 let x: Vec<f64> = (0..dim).map(|k| f64::from(l[k]) - mean[k]).collect();
                 (0..dim)
-                    .map(|a| (0..dim).map(|b| x[a] * m[a][dim + b] * x[b]).sum::<f64>())
+                    .map(|a| (0..dim).map(|b| x[a] * m[a][b] * x[b]).sum::<f64>())
                     .sum()
             })
             .collect()
