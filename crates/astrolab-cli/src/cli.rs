@@ -134,6 +134,11 @@ pub enum Command {
     /// API tokens: create (shown once), revoke, list.
     #[command(subcommand)]
     Token(crate::commands::serve::TokenCommand),
+    /// Verified, encrypted backups of the data home (restic; SQLite's
+    /// online backup): create, verify (a real restore), restore, list,
+    /// prune, status.
+    #[command(subcommand)]
+    Backup(crate::commands::backup::BackupCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     /// `astrolab serve` settings.
     pub server: Option<astrolab_server::ServerFileConfig>,
+    /// `astrolab backup` settings.
+    pub backup: Option<crate::commands::backup::BackupFileConfig>,
 }
 
 /// The resolved configuration.
@@ -35,6 +37,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The `[server]` table (defaults when absent).
     pub server: astrolab_server::ServerFileConfig,
+    /// The `[backup]` table (empty when absent).
+    pub backup: crate::commands::backup::BackupFileConfig,
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {
@@ -76,6 +80,7 @@ pub fn resolve(args: &GlobalArgs) -> Result<Config> {
             .or(file.log_format)
             .unwrap_or(LogFormat::Human),
         server: file.server.unwrap_or_default(),
+        backup: file.backup.unwrap_or_default(),
     })
 }
 

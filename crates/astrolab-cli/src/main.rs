@@ -82,6 +82,7 @@ fn dispatch(cfg: &config::Config, command: Command) -> anyhow::Result<()> {
         Command::Shard(c) => commands::shard::run(cfg, &c),
         Command::Reproduce(a) => commands::reproduce::reproduce(cfg, &a),
         Command::Runs(c) => commands::reproduce::runs(cfg, &c),
+        Command::Backup(c) => commands::backup::run(cfg, &c),
     }
 }
 

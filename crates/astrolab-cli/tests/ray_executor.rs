@@ -750,3 +750,162 @@ fn a_vanished_shard_result_is_refused() {
     ));
     assert_eq!(entries(&out), ["result.json", "ro-crate-metadata.json"]);
 }
+
+/// Void membership with a PostgreSQL store, as on the lab's cluster: each
+/// shard stages its catalog's rows itself (loaded and indexed in a table
+/// of their own) and the reduce step only publishes them. The rows are the
+/// local run's; a run with a failing shard publishes nothing.
+#[test]
+fn ray_void_membership_on_postgres_is_staged_by_the_shards() {
+    let Some(addr) = ray_address() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(d.path()).unwrap();
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let Some(cfg) = astrolab_store::testing::pg_config_in("ray_voids_pg", &home) else {
+        return;
+    };
+    astrolab_store::Store::open(&cfg).unwrap();
+    let url = astrolab_store::testing::child_database_url(&cfg).unwrap();
+    let pg = |args: &[&str]| {
+        bin()
+            .env("ASTROLAB_DATABASE_URL", &url)
+            .arg("--home")
+            .arg(&home)
+            .args(args)
+            .output()
+            .expect("run astrolab")
+    };
+    let demo = dir.join("demo");
+    let demo_s = demo.to_str().unwrap();
+    ok(&pg(&[
+        "demo-data",
+        demo_s,
+        "--galaxies",
+        "4000",
+        "--no-spectra",
+        "--seed",
+        "3",
+    ]));
+    ok(&pg(&["ingest", demo_s]));
+    let cats: Vec<String> = entries(&demo)
+        .into_iter()
+        .filter(|n| n.starts_with("DESIVAST_"))
+        .map(|n| demo.join(n).display().to_string())
+        .collect();
+    assert_eq!(cats.len(), 4);
+    let p = write_params(
+        &dir,
+        "classify.json",
+        serde_json::json!({ "catalogs": cats }),
+    );
+    let sql = |q: &str| ok(&pg(&["query", "sql", q, "--format", "csv"]));
+    let rows = || {
+        sql("SELECT catalog, target_id, vflag, void_id, r_void_norm, void_edge FROM void_membership ORDER BY catalog, target_id")
+    };
+    // Published partitions and staging tables left over.
+    let tables = || {
+        sql("SELECT (SELECT count(*) FROM pg_inherits WHERE inhparent = 'void_membership'::regclass) AS partitions, (SELECT count(*) FROM pg_class c WHERE c.relname LIKE 'void\\_membership\\_stage\\_%' AND c.relkind = 'r' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)) AS unpublished")
+    };
+    let run = |executor: &str, out: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "run",
+            "voids-classify",
+            "--params",
+            p.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+        ];
+        if executor == "ray" {
+            a.extend(["--executor", "ray", "--ray-address", &addr]);
+        } else {
+            a.extend(["--threads", "2"]);
+        }
+        a.extend_from_slice(extra);
+        pg(&a)
+    };
+    ok(&run("local", &dir.join("local"), &[]));
+    let local_rows = rows();
+    assert_eq!(local_rows.lines().count(), 1 + 16_000);
+    assert_eq!(tables(), "partitions,unpublished\n4,0\n");
+    ok(&run("ray", &dir.join("ray"), &[]));
+    assert_eq!(rows(), local_rows);
+    // The Ray run's four staged tables replaced the local run's partitions.
+    assert_eq!(tables(), "partitions,unpublished\n4,0\n");
+    let counts = |out: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(out).join("result.json")).unwrap(),
+        )
+        .unwrap();
+        for c in v["catalogs"].as_array_mut().unwrap() {
+            let c = c.as_object_mut().unwrap();
+            c.remove("seconds_membership");
+            c.remove("seconds_store");
+        }
+        v
+    };
+    assert_eq!(counts("local"), counts("ray"));
+    let sqlite_counts = {
+        // The same classification in a SQLite store gives the same counts.
+        let h2 = dir.join("sqlite-home");
+        ok(&astrolab(&h2, &["ingest", demo_s]));
+        ok(&astrolab(
+            &h2,
+            &[
+                "run",
+                "voids-classify",
+                "--params",
+                p.to_str().unwrap(),
+                "--out-dir",
+                dir.join("sqlite").to_str().unwrap(),
+            ],
+        ));
+        counts("sqlite")
+    };
+    assert_eq!(counts("local"), sqlite_counts);
+
+    // A run whose third catalog fails after the first two were staged:
+    // nothing is published; the membership is the earlier run's.
+    let bogus = demo.join("zcatalog-demo-sky.fits");
+    assert!(bogus.exists(), "{:?}", entries(&demo));
+    let bad = write_params(
+        &dir,
+        "bad.json",
+        serde_json::json!({ "catalogs": [cats[0], cats[1], bogus], "omega_m": 0.315 }),
+    );
+    let o = pg(&[
+        "run",
+        "voids-classify",
+        "--params",
+        bad.to_str().unwrap(),
+        "--out-dir",
+        dir.join("bad-ray").to_str().unwrap(),
+        "--executor",
+        "ray",
+        "--ray-address",
+        &addr,
+        "--ray-max-retries",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("zcatalog-demo-sky.fits"), "{}", text(&o));
+    assert_eq!(rows(), local_rows);
+    // The same with the local executor, one shard after the other: the two
+    // catalogs staged before the failure are dropped (Pipeline::discard).
+    // (On Ray a shard still running when another fails is killed, so which
+    // shards finished is a race there; the driver discards those that did.)
+    let o = pg(&[
+        "run",
+        "voids-classify",
+        "--params",
+        bad.to_str().unwrap(),
+        "--out-dir",
+        dir.join("bad-local").to_str().unwrap(),
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("zcatalog-demo-sky.fits"), "{}", text(&o));
+    assert_eq!(rows(), local_rows);
+    assert_eq!(tables(), "partitions,unpublished\n4,0\n");
+}

@@ -47,6 +47,12 @@ pub trait Pipeline: Send + Sync {
         partials: Vec<Self::Partial>,
     ) -> Result<Self::Output, PipelineError>;
 
+    /// Undoes what the finished shards of a failed or cancelled run left
+    /// outside the run's output directory (rows a shard staged in the
+    /// store), given their partials; the run's error is what the caller
+    /// reports, so this only logs its own failures.
+    fn discard(&self, _ctx: &Ctx, _params: &Self::Params, _partials: Vec<Self::Partial>) {}
+
     /// How many shards may run at once (1 for pipelines whose shards share
     /// a store transaction or a file; the default lets the executor use
     /// every thread it has).
@@ -75,8 +81,16 @@ pub fn run_in_process<P: Pipeline>(
     let partials = if workers <= 1 || total <= 1 {
         let mut out = Vec::with_capacity(total);
         for (i, s) in shards.iter().enumerate() {
-            ctx.check_cancelled()?;
-            out.push(pipeline.run_shard(ctx, params, s)?);
+            match ctx
+                .check_cancelled()
+                .and_then(|_| pipeline.run_shard(ctx, params, s))
+            {
+                Ok(p) => out.push(p),
+                Err(e) => {
+                    pipeline.discard(ctx, params, out);
+                    return Err(e);
+                }
+            }
             if total > 1 {
                 ctx.progress("shards", i as u64 + 1, total as u64);
             }
@@ -85,7 +99,10 @@ pub fn run_in_process<P: Pipeline>(
     } else {
         run_parallel(pipeline, ctx, params, &shards, workers)?
     };
-    ctx.check_cancelled()?;
+    if let Err(e) = ctx.check_cancelled() {
+        pipeline.discard(ctx, params, partials);
+        return Err(e);
+    }
     pipeline.reduce(ctx, params, partials)
 }
 
@@ -135,24 +152,38 @@ fn run_parallel<P: Pipeline>(
             });
         }
     });
-    ctx.check_cancelled()?;
     let mut out = Vec::with_capacity(total);
+    let mut first_error = None;
     for slot in slots {
-        let r = slot
-            .into_inner()
-            .map_err(|_| PipelineError::Executor("a shard thread panicked".into()))?;
-        match r {
-            Some(Ok(p)) => out.push(p),
-            Some(Err(e)) => return Err(e),
+        match slot.into_inner() {
+            Ok(Some(Ok(p))) => out.push(p),
+            Ok(Some(Err(e))) => {
+                first_error.get_or_insert(e);
+            }
+            Err(_) => {
+                first_error
+                    .get_or_insert(PipelineError::Executor("a shard thread panicked".into()));
+            }
             // A shard not run: an earlier one failed and its error is
             // further on (in shard order) or cancellation was asked.
-            None => continue,
+            Ok(None) => continue,
         }
     }
-    if out.len() != total {
-        return Err(PipelineError::Executor(
-            "a shard did not run; its error was lost".into(),
-        ));
+    let error = first_error
+        .map(Err)
+        .unwrap_or_else(|| ctx.check_cancelled())
+        .and_then(|_| {
+            if out.len() == total {
+                Ok(())
+            } else {
+                Err(PipelineError::Executor(
+                    "a shard did not run; its error was lost".into(),
+                ))
+            }
+        });
+    if let Err(e) = error {
+        pipeline.discard(ctx, params, out);
+        return Err(e);
     }
     Ok(out)
 }
@@ -234,6 +265,9 @@ pub struct ShardOps {
     pub reduce: ReduceFn,
     /// How many shards may run at once ([`Pipeline::max_parallel_shards`]).
     pub max_parallel: fn() -> Option<usize>,
+    /// Resolved parameters and the partials (JSON bytes) of the shards
+    /// that finished before the run failed ([`Pipeline::discard`]).
+    pub discard: fn(&Ctx, &Value, Vec<Vec<u8>>),
 }
 
 impl ShardOps {
@@ -244,6 +278,7 @@ impl ShardOps {
             run_shard: run_shard_json::<P>,
             reduce: reduce_json::<P>,
             max_parallel: || P::default().max_parallel_shards(),
+            discard: discard_json::<P>,
         }
     }
 }
@@ -304,4 +339,18 @@ fn reduce_json<P: Pipeline + Default>(
         .collect::<Result<Vec<P::Partial>, _>>()?;
     ctx.check_cancelled()?;
     to_json("the output", &P::default().reduce(ctx, &p, parts)?)
+}
+
+fn discard_json<P: Pipeline + Default>(ctx: &Ctx, params: &Value, partials: Vec<Vec<u8>>) {
+    let Ok(p) = parse_json::<P::Params>(params) else {
+        ctx.warn("discarding the finished shards: the parameters do not parse");
+        return;
+    };
+    // What does not parse was not written by this build: nothing of ours
+    // to undo.
+    let parts: Vec<P::Partial> = partials
+        .iter()
+        .filter_map(|b| serde_json::from_slice(b).ok())
+        .collect();
+    P::default().discard(ctx, &p, parts);
 }

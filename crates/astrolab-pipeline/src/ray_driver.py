@@ -104,6 +104,20 @@ def relay(cmd, what):
         fail(f"{what}: {command_error(err)}")
 
 
+def discard(args, plan, receipts):
+    """After a failed shard: the finished shards' results go to
+    `astrolab shard discard`, which undoes what they left outside the
+    output directory (rows staged in the store). Best effort: the run's
+    error is the failed shard's."""
+    path = os.path.join(args.staging, "finished.json")
+    with open(path, "w") as f:
+        json.dump(receipts, f)
+    p = subprocess.run([args.astrolab, "shard", "discard", args.pipeline, "--plan", plan,
+                        "--receipts", path], capture_output=True, text=True)
+    if p.returncode != 0:
+        print("discarding the finished shards failed: " + command_error(p.stderr), flush=True)
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--astrolab", required=True)
@@ -151,6 +165,7 @@ def main():
                 cause = getattr(e, "cause", None) or e
                 for r in pending:
                     ray.cancel(r, force=True)
+                discard(args, plan, receipts)
                 fail(f"shard {i}: {cause}")
             emit({"event": "progress", "stage": "shards", "done": len(receipts), "total": n})
             if queued:

@@ -9,6 +9,8 @@
 //!   task killed half way leaves nothing that looks finished and a retry
 //!   writes the same bytes to the same name; it gives back only a receipt
 //!   (path, bytes, SHA-256).
+//! * **discard**, after a failed run, gives the finished shards' results
+//!   to the pipeline to undo what they left outside the output directory.
 //! * **reduce** reads every shard's result in shard order, each checked
 //!   against its receipt (a vanished or changed file is refused, naming
 //!   the shard), then writes the outputs, `result.json` and the manifest
@@ -179,6 +181,32 @@ pub fn run_shard(
         bytes,
         sha256,
     })
+}
+
+/// After a failed run: gives the results of the shards that finished
+/// (those whose receipts are given and whose files are intact) to the
+/// pipeline's discard step ([`crate::Pipeline::discard`]), which undoes
+/// what they left outside the output directory. Best effort; returns how
+/// many results it read.
+pub fn discard(
+    def: &PipelineDef,
+    ctx: &Ctx,
+    plan_path: &Path,
+    receipts: &[Receipt],
+) -> Result<usize, PipelineError> {
+    let plan = read_plan(def, plan_path)?;
+    let partials: Vec<Vec<u8>> = receipts
+        .iter()
+        .filter_map(|r| std::fs::read(&r.path).ok())
+        .filter(|b| {
+            receipts
+                .iter()
+                .any(|r| r.sha256 == crate::hash::sha256_bytes(b))
+        })
+        .collect();
+    let n = partials.len();
+    (def.shards.discard)(ctx, &plan.parameters, partials);
+    Ok(n)
 }
 
 /// Reads every shard's result in shard order, each checked against its

@@ -70,6 +70,6 @@ pub use spectra_index::{select_redrock, SpectraFileRecord, SpectrumLocation};
 pub use store::{redact_url, Backend, Store, StoreConfig};
 pub use value::Value;
 pub use voids_membership::{
-    MembershipKey, MembershipRows, MembershipSummary, TargetPosition, VoidProperties,
-    UNKNOWN_GALAXY_SOURCE, VOID_MEMBERSHIP,
+    fresh_stage, MembershipKey, MembershipRows, MembershipSummary, SourceCount, StagedMembership,
+    TargetPosition, VoidProperties, STAGE_PREFIX, UNKNOWN_GALAXY_SOURCE, VOID_MEMBERSHIP,
 };

@@ -130,6 +130,15 @@ static MIGRATIONS: &[Migration] = &[
         postgres: Some(include_str!("../migrations/postgres/0012_quasar_fits.sql")),
         needs_q3c: false,
     },
+    Migration {
+        version: 13,
+        name: "void membership partitioned by catalog (PostgreSQL: parallel writers)",
+        sqlite: None,
+        postgres: Some(include_str!(
+            "../migrations/postgres/0013_void_membership_partitions.sql"
+        )),
+        needs_q3c: false,
+    },
 ];
 
 /// State of one migration in a database.

@@ -60,19 +60,28 @@ pub(crate) fn load_batch(
     batch: &Batch,
     progress: &mut Progress<'_>,
 ) -> Result<u64> {
+    load_batch_into(tx, batch, batch.table.name, progress)
+}
+
+/// [`load_batch`] into `table`, a table with the batch's columns (a
+/// staging table beside the batch's own; the name is the caller's, never
+/// user input).
+pub(crate) fn load_batch_into(
+    tx: &mut postgres::Transaction<'_>,
+    batch: &Batch,
+    table: &str,
+    progress: &mut Progress<'_>,
+) -> Result<u64> {
     use std::io::Write;
     let names = batch.table.column_names();
     let sql = format!(
         "COPY {} ({}) FROM STDIN (FORMAT binary)",
-        batch.table.name,
+        table,
         names.join(", ")
     );
     let mut sink = tx.copy_in(&sql)?;
     let io = |e: std::io::Error| {
-        StoreError::BadInput(format!(
-            "PostgreSQL: COPY into {} failed: {e}",
-            batch.table.name
-        ))
+        StoreError::BadInput(format!("PostgreSQL: COPY into {table} failed: {e}"))
     };
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");

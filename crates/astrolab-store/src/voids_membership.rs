@@ -2,12 +2,18 @@
 //! vflag (0 wall, 1 void, 2 edge, 9 outside), void id, R_VOID_NORM and the
 //! void's edge class, as computed by `astrolab_voids::membership`.
 //!
-//! A catalog's membership is written in one transaction that first removes
-//! any earlier membership of the same (catalog, algorithm, cap), loads the
-//! rows by the ingest's bulk paths (binary COPY on PostgreSQL, multi-row
-//! prepared INSERTs on SQLite; big loads drop and rebuild the indexes), and
-//! writes the per-vflag counts into `void_membership_summary`, so a summary
-//! never scans the rows. Selections ("void vs wall") read the covering index
+//! A write replaces the membership of one or more (catalog, algorithm, cap)
+//! keys, all or none, and writes the per-vflag counts into
+//! `void_membership_summary` in the same transaction, so a summary never
+//! scans the rows. On SQLite it is one transaction that removes the keys'
+//! earlier rows and loads the new ones by multi-row prepared INSERTs (big
+//! loads drop and rebuild the indexes). On PostgreSQL (migration 13) the
+//! table is partitioned by key: each key's rows are first *staged*, loaded
+//! by binary COPY into a table of their own with their indexes and the
+//! partition constraint built, which writers of different catalogs do in
+//! parallel (a cluster task per catalog); publishing then swaps the staged
+//! tables in for the keys' earlier partitions in one short transaction
+//! (ATTACH PARTITION: no copy, no scan). Selections ("void vs wall") read the covering index
 //! `(algorithm, vflag, target_id)`.
 //!
 //! Access (migration 7): a membership row derives from two files, the void
@@ -194,6 +200,180 @@ pub struct MembershipSummary {
     pub classified_at: String,
 }
 
+/// What one vflag from one galaxy source adds to the summary
+/// (`void_membership_summary`'s row before its mean is taken).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SourceCount {
+    /// 0 wall, 1 void, 2 edge, 9 outside.
+    pub vflag: u8,
+    /// The galaxies' raw file (None: a file the store never registered).
+    pub galaxy_file_id: Option<i64>,
+    /// Galaxies.
+    pub n_galaxies: i64,
+    /// Sum of their finite R_VOID_NORM.
+    pub r_void_norm_sum: f64,
+    /// How many had one.
+    pub n_r_void_norm: i64,
+}
+
+/// Per vflag and galaxy source, in (vflag, source) order.
+fn source_counts(rows: &MembershipRows) -> Vec<SourceCount> {
+    type Counts = std::collections::BTreeMap<(u8, Option<i64>), (i64, f64, i64)>;
+    let mut counts: Counts = Default::default();
+    for i in 0..rows.target_id.len() {
+        let e = counts
+            .entry((rows.vflag[i], rows.galaxy_file_id[i]))
+            .or_default();
+        e.0 += 1;
+        if rows.r_void_norm[i].is_finite() {
+            e.1 += rows.r_void_norm[i];
+            e.2 += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|((vflag, galaxy_file_id), (n, sum, nr))| SourceCount {
+            vflag,
+            galaxy_file_id,
+            n_galaxies: n,
+            r_void_norm_sum: sum,
+            n_r_void_norm: nr,
+        })
+        .collect()
+}
+
+/// A catalog's membership loaded and indexed beside the table by
+/// [`Store::stage_void_membership`] (PostgreSQL), read by no one until
+/// [`Store::publish_void_memberships`] makes it the catalog's membership.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StagedMembership {
+    /// Which catalog.
+    pub key: MembershipKey,
+    /// The staging table (`void_membership_stage_...`).
+    pub table: String,
+    /// Rows in it.
+    pub rows: u64,
+    /// Its summary rows.
+    pub counts: Vec<SourceCount>,
+}
+
+/// Every staging table's name starts with this.
+pub const STAGE_PREFIX: &str = "void_membership_stage_";
+
+/// `stage` as a staging table name: lower-case letters, digits and `_`
+/// only (it is formatted into DDL), short enough for an identifier.
+fn stage_table(stage: &str) -> Result<String> {
+    let ok = !stage.is_empty()
+        && stage.len() <= 40
+        && stage
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !ok {
+        return Err(StoreError::BadInput(format!(
+            "void membership stage {stage:?}: use 1-40 lower-case letters, digits or '_'"
+        )));
+    }
+    Ok(format!("{STAGE_PREFIX}{stage}"))
+}
+
+/// A staged table name read back from a partial result: it must be one of
+/// ours (it is formatted into DDL).
+fn check_staged_name(table: &str) -> Result<()> {
+    match table.strip_prefix(STAGE_PREFIX) {
+        Some(s) => stage_table(s).map(|_| ()),
+        None => Err(StoreError::BadInput(format!(
+            "{table:?} is not a staged void membership table"
+        ))),
+    }
+}
+
+/// A fresh stage name: time, process and a counter, hashed (unique among
+/// concurrent writers, never derived from user input).
+pub fn fresh_stage() -> String {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!(
+        "{nanos} {} {}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    hex::encode(&Sha256::digest(seed.as_bytes())[..8])
+}
+
+/// The partition key of `key`: the SQL `catalog || '|' || algorithm || '|' || cap`.
+fn partition_key(key: &MembershipKey) -> String {
+    format!("{}|{}|{}", key.catalog, key.algorithm, key.cap)
+}
+
+/// The rows of `key` as a load batch, in TARGETID order: selections by
+/// (algorithm, vflag) then read ids in index order, and joins by TARGETID
+/// touch pages in order.
+fn membership_batch(key: &MembershipKey, rows: &MembershipRows) -> Batch {
+    let mut batch = Batch::new(&VOID_MEMBERSHIP, rows.target_id.len());
+    batch.set(
+        "file_id",
+        key.file_id.map_or(Values::Null, Values::ConstI64),
+    );
+    batch.set("catalog", Values::ConstText(key.catalog.clone()));
+    batch.set("algorithm", Values::ConstText(key.algorithm.clone()));
+    batch.set("cap", Values::ConstText(key.cap.clone()));
+    batch.set(
+        "target_id",
+        Values::I64(rows.target_id.iter().map(|&t| Some(t)).collect()),
+    );
+    batch.set(
+        "vflag",
+        Values::I64(rows.vflag.iter().map(|&v| Some(i64::from(v))).collect()),
+    );
+    batch.set("void_id", Values::I64(rows.void_id.clone()));
+    batch.set("r_void_norm", Values::F64(rows.r_void_norm.clone()));
+    batch.set("void_edge", Values::I64(rows.void_edge.clone()));
+    batch.set("galaxy_file_id", Values::I64(rows.galaxy_file_id.clone()));
+    batch.sort_by("target_id");
+    batch
+}
+
+const DEL_SUM: &str =
+    "DELETE FROM void_membership_summary WHERE catalog = {p}1 AND algorithm = {p}2 AND cap = {p}3";
+const INS_SUM: &str = "INSERT INTO void_membership_summary (file_id, catalog, algorithm, cap, vflag, galaxy_file_id, n_galaxies, n_r_void_norm, r_void_norm_mean, classified_at) VALUES ({p}1, {p}2, {p}3, {p}4, {p}5, {p}6, {p}7, {p}8, {p}9, {p}10)";
+
+fn key_params(key: &MembershipKey) -> [Value; 3] {
+    [
+        Value::Text(key.catalog.clone()),
+        Value::Text(key.algorithm.clone()),
+        Value::Text(key.cap.clone()),
+    ]
+}
+
+fn summary_params(key: &MembershipKey, c: &SourceCount, now: &str) -> Vec<Value> {
+    vec![
+        key.file_id.map_or(Value::Null, Value::Int),
+        Value::Text(key.catalog.clone()),
+        Value::Text(key.algorithm.clone()),
+        Value::Text(key.cap.clone()),
+        Value::Int(i64::from(c.vflag)),
+        c.galaxy_file_id.map_or(Value::Null, Value::Int),
+        Value::Int(c.n_galaxies),
+        Value::Int(c.n_r_void_norm),
+        if c.n_r_void_norm > 0 {
+            Value::Float(c.r_void_norm_sum / c.n_r_void_norm as f64)
+        } else {
+            Value::Null
+        },
+        Value::Text(now.to_string()),
+    ]
+}
+
+fn pg_params(v: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    v.iter()
+        .map(|x| x as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}
+
 impl Store {
     /// Replaces the membership of `key` by `rows`, in one transaction.
     /// Returns the number of rows written.
@@ -203,152 +383,325 @@ impl Store {
         rows: &MembershipRows,
         progress: &mut Progress<'_>,
     ) -> Result<u64> {
+        self.write_void_memberships(&[(key, rows)], progress)
+    }
+
+    /// Replaces the membership of every key by its rows, all of them or
+    /// none: one transaction on SQLite (indexes dropped and rebuilt once
+    /// when the new rows outnumber the old); on PostgreSQL each key's rows
+    /// are staged ([`Store::stage_void_membership`]) and published in one
+    /// transaction. Returns the number of rows written.
+    pub fn write_void_memberships(
+        &mut self,
+        items: &[(&MembershipKey, &MembershipRows)],
+        progress: &mut Progress<'_>,
+    ) -> Result<u64> {
+        self.acting_require_admin("void membership")?;
+        let mut total = 0usize;
+        for (i, (k, r)) in items.iter().enumerate() {
+            total += r.check()?;
+            if items[..i]
+                .iter()
+                .any(|(o, _)| partition_key(o) == partition_key(k))
+            {
+                return Err(StoreError::BadInput(format!(
+                    "void membership: {} ({}, {}) is given twice",
+                    k.catalog, k.algorithm, k.cap
+                )));
+            }
+        }
+        match &self.conn {
+            Conn::Sqlite { .. } => self.write_memberships_sqlite(items, total, progress)?,
+            Conn::Postgres(_) => {
+                let tag = fresh_stage();
+                let mut staged = Vec::with_capacity(items.len());
+                for (i, (k, r)) in items.iter().enumerate() {
+                    match self.stage_void_membership(&format!("{tag}_{i}"), k, r) {
+                        Ok(s) => staged.push(s),
+                        Err(e) => {
+                            self.drop_staged_memberships(&staged);
+                            return Err(e);
+                        }
+                    }
+                    progress.rows(r.target_id.len() as u64)?;
+                }
+                if let Err(e) = self.publish_void_memberships(&staged) {
+                    self.drop_staged_memberships(&staged);
+                    return Err(e);
+                }
+            }
+        }
+        for (k, r) in items {
+            self.cache_selections_after_write(k, r);
+        }
+        Ok(total as u64)
+    }
+
+    fn write_memberships_sqlite(
+        &mut self,
+        items: &[(&MembershipKey, &MembershipRows)],
+        total: usize,
+        progress: &mut Progress<'_>,
+    ) -> Result<()> {
+        let Conn::Sqlite { conn, path } = &mut self.conn else {
+            unreachable!("called for SQLite stores only")
+        };
+        let path = path.clone();
+        let e = StoreError::sqlite;
+        let sq = |s: &str| s.replace("{p}", "?");
+        let now = crate::registry::now_rfc3339();
+        let tx = conn.transaction().map_err(e(&path))?;
+        for (k, _) in items {
+            let kp = key_params(k);
+            tx.execute(
+                "DELETE FROM void_membership WHERE catalog = ?1 AND algorithm = ?2 AND cap = ?3",
+                rusqlite::params_from_iter(kp.iter()),
+            )
+            .map_err(e(&path))?;
+            tx.execute(&sq(DEL_SUM), rusqlite::params_from_iter(kp.iter()))
+                .map_err(e(&path))?;
+        }
+        let existing: i64 = tx
+            .query_row("SELECT COUNT(*) FROM void_membership", [], |r| r.get(0))
+            .map_err(e(&path))?;
+        let bulk = total >= BULK_MIN_ROWS && total as i64 >= existing;
+        if bulk {
+            tx.execute_batch(
+                "DROP INDEX IF EXISTS void_membership_select; DROP INDEX IF EXISTS void_membership_target;",
+            )
+            .map_err(e(&path))?;
+        }
+        for (k, r) in items {
+            crate::sqlite::load_batch(&tx, &path, &membership_batch(k, r), progress)?;
+        }
+        if bulk {
+            for sql in INDEXES {
+                tx.execute_batch(sql).map_err(e(&path))?;
+            }
+        }
+        for (k, r) in items {
+            for c in source_counts(r) {
+                tx.execute(
+                    &sq(INS_SUM),
+                    rusqlite::params_from_iter(summary_params(k, &c, &now).iter()),
+                )
+                .map_err(e(&path))?;
+            }
+        }
+        tx.commit().map_err(e(&path))?;
+        Ok(())
+    }
+
+    /// Whether this store takes memberships staged by parallel writers
+    /// ([`Store::stage_void_membership`]): PostgreSQL, whose membership
+    /// table is partitioned by catalog. SQLite's writes are serial: use
+    /// [`Store::write_void_memberships`].
+    pub fn stages_void_membership(&self) -> bool {
+        matches!(self.conn, Conn::Postgres(_))
+    }
+
+    /// Loads `key`'s membership into its own table beside the membership
+    /// table (`void_membership_stage_STAGE`), with the indexes and the
+    /// partition constraint built, and analyses it: the whole cost of a
+    /// write, which writers of different catalogs pay in parallel. No
+    /// reader sees it until [`Store::publish_void_memberships`]. Writing
+    /// the same stage again (a retried task) replaces it. PostgreSQL only.
+    pub fn stage_void_membership(
+        &mut self,
+        stage: &str,
+        key: &MembershipKey,
+        rows: &MembershipRows,
+    ) -> Result<StagedMembership> {
         self.acting_require_admin("void membership")?;
         let n = rows.check()?;
-        let mut batch = Batch::new(&VOID_MEMBERSHIP, n);
-        batch.set(
-            "file_id",
-            key.file_id.map_or(Values::Null, Values::ConstI64),
-        );
-        batch.set("catalog", Values::ConstText(key.catalog.clone()));
-        batch.set("algorithm", Values::ConstText(key.algorithm.clone()));
-        batch.set("cap", Values::ConstText(key.cap.clone()));
-        batch.set(
-            "target_id",
-            Values::I64(rows.target_id.iter().map(|&t| Some(t)).collect()),
-        );
-        batch.set(
-            "vflag",
-            Values::I64(rows.vflag.iter().map(|&v| Some(i64::from(v))).collect()),
-        );
-        batch.set("void_id", Values::I64(rows.void_id.clone()));
-        batch.set("r_void_norm", Values::F64(rows.r_void_norm.clone()));
-        batch.set("void_edge", Values::I64(rows.void_edge.clone()));
-        batch.set("galaxy_file_id", Values::I64(rows.galaxy_file_id.clone()));
-        // Rows in target order: selections by (algorithm, vflag) then read
-        // ids in index order, and joins by TARGETID touch pages in order.
-        batch.sort_by("target_id");
+        let table = stage_table(stage)?;
+        let batch = membership_batch(key, rows);
+        let Conn::Postgres(client) = &mut self.conn else {
+            return Err(StoreError::BadInput(
+                "staging a void membership needs a PostgreSQL store; SQLite writes with one transaction (write_void_memberships)".into(),
+            ));
+        };
+        let mut tx = client.transaction()?;
+        let attached: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1))",
+                &[&table],
+            )?
+            .get(0);
+        if attached {
+            return Err(StoreError::BadInput(format!(
+                "{table} is a published void membership already; stage under a new name"
+            )));
+        }
+        tx.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (LIKE void_membership INCLUDING DEFAULTS);"
+        ))?;
+        crate::postgres::load_batch_into(&mut tx, &batch, &table, &mut Progress::none())?;
+        // The partition constraint as a CHECK, so ATTACH PARTITION need not
+        // scan the rows; the literal is quoted by the server (format %L).
+        let check: String = tx
+            .query_one(
+                "SELECT format('ALTER TABLE %I ADD CONSTRAINT %I CHECK ((catalog || ''|'' || algorithm || ''|'' || cap) = %L)', $1::text, $2::text, $3::text)",
+                &[&table, &format!("{table}_key"), &partition_key(key)],
+            )?
+            .get(0);
+        tx.batch_execute(&check)?;
+        tx.batch_execute(&format!(
+            "SET LOCAL maintenance_work_mem = '256MB'; \
+             CREATE INDEX {table}_select ON {table} (algorithm, vflag, target_id); \
+             CREATE INDEX {table}_target ON {table} (target_id); \
+             ANALYZE {table};"
+        ))?;
+        let comment: String = tx
+            .query_one(
+                "SELECT format('COMMENT ON TABLE %I IS %L', $1::text, $2::text)",
+                &[
+                    &table,
+                    &format!(
+                        "astrolab staged void membership; created {}",
+                        crate::registry::now_rfc3339()
+                    ),
+                ],
+            )?
+            .get(0);
+        tx.batch_execute(&comment)?;
+        tx.commit()?;
+        Ok(StagedMembership {
+            key: key.clone(),
+            table,
+            rows: n as u64,
+            counts: source_counts(rows),
+        })
+    }
 
-        // Per vflag and galaxy source: the summary's rows.
-        type Counts = std::collections::BTreeMap<(u8, Option<i64>), (i64, f64, i64)>;
-        let mut counts: Counts = Default::default();
-        for i in 0..n {
-            let e = counts
-                .entry((rows.vflag[i], rows.galaxy_file_id[i]))
-                .or_default();
-            e.0 += 1;
-            if rows.r_void_norm[i].is_finite() {
-                e.1 += rows.r_void_norm[i];
-                e.2 += 1;
-            }
+    /// Makes staged memberships the memberships of their catalogs, in one
+    /// transaction: each catalog's earlier partition is dropped, the staged
+    /// table attached in its place (no copy, no scan: it carries the
+    /// partition constraint and the indexes) and the summary rewritten.
+    /// A staged table that vanished is named. PostgreSQL only.
+    pub fn publish_void_memberships(&mut self, staged: &[StagedMembership]) -> Result<()> {
+        self.acting_require_admin("void membership")?;
+        for s in staged {
+            check_staged_name(&s.table)?;
         }
         let now = crate::registry::now_rfc3339();
-        let key_params = [
-            Value::Text(key.catalog.clone()),
-            Value::Text(key.algorithm.clone()),
-            Value::Text(key.cap.clone()),
-        ];
-        let del_rows =
-            "DELETE FROM void_membership WHERE catalog = {p}1 AND algorithm = {p}2 AND cap = {p}3";
-        let del_sum = "DELETE FROM void_membership_summary WHERE catalog = {p}1 AND algorithm = {p}2 AND cap = {p}3";
-        let ins_sum = "INSERT INTO void_membership_summary (file_id, catalog, algorithm, cap, vflag, galaxy_file_id, n_galaxies, n_r_void_norm, r_void_norm_mean, classified_at) VALUES ({p}1, {p}2, {p}3, {p}4, {p}5, {p}6, {p}7, {p}8, {p}9, {p}10)";
-        let sum_params = |(vflag, source): &(u8, Option<i64>), c: &(i64, f64, i64)| -> Vec<Value> {
-            vec![
-                key.file_id.map_or(Value::Null, Value::Int),
-                Value::Text(key.catalog.clone()),
-                Value::Text(key.algorithm.clone()),
-                Value::Text(key.cap.clone()),
-                Value::Int(i64::from(*vflag)),
-                source.map_or(Value::Null, Value::Int),
-                Value::Int(c.0),
-                Value::Int(c.2),
-                if c.2 > 0 {
-                    Value::Float(c.1 / c.2 as f64)
-                } else {
-                    Value::Null
-                },
-                Value::Text(now.clone()),
-            ]
+        let Conn::Postgres(client) = &mut self.conn else {
+            return Err(StoreError::BadInput(
+                "publishing staged void memberships needs a PostgreSQL store".into(),
+            ));
         };
-        match &mut self.conn {
-            Conn::Sqlite { conn, path } => {
-                let path = path.clone();
-                let e = StoreError::sqlite;
-                let sq = |s: &str| s.replace("{p}", "?");
-                let tx = conn.transaction().map_err(e(&path))?;
-                tx.execute(&sq(del_rows), rusqlite::params_from_iter(key_params.iter()))
-                    .map_err(e(&path))?;
-                tx.execute(&sq(del_sum), rusqlite::params_from_iter(key_params.iter()))
-                    .map_err(e(&path))?;
-                let existing: i64 = tx
-                    .query_row("SELECT COUNT(*) FROM void_membership", [], |r| r.get(0))
-                    .map_err(e(&path))?;
-                let bulk = n >= BULK_MIN_ROWS && n as i64 >= existing;
-                if bulk {
-                    tx.execute_batch(
-                        "DROP INDEX IF EXISTS void_membership_select; DROP INDEX IF EXISTS void_membership_target;",
-                    )
-                    .map_err(e(&path))?;
+        let mut tx = client.transaction()?;
+        for s in staged {
+            let found: Option<i64> = tx
+                .query_opt(
+                    "SELECT (SELECT count(*) FROM pg_inherits WHERE inhrelid = c.oid) FROM (SELECT to_regclass($1) AS oid) c WHERE c.oid IS NOT NULL",
+                    &[&s.table],
+                )?
+                .map(|r| r.get(0));
+            match found {
+                None => {
+                    return Err(StoreError::BadInput(format!(
+                        "the staged membership of {} ({}, {}) is gone (table {} does not exist); classify again",
+                        s.key.catalog, s.key.algorithm, s.key.cap, s.table
+                    )))
                 }
-                crate::sqlite::load_batch(&tx, &path, &batch, progress)?;
-                if bulk {
-                    for sql in INDEXES {
-                        tx.execute_batch(sql).map_err(e(&path))?;
-                    }
+                Some(n) if n > 0 => {
+                    return Err(StoreError::BadInput(format!(
+                        "{} is published already; classify again",
+                        s.table
+                    )))
                 }
-                for (k, c) in &counts {
-                    tx.execute(
-                        &sq(ins_sum),
-                        rusqlite::params_from_iter(sum_params(k, c).iter()),
-                    )
-                    .map_err(e(&path))?;
-                }
-                tx.commit().map_err(e(&path))?;
+                Some(_) => {}
             }
-            Conn::Postgres(client) => {
-                let pg = |s: &str| s.replace("{p}", "$");
-                let mut tx = client.transaction()?;
-                let refs = |v: &[Value]| -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
-                    v.iter()
-                        .map(|x| Box::new(x.clone()) as Box<dyn postgres::types::ToSql + Sync>)
-                        .collect()
-                };
-                let kp = refs(&key_params);
-                let kpr: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                    kp.iter().map(|b| b.as_ref()).collect();
-                tx.execute(&pg(del_rows), &kpr)?;
-                tx.execute(&pg(del_sum), &kpr)?;
-                let row = tx.query_one(
-                    "SELECT GREATEST(c.reltuples, 0)::float8 FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE c.relname = 'void_membership' AND s.nspname = current_schema()",
-                    &[],
-                )?;
-                let existing: f64 = row.get(0);
-                let bulk = n >= BULK_MIN_ROWS && n as f64 >= existing;
-                if bulk {
-                    tx.batch_execute(
-                        "DROP INDEX IF EXISTS void_membership_select; DROP INDEX IF EXISTS void_membership_target; SET LOCAL maintenance_work_mem = '512MB';",
-                    )?;
-                }
-                crate::postgres::load_batch(&mut tx, &batch, progress)?;
-                if bulk {
-                    for sql in INDEXES {
-                        tx.batch_execute(sql)?;
-                    }
-                }
-                for (k, c) in &counts {
-                    let p = refs(&sum_params(k, c));
-                    let pr: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                        p.iter().map(|b| b.as_ref()).collect();
-                    tx.execute(&pg(ins_sum), &pr)?;
-                }
-                if n >= 10_000 {
-                    tx.batch_execute("ANALYZE void_membership")?;
-                }
-                tx.commit()?;
+            let pkey = partition_key(&s.key);
+            let old: Vec<String> = tx
+                .query(
+                    "SELECT format('DROP TABLE %I', c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                     WHERE i.inhparent = 'void_membership'::regclass \
+                       AND pg_get_expr(c.relpartbound, c.oid) = format('FOR VALUES IN (%L)', $1::text)",
+                    &[&pkey],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for sql in old {
+                tx.batch_execute(&sql)?;
+            }
+            let attach: String = tx
+                .query_one(
+                    "SELECT format('ALTER TABLE void_membership ATTACH PARTITION %I FOR VALUES IN (%L); COMMENT ON TABLE %I IS NULL', $1::text, $2::text, $1::text)",
+                    &[&s.table, &pkey],
+                )?
+                .get(0);
+            tx.batch_execute(&attach)?;
+            let pg = |q: &str| q.replace("{p}", "$");
+            let kp = key_params(&s.key);
+            tx.execute(&pg(DEL_SUM), &pg_params(&kp))?;
+            for c in &s.counts {
+                let p = summary_params(&s.key, c, &now);
+                tx.execute(&pg(INS_SUM), &pg_params(&p))?;
             }
         }
-        self.cache_selections_after_write(key, rows);
-        Ok(n as u64)
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Drops staged memberships that were not published (a failed run's);
+    /// failures are logged, not returned (this runs on an error path).
+    pub fn drop_staged_memberships(&mut self, staged: &[StagedMembership]) {
+        let Conn::Postgres(client) = &mut self.conn else {
+            return;
+        };
+        for s in staged {
+            if check_staged_name(&s.table).is_err() {
+                continue;
+            }
+            let sql = format!(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('{t}')) THEN DROP TABLE IF EXISTS {t}; END IF; END $$",
+                t = s.table
+            );
+            if let Err(e) = client.batch_execute(&sql) {
+                tracing::warn!(table = %s.table, error = %e, "could not drop a staged void membership");
+            }
+        }
+    }
+
+    /// Drops the staging tables that no run published and that are older
+    /// than `hours` (those of runs that failed or were killed before their
+    /// reduce step); younger ones may belong to a run still going. Returns
+    /// how many were dropped. Nothing to do on SQLite.
+    pub fn drop_stale_staged_memberships(&mut self, hours: f64) -> Result<usize> {
+        let Conn::Postgres(client) = &mut self.conn else {
+            return Ok(0);
+        };
+        let rows = client.query(
+            "SELECT c.relname::text, obj_description(c.oid, 'pg_class') FROM pg_class c \
+             WHERE c.relkind = 'r' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) \
+               AND starts_with(c.relname::text, $1) \
+               AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)",
+            &[&STAGE_PREFIX],
+        )?;
+        let cutoff = time::OffsetDateTime::now_utc() - time::Duration::seconds_f64(hours * 3600.0);
+        let mut dropped = 0;
+        for r in rows {
+            let name: String = r.get(0);
+            let comment: Option<String> = r.get(1);
+            let created = comment
+                .as_deref()
+                .and_then(|c| c.rsplit("created ").next())
+                .and_then(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                });
+            // A staging table without a readable time is one whose
+            // creating transaction never committed its comment: not ours
+            // to judge; leave it.
+            if created.is_some_and(|c| c < cutoff) && check_staged_name(&name).is_ok() {
+                client.batch_execute(&format!("DROP TABLE IF EXISTS {name}"))?;
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
     }
 
     /// After a committed write, when `key` is the algorithm's only catalog,

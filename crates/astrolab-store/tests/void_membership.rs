@@ -544,3 +544,157 @@ fn typed_membership_reads_for_publication_and_the_api() {
         assert!(store.target_positions(&[], &[]).unwrap().is_empty(), "{b}");
     }
 }
+
+/// The partitions of `void_membership` (PostgreSQL), by name.
+fn partitions(store: &mut Store) -> Vec<String> {
+    store
+        .sql_readonly("SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'void_membership'::regclass ORDER BY 1")
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r[0].to_string())
+        .collect()
+}
+
+#[test]
+fn staged_memberships_are_invisible_until_published_all_or_none() {
+    let (_dir, cfgs) = backends("void_membership_staged");
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        if !store.stages_void_membership() {
+            // SQLite: one writer; staging is refused with the way to write.
+            let e = store
+                .stage_void_membership("a_0", &key("VIDE", "NGC"), &rows(5, 0))
+                .unwrap_err();
+            assert!(e.to_string().contains("write_void_memberships"), "{e}");
+            // Several catalogs in one call: all or none.
+            let (k1, k2) = (key("VIDE", "NGC"), key("VIDE", "SGC"));
+            let (r1, mut r2) = (rows(30, 0), rows(20, 100));
+            r2.vflag[4] = 7;
+            assert!(store
+                .write_void_memberships(&[(&k1, &r1), (&k2, &r2)], &mut Progress::none())
+                .is_err());
+            assert!(store.void_membership_summary().unwrap().is_empty());
+            let e = store
+                .write_void_memberships(&[(&k1, &r1), (&k1, &r1)], &mut Progress::none())
+                .unwrap_err();
+            assert!(e.to_string().contains("given twice"), "{e}");
+            continue;
+        }
+        // An earlier membership of one catalog, written the usual way.
+        store
+            .write_void_membership(&key("VIDE", "NGC"), &rows(50, 0), &mut Progress::none())
+            .unwrap();
+        assert_eq!(partitions(&mut store).len(), 1);
+
+        // Two writers stage two catalogs (one replacing the earlier one).
+        let mut other = Store::open(&cfg).unwrap();
+        let a = store
+            .stage_void_membership("t1_0", &key("VIDE", "NGC"), &rows(30, 7))
+            .unwrap();
+        let b = other
+            .stage_void_membership("t1_1", &key("VIDE", "SGC"), &rows(20, 900))
+            .unwrap();
+        assert_eq!(
+            (a.table.as_str(), a.rows),
+            ("void_membership_stage_t1_0", 30)
+        );
+        // Nobody reads them yet: the old membership is still the one read.
+        assert_eq!(store.void_membership_targets("VIDE", 1).unwrap().len(), 20);
+        let sum: i64 = store
+            .void_membership_summary()
+            .unwrap()
+            .iter()
+            .map(|s| s.n_galaxies)
+            .sum();
+        assert_eq!(sum, 50);
+        // Retrying a stage replaces it.
+        let a = store
+            .stage_void_membership("t1_0", &key("VIDE", "NGC"), &rows(30, 7))
+            .unwrap();
+
+        // A vanished staged table: the publication names it and changes
+        // nothing.
+        let mut gone = b.clone();
+        gone.table = "void_membership_stage_t9_9".into();
+        let e = store
+            .publish_void_memberships(&[a.clone(), gone])
+            .unwrap_err();
+        assert!(e.to_string().contains("void_membership_stage_t9_9"), "{e}");
+        assert!(e.to_string().contains("VIDE, SGC"), "{e}");
+        assert_eq!(store.void_membership_targets("VIDE", 1).unwrap().len(), 20);
+        // Not a staging table: refused before any SQL.
+        let mut evil = b.clone();
+        evil.table = "void_membership_summary; DROP TABLE runs".into();
+        assert!(store.publish_void_memberships(&[evil]).is_err());
+
+        store.publish_void_memberships(&[a, b]).unwrap();
+        assert_eq!(
+            partitions(&mut store),
+            vec!["void_membership_stage_t1_0", "void_membership_stage_t1_1"]
+        );
+        // The new rows, and only them: 30 of NGC (12 voids), 20 of SGC (8).
+        let ids = store.void_membership_targets("VIDE", 1).unwrap();
+        assert_eq!(ids.len(), 12 + 8);
+        assert_eq!(ids[0], 1008);
+        assert_eq!(*ids.last().unwrap(), 900 + 1000 + 17);
+        let s = store.void_membership_summary().unwrap();
+        let ngc: i64 = s
+            .iter()
+            .filter(|r| r.cap == "NGC")
+            .map(|r| r.n_galaxies)
+            .sum();
+        let sgc: i64 = s
+            .iter()
+            .filter(|r| r.cap == "SGC")
+            .map(|r| r.n_galaxies)
+            .sum();
+        assert_eq!((ngc, sgc), (30, 20));
+        let void_mean = s
+            .iter()
+            .find(|r| r.cap == "NGC" && r.vflag == 1)
+            .unwrap()
+            .r_void_norm_mean
+            .unwrap();
+        // vflag 1 at i % 5 in {1, 2}: i = 1, 2, 6, 7, 11, 12, ... 27; r = (i % 7) / 7.
+        let want: f64 = [1, 2, 6, 7, 11, 12, 16, 17, 21, 22, 26, 27]
+            .iter()
+            .map(|i| (i % 7) as f64 / 7.0)
+            .sum::<f64>()
+            / 12.0;
+        assert!((void_mean - want).abs() < 1e-12, "{void_mean} {want}");
+        // The staged indexes became the partitions of the table's indexes
+        // (so selections use them, and nothing was rebuilt).
+        for idx in ["void_membership_select", "void_membership_target"] {
+            let n = store
+                .sql_readonly(&format!(
+                    "SELECT count(*) FROM pg_inherits WHERE inhparent = '{idx}'::regclass"
+                ))
+                .unwrap();
+            assert_eq!(n.rows[0][0].as_i64(), Some(2), "{idx}");
+        }
+
+        // A failed run's stage: dropped on request, and by age.
+        let c = store
+            .stage_void_membership("t2_0", &key("ZOBOV", "NGC"), &rows(10, 0))
+            .unwrap();
+        store.drop_staged_memberships(&[c]);
+        store
+            .stage_void_membership("t3_0", &key("ZOBOV", "NGC"), &rows(10, 0))
+            .unwrap();
+        assert_eq!(store.drop_stale_staged_memberships(24.0).unwrap(), 0);
+        assert_eq!(store.drop_stale_staged_memberships(0.0).unwrap(), 1);
+        let left = store
+            .sql_readonly("SELECT count(*) FROM pg_class WHERE relname LIKE 'void_membership_stage_t2%' OR relname LIKE 'void_membership_stage_t3%'")
+            .unwrap();
+        assert_eq!(left.rows[0][0].as_i64(), Some(0));
+        // Published partitions are never stale.
+        assert_eq!(partitions(&mut store).len(), 2);
+
+        // Bad stage names never reach SQL.
+        let e = store
+            .stage_void_membership("x; DROP TABLE runs", &key("VIDE", "NGC"), &rows(3, 0))
+            .unwrap_err();
+        assert!(e.to_string().contains("lower-case"), "{e}");
+    }
+}

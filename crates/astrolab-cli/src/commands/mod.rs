@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod anomalies;
+pub mod backup;
 pub mod db;
 pub mod demo;
 pub mod fetch;

@@ -1,4 +1,4 @@
-//! `astrolab shard plan|run|reduce|build-id`: one run as steps that the
+//! `astrolab shard plan|run|reduce|discard|build-id`: one run as steps that the
 //! machines of a cluster execute (astrolab_pipeline::shard). The Ray
 //! executor's driver and tasks call these; a person rarely does.
 
@@ -29,6 +29,22 @@ pub enum ShardCommand {
     /// Check every shard's result against its receipt, reduce, write the
     /// outputs and the manifest into the plan's output directory.
     Reduce(ReduceArgs),
+    /// After a failed run: undo what the finished shards (their receipts)
+    /// left outside the output directory, e.g. rows staged in the store.
+    Discard(DiscardArgs),
+}
+
+/// `astrolab shard discard`.
+#[derive(Debug, Args)]
+pub struct DiscardArgs {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// The plan.
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// The finished shards' receipts (a JSON list).
+    #[arg(long)]
+    pub receipts: PathBuf,
 }
 
 /// `astrolab shard plan`.
@@ -102,6 +118,12 @@ fn sink(f: EventsFormat) -> Arc<dyn EventSink> {
     }
 }
 
+fn read_receipts(path: &std::path::Path) -> Result<Vec<Receipt>> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&text)
+        .with_context(|| format!("{}: not a list of receipts", path.display()))
+}
+
 /// Runs `astrolab shard ...`.
 pub fn run(cfg: &Config, c: &ShardCommand) -> Result<()> {
     match c {
@@ -129,12 +151,19 @@ pub fn run(cfg: &Config, c: &ShardCommand) -> Result<()> {
             let r = shard::run_shard(&d, &ctx, &a.plan, a.index, &a.parts_dir)?;
             println!("{}", serde_json::to_string(&r)?);
         }
+        ShardCommand::Discard(a) => {
+            let d = def(&a.pipeline)?;
+            let receipts = read_receipts(&a.receipts)?;
+            let ctx = crate::progress::ctx_with(cfg, Arc::new(crate::progress::Stderr))?;
+            let n = shard::discard(&d, &ctx, &a.plan, &receipts)?;
+            ctx.info(format!(
+                "{}: discarded what {n} finished shards left",
+                d.name
+            ));
+        }
         ShardCommand::Reduce(a) => {
             let d = def(&a.pipeline)?;
-            let text = std::fs::read(&a.receipts)
-                .with_context(|| format!("reading {}", a.receipts.display()))?;
-            let receipts: Vec<Receipt> = serde_json::from_slice(&text)
-                .with_context(|| format!("{}: not a list of receipts", a.receipts.display()))?;
+            let receipts = read_receipts(&a.receipts)?;
             let ctx = crate::progress::ctx_with(cfg, sink(a.events))?;
             let out = shard::reduce(&d, &ctx, &a.plan, &receipts, &a.executor)?;
             if a.events == EventsFormat::Human {

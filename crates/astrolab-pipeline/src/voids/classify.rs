@@ -5,14 +5,27 @@
 //!
 //! One shard per catalog: each reads the galaxy list and classifies it
 //! against its catalog (so catalogs run on threads here, or as tasks of a
-//! cluster executor); the reduce step writes the rows to the store, one
-//! catalog after another in the order given (the store's writes are
-//! serial).
+//! cluster executor). Writing the rows depends on the store:
+//!
+//! * PostgreSQL: each shard stages its catalog's rows itself (loads and
+//!   indexes them in a table of their own, [`Store::stage_void_membership`]),
+//!   so the costliest part of the write runs in parallel too, and the
+//!   reduce step publishes every staged catalog in one short transaction.
+//!   A run that fails drops what its finished shards staged
+//!   ([`Pipeline::discard`]); staging tables of runs killed outright are
+//!   dropped by a later run's plan once a day old.
+//! * SQLite (one writer at a time whatever we do): the shards give their
+//!   rows to the reduce step, which writes every catalog in one
+//!   transaction.
+//!
+//! Either way the run publishes all its catalogs or none of them.
+//!
+//! [`Store::stage_void_membership`]: astrolab_store::Store::stage_void_membership
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use astrolab_store::{MembershipKey, MembershipRows, Progress};
+use astrolab_store::{MembershipKey, MembershipRows, Progress, StagedMembership};
 use astrolab_voids::membership::{
     classify_v2, classify_voidfinder, voidfinder_edge_classes, Member, VFLAG_EDGE, VFLAG_OUTSIDE,
     VFLAG_VOID, VFLAG_WALL,
@@ -228,16 +241,27 @@ pub struct CatalogShard {
     pub path: PathBuf,
     /// Its registry id, when it was ingested.
     pub file_id: Option<i64>,
+    /// The stage the shard writes its rows to (PostgreSQL stores; None:
+    /// the rows go to the reduce step).
+    #[serde(default)]
+    pub stage: Option<String>,
 }
 
-/// What classifying against one catalog gives: the rows for the store and
-/// the counts.
+/// Staged tables older than this many hours that no run published are
+/// dropped when a run is planned (younger ones may be a running run's).
+const STALE_STAGE_HOURS: f64 = 24.0;
+
+/// What classifying against one catalog gives: the rows for the store (or
+/// where the shard staged them) and the counts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CatalogPartial {
     /// Which catalog.
     pub key: MembershipKey,
-    /// One row per galaxy.
+    /// One row per galaxy (empty when staged).
     pub rows: MembershipRows,
+    /// The staged rows (PostgreSQL).
+    #[serde(default)]
+    pub staged: Option<StagedMembership>,
     /// Counts.
     pub counts: CatalogCounts,
     /// Galaxies read, and from where.
@@ -263,9 +287,22 @@ impl Pipeline for Classify {
         }
         let mut store = ctx.open_store()?;
         let files = store.raw_files().map_err(anyhow::Error::from)?;
+        let tag = store.stages_void_membership().then(|| {
+            if let Err(e) = store.drop_stale_staged_memberships(STALE_STAGE_HOURS) {
+                ctx.warn(format!(
+                    "could not drop the stale staged memberships of earlier runs: {e}"
+                ));
+            }
+            astrolab_store::fresh_stage()
+        });
         Ok(catalog_paths(&files, args)?
             .into_iter()
-            .map(|(path, file_id)| CatalogShard { path, file_id })
+            .enumerate()
+            .map(|(i, (path, file_id))| CatalogShard {
+                path,
+                file_id,
+                stage: tag.as_ref().map(|t| format!("{t}_{i}")),
+            })
             .collect())
     }
 
@@ -284,19 +321,32 @@ impl Pipeline for Classify {
                 anyhow::anyhow!("{}: no galaxies to classify (empty catalog)", g.source).into(),
             );
         }
-        let (mut key, rows, counts, _) = classify_file(&shard.path, &g, args)?;
+        let (mut key, rows, mut counts, _) = classify_file(&shard.path, &g, args)?;
         key.file_id = shard.file_id;
+        let (rows, staged) = match &shard.stage {
+            Some(stage) => {
+                let t0 = std::time::Instant::now();
+                let s = store
+                    .stage_void_membership(stage, &key, &rows)
+                    .map_err(anyhow::Error::from)?;
+                counts.seconds_store = t0.elapsed().as_secs_f64();
+                (MembershipRows::default(), Some(s))
+            }
+            None => (rows, None),
+        };
         Ok(CatalogPartial {
             key,
             rows,
+            staged,
             counts,
             galaxies: g.target_id.len(),
             source: g.source,
         })
     }
 
-    /// Writes each catalog's rows to the store, in the order given (the
-    /// store's membership writes are serial).
+    /// Publishes every catalog's membership, all or none: the staged
+    /// tables in one transaction (PostgreSQL), or the rows in one
+    /// transaction (SQLite). The time is shared among the catalogs by rows.
     fn reduce(
         &self,
         ctx: &Ctx,
@@ -308,19 +358,43 @@ impl Pipeline for Classify {
             .first()
             .map(|p| (p.galaxies, p.source.clone()))
             .unwrap_or_default();
-        let n = partials.len();
-        let mut all = Vec::new();
-        for (i, p) in partials.into_iter().enumerate() {
-            ctx.check_cancelled()?;
-            let mut counts = p.counts;
-            let t0 = std::time::Instant::now();
+        let staged: Vec<StagedMembership> =
+            partials.iter().filter_map(|p| p.staged.clone()).collect();
+        let t0 = std::time::Instant::now();
+        let written = if let Err(e) = ctx.check_cancelled() {
+            Err(e)
+        } else if staged.is_empty() {
+            let items: Vec<(&MembershipKey, &MembershipRows)> =
+                partials.iter().map(|p| (&p.key, &p.rows)).collect();
             store
-                .write_void_membership(&p.key, &p.rows, &mut Progress::none())
-                .map_err(anyhow::Error::from)?;
-            counts.seconds_store = t0.elapsed().as_secs_f64();
-            all.push(counts);
-            ctx.progress("catalogs", i as u64 + 1, n as u64);
+                .write_void_memberships(&items, &mut Progress::none())
+                .map(|_| ())
+                .map_err(|e| anyhow::Error::from(e).into())
+        } else if staged.len() != partials.len() {
+            Err(anyhow::anyhow!(
+                "{} of {} catalogs were staged: shards of one run must all stage or none; run again",
+                staged.len(),
+                partials.len()
+            )
+            .into())
+        } else {
+            store
+                .publish_void_memberships(&staged)
+                .map_err(|e| anyhow::Error::from(e).into())
+        };
+        if let Err(e) = written {
+            store.drop_staged_memberships(&staged);
+            return Err(e);
         }
+        let seconds = t0.elapsed().as_secs_f64();
+        let total_rows: usize = partials.iter().map(|p| p.counts.galaxies).sum();
+        let mut all = Vec::new();
+        for p in partials {
+            let mut counts = p.counts;
+            counts.seconds_store += seconds * counts.galaxies as f64 / total_rows.max(1) as f64;
+            all.push(counts);
+        }
+        ctx.progress("catalogs", all.len() as u64, all.len() as u64);
         if args.json {
             ctx.info(serde_json::to_string_pretty(&all).map_err(anyhow::Error::from)?);
         } else {
@@ -350,6 +424,22 @@ impl Pipeline for Classify {
             source,
             catalogs: all,
         })
+    }
+
+    /// Drops the catalogs the finished shards staged (a failed run
+    /// publishes nothing and leaves nothing behind).
+    fn discard(&self, ctx: &Ctx, _args: &ClassifyArgs, partials: Vec<CatalogPartial>) {
+        let staged: Vec<StagedMembership> = partials.into_iter().filter_map(|p| p.staged).collect();
+        if staged.is_empty() {
+            return;
+        }
+        match ctx.open_store() {
+            Ok(mut store) => store.drop_staged_memberships(&staged),
+            Err(e) => ctx.warn(format!(
+                "could not drop the {} staged catalogs of this failed run ({e}); the next run drops them after {STALE_STAGE_HOURS} h",
+                staged.len()
+            )),
+        }
     }
 
     /// Every shard reads the galaxies; two at a time keeps memory at two
