@@ -82,3 +82,35 @@ ensure_prometheus() {
   export ASTROLAB_PROMETHEUS="$prom"
   tools_log "prometheus: $prom"
 }
+
+# restic, the engine of `astrolab backup` (Debian package restic). Exports
+# ASTROLAB_RESTIC.
+ensure_restic() {
+  local r
+  r=$(tools_first "${ASTROLAB_RESTIC:-}" restic) || r=
+  if [ -z "$r" ]; then
+    tools_log "installing restic with apt"
+    tools_apt_install restic || tools_log "could not install restic"
+    r=$(tools_first "${ASTROLAB_RESTIC:-}" restic) || r=
+  fi
+  [ -n "$r" ] || return 1
+  export ASTROLAB_RESTIC="$r"
+  tools_log "restic: $r ($("$r" version 2>/dev/null | cut -d' ' -f2))"
+}
+
+# moto's S3-compatible server (PyPI moto[server], pinned), the off-site
+# repository of the backup tests. Exports ASTROLAB_MOTO_SERVER.
+MOTO_VERSION=5.2.1
+ensure_moto() {
+  local m
+  m=$(tools_first "${ASTROLAB_MOTO_SERVER:-}" moto_server) || m=
+  if [ -z "$m" ]; then
+    tools_log "installing moto[server]==$MOTO_VERSION from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2 || tools_log "could not install moto"
+    hash -r
+    m=$(tools_first "${ASTROLAB_MOTO_SERVER:-}" moto_server) || m=
+  fi
+  [ -n "$m" ] || return 1
+  export ASTROLAB_MOTO_SERVER="$m"
+  tools_log "moto_server: $m"
+}

@@ -91,6 +91,9 @@ pub struct VerifyReport {
     pub read_data_subset: String,
     /// Seconds to restore (the measured recovery time of this backup).
     pub seconds_restore: f64,
+    /// Seconds between the backup's database copy and the end of the
+    /// restore: what a failure at this moment would lose (recovery point).
+    pub rpo_s: f64,
     /// Wall seconds in all.
     pub seconds: f64,
 }
@@ -481,6 +484,18 @@ pub fn verify(
         |s| (&mut s.last_verify, &mut s.last_good_verify),
         outcome(&r, &settings.repository, id, t0, bytes),
     );
+    // A verification is the daily recovery drill: had the store been lost
+    // now, this backup's restore is what would bring it back.
+    if let Ok(v) = &r {
+        let d = status::Drill {
+            unix_s: status::now_unix(),
+            rpo_s: v.rpo_s,
+            rto_s: v.seconds_restore,
+        };
+        if let Err(e) = status::update(&home, |s| s.drill = Some(d)) {
+            tracing::warn!(error = %e, "could not record the drill");
+        }
+    }
     r
 }
 
@@ -511,7 +526,17 @@ fn verify_inner(
     let r = restore_checked(&restic, &snap, &dest);
     let seconds_restore = t_restore.elapsed().as_secs_f64();
     std::fs::remove_dir_all(&dest).ok();
-    let (m, bytes) = r?;
+    let (m, bytes) = match r {
+        Ok(x) => x,
+        // Which repository files are damaged: all of the data is read back
+        // (this is the failure path; its cost buys the list to repair).
+        Err(e) => {
+            return Err(match restic.check("100%") {
+                Err(c) => c.context(format!("backup {} cannot be restored", snap.id)),
+                Ok(()) => e,
+            })
+        }
+    };
     restic.check(subset)?;
     Ok(VerifyReport {
         backup: m.id.clone(),
@@ -521,6 +546,13 @@ fn verify_inner(
         bytes_restored: bytes,
         read_data_subset: subset.into(),
         seconds_restore,
+        rpo_s: time::OffsetDateTime::parse(
+            &m.created,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map_or(f64::NAN, |c| {
+            (time::OffsetDateTime::now_utc() - c).as_seconds_f64()
+        }),
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
@@ -599,4 +631,11 @@ pub fn prune(settings: &BackupSettings, key: BackupKey) -> Result<String> {
         settings.keep.weekly,
         settings.keep.monthly,
     )
+}
+
+/// Removes the repository's stale locks (restic processes that are gone:
+/// a backup killed half way), or every lock with `all`; run it only when
+/// no backup operation uses the repository.
+pub fn unlock(settings: &BackupSettings, key: BackupKey, all: bool) -> Result<()> {
+    Restic::new(settings.repository.clone(), key).unlock(all)
 }

@@ -129,7 +129,23 @@ impl Restic {
             return anyhow!("{what}: the backup key (ASTROLAB_BACKUP_KEY) does not open the repository at {repo}: it was made with another key");
         }
         if low.contains("no space left on device") || low.contains("disk quota exceeded") {
-            return anyhow!("{what}: the disk of the repository at {repo} is full; nothing of this backup was recorded as made (restic writes the snapshot last); free space or use another repository, then run `restic prune` through `astrolab backup prune` to drop the unfinished data. restic said: {}", last_line(s));
+            return anyhow!("{what}: the disk of the repository at {repo} is full; nothing of this backup was recorded as made (restic writes the snapshot last); free space or use another repository; `astrolab backup prune` then drops the unfinished data. restic said: {}", last_line(s));
+        }
+        if low.contains("repository is already locked") || low.contains("lock was created at") {
+            return anyhow!("{what}: the repository at {repo} is locked by another restic process ({}); when no backup, verification or prune is running on it (one was killed), remove the lock with `astrolab backup unlock --from {repo} --all`", last_line(s));
+        }
+        if low.contains("connection refused")
+            || low.contains("no such host")
+            || low.contains("i/o timeout")
+            || low.contains("network is unreachable")
+        {
+            return anyhow!("{what}: cannot reach the backup repository at {repo}; is the endpoint right and up? restic said: {}", tail(s));
+        }
+        if low.contains("access denied")
+            || low.contains("invalidaccesskeyid")
+            || low.contains("signaturedoesnotmatch")
+        {
+            return anyhow!("{what}: the object store refused the credentials for {repo} (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY); restic said: {}", tail(s));
         }
         if low.contains("is there a repository at the following location")
             || low.contains("repository does not exist")
@@ -325,6 +341,17 @@ impl Restic {
     pub fn check(&self, subset: &str) -> Result<()> {
         let arg = format!("--read-data-subset={subset}");
         self.run("checking the repository", &["check", &arg], None)?;
+        Ok(())
+    }
+
+    /// Removes stale locks (of restic processes that are gone), or with
+    /// `all` every lock: only when nothing else uses the repository.
+    pub fn unlock(&self, all: bool) -> Result<()> {
+        let mut a = vec!["unlock"];
+        if all {
+            a.push("--remove-all");
+        }
+        self.run("unlocking the repository", &a, None)?;
         Ok(())
     }
 

@@ -866,7 +866,7 @@ fn ray_void_membership_on_postgres_is_staged_by_the_shards() {
 
     // A run whose third catalog fails after the first two were staged:
     // nothing is published; the membership is the earlier run's.
-    let bogus = demo.join("zcatalog-demo-sky.fits");
+    let bogus = demo.join("zpix-main-bright.fits");
     assert!(bogus.exists(), "{:?}", entries(&demo));
     let bad = write_params(
         &dir,
@@ -888,7 +888,7 @@ fn ray_void_membership_on_postgres_is_staged_by_the_shards() {
         "0",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("zcatalog-demo-sky.fits"), "{}", text(&o));
+    assert!(text(&o).contains("zpix-main-bright.fits"), "{}", text(&o));
     assert_eq!(rows(), local_rows);
     // The same with the local executor, one shard after the other: the two
     // catalogs staged before the failure are dropped (Pipeline::discard).
@@ -905,7 +905,7 @@ fn ray_void_membership_on_postgres_is_staged_by_the_shards() {
         "1",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("zcatalog-demo-sky.fits"), "{}", text(&o));
+    assert!(text(&o).contains("zpix-main-bright.fits"), "{}", text(&o));
     assert_eq!(rows(), local_rows);
     assert_eq!(tables(), "partitions,unpublished\n4,0\n");
 }

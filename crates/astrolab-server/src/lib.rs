@@ -198,12 +198,19 @@ async fn metrics_text(State(s): State<AppState>, who: auth::MaybeAuthed) -> Resp
     if let Ok(stats) = s.pool.run(move |store| Ok(store.queue_stats(now)?)).await {
         s.metrics.set_queue(&stats);
     }
+    let mut body = s.metrics.render();
+    // The data home's backups and their verification (`astrolab backup`):
+    // what the alert rules on stale backups and failed verifies watch.
+    match astrolab_backup::status::read(&s.pool.config().home) {
+        Ok(b) => body.push_str(&astrolab_backup::status::metrics(&b)),
+        Err(e) => tracing::warn!(error = %e, "reading the backup status"),
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        s.metrics.render(),
+        body,
     )
         .into_response()
 }

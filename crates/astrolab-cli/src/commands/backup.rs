@@ -95,6 +95,16 @@ pub enum BackupCommand {
         #[arg(long)]
         from: Option<String>,
     },
+    /// Remove the repository's stale locks (a backup killed half way);
+    /// with --all every lock, when no backup operation runs on it.
+    Unlock {
+        /// Repository (default: [backup] repository).
+        #[arg(long)]
+        from: Option<String>,
+        /// Remove every lock, not only those of processes known gone.
+        #[arg(long)]
+        all: bool,
+    },
     /// This home's last backup, verification and drill (what the metrics
     /// show), as JSON, or as Prometheus text with --metrics.
     Status {
@@ -232,6 +242,12 @@ pub fn run(cfg: &Config, c: &BackupCommand) -> Result<()> {
                 "kept the last backup of {} days, {} weeks and {} months",
                 s.keep.daily, s.keep.weekly, s.keep.monthly
             );
+            Ok(())
+        }
+        BackupCommand::Unlock { from, all } => {
+            let s = settings(cfg, from.as_deref())?;
+            ops::unlock(&s, BackupKey::from_env()?, *all)?;
+            println!("unlocked {}", s.repository);
             Ok(())
         }
         BackupCommand::Status { metrics } => {
