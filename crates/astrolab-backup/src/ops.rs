@@ -381,8 +381,7 @@ fn find(restic: &Restic, id: Option<&str>) -> Result<Snapshot> {
             }),
         None => snaps
             .into_iter()
-            .filter(|s| s.backup_id().is_some())
-            .next_back()
+            .rfind(|s| s.backup_id().is_some())
             .ok_or_else(|| anyhow!("no astrolab backup in {} yet", restic.repository())),
     }
 }
