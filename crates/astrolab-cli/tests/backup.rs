@@ -289,6 +289,20 @@ fn a_backup_restores_onto_an_empty_home_with_the_same_answers() {
     assert_eq!(list(&home, &repo).len(), 1);
 }
 
+/// `n` bytes no compressor or deduplicator shrinks (xorshift64 from
+/// `seed`): data that takes restic a while to store.
+fn incompressible(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// The processes whose parent is `pid` (from /proc).
 fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
@@ -381,16 +395,7 @@ fn backup_faults_are_named_and_never_marked_good() {
     let big = home.join("runs/big.bin");
     std::fs::create_dir_all(big.parent().unwrap()).unwrap();
     // Incompressible and not yet in the repository: restic needs a while.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let bytes: Vec<u8> = (0..120 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(&big, &bytes).unwrap();
+    std::fs::write(&big, incompressible(120 << 20, 0x9E37_79B9_7F4A_7C15)).unwrap();
     {
         let child = bin()
             .env("ASTROLAB_BACKUP_KEY", KEY)
@@ -534,17 +539,12 @@ fn a_full_disk_fails_clearly_and_marks_nothing_good() {
         }
     }
     let _u = Unmount(small.clone());
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let bytes: Vec<u8> = (0..40 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
     std::fs::create_dir_all(home.join("runs")).unwrap();
-    std::fs::write(home.join("runs/big.bin"), &bytes).unwrap();
+    std::fs::write(
+        home.join("runs/big.bin"),
+        incompressible(40 << 20, 0x2545_F491_4F6C_DD1D),
+    )
+    .unwrap();
     let repo = small.join("repo");
     let o = astrolab(
         &home,
