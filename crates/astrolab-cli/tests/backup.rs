@@ -117,6 +117,18 @@ fn demo_home(dir: &Path) -> PathBuf {
     home
 }
 
+/// With restic present: a temporary directory (kept alive by the first
+/// element), its canonical path and a demo home in it.
+fn demo_lab() -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+    if !restic_present() {
+        return None;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(d.path()).unwrap();
+    let home = demo_home(&dir);
+    Some((d, dir, home))
+}
+
 fn list(home: &Path, repo: &Path) -> Vec<serde_json::Value> {
     json(&astrolab(
         home,
@@ -141,12 +153,9 @@ fn status(home: &Path) -> serde_json::Value {
 
 #[test]
 fn a_backup_restores_onto_an_empty_home_with_the_same_answers() {
-    if !restic_present() {
+    let Some((_d, dir, home)) = demo_lab() else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let dir = std::fs::canonicalize(d.path()).unwrap();
-    let home = demo_home(&dir);
+    };
     let repo = dir.join("repo");
     let r = repo.to_str().unwrap();
     let before = answers(&home);
@@ -339,12 +348,9 @@ fn walk(d: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn backup_faults_are_named_and_never_marked_good() {
-    if !restic_present() {
+    let Some((_d, dir, home)) = demo_lab() else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let dir = std::fs::canonicalize(d.path()).unwrap();
-    let home = demo_home(&dir);
+    };
     let repo = dir.join("repo");
     let r = repo.to_str().unwrap();
 
@@ -510,12 +516,9 @@ fn backup_faults_are_named_and_never_marked_good() {
 /// Needs root (a 24 MB tmpfs); elsewhere it is skipped unless CI is set.
 #[test]
 fn a_full_disk_fails_clearly_and_marks_nothing_good() {
-    if !restic_present() {
+    let Some((_d, dir, home)) = demo_lab() else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let dir = std::fs::canonicalize(d.path()).unwrap();
-    let home = demo_home(&dir);
+    };
     let small = dir.join("small");
     std::fs::create_dir_all(&small).unwrap();
     let m = std::process::Command::new("mount")

@@ -94,6 +94,19 @@ fn run_ray(
     astrolab(home, &args)
 }
 
+/// A voids-classify run's counts (result.json) without its timings, which
+/// differ from run to run.
+fn classify_counts(out: &Path) -> serde_json::Value {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    for c in v["catalogs"].as_array_mut().unwrap() {
+        let c = c.as_object_mut().unwrap();
+        c.remove("seconds_membership");
+        c.remove("seconds_store");
+    }
+    v
+}
+
 fn same_file(a: &Path, b: &Path) {
     let (x, y) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
     assert!(x == y, "{} and {} differ", a.display(), b.display());
@@ -358,18 +371,7 @@ fn ray_runs_give_the_local_bytes_and_survive_a_lost_worker() {
     );
     ok(&o);
     assert_eq!(local_rows, rows());
-    let counts = |dir: &str| {
-        let mut v: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(d.path().join(dir).join("result.json")).unwrap(),
-        )
-        .unwrap();
-        for c in v["catalogs"].as_array_mut().unwrap() {
-            let c = c.as_object_mut().unwrap();
-            c.remove("seconds_membership");
-            c.remove("seconds_store");
-        }
-        v
-    };
+    let counts = |out: &str| classify_counts(&d.path().join(out));
     assert_eq!(counts("classify-local"), counts("classify-ray"));
 
     // A worker node killed mid-run: its shards are retried elsewhere and
@@ -832,18 +834,7 @@ fn ray_void_membership_on_postgres_is_staged_by_the_shards() {
     assert_eq!(rows(), local_rows);
     // The Ray run's four staged tables replaced the local run's partitions.
     assert_eq!(tables(), "partitions,unpublished\n4,0\n");
-    let counts = |out: &str| {
-        let mut v: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join(out).join("result.json")).unwrap(),
-        )
-        .unwrap();
-        for c in v["catalogs"].as_array_mut().unwrap() {
-            let c = c.as_object_mut().unwrap();
-            c.remove("seconds_membership");
-            c.remove("seconds_store");
-        }
-        v
-    };
+    let counts = |out: &str| classify_counts(&dir.join(out));
     assert_eq!(counts("local"), counts("ray"));
     let sqlite_counts = {
         // The same classification in a SQLite store gives the same counts.
