@@ -581,7 +581,7 @@ check_deploy() {
 
   deploy_validate \
     "$out/default.yaml=ConfigMap,PersistentVolumeClaim,ServiceAccount,Service,Deployment,NetworkPolicy,Job" \
-    "$out/full.yaml=Deployment,Ingress,NetworkPolicy,ServiceMonitor,RayCluster,gpu" \
+    "$out/full.yaml=Deployment,Ingress,NetworkPolicy,ServiceMonitor,RayCluster,CronJob,gpu" \
     deploy/kuberay/raycluster.yaml=RayCluster,gpu \
     deploy/kuberay/rayjob-example.yaml=RayJob || rc=1
 

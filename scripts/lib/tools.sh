@@ -114,3 +114,22 @@ ensure_moto() {
   export ASTROLAB_MOTO_SERVER="$m"
   tools_log "moto_server: $m"
 }
+
+# pgBackRest, the engine of a PostgreSQL store's backups (Debian package
+# pgbackrest), and socat (Debian), which puts TLS in front of moto's server
+# for pgBackRest, which speaks only TLS to an object store. Exports
+# ASTROLAB_PGBACKREST and ASTROLAB_SOCAT.
+ensure_pgbackrest() {
+  local p s
+  p=$(tools_first "${ASTROLAB_PGBACKREST:-}" pgbackrest) || p=
+  s=$(tools_first "${ASTROLAB_SOCAT:-}" socat) || s=
+  if [ -z "$p" ] || [ -z "$s" ]; then
+    tools_log "installing pgbackrest and socat with apt"
+    tools_apt_install pgbackrest socat || tools_log "could not install pgbackrest/socat"
+    p=$(tools_first "${ASTROLAB_PGBACKREST:-}" pgbackrest) || p=
+    s=$(tools_first "${ASTROLAB_SOCAT:-}" socat) || s=
+  fi
+  [ -n "$p" ] && [ -n "$s" ] || return 1
+  export ASTROLAB_PGBACKREST="$p" ASTROLAB_SOCAT="$s"
+  tools_log "pgbackrest: $p ($("$p" version 2>/dev/null)), socat: $s"
+}

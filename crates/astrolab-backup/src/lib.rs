@@ -18,12 +18,13 @@ pub mod digest;
 pub mod key;
 pub mod manifest;
 pub mod ops;
+pub mod pg;
 pub mod repo;
 pub mod restic;
 pub mod sqlite;
 pub mod status;
 
 pub use key::BackupKey;
-pub use manifest::{Manifest, TableDigest};
+pub use manifest::{Manifest, PgPart, TableDigest};
 pub use ops::{BackupSettings, Keep};
 pub use repo::Repository;

@@ -33,7 +33,7 @@ pub struct Manifest {
     pub astrolab: String,
     /// The machine.
     pub host: String,
-    /// `sqlite`.
+    /// `sqlite` or `postgresql`.
     pub backend: String,
     /// The database copy's name inside the backup.
     pub database: String,
@@ -47,6 +47,31 @@ pub struct Manifest {
     pub files: u64,
     /// Their bytes.
     pub file_bytes: u64,
+    /// The PostgreSQL part, for a store in PostgreSQL (None for SQLite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PgPart>,
+}
+
+/// Where a PostgreSQL store's backup is: pgBackRest's backup set and the
+/// restore point the manifest's digests describe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgPart {
+    /// pgBackRest's stanza.
+    pub stanza: String,
+    /// The backup set's label.
+    pub label: String,
+    /// `full`, `diff` or `incr`.
+    pub kind: String,
+    /// The restore point's name (the backup id) and position in the WAL.
+    pub restore_point: String,
+    /// Its LSN.
+    pub lsn: String,
+    /// The database's size, and this set's size in the repository.
+    pub database_bytes: u64,
+    /// Bytes this set added to the repository.
+    pub repository_bytes: u64,
+    /// The store's database name (what the tables were read from).
+    pub dbname: String,
 }
 
 impl Manifest {

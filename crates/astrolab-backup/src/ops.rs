@@ -134,7 +134,7 @@ pub struct Listed {
     pub rows: Option<u64>,
 }
 
-fn host() -> String {
+pub(crate) fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -143,14 +143,14 @@ fn host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
 /// A backup id: the UTC time to the second and 6 random hex digits.
-fn backup_id() -> String {
+pub(crate) fn backup_id() -> String {
     use sha2::Digest;
     let t = time::OffsetDateTime::now_utc();
     let salt = format!(
@@ -174,10 +174,10 @@ fn backup_id() -> String {
 /// One backup operation at a time on a home: `HOME/backups/.lock` holds
 /// the owner's pid; a lock whose process is gone (a killed backup) is
 /// taken over.
-struct Lock(PathBuf);
+pub(crate) struct Lock(PathBuf);
 
 impl Lock {
-    fn take(home: &Path) -> Result<Lock> {
+    pub(crate) fn take(home: &Path) -> Result<Lock> {
         let dir = home.join("backups");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let p = dir.join(".lock");
@@ -223,7 +223,7 @@ impl Drop for Lock {
 /// What a backup leaves out of the home: the live database (its copy goes
 /// in), caches (rebuilt on demand), this machine's backup records and
 /// scratch space.
-fn excluded(home: &Path) -> Vec<PathBuf> {
+pub(crate) fn excluded(home: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = ["", "-wal", "-shm", "-journal"]
         .iter()
         .map(|s| home.join(format!("{DATABASE}{s}")))
@@ -234,7 +234,7 @@ fn excluded(home: &Path) -> Vec<PathBuf> {
 }
 
 /// Files and bytes under `dir`, without `skip`.
-fn tally(dir: &Path, skip: &[PathBuf]) -> Result<(u64, u64)> {
+pub(crate) fn tally(dir: &Path, skip: &[PathBuf]) -> Result<(u64, u64)> {
     let (mut n, mut b) = (0, 0);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -256,7 +256,7 @@ fn tally(dir: &Path, skip: &[PathBuf]) -> Result<(u64, u64)> {
     Ok((n, b))
 }
 
-fn record(
+pub(crate) fn record(
     home: &Path,
     what: fn(&mut status::Status) -> (&mut Option<Outcome>, &mut Option<Outcome>),
     o: Outcome,
@@ -273,7 +273,7 @@ fn record(
     }
 }
 
-fn outcome<T>(
+pub(crate) fn outcome<T>(
     r: &Result<T>,
     repo: &Repository,
     backup: Option<String>,
@@ -348,6 +348,7 @@ fn create_inner(
             tables,
             files,
             file_bytes,
+            postgres: None,
         };
         std::fs::write(stage.join(manifest::FILE), serde_json::to_vec_pretty(&m)?)
             .with_context(|| format!("writing the manifest in {}", stage.display()))?;
@@ -367,7 +368,7 @@ fn create_inner(
 }
 
 /// The snapshot of backup `id`, or the newest.
-fn find(restic: &Restic, id: Option<&str>) -> Result<Snapshot> {
+pub(crate) fn find(restic: &Restic, id: Option<&str>) -> Result<Snapshot> {
     let snaps = restic.snapshots()?;
     match id {
         Some(id) => snaps
@@ -398,6 +399,36 @@ fn original_home(snap: &Snapshot) -> Result<String> {
 /// against the manifest before `dest` receives anything. Returns the
 /// manifest and the bytes restored.
 fn restore_checked(restic: &Restic, snap: &Snapshot, dest: &Path) -> Result<(Manifest, u64)> {
+    restore_home(restic, snap, dest, |m, root, stage| {
+        let id = &m.id;
+        if m.backend != "sqlite" {
+            bail!("backup {id} is of a {} store: restore it with the store's settings ([backup] pg_data)", m.backend);
+        }
+        std::fs::rename(stage.join(&m.database), root.join(DATABASE))
+            .with_context(|| format!("backup {id}: its database copy is missing"))?;
+        let got = sqlite_digests(&root.join(DATABASE))?;
+        let diff = differences(&m.tables, &got);
+        if !diff.is_empty() {
+            bail!(
+                "backup {id} does not restore what was backed up: {}",
+                diff.join("; ")
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Restores the files of `snap` into `dest` (absent or empty) through a
+/// temporary sibling, reads the manifest, lets `check` check (and
+/// complete) the restored home (given the manifest, the home and the
+/// backup's stage directory), then moves the home into place. Returns
+/// the manifest and the bytes restored.
+pub(crate) fn restore_home(
+    restic: &Restic,
+    snap: &Snapshot,
+    dest: &Path,
+    check: impl FnOnce(&Manifest, &Path, &Path) -> Result<()>,
+) -> Result<(Manifest, u64)> {
     let id = snap
         .backup_id()
         .ok_or_else(|| anyhow!("snapshot {} is not an astrolab backup", snap.id))?;
@@ -435,17 +466,8 @@ fn restore_checked(restic: &Restic, snap: &Snapshot, dest: &Path) -> Result<(Man
                 manifest::FORMAT
             );
         }
-        std::fs::rename(stage.join(&m.database), root.join(DATABASE))
-            .with_context(|| format!("backup {id}: its database copy is missing"))?;
+        check(&m, &root, &stage)?;
         std::fs::remove_dir_all(root.join(STAGE_DIR)).ok();
-        let got = sqlite_digests(&root.join(DATABASE))?;
-        let diff = differences(&m.tables, &got);
-        if !diff.is_empty() {
-            bail!(
-                "backup {id} does not restore what was backed up: {}",
-                diff.join("; ")
-            );
-        }
         let (_, bytes) = tally(&root, &[])?;
         if dest.exists() {
             std::fs::remove_dir(dest)

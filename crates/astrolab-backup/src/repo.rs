@@ -24,6 +24,11 @@ pub enum Repository {
         bucket: String,
         /// Prefix inside the bucket ("" for none).
         prefix: String,
+        /// A certificate authority to trust for the endpoint's TLS
+        /// certificate (a private object store), `[backup] s3_ca_file`.
+        ca_file: Option<PathBuf>,
+        /// The bucket's region (`[backup] s3_region`; default us-east-1).
+        region: Option<String>,
     },
 }
 
@@ -54,12 +59,27 @@ impl Repository {
                 endpoint: endpoint.trim_end_matches('/').to_string(),
                 bucket: bucket.to_string(),
                 prefix: prefix.trim_matches('/').to_string(),
+                ca_file: None,
+                region: None,
             });
         }
         if s.contains("://") {
             bail!("{s}: only directories and s3:// repositories are supported");
         }
         Ok(Repository::Dir(PathBuf::from(s)))
+    }
+
+    /// The same repository with a certificate authority and a region for
+    /// an object store (nothing changes for a directory).
+    pub fn with_s3_options(mut self, ca: Option<PathBuf>, reg: Option<String>) -> Repository {
+        if let Repository::S3 {
+            ca_file, region, ..
+        } = &mut self
+        {
+            *ca_file = ca;
+            *region = reg;
+        }
+        self
     }
 
     /// restic's name for the repository.
@@ -70,6 +90,7 @@ impl Repository {
                 endpoint,
                 bucket,
                 prefix,
+                ..
             } => {
                 let mut u = format!("s3:{endpoint}/{bucket}");
                 if !prefix.is_empty() {
@@ -91,6 +112,7 @@ impl std::fmt::Display for Repository {
                 endpoint,
                 bucket,
                 prefix,
+                ..
             } => write!(f, "s3://{bucket}/{prefix} at {endpoint}"),
         }
     }

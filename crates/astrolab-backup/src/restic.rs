@@ -93,6 +93,12 @@ impl Restic {
             .env_remove("RESTIC_REPOSITORY_FILE")
             .arg("--no-cache")
             .arg("--quiet");
+        if let Repository::S3 {
+            ca_file: Some(ca), ..
+        } = &self.repo
+        {
+            c.arg("--cacert").arg(ca);
+        }
         c
     }
 
