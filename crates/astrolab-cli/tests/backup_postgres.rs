@@ -506,3 +506,155 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
     assert_eq!(st["last_verify"]["ok"], false);
     assert_eq!(st["last_good_verify"]["backup"], m2["id"]);
 }
+
+/// A child process killed when dropped.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_listening(port: u16, what: &str) {
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t0.elapsed().as_secs() < 60, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Off site: the PostgreSQL store's WAL archive and backups in an
+/// S3-compatible object store (moto's server from PyPI, behind socat for
+/// TLS: pgBackRest speaks only TLS to an object store; both engines trust
+/// the test's own certificate authority through `[backup] s3_ca_file`).
+#[test]
+fn postgres_backups_go_to_s3_compatible_storage() {
+    let Some(pgbin) = tools() else { return };
+    let moto = std::env::var("ASTROLAB_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    let socat = std::env::var("ASTROLAB_SOCAT").unwrap_or_else(|_| "socat".into());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(tmp.path()).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // A certificate for 127.0.0.1, its own authority (pgBackRest matches
+    // the host against DNS names only, Go's TLS against IP addresses).
+    let (crt, pem) = (dir.join("s3.crt"), dir.join("s3.pem"));
+    must(
+        Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=DNS:127.0.0.1,IP:127.0.0.1", "-keyout"])
+            .arg(dir.join("s3.key"))
+            .arg("-out")
+            .arg(&crt)
+            .output()
+            .unwrap(),
+    );
+    let mut both = std::fs::read(&crt).unwrap();
+    both.extend(std::fs::read(dir.join("s3.key")).unwrap());
+    std::fs::write(&pem, both).unwrap();
+    let (http_port, tls_port) = (free_port(), free_port());
+    let spawn = |c: &mut Command, what: &str| match c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(ch) => Some(Kill(ch)),
+        Err(_) => {
+            assert!(std::env::var_os("CI").is_none(), "CI is set but {what} cannot run: scripts/test installs it");
+            eprintln!("skipping: no {what}");
+            None
+        }
+    };
+    let Some(_moto) = spawn(Command::new(&moto).args(["-H", "127.0.0.1", "-p", &http_port.to_string()]), &moto) else {
+        return;
+    };
+    let Some(_tls) = spawn(
+        Command::new(&socat)
+            .arg(format!("OPENSSL-LISTEN:{tls_port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={}", pem.display()))
+            .arg(format!("TCP:127.0.0.1:{http_port}")),
+        &socat,
+    ) else {
+        return;
+    };
+    wait_listening(http_port, "moto_server");
+    wait_listening(tls_port, "socat");
+    // pgBackRest does not make buckets.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", http_port)).unwrap();
+    use std::io::{Read, Write};
+    write!(s, "PUT /lab-offsite HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    let pgroot = dir.join("pg");
+    std::fs::create_dir_all(&pgroot).unwrap();
+    chown_postgres(&pgroot);
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", "astrolab-test"),
+        ("AWS_SECRET_ACCESS_KEY", "astrolab-test-secret"),
+    ];
+    // The server's archive command finds the credentials in its environment.
+    for (k, v) in aws {
+        std::env::set_var(k, v);
+    }
+    let a = Cluster::init(&pgbin, &pgroot.join("a"), &pgroot.join("sock"));
+    a.start();
+    a.sql("postgres", "CREATE DATABASE astrolab");
+    let key = dir.join("backup.key");
+    std::fs::write(&key, format!("{KEY}\n")).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    chown_postgres(&key);
+    let s3cfg = |name: &str, c: &Cluster| {
+        let p = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &p,
+            format!(
+                "database_url = \"{}\"\n\n[backup]\nrepository = \"s3://lab-offsite/astrolab\"\ns3_endpoint = \"https://127.0.0.1:{tls_port}\"\ns3_ca_file = \"{}\"\npg_data = \"{}\"\npg_socket = \"{}\"\npg_bin = \"{}\"\n",
+                c.url(),
+                crt.display(),
+                c.data.display(),
+                c.sock.display(),
+                c.bin.display()
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let cfg = s3cfg("a", &a);
+    let home = dir.join("home");
+    let s1 = json(astrolab(&cfg, &home, &key, &["backup", "setup", "--json"]));
+    assert_eq!(s1["restart_needed"], true, "{s1}");
+    assert!(s1["archive_command"].as_str().unwrap().contains("PGBACKREST_REPO1_S3_KEY=\"$AWS_ACCESS_KEY_ID\""));
+    a.stop("fast");
+    a.start();
+    let s2 = json(astrolab(&cfg, &home, &key, &["backup", "setup", "--json"]));
+    assert_eq!(s2["archiving_checked"], true, "{s2}");
+    ok(astrolab(&cfg, &home, &key, &["ingest", &write_csv(&dir, "w1.csv", &[(180.1, 30.1, 0.1), (180.2, 30.2, 0.2)])]));
+    let made = json(astrolab(&cfg, &home, &key, &["backup", "create", "--type", "full", "--json"]));
+    let m = &made["manifest"];
+    assert_eq!(m["tables"]["public.galaxies"]["rows"], 2);
+    let v = json(astrolab(&cfg, &home, &key, &["backup", "verify", "--json"]));
+    assert_eq!(v["backup"], m["id"]);
+    ok(astrolab(&cfg, &home, &key, &["ingest", &write_csv(&dir, "w2.csv", &[(181.0, 29.0, 0.3)])]));
+    a.sql("astrolab", "SELECT pg_switch_wal()");
+    let wal = a.sql("postgres", "SELECT pg_walfile_name(pg_current_wal_lsn())");
+    for _ in 0..600 {
+        let last = a.sql("postgres", "SELECT COALESCE(last_archived_wal, '') FROM pg_stat_archiver");
+        if !last.is_empty() && last.as_str() >= wal.as_str() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let latest = answers(&cfg, &home, &key);
+    a.stop("immediate");
+    // The server is lost; a new one from the object store alone.
+    let b = Cluster::on(&pgbin, &pgroot.join("b"), &pgroot.join("sock"));
+    let cfg_b = s3cfg("b", &b);
+    let home_b = dir.join("home-b");
+    let r = json(astrolab(&cfg_b, &home_b, &key, &["backup", "restore", "--latest", "--no-archive", "--json"]));
+    assert_eq!(r["tables"]["public.galaxies"], 3);
+    b.start();
+    assert_eq!(answers(&cfg_b, &home_b, &key), latest);
+    b.stop("fast");
+}
