@@ -11,15 +11,21 @@
 #   The store: the demo sky's GALAXIES galaxies (zcatalog and fastspec
 #   rows), its void catalogs (v2_galzone: 3 rows a galaxy) and their
 #   membership (4 rows a galaxy): about 9.6 rows a galaxy. Needs restic
-#   (scripts/lib/tools.sh installs it). Release build; files kept in
-#   ASTROLAB_BENCH_DIR when set.
+#   (scripts/lib/tools.sh installs it). Release build (or ASTROLAB_BENCH_BIN);
+#   files kept in ASTROLAB_BENCH_DIR when set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 galaxies=${1:-1000000}
 source scripts/lib/tools.sh
 ensure_restic
-cargo build --release -q -p astrolab
-bin=${CARGO_TARGET_DIR:-$PWD/target}/release/astrolab
+# ASTROLAB_BENCH_BIN: an astrolab already built (scripts/test runs the
+# drill with the test build); else the release build.
+if [ -n "${ASTROLAB_BENCH_BIN:-}" ]; then
+  bin=$ASTROLAB_BENCH_BIN
+else
+  cargo build --release -q -p astrolab
+  bin=${CARGO_TARGET_DIR:-$PWD/target}/release/astrolab
+fi
 work=${ASTROLAB_BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$work"
 home=$work/home

@@ -377,6 +377,26 @@ fn verify_inner(
         );
     }
     restic.check(subset)?;
+    // With WAL archived, a failure now loses what the server wrote since
+    // its last archived segment, not since the backup.
+    let since_backup = time::OffsetDateTime::parse(
+        &m.created,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_or(f64::NAN, |c| {
+        (time::OffsetDateTime::now_utc() - c).as_seconds_f64()
+    });
+    let rpo_s = connect(&b.pg.url)
+        .and_then(|mut c| {
+            Ok(c.query_one(
+                "SELECT EXTRACT(EPOCH FROM now() - last_archived_time)::float8 FROM pg_stat_archiver",
+                &[],
+            )?
+            .get::<_, Option<f64>>(0))
+        })
+        .ok()
+        .flatten()
+        .map_or(since_backup, |a| a.min(since_backup));
     Ok(VerifyReport {
         backup: m.id.clone(),
         snapshot: snap.id,
@@ -385,13 +405,7 @@ fn verify_inner(
         bytes_restored: bytes + m.database_bytes,
         read_data_subset: subset.into(),
         seconds_restore,
-        rpo_s: time::OffsetDateTime::parse(
-            &m.created,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map_or(f64::NAN, |c| {
-            (time::OffsetDateTime::now_utc() - c).as_seconds_f64()
-        }),
+        rpo_s,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
