@@ -1,0 +1,341 @@
+//! `astrolab publish RUN --to DIR` end to end: a demo sky through ingest,
+//! `voids classify` and `astrolab run voids-publish` (a real run with its
+//! manifest), then the release folder checked file by file, value by
+//! value, and by the field's own readers (astropy, hats, LSDB, jsonschema)
+//! in `publish_check.py`; then the refusals: a non-empty --to, a tampered
+//! run output, an undocumented column.
+//!
+//! The Python side needs ASTROLAB_PUBLISH_PYTHON (scripts/test makes it:
+//! scripts/lib/publish.sh); with CI set its absence fails the test.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use astrolab_formats::fits::{write_fits, ColumnData, ColumnOut, FitsFile, HduOut};
+
+mod common;
+
+const VF: &str = "demo/DESIVAST_BGS_VOLLIM_VoidFinder_NGC.fits";
+const FSF: &str = "demo/fastspec-iron-main-bright-nside1-hp00.fits";
+const GALAXIES: usize = 4000;
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    common::bin()
+        .current_dir(dir)
+        .arg("--home")
+        .arg("home")
+        .args(args)
+        .output()
+        .expect("run astrolab")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", common::text(o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(o: &Output) -> String {
+    let t = common::text(o);
+    assert!(!o.status.success(), "expected failure: {t}");
+    t
+}
+
+fn publish_args<'a>(run_dir: &'a str, to: &'a str) -> Vec<&'a str> {
+    vec![
+        "publish", run_dir, "--to", to,
+        "--title", "Void galaxies of a demo sky",
+        "--author", "Doe, Jane",
+        "--affiliation", "Astrolab",
+        "--orcid", "0000-0002-1825-0097",
+        "--vac-version", "2.1",
+        "--date", "2026-12-01",
+        "--hats-order", "4",
+        "--json",
+    ]
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
+    v.sort();
+    v
+}
+
+fn python() -> Option<PathBuf> {
+    match std::env::var_os("ASTROLAB_PUBLISH_PYTHON") {
+        Some(p) if Path::new(&p).exists() => Some(PathBuf::from(p)),
+        _ if std::env::var_os("CI").is_some() => panic!(
+            "ASTROLAB_PUBLISH_PYTHON is not set to a python with hats, lsdb, astropy and jsonschema; scripts/test makes one (scripts/lib/publish.sh)"
+        ),
+        _ => None,
+    }
+}
+
+#[test]
+fn publish_a_voids_publish_run() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let n = GALAXIES.to_string();
+    ok(&run(dir, &["demo-data", "demo", "--galaxies", &n, "--seed", "5"]));
+    ok(&run(dir, &["ingest", FSF, VF]));
+    ok(&run(dir, &["voids", "classify", "--catalog", VF]));
+    std::fs::write(dir.join("p.json"), r#"{"author": "Lab", "date": "2026-11-22"}"#).unwrap();
+    ok(&run(dir, &["run", "voids-publish", "--params", "p.json", "--out-dir", "run1"]));
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run1/result.json")).unwrap()).unwrap();
+    assert_eq!(result["galaxies"].as_u64(), Some(GALAXIES as u64));
+
+    let out = ok(&run(dir, &publish_args("run1", "rel")));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rel = dir.join("rel");
+
+    // The folder's files.
+    let all = files(&rel);
+    for f in [
+        "SHA256SUMS",
+        "catalog.fits",
+        "cds/ReadMe",
+        "cds/galaxy_data.dat",
+        "cds/void_properties.dat",
+        "hats/galaxy_data/dataset/_common_metadata",
+        "hats/galaxy_data/dataset/_metadata",
+        "hats/galaxy_data/partition_info.csv",
+        "hats/galaxy_data/properties",
+        "parquet/galaxy_data.parquet",
+        "parquet/void_properties.parquet",
+        "provenance/ro-crate-metadata.json",
+        "zenodo.json",
+    ] {
+        assert!(all.contains(&f.to_string()), "{f} missing from {all:?}");
+    }
+    assert!(!rel.join("hats/void_properties").exists(), "no HATS without RA/DEC");
+    assert_eq!(
+        std::fs::read(rel.join("provenance/ro-crate-metadata.json")).unwrap(),
+        std::fs::read(dir.join("run1/ro-crate-metadata.json")).unwrap()
+    );
+    // No partial folder left beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // SHA256SUMS, recomputed: every other file, once, with its digest.
+    let sums = std::fs::read_to_string(rel.join("SHA256SUMS")).unwrap();
+    let mut listed = Vec::new();
+    for line in sums.lines() {
+        let (sum, path) = line.split_once("  ").unwrap();
+        let (_, actual) = astrolab_store::file_digest(&rel.join(path)).unwrap();
+        assert_eq!(sum, actual, "{path}");
+        listed.push(path.to_string());
+    }
+    let mut others: Vec<String> = all.iter().filter(|f| *f != "SHA256SUMS").cloned().collect();
+    others.sort();
+    assert_eq!(listed, others);
+    assert_eq!(report["files"].as_array().unwrap().len(), others.len());
+
+    // Exact rows and values: the release catalog holds the run's table.
+    let src = FitsFile::open(&dir.join("run1/void_galaxies.fits")).unwrap();
+    let cat = FitsFile::open(&rel.join("catalog.fits")).unwrap();
+    let (s, c) = (src.table("GALAXY_DATA").unwrap(), cat.table("GALAXY_DATA").unwrap());
+    assert_eq!(c.nrows(), GALAXIES);
+    let names: Vec<&str> = c.columns().iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["TARGETID", "RA", "DEC", "Z", "LOGMSTAR", "SFR", "IS_VOID", "IS_CONTROL", "VFLAG_VOIDFINDER"]
+    );
+    assert_eq!(c.read_i64("TARGETID").unwrap(), s.read_i64("TARGETID").unwrap());
+    for col in ["RA", "DEC", "Z", "LOGMSTAR", "SFR"] {
+        let (a, b) = (c.read_f64(col).unwrap(), s.read_f64(col).unwrap());
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{col}");
+    }
+    let is_void = c.read_bool("IS_VOID").unwrap();
+    let n_void = is_void.iter().filter(|v| **v == Some(true)).count();
+    assert_eq!(n_void as u64, result["void"].as_u64().unwrap());
+    let units: BTreeMap<&str, Option<&str>> =
+        c.columns().iter().map(|x| (x.name.as_str(), x.unit.as_deref())).collect();
+    assert_eq!(units["RA"], Some("deg"));
+    assert_eq!(units["LOGMSTAR"], Some("log(solMass)"));
+    assert_eq!(units["SFR"], Some("solMass/yr"));
+    assert_eq!(units["Z"], None);
+    let h = &cat.hdus()[0].header;
+    assert_eq!(h.get_str("AUTHOR"), Some("Doe, Jane"));
+    assert_eq!(h.get_str("VAC_VERS"), Some("2.1"));
+    assert_eq!(h.get_str("DATE"), Some("2026-12-01"));
+    assert_eq!(h.get_str("FSF_VERS"), Some("v3.0"));
+    assert_eq!(h.get_str("VOIDALG"), Some("VoidFinder"));
+    assert_eq!(h.get_str("RUNPIPE"), Some("voids-publish"));
+    let vp_src = src.table("VOID_PROPERTIES").unwrap().nrows();
+    assert_eq!(cat.table("VOID_PROPERTIES").unwrap().nrows(), vp_src);
+    assert!(vp_src > 0);
+
+    // HATS: the partitions are exactly the order-4 pixels of the rows.
+    let (ra, dec) = (c.read_f64("RA").unwrap(), c.read_f64("DEC").unwrap());
+    let mut pix: BTreeMap<u64, usize> = BTreeMap::new();
+    for (r, d) in ra.iter().zip(&dec) {
+        *pix.entry(astrolab_sky::hpx_index_at(4, *r, *d)).or_default() += 1;
+    }
+    let pi = std::fs::read_to_string(rel.join("hats/galaxy_data/partition_info.csv")).unwrap();
+    let want_pi: String = std::iter::once("Norder,Npix".to_string())
+        .chain(pix.keys().map(|p| format!("4,{p}")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(pi.trim_end(), want_pi);
+    for p in pix.keys() {
+        let f = rel.join(format!("hats/galaxy_data/dataset/Norder=4/Dir={}/Npix={p}.parquet", p / 10000 * 10000));
+        assert!(f.exists(), "{}", f.display());
+    }
+    let props = std::fs::read_to_string(rel.join("hats/galaxy_data/properties")).unwrap();
+    for kv in [
+        format!("hats_nrows={GALAXIES}"),
+        "dataproduct_type=object".to_string(),
+        "hats_col_ra=RA".to_string(),
+        "hats_col_dec=DEC".to_string(),
+        "hats_col_healpix=_healpix_29".to_string(),
+        "hats_col_healpix_order=29".to_string(),
+        "hats_order=4".to_string(),
+        format!("hats_max_rows={}", pix.values().max().unwrap()),
+    ] {
+        assert!(props.lines().any(|l| l == kv), "{kv} not in properties:\n{props}");
+    }
+
+    // The CDS ReadMe describes both tables byte by byte.
+    let readme = std::fs::read_to_string(rel.join("cds/ReadMe")).unwrap();
+    assert!(readme.contains("Byte-by-byte Description of file: galaxy_data.dat"));
+    assert!(readme.contains("Byte-by-byte Description of file: void_properties.dat"));
+    assert!(readme.lines().all(|l| l.len() <= 80), "{readme}");
+    let dat = std::fs::read_to_string(rel.join("cds/galaxy_data.dat")).unwrap();
+    assert_eq!(dat.lines().count(), GALAXIES);
+
+    // Zenodo metadata.
+    let z: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rel.join("zenodo.json")).unwrap()).unwrap();
+    assert_eq!(z["metadata"]["upload_type"], "dataset");
+    assert_eq!(z["metadata"]["version"], "2.1");
+    assert_eq!(z["metadata"]["publication_date"], "2026-12-01");
+    assert_eq!(z["metadata"]["creators"][0]["orcid"], "0000-0002-1825-0097");
+
+    // Our own cone search (astrolab_sky) on the same rows, for LSDB's.
+    let ids = c.read_i64("TARGETID").unwrap();
+    let (cra, cdec, radius_deg) = (ra[0], dec[0], 2.0);
+    let cone: Vec<i64> = (0..ids.len())
+        .filter(|&i| astrolab_sky::angular_separation_deg(cra, cdec, ra[i], dec[i]) <= radius_deg)
+        .map(|i| ids[i])
+        .collect();
+    assert!(cone.len() > 5 && cone.len() < GALAXIES, "{}", cone.len());
+
+    if let Some(py) = python() {
+        let expect = serde_json::json!({
+            "table": "galaxy_data",
+            "nrows": GALAXIES,
+            "id_column": "TARGETID",
+            "fits_units": {"RA": "deg", "DEC": "deg", "SFR": "solMass / yr", "Z": ""},
+            "cds_units": {
+                "TARGETID": "---", "RA": "deg", "DEC": "deg", "Z": "---", "LOGMSTAR": "[Msun]",
+                "SFR": "Msun/yr", "IS_VOID": "---", "IS_CONTROL": "---", "VFLAG_VOIDFINDER": "---"
+            },
+            "header": {"AUTHOR": "Doe, Jane", "VAC_VERS": "2.1", "DATE": "2026-12-01", "FSF_VERS": "v3.0"},
+            "cone": {"ra": cra, "dec": cdec, "radius_arcsec": radius_deg * 3600.0, "ids": cone},
+            "zenodo_schema": Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/zenodo-legacyrecord.json"),
+            "other_tables": ["void_properties"],
+        });
+        std::fs::write(dir.join("expect.json"), expect.to_string()).unwrap();
+        let o = std::process::Command::new(py)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/publish_check.py"))
+            .arg(&rel)
+            .arg(dir.join("expect.json"))
+            .output()
+            .unwrap();
+        let t = common::text(&o);
+        assert!(o.status.success(), "publish_check.py failed:\n{t}");
+        assert!(t.contains("publish_check: all ok"), "{t}");
+        eprintln!("{t}");
+    } else {
+        eprintln!("ASTROLAB_PUBLISH_PYTHON not set: the astropy/hats/LSDB/jsonschema checks did not run");
+    }
+
+    // Refused: a non-empty --to.
+    let e = fails(&run(dir, &publish_args("run1", "rel")));
+    assert!(e.contains("rel exists and is not empty"), "{e}");
+
+    // Refused: an undocumented column (a run whose outputs carry one).
+    copy_dir(&dir.join("run1"), &dir.join("run3"));
+    write_fits(
+        &dir.join("run3/extra.fits"),
+        &[HduOut::Table {
+            extname: Some("EXTRA".into()),
+            header: vec![],
+            columns: vec![
+                ColumnOut::new("TARGETID", ColumnData::I64(vec![1, 2])),
+                ColumnOut::new("MYSTERY_FLUX", ColumnData::F64(vec![1.5, 2.25])),
+            ],
+        }],
+    )
+    .unwrap();
+    let mpath = dir.join("run3/ro-crate-metadata.json");
+    let mut m = astrolab_pipeline::manifest::read_manifest(&mpath).unwrap();
+    m.outputs.push(
+        astrolab_pipeline::manifest::FileEntry::output(&dir.join("run3"), Path::new("extra.fits"), vec![]).unwrap(),
+    );
+    astrolab_pipeline::manifest::write_manifest(&dir.join("run3"), &m).unwrap();
+    let e = fails(&run(dir, &publish_args("run3", "rel3")));
+    assert!(
+        e.contains("column MYSTERY_FLUX") && e.contains("extra.fits") && e.contains("HDU EXTRA") && e.contains("--columns"),
+        "{e}"
+    );
+    assert!(!dir.join("rel3").exists());
+    // Documented with --columns, it is published, its unit in the ReadMe.
+    std::fs::write(
+        dir.join("cols.toml"),
+        "[columns.MYSTERY_FLUX]\nunit = \"mJy\"\ndescription = \"Flux density of the mystery line\"\n",
+    )
+    .unwrap();
+    let mut args = publish_args("run3", "rel3");
+    args.extend(["--columns", "cols.toml"]);
+    ok(&run(dir, &args));
+    let readme = std::fs::read_to_string(dir.join("rel3/cds/ReadMe")).unwrap();
+    assert!(readme.contains("mJy") && readme.contains("MYSTERY_FLUX"), "{readme}");
+    let x = std::fs::read_to_string(dir.join("rel3/cds/extra.dat")).unwrap();
+    assert_eq!(x, "1 1.50\n2 2.25\n");
+
+    // Refused: a run output changed since the run.
+    let vac = dir.join("run1/void_galaxies.fits");
+    let mut bytes = std::fs::read(&vac).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&vac, bytes).unwrap();
+    let e = fails(&run(dir, &publish_args("run1", "rel2")));
+    assert!(e.contains("void_galaxies.fits") && e.contains("changed since the run"), "{e}");
+    assert!(!dir.join("rel2").exists());
+    let names: BTreeSet<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dst = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dst);
+        } else {
+            std::fs::copy(&p, &dst).unwrap();
+        }
+    }
+}
