@@ -99,17 +99,24 @@ fn format_column(v: &Values) -> Formatted {
             // Shortest forms of the binary32 values; cells printed from f32.
             let wide: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
             let (format, width, _) = real_cells(&wide, &|x| format!("{}", x as f32), 9);
-            let cells = if format.starts_with('F') {
-                let d: usize = format.split('.').nth(1).and_then(|d| d.parse().ok()).unwrap_or(1);
-                v.iter().map(|x| x.is_finite().then(|| format!("{x:.d$}"))).collect()
-            } else {
-                v.iter().map(|x| x.is_finite().then(|| format!("{x:.8e}"))).collect()
-            };
-            let width = if format.starts_with('F') { width } else {
-                let w = cells.iter().flatten().map(String::len).max().unwrap_or(1);
-                return Formatted { format: format!("E{w}.8"), width: w, right: true, cells };
-            };
-            Formatted { format, width, right: true, cells }
+            let decimals: Option<usize> = format
+                .strip_prefix('F')
+                .and_then(|f| f.split('.').nth(1))
+                .and_then(|d| d.parse().ok());
+            match decimals {
+                Some(d) => Formatted {
+                    format,
+                    width,
+                    right: true,
+                    cells: v.iter().map(|x| x.is_finite().then(|| format!("{x:.d$}"))).collect(),
+                },
+                None => {
+                    let cells: Vec<Option<String>> =
+                        v.iter().map(|x| x.is_finite().then(|| format!("{x:.8e}"))).collect();
+                    let w = cells.iter().flatten().map(String::len).max().unwrap_or(1);
+                    Formatted { format: format!("E{w}.8"), width: w, right: true, cells }
+                }
+            }
         }
         Values::Str { values, .. } => {
             let w = values.iter().map(|s| s.len()).max().unwrap_or(1).max(1);

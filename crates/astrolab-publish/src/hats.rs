@@ -108,7 +108,9 @@ pub fn write_hats(dir: &Path, table: &Table, docs: &[ColumnDoc], opts: &HatsOpti
     let dataset = dir.join("dataset");
     fs::create_dir_all(&dataset).map_err(PublishError::io(&dataset))?;
     let desc = "Nested HEALPix index of (RA, DEC) at order 29 (HATS spatial index)";
-    let schema_batch = record_batch(table, docs, Some(&[]), Some((HEALPIX_COLUMN, &[], desc)))?;
+    let no_rows: &[usize] = &[];
+    let no_idx: &[u64] = &[];
+    let schema_batch = record_batch(table, docs, Some(no_rows), Some((HEALPIX_COLUMN, no_idx, desc)))?;
     let schema = schema_batch.schema();
     let mut row_groups = Vec::new();
     let mut first: Option<ParquetMetaData> = None;
