@@ -39,8 +39,9 @@ def check_fits(rel, e):
     for c, u in e["fits_units"].items():
         got = "" if t[c].unit is None else t[c].unit.to_string()
         assert got == u, f"FITS {c}: unit {got!r} != {u!r}"
-    for c in t.colnames:
-        assert t[c].description, f"FITS {c}: no description (TCOMMn)"
+    th = fits.getheader(rel / "catalog.fits", e["table"].upper())
+    for i, c in enumerate(t.colnames, start=1):
+        assert th[f"TTYPE{i}"] == c and th.get(f"TCOMM{i}"), f"FITS {c}: no description (TCOMM{i})"
     print(f"fits: {len(t)} rows, units and header ok")
     return t
 

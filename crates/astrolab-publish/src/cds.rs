@@ -135,23 +135,24 @@ fn format_column(v: &Values) -> Formatted {
 /// continuation line never starts with a digit (astropy would take it for
 /// a column definition).
 fn wrap(text: &str, first: usize, indent: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    let mut col = first;
+    let mut lines: Vec<Vec<&str>> = vec![Vec::new()];
+    let width = |l: &[&str], start: usize| start + l.iter().map(|w| w.len()).sum::<usize>() + l.len().saturating_sub(1);
     for word in text.split_whitespace() {
+        let start = if lines.len() == 1 { first } else { indent };
         let cur = lines.last_mut().expect("one line");
-        let need = if cur.is_empty() { word.len() } else { word.len() + 1 };
-        if !cur.is_empty() && col + need > WIDTH && !word.starts_with(|c: char| c.is_ascii_digit()) {
-            lines.push(word.to_string());
-            col = indent + word.len();
-        } else {
-            if !cur.is_empty() {
-                cur.push(' ');
+        cur.push(word);
+        if cur.len() > 1 && width(cur, start) > WIDTH {
+            let w = cur.pop().expect("just pushed");
+            let mut next = vec![w];
+            // Never start a continuation line with a number: take the
+            // previous word along.
+            if w.starts_with(|c: char| c.is_ascii_digit()) && cur.len() > 1 {
+                next.insert(0, cur.pop().expect("len > 1"));
             }
-            cur.push_str(word);
-            col += need;
+            lines.push(next);
         }
     }
-    lines
+    lines.into_iter().map(|l| l.join(" ")).collect()
 }
 
 /// Writes `dir/ReadMe` and `dir/TABLE.dat` for every table; returns the
@@ -217,15 +218,18 @@ pub fn write_cds(dir: &Path, tables: &[(Table, Vec<ColumnDoc>)], meta: &CdsMeta<
             start = end + 2;
         }
         let _ = writeln!(bbb, "{rule}\n");
-        summary.push((file.clone(), lrecl, t.nrows, format!("{} ({} HDU {})", t.name, t.file.display(), t.hdu)));
+        summary.push((file.clone(), lrecl, t.nrows, format!("HDU {} of the run's {}", t.hdu, t.file.display())));
         names.push(file);
     }
     let mut out = String::new();
     let head = format!("astrolab/{}", tables.first().map_or("catalog", |(t, _)| t.name.as_str()));
-    let _ = writeln!(out, "{head:<20}{} ({}, {})", meta.title, meta.author, &meta.date[..4.min(meta.date.len())]);
+    let first = format!("{head:<19} {} ({}, {})", meta.title, meta.author, &meta.date[..4.min(meta.date.len())]);
+    for (i, l) in wrap(&first, 0, 4).iter().enumerate() {
+        let _ = writeln!(out, "{}{l}", if i == 0 { "" } else { "    " });
+    }
     let _ = writeln!(out, "{double}");
-    for l in wrap(meta.title, 0, 4) {
-        let _ = writeln!(out, "{l}");
+    for (i, l) in wrap(meta.title, 0, 4).iter().enumerate() {
+        let _ = writeln!(out, "{}{l}", if i == 0 { "" } else { "    " });
     }
     let _ = writeln!(out, "    {}", meta.author);
     let _ = writeln!(out, "{double}");
@@ -245,8 +249,13 @@ pub fn write_cds(dir: &Path, tables: &[(Table, Vec<ColumnDoc>)], meta: &CdsMeta<
     let _ = writeln!(out, " {:<name_w$} {:>5} {:>8}  Explanations", "FileName", "Lrecl", "Records");
     let _ = writeln!(out, "{rule}");
     let _ = writeln!(out, " {:<name_w$} {:>5} {:>8}  This file", "ReadMe", WIDTH, ".");
+    let expl = 1 + name_w + 1 + 5 + 1 + 8 + 2;
     for (f, lrecl, n, what) in &summary {
-        let _ = writeln!(out, " {f:<name_w$} {lrecl:>5} {n:>8}  {what}");
+        let lines = wrap(what, expl, expl);
+        let _ = writeln!(out, " {f:<name_w$} {lrecl:>5} {n:>8}  {}", lines[0]);
+        for l in &lines[1..] {
+            let _ = writeln!(out, "{:expl$}{l}", "");
+        }
     }
     let _ = writeln!(out, "{rule}\n");
     out.push_str(&bbb);
@@ -283,7 +292,8 @@ mod tests {
 
     #[test]
     fn continuation_never_starts_with_a_digit() {
-        let lines = wrap("aaaa bbbb cccc 1 if in a void else 0", 70, 40);
+        let lines = wrap("xxxxxxxx yy 1 zz", 68, 68);
+        assert_eq!(lines, ["xxxxxxxx", "yy 1 zz"]);
         assert!(lines[1..].iter().all(|l| !l.starts_with(|c: char| c.is_ascii_digit())), "{lines:?}");
     }
 }
