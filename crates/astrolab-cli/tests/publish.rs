@@ -43,14 +43,24 @@ fn fails(o: &Output) -> String {
 
 fn publish_args<'a>(run_dir: &'a str, to: &'a str) -> Vec<&'a str> {
     vec![
-        "publish", run_dir, "--to", to,
-        "--title", "Void galaxies of a demo sky",
-        "--author", "Doe, Jane",
-        "--affiliation", "Astrolab",
-        "--orcid", "0000-0002-1825-0097",
-        "--vac-version", "2.1",
-        "--date", "2026-12-01",
-        "--hats-order", "4",
+        "publish",
+        run_dir,
+        "--to",
+        to,
+        "--title",
+        "Void galaxies of a demo sky",
+        "--author",
+        "Doe, Jane",
+        "--affiliation",
+        "Astrolab",
+        "--orcid",
+        "0000-0002-1825-0097",
+        "--vac-version",
+        "2.1",
+        "--date",
+        "2026-12-01",
+        "--hats-order",
+        "4",
         "--json",
     ]
 }
@@ -88,13 +98,31 @@ fn publish_a_voids_publish_run() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     let n = GALAXIES.to_string();
-    ok(&run(dir, &["demo-data", "demo", "--galaxies", &n, "--seed", "5"]));
+    ok(&run(
+        dir,
+        &["demo-data", "demo", "--galaxies", &n, "--seed", "5"],
+    ));
     ok(&run(dir, &["ingest", FSF, VF]));
     ok(&run(dir, &["voids", "classify", "--catalog", VF]));
-    std::fs::write(dir.join("p.json"), r#"{"author": "Lab", "date": "2026-11-22"}"#).unwrap();
-    ok(&run(dir, &["run", "voids-publish", "--params", "p.json", "--out-dir", "run1"]));
+    std::fs::write(
+        dir.join("p.json"),
+        r#"{"author": "Lab", "date": "2026-11-22"}"#,
+    )
+    .unwrap();
+    ok(&run(
+        dir,
+        &[
+            "run",
+            "voids-publish",
+            "--params",
+            "p.json",
+            "--out-dir",
+            "run1",
+        ],
+    ));
     let result: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run1/result.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run1/result.json")).unwrap())
+            .unwrap();
     assert_eq!(result["galaxies"].as_u64(), Some(GALAXIES as u64));
 
     let out = ok(&run(dir, &publish_args("run1", "rel")));
@@ -120,7 +148,10 @@ fn publish_a_voids_publish_run() {
     ] {
         assert!(all.contains(&f.to_string()), "{f} missing from {all:?}");
     }
-    assert!(!rel.join("hats/void_properties").exists(), "no HATS without RA/DEC");
+    assert!(
+        !rel.join("hats/void_properties").exists(),
+        "no HATS without RA/DEC"
+    );
     assert_eq!(
         std::fs::read(rel.join("provenance/ro-crate-metadata.json")).unwrap(),
         std::fs::read(dir.join("run1/ro-crate-metadata.json")).unwrap()
@@ -150,23 +181,45 @@ fn publish_a_voids_publish_run() {
     // Exact rows and values: the release catalog holds the run's table.
     let src = FitsFile::open(&dir.join("run1/void_galaxies.fits")).unwrap();
     let cat = FitsFile::open(&rel.join("catalog.fits")).unwrap();
-    let (s, c) = (src.table("GALAXY_DATA").unwrap(), cat.table("GALAXY_DATA").unwrap());
+    let (s, c) = (
+        src.table("GALAXY_DATA").unwrap(),
+        cat.table("GALAXY_DATA").unwrap(),
+    );
     assert_eq!(c.nrows(), GALAXIES);
     let names: Vec<&str> = c.columns().iter().map(|x| x.name.as_str()).collect();
     assert_eq!(
         names,
-        ["TARGETID", "RA", "DEC", "Z", "LOGMSTAR", "SFR", "IS_VOID", "IS_CONTROL", "VFLAG_VOIDFINDER"]
+        [
+            "TARGETID",
+            "RA",
+            "DEC",
+            "Z",
+            "LOGMSTAR",
+            "SFR",
+            "IS_VOID",
+            "IS_CONTROL",
+            "VFLAG_VOIDFINDER"
+        ]
     );
-    assert_eq!(c.read_i64("TARGETID").unwrap(), s.read_i64("TARGETID").unwrap());
+    assert_eq!(
+        c.read_i64("TARGETID").unwrap(),
+        s.read_i64("TARGETID").unwrap()
+    );
     for col in ["RA", "DEC", "Z", "LOGMSTAR", "SFR"] {
         let (a, b) = (c.read_f64(col).unwrap(), s.read_f64(col).unwrap());
-        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{col}");
+        assert!(
+            a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{col}"
+        );
     }
     let is_void = c.read_bool("IS_VOID").unwrap();
     let n_void = is_void.iter().filter(|v| **v == Some(true)).count();
     assert_eq!(n_void as u64, result["void"].as_u64().unwrap());
-    let units: BTreeMap<&str, Option<&str>> =
-        c.columns().iter().map(|x| (x.name.as_str(), x.unit.as_deref())).collect();
+    let units: BTreeMap<&str, Option<&str>> = c
+        .columns()
+        .iter()
+        .map(|x| (x.name.as_str(), x.unit.as_deref()))
+        .collect();
     assert_eq!(units["RA"], Some("deg"));
     assert_eq!(units["LOGMSTAR"], Some("log(solMass)"));
     assert_eq!(units["SFR"], Some("solMass/yr"));
@@ -186,7 +239,8 @@ fn publish_a_voids_publish_run() {
     let (ra, dec) = (c.read_f64("RA").unwrap(), c.read_f64("DEC").unwrap());
     let mut pix: BTreeMap<u64, usize> = BTreeMap::new();
     for (r, d) in ra.iter().zip(&dec) {
-        *pix.entry(astrolab_sky::hpx_index_at(4, *r, *d)).or_default() += 1;
+        *pix.entry(astrolab_sky::hpx_index_at(4, *r, *d))
+            .or_default() += 1;
     }
     let pi = std::fs::read_to_string(rel.join("hats/galaxy_data/partition_info.csv")).unwrap();
     let want_pi: String = std::iter::once("Norder,Npix".to_string())
@@ -195,7 +249,10 @@ fn publish_a_voids_publish_run() {
         .join("\n");
     assert_eq!(pi.trim_end(), want_pi);
     for p in pix.keys() {
-        let f = rel.join(format!("hats/galaxy_data/dataset/Norder=4/Dir={}/Npix={p}.parquet", p / 10000 * 10000));
+        let f = rel.join(format!(
+            "hats/galaxy_data/dataset/Norder=4/Dir={}/Npix={p}.parquet",
+            p / 10000 * 10000
+        ));
         assert!(f.exists(), "{}", f.display());
     }
     let props = std::fs::read_to_string(rel.join("hats/galaxy_data/properties")).unwrap();
@@ -209,7 +266,10 @@ fn publish_a_voids_publish_run() {
         "hats_order=4".to_string(),
         format!("hats_max_rows={}", pix.values().max().unwrap()),
     ] {
-        assert!(props.lines().any(|l| l == kv), "{kv} not in properties:\n{props}");
+        assert!(
+            props.lines().any(|l| l == kv),
+            "{kv} not in properties:\n{props}"
+        );
     }
 
     // The CDS ReadMe describes both tables byte by byte.
@@ -264,7 +324,9 @@ fn publish_a_voids_publish_run() {
         assert!(t.contains("publish_check: all ok"), "{t}");
         eprintln!("{t}");
     } else {
-        eprintln!("ASTROLAB_PUBLISH_PYTHON not set: the astropy/hats/LSDB/jsonschema checks did not run");
+        eprintln!(
+            "ASTROLAB_PUBLISH_PYTHON not set: the astropy/hats/LSDB/jsonschema checks did not run"
+        );
     }
 
     // Refused: a non-empty --to.
@@ -288,12 +350,20 @@ fn publish_a_voids_publish_run() {
     let mpath = dir.join("run3/ro-crate-metadata.json");
     let mut m = astrolab_pipeline::manifest::read_manifest(&mpath).unwrap();
     m.outputs.push(
-        astrolab_pipeline::manifest::FileEntry::output(&dir.join("run3"), Path::new("extra.fits"), vec![]).unwrap(),
+        astrolab_pipeline::manifest::FileEntry::output(
+            &dir.join("run3"),
+            Path::new("extra.fits"),
+            vec![],
+        )
+        .unwrap(),
     );
     astrolab_pipeline::manifest::write_manifest(&dir.join("run3"), &m).unwrap();
     let e = fails(&run(dir, &publish_args("run3", "rel3")));
     assert!(
-        e.contains("column MYSTERY_FLUX") && e.contains("extra.fits") && e.contains("HDU EXTRA") && e.contains("--columns"),
+        e.contains("column MYSTERY_FLUX")
+            && e.contains("extra.fits")
+            && e.contains("HDU EXTRA")
+            && e.contains("--columns"),
         "{e}"
     );
     assert!(!dir.join("rel3").exists());
@@ -307,7 +377,10 @@ fn publish_a_voids_publish_run() {
     args.extend(["--columns", "cols.toml"]);
     ok(&run(dir, &args));
     let readme = std::fs::read_to_string(dir.join("rel3/cds/ReadMe")).unwrap();
-    assert!(readme.contains("mJy") && readme.contains("MYSTERY_FLUX"), "{readme}");
+    assert!(
+        readme.contains("mJy") && readme.contains("MYSTERY_FLUX"),
+        "{readme}"
+    );
     let x = std::fs::read_to_string(dir.join("rel3/cds/extra.dat")).unwrap();
     assert_eq!(x, "1 1.50\n2 2.25\n");
 
@@ -318,7 +391,10 @@ fn publish_a_voids_publish_run() {
     bytes[last] ^= 1;
     std::fs::write(&vac, bytes).unwrap();
     let e = fails(&run(dir, &publish_args("run1", "rel2")));
-    assert!(e.contains("void_galaxies.fits") && e.contains("changed since the run"), "{e}");
+    assert!(
+        e.contains("void_galaxies.fits") && e.contains("changed since the run"),
+        "{e}"
+    );
     assert!(!dir.join("rel2").exists());
     let names: BTreeSet<String> = std::fs::read_dir(dir)
         .unwrap()

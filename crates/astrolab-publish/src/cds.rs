@@ -55,7 +55,11 @@ fn shortest_f64(v: f64) -> String {
     format!("{v}")
 }
 
-fn real_cells(vals: &[f64], shortest: &dyn Fn(f64) -> String, sig: usize) -> (String, usize, Vec<Option<String>>) {
+fn real_cells(
+    vals: &[f64],
+    shortest: &dyn Fn(f64) -> String,
+    sig: usize,
+) -> (String, usize, Vec<Option<String>>) {
     let finite: Vec<f64> = vals.iter().copied().filter(|v| v.is_finite()).collect();
     let mut decimals = 1usize;
     let mut int_w = 1usize;
@@ -84,16 +88,38 @@ fn real_cells(vals: &[f64], shortest: &dyn Fn(f64) -> String, sig: usize) -> (St
 
 fn format_column(v: &Values) -> Formatted {
     let ints = |cells: Vec<Option<String>>| {
-        let w = cells.iter().flatten().map(String::len).max().unwrap_or(1).max(1);
-        Formatted { format: format!("I{w}"), width: w, right: true, cells }
+        let w = cells
+            .iter()
+            .flatten()
+            .map(String::len)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        Formatted {
+            format: format!("I{w}"),
+            width: w,
+            right: true,
+            cells,
+        }
     };
     match v {
-        Values::Bool(b) => ints(b.iter().map(|b| b.map(|b| u8::from(b).to_string())).collect()),
-        Values::Int { values, .. } => ints(values.iter().map(|v| v.map(|v| v.to_string())).collect()),
+        Values::Bool(b) => ints(
+            b.iter()
+                .map(|b| b.map(|b| u8::from(b).to_string()))
+                .collect(),
+        ),
+        Values::Int { values, .. } => {
+            ints(values.iter().map(|v| v.map(|v| v.to_string())).collect())
+        }
         Values::U64(v) => ints(v.iter().map(|v| Some(v.to_string())).collect()),
         Values::F64(v) => {
             let (format, width, cells) = real_cells(v, &shortest_f64, 17);
-            Formatted { format, width, right: true, cells }
+            Formatted {
+                format,
+                width,
+                right: true,
+                cells,
+            }
         }
         Values::F32(v) => {
             // Shortest forms of the binary32 values; cells printed from f32.
@@ -108,13 +134,23 @@ fn format_column(v: &Values) -> Formatted {
                     format,
                     width,
                     right: true,
-                    cells: v.iter().map(|x| x.is_finite().then(|| format!("{x:.d$}"))).collect(),
+                    cells: v
+                        .iter()
+                        .map(|x| x.is_finite().then(|| format!("{x:.d$}")))
+                        .collect(),
                 },
                 None => {
-                    let cells: Vec<Option<String>> =
-                        v.iter().map(|x| x.is_finite().then(|| format!("{x:.8e}"))).collect();
+                    let cells: Vec<Option<String>> = v
+                        .iter()
+                        .map(|x| x.is_finite().then(|| format!("{x:.8e}")))
+                        .collect();
                     let w = cells.iter().flatten().map(String::len).max().unwrap_or(1);
-                    Formatted { format: format!("E{w}.8"), width: w, right: true, cells }
+                    Formatted {
+                        format: format!("E{w}.8"),
+                        width: w,
+                        right: true,
+                        cells,
+                    }
                 }
             }
         }
@@ -124,7 +160,10 @@ fn format_column(v: &Values) -> Formatted {
                 format: format!("A{w}"),
                 width: w,
                 right: false,
-                cells: values.iter().map(|s| (!s.is_empty()).then(|| s.clone())).collect(),
+                cells: values
+                    .iter()
+                    .map(|s| (!s.is_empty()).then(|| s.clone()))
+                    .collect(),
             }
         }
     }
@@ -136,7 +175,9 @@ fn format_column(v: &Values) -> Formatted {
 /// a column definition).
 fn wrap(text: &str, first: usize, indent: usize) -> Vec<String> {
     let mut lines: Vec<Vec<&str>> = vec![Vec::new()];
-    let width = |l: &[&str], start: usize| start + l.iter().map(|w| w.len()).sum::<usize>() + l.len().saturating_sub(1);
+    let width = |l: &[&str], start: usize| {
+        start + l.iter().map(|w| w.len()).sum::<usize>() + l.len().saturating_sub(1)
+    };
     for word in text.split_whitespace() {
         let start = if lines.len() == 1 { first } else { indent };
         let cur = lines.last_mut().expect("one line");
@@ -157,14 +198,23 @@ fn wrap(text: &str, first: usize, indent: usize) -> Vec<String> {
 
 /// Writes `dir/ReadMe` and `dir/TABLE.dat` for every table; returns the
 /// data files' names.
-pub fn write_cds(dir: &Path, tables: &[(Table, Vec<ColumnDoc>)], meta: &CdsMeta<'_>) -> Result<Vec<String>> {
+pub fn write_cds(
+    dir: &Path,
+    tables: &[(Table, Vec<ColumnDoc>)],
+    meta: &CdsMeta<'_>,
+) -> Result<Vec<String>> {
     fs::create_dir_all(dir).map_err(PublishError::io(dir))?;
     let rule = "-".repeat(WIDTH);
     let double = "=".repeat(WIDTH);
     let mut summary = Vec::new();
     let mut bbb = String::new();
     let mut names = Vec::new();
-    let name_w = tables.iter().map(|(t, _)| t.name.len() + 4).max().unwrap_or(6).max(6);
+    let name_w = tables
+        .iter()
+        .map(|(t, _)| t.name.len() + 4)
+        .max()
+        .unwrap_or(6)
+        .max(6);
     for (t, docs) in tables {
         let file = format!("{}.dat", t.name);
         let cols: Vec<Formatted> = t.columns.iter().map(|c| format_column(&c.values)).collect();
@@ -190,9 +240,20 @@ pub fn write_cds(dir: &Path, tables: &[(Table, Vec<ColumnDoc>)], meta: &CdsMeta<
         // Byte-by-byte description.
         let _ = writeln!(bbb, "Byte-by-byte Description of file: {file}");
         let _ = writeln!(bbb, "{rule}");
-        let fmt_w = cols.iter().map(|c| c.format.len()).max().unwrap_or(6).max(6);
+        let fmt_w = cols
+            .iter()
+            .map(|c| c.format.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         let unit_w = docs.iter().map(|d| d.unit.len()).max().unwrap_or(5).max(5);
-        let label_w = t.columns.iter().map(|c| c.name.len()).max().unwrap_or(5).max(5);
+        let label_w = t
+            .columns
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let _ = writeln!(
             bbb,
             "   Bytes {:<fmt_w$} {:<unit_w$} {:<label_w$} Explanations",
@@ -203,7 +264,11 @@ pub fn write_cds(dir: &Path, tables: &[(Table, Vec<ColumnDoc>)], meta: &CdsMeta<
         let expl_col = 9 + fmt_w + 1 + unit_w + 1 + label_w + 1;
         for ((c, f), doc) in t.columns.iter().zip(&cols).zip(docs) {
             let end = start + f.width - 1;
-            let bytes = if f.width == 1 { format!("    {end:>3}") } else { format!("{start:>3}-{end:>3}") };
+            let bytes = if f.width == 1 {
+                format!("    {end:>3}")
+            } else {
+                format!("{start:>3}-{end:>3}")
+            };
             let null = f.cells.iter().any(Option::is_none);
             let text = format!("{}{}", if null { "? " } else { "" }, doc.description);
             let lines = wrap(&text, expl_col, expl_col);
@@ -218,12 +283,25 @@ pub fn write_cds(dir: &Path, tables: &[(Table, Vec<ColumnDoc>)], meta: &CdsMeta<
             start = end + 2;
         }
         let _ = writeln!(bbb, "{rule}\n");
-        summary.push((file.clone(), lrecl, t.nrows, format!("HDU {} of the run's {}", t.hdu, t.file.display())));
+        summary.push((
+            file.clone(),
+            lrecl,
+            t.nrows,
+            format!("HDU {} of the run's {}", t.hdu, t.file.display()),
+        ));
         names.push(file);
     }
     let mut out = String::new();
-    let head = format!("astrolab/{}", tables.first().map_or("catalog", |(t, _)| t.name.as_str()));
-    let first = format!("{head:<19} {} ({}, {})", meta.title, meta.author, &meta.date[..4.min(meta.date.len())]);
+    let head = format!(
+        "astrolab/{}",
+        tables.first().map_or("catalog", |(t, _)| t.name.as_str())
+    );
+    let first = format!(
+        "{head:<19} {} ({}, {})",
+        meta.title,
+        meta.author,
+        &meta.date[..4.min(meta.date.len())]
+    );
     for (i, l) in wrap(&first, 0, 4).iter().enumerate() {
         let _ = writeln!(out, "{}{l}", if i == 0 { "" } else { "    " });
     }
@@ -246,9 +324,17 @@ pub fn write_cds(dir: &Path, tables: &[(Table, Vec<ColumnDoc>)], meta: &CdsMeta<
     out.push('\n');
     let _ = writeln!(out, "File Summary:");
     let _ = writeln!(out, "{rule}");
-    let _ = writeln!(out, " {:<name_w$} {:>5} {:>8}  Explanations", "FileName", "Lrecl", "Records");
+    let _ = writeln!(
+        out,
+        " {:<name_w$} {:>5} {:>8}  Explanations",
+        "FileName", "Lrecl", "Records"
+    );
     let _ = writeln!(out, "{rule}");
-    let _ = writeln!(out, " {:<name_w$} {:>5} {:>8}  This file", "ReadMe", WIDTH, ".");
+    let _ = writeln!(
+        out,
+        " {:<name_w$} {:>5} {:>8}  This file",
+        "ReadMe", WIDTH, "."
+    );
     let expl = 1 + name_w + 1 + 5 + 1 + 8 + 2;
     for (f, lrecl, n, what) in &summary {
         let lines = wrap(what, expl, expl);
@@ -260,7 +346,11 @@ pub fn write_cds(dir: &Path, tables: &[(Table, Vec<ColumnDoc>)], meta: &CdsMeta<
     let _ = writeln!(out, "{rule}\n");
     out.push_str(&bbb);
     let _ = writeln!(out, "{double}");
-    let _ = writeln!(out, "(End) {:>74}", format!("{} {}", meta.author, meta.date));
+    let _ = writeln!(
+        out,
+        "(End) {:>74}",
+        format!("{} {}", meta.author, meta.date)
+    );
     let readme = dir.join("ReadMe");
     fs::write(&readme, out).map_err(PublishError::io(&readme))?;
     Ok(names)
@@ -294,6 +384,11 @@ mod tests {
     fn continuation_never_starts_with_a_digit() {
         let lines = wrap("xxxxxxxx yy 1 zz", 68, 68);
         assert_eq!(lines, ["xxxxxxxx", "yy 1 zz"]);
-        assert!(lines[1..].iter().all(|l| !l.starts_with(|c: char| c.is_ascii_digit())), "{lines:?}");
+        assert!(
+            lines[1..]
+                .iter()
+                .all(|l| !l.starts_with(|c: char| c.is_ascii_digit())),
+            "{lines:?}"
+        );
     }
 }

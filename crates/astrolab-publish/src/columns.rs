@@ -162,17 +162,17 @@ impl Dictionary {
 /// Unit symbols of the CDS standard (Sect. 3.2, table of basic and derived
 /// units) that the lab's tables may use.
 const CDS_SYMBOLS: &[&str] = &[
-    "m", "g", "s", "K", "A", "mol", "cd", "rad", "sr", "Hz", "N", "Pa", "J", "W", "C", "V",
-    "Ohm", "S", "F", "Wb", "T", "H", "lm", "lx", "Bq", "deg", "arcmin", "arcsec", "mas", "uas",
-    "h", "min", "d", "yr", "a", "Angstrom", "AU", "au", "pc", "ct", "pix", "ph", "eV", "erg",
-    "Jy", "mag", "Msun", "Rsun", "Lsun", "Mjup", "Rjup", "Mgeo", "Rgeo", "barn", "D", "G", "%",
-    "bit", "byte", "lyr", "solMass", "solRad", "solLum",
+    "m", "g", "s", "K", "A", "mol", "cd", "rad", "sr", "Hz", "N", "Pa", "J", "W", "C", "V", "Ohm",
+    "S", "F", "Wb", "T", "H", "lm", "lx", "Bq", "deg", "arcmin", "arcsec", "mas", "uas", "h",
+    "min", "d", "yr", "a", "Angstrom", "AU", "au", "pc", "ct", "pix", "ph", "eV", "erg", "Jy",
+    "mag", "Msun", "Rsun", "Lsun", "Mjup", "Rjup", "Mgeo", "Rgeo", "barn", "D", "G", "%", "bit",
+    "byte", "lyr", "solMass", "solRad", "solLum",
 ];
 
 /// SI prefixes allowed before a symbol.
 const PREFIXES: &[&str] = &[
-    "da", "d", "c", "m", "u", "n", "p", "f", "a", "z", "y", "k", "M", "G", "T", "P", "E", "Z",
-    "Y", "h",
+    "da", "d", "c", "m", "u", "n", "p", "f", "a", "z", "y", "k", "M", "G", "T", "P", "E", "Z", "Y",
+    "h",
 ];
 
 /// A CDS numeric factor: `10-7`, `10+3`, `1.5`, `1.5x10-3`.
@@ -282,10 +282,12 @@ pub fn fits_unit(cds: &str) -> Option<String> {
         flush(&mut word, &mut out);
         out
     };
-    Some(match cds.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        Some(inner) => format!("log({})", map(inner)),
-        None => map(cds),
-    })
+    Some(
+        match cds.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            Some(inner) => format!("log({})", map(inner)),
+            None => map(cds),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -294,10 +296,31 @@ mod tests {
 
     #[test]
     fn cds_units() {
-        for ok in ["deg", "km/s", "[Msun]", "Msun/yr", "---", "Mpc", "mJy", "10-17W/m2/nm", "km/s/Mpc", "arcsec", "m.s-2", "[K]"] {
+        for ok in [
+            "deg",
+            "km/s",
+            "[Msun]",
+            "Msun/yr",
+            "---",
+            "Mpc",
+            "mJy",
+            "10-17W/m2/nm",
+            "km/s/Mpc",
+            "arcsec",
+            "m.s-2",
+            "[K]",
+        ] {
             assert_eq!(check_cds_unit(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "km / s", "foo", "[Msun", "km/s/Mpc/x", "dex(Msun)", "1e-17W/m2"] {
+        for bad in [
+            "",
+            "km / s",
+            "foo",
+            "[Msun",
+            "km/s/Mpc/x",
+            "dex(Msun)",
+            "1e-17W/m2",
+        ] {
             assert!(check_cds_unit(bad).is_err(), "{bad}");
         }
     }
@@ -319,7 +342,12 @@ mod tests {
         let d = Dictionary::builtin();
         assert_eq!(d.get("GALAXY_DATA", "z").unwrap().0.unit, "---");
         assert_eq!(d.get("HOLES", "Z").unwrap().0.unit, "Mpc");
-        assert!(d.get("X", "VFLAG_VIDE").unwrap().0.description.contains("void"));
+        assert!(d
+            .get("X", "VFLAG_VIDE")
+            .unwrap()
+            .0
+            .description
+            .contains("void"));
         assert!(d.get("X", "NOT_A_COLUMN").is_none());
     }
 
@@ -327,11 +355,19 @@ mod tests {
     fn columns_file_adds_and_checks() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
-        std::fs::write(&p, "[columns.FOO]\nunit = \"km/s\"\ndescription = \"speed\"\n").unwrap();
+        std::fs::write(
+            &p,
+            "[columns.FOO]\nunit = \"km/s\"\ndescription = \"speed\"\n",
+        )
+        .unwrap();
         let mut d = Dictionary::builtin();
         d.add_file(&p).unwrap();
         assert_eq!(d.get("T", "foo").unwrap().0.unit, "km/s");
-        std::fs::write(&p, "[columns.FOO]\nunit = \"furlongs\"\ndescription = \"x\"\n").unwrap();
+        std::fs::write(
+            &p,
+            "[columns.FOO]\nunit = \"furlongs\"\ndescription = \"x\"\n",
+        )
+        .unwrap();
         let e = Dictionary::builtin().add_file(&p).unwrap_err().to_string();
         assert!(e.contains("FOO") && e.contains("furlongs"), "{e}");
     }

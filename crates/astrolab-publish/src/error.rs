@@ -59,7 +59,9 @@ pub enum PublishError {
         reason: String,
     },
     /// The columns file cannot be read.
-    #[error("{path}: {reason}; the file holds [columns.NAME] tables with unit and description strings")]
+    #[error(
+        "{path}: {reason}; the file holds [columns.NAME] tables with unit and description strings"
+    )]
     ColumnsFile {
         /// The file.
         path: PathBuf,

@@ -81,20 +81,55 @@ fn column_data(table: &Table, name: &str, v: &Values) -> Result<(ColumnData, Opt
                     file: table.file.clone(),
                     hdu: table.hdu.clone(),
                     column: name.to_string(),
-                    reason: format!("row {row} is a null logical; publish 0/1 integers with a TNULL instead"),
+                    reason: format!(
+                        "row {row} is a null logical; publish 0/1 integers with a TNULL instead"
+                    ),
                 });
             }
-            (ColumnData::Bool(b.iter().map(|b| b.unwrap_or(false)).collect()), None)
+            (
+                ColumnData::Bool(b.iter().map(|b| b.unwrap_or(false)).collect()),
+                None,
+            )
         }
         Values::Int { kind, values } => {
             let has_null = values.iter().any(Option::is_none);
             // The sentinel for nulls: the type's most negative value (255 for bytes).
             let (sentinel, data): (i64, ColumnData) = match kind {
-                IntKind::U8 => (255, ColumnData::U8(values.iter().map(|v| v.unwrap_or(255) as u8).collect())),
-                IntKind::I16 => (i64::from(i16::MIN), ColumnData::I16(values.iter().map(|v| v.unwrap_or(i64::from(i16::MIN)) as i16).collect())),
-                IntKind::I32 => (i64::from(i32::MIN), ColumnData::I32(values.iter().map(|v| v.unwrap_or(i64::from(i32::MIN)) as i32).collect())),
-                IntKind::U32 => (i64::from(u32::MAX), ColumnData::U32(values.iter().map(|v| v.unwrap_or(i64::from(u32::MAX)) as u32).collect())),
-                IntKind::I64 => (i64::MIN, ColumnData::I64(values.iter().map(|v| v.unwrap_or(i64::MIN)).collect())),
+                IntKind::U8 => (
+                    255,
+                    ColumnData::U8(values.iter().map(|v| v.unwrap_or(255) as u8).collect()),
+                ),
+                IntKind::I16 => (
+                    i64::from(i16::MIN),
+                    ColumnData::I16(
+                        values
+                            .iter()
+                            .map(|v| v.unwrap_or(i64::from(i16::MIN)) as i16)
+                            .collect(),
+                    ),
+                ),
+                IntKind::I32 => (
+                    i64::from(i32::MIN),
+                    ColumnData::I32(
+                        values
+                            .iter()
+                            .map(|v| v.unwrap_or(i64::from(i32::MIN)) as i32)
+                            .collect(),
+                    ),
+                ),
+                IntKind::U32 => (
+                    i64::from(u32::MAX),
+                    ColumnData::U32(
+                        values
+                            .iter()
+                            .map(|v| v.unwrap_or(i64::from(u32::MAX)) as u32)
+                            .collect(),
+                    ),
+                ),
+                IntKind::I64 => (
+                    i64::MIN,
+                    ColumnData::I64(values.iter().map(|v| v.unwrap_or(i64::MIN)).collect()),
+                ),
             };
             // TNULL is the stored value: unsigned columns store v - TZERO.
             let stored = match kind {
@@ -119,7 +154,11 @@ fn column_data(table: &Table, name: &str, v: &Values) -> Result<(ColumnData, Opt
 /// Writes the VAC catalog: `primary` cards, then one BINTABLE per table
 /// (EXTNAME = the table's name in upper case). Atomic (temporary name,
 /// then rename).
-pub fn write_catalog(path: &Path, primary: Vec<Card>, tables: &[(Table, Vec<ColumnDoc>)]) -> Result<()> {
+pub fn write_catalog(
+    path: &Path,
+    primary: Vec<Card>,
+    tables: &[(Table, Vec<ColumnDoc>)],
+) -> Result<()> {
     let mut hdus = vec![HduOut::Primary { header: primary }];
     for (t, docs) in tables {
         hdus.push(table_hdu(t, docs)?);
@@ -140,10 +179,17 @@ mod tests {
             author: "Lab".into(),
             date: "2026-11-22".into(),
             vac_version: "1.0".into(),
-            input_versions: vec![("FSF_VERS".into(), "v3.0".into(), "FastSpecFit version".into())],
+            input_versions: vec![(
+                "FSF_VERS".into(),
+                "v3.0".into(),
+                "FastSpecFit version".into(),
+            )],
             extra: vec![Card::str("VOIDALG", "VoidFinder")],
         });
         let keys: Vec<&str> = cards.iter().map(|c| c.key.as_str()).collect();
-        assert_eq!(keys, ["AUTHOR", "DATE", "VAC_VERS", "FSF_VERS", "VOIDALG", "ORIGIN"]);
+        assert_eq!(
+            keys,
+            ["AUTHOR", "DATE", "VAC_VERS", "FSF_VERS", "VOIDALG", "ORIGIN"]
+        );
     }
 }

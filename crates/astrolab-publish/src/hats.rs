@@ -68,9 +68,13 @@ pub struct HatsOptions<'a> {
 /// The order-29 index of every row of `table`, from its RA/DEC columns; an
 /// error names the first row without a valid position.
 pub fn healpix29(table: &Table) -> Result<Vec<u64>> {
-    let (ra_c, dec_c) = table.radec().ok_or_else(|| PublishError::Options(format!(
-        "{} HDU {}: no RA/DEC columns, so no HATS catalog", table.file.display(), table.hdu
-    )))?;
+    let (ra_c, dec_c) = table.radec().ok_or_else(|| {
+        PublishError::Options(format!(
+            "{} HDU {}: no RA/DEC columns, so no HATS catalog",
+            table.file.display(),
+            table.hdu
+        ))
+    })?;
     let (ra, dec) = (ra_c.values.as_f64(), dec_c.values.as_f64());
     let mut out = Vec::with_capacity(ra.len());
     for (row, (&r, &d)) in ra.iter().zip(&dec).enumerate() {
@@ -88,7 +92,12 @@ pub fn healpix29(table: &Table) -> Result<Vec<u64>> {
 }
 
 /// Writes `table` as a HATS catalog into `dir` (created).
-pub fn write_hats(dir: &Path, table: &Table, docs: &[ColumnDoc], opts: &HatsOptions<'_>) -> Result<HatsSummary> {
+pub fn write_hats(
+    dir: &Path,
+    table: &Table,
+    docs: &[ColumnDoc],
+    opts: &HatsOptions<'_>,
+) -> Result<HatsSummary> {
     if opts.order > HEALPIX_ORDER {
         return Err(PublishError::Options(format!(
             "--hats-order {} is beyond HEALPix order {HEALPIX_ORDER}; choose 0 to 29 (default {DEFAULT_ORDER})",
@@ -110,7 +119,12 @@ pub fn write_hats(dir: &Path, table: &Table, docs: &[ColumnDoc], opts: &HatsOpti
     let desc = "Nested HEALPix index of (RA, DEC) at order 29 (HATS spatial index)";
     let no_rows: &[usize] = &[];
     let no_idx: &[u64] = &[];
-    let schema_batch = record_batch(table, docs, Some(no_rows), Some((HEALPIX_COLUMN, no_idx, desc)))?;
+    let schema_batch = record_batch(
+        table,
+        docs,
+        Some(no_rows),
+        Some((HEALPIX_COLUMN, no_idx, desc)),
+    )?;
     let schema = schema_batch.schema();
     let mut row_groups = Vec::new();
     let mut first: Option<ParquetMetaData> = None;
@@ -133,12 +147,16 @@ pub fn write_hats(dir: &Path, table: &Table, docs: &[ColumnDoc], opts: &HatsOpti
                 .into_iter()
                 .map(|c| c.into_builder().set_file_path(rel.clone()).build())
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| PublishError::Parquet { path: path.clone(), reason: e.to_string() })?;
-            row_groups.push(
-                b.set_column_metadata(cols)
-                    .build()
-                    .map_err(|e| PublishError::Parquet { path: path.clone(), reason: e.to_string() })?,
-            );
+                .map_err(|e| PublishError::Parquet {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+            row_groups.push(b.set_column_metadata(cols).build().map_err(|e| {
+                PublishError::Parquet {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }
+            })?);
         }
         first.get_or_insert(meta);
         partitions.insert(pix, rows.len());
@@ -148,7 +166,9 @@ pub fn write_hats(dir: &Path, table: &Table, docs: &[ColumnDoc], opts: &HatsOpti
     let common = dataset.join("_common_metadata");
     let common_meta = write_parquet(&common, Arc::clone(&schema), &[])?;
     // _metadata: every partition's row groups, footer only.
-    let fm = first.as_ref().map_or(common_meta.file_metadata(), |m| m.file_metadata());
+    let fm = first
+        .as_ref()
+        .map_or(common_meta.file_metadata(), |m| m.file_metadata());
     let file_meta = FileMetaData::new(
         fm.version(),
         table.nrows as i64,
@@ -161,7 +181,10 @@ pub fn write_hats(dir: &Path, table: &Table, docs: &[ColumnDoc], opts: &HatsOpti
     let mut bytes = b"PAR1".to_vec();
     ParquetMetaDataWriter::new(&mut bytes, &all)
         .finish()
-        .map_err(|e| PublishError::Parquet { path: dataset.join("_metadata"), reason: e.to_string() })?;
+        .map_err(|e| PublishError::Parquet {
+            path: dataset.join("_metadata"),
+            reason: e.to_string(),
+        })?;
     let md = dataset.join("_metadata");
     fs::write(&md, &bytes).map_err(PublishError::io(&md))?;
     // partition_info.csv.
@@ -198,7 +221,10 @@ pub fn write_hats(dir: &Path, table: &Table, docs: &[ColumnDoc], opts: &HatsOpti
     }
     let pf = dir.join("properties");
     fs::write(&pf, text).map_err(PublishError::io(&pf))?;
-    Ok(HatsSummary { order: opts.order, partitions })
+    Ok(HatsSummary {
+        order: opts.order,
+        partitions,
+    })
 }
 
 /// A value in Java-properties form: backslash, newline and leading
@@ -221,7 +247,11 @@ fn dir_size(dir: &Path) -> Result<u64> {
     for e in fs::read_dir(dir).map_err(PublishError::io(dir))? {
         let e = e.map_err(PublishError::io(dir))?;
         let md = e.metadata().map_err(PublishError::io(e.path()))?;
-        total += if md.is_dir() { dir_size(&e.path())? } else { md.len() };
+        total += if md.is_dir() {
+            dir_size(&e.path())?
+        } else {
+            md.len()
+        };
     }
     Ok(total)
 }

@@ -34,19 +34,39 @@ fn array(v: &Values) -> (DataType, ArrayRef) {
         Values::Int { kind, values } => match kind {
             IntKind::U8 => (
                 DataType::UInt8,
-                Arc::new(values.iter().map(|v| v.map(|v| v as u8)).collect::<UInt8Array>()),
+                Arc::new(
+                    values
+                        .iter()
+                        .map(|v| v.map(|v| v as u8))
+                        .collect::<UInt8Array>(),
+                ),
             ),
             IntKind::I16 => (
                 DataType::Int16,
-                Arc::new(values.iter().map(|v| v.map(|v| v as i16)).collect::<Int16Array>()),
+                Arc::new(
+                    values
+                        .iter()
+                        .map(|v| v.map(|v| v as i16))
+                        .collect::<Int16Array>(),
+                ),
             ),
             IntKind::I32 => (
                 DataType::Int32,
-                Arc::new(values.iter().map(|v| v.map(|v| v as i32)).collect::<Int32Array>()),
+                Arc::new(
+                    values
+                        .iter()
+                        .map(|v| v.map(|v| v as i32))
+                        .collect::<Int32Array>(),
+                ),
             ),
             IntKind::U32 => (
                 DataType::UInt32,
-                Arc::new(values.iter().map(|v| v.map(|v| v as u32)).collect::<UInt32Array>()),
+                Arc::new(
+                    values
+                        .iter()
+                        .map(|v| v.map(|v| v as u32))
+                        .collect::<UInt32Array>(),
+                ),
             ),
             IntKind::I64 => (DataType::Int64, Arc::new(Int64Array::from(values.clone()))),
         },

@@ -146,7 +146,11 @@ pub fn verify_outputs(run: &RunInfo) -> Result<()> {
         }
         let actual = sha256_file(&p)?;
         if actual != o.sha256 {
-            return Err(PublishError::Tampered { path: p, expected: o.sha256.clone(), actual });
+            return Err(PublishError::Tampered {
+                path: p,
+                expected: o.sha256.clone(),
+                actual,
+            });
         }
     }
     Ok(())
@@ -164,7 +168,13 @@ fn is_fits(p: &Path) -> bool {
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -177,7 +187,9 @@ fn tables_with_docs(run: &RunInfo, dict: &Dictionary) -> Result<Vec<(Table, Vec<
         }
     }
     if found.is_empty() {
-        return Err(PublishError::NoTables { run: run.dir.clone() });
+        return Err(PublishError::NoTables {
+            run: run.dir.clone(),
+        });
     }
     let mut seen = BTreeSet::new();
     let dup: BTreeSet<String> = found
@@ -188,10 +200,22 @@ fn tables_with_docs(run: &RunInfo, dict: &Dictionary) -> Result<Vec<(Table, Vec<
     let mut out = Vec::new();
     for (extname, mut t) in found {
         let base = sanitize(&extname);
-        let stem = t.file.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        let stem = t
+            .file
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
         let stem = stem.split('.').next().unwrap_or("table").to_string();
         t.name = if base.is_empty() || dup.contains(&base) {
-            format!("{}_{}", sanitize(&stem), if base.is_empty() { sanitize(&t.hdu) } else { base })
+            format!(
+                "{}_{}",
+                sanitize(&stem),
+                if base.is_empty() {
+                    sanitize(&t.hdu)
+                } else {
+                    base
+                }
+            )
         } else {
             base
         };
@@ -205,11 +229,13 @@ fn tables_with_docs(run: &RunInfo, dict: &Dictionary) -> Result<Vec<(Table, Vec<
                     reason: format!("{HEALPIX_COLUMN} is the name of the HATS spatial index that publish adds; rename the column"),
                 });
             }
-            let (doc, _) = dict.get(&extname, &c.name).ok_or_else(|| PublishError::UndocumentedColumn {
-                column: c.name.clone(),
-                file: run.dir.join(&t.file),
-                hdu: t.hdu.clone(),
-            })?;
+            let (doc, _) =
+                dict.get(&extname, &c.name)
+                    .ok_or_else(|| PublishError::UndocumentedColumn {
+                        column: c.name.clone(),
+                        file: run.dir.join(&t.file),
+                        hdu: t.hdu.clone(),
+                    })?;
             docs.push(doc.clone());
         }
         out.push((t, docs));
@@ -231,9 +257,15 @@ fn carried_cards(run: &RunInfo, tables: &[(Table, Vec<ColumnDoc>)]) -> Result<Ve
     let files: BTreeSet<&PathBuf> = tables.iter().map(|(t, _)| &t.file).collect();
     for f in files {
         let p = run.dir.join(f);
-        let fits = FitsFile::open(&p).map_err(|e| PublishError::Fits { path: p.clone(), reason: e.to_string() })?;
+        let fits = FitsFile::open(&p).map_err(|e| PublishError::Fits {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
         for c in fits.hdus()[0].header.cards() {
-            if SKIP.contains(&c.key.as_str()) || c.key.starts_with("NAXIS") || matches!(c.value, HeaderValue::None) {
+            if SKIP.contains(&c.key.as_str())
+                || c.key.starts_with("NAXIS")
+                || matches!(c.value, HeaderValue::None)
+            {
                 continue;
             }
             if keys.insert(c.key.clone()) {
@@ -259,23 +291,39 @@ impl Drop for Partial {
 pub fn publish(run: &RunInfo, to: &Path, opts: &ReleaseOptions) -> Result<ReleaseReport> {
     if let Ok(mut rd) = fs::read_dir(to) {
         if rd.next().is_some() {
-            return Err(PublishError::NotEmpty { dir: to.to_path_buf() });
+            return Err(PublishError::NotEmpty {
+                dir: to.to_path_buf(),
+            });
         }
     } else if to.exists() {
-        return Err(PublishError::NotEmpty { dir: to.to_path_buf() });
+        return Err(PublishError::NotEmpty {
+            dir: to.to_path_buf(),
+        });
     }
     if opts.title.trim().is_empty() || opts.author.trim().is_empty() {
-        return Err(PublishError::Options("--title and --author must not be empty".into()));
+        return Err(PublishError::Options(
+            "--title and --author must not be empty".into(),
+        ));
     }
     if let Some(o) = &opts.orcid {
         check_orcid(o).map_err(|e| PublishError::Options(format!("--orcid: {e}")))?;
     }
     if opts.hats_order > crate::hats::HEALPIX_ORDER {
-        return Err(PublishError::Options(format!("--hats-order {} must be 0 to 29", opts.hats_order)));
+        return Err(PublishError::Options(format!(
+            "--hats-order {} must be 0 to 29",
+            opts.hats_order
+        )));
     }
     let date = opts.date.clone().unwrap_or_else(today);
-    if time::Date::parse(&date, time::macros::format_description!("[year]-[month]-[day]")).is_err() {
-        return Err(PublishError::Options(format!("--date {date:?} is not YYYY-MM-DD")));
+    if time::Date::parse(
+        &date,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .is_err()
+    {
+        return Err(PublishError::Options(format!(
+            "--date {date:?} is not YYYY-MM-DD"
+        )));
     }
     verify_outputs(run)?;
     let mut dict = Dictionary::builtin();
@@ -284,9 +332,15 @@ pub fn publish(run: &RunInfo, to: &Path, opts: &ReleaseOptions) -> Result<Releas
     }
     let tables = tables_with_docs(run, &dict)?;
 
-    let parent = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = to
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(PublishError::io(parent))?;
-    let leaf = to.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "release".into());
+    let leaf = to
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "release".into());
     let tmp = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(PublishError::io(&tmp))?;
@@ -308,8 +362,14 @@ pub fn publish(run: &RunInfo, to: &Path, opts: &ReleaseOptions) -> Result<Releas
     }
     extra.extend(carried_cards(run, &tables)?);
     for (i, f) in run.inputs.iter().enumerate().take(99) {
-        let name = f.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        extra.push(Card::str(&format!("INPUT{}", i + 1), &name).with_comment("input file of the run"));
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        extra.push(
+            Card::str(&format!("INPUT{}", i + 1), &name).with_comment("input file of the run"),
+        );
         extra.push(Card::str(&format!("INSHA{}", i + 1), &f.sha256).with_comment("its SHA-256"));
     }
     let header = VacHeader {
@@ -323,27 +383,44 @@ pub fn publish(run: &RunInfo, to: &Path, opts: &ReleaseOptions) -> Result<Releas
         )],
         extra,
     };
-    write_catalog(&tmp.join("catalog.fits"), vac_primary_cards(&header), &tables)?;
+    write_catalog(
+        &tmp.join("catalog.fits"),
+        vac_primary_cards(&header),
+        &tables,
+    )?;
 
     // parquet/
     let pq = tmp.join("parquet");
     fs::create_dir_all(&pq).map_err(PublishError::io(&pq))?;
     for (t, docs) in &tables {
         let batch = record_batch(t, docs, None, None)?;
-        write_parquet(&pq.join(format!("{}.parquet", t.name)), batch.schema(), &[batch])?;
+        write_parquet(
+            &pq.join(format!("{}.parquet", t.name)),
+            batch.schema(),
+            &[batch],
+        )?;
     }
 
     // hats/
     let now = time::OffsetDateTime::now_utc();
     let created = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}UTC",
-        now.year(), u8::from(now.month()), now.day(), now.hour(), now.minute()
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute()
     );
     let builder = format!("astrolab v{}", env!("CARGO_PKG_VERSION"));
     let mut reports = Vec::new();
     for (t, docs) in &tables {
         let hats = if t.radec().is_some() {
-            let o = HatsOptions { name: &t.name, order: opts.hats_order, builder: &builder, creation_date: &created };
+            let o = HatsOptions {
+                name: &t.name,
+                order: opts.hats_order,
+                builder: &builder,
+                creation_date: &created,
+            };
             Ok(write_hats(&tmp.join("hats").join(&t.name), t, docs, &o)?)
         } else {
             Err("no RA/DEC columns".to_string())
@@ -375,11 +452,21 @@ pub fn publish(run: &RunInfo, to: &Path, opts: &ReleaseOptions) -> Result<Releas
     write_cds(
         &tmp.join("cds"),
         &tables,
-        &CdsMeta { title: &opts.title, author: &opts.author, description: &description, keywords: &keywords, date: &date },
+        &CdsMeta {
+            title: &opts.title,
+            author: &opts.author,
+            description: &description,
+            keywords: &keywords,
+            date: &date,
+        },
     )?;
 
     // zenodo.json
-    let creators = [Creator { name: opts.author.clone(), affiliation: opts.affiliation.clone(), orcid: opts.orcid.clone() }];
+    let creators = [Creator {
+        name: opts.author.clone(),
+        affiliation: opts.affiliation.clone(),
+        orcid: opts.orcid.clone(),
+    }];
     let z = deposit_json(&Deposit {
         title: &opts.title,
         creators: &creators,
@@ -391,12 +478,17 @@ pub fn publish(run: &RunInfo, to: &Path, opts: &ReleaseOptions) -> Result<Releas
         related_urls: &[],
     });
     let zp = tmp.join("zenodo.json");
-    let text = serde_json::to_string_pretty(&z).map_err(|e| PublishError::Options(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(&z).map_err(|e| PublishError::Options(e.to_string()))?;
     fs::write(&zp, text + "\n").map_err(PublishError::io(&zp))?;
 
     // figures/ and provenance/
     for o in &run.outputs {
-        let ext = o.path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        let ext = o
+            .path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
         if matches!(ext.as_str(), "png" | "svg" | "pdf") {
             let dst = tmp.join("figures").join(&o.path);
             if let Some(p) = dst.parent() {
@@ -418,5 +510,9 @@ pub fn publish(run: &RunInfo, to: &Path, opts: &ReleaseOptions) -> Result<Releas
     fs::rename(&tmp, to).map_err(PublishError::io(to))?;
     guard.0 = None;
     astrolab_formats::atomic::sync_dir(parent).map_err(PublishError::io(parent))?;
-    Ok(ReleaseReport { dir: to.to_path_buf(), tables: reports, files })
+    Ok(ReleaseReport {
+        dir: to.to_path_buf(),
+        tables: reports,
+        files,
+    })
 }

@@ -36,7 +36,10 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>> {
                 walk(root, &p, out)?;
             } else {
                 let rel = p.strip_prefix(root).unwrap_or(&p);
-                let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
                 out.push(parts.join("/"));
             }
         }

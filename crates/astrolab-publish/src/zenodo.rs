@@ -93,11 +93,17 @@ pub fn check_orcid(id: &str) -> Result<(), String> {
     }
     let mut total = 0u32;
     for c in &digits[..15] {
-        let d = c.to_digit(10).ok_or_else(|| format!("{id:?}: {c:?} is not a digit"))?;
+        let d = c
+            .to_digit(10)
+            .ok_or_else(|| format!("{id:?}: {c:?} is not a digit"))?;
         total = (total + d) * 2;
     }
     let check = (12 - total % 11) % 11;
-    let want = if check == 10 { 'X' } else { char::from_digit(check, 10).unwrap_or('?') };
+    let want = if check == 10 {
+        'X'
+    } else {
+        char::from_digit(check, 10).unwrap_or('?')
+    };
     if digits[15] != want {
         return Err(format!("{id:?}: check digit should be {want}"));
     }

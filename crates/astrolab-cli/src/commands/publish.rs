@@ -73,7 +73,10 @@ fn locate(cfg: &Config, run: &str) -> Result<(PathBuf, PathBuf)> {
         (p.clone(), p.join(METADATA_FILE))
     } else {
         (
-            p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+            p.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
             p.clone(),
         )
     };
@@ -92,7 +95,10 @@ pub fn run(cfg: &Config, a: &PublishArgs) -> Result<()> {
     let m = read_manifest(&file).with_context(|| format!("reading {}", file.display()))?;
     let files = |v: &[astrolab_pipeline::manifest::FileEntry]| {
         v.iter()
-            .map(|f| RunFile { path: f.path.clone(), sha256: f.sha256.clone() })
+            .map(|f| RunFile {
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+            })
             .collect::<Vec<_>>()
     };
     let info = RunInfo {
@@ -150,9 +156,16 @@ pub fn run(cfg: &Config, a: &PublishArgs) -> Result<()> {
                 Ok(h) => format!("HATS order {}, {} partitions", h.order, h.partitions.len()),
                 Err(why) => format!("no HATS: {why}"),
             };
-            println!("{:<20} {:>9} rows  {}  ({})", t.name, t.rows, hats, t.source);
+            println!(
+                "{:<20} {:>9} rows  {}  ({})",
+                t.name, t.rows, hats, t.source
+            );
         }
-        println!("{} files in {} (SHA256SUMS)", report.files.len() + 1, report.dir.display());
+        println!(
+            "{} files in {} (SHA256SUMS)",
+            report.files.len() + 1,
+            report.dir.display()
+        );
     }
     Ok(())
 }

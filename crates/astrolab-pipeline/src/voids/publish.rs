@@ -263,7 +263,9 @@ fn run(ctx: &Ctx, args: &PublishArgs) -> Result<PublishOutput> {
             args.fsf_version.clone(),
             "FastSpecFit version".into(),
         )],
-        extra: vec![Card::str("VOIDALG", &args.algorithm).with_comment("Algorithm defining IS_VOID")],
+        extra: vec![
+            Card::str("VOIDALG", &args.algorithm).with_comment("Algorithm defining IS_VOID")
+        ],
     });
     let hdus = [
         HduOut::Primary { header },
