@@ -373,9 +373,27 @@ fn publish_a_voids_publish_run() {
         "[columns.MYSTERY_FLUX]\nunit = \"mJy\"\ndescription = \"Flux density of the mystery line\"\n",
     )
     .unwrap();
-    let mut args = publish_args("run3", "rel3");
-    args.extend(["--columns", "cols.toml"]);
+    // The author from astrolab.toml's [publish] table this time.
+    std::fs::write(
+        dir.join("astrolab.toml"),
+        "[publish]\nauthor = \"Roe, Richard\"\naffiliation = \"Astrolab\"\n",
+    )
+    .unwrap();
+    let args: Vec<&str> = publish_args("run3", "rel3")
+        .into_iter()
+        .filter(|a| !matches!(*a, "--author" | "Doe, Jane"))
+        .chain(["--columns", "cols.toml"])
+        .collect();
     ok(&run(dir, &args));
+    std::fs::remove_file(dir.join("astrolab.toml")).unwrap();
+    let h3 = FitsFile::open(&dir.join("rel3/catalog.fits")).unwrap();
+    assert_eq!(h3.hdus()[0].header.get_str("AUTHOR"), Some("Roe, Richard"));
+    let ex = h3.table("EXTRA").unwrap();
+    assert_eq!(ex.read_f64("MYSTERY_FLUX").unwrap(), [1.5, 2.25]);
+    assert_eq!(
+        ex.column("MYSTERY_FLUX").unwrap().unit.as_deref(),
+        Some("mJy")
+    );
     let readme = std::fs::read_to_string(dir.join("rel3/cds/ReadMe")).unwrap();
     assert!(
         readme.contains("mJy") && readme.contains("MYSTERY_FLUX"),

@@ -377,7 +377,7 @@ mod tests {
             }
         }
         assert!(failed.is_empty(), "{}", failed.join("\n"));
-        assert_eq!(n, 171);
+        assert_eq!(n, 179);
     }
 
     #[test]

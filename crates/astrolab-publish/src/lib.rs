@@ -28,6 +28,8 @@
 //! println!("{} tables, {} files", report.tables.len(), report.files.len());
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod cds;
 pub mod columns;
 mod error;

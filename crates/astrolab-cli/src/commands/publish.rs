@@ -5,6 +5,17 @@
 //! RUN is found as `astrolab runs show` finds it: a number is a queued
 //! run's directory `HOME/runs/ID`; otherwise a run directory (the
 //! `--out-dir` of `astrolab run`) or its `ro-crate-metadata.json`.
+//!
+//! The author, affiliation, ORCID iD and licence may come from the
+//! `[publish]` table of astrolab.toml (flags win), so a lab sets them once:
+//!
+//! ```toml
+//! [publish]
+//! author = "Doe, Jane"
+//! affiliation = "Astrolab"
+//! orcid = "0000-0002-1825-0097"
+//! license = "cc-by-4.0"
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +26,20 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::UsageError;
+
+/// The `[publish]` table of astrolab.toml.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishFileConfig {
+    /// Default `--author`.
+    pub author: Option<String>,
+    /// Default `--affiliation`.
+    pub affiliation: Option<String>,
+    /// Default `--orcid`.
+    pub orcid: Option<String>,
+    /// Default `--license`.
+    pub license: Option<String>,
+}
 
 /// Arguments of `astrolab publish`.
 #[derive(Debug, Args)]
@@ -27,9 +52,10 @@ pub struct PublishArgs {
     /// Title of the release (FITS TITLE, ReadMe, Zenodo).
     #[arg(long)]
     pub title: String,
-    /// Author, "Family, Given" (FITS AUTHOR, Zenodo creator).
+    /// Author, "Family, Given" (FITS AUTHOR, Zenodo creator); default:
+    /// `[publish] author` of astrolab.toml.
     #[arg(long)]
-    pub author: String,
+    pub author: Option<String>,
     /// The author's affiliation (Zenodo).
     #[arg(long)]
     pub affiliation: Option<String>,
@@ -39,9 +65,10 @@ pub struct PublishArgs {
     /// Catalog version (FITS VAC_VERS, Zenodo version).
     #[arg(long, default_value = "1.0")]
     pub vac_version: String,
-    /// Licence, as a Zenodo licence id.
-    #[arg(long, default_value = "cc-by-4.0")]
-    pub license: String,
+    /// Licence, as a Zenodo licence id (default: `[publish] license` of
+    /// astrolab.toml, else cc-by-4.0).
+    #[arg(long)]
+    pub license: Option<String>,
     /// Description (abstract); default: one made from the run.
     #[arg(long)]
     pub description: Option<String>,
@@ -111,11 +138,22 @@ pub fn run(cfg: &Config, a: &PublishArgs) -> Result<()> {
         inputs: files(&m.inputs),
         outputs: files(&m.outputs),
     };
-    let mut opts = ReleaseOptions::new(&a.title, &a.author);
-    opts.affiliation = a.affiliation.clone();
-    opts.orcid = a.orcid.clone();
+    let conf = &cfg.publish;
+    let Some(author) = a.author.clone().or_else(|| conf.author.clone()) else {
+        bail!(UsageError(
+            "give --author \"Family, Given\" (or author in the [publish] table of astrolab.toml)"
+                .into()
+        ));
+    };
+    let mut opts = ReleaseOptions::new(&a.title, &author);
+    opts.affiliation = a.affiliation.clone().or_else(|| conf.affiliation.clone());
+    opts.orcid = a.orcid.clone().or_else(|| conf.orcid.clone());
     opts.vac_version = a.vac_version.clone();
-    opts.license = a.license.clone();
+    opts.license = a
+        .license
+        .clone()
+        .or_else(|| conf.license.clone())
+        .unwrap_or_else(|| "cc-by-4.0".into());
     opts.description = a.description.clone();
     opts.keywords = a.keywords.clone();
     opts.date = a.date.clone();
