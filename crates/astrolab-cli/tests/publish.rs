@@ -297,37 +297,20 @@ fn publish_a_voids_publish_run() {
         .collect();
     assert!(cone.len() > 5 && cone.len() < GALAXIES, "{}", cone.len());
 
-    if let Some(py) = python() {
-        let expect = serde_json::json!({
-            "table": "galaxy_data",
-            "nrows": GALAXIES,
-            "id_column": "TARGETID",
-            "fits_units": {"RA": "deg", "DEC": "deg", "SFR": "solMass / yr", "Z": ""},
-            "cds_units": {
-                "TARGETID": "---", "RA": "deg", "DEC": "deg", "Z": "---", "LOGMSTAR": "[Msun]",
-                "SFR": "Msun/yr", "IS_VOID": "---", "IS_CONTROL": "---", "VFLAG_VOIDFINDER": "---"
-            },
-            "header": {"AUTHOR": "Doe, Jane", "VAC_VERS": "2.1", "DATE": "2026-12-01", "FSF_VERS": "v3.0"},
-            "cone": {"ra": cra, "dec": cdec, "radius_arcsec": radius_deg * 3600.0, "ids": cone},
-            "zenodo_schema": Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/zenodo-legacyrecord.json"),
-            "other_tables": ["void_properties"],
-        });
-        std::fs::write(dir.join("expect.json"), expect.to_string()).unwrap();
-        let o = std::process::Command::new(py)
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/publish_check.py"))
-            .arg(&rel)
-            .arg(dir.join("expect.json"))
-            .output()
-            .unwrap();
-        let t = common::text(&o);
-        assert!(o.status.success(), "publish_check.py failed:\n{t}");
-        assert!(t.contains("publish_check: all ok"), "{t}");
-        eprintln!("{t}");
-    } else {
-        eprintln!(
-            "ASTROLAB_PUBLISH_PYTHON not set: the astropy/hats/LSDB/jsonschema checks did not run"
-        );
-    }
+    let expect = serde_json::json!({
+        "table": "galaxy_data",
+        "nrows": GALAXIES,
+        "id_column": "TARGETID",
+        "fits_units": {"RA": "deg", "DEC": "deg", "SFR": "solMass / yr", "Z": ""},
+        "cds_units": {
+            "TARGETID": "---", "RA": "deg", "DEC": "deg", "Z": "---", "LOGMSTAR": "[Msun]",
+            "SFR": "Msun/yr", "IS_VOID": "---", "IS_CONTROL": "---", "VFLAG_VOIDFINDER": "---"
+        },
+        "header": {"AUTHOR": "Doe, Jane", "VAC_VERS": "2.1", "DATE": "2026-12-01", "FSF_VERS": "v3.0"},
+        "cone": {"ra": cra, "dec": cdec, "radius_arcsec": radius_deg * 3600.0, "ids": cone},
+        "other_tables": ["void_properties"],
+    });
+    python_check(dir, &rel, expect);
 
     // Refused: a non-empty --to.
     let e = fails(&run(dir, &publish_args("run1", "rel")));
@@ -419,6 +402,172 @@ fn publish_a_voids_publish_run() {
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
     assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
+}
+
+/// Runs publish_check.py (astropy, hats, LSDB, jsonschema) on `rel` with
+/// the expectations `expect` (the Zenodo schema's path added).
+fn python_check(dir: &Path, rel: &Path, mut expect: serde_json::Value) {
+    let Some(py) = python() else {
+        eprintln!(
+            "ASTROLAB_PUBLISH_PYTHON not set: the astropy/hats/LSDB/jsonschema checks did not run"
+        );
+        return;
+    };
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    expect["zenodo_schema"] = manifest
+        .join("tests/data/zenodo-legacyrecord.json")
+        .display()
+        .to_string()
+        .into();
+    let e = dir.join("expect.json");
+    std::fs::write(&e, expect.to_string()).unwrap();
+    let o = std::process::Command::new(py)
+        .arg(manifest.join("tests/publish_check.py"))
+        .arg(rel)
+        .arg(&e)
+        .output()
+        .unwrap();
+    let t = common::text(&o);
+    assert!(o.status.success(), "publish_check.py failed:\n{t}");
+    assert!(t.contains("publish_check: all ok"), "{t}");
+    eprintln!("{t}");
+}
+
+/// A real pipeline on shared data: VoidFinder on the 10 k-galaxy test
+/// catalog (`voids/test_data.fits`). Its FITS holds three tables without
+/// sky positions (WALL, FIELD, HOLES: comoving x, y, z) and one with them
+/// (MAXIMALS: void centres with RA, DEC): HATS for MAXIMALS only.
+#[test]
+fn publish_a_voids_find_run_on_shared_data() {
+    let data = PathBuf::from(
+        std::env::var("ASTROLAB_SHARED_DATA").unwrap_or_else(|_| "../../../shared/data".into()),
+    );
+    let catalog = data.join("voids/test_data.fits");
+    if !catalog.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} missing (set ASTROLAB_SHARED_DATA)",
+            catalog.display()
+        );
+        eprintln!("{} missing: skipped", catalog.display());
+        return;
+    }
+    let catalog = catalog.canonicalize().unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::write(
+        dir.join("p.json"),
+        serde_json::json!({"catalog": catalog.display().to_string()}).to_string(),
+    )
+    .unwrap();
+    ok(&run(
+        dir,
+        &["run", "voids-find", "--params", "p.json", "--out-dir", "vf"],
+    ));
+    let out = ok(&run(dir, &publish_args("vf", "rel")));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rel = dir.join("rel");
+    let src = FitsFile::open(&dir.join("vf/VoidFinder_Output.fits")).unwrap();
+    let cat = FitsFile::open(&rel.join("catalog.fits")).unwrap();
+    let names: Vec<String> = cat.hdus()[1..].iter().map(|h| h.name()).collect();
+    assert_eq!(names, ["WALL", "FIELD", "MAXIMALS", "HOLES"]);
+    let h0 = &src.hdus()[0].header;
+    // Exact rows: the header's counts of the run's own file.
+    let counts = [
+        (
+            "WALL",
+            h0.get_i64("WALLNUM")
+                .or_else(|| src.hdu("WALL").unwrap().header.get_i64("WALLNUM")),
+        ),
+        (
+            "FIELD",
+            h0.get_i64("FIELDNUM")
+                .or_else(|| src.hdu("FIELD").unwrap().header.get_i64("FIELDNUM")),
+        ),
+        (
+            "MAXIMALS",
+            h0.get_i64("VOID")
+                .or_else(|| src.hdu("MAXIMALS").unwrap().header.get_i64("VOID")),
+        ),
+        ("HOLES", src.hdu("HOLES").unwrap().header.get_i64("HOLE")),
+    ];
+    for (t, n) in counts {
+        let n = n.unwrap_or_else(|| panic!("{t}: no count keyword")) as usize;
+        assert_eq!(cat.table(t).unwrap().nrows(), n, "{t}");
+        assert_eq!(src.table(t).unwrap().nrows(), n, "{t}");
+        for col in src.table(t).unwrap().columns() {
+            let (a, b) = (
+                cat.table(t).unwrap().read_f64(&col.name).unwrap(),
+                src.table(t).unwrap().read_f64(&col.name).unwrap(),
+            );
+            assert!(
+                a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{t}.{}",
+                col.name
+            );
+        }
+    }
+    let n_wall = cat.table("WALL").unwrap().nrows();
+    let n_field = cat.table("FIELD").unwrap().nrows();
+    // VoidFinder splits the input's galaxies (within its distance limits) into wall and field.
+    let input_rows = FitsFile::open(&catalog)
+        .unwrap()
+        .first_table()
+        .unwrap()
+        .nrows();
+    assert!(
+        n_wall + n_field <= input_rows && n_wall > n_field,
+        "{n_wall} {n_field} {input_rows}"
+    );
+    // HATS for MAXIMALS only; the others get everything else.
+    let tables = report["tables"].as_array().unwrap();
+    for t in tables {
+        let with_hats = t["name"] == "maximals";
+        assert_eq!(t["hats_partitions"].is_number(), with_hats, "{t}");
+        assert_eq!(
+            rel.join("hats").join(t["name"].as_str().unwrap()).exists(),
+            with_hats
+        );
+        let name = t["name"].as_str().unwrap();
+        assert!(rel.join(format!("parquet/{name}.parquet")).exists());
+        assert!(rel.join(format!("cds/{name}.dat")).exists());
+    }
+    let dat = std::fs::read_to_string(rel.join("cds/wall.dat")).unwrap();
+    assert_eq!(dat.lines().count(), n_wall);
+
+    // LSDB's cone search on the void centres against ours.
+    let m = cat.table("MAXIMALS").unwrap();
+    let (ra, dec, ids) = (
+        m.read_f64("RA").unwrap(),
+        m.read_f64("DEC").unwrap(),
+        m.read_i64("VOID").unwrap(),
+    );
+    let (cra, cdec, radius_deg) = (ra[0], dec[0], 15.0);
+    let cone: Vec<i64> = (0..ids.len())
+        .filter(|&i| astrolab_sky::angular_separation_deg(cra, cdec, ra[i], dec[i]) <= radius_deg)
+        .map(|i| ids[i])
+        .collect();
+    assert!(
+        !cone.is_empty() && cone.len() < ids.len(),
+        "{} of {}",
+        cone.len(),
+        ids.len()
+    );
+    let mpc = "Mpc";
+    python_check(
+        dir,
+        &rel,
+        serde_json::json!({
+            "table": "maximals",
+            "nrows": ids.len(),
+            "id_column": "VOID",
+            "fits_units": {"RA": "deg", "DEC": "deg", "X": mpc, "RADIUS": mpc, "VOID": ""},
+            "cds_units": {"X": mpc, "Y": mpc, "Z": mpc, "RADIUS": mpc, "VOID": "---", "EDGE": "---", "R": mpc, "RA": "deg", "DEC": "deg"},
+            "header": {"AUTHOR": "Doe, Jane", "VAC_VERS": "2.1", "RUNPIPE": "voids-find"},
+            "cone": {"ra": cra, "dec": cdec, "radius_arcsec": radius_deg * 3600.0, "ids": cone},
+            "other_tables": ["wall", "field", "holes"],
+        }),
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {

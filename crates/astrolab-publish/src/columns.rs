@@ -79,9 +79,13 @@ const BUILTIN: &[(&str, &str, &str)] = &[
     ("MAXIMALS.Z", "Mpc", "Cartesian z coordinate, comoving, in h^-1 Mpc (h = 1)"),
     ("HOLES.Z", "Mpc", "Cartesian z coordinate, comoving, in h^-1 Mpc (h = 1)"),
     ("RADIUS", "Mpc", "Sphere radius, comoving, in h^-1 Mpc (h = 1)"),
-    ("R", "Mpc", "Effective radius, comoving, in h^-1 Mpc (h = 1)"),
-    ("EDGE", "---", "1 if the sphere lies within 10 h^-1 Mpc of the survey edge, else 0"),
-    ("FLAG", "---", "Void of the sphere (VoidFinder's void id)"),
+    ("MAXIMALS.R", "Mpc", "Comoving distance of the void centre, in h^-1 Mpc (h = 1)"),
+    ("MAXIMALS.RA", "deg", "Right ascension of the void centre (ICRS)"),
+    ("MAXIMALS.DEC", "deg", "Declination of the void centre (ICRS)"),
+    ("MAXIMALS.VOID", "---", "Void identifier (VoidFinder)"),
+    ("HOLES.VOID", "---", "Void the hole belongs to (VoidFinder's void identifier)"),
+    ("EDGE", "---", "Edge flag: 0 interior, 1 a hole of the void crosses the survey mask, 2 near the mask edge"),
+    ("FLAG", "---", "Void of the sphere (VoidFinder's void identifier, older VAST files)"),
 ];
 
 impl Dictionary {
