@@ -292,10 +292,8 @@ pub fn write_cds(
         names.push(file);
     }
     let mut out = String::new();
-    let head = format!(
-        "astrolab/{}",
-        tables.first().map_or("catalog", |(t, _)| t.name.as_str())
-    );
+    // The catalogue designation: VizieR assigns the real one on acceptance.
+    let head = "astrolab";
     let first = format!(
         "{head:<19} {} ({}, {})",
         meta.title,
