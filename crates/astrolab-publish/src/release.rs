@@ -516,3 +516,136 @@ pub fn publish(run: &RunInfo, to: &Path, opts: &ReleaseOptions) -> Result<Releas
         files,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use astrolab_formats::fits::{write_fits, ColumnData, ColumnOut, HduOut};
+
+    /// A run directory holding `files` (name, bytes) and its RunInfo.
+    fn run_with(dir: &Path, files: &[(&str, Vec<u8>)]) -> RunInfo {
+        let run = dir.join("run");
+        fs::create_dir_all(&run).unwrap();
+        let mut outputs = Vec::new();
+        for (name, bytes) in files {
+            fs::write(run.join(name), bytes).unwrap();
+            outputs.push(RunFile {
+                path: PathBuf::from(name),
+                sha256: sha256_file(&run.join(name)).unwrap(),
+            });
+        }
+        fs::write(run.join("ro-crate-metadata.json"), "{}").unwrap();
+        RunInfo {
+            manifest_file: run.join("ro-crate-metadata.json"),
+            dir: run,
+            pipeline: "test".into(),
+            run_id: Some(7),
+            software_version: "0.1.0".into(),
+            git_commit: None,
+            inputs: vec![],
+            outputs,
+        }
+    }
+
+    fn fits_bytes(dir: &Path) -> Vec<u8> {
+        let p = dir.join("t.fits");
+        write_fits(
+            &p,
+            &[
+                HduOut::Primary { header: vec![] },
+                HduOut::Table {
+                    extname: Some("T".into()),
+                    header: vec![Card::int("TNULL2", -1)],
+                    columns: vec![
+                        ColumnOut::new("TARGETID", ColumnData::I64(vec![10, 11, 12])),
+                        ColumnOut::new("ZWARN", ColumnData::I64(vec![0, -1, 4])),
+                        ColumnOut::new("Z", ColumnData::F64(vec![0.5, f64::NAN, 1.25])),
+                        ColumnOut::new(
+                            "SPECTYPE",
+                            ColumnData::Str {
+                                width: 6,
+                                values: vec!["QSO".into(), "".into(), "GALAXY".into()],
+                            },
+                        ),
+                    ],
+                },
+            ],
+        )
+        .unwrap();
+        fs::read(&p).unwrap()
+    }
+
+    #[test]
+    fn nulls_are_blank_in_cds_and_null_in_parquet() {
+        let d = tempfile::tempdir().unwrap();
+        let bytes = fits_bytes(d.path());
+        let run = run_with(d.path(), &[("t.fits", bytes)]);
+        let to = d.path().join("rel");
+        let r = publish(&run, &to, &ReleaseOptions::new("T", "Doe, Jane")).unwrap();
+        assert_eq!(r.tables.len(), 1);
+        assert_eq!(r.tables[0].hats, Err("no RA/DEC columns".to_string()));
+        let dat = fs::read_to_string(to.join("cds/t.dat")).unwrap();
+        assert_eq!(
+            dat,
+            format!("10 0 0.50 QSO   \n11{}\n12 4 1.25 GALAXY\n", " ".repeat(14))
+        );
+        let readme = fs::read_to_string(to.join("cds/ReadMe")).unwrap();
+        assert!(readme.contains(" ZWARN    ? Redshift warning"), "{readme}");
+        assert!(readme.contains(" TARGETID DESI unique"), "{readme}");
+        // Parquet: ZWARN's TNULL is a null.
+        let f = fs::File::open(to.join("parquet/t.parquet")).unwrap();
+        let mut rd =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(f, 1024).unwrap();
+        let b = rd.next().unwrap().unwrap();
+        assert_eq!(b.column_by_name("ZWARN").unwrap().null_count(), 1);
+        assert_eq!(
+            b.schema().field_with_name("Z").unwrap().metadata()["unit"],
+            "---"
+        );
+        // The catalog keeps the null as TNULL.
+        let cat = FitsFile::open(&to.join("catalog.fits")).unwrap();
+        let t = cat.table("T").unwrap();
+        assert_eq!(t.read_i64_opt("ZWARN").unwrap(), [Some(0), None, Some(4)]);
+        assert_eq!(cat.hdus()[0].header.get_i64("RUN_ID"), Some(7));
+    }
+
+    #[test]
+    fn refusals_name_what_is_wrong() {
+        let d = tempfile::tempdir().unwrap();
+        let opts = ReleaseOptions::new("T", "Doe, Jane");
+        // A run without FITS tables.
+        let run = run_with(d.path(), &[("cone.csv", b"ra,dec\n1,2\n".to_vec())]);
+        let e = publish(&run, &d.path().join("a"), &opts).unwrap_err();
+        assert!(matches!(e, PublishError::NoTables { .. }), "{e}");
+        assert!(!d.path().join("a").exists());
+        // A missing output.
+        fs::remove_file(run.dir.join("cone.csv")).unwrap();
+        let e = publish(&run, &d.path().join("a"), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cone.csv") && e.contains("missing"), "{e}");
+        // --to is a file.
+        fs::write(d.path().join("f"), "x").unwrap();
+        let e = publish(&run, &d.path().join("f"), &opts).unwrap_err();
+        assert!(matches!(e, PublishError::NotEmpty { .. }), "{e}");
+        // A bad ORCID and a bad date.
+        let mut o = opts.clone();
+        o.orcid = Some("0000-0002-1825-0098".into());
+        assert!(publish(&run, &d.path().join("b"), &o)
+            .unwrap_err()
+            .to_string()
+            .contains("--orcid"));
+        let mut o = opts.clone();
+        o.date = Some("2026-13-01".into());
+        assert!(publish(&run, &d.path().join("b"), &o)
+            .unwrap_err()
+            .to_string()
+            .contains("--date"));
+        // Nothing half-written anywhere.
+        let names: Vec<String> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
+    }
+}
