@@ -312,9 +312,17 @@ fn publish_a_voids_publish_run() {
     });
     python_check(dir, &rel, expect);
 
-    // Refused: a non-empty --to.
-    let e = fails(&run(dir, &publish_args("run1", "rel")));
+    // Refused: a non-empty --to (a usage error: exit code 2).
+    let o = run(dir, &publish_args("run1", "rel"));
+    assert_eq!(o.status.code(), Some(2), "{}", common::text(&o));
+    let e = fails(&o);
     assert!(e.contains("rel exists and is not empty"), "{e}");
+    // A run id is a queued run's directory, HOME/runs/ID.
+    let e = fails(&run(dir, &publish_args("999", "relx")));
+    assert!(
+        e.contains("home/runs/999") && e.contains("no run manifest"),
+        "{e}"
+    );
 
     // Refused: an undocumented column (a run whose outputs carry one).
     copy_dir(&dir.join("run1"), &dir.join("run3"));
@@ -341,7 +349,9 @@ fn publish_a_voids_publish_run() {
         .unwrap(),
     );
     astrolab_pipeline::manifest::write_manifest(&dir.join("run3"), &m).unwrap();
-    let e = fails(&run(dir, &publish_args("run3", "rel3")));
+    let o = run(dir, &publish_args("run3", "rel3"));
+    assert_eq!(o.status.code(), Some(2), "{}", common::text(&o));
+    let e = fails(&o);
     assert!(
         e.contains("column MYSTERY_FLUX")
             && e.contains("extra.fits")
