@@ -545,6 +545,22 @@ fn publish_a_voids_find_run_on_shared_data() {
     let dat = std::fs::read_to_string(rel.join("cds/wall.dat")).unwrap();
     assert_eq!(dat.lines().count(), n_wall);
 
+    // --table: one table of the run only; an unknown one is named.
+    let mut args = publish_args("vf", "rel_m");
+    args.extend(["--table", "maximals"]);
+    ok(&run(dir, &args));
+    let only = FitsFile::open(&dir.join("rel_m/catalog.fits")).unwrap();
+    let names: Vec<String> = only.hdus()[1..].iter().map(|h| h.name()).collect();
+    assert_eq!(names, ["MAXIMALS"]);
+    let mut args = publish_args("vf", "rel_x");
+    args.extend(["--table", "VOIDS"]);
+    let e = fails(&run(dir, &args));
+    assert!(
+        e.contains("--table VOIDS") && e.contains("HOLES (VoidFinder_Output.fits)"),
+        "{e}"
+    );
+    assert!(!dir.join("rel_x").exists());
+
     // LSDB's cone search on the void centres against ours.
     let m = cat.table("MAXIMALS").unwrap();
     let (ra, dec, ids) = (

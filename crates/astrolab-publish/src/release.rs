@@ -4,8 +4,9 @@
 //! * The run is checked first: every output its manifest lists must exist
 //!   and have the SHA-256 the manifest recorded, or nothing is written (a
 //!   release publishes what the run wrote, not a file edited since).
-//! * Every FITS binary table among the outputs is published (other outputs
-//!   are not tables: figures are copied, the rest stays with the run). A
+//! * Every FITS binary table among the outputs is published, or those
+//!   `--table EXTNAME` names (other outputs are not tables: figures are
+//!   copied, the rest stays with the run). A
 //!   table is named by its EXTNAME in lower case; when two files have the
 //!   same EXTNAME the file's stem is prefixed.
 //! * Every column must be documented ([`crate::columns`]), or nothing is
@@ -91,6 +92,8 @@ pub struct ReleaseOptions {
     pub hats_order: u8,
     /// `--columns` files.
     pub columns_files: Vec<PathBuf>,
+    /// `--table`: publish only these EXTNAMEs (empty: every binary table).
+    pub tables: Vec<String>,
 }
 
 impl ReleaseOptions {
@@ -109,6 +112,7 @@ impl ReleaseOptions {
             date: None,
             hats_order: crate::hats::DEFAULT_ORDER,
             columns_files: Vec::new(),
+            tables: Vec::new(),
         }
     }
 }
@@ -179,17 +183,35 @@ fn sanitize(s: &str) -> String {
 }
 
 /// The run's tables, named, each with its column documentation.
-fn tables_with_docs(run: &RunInfo, dict: &Dictionary) -> Result<Vec<(Table, Vec<ColumnDoc>)>> {
+fn tables_with_docs(
+    run: &RunInfo,
+    dict: &Dictionary,
+    only: &[String],
+) -> Result<Vec<(Table, Vec<ColumnDoc>)>> {
+    let want = |ext: &str| only.is_empty() || only.iter().any(|t| t.eq_ignore_ascii_case(ext));
     let mut found = Vec::new();
+    let mut all = Vec::new();
     for o in run.outputs.iter().filter(|o| is_fits(&o.path)) {
-        for (extname, t) in read_tables(&run.dir.join(&o.path), &o.path)? {
-            found.push((extname, t));
-        }
+        let ft = read_tables(&run.dir.join(&o.path), &o.path, &want)?;
+        found.extend(ft.tables);
+        all.extend(
+            ft.all
+                .into_iter()
+                .map(|n| format!("{n} ({})", o.path.display())),
+        );
     }
-    if found.is_empty() {
+    if all.is_empty() {
         return Err(PublishError::NoTables {
             run: run.dir.clone(),
         });
+    }
+    for t in only {
+        if !found.iter().any(|(e, _)| e.eq_ignore_ascii_case(t)) {
+            return Err(PublishError::Options(format!(
+                "--table {t}: the run has no binary table with that EXTNAME; its tables: {}",
+                all.join(", ")
+            )));
+        }
     }
     let mut seen = BTreeSet::new();
     let dup: BTreeSet<String> = found
@@ -330,7 +352,7 @@ pub fn publish(run: &RunInfo, to: &Path, opts: &ReleaseOptions) -> Result<Releas
     for f in &opts.columns_files {
         dict.add_file(f)?;
     }
-    let tables = tables_with_docs(run, &dict)?;
+    let tables = tables_with_docs(run, &dict, &opts.tables)?;
 
     let parent = to
         .parent()

@@ -151,17 +151,34 @@ impl Table {
     }
 }
 
-/// Every binary table of the FITS file `path` (`rel`: its path relative to
-/// the run directory, used in names and messages).
-pub fn read_tables(path: &Path, rel: &Path) -> Result<Vec<(String, Table)>> {
+/// What [`read_tables`] found in one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileTables {
+    /// The tables read, each with its EXTNAME (empty when it has none).
+    pub tables: Vec<(String, Table)>,
+    /// The names ([`astrolab_formats::fits::Hdu::name`]) of every binary
+    /// table of the file, read or not.
+    pub all: Vec<String>,
+}
+
+/// The binary tables of the FITS file `path` (`rel`: its path relative to
+/// the run directory, used in names and messages) whose EXTNAME `want`
+/// accepts.
+pub fn read_tables(path: &Path, rel: &Path, want: &dyn Fn(&str) -> bool) -> Result<FileTables> {
     let fits_err = |e: astrolab_formats::fits::FitsError| PublishError::Fits {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
     let fits = FitsFile::open(path).map_err(fits_err)?;
     let mut out = Vec::new();
+    let mut all = Vec::new();
     for (i, hdu) in fits.hdus().iter().enumerate() {
         if hdu.kind != astrolab_formats::fits::HduKind::BinTable {
+            continue;
+        }
+        let extname = hdu.extname.clone().unwrap_or_default();
+        all.push(hdu.name());
+        if !want(&extname) {
             continue;
         }
         let t = fits.table_at(i).map_err(fits_err)?;
@@ -184,7 +201,7 @@ pub fn read_tables(path: &Path, rel: &Path) -> Result<Vec<(String, Table)>> {
             },
         ));
     }
-    Ok(out)
+    Ok(FileTables { tables: out, all })
 }
 
 enum ReadErr {

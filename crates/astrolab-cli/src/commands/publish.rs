@@ -85,6 +85,10 @@ pub struct PublishArgs {
     /// tables with `unit` (CDS) and `description` (repeatable).
     #[arg(long = "columns")]
     pub columns: Vec<PathBuf>,
+    /// Publish only the binary table with this EXTNAME (repeatable;
+    /// default: every binary table of the run's FITS outputs).
+    #[arg(long = "table")]
+    pub tables: Vec<String>,
     /// Print what was written as JSON.
     #[arg(long)]
     pub json: bool,
@@ -159,6 +163,7 @@ pub fn run(cfg: &Config, a: &PublishArgs) -> Result<()> {
     opts.date = a.date.clone();
     opts.hats_order = a.hats_order;
     opts.columns_files = a.columns.clone();
+    opts.tables = a.tables.clone();
     let report = match publish(&info, &a.to, &opts) {
         Ok(r) => r,
         Err(e) if e.is_usage() => bail!(UsageError(e.to_string())),
