@@ -1,5 +1,5 @@
-//! HATS catalogs (Hierarchical Adaptive Tiling Scheme; Caplar et al. 2025,
-//! "HATS: a standard for large astronomical catalogues",
+//! HATS catalogs (Hierarchical Adaptive Tiling Scheme; Caplar et al.,
+//! LINCC Frameworks; the format and the `hats` library are documented at
 //! <https://hats.readthedocs.io>), as hats 0.11 reads and validates them:
 //!
 //! ```text

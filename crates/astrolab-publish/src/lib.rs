@@ -21,11 +21,27 @@
 //! complete or absent.
 //!
 //! ```no_run
-//! use astrolab_publish::{publish, ReleaseOptions, RunInfo};
-//! # fn run_info() -> RunInfo { unimplemented!() }
+//! use std::path::{Path, PathBuf};
+//! use astrolab_publish::{publish, ReleaseOptions, RunFile, RunInfo};
+//!
+//! // What the run's manifest (ro-crate-metadata.json) says; the CLI reads it.
+//! let run = RunInfo {
+//!     dir: PathBuf::from("runs/vac"),
+//!     manifest_file: PathBuf::from("runs/vac/ro-crate-metadata.json"),
+//!     pipeline: "voids-publish".into(),
+//!     run_id: None,
+//!     software_version: "0.1.0".into(),
+//!     git_commit: None,
+//!     inputs: vec![],
+//!     outputs: vec![RunFile {
+//!         path: PathBuf::from("void_galaxies.fits"),
+//!         sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+//!     }],
+//! };
 //! let opts = ReleaseOptions::new("Void galaxies of DESI DR1", "Doe, Jane");
-//! let report = publish(&run_info(), std::path::Path::new("release"), &opts).unwrap();
+//! let report = publish(&run, Path::new("release"), &opts)?;
 //! println!("{} tables, {} files", report.tables.len(), report.files.len());
+//! # Ok::<(), astrolab_publish::PublishError>(())
 //! ```
 
 #![warn(missing_docs)]
