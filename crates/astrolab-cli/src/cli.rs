@@ -115,6 +115,12 @@ pub enum Command {
     /// an output directory, with a provenance manifest
     /// (ro-crate-metadata.json) beside the outputs.
     Run(crate::commands::run::RunArgs),
+    /// A release folder for a run's table results: VAC FITS catalog with
+    /// documented columns, Parquet, HATS (tables with RA/DEC), CDS ReadMe
+    /// and ASCII tables, Zenodo deposit metadata, figures, the run's
+    /// provenance manifest and SHA256SUMS. Refuses a run whose outputs no
+    /// longer match its manifest.
+    Publish(crate::commands::publish::PublishArgs),
     /// Re-execute a run from its manifest and compare every output byte
     /// for byte (volatile fields excluded); refuses when an input changed.
     Reproduce(crate::commands::reproduce::ReproduceArgs),

@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub server: Option<astrolab_server::ServerFileConfig>,
     /// `astrolab backup` settings.
     pub backup: Option<crate::commands::backup::BackupFileConfig>,
+    /// `astrolab publish` defaults (author, affiliation, ORCID, licence).
+    pub publish: Option<crate::commands::publish::PublishFileConfig>,
 }
 
 /// The resolved configuration.
@@ -39,6 +41,8 @@ pub struct Config {
     pub server: astrolab_server::ServerFileConfig,
     /// The `[backup]` table (empty when absent).
     pub backup: crate::commands::backup::BackupFileConfig,
+    /// The `[publish]` table (empty when absent).
+    pub publish: crate::commands::publish::PublishFileConfig,
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {
@@ -81,6 +85,7 @@ pub fn resolve(args: &GlobalArgs) -> Result<Config> {
             .unwrap_or(LogFormat::Human),
         server: file.server.unwrap_or_default(),
         backup: file.backup.unwrap_or_default(),
+        publish: file.publish.unwrap_or_default(),
     })
 }
 

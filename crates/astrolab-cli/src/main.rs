@@ -80,6 +80,7 @@ fn dispatch(cfg: &config::Config, command: Command) -> anyhow::Result<()> {
         Command::Outflows(c) => commands::outflows::run(cfg, &c),
         Command::Qso(c) => commands::qso::run(cfg, &c),
         Command::Shard(c) => commands::shard::run(cfg, &c),
+        Command::Publish(a) => commands::publish::run(cfg, &a),
         Command::Reproduce(a) => commands::reproduce::reproduce(cfg, &a),
         Command::Runs(c) => commands::reproduce::runs(cfg, &c),
         Command::Backup(c) => commands::backup::run(cfg, &c),

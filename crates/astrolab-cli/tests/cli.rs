@@ -27,6 +27,7 @@ fn every_command_has_help() {
         vec!["spectra", "build", "--help"],
         vec!["spectra", "get", "--help"],
         vec!["spectra", "files", "--help"],
+        vec!["publish", "--help"],
     ] {
         let o = run(d.path(), &args);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));

@@ -242,6 +242,10 @@ fn every_pipeline_same_bytes_queue_in_process_and_reproduce() {
         ),
         ("voids-compare", json!({"replicates": 50, "seed": 9})),
         (
+            "voids-publish",
+            json!({"author": "Lab", "date": "2026-11-22"}),
+        ),
+        (
             "voids-find",
             json!({"catalog": data.join("voids/test_data.fits").display().to_string()}),
         ),

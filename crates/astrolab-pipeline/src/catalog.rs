@@ -14,7 +14,7 @@ use crate::error::PipelineError;
 use crate::params::defs::{
     AnomaliesScoreArgs, AnomaliesScoreFilesArgs, AnomaliesTrainArgs, ClassifyArgs, CloudyGridArgs,
     CloudySolveArgs, CompareArgs, ConeArgs, DemoDataArgs, FindArgs, IngestArgs, OutflowsBalArgs,
-    ProcessArgs, QsoFitArgs, RotationArgs, SpectraBuildArgs,
+    ProcessArgs, PublishArgs, QsoFitArgs, RotationArgs, SpectraBuildArgs,
 };
 use crate::params::{parse_json, resolved, specs, to_args, ParamError, ParamSpec};
 use crate::pipeline::ShardOps;
@@ -156,6 +156,16 @@ pub fn pipelines() -> Vec<PipelineDef> {
             run: erased::<crate::voids::Compare>,
             shards: ShardOps::of::<crate::voids::Compare>(),
             check: check::<CompareArgs>,
+        },
+        PipelineDef {
+            name: "voids-publish",
+            summary: "The void-galaxy value-added catalog (FITS: GALAXY_DATA, VOID_PROPERTIES) with its SHA256SUMS; `astrolab publish` turns the run into a release folder",
+            words: &["voids", "publish"],
+            fixed: |d| obj(json!({ "output": at(d, "void_galaxies.fits") })),
+            specs: specs::<PublishArgs>,
+            run: erased::<crate::voids::Publish>,
+            shards: ShardOps::of::<crate::voids::Publish>(),
+            check: check::<PublishArgs>,
         },
         PipelineDef {
             name: "hline-process",
@@ -367,7 +377,7 @@ mod tests {
             }
         }
         assert!(failed.is_empty(), "{}", failed.join("\n"));
-        assert_eq!(n, 171);
+        assert_eq!(n, 179);
     }
 
     #[test]

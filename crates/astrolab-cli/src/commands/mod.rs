@@ -9,6 +9,7 @@ pub mod files;
 pub mod hline;
 pub mod ingest;
 pub mod outflows;
+pub mod publish;
 pub mod qso;
 pub mod query;
 pub mod quickstart;

@@ -29,7 +29,9 @@ pub enum VoidsCommand {
     /// and histogram figures, a text summary.
     Compare(CompareArgs),
     /// Write the void-galaxy catalog to publish (FITS: GALAXY_DATA,
-    /// VOID_PROPERTIES) with a SHA256SUMS file.
+    /// VOID_PROPERTIES) with a SHA256SUMS file. As a run (`astrolab run
+    /// voids-publish`), `astrolab publish RUN --to DIR` makes the full
+    /// release of it (Parquet, HATS, CDS ReadMe, Zenodo metadata).
     Publish(PublishArgs),
 }
 

@@ -1,7 +1,8 @@
 //! `voids publish`: the void-galaxy value-added catalog.
 //!
-//! FITS with PRIMARY (AUTHOR, DATE, VAC_VERS, FSF_VERS, the algorithm that
-//! defines IS_VOID), GALAXY_DATA (TARGETID, RA, DEC, Z, LOGMSTAR, SFR,
+//! FITS with PRIMARY (the lab's VAC header from
+//! `astrolab_publish::fits_vac`: AUTHOR, DATE, VAC_VERS, FSF_VERS, the
+//! algorithm that defines IS_VOID, ORIGIN), GALAXY_DATA (TARGETID, RA, DEC, Z, LOGMSTAR, SFR,
 //! IS_VOID, IS_CONTROL, VFLAG_<ALGORITHM> for every classified algorithm;
 //! -1 where a galaxy was not classified) and VOID_PROPERTIES (per
 //! algorithm, cap and void: member count and mean R_VOID_NORM). Written
@@ -13,12 +14,17 @@
 //! with the input by TARGETID ([`astrolab_voids::compare::agreement`]);
 //! more than 1 % of objects differing by more than 0.1 dex is a warning
 //! (and fails with `--strict`).
+//!
+//! Run through `astrolab run voids-publish`, the catalog is a run output
+//! with a manifest, and `astrolab publish RUN --to DIR` makes the full
+//! release of it (Parquet, HATS, CDS ReadMe, Zenodo metadata).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use astrolab_formats::fits::{write_fits, Card, ColumnData, ColumnOut, FitsFile, HduOut};
+use astrolab_publish::fits_vac::{vac_primary_cards, VacHeader};
 use astrolab_voids::compare::{agreement, Agreement};
 use serde::{Deserialize, Serialize};
 
@@ -246,17 +252,23 @@ fn run(ctx: &Ctx, args: &PublishArgs) -> Result<PublishOutput> {
         }
     }
     let date = args.date.clone().unwrap_or_else(today);
+    // The lab's VAC header (AUTHOR, DATE, VAC_VERS, input versions,
+    // ORIGIN), shared with `astrolab publish`.
+    let header = vac_primary_cards(&VacHeader {
+        author: args.author.clone(),
+        date: date.clone(),
+        vac_version: args.vac_version.clone(),
+        input_versions: vec![(
+            "FSF_VERS".into(),
+            args.fsf_version.clone(),
+            "FastSpecFit version".into(),
+        )],
+        extra: vec![
+            Card::str("VOIDALG", &args.algorithm).with_comment("Algorithm defining IS_VOID")
+        ],
+    });
     let hdus = [
-        HduOut::Primary {
-            header: vec![
-                Card::str("AUTHOR", &args.author).with_comment("Author of the catalog"),
-                Card::str("DATE", &date).with_comment("Date of the catalog (UTC)"),
-                Card::str("VAC_VERS", &args.vac_version).with_comment("Catalog version"),
-                Card::str("FSF_VERS", &args.fsf_version).with_comment("FastSpecFit version"),
-                Card::str("VOIDALG", &args.algorithm).with_comment("Algorithm defining IS_VOID"),
-                Card::str("ORIGIN", &format!("astrolab {}", env!("CARGO_PKG_VERSION"))),
-            ],
-        },
+        HduOut::Primary { header },
         HduOut::Table {
             extname: Some("GALAXY_DATA".into()),
             header: vec![],
