@@ -255,7 +255,9 @@ fn answers(cfg: &Path, home: &Path, key: &Path) -> Vec<String> {
             cfg,
             home,
             key,
-            &["query", "cone", "--ra", "180", "--dec", "30", "--radius", "8", "--format", "csv"],
+            &[
+                "query", "cone", "--ra", "180", "--dec", "30", "--radius", "8", "--format", "csv",
+            ],
         )),
         ok(astrolab(
             cfg,
@@ -264,7 +266,7 @@ fn answers(cfg: &Path, home: &Path, key: &Path) -> Vec<String> {
             &[
                 "query",
                 "sql",
-                "SELECT COUNT(*), SUM(z), MIN(targetid), MAX(targetid) FROM zcatalog",
+                "SELECT COUNT(*), SUM(z::numeric), MIN(targetid), MAX(targetid) FROM zcatalog",
                 "--format",
                 "csv",
             ],
@@ -354,7 +356,10 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
     a.start();
     let s2 = json(astrolab(&cfg, &home, &key, &["backup", "setup", "--json"]));
     assert_eq!(
-        (s2["restart_needed"].clone(), s2["archiving_checked"].clone()),
+        (
+            s2["restart_needed"].clone(),
+            s2["archiving_checked"].clone()
+        ),
         (serde_json::json!(false), serde_json::json!(true)),
         "{s2}"
     );
@@ -368,7 +373,15 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
         &cfg,
         &home,
         &key,
-        &["demo-data", demo.to_str().unwrap(), "--galaxies", "1500", "--no-spectra", "--seed", "21"],
+        &[
+            "demo-data",
+            demo.to_str().unwrap(),
+            "--galaxies",
+            "1500",
+            "--no-spectra",
+            "--seed",
+            "21",
+        ],
     ));
     let mut files: Vec<String> = std::fs::read_dir(&demo)
         .unwrap()
@@ -382,7 +395,12 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
     std::fs::create_dir_all(home.join("runs/r1")).unwrap();
     std::fs::write(home.join("runs/r1/result.json"), b"{\"answer\": 42}\n").unwrap();
 
-    let full = json(astrolab(&cfg, &home, &key, &["backup", "create", "--type", "full", "--json"]));
+    let full = json(astrolab(
+        &cfg,
+        &home,
+        &key,
+        &["backup", "create", "--type", "full", "--json"],
+    ));
     let m1 = &full["manifest"];
     assert_eq!(m1["backend"], "postgresql");
     assert_eq!(m1["postgres"]["kind"], "full");
@@ -397,35 +415,74 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
 
     // Writes: one before the moment T1, one after it; then an incremental
     // backup, then a last write that only the archived WAL holds.
-    ok(astrolab(&cfg, &home, &key, &["ingest", &write_csv(&dir, "w1.csv", &[(180.1, 30.1, 0.1), (180.2, 30.2, 0.2)])]));
+    ok(astrolab(
+        &cfg,
+        &home,
+        &key,
+        &[
+            "ingest",
+            &write_csv(&dir, "w1.csv", &[(180.1, 30.1, 0.1), (180.2, 30.2, 0.2)]),
+        ],
+    ));
     std::thread::sleep(Duration::from_millis(1500));
     let t1 = utc_now();
     let at_t1 = answers(&cfg, &home, &key);
     std::thread::sleep(Duration::from_millis(1500));
-    ok(astrolab(&cfg, &home, &key, &["ingest", &write_csv(&dir, "w2.csv", &[(181.0, 29.0, 0.3)])]));
+    ok(astrolab(
+        &cfg,
+        &home,
+        &key,
+        &["ingest", &write_csv(&dir, "w2.csv", &[(181.0, 29.0, 0.3)])],
+    ));
     let incr = json(astrolab(&cfg, &home, &key, &["backup", "create", "--json"]));
     let m2 = &incr["manifest"];
     assert_eq!(m2["postgres"]["kind"], "incr");
     assert_eq!(zcat_rows(m2), zcat_rows(m1) + 3);
-    ok(astrolab(&cfg, &home, &key, &["ingest", &write_csv(&dir, "w3.csv", &[(179.5, 30.5, 0.4)])]));
+    ok(astrolab(
+        &cfg,
+        &home,
+        &key,
+        &["ingest", &write_csv(&dir, "w3.csv", &[(179.5, 30.5, 0.4)])],
+    ));
 
     // Verify: each backup restored into a scratch cluster to its restore
     // point, every table as its manifest says.
     let scratch = dir.join("scratch");
     std::fs::create_dir_all(&scratch).unwrap();
     chown_postgres(&scratch);
-    for (m, id) in [(m1, m1["id"].as_str().unwrap()), (m2, m2["id"].as_str().unwrap())] {
+    for (m, id) in [
+        (m1, m1["id"].as_str().unwrap()),
+        (m2, m2["id"].as_str().unwrap()),
+    ] {
         let v = json(astrolab(
             &cfg,
             &home,
             &key,
-            &["backup", "verify", "--backup", id, "--scratch", scratch.to_str().unwrap(), "--read-data-subset", "100%", "--json"],
+            &[
+                "backup",
+                "verify",
+                "--backup",
+                id,
+                "--scratch",
+                scratch.to_str().unwrap(),
+                "--read-data-subset",
+                "100%",
+                "--json",
+            ],
         ));
         assert_eq!(v["backup"], id);
-        assert_eq!(v["tables"].as_u64().unwrap() as usize, m["tables"].as_object().unwrap().len());
+        assert_eq!(
+            v["tables"].as_u64().unwrap() as usize,
+            m["tables"].as_object().unwrap().len()
+        );
         assert_eq!(
             v["rows"].as_u64().unwrap(),
-            m["tables"].as_object().unwrap().values().map(|t| t["rows"].as_u64().unwrap()).sum::<u64>()
+            m["tables"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|t| t["rows"].as_u64().unwrap())
+                .sum::<u64>()
         );
     }
     let st = json(astrolab(&cfg, &home, &key, &["backup", "status"]));
@@ -437,7 +494,10 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
     a.sql("astrolab", "SELECT pg_switch_wal()");
     let wal = a.sql("postgres", "SELECT pg_walfile_name(pg_current_wal_lsn())");
     for _ in 0..300 {
-        let last = a.sql("postgres", "SELECT COALESCE(last_archived_wal, '') FROM pg_stat_archiver");
+        let last = a.sql(
+            "postgres",
+            "SELECT COALESCE(last_archived_wal, '') FROM pg_stat_archiver",
+        );
         if !last.is_empty() && last.as_str() >= wal.as_str() {
             break;
         }
@@ -451,10 +511,18 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
     let b = Cluster::on(&pgbin, &pgroot.join("b"), &pgroot.join("sock"));
     let home_b = dir.join("home-b");
     let cfg_b = config(&dir, "b", &b.url(), &repo, &b);
-    let r = json(astrolab(&cfg_b, &home_b, &key, &["backup", "restore", "--latest", "--no-archive", "--json"]));
+    let r = json(astrolab(
+        &cfg_b,
+        &home_b,
+        &key,
+        &["backup", "restore", "--latest", "--no-archive", "--json"],
+    ));
     assert_eq!(r["target"], "latest");
     assert_eq!(r["home"]["backup"], m2["id"]);
-    assert_eq!(r["tables"]["public.galaxies"].as_u64().unwrap(), zcat_rows(m2) + 1);
+    assert_eq!(
+        r["tables"]["public.galaxies"].as_u64().unwrap(),
+        zcat_rows(m2) + 1
+    );
     assert!(r["rto_s"].as_f64().unwrap() > 0.0);
     assert_eq!(
         std::fs::read(home_b.join("runs/r1/result.json")).unwrap(),
@@ -468,15 +536,28 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
     let c = Cluster::on(&pgbin, &pgroot.join("c"), &pgroot.join("sock"));
     let home_c = dir.join("home-c");
     let cfg_c = config(&dir, "c", &c.url(), &repo, &c);
-    let r = json(astrolab(&cfg_c, &home_c, &key, &["backup", "restore", "--time", &t1, "--no-archive", "--json"]));
+    let r = json(astrolab(
+        &cfg_c,
+        &home_c,
+        &key,
+        &["backup", "restore", "--time", &t1, "--no-archive", "--json"],
+    ));
     assert_eq!(r["target"], t1.as_str());
-    assert_eq!(r["tables"]["public.galaxies"].as_u64().unwrap(), zcat_rows(m1) + 2);
+    assert_eq!(
+        r["tables"]["public.galaxies"].as_u64().unwrap(),
+        zcat_rows(m1) + 2
+    );
     c.start();
     assert_eq!(answers(&cfg_c, &home_c, &key), at_t1);
     c.stop("fast");
 
     // A non-empty target is refused and left alone.
-    let e = astrolab(&cfg_c, &dir.join("home-d"), &key, &["backup", "restore", "--pg-data", c.data.to_str().unwrap()]);
+    let e = astrolab(
+        &cfg_c,
+        &dir.join("home-d"),
+        &key,
+        &["backup", "restore", "--pg-data", c.data.to_str().unwrap()],
+    );
     assert_ne!(e.status.code(), Some(0));
     assert!(text(&e).contains("is not empty"), "{}", text(&e));
 
@@ -493,12 +574,21 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
         &cfg,
         &home,
         &key,
-        &["backup", "verify", "--backup", m2["id"].as_str().unwrap(), "--scratch", scratch.to_str().unwrap()],
+        &[
+            "backup",
+            "verify",
+            "--backup",
+            m2["id"].as_str().unwrap(),
+            "--scratch",
+            scratch.to_str().unwrap(),
+        ],
     );
     assert_ne!(v.status.code(), Some(0));
     let msg = text(&v);
     assert!(
-        msg.contains(&format!("segment {seg} is missing from pgBackRest's repository")),
+        msg.contains(&format!(
+            "segment {seg} is missing from pgBackRest's repository"
+        )),
         "{msg}"
     );
     assert!(!msg.contains(KEY));
@@ -520,7 +610,10 @@ impl Drop for Kill {
 fn wait_listening(port: u16, what: &str) {
     let t0 = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed().as_secs() < 60, "{what} did not listen on {port}");
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "{what} did not listen on {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -542,8 +635,22 @@ fn postgres_backups_go_to_s3_compatible_storage() {
     let (crt, pem) = (dir.join("s3.crt"), dir.join("s3.pem"));
     must(
         Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
-            .args(["-addext", "subjectAltName=DNS:127.0.0.1,IP:127.0.0.1", "-keyout"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+            ])
+            .args([
+                "-addext",
+                "subjectAltName=DNS:127.0.0.1,IP:127.0.0.1",
+                "-keyout",
+            ])
             .arg(dir.join("s3.key"))
             .arg("-out")
             .arg(&crt)
@@ -561,17 +668,26 @@ fn postgres_backups_go_to_s3_compatible_storage() {
     {
         Ok(ch) => Some(Kill(ch)),
         Err(_) => {
-            assert!(std::env::var_os("CI").is_none(), "CI is set but {what} cannot run: scripts/test installs it");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but {what} cannot run: scripts/test installs it"
+            );
             eprintln!("skipping: no {what}");
             None
         }
     };
-    let Some(_moto) = spawn(Command::new(&moto).args(["-H", "127.0.0.1", "-p", &http_port.to_string()]), &moto) else {
+    let Some(_moto) = spawn(
+        Command::new(&moto).args(["-H", "127.0.0.1", "-p", &http_port.to_string()]),
+        &moto,
+    ) else {
         return;
     };
     let Some(_tls) = spawn(
         Command::new(&socat)
-            .arg(format!("OPENSSL-LISTEN:{tls_port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={}", pem.display()))
+            .arg(format!(
+                "OPENSSL-LISTEN:{tls_port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={}",
+                pem.display()
+            ))
             .arg(format!("TCP:127.0.0.1:{http_port}")),
         &socat,
     ) else {
@@ -625,22 +741,46 @@ fn postgres_backups_go_to_s3_compatible_storage() {
     let home = dir.join("home");
     let s1 = json(astrolab(&cfg, &home, &key, &["backup", "setup", "--json"]));
     assert_eq!(s1["restart_needed"], true, "{s1}");
-    assert!(s1["archive_command"].as_str().unwrap().contains("PGBACKREST_REPO1_S3_KEY=\"$AWS_ACCESS_KEY_ID\""));
+    assert!(s1["archive_command"]
+        .as_str()
+        .unwrap()
+        .contains("PGBACKREST_REPO1_S3_KEY=\"$AWS_ACCESS_KEY_ID\""));
     a.stop("fast");
     a.start();
     let s2 = json(astrolab(&cfg, &home, &key, &["backup", "setup", "--json"]));
     assert_eq!(s2["archiving_checked"], true, "{s2}");
-    ok(astrolab(&cfg, &home, &key, &["ingest", &write_csv(&dir, "w1.csv", &[(180.1, 30.1, 0.1), (180.2, 30.2, 0.2)])]));
-    let made = json(astrolab(&cfg, &home, &key, &["backup", "create", "--type", "full", "--json"]));
+    ok(astrolab(
+        &cfg,
+        &home,
+        &key,
+        &[
+            "ingest",
+            &write_csv(&dir, "w1.csv", &[(180.1, 30.1, 0.1), (180.2, 30.2, 0.2)]),
+        ],
+    ));
+    let made = json(astrolab(
+        &cfg,
+        &home,
+        &key,
+        &["backup", "create", "--type", "full", "--json"],
+    ));
     let m = &made["manifest"];
     assert_eq!(m["tables"]["public.galaxies"]["rows"], 2);
     let v = json(astrolab(&cfg, &home, &key, &["backup", "verify", "--json"]));
     assert_eq!(v["backup"], m["id"]);
-    ok(astrolab(&cfg, &home, &key, &["ingest", &write_csv(&dir, "w2.csv", &[(181.0, 29.0, 0.3)])]));
+    ok(astrolab(
+        &cfg,
+        &home,
+        &key,
+        &["ingest", &write_csv(&dir, "w2.csv", &[(181.0, 29.0, 0.3)])],
+    ));
     a.sql("astrolab", "SELECT pg_switch_wal()");
     let wal = a.sql("postgres", "SELECT pg_walfile_name(pg_current_wal_lsn())");
     for _ in 0..600 {
-        let last = a.sql("postgres", "SELECT COALESCE(last_archived_wal, '') FROM pg_stat_archiver");
+        let last = a.sql(
+            "postgres",
+            "SELECT COALESCE(last_archived_wal, '') FROM pg_stat_archiver",
+        );
         if !last.is_empty() && last.as_str() >= wal.as_str() {
             break;
         }
@@ -652,7 +792,12 @@ fn postgres_backups_go_to_s3_compatible_storage() {
     let b = Cluster::on(&pgbin, &pgroot.join("b"), &pgroot.join("sock"));
     let cfg_b = s3cfg("b", &b);
     let home_b = dir.join("home-b");
-    let r = json(astrolab(&cfg_b, &home_b, &key, &["backup", "restore", "--latest", "--no-archive", "--json"]));
+    let r = json(astrolab(
+        &cfg_b,
+        &home_b,
+        &key,
+        &["backup", "restore", "--latest", "--no-archive", "--json"],
+    ));
     assert_eq!(r["tables"]["public.galaxies"], 3);
     b.start();
     assert_eq!(answers(&cfg_b, &home_b, &key), latest);

@@ -153,7 +153,10 @@ impl Cluster {
         if lines.is_empty() {
             String::new()
         } else {
-            format!("(server log: {})", lines[lines.len().saturating_sub(3)..].join(" | "))
+            format!(
+                "(server log: {})",
+                lines[lines.len().saturating_sub(3)..].join(" | ")
+            )
         }
     }
 
@@ -213,19 +216,6 @@ impl Cluster {
         }
     }
 
-    /// The last WAL segment the server replayed from the archive.
-    pub fn last_restored_segment(&self) -> Option<String> {
-        self.log()
-            .lines()
-            .filter_map(|l| {
-                let i = l.find("restored log file \"")?;
-                let s = &l[i + 19..];
-                Some(s[..s.find('"')?].to_string())
-            })
-            .filter(|s| s.len() == 24)
-            .next_back()
-    }
-
     /// Stops the server (fast shutdown: a checkpoint, no client waited for).
     pub fn stop(&mut self) -> Result<()> {
         if !self.running {
@@ -260,6 +250,17 @@ impl Drop for Cluster {
     }
 }
 
+/// The last WAL segment a server's `log` says it replayed from the archive.
+pub fn last_restored_segment(log: &str) -> Option<String> {
+    log.lines()
+        .filter_map(|l| {
+            let i = l.find("restored log file \"")?;
+            let s = &l[i + 19..];
+            Some(s[..s.find('"')?].to_string())
+        })
+        .rfind(|s| s.len() == 24)
+}
+
 /// The WAL segment after `seg` (24 hex digits: timeline, log, segment of
 /// 16 MB, 256 to a log file).
 pub fn next_segment(seg: &str) -> Option<String> {
@@ -269,7 +270,11 @@ pub fn next_segment(seg: &str) -> Option<String> {
     let tl = &seg[..8];
     let log = u32::from_str_radix(&seg[8..16], 16).ok()?;
     let s = u32::from_str_radix(&seg[16..24], 16).ok()?;
-    let (log, s) = if s == 0xFF { (log + 1, 0) } else { (log, s + 1) };
+    let (log, s) = if s == 0xFF {
+        (log + 1, 0)
+    } else {
+        (log, s + 1)
+    };
     Some(format!("{tl}{log:08X}{s:08X}"))
 }
 
@@ -279,6 +284,12 @@ mod tests {
 
     #[test]
     fn segments_follow_each_other() {
+        let log = "LOG:  restored log file \"000000010000000000000008\" from archive\nLOG:  restored log file \"000000010000000000000009\" from archive\nLOG:  redo done";
+        assert_eq!(
+            last_restored_segment(log).unwrap(),
+            "000000010000000000000009"
+        );
+        assert!(last_restored_segment("LOG: nothing").is_none());
         assert_eq!(
             next_segment("000000010000000000000009").unwrap(),
             "00000001000000000000000A"

@@ -55,7 +55,9 @@ pub fn pg_digests(c: &mut impl postgres::GenericClient) -> Result<BTreeMap<Strin
             pk.join(", ")
         };
         let mut reader = c
-            .copy_out(&format!("COPY (SELECT * FROM {q} ORDER BY {order}) TO STDOUT"))
+            .copy_out(&format!(
+                "COPY (SELECT * FROM {q} ORDER BY {order}) TO STDOUT"
+            ))
             .with_context(|| format!("reading table {schema}.{name}"))?;
         let mut h = Sha256::new();
         let mut rows = 0u64;
@@ -121,16 +123,13 @@ pub struct Point {
 /// recovery to the restore point gives exactly the snapshot's rows.
 pub fn consistent_point(url: &str, name: &str) -> Result<Point> {
     let connect = || {
-        Client::connect(url, NoTls).with_context(|| {
-            format!(
-                "connecting to the store at {}",
-                super::redact(url)
-            )
-        })
+        Client::connect(url, NoTls)
+            .with_context(|| format!("connecting to the store at {}", super::redact(url)))
     };
     let mut a = connect()?;
     let mut b = connect()?;
-    let mut ta = a.build_transaction()
+    let mut ta = a
+        .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
         .start()?;
     let all: Vec<String> = ta

@@ -56,12 +56,9 @@ pub struct PgSettings {
 impl PgSettings {
     /// Settings for the store at `url` whose data directory is `data`.
     pub fn new(url: &str, data: PathBuf, socket: Option<PathBuf>) -> Result<PgSettings> {
-        let cfg: postgres::Config = url.parse().with_context(|| {
-            format!(
-                "the store's database URL {} does not parse",
-                redact(url)
-            )
-        })?;
+        let cfg: postgres::Config = url
+            .parse()
+            .with_context(|| format!("the store's database URL {} does not parse", redact(url)))?;
         let port = cfg.get_ports().first().copied().unwrap_or(5432);
         let url_socket = cfg.get_hosts().iter().find_map(|h| match h {
             postgres::config::Host::Unix(p) => Some(p.clone()),
@@ -165,8 +162,8 @@ mod tests {
         .unwrap();
         assert_eq!((s.port, s.user.as_str()), (5499, "lab"));
         assert_eq!(s.socket, PathBuf::from("/run/pg"));
-        let d = PgSettings::new("postgres://127.0.0.1/astrolab", PathBuf::from("/x"), None)
-            .unwrap();
+        let d =
+            PgSettings::new("postgres://127.0.0.1/astrolab", PathBuf::from("/x"), None).unwrap();
         assert_eq!((d.port, d.user.as_str()), (5432, "postgres"));
         assert_eq!(d.socket, PathBuf::from("/var/run/postgresql"));
         assert_eq!(

@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use postgres::{Client, NoTls};
 use serde::Serialize;
 
-use super::cluster::{next_segment, Cluster};
+use super::cluster::{last_restored_segment, next_segment, Cluster};
 use super::digest::{consistent_point, pg_digests};
 use super::pgbackrest::{PgBackRest, Target};
 use super::{give_to, owner, PgSettings};
@@ -181,8 +181,7 @@ fn create_inner(
     std::fs::create_dir_all(&stage).with_context(|| format!("creating {}", stage.display()))?;
     let r = (|| -> Result<CreateReport> {
         let skip = excluded(home);
-        let (files, file_bytes) =
-            tally(home, &[skip.clone(), vec![stage_root.clone()]].concat())?;
+        let (files, file_bytes) = tally(home, &[skip.clone(), vec![stage_root.clone()]].concat())?;
         let m = Manifest {
             format: manifest::FORMAT.into(),
             id: id.clone(),
@@ -247,15 +246,7 @@ fn explain_recovery(e: anyhow::Error, engine: &PgBackRest) -> anyhow::Error {
         .downcast_ref::<super::cluster::RecoveryError>()
         .map(|r| r.log.clone())
         .unwrap_or_default();
-    let last = log
-        .lines()
-        .filter_map(|l| {
-            let i = l.find("restored log file \"")?;
-            let s = &l[i + 19..];
-            Some(s[..s.find('"')?].to_string())
-        })
-        .filter(|s| s.len() == 24)
-        .next_back();
+    let last = last_restored_segment(&log);
     let mut msg = String::new();
     if log.contains("before configured recovery target was reached") {
         if let Some(next) = last.as_deref().and_then(next_segment) {
@@ -349,7 +340,12 @@ fn verify_inner(
     let r = restore_home(&restic, &snap, &dest, |m, _root, _stage| {
         let p = pg_part(m)?;
         fresh_data_dir(&data, who)?;
-        e.restore(Some(&p.label), &data, &Target::Name(p.restore_point.clone()), false)?;
+        e.restore(
+            Some(&p.label),
+            &data,
+            &Target::Name(p.restore_point.clone()),
+            false,
+        )?;
         let mut c = Cluster::start(&b.pg, &data, &key, RECOVERY_TIMEOUT)
             .map_err(|err| explain_recovery(err, &e))?;
         let got = pg_digests(&mut c.connect(&p.dbname)?)?;
@@ -379,13 +375,11 @@ fn verify_inner(
     restic.check(subset)?;
     // With WAL archived, a failure now loses what the server wrote since
     // its last archived segment, not since the backup.
-    let since_backup = time::OffsetDateTime::parse(
-        &m.created,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map_or(f64::NAN, |c| {
-        (time::OffsetDateTime::now_utc() - c).as_seconds_f64()
-    });
+    let since_backup =
+        time::OffsetDateTime::parse(&m.created, &time::format_description::well_known::Rfc3339)
+            .map_or(f64::NAN, |c| {
+                (time::OffsetDateTime::now_utc() - c).as_seconds_f64()
+            });
     let rpo_s = connect(&b.pg.url)
         .and_then(|mut c| {
             Ok(c.query_one(
@@ -533,7 +527,12 @@ pub fn restore(
         counts = got.into_iter().map(|(k, v)| (k, v.rows)).collect();
         Ok(())
     });
-    std::fs::remove_dir_all(e.config_path().parent().unwrap_or(Path::new("/nonexistent"))).ok();
+    std::fs::remove_dir_all(
+        e.config_path()
+            .parent()
+            .unwrap_or(Path::new("/nonexistent")),
+    )
+    .ok();
     let (m, bytes) = match r {
         Ok(x) => x,
         Err(err) => {
@@ -553,7 +552,13 @@ pub fn restore(
         bytes: bytes + m.database_bytes,
         seconds: t0.elapsed().as_secs_f64(),
     };
-    let o = outcome(&Ok::<_, anyhow::Error>(()), &b.settings.repository, Some(m.id.clone()), t0, rep.bytes);
+    let o = outcome(
+        &Ok::<_, anyhow::Error>(()),
+        &b.settings.repository,
+        Some(m.id.clone()),
+        t0,
+        rep.bytes,
+    );
     if let Err(err) = status::update(&dest, |s| s.last_restore = Some(o)) {
         tracing::warn!(error = %err, "could not record the restore");
     }

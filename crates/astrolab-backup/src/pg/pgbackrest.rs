@@ -328,10 +328,7 @@ impl PgBackRest {
         target: &Target,
         archive: bool,
     ) -> Result<()> {
-        let mut a: Vec<String> = vec![
-            "restore".into(),
-            format!("--pg1-path={}", data.display()),
-        ];
+        let mut a: Vec<String> = vec!["restore".into(), format!("--pg1-path={}", data.display())];
         if let Some(s) = set {
             a.push(format!("--set={s}"));
         }
@@ -360,7 +357,9 @@ impl PgBackRest {
     /// archived WAL) read back against its checksum, the WAL checked for
     /// gaps. Returns the problems pgBackRest names (empty when none).
     pub fn verify(&self) -> Result<Vec<String>> {
-        let out = self.command(&["verify", "--log-level-console=info"])?.output()?;
+        let out = self
+            .command(&["verify", "--log-level-console=info"])?
+            .output()?;
         let text = format!(
             "{}\n{}",
             String::from_utf8_lossy(&out.stdout),
@@ -386,7 +385,10 @@ impl PgBackRest {
 
     /// Expires backups beyond the retention (and WAL only they need).
     pub fn expire(&self) -> Result<String> {
-        let out = self.run("expiring PostgreSQL backups", &["expire", "--log-level-console=info"])?;
+        let out = self.run(
+            "expiring PostgreSQL backups",
+            &["expire", "--log-level-console=info"],
+        )?;
         Ok(String::from_utf8_lossy(&out.stdout).to_string())
     }
 }

@@ -221,8 +221,8 @@ pub fn run(cfg: &Config, c: &BackupCommand) -> Result<()> {
             let Some(pg) = postgres(cfg, &s)? else {
                 bail!("`backup setup` prepares a PostgreSQL store's WAL archiving; a home with the embedded database needs none: run `astrolab backup create`");
             };
-            let Some(key_file) = std::env::var_os(astrolab_backup::key::KEY_FILE_ENV)
-                .filter(|v| !v.is_empty())
+            let Some(key_file) =
+                std::env::var_os(astrolab_backup::key::KEY_FILE_ENV).filter(|v| !v.is_empty())
             else {
                 bail!("the server's archive command reads the key from a file: set {} to a file holding it, readable by the user PostgreSQL runs as", astrolab_backup::key::KEY_FILE_ENV);
             };
