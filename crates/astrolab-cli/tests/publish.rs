@@ -608,3 +608,116 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A CSV table, what most pipelines write: `astrolab run query-cone` on
+/// the demo sky's redshift catalog, published. The CSV's columns are typed
+/// by their values (integers stay exact: TARGETID, the targeting
+/// bitmasks), named by the file (`cone`), and get the same release as a
+/// FITS table, HATS included (the table has RA and DEC).
+#[test]
+fn publish_a_query_cone_run_csv() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    ok(&run(
+        dir,
+        &[
+            "demo-data",
+            "demo",
+            "--galaxies",
+            "2000",
+            "--no-spectra",
+            "--seed",
+            "7",
+        ],
+    ));
+    ok(&run(dir, &["ingest", "demo/zpix-main-bright.fits"]));
+    std::fs::write(
+        dir.join("p.json"),
+        r#"{"ra": 180.0, "dec": 30.0, "radius": 6.0}"#,
+    )
+    .unwrap();
+    ok(&run(
+        dir,
+        &[
+            "run",
+            "query-cone",
+            "--params",
+            "p.json",
+            "--out-dir",
+            "cone1",
+        ],
+    ));
+    // The CSV as the run wrote it.
+    let text = std::fs::read_to_string(dir.join("cone1/cone.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let n = rows.len();
+    assert!(n > 20, "{n} rows");
+    let want_ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r[col("targetid")].parse().unwrap())
+        .collect();
+    let want_ra: Vec<f64> = rows.iter().map(|r| r[col("ra")].parse().unwrap()).collect();
+    let want_dec: Vec<f64> = rows
+        .iter()
+        .map(|r| r[col("dec")].parse().unwrap())
+        .collect();
+    let want_bgs: Vec<i64> = rows
+        .iter()
+        .map(|r| r[col("bgs_target")].parse().unwrap())
+        .collect();
+
+    let out = ok(&run(dir, &publish_args("cone1", "rel")));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rel = dir.join("rel");
+    assert!(rel.join("hats/cone/properties").exists(), "{report}");
+    assert!(rel.join("parquet/cone.parquet").exists());
+    let cat = FitsFile::open(&rel.join("catalog.fits")).unwrap();
+    let t = cat.table("CONE").unwrap();
+    assert_eq!(t.nrows(), n);
+    assert_eq!(t.read_i64("targetid").unwrap(), want_ids);
+    assert_eq!(t.read_i64("bgs_target").unwrap(), want_bgs);
+    assert_eq!(t.read_f64("ra").unwrap(), want_ra);
+    assert_eq!(t.column("ra").unwrap().unit.as_deref(), Some("deg"));
+    assert_eq!(
+        t.column("sep_arcsec").unwrap().unit.as_deref(),
+        Some("arcsec")
+    );
+    let sums = std::fs::read_to_string(rel.join("SHA256SUMS")).unwrap();
+    assert!(sums.contains("  hats/cone/properties"), "{sums}");
+
+    // LSDB's cone search against ours on the same rows.
+    let (cra, cdec, radius_deg) = (181.0, 31.0, 2.0);
+    let cone: Vec<i64> = (0..n)
+        .filter(|&i| {
+            astrolab_sky::angular_separation_deg(cra, cdec, want_ra[i], want_dec[i]) <= radius_deg
+        })
+        .map(|i| want_ids[i])
+        .collect();
+    assert!(cone.len() > 2 && cone.len() < n, "{}", cone.len());
+    // Every column of the CSV, its CDS unit.
+    let cds_units: serde_json::Map<String, serde_json::Value> = header
+        .iter()
+        .map(|h| {
+            let u = match *h {
+                "ra" | "dec" => "deg",
+                "sep_arcsec" => "arcsec",
+                _ => "---",
+            };
+            (h.to_string(), u.into())
+        })
+        .collect();
+    let expect = serde_json::json!({
+        "table": "cone",
+        "nrows": n,
+        "id_column": "targetid",
+        "fits_units": {"ra": "deg", "dec": "deg", "sep_arcsec": "arcsec"},
+        "cds_units": cds_units,
+        "header": {"AUTHOR": "Doe, Jane", "VAC_VERS": "2.1", "DATE": "2026-12-01"},
+        "cone": {"ra": cra, "dec": cdec, "radius_arcsec": radius_deg * 3600.0, "ids": cone},
+        "other_tables": [],
+    });
+    python_check(dir, &rel, expect);
+}

@@ -98,7 +98,10 @@ def check_hats(rel, e, t):
 
     data = pq.read_table(path / "dataset").to_pandas()
     assert len(data) == e["nrows"]
-    want = compute_spatial_index(data["RA"].to_numpy(), data["DEC"].to_numpy())
+    # The position columns as the catalog's properties name them (RA/DEC in
+    # a FITS VAC, ra/dec in a CSV table).
+    ra_col, dec_col = cat.catalog_info.ra_column, cat.catalog_info.dec_column
+    want = compute_spatial_index(data[ra_col].to_numpy(), data[dec_col].to_numpy())
     assert np.array_equal(data["_healpix_29"].to_numpy().astype(np.int64), want.astype(np.int64)), "hats: _healpix_29 differs from hats' own"
     for f in sorted((path / "dataset").rglob("Npix=*.parquet")):
         h = pq.read_table(f, columns=["_healpix_29"])["_healpix_29"].to_numpy()

@@ -47,7 +47,7 @@ pub struct Dictionary {
 /// (key, CDS unit, description) of the columns the lab's FITS table outputs
 /// have: `voids publish` (GALAXY_DATA, VOID_PROPERTIES), `voids find` (VAST
 /// VoidFinder layout: WALL, FIELD, MAXIMALS, HOLES) and store query
-/// results written with `--format fits`.
+/// results (cone searches of the DESI redshift catalogs, FITS or CSV).
 const BUILTIN: &[(&str, &str, &str)] = &[
     ("TARGETID", "---", "DESI unique target identifier"),
     ("ID", "---", "Object identifier in its source catalog"),
@@ -62,6 +62,20 @@ const BUILTIN: &[(&str, &str, &str)] = &[
     ("PROGRAM", "---", "DESI program (dark, bright, ...)"),
     ("HEALPIX", "---", "Nested HEALPix pixel of the source file (nside 64)"),
     ("SEP_ARCSEC", "arcsec", "Angular separation from the search position"),
+    // DESI redshift catalogs (zpix/zall, DESI DR1 data model), as the
+    // store's cone and SQL queries return them (CSV outputs of query-cone).
+    ("CHI2", "---", "Best-fit chi-squared of the redrock fit"),
+    ("DELTACHI2", "---", "Chi-squared difference between the best and the second-best redrock fits"),
+    ("SUBTYPE", "---", "Spectral subtype from redrock"),
+    ("COADD_FIBERSTATUS", "---", "Bitwise OR of the fiber status bits of the coadded exposures"),
+    ("DESI_TARGET", "---", "DESI dark-time targeting bitmask"),
+    ("BGS_TARGET", "---", "Bright Galaxy Survey targeting bitmask"),
+    ("MWS_TARGET", "---", "Milky Way Survey targeting bitmask"),
+    ("SCND_TARGET", "---", "Secondary-program targeting bitmask"),
+    ("ZCAT_PRIMARY", "---", "1 for the primary (best) spectrum of the target in the redshift catalog, else 0"),
+    ("ZCAT_NSPEC", "---", "Number of spectra of the target in the redshift catalog"),
+    ("TSNR2_*", "---", "Template signal-to-noise squared for the tracer named in the column"),
+    ("HPX", "---", "Nested HEALPix index at order 29 of the position (astrolab's spatial index)"),
     ("LOGMSTAR", "[Msun]", "log10 of the stellar mass (FastSpecFit)"),
     ("SFR", "Msun/yr", "Star-formation rate (FastSpecFit)"),
     ("IS_VOID", "---", "1 if the galaxy is in a void under the catalog's algorithm (VOIDALG), else 0"),

@@ -76,6 +76,14 @@ pub enum PublishError {
         /// The reader's error (names the HDU and column).
         reason: String,
     },
+    /// A CSV table of the run cannot be read.
+    #[error("{path}: not a CSV table with a header line: {reason}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (names the row).
+        reason: String,
+    },
     /// A column cannot be published in these formats.
     #[error("{file} HDU {hdu} column {column}: {reason}")]
     Unsupported {
@@ -88,8 +96,8 @@ pub enum PublishError {
         /// Why, and what to do.
         reason: String,
     },
-    /// The run has no FITS binary table to publish.
-    #[error("{run}: none of the run's outputs is a FITS binary table; publish works on runs that write FITS tables (e.g. voids publish, voids find, qso fit -o OUT.fits)")]
+    /// The run has no table to publish.
+    #[error("{run}: none of the run's outputs is a table (a FITS binary table or a CSV file); publish works on runs that write tables")]
     NoTables {
         /// The run directory.
         run: PathBuf,

@@ -4,11 +4,13 @@
 //! * The run is checked first: every output its manifest lists must exist
 //!   and have the SHA-256 the manifest recorded, or nothing is written (a
 //!   release publishes what the run wrote, not a file edited since).
-//! * Every FITS binary table among the outputs is published, or those
-//!   `--table EXTNAME` names (other outputs are not tables: figures are
-//!   copied, the rest stays with the run). A
-//!   table is named by its EXTNAME in lower case; when two files have the
-//!   same EXTNAME the file's stem is prefixed.
+//! * Every table among the outputs is published (FITS binary tables, and
+//!   CSV files with a header line, typed by their values:
+//!   [`crate::table::read_csv_table`]), or those `--table NAME` names
+//!   (other outputs are not tables: figures are copied, the rest stays
+//!   with the run). A FITS table is named by its EXTNAME in lower case, a
+//!   CSV table by its file's stem; when two files have the same name the
+//!   file's stem is prefixed.
 //! * Every column must be documented ([`crate::columns`]), or nothing is
 //!   written and the error names the column, the file and the HDU.
 //! * Tables with RA and DEC columns also get a HATS catalog; tables without
@@ -33,7 +35,7 @@ use crate::fits_vac::{vac_primary_cards, write_catalog, VacHeader};
 use crate::hats::{write_hats, HatsOptions, HatsSummary, HEALPIX_COLUMN};
 use crate::parquet_out::{record_batch, write_parquet};
 use crate::sums::{sha256_file, write_sums};
-use crate::table::{read_tables, Table};
+use crate::table::{read_csv_table, read_tables, Table};
 use crate::zenodo::{check_orcid, deposit_json, Creator, Deposit};
 
 /// One file of a run, as its manifest records it.
@@ -170,6 +172,10 @@ fn is_fits(p: &Path) -> bool {
     n.ends_with(".fits") || n.ends_with(".fits.gz") || n.ends_with(".fit")
 }
 
+fn is_csv(p: &Path) -> bool {
+    p.to_string_lossy().to_ascii_lowercase().ends_with(".csv")
+}
+
 fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -199,6 +205,19 @@ fn tables_with_docs(
                 .into_iter()
                 .map(|n| format!("{n} ({})", o.path.display())),
         );
+    }
+    // A CSV table (most pipelines' tables) goes by its file name's stem,
+    // upper case, where a FITS table goes by its EXTNAME.
+    for o in run.outputs.iter().filter(|o| is_csv(&o.path)) {
+        let stem = o
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_ascii_uppercase())
+            .unwrap_or_default();
+        all.push(format!("{stem} ({})", o.path.display()));
+        if want(&stem) {
+            found.push((stem, read_csv_table(&run.dir.join(&o.path), &o.path)?));
+        }
     }
     if all.is_empty() {
         return Err(PublishError::NoTables {
@@ -276,7 +295,12 @@ fn carried_cards(run: &RunInfo, tables: &[(Table, Vec<ColumnDoc>)]) -> Result<Ve
     ];
     let mut cards = Vec::new();
     let mut keys = BTreeSet::new();
-    let files: BTreeSet<&PathBuf> = tables.iter().map(|(t, _)| &t.file).collect();
+    // A CSV table has no header to carry.
+    let files: BTreeSet<&PathBuf> = tables
+        .iter()
+        .map(|(t, _)| &t.file)
+        .filter(|f| is_fits(f))
+        .collect();
     for f in files {
         let p = run.dir.join(f);
         let fits = FitsFile::open(&p).map_err(|e| PublishError::Fits {
@@ -632,20 +656,50 @@ mod tests {
     }
 
     #[test]
+    fn a_csv_table_is_published() {
+        let d = tempfile::tempdir().unwrap();
+        let run = run_with(
+            d.path(),
+            &[(
+                "cone.csv",
+                b"targetid,ra,dec,z\n39632889037455465,178.5,30.25,0.125\n7,180.0,29.5,\n".to_vec(),
+            )],
+        );
+        let to = d.path().join("rel");
+        publish(&run, &to, &ReleaseOptions::new("Cone", "Doe, Jane")).unwrap();
+        let cat = FitsFile::open(&to.join("catalog.fits")).unwrap();
+        let t = cat.table("CONE").unwrap();
+        assert_eq!(t.read_i64("targetid").unwrap(), [39632889037455465, 7]);
+        assert_eq!(t.read_f64("ra").unwrap(), [178.5, 180.0]);
+        let z = t.read_f64("z").unwrap();
+        assert!(z[0] == 0.125 && z[1].is_nan());
+        assert_eq!(t.column("dec").unwrap().unit.as_deref(), Some("deg"));
+        assert!(to.join("hats/cone/properties").exists());
+        assert_eq!(
+            fs::read_to_string(to.join("cds/cone.dat"))
+                .unwrap()
+                .lines()
+                .count(),
+            2
+        );
+    }
+
+    #[test]
     fn refusals_name_what_is_wrong() {
         let d = tempfile::tempdir().unwrap();
         let opts = ReleaseOptions::new("T", "Doe, Jane");
-        // A run without FITS tables.
-        let run = run_with(d.path(), &[("cone.csv", b"ra,dec\n1,2\n".to_vec())]);
+        // A run without tables (a CSV table is one: see
+        // a_csv_table_is_published).
+        let run = run_with(d.path(), &[("cone.json", b"{\"ra\": 1}\n".to_vec())]);
         let e = publish(&run, &d.path().join("a"), &opts).unwrap_err();
         assert!(matches!(e, PublishError::NoTables { .. }), "{e}");
         assert!(!d.path().join("a").exists());
         // A missing output.
-        fs::remove_file(run.dir.join("cone.csv")).unwrap();
+        fs::remove_file(run.dir.join("cone.json")).unwrap();
         let e = publish(&run, &d.path().join("a"), &opts)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("cone.csv") && e.contains("missing"), "{e}");
+        assert!(e.contains("cone.json") && e.contains("missing"), "{e}");
         // --to is a file.
         fs::write(d.path().join("f"), "x").unwrap();
         let e = publish(&run, &d.path().join("f"), &opts).unwrap_err();

@@ -1,6 +1,7 @@
-//! A run's FITS binary table in memory, column by column, typed as the
-//! file stores it (FITS 4.0 Sect. 7.3): what every output format is
-//! written from.
+//! A run's table in memory, column by column: a FITS binary table typed as
+//! the file stores it (FITS 4.0 Sect. 7.3), or a CSV table (RFC 4180, a
+//! header line of column names) typed by its values. What every output
+//! format is written from.
 
 use std::path::{Path, PathBuf};
 
@@ -291,4 +292,150 @@ fn int(
         kind,
         values: t.read_i64_opt(&c.name)?,
     })
+}
+
+/// The type a CSV column's values all fit, narrowest first: integers,
+/// then reals, then logicals (`true`/`false`), else text. An empty cell is
+/// a null (NaN for reals, blank text).
+fn csv_values(cells: Vec<String>) -> Values {
+    let present = || cells.iter().filter(|c| !c.is_empty());
+    let any = present().next().is_some();
+    if any && present().all(|c| c.parse::<i64>().is_ok()) {
+        return Values::Int {
+            kind: IntKind::I64,
+            values: cells.iter().map(|c| c.parse().ok()).collect(),
+        };
+    }
+    if any && present().all(|c| c.parse::<f64>().is_ok()) {
+        return Values::F64(
+            cells
+                .iter()
+                .map(|c| c.parse().unwrap_or(f64::NAN))
+                .collect(),
+        );
+    }
+    if any && present().all(|c| c == "true" || c == "false") {
+        return Values::Bool(
+            cells
+                .iter()
+                .map(|c| (!c.is_empty()).then_some(c == "true"))
+                .collect(),
+        );
+    }
+    Values::Str {
+        width: cells
+            .iter()
+            .map(|c| c.chars().count())
+            .max()
+            .unwrap_or(1)
+            .max(1),
+        values: cells,
+    }
+}
+
+/// The CSV table at `path` (`rel`: its path relative to the run
+/// directory): a header line of column names, then one line a row.
+pub fn read_csv_table(path: &Path, rel: &Path) -> Result<Table> {
+    let bad = |reason: String| PublishError::Csv {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(|e| bad(e.to_string()))?;
+    let names: Vec<String> = r
+        .headers()
+        .map_err(|e| bad(e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if names.is_empty() || names.iter().any(String::is_empty) {
+        return Err(bad("the header line needs a name for every column".into()));
+    }
+    let mut cells: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        if rec.len() != names.len() {
+            return Err(bad(format!(
+                "row {} has {} fields, the header {}",
+                i + 1,
+                rec.len(),
+                names.len()
+            )));
+        }
+        for (c, v) in cells.iter_mut().zip(rec.iter()) {
+            c.push(v.trim().to_string());
+        }
+    }
+    let nrows = cells.first().map_or(0, Vec::len);
+    Ok(Table {
+        name: String::new(),
+        file: rel.to_path_buf(),
+        hdu: "CSV".into(),
+        nrows,
+        columns: names
+            .into_iter()
+            .zip(cells)
+            .map(|(name, c)| Column {
+                name,
+                source_unit: None,
+                values: csv_values(c),
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn csv_columns_take_the_narrowest_type_their_values_fit() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("cone.csv");
+        std::fs::write(
+            &p,
+            "targetid,ra,dec,subtype,flag,name\n39632889037455465,178.66,30.85,,true,\"a, b\"\n7,180.1,,QSO,false,c\n",
+        )
+        .unwrap();
+        let t = read_csv_table(&p, Path::new("cone.csv")).unwrap();
+        assert_eq!((t.nrows, t.hdu.as_str()), (2, "CSV"));
+        assert_eq!(
+            t.columns[0].values,
+            Values::Int {
+                kind: IntKind::I64,
+                values: vec![Some(39632889037455465), Some(7)]
+            }
+        );
+        assert_eq!(t.columns[1].values, Values::F64(vec![178.66, 180.1]));
+        let Values::F64(dec) = &t.columns[2].values else {
+            panic!("{:?}", t.columns[2].values)
+        };
+        assert!(dec[0] == 30.85 && dec[1].is_nan());
+        assert_eq!(
+            t.columns[3].values,
+            Values::Str {
+                width: 3,
+                values: vec!["".into(), "QSO".into()]
+            }
+        );
+        assert_eq!(
+            t.columns[4].values,
+            Values::Bool(vec![Some(true), Some(false)])
+        );
+        assert_eq!(
+            t.columns[5].values,
+            Values::Str {
+                width: 4,
+                values: vec!["a, b".into(), "c".into()]
+            }
+        );
+        assert!(t.radec().is_some());
+        std::fs::write(&p, "a,b\n1,2\n3\n").unwrap();
+        let e = read_csv_table(&p, Path::new("cone.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cone.csv") && e.contains("fields"), "{e}");
+    }
 }
