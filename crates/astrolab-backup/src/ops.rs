@@ -296,14 +296,7 @@ pub fn create(home: &Path, settings: &BackupSettings, key: BackupKey) -> Result<
     let t0 = Instant::now();
     let home = absolute(home)?;
     let r = create_inner(&home, settings, key, t0);
-    let (id, bytes) = r
-        .as_ref()
-        .map_or((None, 0), |c| (Some(c.manifest.id.clone()), c.bytes));
-    record(
-        &home,
-        |s| (&mut s.last_backup, &mut s.last_good_backup),
-        outcome(&r, &settings.repository, id, t0, bytes),
-    );
+    record_create(&home, &settings.repository, &r, t0);
     r
 }
 
@@ -497,27 +490,50 @@ pub fn verify(
     let t0 = Instant::now();
     let home = absolute(home)?;
     let r = verify_inner(&home, settings, key, backup, scratch, subset, t0);
+    record_verify(&home, &settings.repository, &r, backup, t0);
+    r
+}
+
+/// Records a verification's outcome in `home`'s backup status, and a
+/// successful one as the day's recovery drill: had the store been lost
+/// then, this backup's restore is what would have brought it back.
+pub(crate) fn record_verify(
+    home: &Path,
+    repo: &Repository,
+    r: &Result<VerifyReport>,
+    backup: Option<&str>,
+    t0: Instant,
+) {
     let (id, bytes) = r.as_ref().map_or((backup.map(str::to_string), 0), |v| {
         (Some(v.backup.clone()), v.bytes_restored)
     });
     record(
-        &home,
+        home,
         |s| (&mut s.last_verify, &mut s.last_good_verify),
-        outcome(&r, &settings.repository, id, t0, bytes),
+        outcome(r, repo, id, t0, bytes),
     );
-    // A verification is the daily recovery drill: had the store been lost
-    // now, this backup's restore is what would bring it back.
-    if let Ok(v) = &r {
+    if let Ok(v) = r {
         let d = status::Drill {
             unix_s: status::now_unix(),
             rpo_s: v.rpo_s,
             rto_s: v.seconds_restore,
         };
-        if let Err(e) = status::update(&home, |s| s.drill = Some(d)) {
+        if let Err(e) = status::update(home, |s| s.drill = Some(d)) {
             tracing::warn!(error = %e, "could not record the drill");
         }
     }
-    r
+}
+
+/// Records a backup's outcome in `home`'s backup status.
+pub(crate) fn record_create(home: &Path, repo: &Repository, r: &Result<CreateReport>, t0: Instant) {
+    let (id, bytes) = r
+        .as_ref()
+        .map_or((None, 0), |c| (Some(c.manifest.id.clone()), c.bytes));
+    record(
+        home,
+        |s| (&mut s.last_backup, &mut s.last_good_backup),
+        outcome(r, repo, id, t0, bytes),
+    );
 }
 
 fn verify_inner(

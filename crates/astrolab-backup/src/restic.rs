@@ -110,16 +110,7 @@ impl Restic {
         if let Some(d) = dir {
             c.current_dir(d);
         }
-        let out = c.output().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                anyhow!(
-                    "restic is not installed ({}): install it (Debian: apt-get install restic) or set {RESTIC_ENV}",
-                    self.program.display()
-                )
-            } else {
-                anyhow!("running {}: {e}", self.program.display())
-            }
-        })?;
+        let out = engine_output(&mut c, &self.program, "restic", RESTIC_ENV)?;
         if out.status.success() {
             return Ok(out);
         }
@@ -406,6 +397,27 @@ fn last_line(s: &str) -> &str {
 fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(3)..].join(" | ")
+}
+
+/// Runs `c` (the engine `program`, Debian package `package`) to its end;
+/// a missing program is named with the way to install it or point at it
+/// (`env`).
+pub(crate) fn engine_output(
+    c: &mut Command,
+    program: &Path,
+    package: &str,
+    env: &str,
+) -> Result<Output> {
+    c.output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow!(
+                "{package} is not installed ({}): install it (Debian: apt-get install {package}) or set {env}",
+                program.display()
+            )
+        } else {
+            anyhow!("running {}: {e}", program.display())
+        }
+    })
 }
 
 /// Fails unless `p` is absolute (restic stores what it is given).

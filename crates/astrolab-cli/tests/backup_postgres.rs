@@ -321,9 +321,9 @@ fn write_csv(dir: &Path, name: &str, rows: &[(f64, f64, f64)]) -> String {
     p.display().to_string()
 }
 
-#[test]
-fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
-    let Some(pgbin) = tools() else { return };
+/// A test's directory (reachable by the cluster's owner), a cluster `a`
+/// with the store's database, and the key file.
+fn pg_lab(pgbin: &Path) -> (tempfile::TempDir, PathBuf, PathBuf, Cluster, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = std::fs::canonicalize(tmp.path()).unwrap();
     // The cluster's owner must reach its files, the key and pgBackRest's
@@ -332,13 +332,39 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
     let pgroot = dir.join("pg");
     std::fs::create_dir_all(&pgroot).unwrap();
     chown_postgres(&pgroot);
-    let a = Cluster::init(&pgbin, &pgroot.join("a"), &pgroot.join("sock"));
+    let a = Cluster::init(pgbin, &pgroot.join("a"), &pgroot.join("sock"));
     a.start();
     a.sql("postgres", "CREATE DATABASE astrolab");
     let key = dir.join("backup.key");
     std::fs::write(&key, format!("{KEY}\n")).unwrap();
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     chown_postgres(&key);
+    (tmp, dir, pgroot, a, key)
+}
+
+/// Switches `a` to a new WAL segment and waits until the old one is
+/// archived (the server does it by itself every archive_timeout = 60 s;
+/// the tests do not wait that long).
+fn wait_archived(a: &Cluster) {
+    a.sql("astrolab", "SELECT pg_switch_wal()");
+    let wal = a.sql("postgres", "SELECT pg_walfile_name(pg_current_wal_lsn())");
+    for _ in 0..600 {
+        let last = a.sql(
+            "postgres",
+            "SELECT COALESCE(last_archived_wal, '') FROM pg_stat_archiver",
+        );
+        if !last.is_empty() && last.as_str() >= wal.as_str() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("WAL segment {wal} was not archived in 60 s");
+}
+
+#[test]
+fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
+    let Some(pgbin) = tools() else { return };
+    let (_tmp, dir, pgroot, a, key) = pg_lab(&pgbin);
     let repo = dir.join("repo");
     let home = dir.join("home");
     let cfg = config(&dir, "a", &a.url(), &repo, &a);
@@ -491,18 +517,7 @@ fn postgres_store_backups_restore_to_the_latest_and_to_a_moment() {
 
     // The last write reaches the archive (the server switches segments
     // every archive_timeout = 60 s; the test does not wait for it).
-    a.sql("astrolab", "SELECT pg_switch_wal()");
-    let wal = a.sql("postgres", "SELECT pg_walfile_name(pg_current_wal_lsn())");
-    for _ in 0..300 {
-        let last = a.sql(
-            "postgres",
-            "SELECT COALESCE(last_archived_wal, '') FROM pg_stat_archiver",
-        );
-        if !last.is_empty() && last.as_str() >= wal.as_str() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_archived(&a);
     let latest = answers(&cfg, &home, &key);
     // The server is lost.
     a.stop("immediate");
@@ -627,9 +642,14 @@ fn postgres_backups_go_to_s3_compatible_storage() {
     let Some(pgbin) = tools() else { return };
     let moto = std::env::var("ASTROLAB_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
     let socat = std::env::var("ASTROLAB_SOCAT").unwrap_or_else(|_| "socat".into());
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = std::fs::canonicalize(tmp.path()).unwrap();
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // The server's archive command finds the credentials in its environment.
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "astrolab-test"),
+        ("AWS_SECRET_ACCESS_KEY", "astrolab-test-secret"),
+    ] {
+        std::env::set_var(k, v);
+    }
+    let (_tmp, dir, pgroot, a, key) = pg_lab(&pgbin);
     // A certificate for 127.0.0.1, its own authority (pgBackRest matches
     // the host against DNS names only, Go's TLS against IP addresses).
     let (crt, pem) = (dir.join("s3.crt"), dir.join("s3.pem"));
@@ -703,24 +723,6 @@ fn postgres_backups_go_to_s3_compatible_storage() {
     s.read_to_string(&mut reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
 
-    let pgroot = dir.join("pg");
-    std::fs::create_dir_all(&pgroot).unwrap();
-    chown_postgres(&pgroot);
-    let aws = [
-        ("AWS_ACCESS_KEY_ID", "astrolab-test"),
-        ("AWS_SECRET_ACCESS_KEY", "astrolab-test-secret"),
-    ];
-    // The server's archive command finds the credentials in its environment.
-    for (k, v) in aws {
-        std::env::set_var(k, v);
-    }
-    let a = Cluster::init(&pgbin, &pgroot.join("a"), &pgroot.join("sock"));
-    a.start();
-    a.sql("postgres", "CREATE DATABASE astrolab");
-    let key = dir.join("backup.key");
-    std::fs::write(&key, format!("{KEY}\n")).unwrap();
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    chown_postgres(&key);
     let s3cfg = |name: &str, c: &Cluster| {
         let p = dir.join(format!("{name}.toml"));
         std::fs::write(
@@ -774,18 +776,7 @@ fn postgres_backups_go_to_s3_compatible_storage() {
         &key,
         &["ingest", &write_csv(&dir, "w2.csv", &[(181.0, 29.0, 0.3)])],
     ));
-    a.sql("astrolab", "SELECT pg_switch_wal()");
-    let wal = a.sql("postgres", "SELECT pg_walfile_name(pg_current_wal_lsn())");
-    for _ in 0..600 {
-        let last = a.sql(
-            "postgres",
-            "SELECT COALESCE(last_archived_wal, '') FROM pg_stat_archiver",
-        );
-        if !last.is_empty() && last.as_str() >= wal.as_str() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_archived(&a);
     let latest = answers(&cfg, &home, &key);
     a.stop("immediate");
     // The server is lost; a new one from the object store alone.

@@ -633,7 +633,7 @@ fn publish_a_query_cone_run_csv() {
     ok(&run(dir, &["ingest", "demo/zpix-main-bright.fits"]));
     std::fs::write(
         dir.join("p.json"),
-        r#"{"ra": 180.0, "dec": 30.0, "radius": 6.0}"#,
+        r#"{"ra": 180.0, "dec": 30.0, "radius": "6deg"}"#,
     )
     .unwrap();
     ok(&run(

@@ -18,8 +18,8 @@ use crate::digest::differences;
 use crate::key::BackupKey;
 use crate::manifest::{self, Manifest, PgPart};
 use crate::ops::{
-    backup_id, excluded, find, host, outcome, record, restore_home, tally, BackupSettings,
-    CreateReport, Lock, RestoreReport, VerifyReport, STAGE_DIR,
+    backup_id, excluded, find, host, outcome, record_create, record_verify, restore_home, tally,
+    BackupSettings, CreateReport, Lock, RestoreReport, VerifyReport, STAGE_DIR,
 };
 use crate::restic::{absolute, Restic};
 use crate::status;
@@ -134,14 +134,7 @@ pub fn create(home: &Path, b: &PgBackup, key: BackupKey, kind: &str) -> Result<C
     let t0 = Instant::now();
     let home = absolute(home)?;
     let r = create_inner(&home, b, key, kind, t0);
-    let (id, bytes) = r
-        .as_ref()
-        .map_or((None, 0), |c| (Some(c.manifest.id.clone()), c.bytes));
-    record(
-        &home,
-        |s| (&mut s.last_backup, &mut s.last_good_backup),
-        outcome(&r, &b.settings.repository, id, t0, bytes),
-    );
+    record_create(&home, &b.settings.repository, &r, t0);
     r
 }
 
@@ -287,24 +280,7 @@ pub fn verify(
     let t0 = Instant::now();
     let home = absolute(home)?;
     let r = verify_inner(&home, b, key, backup, scratch, subset, t0);
-    let (id, bytes) = r.as_ref().map_or((backup.map(str::to_string), 0), |v| {
-        (Some(v.backup.clone()), v.bytes_restored)
-    });
-    record(
-        &home,
-        |s| (&mut s.last_verify, &mut s.last_good_verify),
-        outcome(&r, &b.settings.repository, id, t0, bytes),
-    );
-    if let Ok(v) = &r {
-        let d = status::Drill {
-            unix_s: status::now_unix(),
-            rpo_s: v.rpo_s,
-            rto_s: v.seconds_restore,
-        };
-        if let Err(e) = status::update(&home, |s| s.drill = Some(d)) {
-            tracing::warn!(error = %e, "could not record the drill");
-        }
-    }
+    record_verify(&home, &b.settings.repository, &r, backup, t0);
     r
 }
 

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{give_to, owner, run_as, PgSettings};
 use crate::key::BackupKey;
 use crate::repo::Repository;
+use crate::restic::engine_output;
 
 /// The environment variable naming the pgbackrest program.
 pub const PGBACKREST_ENV: &str = "ASTROLAB_PGBACKREST";
@@ -236,16 +237,12 @@ impl PgBackRest {
     /// Runs pgbackrest with `args`; its output, or an error in the user's
     /// terms (never the key).
     pub fn run(&self, what: &str, args: &[&str]) -> Result<Output> {
-        let out = self.command(args)?.output().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                anyhow!(
-                    "pgbackrest is not installed ({}): install it (Debian: apt-get install pgbackrest) or set {PGBACKREST_ENV}",
-                    self.program.display()
-                )
-            } else {
-                anyhow!("running {}: {e}", self.program.display())
-            }
-        })?;
+        let out = engine_output(
+            &mut self.command(args)?,
+            &self.program,
+            "pgbackrest",
+            PGBACKREST_ENV,
+        )?;
         if out.status.success() {
             return Ok(out);
         }
