@@ -145,6 +145,10 @@ pub enum Command {
     /// prune, status.
     #[command(subcommand)]
     Backup(crate::commands::backup::BackupCommand),
+    /// Write the guide's generated reference pages (commands, API,
+    /// configuration, data model) into a directory.
+    #[command(hide = true)]
+    DocsReference(crate::commands::docs_reference::DocsReferenceArgs),
 }
 
 #[derive(Debug, Subcommand)]

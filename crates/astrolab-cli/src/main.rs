@@ -84,6 +84,7 @@ fn dispatch(cfg: &config::Config, command: Command) -> anyhow::Result<()> {
         Command::Reproduce(a) => commands::reproduce::reproduce(cfg, &a),
         Command::Runs(c) => commands::reproduce::runs(cfg, &c),
         Command::Backup(c) => commands::backup::run(cfg, &c),
+        Command::DocsReference(a) => commands::docs_reference::run(&a),
     }
 }
 

@@ -69,6 +69,11 @@ pub use runs::{NewRun, QueueStats, RunAttempt, RunLogLine, RunRecord, RunState};
 pub use spectra_index::{select_redrock, SpectraFileRecord, SpectrumLocation};
 pub use store::{redact_url, Backend, Store, StoreConfig};
 pub use value::Value;
+
+/// The data dictionary: every table and column of the schema with its unit
+/// and meaning (TOML). The guide's data-model page is generated from it
+/// (`astrolab docs-reference`), which fails when it and the schema differ.
+pub const DICTIONARY: &str = include_str!("dictionary.toml");
 pub use voids_membership::{
     fresh_stage, MembershipKey, MembershipRows, MembershipSummary, SourceCount, StagedMembership,
     TargetPosition, VoidProperties, STAGE_PREFIX, UNKNOWN_GALAXY_SOURCE, VOID_MEMBERSHIP,

@@ -4,6 +4,7 @@ pub mod anomalies;
 pub mod backup;
 pub mod db;
 pub mod demo;
+pub mod docs_reference;
 pub mod fetch;
 pub mod files;
 pub mod hline;
