@@ -50,7 +50,7 @@ book_tutorials() {
     export ASTROLAB_TUTORIAL_PYTHON=$root/target/py-venv/bin/python
   fi
   [ -x "$ASTROLAB_BIN" ] || { book_log "no astrolab binary at $ASTROLAB_BIN (cargo build first)"; return 1; }
-  python3 "$root/scripts/lib/tutorials.py" "$@" "$root"/docs/tutorials/*.md
+  python3 "$root/scripts/lib/tutorials.py" "$@" "$root/docs/getting-started.md" "$root"/docs/tutorials/*.md
 }
 
 # CITATION.cff against the Citation File Format schema (cffconvert, pinned,

@@ -4,7 +4,7 @@
 Usage: links.py BOOK_DIR README.md...
 
 - Every page of the built book (BOOK_DIR/**/*.html, but print.html, which
-  mdBook assembles from the others): each relative href and src must name a
+  mdBook assembles from the others, and 404.html, a web server's page): each relative href and src must name a
   file of the built book, and a #fragment an id of that file.
 - Each Markdown file given (the README): each relative link or image must
   name a file or directory of the repository, and a #fragment on a Markdown
@@ -52,7 +52,9 @@ def ids_of(path: Path, cache: dict[Path, set[str]]) -> set[str]:
 def check_book(book: Path) -> list[str]:
     errors: list[str] = []
     cache: dict[Path, set[str]] = {}
-    pages = sorted(p for p in book.rglob("*.html") if p.name != "print.html")
+    # print.html is assembled from the other pages; 404.html is for a web
+    # server (its links are absolute to the site's root).
+    pages = sorted(p for p in book.rglob("*.html") if p.name not in ("print.html", "404.html"))
     if not pages:
         return [f"{book}: no HTML pages (was the book built?)"]
     for page in pages:
@@ -151,7 +153,7 @@ def main() -> int:
         errors += check_markdown(Path(md).resolve(), repo)
     for e in errors:
         print(f"links: {e}", file=sys.stderr)
-    n_pages = sum(1 for p in book.rglob("*.html") if p.name != "print.html")
+    n_pages = sum(1 for p in book.rglob("*.html") if p.name not in ("print.html", "404.html"))
     print(f"links: {n_pages} book pages and {len(sys.argv) - 2} Markdown files checked: "
           f"{len(errors)} broken", file=sys.stderr)
     return 1 if errors else 0

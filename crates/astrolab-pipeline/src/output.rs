@@ -110,7 +110,11 @@ fn cell(v: &Value) -> String {
 
 /// Floats with 10 significant digits in tables (full precision in CSV/JSON).
 fn format_float(x: f64) -> String {
-    if x == 0.0 || (1e-4..1e10).contains(&x.abs()) {
+    if x == 0.0 {
+        // log10(0) is -inf: no digits to count (and -0.0 prints as 0).
+        return "0".to_string();
+    }
+    if (1e-4..1e10).contains(&x.abs()) {
         let digits = (9 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
         let s = format!("{x:.digits$}");
         if s.contains('.') {
@@ -273,4 +277,18 @@ pub fn write_fits_table(table: &ResultTable, path: &Path, extname: &str) -> Resu
     ];
     write_fits(path, &hdus).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_float;
+
+    #[test]
+    fn table_floats_keep_ten_significant_digits_and_zero_is_zero() {
+        assert_eq!(format_float(0.0), "0");
+        assert_eq!(format_float(-0.0), "0");
+        assert_eq!(format_float(149.50412345678), "149.5041235");
+        assert_eq!(format_float(-0.00012), "-0.00012");
+        assert_eq!(format_float(1.5e12), "1.500000000e12");
+    }
 }

@@ -36,6 +36,7 @@ mod hline;
 mod ingest;
 mod membership_cache;
 pub mod migrate;
+pub mod pgpass;
 mod poscache;
 mod postgres;
 pub mod qso_fits;

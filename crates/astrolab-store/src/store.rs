@@ -122,7 +122,7 @@ impl Store {
                 Conn::Sqlite { conn, path }
             }
             Some(url) => {
-                let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+                let mut client = crate::pgpass::pg_config(url)?.connect(postgres::NoTls)?;
                 if let Some(schema) = &config.pg_schema {
                     let ident = quote_ident(schema)?;
                     client.batch_execute(&format!(

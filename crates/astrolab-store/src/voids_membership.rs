@@ -947,14 +947,49 @@ impl Store {
     /// (target id, vflag) of every membership row of `algorithm`, ordered
     /// by cap and target id (a galaxy classified in two caps appears twice,
     /// the SGC row last).
+    ///
+    /// Inside a run, rows whose catalog or galaxies its submitter may not
+    /// read are left out, and reads of restricted ones are noted.
     pub fn void_membership_vflags(&mut self, algorithm: &str) -> Result<Vec<(i64, i64)>> {
-        let body = "SELECT target_id, vflag FROM void_membership WHERE algorithm = {p}1 ORDER BY cap, target_id";
+        let mut params = vec![Value::Text(algorithm.to_string())];
+        let forbidden = self.acting_membership_forbidden()?;
+        let exclude = self.membership_exclusion("", &forbidden, &mut params);
+        let body = format!("SELECT target_id, vflag, file_id, galaxy_file_id FROM void_membership WHERE algorithm = {{p}}1{exclude} ORDER BY cap, target_id");
         let (s, p) = (body.replace("{p}", "?"), body.replace("{p}", "$"));
-        let rows = self.query_rows(&s, &p, &[Value::Text(algorithm.to_string())])?;
+        let rows = self.query_rows(&s, &p, &params)?;
+        self.note_membership_read(&format!("void membership ({algorithm})"), &rows, &[2, 3])?;
         Ok(rows
             .into_iter()
             .filter_map(|r| Some((r[0].as_i64()?, r[1].as_i64()?)))
             .collect())
+    }
+
+    /// Membership sources the principal a store acts for may not read
+    /// (empty when it acts for nobody): as the API's callers are filtered.
+    fn acting_membership_forbidden(&mut self) -> Result<Vec<i64>> {
+        match self.acting.clone() {
+            None => Ok(Vec::new()),
+            Some(a) => self.forbidden_membership_sources(&a.projects, a.rules.is_admin()),
+        }
+    }
+
+    /// Notes a read of rows whose source files are in `columns` (audit
+    /// and the run's restriction, when a store acts for someone).
+    fn note_membership_read(
+        &mut self,
+        what: &str,
+        rows: &[Vec<Value>],
+        columns: &[usize],
+    ) -> Result<()> {
+        if self.acting.is_none() {
+            return Ok(());
+        }
+        let files: std::collections::BTreeSet<i64> = rows
+            .iter()
+            .flat_map(|r| columns.iter().filter_map(|&c| r[c].as_i64()))
+            .filter(|&f| f >= 0)
+            .collect();
+        self.acting_note_read(what, files)
     }
 
     /// Per algorithm, cap and void: the void galaxies (vflag 1) and their
@@ -1030,15 +1065,23 @@ impl Store {
 
     /// Membership of one algorithm joined with FastSpecFit properties by
     /// TARGETID: columns `target_id, cap, vflag, z, logmstar, sfr, dn4000,
-    /// age, zzsun, fastspec_file_id` (NULL where a galaxy has no
-    /// FastSpecFit row). Membership rows whose catalog or galaxies come
-    /// from `exclude_file_ids`, and FastSpecFit rows of those files, are
-    /// left out (a caller's [`Store::forbidden_membership_sources`]).
+    /// age, zzsun, fastspec_file_id, catalog_file_id, galaxy_file_id` (NULL
+    /// where a galaxy has no FastSpecFit row). Membership rows whose catalog
+    /// or galaxies come from `exclude_file_ids`, and FastSpecFit rows of
+    /// those files, are left out (a caller's
+    /// [`Store::forbidden_membership_sources`]); inside a run, so are those
+    /// its submitter may not read, and reads of restricted rows are noted.
     pub fn void_membership_with_fastspec(
         &mut self,
         algorithm: &str,
         exclude_file_ids: &[i64],
     ) -> Result<ResultTable> {
+        // Inside a run, also what its submitter may not read.
+        let mut exclude_file_ids = exclude_file_ids.to_vec();
+        exclude_file_ids.extend(self.acting_membership_forbidden()?);
+        exclude_file_ids.sort_unstable();
+        exclude_file_ids.dedup();
+        let exclude_file_ids = &exclude_file_ids[..];
         let mut params = vec![Value::Text(algorithm.to_string())];
         let exclude = self.membership_exclusion("m.", exclude_file_ids, &mut params);
         let fastspec_exclude = if exclude.is_empty() {
@@ -1049,10 +1092,15 @@ impl Store {
             let (cond, _) = not_in_ids("f.file_id", exclude_file_ids, pg, params.len());
             format!(" AND {cond}")
         };
-        let body = format!("SELECT m.target_id, m.cap, m.vflag, f.z, f.logmstar, f.sfr, f.dn4000, f.age, f.zzsun, f.file_id FROM void_membership m LEFT JOIN fastspec f ON f.targetid = m.target_id{fastspec_exclude} WHERE m.algorithm = {{p}}1{exclude} ORDER BY m.target_id");
+        let body = format!("SELECT m.target_id, m.cap, m.vflag, f.z, f.logmstar, f.sfr, f.dn4000, f.age, f.zzsun, f.file_id, m.file_id, m.galaxy_file_id FROM void_membership m LEFT JOIN fastspec f ON f.targetid = m.target_id{fastspec_exclude} WHERE m.algorithm = {{p}}1{exclude} ORDER BY m.target_id");
         let s = body.replace("{p}", "?");
         let p = body.replace("{p}", "$");
         let rows = self.query_rows(&s, &p, &params)?;
+        self.note_membership_read(
+            &format!("void membership ({algorithm}) with FastSpecFit"),
+            &rows,
+            &[9, 10, 11],
+        )?;
         Ok(ResultTable {
             columns: [
                 "target_id",
@@ -1065,6 +1113,8 @@ impl Store {
                 "age",
                 "zzsun",
                 "fastspec_file_id",
+                "catalog_file_id",
+                "galaxy_file_id",
             ]
             .iter()
             .map(|c| c.to_string())

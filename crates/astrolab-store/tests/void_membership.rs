@@ -698,3 +698,112 @@ fn staged_memberships_are_invisible_until_published_all_or_none() {
         assert!(e.to_string().contains("lower-case"), "{e}");
     }
 }
+
+/// Inside a run, the membership reads of `voids compare` and `voids
+/// publish` (`void_membership_with_fastspec`, `void_membership_vflags`)
+/// follow the submitter's dataset rules as the API does: rows whose
+/// galaxies come from a restricted file are left out for a non-member,
+/// and a member's read is audited and restricts the run.
+#[test]
+fn runs_read_membership_with_their_submitters_rights() {
+    use astrolab_store::{NewRun, NewUser, Role};
+    let (dir, cfgs) = backends("void_membership_acting");
+    let (ra, dec) = sky_points(10, 5);
+    let f = dir.path().join("zsecret.fits");
+    write_zcatalog(&f, &ra, &dec, 5);
+    for cfg in cfgs {
+        let mut store = Store::open(&cfg).unwrap();
+        let b = store.backend();
+        let secret = match store
+            .ingest_file(&f, &IngestOptions::default(), &mut Progress::none())
+            .unwrap()
+        {
+            IngestOutcome::Loaded { file, .. } | IngestOutcome::AlreadyIngested { file } => {
+                file.file_id
+            }
+        };
+        store
+            .upsert_dataset("secret", "", Visibility::Restricted, &["p1".to_string()])
+            .unwrap();
+        store.add_file_to_dataset("secret", secret).unwrap();
+        // 30 galaxies: every third from the restricted file, the rest from
+        // an unregistered (public) file; the catalog is public.
+        let mut r = rows(30, 0);
+        r.galaxy_file_id = (0..30)
+            .map(|i| if i % 3 == 0 { Some(secret) } else { None })
+            .collect();
+        let mut k = key("VoidFinder", "NGC");
+        k.file_id = None;
+        store
+            .write_void_membership(&k, &r, &mut Progress::none())
+            .unwrap();
+        let mut run_of = |name: &str, projects: &[&str]| {
+            store
+                .create_user(&NewUser {
+                    username: name.into(),
+                    role: Role::Researcher,
+                    password_hash: None,
+                    oidc_subject: None,
+                    email: None,
+                    projects: projects.iter().map(|p| p.to_string()).collect(),
+                })
+                .unwrap();
+            store
+                .submit_run(
+                    &NewRun {
+                        pipeline: "voids-compare".into(),
+                        params: serde_json::json!({}),
+                        submitted_by: name.into(),
+                        max_attempts: 1,
+                    },
+                    0,
+                )
+                .unwrap()
+                .run_id
+        };
+        let bob_run = run_of("bob", &[]);
+        let rosa_run = run_of("rosa", &["p1"]);
+        let read = |s: &mut Store| -> (Vec<i64>, Vec<i64>) {
+            let flags: Vec<i64> = s
+                .void_membership_vflags("VoidFinder")
+                .unwrap()
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect();
+            let t = s.void_membership_with_fastspec("VoidFinder", &[]).unwrap();
+            let mut joined: Vec<i64> = t.rows.iter().map(|r| r[0].as_i64().unwrap()).collect();
+            joined.sort_unstable();
+            let mut flags = flags;
+            flags.sort_unstable();
+            (flags, joined)
+        };
+        let all: Vec<i64> = (0..30).map(|i| 1000 + i).collect();
+        let public: Vec<i64> = (0..30).filter(|i| i % 3 != 0).map(|i| 1000 + i).collect();
+        // Acting for nobody (the operator's CLI): everything.
+        assert_eq!(read(&mut store), (all.clone(), all.clone()), "{b}");
+        let mut bob = Store::open(&cfg).unwrap();
+        bob.act_for_run(bob_run).unwrap();
+        assert_eq!(
+            read(&mut bob),
+            (public.clone(), public.clone()),
+            "{b}: bob's run reads only the galaxies of public files"
+        );
+        assert_eq!(
+            store.get_run(bob_run).unwrap().unwrap().restricted_projects,
+            None,
+            "{b}: bob read nothing restricted"
+        );
+        let mut rosa = Store::open(&cfg).unwrap();
+        rosa.act_for_run(rosa_run).unwrap();
+        assert_eq!(read(&mut rosa), (all.clone(), all), "{b}");
+        assert_eq!(
+            store
+                .get_run(rosa_run)
+                .unwrap()
+                .unwrap()
+                .restricted_projects,
+            Some(vec!["p1".to_string()]),
+            "{b}: what rosa's run read restricts it to p1"
+        );
+    }
+}

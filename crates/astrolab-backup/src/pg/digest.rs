@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use anyhow::{bail, Context, Result};
-use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 
 use crate::manifest::TableDigest;
@@ -122,12 +121,8 @@ pub struct Point {
 /// write to a table can commit between the snapshot and the restore point,
 /// recovery to the restore point gives exactly the snapshot's rows.
 pub fn consistent_point(url: &str, name: &str) -> Result<Point> {
-    let connect = || {
-        Client::connect(url, NoTls)
-            .with_context(|| format!("connecting to the store at {}", super::redact(url)))
-    };
-    let mut a = connect()?;
-    let mut b = connect()?;
+    let mut a = super::ops::connect(url)?;
+    let mut b = super::ops::connect(url)?;
     let mut ta = a
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)

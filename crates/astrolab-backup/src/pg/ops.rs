@@ -113,8 +113,11 @@ fn sql_text(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn connect(url: &str) -> Result<Client> {
-    Client::connect(url, NoTls)
+/// A connection to the store (passwords from the URL, PGPASSWORD or
+/// ~/.pgpass, as the store connects).
+pub(crate) fn connect(url: &str) -> Result<Client> {
+    astrolab_store::pgpass::pg_config(url)?
+        .connect(NoTls)
         .with_context(|| format!("connecting to the store at {}", super::redact(url)))
 }
 

@@ -60,11 +60,7 @@ pub fn run(args: &DocsReferenceArgs) -> Result<()> {
     for (path, text) in &pages {
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    println!(
-        "wrote {} reference pages to {}",
-        pages.len(),
-        out.display()
-    );
+    println!("wrote {} reference pages to {}", pages.len(), out.display());
     Ok(())
 }
 
@@ -89,7 +85,10 @@ fn commands() -> Result<Vec<(PathBuf, String)>> {
     )?;
     writeln!(index, "| command | what it does |\n|---|---|")?;
     let mut pages = Vec::new();
-    for sub in root.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+    for sub in root
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         let name = sub.get_name();
         let about = sub
             .get_about()
@@ -124,7 +123,10 @@ fn command_section(cmd: &clap::Command, path: &str, depth: usize, page: &mut Str
     let mut c = cmd.clone();
     page.push_str(&fence(&c.render_long_help().to_string()));
     page.push('\n');
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         command_section(sub, &format!("{path} {}", sub.get_name()), depth + 1, page);
     }
 }
@@ -160,11 +162,9 @@ fn api() -> String {
                 if !tags.contains(&tag) {
                     tags.push(tag.clone());
                 }
-                ops.entry(tag).or_default().push((
-                    method.to_uppercase(),
-                    path.clone(),
-                    op.clone(),
-                ));
+                ops.entry(tag)
+                    .or_default()
+                    .push((method.to_uppercase(), path.clone(), op.clone()));
             }
         }
     }
@@ -185,9 +185,7 @@ fn api() -> String {
             s.push_str(&format!("{}\n\n", md_cell(&op["summary"])));
             s.push_str(&format!(
                 "- Role: {}\n",
-                op["x-astrolab-role"]
-                    .as_str()
-                    .unwrap_or("none (public)")
+                op["x-astrolab-role"].as_str().unwrap_or("none (public)")
             ));
             if let Some(body) = op.get("requestBody") {
                 let media: Vec<&String> = body["content"]
@@ -346,6 +344,7 @@ fn toml_type(ty: &str) -> String {
         "bool" => "boolean".into(),
         "u32" | "u64" | "usize" | "i64" => "integer".into(),
         "SocketAddr" => "string (`HOST:PORT`)".into(),
+        "IpAddr" => "string (IP address)".into(),
         "LogFormat" => "string (`human` or `json`)".into(),
         _ if ty.starts_with("Vec<") => format!(
             "array of {}",
@@ -479,7 +478,10 @@ fn data_model() -> Result<String> {
     s.push_str("| table | what it holds |\n|---|---|\n");
     for (t, _) in &tables {
         let about = dict.get(t).map(|d| d.about.as_str()).unwrap_or("");
-        s.push_str(&format!("| [`{t}`](#{t}) | {about} |\n"));
+        s.push_str(&format!(
+            "| [`{t}`](#{t}) | {} |\n",
+            about.replace('|', "\\|")
+        ));
     }
     for (t, cols) in &tables {
         let Some(d) = dict.get(t) else {

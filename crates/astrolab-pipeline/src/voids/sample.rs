@@ -26,10 +26,9 @@ pub fn galaxy_properties(t: &ResultTable) -> Vec<GalaxyProperties> {
         .collect()
 }
 
-/// Reads one algorithm's membership joined with FastSpecFit (the whole
-/// store: a pipeline has no caller to restrict beyond the store's own
-/// acting rules) and matches the control sample (mass and redshift,
-/// without replacement).
+/// Reads one algorithm's membership joined with FastSpecFit (inside a run,
+/// the store leaves out what its submitter may not read) and matches the
+/// control sample (mass and redshift, without replacement).
 pub fn load_sample(store: &mut Store, algorithm: &str) -> Result<AlgorithmSample> {
     let t = store.void_membership_with_fastspec(algorithm, &[])?;
     let mut s = AlgorithmSample::from_galaxies(&galaxy_properties(&t));
