@@ -2,7 +2,8 @@
 # The Python package (crates/astrolab-py): build the abi3 wheel with maturin
 # (pinned) from the test build's profile, so the workspace's compiled crates
 # are reused; install it into a fresh virtual environment with what its tests
-# use; run the README's Python example on a quickstart home; run pytest.
+# use; run pytest. The guide's Python tutorial then runs with that
+# environment (scripts/lib/book.sh).
 # Sourced by scripts/test after the Rust tests (target/debug/astrolab exists).
 
 MATURIN_VERSION=1.16.0
@@ -10,7 +11,7 @@ MATURIN_VERSION=1.16.0
 pypkg_log() { printf '[python] %s\n' "$*" >&2; }
 
 python_package_test() {
-  local root venv wheel work
+  local root venv wheel
   root=$(pwd)
   venv=$root/target/py-venv
   if ! python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('maturin') != '$MATURIN_VERSION')" 2>/dev/null; then
@@ -25,14 +26,8 @@ python_package_test() {
   rm -rf "$venv"
   python3 -m venv "$venv" || return 1
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" pytest astropy >&2 || return 1
-  # The README's example, as a user runs it after `astrolab quickstart`.
-  work=$(mktemp -d)
-  (cd "$work" && "$root/target/debug/astrolab" quickstart --galaxies 4000 >/dev/null 2>&1) || { pypkg_log "quickstart failed"; return 1; }
-  sed -n '/<!-- python-example -->/,/<!-- \/python-example -->/p' README.md | sed '/^```/d; /<!--/d' >"$work/example.py"
-  [ -s "$work/example.py" ] || { pypkg_log "no Python example in README.md"; return 1; }
-  pypkg_log "running the README's Python example"
-  (cd "$work" && "$venv/bin/python" example.py) >&2 || { pypkg_log "the README's Python example failed"; return 1; }
-  rm -rf "$work"
+  # The guide's Python tutorial (docs/tutorials/python.md, with the README's
+  # former example) runs with this environment in scripts/lib/book.sh.
   pypkg_log "pytest crates/astrolab-py/tests"
   "$venv/bin/python" -m pytest -q crates/astrolab-py/tests >&2
 }

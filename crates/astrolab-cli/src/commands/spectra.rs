@@ -30,7 +30,19 @@ pub fn run(cfg: &Config, cmd: &SpectraCommand) -> Result<()> {
 
 fn get(ctx: &astrolab_pipeline::Ctx, a: &SpectraGetArgs) -> Result<()> {
     let fetched = spectra::get(&mut ctx.open_store()?, &a.target_ids)?;
-    if let (Some(plot), Some(first)) = (&a.plot, fetched.first()) {
+    // The first TARGETID given (the table comes back in the index's order).
+    let first = a
+        .target_ids
+        .first()
+        .and_then(|t| fetched.iter().find(|f| f.target_id == *t))
+        .or(fetched.first());
+    if let (Some(plot), Some(first)) = (&a.plot, first) {
+        if a.rest_frame && !first.z.is_finite() {
+            eprintln!(
+                "warning: TARGETID {} has no redshift in the store: plotted in the observed frame",
+                first.target_id
+            );
+        }
         crate::plot::write_plot(&spectra::spectrum_plot(first, a.rest_frame), plot)?;
         eprintln!("plot written to {}", plot.display());
     }
