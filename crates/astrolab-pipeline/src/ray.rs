@@ -125,9 +125,12 @@ impl Ray {
     /// The job's environment: where the store is.
     fn env_vars(&self, ctx: &Ctx) -> Value {
         let mut env = serde_json::Map::new();
+        // Absolute: the job's processes run in Ray's own working directory,
+        // where a relative home would be a new, empty store.
+        let home = std::path::absolute(&ctx.store.home).unwrap_or(ctx.store.home.clone());
         env.insert(
             "ASTROLAB_HOME".into(),
-            Value::String(ctx.store.home.display().to_string()),
+            Value::String(home.display().to_string()),
         );
         if let Some(url) = &ctx.store.database_url {
             if !url_has_password(url) {

@@ -107,6 +107,14 @@ pub async fn visible_runs(
         .await
 }
 
+/// Whether a run's parameters name input files (`paths`, non-empty).
+fn has_files(params: &Value) -> bool {
+    params
+        .get("paths")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty())
+}
+
 /// The admin-only reason of a pipeline run, when it has one: pipelines
 /// that change the lab's shared state rather than write into the run's
 /// own directory.
@@ -125,6 +133,11 @@ pub fn needs_admin(pipeline: &str, params: &Value) -> Option<&'static str> {
         "anomalies-score" if !on("no_store") => {
             Some("anomalies-score replaces a model's scores in the store")
         }
+        // Without files they measure the store's quasars into its catalog
+        // tables (refused inside the run too; here before any shard runs).
+        "outflows-bal" | "qso-fit" if !on("no_store") && !has_files(params) => Some(
+            "without files, outflows-bal and qso-fit write the lab's catalogs in the store (set no_store or give files)",
+        ),
         _ => None,
     }
 }
@@ -407,4 +420,21 @@ pub async fn cancel(
     .await;
     let run = get(&s, id).await?;
     Ok(Json(run_json(&run)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_admin;
+    use serde_json::json;
+
+    #[test]
+    fn catalog_writers_need_an_admin_unless_they_read_files_or_keep_out_of_the_store() {
+        for p in ["outflows-bal", "qso-fit"] {
+            assert!(needs_admin(p, &json!({"output": "o.csv"})).is_some(), "{p}");
+            assert!(needs_admin(p, &json!({"output": "o.csv", "no_store": true})).is_none(), "{p}");
+            assert!(needs_admin(p, &json!({"output": "o.csv", "paths": ["spec.fits"]})).is_none(), "{p}");
+        }
+        assert!(needs_admin("spectra-build", &json!({})).is_some());
+        assert!(needs_admin("query-cone", &json!({})).is_none());
+    }
 }
