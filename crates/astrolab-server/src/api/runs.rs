@@ -431,8 +431,14 @@ mod tests {
     fn catalog_writers_need_an_admin_unless_they_read_files_or_keep_out_of_the_store() {
         for p in ["outflows-bal", "qso-fit"] {
             assert!(needs_admin(p, &json!({"output": "o.csv"})).is_some(), "{p}");
-            assert!(needs_admin(p, &json!({"output": "o.csv", "no_store": true})).is_none(), "{p}");
-            assert!(needs_admin(p, &json!({"output": "o.csv", "paths": ["spec.fits"]})).is_none(), "{p}");
+            assert!(
+                needs_admin(p, &json!({"output": "o.csv", "no_store": true})).is_none(),
+                "{p}"
+            );
+            assert!(
+                needs_admin(p, &json!({"output": "o.csv", "paths": ["spec.fits"]})).is_none(),
+                "{p}"
+            );
         }
         assert!(needs_admin("spectra-build", &json!({})).is_some());
         assert!(needs_admin("query-cone", &json!({})).is_none());
