@@ -455,8 +455,9 @@ fn data_model() -> Result<String> {
         astrolab_store::Value::Text(t) => t.clone(),
         other => format!("{other:?}"),
     };
-    // Tables in creation order, columns in table order.
-    let mut tables: Vec<(String, Vec<(String, String, bool)>)> = Vec::new();
+    // Tables in creation order, columns (name, type, key) in table order.
+    type Columns = Vec<(String, String, bool)>;
+    let mut tables: Vec<(String, Columns)> = Vec::new();
     for row in &schema.rows {
         let (t, c, ty) = (text(&row[0]), text(&row[1]), text(&row[2]));
         let pk = matches!(row[3], astrolab_store::Value::Int(n) if n > 0);
