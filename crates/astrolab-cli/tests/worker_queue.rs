@@ -303,7 +303,7 @@ fn worker_queue_three_workers_200_runs_restart_and_sigkill() {
         // The command line is the first log line.
         let logs = store.run_logs(id, 0, 10).unwrap();
         assert!(
-            logs[0].line.starts_with("$ astrolab query cone"),
+            logs[0].line.starts_with("$ astrolab query cone --"),
             "{logs:?}"
         );
     }

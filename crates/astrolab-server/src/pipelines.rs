@@ -148,17 +148,36 @@ pub fn build_args(
     Ok(build(name, params, roots, run_dir)?.0)
 }
 
-/// The argument list and the input paths (canonical files or
-/// directories) of a run: what the worker checks against the submitter's
-/// dataset rules before the run starts
-/// ([`astrolab_store::Store::check_run_inputs`]).
+/// A run's parameters as checked: the argument list, the input paths
+/// (canonical files or directories) the worker checks against the
+/// submitter's dataset rules before the run starts
+/// ([`astrolab_store::Store::check_run_inputs`]), and the parameters with
+/// every path replaced by that canonical path, which the worker hands the
+/// pipeline: a relative path is resolved once, against the data roots, so
+/// the file checked is the file opened (the child's working directory is
+/// not the data home).
+pub struct CheckedRun {
+    /// `astrolab` arguments (for the run's log).
+    pub args: Vec<String>,
+    /// Canonical input paths.
+    pub inputs: Vec<PathBuf>,
+    /// The parameters with canonical paths.
+    pub params: Value,
+}
+
+/// Checks a run's parameters (see [`CheckedRun`]).
 pub fn build_args_and_inputs(
     name: &str,
     params: &Value,
     roots: &[PathBuf],
     run_dir: &Path,
-) -> ApiResult<(Vec<String>, Vec<PathBuf>)> {
-    build(name, params, roots, run_dir)
+) -> ApiResult<CheckedRun> {
+    let (args, inputs, params) = build(name, params, roots, run_dir)?;
+    Ok(CheckedRun {
+        args,
+        inputs,
+        params,
+    })
 }
 
 /// Confines one path parameter's value (a string, or an array of them for
@@ -195,7 +214,7 @@ fn build(
     params: &Value,
     roots: &[PathBuf],
     run_dir: &Path,
-) -> ApiResult<(Vec<String>, Vec<PathBuf>)> {
+) -> ApiResult<(Vec<String>, Vec<PathBuf>, Value)> {
     let Some(def) = find(name) else {
         let names: Vec<&str> = pipelines().iter().map(|d| d.name).collect();
         return Err(ApiError::bad_request(
@@ -260,12 +279,13 @@ fn build(
             obj.insert(spec.name.clone(), replaced);
         }
     }
+    let resolved = Value::Object(obj.clone());
     obj.extend(fixed);
     let checked =
         (def.check)(&Value::Object(obj)).map_err(|e| ApiError::bad_request(&e.field, e.message))?;
     let mut args: Vec<String> = def.words.iter().map(|w| w.to_string()).collect();
     args.extend(checked.args);
-    Ok((args, inputs))
+    Ok((args, inputs, resolved))
 }
 
 #[cfg(test)]
@@ -338,6 +358,26 @@ mod tests {
                 p.name
             );
         }
+    }
+
+    #[test]
+    fn checked_params_carry_the_canonical_paths_that_were_checked() {
+        let fx = fixture();
+        let run = fx.home.join("runs/2");
+        let c = build_args_and_inputs(
+            "ingest",
+            &json!({"paths": ["cats/zcat.fits"]}),
+            std::slice::from_ref(&fx.home),
+            &run,
+        )
+        .unwrap();
+        let canon = fx.home.join("cats/zcat.fits");
+        assert_eq!(c.inputs, vec![canon.clone()]);
+        assert_eq!(
+            c.params,
+            json!({"paths": [canon.display().to_string()]}),
+            "the child opens the file that was checked, wherever it runs"
+        );
     }
 
     #[test]

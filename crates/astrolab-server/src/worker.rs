@@ -16,7 +16,7 @@
 //!    --out-dir RUN_DIR --events json`), after the parameters are checked
 //!    again ([`crate::pipelines::build_args_and_inputs`]: files may have
 //!    moved since submission, and inputs the submitter may not read refuse
-//!    the run), no shell, the worker's `ASTROLAB_HOME` and
+//!    the run; the child gets the checked, canonical paths), no shell, the worker's `ASTROLAB_HOME` and
 //!    `ASTROLAB_DATABASE_URL`, outputs and the run's provenance manifest in
 //!    `HOME/runs/<run_id>/` (emptied at the start of each attempt, so a
 //!    retry never sees a lost attempt's partial files). The child's typed
@@ -456,7 +456,7 @@ async fn execute(
         finish(pool, &run, &cfg.worker_id, false, None, Some(msg), None).await;
         return;
     }
-    let (args, inputs) = match crate::pipelines::build_args_and_inputs(
+    let checked = match crate::pipelines::build_args_and_inputs(
         &run.pipeline,
         &run.params,
         &cfg.roots(),
@@ -472,6 +472,7 @@ async fn execute(
     // The run reads with its submitter's rights: input files they may not
     // read refuse it before anything starts (the pipeline itself applies
     // the same rules to what it reads from the store).
+    let inputs = checked.inputs.clone();
     if let Err(e) = pool
         .run(move |s| Ok(s.check_run_inputs(run_id, &inputs)?))
         .await
@@ -518,8 +519,11 @@ async fn execute(
         stderr_tail: Default::default(),
         stdout: Vec::new(),
     };
-    logs.push("stdout", format!("$ {} {}", def.command(), args.join(" ")));
-    let params = run.params.clone();
+    // `args` begins with the pipeline's command words.
+    logs.push("stdout", format!("$ astrolab {}", checked.args.join(" ")));
+    // The parameters as checked: paths canonical, so the child opens the
+    // very files `check_run_inputs` allowed, whatever its working directory.
+    let params = checked.params;
     let dir = run_dir.clone();
     let handle = tokio::task::spawn_blocking(move || exec.execute(&def, &params, &dir, &ctx));
     let end = supervise(pool, cfg, &run, handle, &cancel, &mut rx, &mut logs, stop).await;
