@@ -151,7 +151,7 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Ready when the database answers and no migration is pending.
+/// Ready when the database answers and no required migration is pending.
 async fn readyz(State(s): State<AppState>) -> Response {
     if s.shutting_down.load(Ordering::Relaxed) {
         return (
@@ -163,9 +163,11 @@ async fn readyz(State(s): State<AppState>) -> Response {
     let check = s
         .pool
         .run(|store| {
+            // q3c's migration may wait forever (no extension, or no right
+            // to create it): the HEALPix index serves, so it does not count.
             let pending: Vec<i64> = astrolab_store::migrate::status(store)?
                 .into_iter()
-                .filter(|m| m.state == "pending")
+                .filter(|m| m.state == "pending" && !m.optional)
                 .map(|m| m.version)
                 .collect();
             Ok(pending)

@@ -154,6 +154,10 @@ pub struct MigrationStatus {
     pub applied_at: Option<String>,
     /// Why it is pending or not applicable.
     pub note: Option<String>,
+    /// True for a migration the store works without (q3c's indexes: the
+    /// HEALPix index answers the same queries), so a server whose database
+    /// lacks the extension, or may not create it, is still ready.
+    pub optional: bool,
 }
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL, applied_at TEXT NOT NULL)";
@@ -304,6 +308,7 @@ pub fn status(store: &mut Store) -> Result<Vec<MigrationStatus>> {
             state: state.to_string(),
             applied_at: found.map(|(_, _, at)| at.clone()),
             note,
+            optional: m.needs_q3c,
         });
     }
     Ok(out)
