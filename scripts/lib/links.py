@@ -42,6 +42,16 @@ def external_problem(url: str) -> str | None:
     return None
 
 
+def external(where: str, url: str, errors: list[str]) -> bool:
+    """True for an absolute URL (checked here: it must be public)."""
+    if not urlsplit(url).scheme:
+        return False
+    problem = external_problem(url)
+    if problem:
+        errors.append(f"{where}: {url}: {problem}")
+    return True
+
+
 def ids_of(path: Path, cache: dict[Path, set[str]]) -> set[str]:
     if path not in cache:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -66,10 +76,7 @@ def check_book(book: Path) -> list[str]:
             if not url or url.startswith(("javascript:", "data:")):
                 continue
             parts = urlsplit(url)
-            if parts.scheme:
-                problem = external_problem(url)
-                if problem:
-                    errors.append(f"{page.relative_to(book)}: {url}: {problem}")
+            if external(f"{page.relative_to(book)}", url, errors):
                 continue
             target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
             if target.is_dir():
@@ -124,10 +131,7 @@ def check_markdown(md: Path, repo: Path) -> list[str]:
             url = m.group(1)
             parts = urlsplit(url)
             where = f"{md.relative_to(repo)}:{n}"
-            if parts.scheme:
-                problem = external_problem(url)
-                if problem:
-                    errors.append(f"{where}: {url}: {problem}")
+            if external(where, url, errors):
                 continue
             target = md if not parts.path else (md.parent / unquote(parts.path)).resolve()
             try:

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Result, StoreError};
 use crate::store::{Conn, Store};
+use crate::value::Value;
 
 struct Migration {
     version: i64,
@@ -312,4 +313,44 @@ pub fn status(store: &mut Store) -> Result<Vec<MigrationStatus>> {
         });
     }
     Ok(out)
+}
+
+/// One column of the schema as the database reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaColumn {
+    /// Table name.
+    pub table: String,
+    /// Column name.
+    pub column: String,
+    /// Declared type (SQLite's words, PostgreSQL's `data_type`).
+    pub ty: String,
+    /// Part of the primary key.
+    pub key: bool,
+}
+
+/// Every column of every table of the store's schema: tables in creation
+/// order on SQLite (by name on PostgreSQL), columns in table order. The
+/// guide's data-model page is made from this and the dictionary
+/// (`crate::DICTIONARY`).
+pub fn schema_columns(store: &mut Store) -> Result<Vec<SchemaColumn>> {
+    let sqlite = "SELECT m.name, p.name, p.type, p.pk > 0 FROM sqlite_master m, pragma_table_info(m.name) p \
+                  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.rowid, p.cid";
+    let postgres = "SELECT c.table_name::text, c.column_name::text, c.data_type::text, \
+                    EXISTS (SELECT 1 FROM information_schema.key_column_usage k \
+                            JOIN information_schema.table_constraints t ON t.constraint_name = k.constraint_name \
+                            AND t.table_schema = k.table_schema AND t.constraint_type = 'PRIMARY KEY' \
+                            WHERE k.table_schema = c.table_schema AND k.table_name = c.table_name AND k.column_name = c.column_name) \
+                    FROM information_schema.columns c JOIN information_schema.tables tb \
+                    ON tb.table_schema = c.table_schema AND tb.table_name = c.table_name AND tb.table_type = 'BASE TABLE' \
+                    WHERE c.table_schema = current_schema() ORDER BY c.table_name, c.ordinal_position";
+    let rows = store.query_rows(sqlite, postgres, &[])?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SchemaColumn {
+            table: r[0].to_string(),
+            column: r[1].to_string(),
+            ty: r[2].to_string(),
+            key: matches!(r[3], Value::Bool(true) | Value::Int(1)),
+        })
+        .collect())
 }

@@ -285,7 +285,7 @@ fn select_target_ids_applies_the_filter_and_the_rules() {
 /// `spectra get` read through `locate_spectra`).
 #[test]
 fn spectra_read_for_a_run_follow_the_submitters_rules() {
-    use astrolab_store::{NewRun, NewUser, Role, SpectraFileRecord, Visibility};
+    use astrolab_store::{SpectraFileRecord, Visibility};
     let (dir, cfgs) = backends("anomalies_spectra_rules");
     let (ra, dec) = common::sky_points(10, 5);
     let f = dir.path().join("zsecret.fits");
@@ -340,28 +340,7 @@ fn spectra_read_for_a_run_follow_the_submitters_rules() {
             )
             .unwrap();
         let mut run_of = |name: &str, projects: &[&str]| {
-            store
-                .create_user(&NewUser {
-                    username: name.into(),
-                    role: Role::Researcher,
-                    password_hash: None,
-                    oidc_subject: None,
-                    email: None,
-                    projects: projects.iter().map(|p| p.to_string()).collect(),
-                })
-                .unwrap();
-            store
-                .submit_run(
-                    &NewRun {
-                        pipeline: "anomalies-score".into(),
-                        params: serde_json::json!({}),
-                        submitted_by: name.into(),
-                        max_attempts: 1,
-                    },
-                    0,
-                )
-                .unwrap()
-                .run_id
+            common::researcher_run(&mut store, name, projects, "anomalies-score")
         };
         let bob_run = run_of("bob", &[]);
         let rosa_run = run_of("rosa", &["p1"]);

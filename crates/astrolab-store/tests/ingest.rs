@@ -37,6 +37,24 @@ fn migrations_create_exactly_the_declared_columns() {
             .map(|m| m.version)
             .collect();
         assert_eq!(optional, vec![2], "{}", store.backend());
+        // The schema as the database reports it (the guide's data model):
+        // every declared catalog table with exactly its declared columns.
+        let schema = astrolab_store::migrate::schema_columns(&mut store).unwrap();
+        for t in astrolab_store::schema::TABLES {
+            let cols: Vec<String> = schema
+                .iter()
+                .filter(|c| c.table == t.name)
+                .map(|c| c.column.clone())
+                .collect();
+            assert_eq!(cols, t.column_names(), "{} on {}", t.name, store.backend());
+        }
+        assert!(
+            schema
+                .iter()
+                .any(|c| c.table == "schema_migrations" && c.column == "version" && c.key),
+            "{}",
+            store.backend()
+        );
         // Opening again applies nothing new.
         drop(store);
         let mut again = Store::open(&cfg).unwrap();

@@ -706,7 +706,6 @@ fn staged_memberships_are_invisible_until_published_all_or_none() {
 /// and a member's read is audited and restricts the run.
 #[test]
 fn runs_read_membership_with_their_submitters_rights() {
-    use astrolab_store::{NewRun, NewUser, Role};
     let (dir, cfgs) = backends("void_membership_acting");
     let (ra, dec) = sky_points(10, 5);
     let f = dir.path().join("zsecret.fits");
@@ -738,28 +737,7 @@ fn runs_read_membership_with_their_submitters_rights() {
             .write_void_membership(&k, &r, &mut Progress::none())
             .unwrap();
         let mut run_of = |name: &str, projects: &[&str]| {
-            store
-                .create_user(&NewUser {
-                    username: name.into(),
-                    role: Role::Researcher,
-                    password_hash: None,
-                    oidc_subject: None,
-                    email: None,
-                    projects: projects.iter().map(|p| p.to_string()).collect(),
-                })
-                .unwrap();
-            store
-                .submit_run(
-                    &NewRun {
-                        pipeline: "voids-compare".into(),
-                        params: serde_json::json!({}),
-                        submitted_by: name.into(),
-                        max_attempts: 1,
-                    },
-                    0,
-                )
-                .unwrap()
-                .run_id
+            common::researcher_run(&mut store, name, projects, "voids-compare")
         };
         let bob_run = run_of("bob", &[]);
         let rosa_run = run_of("rosa", &["p1"]);

@@ -446,24 +446,15 @@ fn data_model() -> Result<String> {
     let dir = tempfile::tempdir()?;
     let mut store = astrolab_store::Store::open(&astrolab_store::StoreConfig::sqlite(dir.path()))
         .context("migrating a scratch store")?;
-    let schema = store.sql_readonly(
-        "SELECT m.name, p.name, p.type, p.pk, p.\"notnull\" FROM sqlite_master m, pragma_table_info(m.name) p \
-         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '\\_%' ESCAPE '\\' \
-         ORDER BY m.rowid, p.cid",
-    )?;
-    let text = |v: &astrolab_store::Value| match v {
-        astrolab_store::Value::Text(t) => t.clone(),
-        other => format!("{other:?}"),
-    };
+    let schema = astrolab_store::migrate::schema_columns(&mut store)?;
     // Tables in creation order, columns (name, type, key) in table order.
     type Columns = Vec<(String, String, bool)>;
     let mut tables: Vec<(String, Columns)> = Vec::new();
-    for row in &schema.rows {
-        let (t, c, ty) = (text(&row[0]), text(&row[1]), text(&row[2]));
-        let pk = matches!(row[3], astrolab_store::Value::Int(n) if n > 0);
+    for c in schema {
+        let col = (c.column, c.ty, c.key);
         match tables.last_mut() {
-            Some((name, cols)) if *name == t => cols.push((c, ty, pk)),
-            _ => tables.push((t, vec![(c, ty, pk)])),
+            Some((name, cols)) if *name == c.table => cols.push(col),
+            _ => tables.push((c.table, vec![col])),
         }
     }
     let mut problems = Vec::new();

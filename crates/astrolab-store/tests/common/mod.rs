@@ -151,3 +151,31 @@ pub fn write_zcatalog(path: &Path, ra: &[f64], dec: &[f64], seed: u64) {
 pub fn real(test: &str, rel: &str) -> Option<PathBuf> {
     require_shared_data(test).map(|d| d.join(rel))
 }
+
+/// A researcher account in `projects` and a queued `pipeline` run of
+/// theirs: the run id, for `Store::act_for_run`.
+pub fn researcher_run(store: &mut Store, name: &str, projects: &[&str], pipeline: &str) -> i64 {
+    use astrolab_store::{NewRun, NewUser, Role};
+    store
+        .create_user(&NewUser {
+            username: name.into(),
+            role: Role::Researcher,
+            password_hash: None,
+            oidc_subject: None,
+            email: None,
+            projects: projects.iter().map(|p| p.to_string()).collect(),
+        })
+        .unwrap();
+    store
+        .submit_run(
+            &NewRun {
+                pipeline: pipeline.into(),
+                params: serde_json::json!({}),
+                submitted_by: name.into(),
+                max_attempts: 1,
+            },
+            0,
+        )
+        .unwrap()
+        .run_id
+}
