@@ -97,19 +97,18 @@ fn find(text: &str, wanted: &[&str; 4]) -> Option<String> {
 
 /// Splits a password-file line at unescaped colons, undoing `\:` and `\\`.
 fn split(line: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut field = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    out.last_mut().unwrap().push(n);
-                }
-            }
-            ':' if out.len() < 5 => out.push(String::new()),
-            _ => out.last_mut().unwrap().push(c),
+            '\\' => field.extend(chars.next()),
+            // The fifth field, the password, keeps its colons.
+            ':' if out.len() < 4 => out.push(std::mem::take(&mut field)),
+            _ => field.push(c),
         }
     }
+    out.push(field);
     out
 }
 

@@ -141,6 +141,19 @@ fn md_cell(v: &Json) -> String {
         .replace('\n', " ")
 }
 
+/// The media types of an OpenAPI `content` object, as code.
+fn media_types(content: &Json) -> String {
+    content
+        .as_object()
+        .map(|m| {
+            m.keys()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
 /// `api.md`, from the OpenAPI document.
 fn api() -> String {
     let doc = astrolab_server::api::openapi::build();
@@ -188,31 +201,15 @@ fn api() -> String {
                 op["x-astrolab-role"].as_str().unwrap_or("none (public)")
             ));
             if let Some(body) = op.get("requestBody") {
-                let media: Vec<&String> = body["content"]
-                    .as_object()
-                    .map(|m| m.keys().collect())
-                    .unwrap_or_default();
                 s.push_str(&format!(
                     "- Request body ({}): {}\n",
-                    media
-                        .iter()
-                        .map(|m| format!("`{m}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    media_types(&body["content"]),
                     md_cell(&body["description"])
                 ));
             }
-            let produces: Vec<&String> = op["responses"]["200"]["content"]
-                .as_object()
-                .map(|m| m.keys().collect())
-                .unwrap_or_default();
             s.push_str(&format!(
                 "- Response: {}; errors 400, 401, 403, 404, 413 with the error body\n",
-                produces
-                    .iter()
-                    .map(|m| format!("`{m}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                media_types(&op["responses"]["200"]["content"])
             ));
             let params = op["parameters"].as_array().cloned().unwrap_or_default();
             if !params.is_empty() {
